@@ -1,0 +1,202 @@
+//! Decoding a blob from slivers of one axis: any `n - 2f` primary slivers or any `n - f`
+//! secondary slivers, with an optional consistency check that re-encodes the result.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use thiserror::Error;
+
+use super::{
+    compute_metadata, rs, BlobLayout, EncodingAxis, EncodingConfig, SliverData, SliverType,
+};
+use crate::{BlobId, EncodeError};
+
+/// Why a blob could not be decoded.
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+pub enum DecodeError {
+    /// Fewer distinct well-formed slivers than decoding needs.
+    #[error("not enough slivers: {available} distinct valid {axis} slivers, {required} needed")]
+    NotEnoughSlivers {
+        /// Axis of the slivers.
+        axis: SliverType,
+        /// Distinct usable slivers given.
+        available: usize,
+        /// Slivers required.
+        required: usize,
+    },
+    /// The blob length or shard count is not encodable.
+    #[error(transparent)]
+    Encoding(#[from] EncodeError),
+    /// The decoded blob does not re-encode to the expected blob ID: the writer uploaded an
+    /// inconsistent encoding, and the blob must be treated as invalid.
+    #[error("inconsistent blob: decoded data re-encode to blob ID {computed}, expected {expected}")]
+    InconsistentBlob {
+        /// The blob ID asked for.
+        expected: BlobId,
+        /// The blob ID of the decoded data.
+        computed: BlobId,
+    },
+}
+
+/// Decodes a blob of `unencoded_length` bytes from slivers of axis `T`. Slivers with a wrong
+/// index, length or symbol size are skipped, duplicates are used once; source slivers are
+/// preferred so that a full set of them is a plain copy. The slivers are not checked against
+/// metadata here: verify them first, or use [`decode_and_verify`].
+pub fn decode_blob<T: EncodingAxis>(
+    config: &EncodingConfig,
+    unencoded_length: u64,
+    slivers: impl IntoIterator<Item = SliverData<T>>,
+) -> Result<Vec<u8>, DecodeError> {
+    let layout = config.blob_layout(unencoded_length)?;
+    let required = config.n_source_symbols(T::TYPE);
+    let expected_length = layout.sliver_length(T::TYPE);
+    let mut usable: BTreeMap<usize, SliverData<T>> = BTreeMap::new();
+    for sliver in slivers {
+        let index = sliver.index.as_usize();
+        if index < config.n()
+            && sliver.symbols.symbol_size() == layout.symbol_size
+            && sliver.symbols.data().len() == expected_length
+        {
+            usable.entry(index).or_insert(sliver);
+        }
+    }
+    if usable.len() < required {
+        return Err(DecodeError::NotEnoughSlivers {
+            axis: T::TYPE,
+            available: usable.len(),
+            required,
+        });
+    }
+    // Lowest indices first: source slivers need no decoding.
+    let chosen: Vec<(usize, &[u8])> = usable
+        .iter()
+        .take(required)
+        .map(|(index, sliver)| (*index, sliver.symbols.data()))
+        .collect();
+    let mut blob = match T::TYPE {
+        SliverType::Primary => decode_from_rows(&layout, &chosen)?,
+        SliverType::Secondary => decode_from_columns(&layout, &chosen)?,
+    };
+    blob.truncate(usize::try_from(unencoded_length).map_err(|_| EncodeError::DataTooLarge {
+        length: unencoded_length,
+        max: config.max_blob_size(),
+    })?);
+    Ok(blob)
+}
+
+/// Decodes as [`decode_blob`], then re-encodes the result and checks that it has `blob_id`;
+/// an inconsistent encoding yields [`DecodeError::InconsistentBlob`], never the bytes.
+pub fn decode_and_verify<T: EncodingAxis>(
+    config: &EncodingConfig,
+    blob_id: &BlobId,
+    unencoded_length: u64,
+    slivers: impl IntoIterator<Item = SliverData<T>>,
+) -> Result<Vec<u8>, DecodeError> {
+    let blob = decode_blob(config, unencoded_length, slivers)?;
+    let computed = *compute_metadata(config, &blob)?.blob_id();
+    if computed != *blob_id {
+        return Err(DecodeError::InconsistentBlob {
+            expected: *blob_id,
+            computed,
+        });
+    }
+    Ok(blob)
+}
+
+/// Rows `0..k_p` from `k_p` distinct rows (primary slivers): each source column is decoded
+/// with the primary code.
+fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<u8>, EncodeError> {
+    let config = &layout.config;
+    let (n, k_primary, k_secondary) = (
+        config.n(),
+        config.n_primary_source_symbols(),
+        config.n_secondary_source_symbols(),
+    );
+    let ss = layout.symbol_size();
+    let row_length = layout.row_length();
+    let positions: Vec<usize> = rows.iter().map(|(index, _)| *index).collect();
+    let batch = column_batch(k_secondary, ss);
+    let restored: Vec<rs::PackedShards> = (0..k_secondary)
+        .step_by(batch)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|first| {
+            let lines = batch.min(k_secondary - first);
+            rs::decode_lines(k_primary, n, ss, lines, &positions, |line, a| {
+                let column = first + line;
+                &rows[a].1[column * ss..(column + 1) * ss]
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let given: BTreeMap<usize, &[u8]> = rows.iter().copied().collect();
+    let mut blob = vec![0u8; k_primary * row_length];
+    blob.par_chunks_exact_mut(row_length)
+        .enumerate()
+        .for_each(|(row, out)| match given.get(&row) {
+            Some(data) => out.copy_from_slice(data),
+            None => {
+                for (column, symbol) in out.chunks_exact_mut(ss).enumerate() {
+                    let packed = &restored[column / batch];
+                    let shard = shard_of(packed, row);
+                    packed.symbol_into(column % batch, shard, symbol);
+                }
+            }
+        });
+    Ok(blob)
+}
+
+/// Rows `0..k_p` from `k_s` distinct columns (secondary slivers): each source row is decoded
+/// with the secondary code.
+fn decode_from_columns(
+    layout: &BlobLayout,
+    columns: &[(usize, &[u8])],
+) -> Result<Vec<u8>, EncodeError> {
+    let config = &layout.config;
+    let (n, k_primary, k_secondary) = (
+        config.n(),
+        config.n_primary_source_symbols(),
+        config.n_secondary_source_symbols(),
+    );
+    let ss = layout.symbol_size();
+    let row_length = layout.row_length();
+    let positions: Vec<usize> = columns.iter().map(|(index, _)| *index).collect();
+    let batch = column_batch(k_primary, ss);
+    let given: BTreeMap<usize, &[u8]> = columns.iter().copied().collect();
+    let mut blob = vec![0u8; k_primary * row_length];
+    blob.par_chunks_mut(batch * row_length)
+        .enumerate()
+        .try_for_each(|(batch_number, out)| -> Result<(), EncodeError> {
+            let first = batch_number * batch;
+            let lines = batch.min(k_primary - first);
+            let restored = rs::decode_lines(k_secondary, n, ss, lines, &positions, |line, a| {
+                let row = first + line;
+                &columns[a].1[row * ss..(row + 1) * ss]
+            })?;
+            for (line, row_out) in out.chunks_exact_mut(row_length).enumerate() {
+                let row = first + line;
+                for (column, symbol) in row_out.chunks_exact_mut(ss).enumerate() {
+                    match given.get(&column) {
+                        Some(data) => symbol.copy_from_slice(&data[row * ss..(row + 1) * ss]),
+                        None => restored.symbol_into(line, shard_of(&restored, column), symbol),
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    Ok(blob)
+}
+
+fn column_batch(lines: usize, symbol_size: usize) -> usize {
+    let by_size = (16 * 1024 / symbol_size).max(1);
+    let by_cores = lines.div_ceil(4 * rayon::current_num_threads()).max(1);
+    by_size.min(by_cores)
+}
+
+/// The shard number holding restored code position `position`.
+fn shard_of(packed: &rs::PackedShards, position: usize) -> usize {
+    packed
+        .positions()
+        .iter()
+        .position(|p| *p == position)
+        .expect("every missing source position is restored")
+}

@@ -1,0 +1,301 @@
+//! Reed-Solomon over GF(2^16) (reed-solomon-simd) applied to many "lines" at once.
+//!
+//! Red Stuff extends every row and every column of the message matrix with a 1-D RS code. The
+//! code works on 16-bit elements independently per element position, so the lines that share a
+//! code can be packed side by side into one wide shard and coded in one call, which is much
+//! faster than one call per line when symbols are small (reed-solomon-simd pads every shard to
+//! 64 bytes). The packing must keep each symbol's own element layout, which reed-solomon-simd
+//! defines as: in each whole 64-byte chunk, element `e` is `(byte e, byte 32 + e)`; in a tail of
+//! `t` bytes, element `e` is `(byte e, byte t/2 + e)`. Whole chunks are copied as they are; the
+//! tails of all lines are packed densely into shared chunks.
+
+use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+
+use crate::EncodeError;
+
+const CHUNK: usize = 64;
+const HALF_CHUNK: usize = 32;
+
+/// How symbols of `lines` lines are laid out in one packed shard.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Packing {
+    symbol_size: usize,
+    lines: usize,
+    whole_chunks: usize,
+    tail_len: usize,
+}
+
+impl Packing {
+    pub(crate) fn new(symbol_size: usize, lines: usize) -> Self {
+        debug_assert!(symbol_size % 2 == 0 && symbol_size > 0);
+        Self {
+            symbol_size,
+            lines,
+            whole_chunks: symbol_size / CHUNK,
+            tail_len: symbol_size % CHUNK,
+        }
+    }
+
+    fn tail_base(&self) -> usize {
+        self.lines * self.whole_chunks * CHUNK
+    }
+
+    /// Bytes of one packed shard (a multiple of 64).
+    pub(crate) fn shard_bytes(&self) -> usize {
+        let tail_elements = self.lines * self.tail_len / 2;
+        self.tail_base() + tail_elements.div_ceil(HALF_CHUNK) * CHUNK
+    }
+
+    /// Packs one symbol per line into `shard` (`shard_bytes()` long).
+    pub(crate) fn pack<'a>(&self, symbols: impl Iterator<Item = &'a [u8]>, shard: &mut [u8]) {
+        let whole = self.whole_chunks * CHUNK;
+        let half_tail = self.tail_len / 2;
+        let tail_base = self.tail_base();
+        for (line, symbol) in symbols.enumerate() {
+            debug_assert_eq!(symbol.len(), self.symbol_size);
+            shard[line * whole..(line + 1) * whole].copy_from_slice(&symbol[..whole]);
+            let (low, high) = symbol[whole..].split_at(half_tail);
+            let mut element = line * half_tail;
+            for (lo, hi) in low.iter().zip(high) {
+                let chunk = tail_base + element / HALF_CHUNK * CHUNK;
+                let position = element % HALF_CHUNK;
+                shard[chunk + position] = *lo;
+                shard[chunk + HALF_CHUNK + position] = *hi;
+                element += 1;
+            }
+        }
+        // Zero the unused end of the last tail chunk so that packing is deterministic.
+        let used_elements = self.lines * half_tail;
+        if used_elements % HALF_CHUNK != 0 {
+            let chunk = tail_base + used_elements / HALF_CHUNK * CHUNK;
+            let position = used_elements % HALF_CHUNK;
+            shard[chunk + position..chunk + HALF_CHUNK].fill(0);
+            shard[chunk + HALF_CHUNK + position..chunk + CHUNK].fill(0);
+        }
+    }
+
+    /// Unpacks the symbol of `line` from `shard` into `out` (`symbol_size` long).
+    pub(crate) fn unpack(&self, shard: &[u8], line: usize, out: &mut [u8]) {
+        let whole = self.whole_chunks * CHUNK;
+        let half_tail = self.tail_len / 2;
+        out[..whole].copy_from_slice(&shard[line * whole..(line + 1) * whole]);
+        let (low, high) = out[whole..].split_at_mut(half_tail);
+        let mut element = line * half_tail;
+        for (lo, hi) in low.iter_mut().zip(high) {
+            let chunk = self.tail_base() + element / HALF_CHUNK * CHUNK;
+            let position = element % HALF_CHUNK;
+            *lo = shard[chunk + position];
+            *hi = shard[chunk + HALF_CHUNK + position];
+            element += 1;
+        }
+    }
+}
+
+/// Packed shards, one per code position, holding one symbol of each of several lines.
+#[derive(Debug)]
+pub(crate) struct PackedShards {
+    packing: Packing,
+    /// Code position of each shard, in the order they are stored.
+    positions: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl PackedShards {
+    /// Copies the symbol at `(line, shard number)` into `out`.
+    pub(crate) fn symbol_into(&self, line: usize, shard: usize, out: &mut [u8]) {
+        let bytes = self.packing.shard_bytes();
+        self.packing
+            .unpack(&self.data[shard * bytes..(shard + 1) * bytes], line, out);
+    }
+
+    /// The symbol at `(line, shard number)`.
+    pub(crate) fn symbol(&self, line: usize, shard: usize) -> Vec<u8> {
+        let mut out = vec![0; self.packing.symbol_size];
+        self.symbol_into(line, shard, &mut out);
+        out
+    }
+
+    /// The code positions held, in shard order.
+    pub(crate) fn positions(&self) -> &[usize] {
+        &self.positions
+    }
+}
+
+fn codec_error(error: reed_solomon_simd::Error) -> EncodeError {
+    EncodeError::Codec(error.to_string())
+}
+
+/// Extends `lines` lines of `k` source symbols to `n` symbols each. `source(line, i)` returns
+/// source symbol `i` of `line`. The result holds the `n - k` recovery symbols of every line
+/// (shard number `j` is code position `k + j`).
+pub(crate) fn encode_lines<'a>(
+    k: usize,
+    n: usize,
+    symbol_size: usize,
+    lines: usize,
+    source: impl Fn(usize, usize) -> &'a [u8],
+) -> Result<PackedShards, EncodeError> {
+    let packing = Packing::new(symbol_size, lines);
+    let recovery_count = n - k;
+    let positions: Vec<usize> = (k..n).collect();
+    if recovery_count == 0 {
+        return Ok(PackedShards {
+            packing,
+            positions,
+            data: Vec::new(),
+        });
+    }
+    let shard_bytes = packing.shard_bytes();
+    let mut encoder =
+        ReedSolomonEncoder::new(k, recovery_count, shard_bytes).map_err(codec_error)?;
+    let mut shard = vec![0u8; shard_bytes];
+    for i in 0..k {
+        packing.pack((0..lines).map(|line| source(line, i)), &mut shard);
+        encoder.add_original_shard(&shard).map_err(codec_error)?;
+    }
+    let result = encoder.encode().map_err(codec_error)?;
+    let mut data = Vec::with_capacity(recovery_count * shard_bytes);
+    for recovery in result.recovery_iter() {
+        data.extend_from_slice(recovery);
+    }
+    Ok(PackedShards {
+        packing,
+        positions,
+        data,
+    })
+}
+
+/// Restores the source symbols of `lines` lines of a `(k, n)` code from symbols at the code
+/// positions `available` (at least `k` distinct positions `< n`; the first `k` are used).
+/// `symbol(line, a)` returns the symbol of `line` at position `available[a]`. The result holds
+/// the restored symbols of the source positions that were not available.
+pub(crate) fn decode_lines<'a>(
+    k: usize,
+    n: usize,
+    symbol_size: usize,
+    lines: usize,
+    available: &[usize],
+    symbol: impl Fn(usize, usize) -> &'a [u8],
+) -> Result<PackedShards, EncodeError> {
+    let packing = Packing::new(symbol_size, lines);
+    let used = &available[..k.min(available.len())];
+    if used.len() < k {
+        return Err(EncodeError::Codec(format!(
+            "{} symbols given, {k} needed",
+            used.len()
+        )));
+    }
+    let mut present = vec![false; k];
+    for position in used {
+        if let Some(flag) = present.get_mut(*position) {
+            *flag = true;
+        }
+    }
+    if present.iter().all(|flag| *flag) {
+        return Ok(PackedShards {
+            packing,
+            positions: Vec::new(),
+            data: Vec::new(),
+        });
+    }
+    let shard_bytes = packing.shard_bytes();
+    let mut decoder = ReedSolomonDecoder::new(k, n - k, shard_bytes).map_err(codec_error)?;
+    let mut shard = vec![0u8; shard_bytes];
+    for (a, position) in used.iter().enumerate() {
+        packing.pack((0..lines).map(|line| symbol(line, a)), &mut shard);
+        if *position < k {
+            decoder.add_original_shard(*position, &shard)
+        } else {
+            decoder.add_recovery_shard(*position - k, &shard)
+        }
+        .map_err(codec_error)?;
+    }
+    let result = decoder.decode().map_err(codec_error)?;
+    let mut positions = Vec::new();
+    let mut data = Vec::new();
+    for (position, restored) in result.restored_original_iter() {
+        positions.push(position);
+        data.extend_from_slice(restored);
+    }
+    Ok(PackedShards {
+        packing,
+        positions,
+        data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn symbol(seed: usize, size: usize) -> Vec<u8> {
+        (0..size)
+            .map(|i| u8::try_from((seed * 131 + i * 7 + 3) % 256).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn packing_round_trips() {
+        for symbol_size in [2usize, 6, 62, 64, 66, 130, 604] {
+            for lines in [1usize, 3, 11, 40] {
+                let packing = Packing::new(symbol_size, lines);
+                let symbols: Vec<Vec<u8>> = (0..lines).map(|l| symbol(l, symbol_size)).collect();
+                let mut shard = vec![0xAA; packing.shard_bytes()];
+                packing.pack(symbols.iter().map(Vec::as_slice), &mut shard);
+                for (line, expected) in symbols.iter().enumerate() {
+                    let mut out = vec![0; symbol_size];
+                    packing.unpack(&shard, line, &mut out);
+                    assert_eq!(&out, expected);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batched_encoding_equals_one_line_at_a_time() {
+        let (k, n) = (5usize, 12usize);
+        for symbol_size in [2usize, 6, 64, 70, 200] {
+            let lines = 7;
+            let sources: Vec<Vec<Vec<u8>>> = (0..lines)
+                .map(|l| (0..k).map(|i| symbol(l * 100 + i, symbol_size)).collect())
+                .collect();
+            let batched =
+                encode_lines(k, n, symbol_size, lines, |l, i| &sources[l][i]).unwrap();
+            for (line, source) in sources.iter().enumerate() {
+                let single = reed_solomon_simd::encode(k, n - k, source).unwrap();
+                for (j, expected) in single.iter().enumerate() {
+                    assert_eq!(&batched.symbol(line, j), expected, "ss={symbol_size} line={line} j={j}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn decoding_restores_missing_sources() {
+        let (k, n, symbol_size, lines) = (4usize, 10usize, 10usize, 3usize);
+        let sources: Vec<Vec<Vec<u8>>> = (0..lines)
+            .map(|l| (0..k).map(|i| symbol(l * 10 + i, symbol_size)).collect())
+            .collect();
+        let recovery = encode_lines(k, n, symbol_size, lines, |l, i| &sources[l][i]).unwrap();
+        let full: Vec<Vec<Vec<u8>>> = (0..lines)
+            .map(|l| {
+                (0..n)
+                    .map(|p| if p < k { sources[l][p].clone() } else { recovery.symbol(l, p - k) })
+                    .collect()
+            })
+            .collect();
+        let available = [9usize, 1, 7, 5];
+        let restored = decode_lines(k, n, symbol_size, lines, &available, |l, a| {
+            &full[l][available[a]]
+        })
+        .unwrap();
+        let mut restored_positions = restored.positions().to_vec();
+        restored_positions.sort_unstable();
+        assert_eq!(restored_positions, vec![0, 2, 3]);
+        for (shard, position) in restored.positions().iter().enumerate() {
+            for (line, source) in sources.iter().enumerate() {
+                assert_eq!(restored.symbol(line, shard), source[*position]);
+            }
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! Slivers: the symbols of one row (primary) or column (secondary) of the expanded matrix
+//! restricted to its source part, and their verification against blob metadata.
+
+use std::{marker::PhantomData, num::NonZeroU16};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::{rs, BlobLayout, EncodingAxis, Primary, Secondary, SliverType};
+use crate::{
+    merkle::{MerkleTree, Node},
+    metadata::VerifiedBlobMetadataWithId,
+    EncodeError, SliverIndex, SliverPairIndex,
+};
+
+/// A sequence of equally sized symbols. BCS: `{ data: Vec<u8>, symbol_size: u16 }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SymbolsWire")]
+pub struct Symbols {
+    data: Vec<u8>,
+    symbol_size: NonZeroU16,
+}
+
+#[derive(Deserialize)]
+struct SymbolsWire {
+    data: Vec<u8>,
+    symbol_size: u16,
+}
+
+impl TryFrom<SymbolsWire> for Symbols {
+    type Error = String;
+
+    fn try_from(wire: SymbolsWire) -> Result<Self, Self::Error> {
+        Symbols::new(wire.data, wire.symbol_size).map_err(|error| error.to_string())
+    }
+}
+
+/// Why a symbol sequence could not be built.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SymbolsError {
+    /// The symbol size is zero.
+    #[error("symbol size must be positive")]
+    ZeroSymbolSize,
+    /// The data length is not a multiple of the symbol size.
+    #[error("{length} bytes is not a whole number of {symbol_size}-byte symbols")]
+    RaggedData {
+        /// Bytes of data.
+        length: usize,
+        /// The symbol size.
+        symbol_size: u16,
+    },
+}
+
+impl Symbols {
+    /// Wraps `data` as symbols of `symbol_size` bytes.
+    pub fn new(data: Vec<u8>, symbol_size: u16) -> Result<Self, SymbolsError> {
+        let size = NonZeroU16::new(symbol_size).ok_or(SymbolsError::ZeroSymbolSize)?;
+        if data.len() % usize::from(symbol_size) != 0 {
+            return Err(SymbolsError::RaggedData {
+                length: data.len(),
+                symbol_size,
+            });
+        }
+        Ok(Self {
+            data,
+            symbol_size: size,
+        })
+    }
+
+    /// Bytes per symbol.
+    pub fn symbol_size(&self) -> u16 {
+        self.symbol_size.get()
+    }
+
+    /// The raw bytes.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Unwraps into the raw bytes.
+    pub fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+
+    /// Number of symbols.
+    pub fn len(&self) -> usize {
+        self.data.len() / usize::from(self.symbol_size.get())
+    }
+
+    /// Whether there are no symbols.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// Symbol `index`, if present.
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        let size = usize::from(self.symbol_size.get());
+        self.data.get(index * size..(index + 1) * size)
+    }
+
+    /// Iterates over the symbols.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> {
+        self.data.chunks_exact(usize::from(self.symbol_size.get()))
+    }
+}
+
+/// Why a sliver does not match the blob metadata.
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+pub enum SliverVerificationError {
+    /// The sliver index is not below the number of shards.
+    #[error("sliver index {index} is out of range for {n_shards} shards")]
+    IndexTooLarge {
+        /// The index.
+        index: u16,
+        /// Shards of the committee.
+        n_shards: u16,
+    },
+    /// The sliver length differs from the length the metadata imply.
+    #[error("sliver has {actual} bytes, expected {expected}")]
+    SliverSizeMismatch {
+        /// Bytes expected.
+        expected: usize,
+        /// Bytes found.
+        actual: usize,
+    },
+    /// The symbol size differs from the one the metadata imply.
+    #[error("sliver symbol size is {actual}, expected {expected}")]
+    SymbolSizeMismatch {
+        /// Symbol size expected.
+        expected: u16,
+        /// Symbol size found.
+        actual: u16,
+    },
+    /// The Merkle root of the expanded sliver differs from the metadata.
+    #[error("the sliver's Merkle root does not match the metadata")]
+    MerkleRootMismatch,
+    /// The sliver could not be expanded (should not happen for a well-formed sliver).
+    #[error("the sliver could not be expanded: {0}")]
+    Expansion(String),
+}
+
+/// The source symbols of one sliver of axis `T`. BCS:
+/// `{ symbols: { data: Vec<u8>, symbol_size: u16 }, index: u16 }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct SliverData<T: EncodingAxis> {
+    /// The symbols.
+    pub symbols: Symbols,
+    /// The sliver index along its axis.
+    pub index: SliverIndex,
+    #[serde(skip)]
+    axis: PhantomData<T>,
+}
+
+/// A primary sliver (a row).
+pub type PrimarySliver = SliverData<Primary>;
+/// A secondary sliver (a column).
+pub type SecondarySliver = SliverData<Secondary>;
+
+impl<T: EncodingAxis> SliverData<T> {
+    /// A sliver with the given symbols and index.
+    pub fn new(symbols: Symbols, index: SliverIndex) -> Self {
+        Self {
+            symbols,
+            index,
+            axis: PhantomData,
+        }
+    }
+
+    /// Builds a sliver from raw data; fails if the data are not whole symbols.
+    pub fn from_data(
+        data: Vec<u8>,
+        symbol_size: u16,
+        index: SliverIndex,
+    ) -> Result<Self, SymbolsError> {
+        Ok(Self::new(Symbols::new(data, symbol_size)?, index))
+    }
+
+    /// The axis of the sliver.
+    pub fn sliver_type(&self) -> SliverType {
+        T::TYPE
+    }
+
+    /// The pair this sliver belongs to.
+    pub fn pair_index(&self, n_shards: u16) -> SliverPairIndex {
+        match T::TYPE {
+            SliverType::Primary => SliverPairIndex(self.index.get()),
+            SliverType::Secondary => SliverPairIndex(n_shards - 1 - self.index.get()),
+        }
+    }
+
+    /// The `n` symbols of the sliver extended with the code of its own axis (for a primary
+    /// sliver, the full row of the expanded matrix), concatenated.
+    pub fn expand(&self, layout: &BlobLayout) -> Result<Vec<u8>, EncodeError> {
+        expand_symbols(layout, T::TYPE, self.symbols.data())
+    }
+
+    /// The Merkle tree over the `n` symbols of the expanded sliver.
+    pub fn merkle_tree(&self, layout: &BlobLayout) -> Result<MerkleTree, EncodeError> {
+        let expanded = self.expand(layout)?;
+        Ok(MerkleTree::from_leaves(
+            expanded.chunks_exact(layout.symbol_size()),
+        ))
+    }
+
+    /// Checks the sliver against verified metadata: index, length, symbol size and the Merkle
+    /// root of its expansion.
+    pub fn verify(&self, metadata: &VerifiedBlobMetadataWithId) -> Result<(), SliverVerificationError> {
+        self.check_shape(metadata)?;
+        let tree = self
+            .merkle_tree(metadata.layout())
+            .map_err(|error| SliverVerificationError::Expansion(error.to_string()))?;
+        let expected = metadata.sliver_hash(T::TYPE, self.index).copied();
+        if Some(tree.root()) == expected {
+            Ok(())
+        } else {
+            Err(SliverVerificationError::MerkleRootMismatch)
+        }
+    }
+
+    /// The cheap checks of [`Self::verify`]: index, length and symbol size.
+    pub fn check_shape(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+    ) -> Result<(), SliverVerificationError> {
+        let layout = metadata.layout();
+        let n_shards = layout.config.n_shards();
+        if self.index.get() >= n_shards {
+            return Err(SliverVerificationError::IndexTooLarge {
+                index: self.index.get(),
+                n_shards,
+            });
+        }
+        let expected = layout.sliver_length(T::TYPE);
+        if self.symbols.data().len() != expected {
+            return Err(SliverVerificationError::SliverSizeMismatch {
+                expected,
+                actual: self.symbols.data().len(),
+            });
+        }
+        if self.symbols.symbol_size() != layout.symbol_size {
+            return Err(SliverVerificationError::SymbolSizeMismatch {
+                expected: layout.symbol_size,
+                actual: self.symbols.symbol_size(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The Merkle root of the sliver's expansion (what the metadata should hold for it).
+    pub fn root(&self, layout: &BlobLayout) -> Result<Node, EncodeError> {
+        Ok(self.merkle_tree(layout)?.root())
+    }
+}
+
+/// Extends `data` (the source symbols of one sliver of `axis`) to all `n` symbols.
+pub(crate) fn expand_symbols(
+    layout: &BlobLayout,
+    axis: SliverType,
+    data: &[u8],
+) -> Result<Vec<u8>, EncodeError> {
+    let n = layout.config.n();
+    let k = layout.config.n_symbols_in_sliver(axis);
+    let symbol_size = layout.symbol_size();
+    if data.len() != k * symbol_size {
+        return Err(EncodeError::Codec(format!(
+            "sliver has {} bytes, expected {}",
+            data.len(),
+            k * symbol_size
+        )));
+    }
+    let recovery = rs::encode_lines(k, n, symbol_size, 1, |_, i| {
+        &data[i * symbol_size..(i + 1) * symbol_size]
+    })?;
+    let mut expanded = vec![0u8; n * symbol_size];
+    expanded[..data.len()].copy_from_slice(data);
+    for j in 0..n - k {
+        let start = (k + j) * symbol_size;
+        recovery.symbol_into(0, j, &mut expanded[start..start + symbol_size]);
+    }
+    Ok(expanded)
+}
+
+/// A sliver of either axis. BCS: enum, `Primary` = 0, `Secondary` = 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sliver {
+    /// A primary sliver.
+    Primary(PrimarySliver),
+    /// A secondary sliver.
+    Secondary(SecondarySliver),
+}
+
+impl Sliver {
+    /// The axis.
+    pub fn sliver_type(&self) -> SliverType {
+        match self {
+            Sliver::Primary(_) => SliverType::Primary,
+            Sliver::Secondary(_) => SliverType::Secondary,
+        }
+    }
+
+    /// The sliver index along its axis.
+    pub fn index(&self) -> SliverIndex {
+        match self {
+            Sliver::Primary(sliver) => sliver.index,
+            Sliver::Secondary(sliver) => sliver.index,
+        }
+    }
+
+    /// Verifies the sliver against metadata.
+    pub fn verify(&self, metadata: &VerifiedBlobMetadataWithId) -> Result<(), SliverVerificationError> {
+        match self {
+            Sliver::Primary(sliver) => sliver.verify(metadata),
+            Sliver::Secondary(sliver) => sliver.verify(metadata),
+        }
+    }
+}
+
+/// The primary and secondary sliver a shard stores for one blob. BCS: primary, then secondary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SliverPair {
+    /// Primary sliver `i`.
+    pub primary: PrimarySliver,
+    /// Secondary sliver `n - 1 - i`.
+    pub secondary: SecondarySliver,
+}
+
+impl SliverPair {
+    /// The pair index (the primary sliver's index).
+    pub fn index(&self) -> SliverPairIndex {
+        SliverPairIndex(self.primary.index.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sliver_bcs_layout() {
+        let sliver = PrimarySliver::from_data(vec![1, 2, 3, 4], 2, SliverIndex(5)).unwrap();
+        let bytes = bcs::to_bytes(&sliver).unwrap();
+        assert_eq!(bytes, vec![4, 1, 2, 3, 4, 2, 0, 5, 0]);
+        assert_eq!(bcs::from_bytes::<PrimarySliver>(&bytes).unwrap(), sliver);
+        let either = bcs::to_bytes(&Sliver::Secondary(SecondarySliver::new(
+            sliver.symbols.clone(),
+            SliverIndex(5),
+        )))
+        .unwrap();
+        assert_eq!(either[0], 1);
+    }
+
+    #[test]
+    fn malformed_symbols_are_refused() {
+        // symbol size 0
+        assert!(bcs::from_bytes::<PrimarySliver>(&[2, 1, 2, 0, 0, 5, 0]).is_err());
+        // 3 bytes of 2-byte symbols
+        assert!(bcs::from_bytes::<PrimarySliver>(&[3, 1, 2, 3, 2, 0, 5, 0]).is_err());
+        // truncated
+        assert!(bcs::from_bytes::<PrimarySliver>(&[9, 1]).is_err());
+    }
+}

@@ -1,0 +1,38 @@
+//! `walrus-core`: the pure logic of a Walrus-compatible storage network, without I/O.
+//!
+//! - [`encoding`]: Red Stuff RS2 (2-D Reed-Solomon) encoding and decoding of blobs into sliver
+//!   pairs, byte-compatible with the public Walrus encoder.
+//! - [`metadata`]: per-pair Merkle roots and the blob ID.
+//! - [`merkle`]: Blake2b-256 Merkle trees and proofs.
+//! - [`ids`]: blob/object IDs and the shard, pair and sliver index spaces.
+//! - [`bft`]: fault-tolerance thresholds.
+
+pub mod bft;
+pub mod encoding;
+pub mod ids;
+pub mod merkle;
+pub mod metadata;
+
+pub use encoding::SliverType;
+pub use ids::{BlobId, Epoch, IdParseError, ObjectId, ShardIndex, SliverIndex, SliverPairIndex};
+
+use thiserror::Error;
+
+/// Why data could not be encoded.
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+pub enum EncodeError {
+    /// The blob is larger than the largest blob this shard count can encode.
+    #[error("the data is too large to be encoded/decoded: {length} bytes, at most {max} for this shard count")]
+    DataTooLarge {
+        /// Bytes given.
+        length: u64,
+        /// Largest encodable blob.
+        max: u64,
+    },
+    /// The shard count is zero or beyond what the Reed-Solomon codec supports.
+    #[error("invalid shard count {0}: must be between 1 and the codec's limit")]
+    InvalidShardCount(u16),
+    /// The Reed-Solomon codec refused its input (a bug or malformed symbols).
+    #[error("Reed-Solomon codec error: {0}")]
+    Codec(String),
+}
