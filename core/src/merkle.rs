@@ -178,7 +178,11 @@ impl MerkleTree {
         let mut scratch = Vec::new();
         while levels.last().is_some_and(|level| level.len() > 1) {
             let mut next = Vec::new();
-            parent_level(levels.last().expect("levels is never empty"), &mut scratch, &mut next);
+            parent_level(
+                levels.last().expect("levels is never empty"),
+                &mut scratch,
+                &mut next,
+            );
             levels.push(next);
         }
         Self { levels }
@@ -213,7 +217,11 @@ impl MerkleTree {
         let mut position = index;
         for level in &self.levels[..self.levels.len() - 1] {
             let sibling = position ^ 1;
-            path.push(level.get(sibling).map_or(Node::Empty, |digest| Node::Digest(*digest)));
+            path.push(
+                level
+                    .get(sibling)
+                    .map_or(Node::Empty, |digest| Node::Digest(*digest)),
+            );
             position /= 2;
         }
         Some(MerkleProof { path })
@@ -221,7 +229,7 @@ impl MerkleTree {
 }
 
 /// Why a Merkle proof was refused.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
 pub enum MerkleProofError {
     /// The path length does not match the depth of a tree with that many leaves.
     #[error("proof path has {actual} nodes, a tree of {leaf_count} leaves needs {expected}")]
@@ -335,7 +343,10 @@ mod tests {
                 .collect();
             let tree = MerkleTree::from_leaves(leaves.iter().map(Vec::as_slice));
             assert_eq!(tree.root(), naive_root(&leaves), "count = {count}");
-            assert_eq!(root_from_leaves(leaves.iter().map(Vec::as_slice)), tree.root());
+            assert_eq!(
+                root_from_leaves(leaves.iter().map(Vec::as_slice)),
+                tree.root()
+            );
         }
     }
 

@@ -60,7 +60,9 @@ impl<'de> Deserialize<'de> for EncodingType {
             let text = String::deserialize(deserializer)?;
             match text.to_ascii_lowercase().as_str() {
                 "rs2" | "reed-solomon" | "redstuff/reed-solomon" => Ok(EncodingType::RS2),
-                _ => Err(de::Error::custom(format!("unsupported encoding type '{text}'"))),
+                _ => Err(de::Error::custom(format!(
+                    "unsupported encoding type '{text}'"
+                ))),
             }
         } else {
             let value = u8::deserialize(deserializer)?;
@@ -154,7 +156,11 @@ impl BlobMetadata {
 }
 
 /// The blob ID for a root hash: `Blake2b256(encoding_type u8 || length u64 LE || root)`.
-pub fn blob_id_from_root(encoding_type: EncodingType, unencoded_length: u64, root: &Node) -> BlobId {
+pub fn blob_id_from_root(
+    encoding_type: EncodingType,
+    unencoded_length: u64,
+    root: &Node,
+) -> BlobId {
     let mut preimage = [0u8; 41];
     preimage[0] = encoding_type.as_u8();
     preimage[1..9].copy_from_slice(&unencoded_length.to_le_bytes());
@@ -218,12 +224,13 @@ impl BlobMetadataWithId {
             });
         }
         let length = self.metadata.unencoded_length();
-        let layout = config.blob_layout(length).map_err(|_| {
-            MetadataError::UnencodedLengthTooLarge {
-                length,
-                max: config.max_blob_size(),
-            }
-        })?;
+        let layout =
+            config
+                .blob_layout(length)
+                .map_err(|_| MetadataError::UnencodedLengthTooLarge {
+                    length,
+                    max: config.max_blob_size(),
+                })?;
         let computed = self.metadata.compute_blob_id();
         if computed != self.blob_id {
             return Err(MetadataError::BlobIdMismatch {
@@ -248,10 +255,7 @@ pub struct VerifiedBlobMetadataWithId {
 
 impl VerifiedBlobMetadataWithId {
     /// Builds verified metadata from parts the encoder computed itself.
-    pub(crate) fn from_encoder(
-        layout: BlobLayout,
-        hashes: Vec<SliverPairMetadata>,
-    ) -> Self {
+    pub(crate) fn from_encoder(layout: BlobLayout, hashes: Vec<SliverPairMetadata>) -> Self {
         let metadata = BlobMetadata::V1(BlobMetadataV1 {
             encoding_type: EncodingType::RS2,
             unencoded_length: layout.unencoded_length,
@@ -341,10 +345,16 @@ mod tests {
     #[test]
     fn encoding_type_wire_forms() {
         assert_eq!(bcs::to_bytes(&EncodingType::RS2).unwrap(), vec![1]);
-        assert_eq!(serde_json::to_string(&EncodingType::RS2).unwrap(), "\"RS2\"");
+        assert_eq!(
+            serde_json::to_string(&EncodingType::RS2).unwrap(),
+            "\"RS2\""
+        );
         assert!(bcs::from_bytes::<EncodingType>(&[0]).is_err());
         assert!(bcs::from_bytes::<EncodingType>(&[2]).is_err());
-        assert_eq!(bcs::from_bytes::<EncodingType>(&[1]).unwrap(), EncodingType::RS2);
+        assert_eq!(
+            bcs::from_bytes::<EncodingType>(&[1]).unwrap(),
+            EncodingType::RS2
+        );
     }
 
     #[test]
@@ -366,7 +376,10 @@ mod tests {
         expected.extend([4; 32]);
         expected.push(0);
         assert_eq!(bytes, expected);
-        assert_eq!(bcs::from_bytes::<BlobMetadataWithId>(&bytes).unwrap(), metadata);
+        assert_eq!(
+            bcs::from_bytes::<BlobMetadataWithId>(&bytes).unwrap(),
+            metadata
+        );
     }
 
     #[test]

@@ -76,28 +76,44 @@ fn every_vector_is_reproduced() {
     for vector in &vectors.vectors {
         let context = format!("len {} n_shards {}", vector.len, vector.n_shards);
         let config = EncodingConfig::new(vector.n_shards).unwrap();
-        assert_eq!(config.n_primary_source_symbols(), vector.primary_source_symbols);
-        assert_eq!(config.n_secondary_source_symbols(), vector.secondary_source_symbols);
+        assert_eq!(
+            config.n_primary_source_symbols(),
+            vector.primary_source_symbols
+        );
+        assert_eq!(
+            config.n_secondary_source_symbols(),
+            vector.secondary_source_symbols
+        );
         let blob = input(vector.len);
         let encoded = encode_blob(&config, &blob).unwrap();
         let metadata = &encoded.metadata;
         let layout = metadata.layout();
 
         assert_eq!(metadata.blob_id().to_string(), vector.blob_id, "{context}");
-        assert_eq!(hex::encode(metadata.blob_id().0), vector.blob_id_hex, "{context}");
+        assert_eq!(
+            hex::encode(metadata.blob_id().0),
+            vector.blob_id_hex,
+            "{context}"
+        );
         assert_eq!(
             hex::encode(node_digest(&metadata.root_hash()).unwrap()),
             vector.root_hash_hex,
             "{context}"
         );
-        assert_eq!(metadata.metadata().unencoded_length(), vector.unencoded_length);
+        assert_eq!(
+            metadata.metadata().unencoded_length(),
+            vector.unencoded_length
+        );
         assert_eq!(layout.symbol_size, vector.symbol_size, "{context}");
         assert_eq!(layout.row_length(), vector.primary_sliver_len, "{context}");
         assert_eq!(
             layout.sliver_length(walrus_core::SliverType::Secondary),
             vector.secondary_sliver_len
         );
-        assert_eq!(layout.encoded_slivers_length(), vector.encoded_slivers_length);
+        assert_eq!(
+            layout.encoded_slivers_length(),
+            vector.encoded_slivers_length
+        );
         assert_eq!(layout.encoded_length(), vector.encoded_length, "{context}");
         assert_eq!(
             config.encoded_blob_length(vector.unencoded_length),
@@ -107,7 +123,11 @@ fn every_vector_is_reproduced() {
         let mut primary_digest = Sha256::new();
         let mut secondary_digest = Sha256::new();
         let mut pair_hash_digest = Sha256::new();
-        for (pair, hashes) in encoded.sliver_pairs.iter().zip(metadata.metadata().hashes()) {
+        for (pair, hashes) in encoded
+            .sliver_pairs
+            .iter()
+            .zip(metadata.metadata().hashes())
+        {
             primary_digest.update(pair.primary.symbols.data());
             secondary_digest.update(pair.secondary.symbols.data());
             pair_hash_digest.update(hashes.primary_hash.bytes());
@@ -134,10 +154,22 @@ fn every_vector_is_reproduced() {
             let hashes = &metadata.metadata().hashes()[expected.pair_index];
             assert_eq!(pair.primary.index.get(), expected.primary.index);
             assert_eq!(pair.secondary.index.get(), expected.secondary.index);
-            assert_eq!(hex::encode(pair.primary.symbols.data()), expected.primary.data_hex);
-            assert_eq!(hex::encode(pair.secondary.symbols.data()), expected.secondary.data_hex);
-            assert_eq!(hex::encode(hashes.primary_hash.bytes()), expected.primary_hash_hex);
-            assert_eq!(hex::encode(hashes.secondary_hash.bytes()), expected.secondary_hash_hex);
+            assert_eq!(
+                hex::encode(pair.primary.symbols.data()),
+                expected.primary.data_hex
+            );
+            assert_eq!(
+                hex::encode(pair.secondary.symbols.data()),
+                expected.secondary.data_hex
+            );
+            assert_eq!(
+                hex::encode(hashes.primary_hash.bytes()),
+                expected.primary_hash_hex
+            );
+            assert_eq!(
+                hex::encode(hashes.secondary_hash.bytes()),
+                expected.secondary_hash_hex
+            );
         }
 
         // Every sliver verifies against the metadata, and the blob decodes back from either axis.
@@ -175,7 +207,9 @@ fn oversized_blobs_are_refused() {
         assert_eq!(config.max_blob_size(), rejected.max_blob_size);
         let error = encode_blob(&config, &input(rejected.len)).unwrap_err();
         assert!(matches!(error, EncodeError::DataTooLarge { .. }), "{error}");
-        assert!(error.to_string().contains("the data is too large to be encoded/decoded"));
+        assert!(error
+            .to_string()
+            .contains("the data is too large to be encoded/decoded"));
         assert!(config.encoded_blob_length(rejected.len as u64).is_none());
     }
 }

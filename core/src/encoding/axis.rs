@@ -47,7 +47,9 @@ impl std::str::FromStr for SliverType {
         match text {
             "primary" => Ok(SliverType::Primary),
             "secondary" => Ok(SliverType::Secondary),
-            other => Err(format!("unknown sliver type '{other}' (primary or secondary)")),
+            other => Err(format!(
+                "unknown sliver type '{other}' (primary or secondary)"
+            )),
         }
     }
 }

@@ -27,7 +27,10 @@ impl EncodingConfig {
         let n = NonZeroU16::new(n_shards).ok_or(EncodeError::InvalidShardCount(n_shards))?;
         let config = Self { n_shards: n };
         let n_usize = usize::from(n_shards);
-        for k in [config.n_primary_source_symbols(), config.n_secondary_source_symbols()] {
+        for k in [
+            config.n_primary_source_symbols(),
+            config.n_secondary_source_symbols(),
+        ] {
             let recovery = n_usize - k;
             if recovery > 0 && !reed_solomon_simd::ReedSolomonEncoder::supports(k, recovery) {
                 return Err(EncodeError::InvalidShardCount(n_shards));
@@ -95,8 +98,9 @@ impl EncodingConfig {
         if unencoded_length > self.max_blob_size() {
             return Err(too_large);
         }
-        let cells = u64::try_from(self.n_primary_source_symbols() * self.n_secondary_source_symbols())
-            .map_err(|_| too_large.clone())?;
+        let cells =
+            u64::try_from(self.n_primary_source_symbols() * self.n_secondary_source_symbols())
+                .map_err(|_| too_large.clone())?;
         let size = unencoded_length.max(1).div_ceil(cells);
         let aligned = size.div_ceil(2) * 2;
         u16::try_from(aligned)
@@ -178,7 +182,13 @@ mod tests {
 
     #[test]
     fn source_symbols_match_walrus() {
-        for (n, p, s) in [(4, 2, 3), (7, 3, 5), (10, 4, 7), (100, 34, 67), (1000, 334, 667)] {
+        for (n, p, s) in [
+            (4, 2, 3),
+            (7, 3, 5),
+            (10, 4, 7),
+            (100, 34, 67),
+            (1000, 334, 667),
+        ] {
             let config = EncodingConfig::new(n).unwrap();
             assert_eq!(config.n_primary_source_symbols(), p, "n = {n}");
             assert_eq!(config.n_secondary_source_symbols(), s, "n = {n}");

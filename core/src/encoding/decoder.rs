@@ -29,7 +29,9 @@ pub enum DecodeError {
     Encoding(#[from] EncodeError),
     /// The decoded blob does not re-encode to the expected blob ID: the writer uploaded an
     /// inconsistent encoding, and the blob must be treated as invalid.
-    #[error("inconsistent blob: decoded data re-encode to blob ID {computed}, expected {expected}")]
+    #[error(
+        "inconsistent blob: decoded data re-encode to blob ID {computed}, expected {expected}"
+    )]
     InconsistentBlob {
         /// The blob ID asked for.
         expected: BlobId,
@@ -77,10 +79,12 @@ pub fn decode_blob<T: EncodingAxis>(
         SliverType::Primary => decode_from_rows(&layout, &chosen)?,
         SliverType::Secondary => decode_from_columns(&layout, &chosen)?,
     };
-    blob.truncate(usize::try_from(unencoded_length).map_err(|_| EncodeError::DataTooLarge {
-        length: unencoded_length,
-        max: config.max_blob_size(),
-    })?);
+    blob.truncate(
+        usize::try_from(unencoded_length).map_err(|_| EncodeError::DataTooLarge {
+            length: unencoded_length,
+            max: config.max_blob_size(),
+        })?,
+    );
     Ok(blob)
 }
 

@@ -84,7 +84,9 @@ fn internal(error: impl std::fmt::Display) -> EncodeError {
 /// leaving enough batches to keep every core busy.
 fn batch_lines(total_lines: usize, symbol_size: usize) -> usize {
     let by_size = (TARGET_PACKED_SHARD_BYTES / symbol_size).max(1);
-    let by_cores = total_lines.div_ceil(4 * rayon::current_num_threads()).max(1);
+    let by_cores = total_lines
+        .div_ceil(4 * rayon::current_num_threads())
+        .max(1);
     by_size.min(by_cores)
 }
 

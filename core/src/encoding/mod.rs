@@ -6,13 +6,19 @@ mod decoder;
 mod encoder;
 pub(crate) mod rs;
 mod slivers;
+mod symbols;
 
 pub use axis::{EncodingAxis, Primary, Secondary, SliverType};
 pub use config::{BlobLayout, EncodingConfig, DIGEST_LEN, MAX_SYMBOL_SIZE, SYMBOL_ALIGNMENT};
 pub use decoder::{decode_and_verify, decode_blob, DecodeError};
 pub use encoder::{compute_metadata, encode_blob, EncodedBlob};
+pub(crate) use slivers::expand_symbols;
 pub use slivers::{
     PrimarySliver, SecondarySliver, Sliver, SliverData, SliverPair, SliverVerificationError,
     Symbols, SymbolsError,
 };
-pub(crate) use slivers::expand_symbols;
+pub use symbols::{
+    expand_sliver_data, recover_sliver, DecodingSymbol, EitherDecodingSymbol, ExpandedSliver,
+    GeneralRecoverySymbol, InconsistencyProof, InconsistencyProofEither,
+    InconsistencyVerificationError, RecoveryError, RecoverySymbol, SymbolVerificationError,
+};

@@ -109,6 +109,7 @@ impl PackedShards {
     }
 
     /// The symbol at `(line, shard number)`.
+    #[cfg(test)]
     pub(crate) fn symbol(&self, line: usize, shard: usize) -> Vec<u8> {
         let mut out = vec![0; self.packing.symbol_size];
         self.symbol_into(line, shard, &mut out);
@@ -259,12 +260,15 @@ mod tests {
             let sources: Vec<Vec<Vec<u8>>> = (0..lines)
                 .map(|l| (0..k).map(|i| symbol(l * 100 + i, symbol_size)).collect())
                 .collect();
-            let batched =
-                encode_lines(k, n, symbol_size, lines, |l, i| &sources[l][i]).unwrap();
+            let batched = encode_lines(k, n, symbol_size, lines, |l, i| &sources[l][i]).unwrap();
             for (line, source) in sources.iter().enumerate() {
                 let single = reed_solomon_simd::encode(k, n - k, source).unwrap();
                 for (j, expected) in single.iter().enumerate() {
-                    assert_eq!(&batched.symbol(line, j), expected, "ss={symbol_size} line={line} j={j}");
+                    assert_eq!(
+                        &batched.symbol(line, j),
+                        expected,
+                        "ss={symbol_size} line={line} j={j}"
+                    );
                 }
             }
         }
@@ -280,7 +284,13 @@ mod tests {
         let full: Vec<Vec<Vec<u8>>> = (0..lines)
             .map(|l| {
                 (0..n)
-                    .map(|p| if p < k { sources[l][p].clone() } else { recovery.symbol(l, p - k) })
+                    .map(|p| {
+                        if p < k {
+                            sources[l][p].clone()
+                        } else {
+                            recovery.symbol(l, p - k)
+                        }
+                    })
                     .collect()
             })
             .collect();

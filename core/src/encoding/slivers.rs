@@ -205,7 +205,10 @@ impl<T: EncodingAxis> SliverData<T> {
 
     /// Checks the sliver against verified metadata: index, length, symbol size and the Merkle
     /// root of its expansion.
-    pub fn verify(&self, metadata: &VerifiedBlobMetadataWithId) -> Result<(), SliverVerificationError> {
+    pub fn verify(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+    ) -> Result<(), SliverVerificationError> {
         self.check_shape(metadata)?;
         let tree = self
             .merkle_tree(metadata.layout())
@@ -308,7 +311,10 @@ impl Sliver {
     }
 
     /// Verifies the sliver against metadata.
-    pub fn verify(&self, metadata: &VerifiedBlobMetadataWithId) -> Result<(), SliverVerificationError> {
+    pub fn verify(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+    ) -> Result<(), SliverVerificationError> {
         match self {
             Sliver::Primary(sliver) => sliver.verify(metadata),
             Sliver::Secondary(sliver) => sliver.verify(metadata),

@@ -1,0 +1,477 @@
+//! Recovery symbols: single symbols of the expanded matrix with Merkle proofs, which let a node
+//! rebuild a lost sliver from other nodes' slivers, and inconsistency proofs when the rebuilt
+//! sliver does not match the metadata.
+//!
+//! Symbol `E[r][c]` is symbol `c` of the expanded primary sliver `r` and symbol `r` of the
+//! expanded secondary sliver `c`. A node holding primary sliver `r` helps rebuild secondary
+//! sliver `c` by sending `E[r][c]` with its proof at leaf `c` of row `r`'s tree; a node holding
+//! secondary sliver `c` helps rebuild primary sliver `r` with `E[r][c]` at leaf `r` of column
+//! `c`'s tree. Rebuilding a primary sliver takes `n - f` such symbols, a secondary `n - 2f`.
+
+use std::{collections::BTreeMap, marker::PhantomData};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::{
+    expand_symbols, rs, BlobLayout, EncodingAxis, Primary, Secondary, SliverData, SliverType,
+    SliverVerificationError, Symbols,
+};
+use crate::{
+    merkle::{MerkleProof, MerkleProofError, MerkleTree},
+    metadata::VerifiedBlobMetadataWithId,
+    EncodeError, SliverIndex,
+};
+
+/// One symbol of a sliver of axis `T`, tagged with the index of the orthogonal sliver it was
+/// taken from. BCS: `{ index: u16, data: Vec<u8> }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct DecodingSymbol<T: EncodingAxis> {
+    /// Index of the source sliver (on the orthogonal axis).
+    pub index: u16,
+    /// The symbol bytes.
+    pub data: Vec<u8>,
+    #[serde(skip)]
+    axis: PhantomData<T>,
+}
+
+impl<T: EncodingAxis> DecodingSymbol<T> {
+    /// A symbol taken from orthogonal sliver `index`.
+    pub fn new(index: u16, data: Vec<u8>) -> Self {
+        Self {
+            index,
+            data,
+            axis: PhantomData,
+        }
+    }
+}
+
+/// A decoding symbol with the Merkle proof that it belongs to its source sliver.
+/// BCS: `{ symbol: DecodingSymbol, proof: MerkleProof }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct RecoverySymbol<T: EncodingAxis> {
+    /// The symbol.
+    pub symbol: DecodingSymbol<T>,
+    /// Its proof in the tree of the source sliver's expansion.
+    pub proof: MerkleProof,
+}
+
+/// Why a recovery symbol was refused.
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+pub enum SymbolVerificationError {
+    /// The source or target sliver index is not below the number of shards.
+    #[error("symbol index {index} is out of range for {n_shards} shards")]
+    IndexTooLarge {
+        /// The index.
+        index: u16,
+        /// Shards of the committee.
+        n_shards: u16,
+    },
+    /// The symbol has the wrong number of bytes.
+    #[error("symbol has {actual} bytes, expected {expected}")]
+    SymbolSizeMismatch {
+        /// Bytes expected.
+        expected: usize,
+        /// Bytes found.
+        actual: usize,
+    },
+    /// The Merkle proof does not prove the symbol against the metadata.
+    #[error("invalid Merkle proof: {0}")]
+    InvalidProof(#[from] MerkleProofError),
+    /// The symbol does not help rebuild the requested sliver.
+    #[error("the symbol cannot be used to recover the requested sliver")]
+    SymbolNotUsable,
+}
+
+impl<T: EncodingAxis> RecoverySymbol<T> {
+    /// Checks that this is symbol `target_index` of the source sliver it names, as committed
+    /// in `metadata`.
+    pub fn verify(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+        target_index: SliverIndex,
+    ) -> Result<(), SymbolVerificationError> {
+        let layout = metadata.layout();
+        let n_shards = layout.config.n_shards();
+        for index in [self.symbol.index, target_index.get()] {
+            if index >= n_shards {
+                return Err(SymbolVerificationError::IndexTooLarge { index, n_shards });
+            }
+        }
+        if self.symbol.data.len() != layout.symbol_size() {
+            return Err(SymbolVerificationError::SymbolSizeMismatch {
+                expected: layout.symbol_size(),
+                actual: self.symbol.data.len(),
+            });
+        }
+        let root = metadata
+            .sliver_hash(T::Orthogonal::TYPE, SliverIndex(self.symbol.index))
+            .ok_or(SymbolVerificationError::IndexTooLarge {
+                index: self.symbol.index,
+                n_shards,
+            })?;
+        self.proof.verify(
+            root,
+            &self.symbol.data,
+            target_index.as_usize(),
+            layout.config.n(),
+        )?;
+        Ok(())
+    }
+}
+
+/// A decoding symbol of either axis. BCS: enum, `Primary` = 0, `Secondary` = 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EitherDecodingSymbol {
+    /// A symbol of a primary sliver.
+    Primary(DecodingSymbol<Primary>),
+    /// A symbol of a secondary sliver.
+    Secondary(DecodingSymbol<Secondary>),
+}
+
+/// A recovery symbol as the storage-node API serves it: the symbol, the index of the sliver it
+/// helps rebuild (on the symbol's axis) and the proof. BCS:
+/// `{ symbol: EitherDecodingSymbol, target_index: u16, proof: MerkleProof }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneralRecoverySymbol {
+    /// The symbol.
+    pub symbol: EitherDecodingSymbol,
+    /// The sliver it belongs to, on the symbol's own axis.
+    pub target_index: SliverIndex,
+    /// Proof in the source sliver's tree at leaf `target_index`.
+    pub proof: MerkleProof,
+}
+
+impl GeneralRecoverySymbol {
+    /// Wraps a typed recovery symbol for sliver `target_index`.
+    pub fn from_recovery_symbol<T: EncodingAxis>(
+        symbol: RecoverySymbol<T>,
+        target_index: SliverIndex,
+    ) -> Self {
+        let RecoverySymbol { symbol, proof } = symbol;
+        let symbol = match T::TYPE {
+            SliverType::Primary => {
+                EitherDecodingSymbol::Primary(DecodingSymbol::new(symbol.index, symbol.data))
+            }
+            SliverType::Secondary => {
+                EitherDecodingSymbol::Secondary(DecodingSymbol::new(symbol.index, symbol.data))
+            }
+        };
+        Self {
+            symbol,
+            target_index,
+            proof,
+        }
+    }
+
+    /// The axis of the sliver this symbol rebuilds.
+    pub fn target_type(&self) -> SliverType {
+        match self.symbol {
+            EitherDecodingSymbol::Primary(_) => SliverType::Primary,
+            EitherDecodingSymbol::Secondary(_) => SliverType::Secondary,
+        }
+    }
+
+    /// The typed symbol, if it rebuilds a sliver of axis `T` with index `target_index`.
+    pub fn into_recovery_symbol<T: EncodingAxis>(
+        self,
+        target_index: SliverIndex,
+    ) -> Result<RecoverySymbol<T>, SymbolVerificationError> {
+        if self.target_type() != T::TYPE || self.target_index != target_index {
+            return Err(SymbolVerificationError::SymbolNotUsable);
+        }
+        let (index, data) = match self.symbol {
+            EitherDecodingSymbol::Primary(symbol) => (symbol.index, symbol.data),
+            EitherDecodingSymbol::Secondary(symbol) => (symbol.index, symbol.data),
+        };
+        Ok(RecoverySymbol {
+            symbol: DecodingSymbol::new(index, data),
+            proof: self.proof,
+        })
+    }
+}
+
+/// A sliver with its expansion and Merkle tree, ready to hand out recovery symbols.
+#[derive(Debug, Clone)]
+pub struct ExpandedSliver<T: EncodingAxis> {
+    index: SliverIndex,
+    symbol_size: usize,
+    expanded: Vec<u8>,
+    tree: MerkleTree,
+    axis: PhantomData<T>,
+}
+
+impl<T: EncodingAxis> ExpandedSliver<T> {
+    /// Expands `sliver` (one Reed-Solomon encode and one tree).
+    pub fn new(sliver: &SliverData<T>, layout: &BlobLayout) -> Result<Self, EncodeError> {
+        let expanded = sliver.expand(layout)?;
+        let tree = MerkleTree::from_leaves(expanded.chunks_exact(layout.symbol_size()));
+        Ok(Self {
+            index: sliver.index,
+            symbol_size: layout.symbol_size(),
+            expanded,
+            tree,
+            axis: PhantomData,
+        })
+    }
+
+    /// The Merkle root of the expansion.
+    pub fn root(&self) -> crate::merkle::Node {
+        self.tree.root()
+    }
+
+    /// The symbol that helps rebuild sliver `target_index` of the orthogonal axis, with its
+    /// proof; `None` if the index is out of range.
+    pub fn recovery_symbol(
+        &self,
+        target_index: SliverIndex,
+    ) -> Option<RecoverySymbol<T::Orthogonal>> {
+        let position = target_index.as_usize();
+        let data = self
+            .expanded
+            .get(position * self.symbol_size..(position + 1) * self.symbol_size)?
+            .to_vec();
+        Some(RecoverySymbol {
+            symbol: DecodingSymbol::new(self.index.get(), data),
+            proof: self.tree.proof(position)?,
+        })
+    }
+}
+
+/// Why a sliver could not be rebuilt.
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+pub enum RecoveryError {
+    /// Fewer distinct valid symbols than the sliver needs.
+    #[error("not enough valid recovery symbols: {available} of {required} (rejected {rejected})")]
+    NotEnoughSymbols {
+        /// Distinct valid symbols.
+        available: usize,
+        /// Symbols required.
+        required: usize,
+        /// Symbols refused because they did not verify.
+        rejected: usize,
+    },
+    /// The rebuilt sliver does not match the metadata: the blob was encoded inconsistently,
+    /// and the proof shows it to anyone holding the metadata.
+    #[error("the recovered sliver does not match the metadata: inconsistent encoding")]
+    Inconsistent(Box<InconsistencyProofEither>),
+    /// The Reed-Solomon decoder failed.
+    #[error(transparent)]
+    Codec(#[from] EncodeError),
+}
+
+/// Rebuilds sliver `target_index` of axis `T` from recovery symbols. Symbols that do not verify
+/// against `metadata` are dropped (and counted), duplicates are used once, and exactly the
+/// required number is used. If the result does not match the metadata, the error carries an
+/// inconsistency proof made of the symbols used.
+pub fn recover_sliver<T: EncodingAxis>(
+    metadata: &VerifiedBlobMetadataWithId,
+    target_index: SliverIndex,
+    symbols: impl IntoIterator<Item = RecoverySymbol<T>>,
+) -> Result<SliverData<T>, RecoveryError>
+where
+    InconsistencyProofEither: From<InconsistencyProof<T>>,
+{
+    let required = metadata.config().n_symbols_in_sliver(T::TYPE);
+    let mut rejected = 0;
+    let mut valid: BTreeMap<u16, RecoverySymbol<T>> = BTreeMap::new();
+    for symbol in symbols {
+        if symbol.verify(metadata, target_index).is_err() {
+            rejected += 1;
+            continue;
+        }
+        valid.entry(symbol.symbol.index).or_insert(symbol);
+        if valid.len() == required {
+            break;
+        }
+    }
+    if valid.len() < required {
+        return Err(RecoveryError::NotEnoughSymbols {
+            available: valid.len(),
+            required,
+            rejected,
+        });
+    }
+    let used: Vec<RecoverySymbol<T>> = valid.into_values().collect();
+    let sliver = decode_sliver::<T>(metadata.layout(), target_index, &used)?;
+    if sliver.verify(metadata).is_ok() {
+        return Ok(sliver);
+    }
+    Err(RecoveryError::Inconsistent(Box::new(
+        InconsistencyProof {
+            target_sliver_index: target_index,
+            recovery_symbols: used,
+        }
+        .into(),
+    )))
+}
+
+/// Decodes sliver `target_index` of axis `T` from exactly the required number of symbols with
+/// distinct source indices (no verification).
+fn decode_sliver<T: EncodingAxis>(
+    layout: &BlobLayout,
+    target_index: SliverIndex,
+    symbols: &[RecoverySymbol<T>],
+) -> Result<SliverData<T>, EncodeError> {
+    let n = layout.config.n();
+    let k = layout.config.n_symbols_in_sliver(T::TYPE);
+    let ss = layout.symbol_size();
+    let positions: Vec<usize> = symbols
+        .iter()
+        .map(|s| usize::from(s.symbol.index))
+        .collect();
+    let restored = rs::decode_lines(k, n, ss, 1, &positions, |_, a| &symbols[a].symbol.data)?;
+    let mut data = vec![0u8; k * ss];
+    for (position, out) in data.chunks_exact_mut(ss).enumerate() {
+        match positions.iter().position(|p| *p == position) {
+            Some(a) => out.copy_from_slice(&symbols[a].symbol.data),
+            None => {
+                let shard = restored
+                    .positions()
+                    .iter()
+                    .position(|p| *p == position)
+                    .ok_or_else(|| EncodeError::Codec("source symbol not restored".into()))?;
+                restored.symbol_into(0, shard, out);
+            }
+        }
+    }
+    let symbols =
+        Symbols::new(data, layout.symbol_size).map_err(|e| EncodeError::Codec(e.to_string()))?;
+    Ok(SliverData::new(symbols, target_index))
+}
+
+/// Proof that a blob's encoding is inconsistent: exactly the number of recovery symbols needed
+/// to rebuild sliver `target_sliver_index` of axis `T`, each proven against the metadata, which
+/// rebuild a sliver whose root differs from the metadata. BCS:
+/// `{ target_sliver_index: u16, recovery_symbols: Vec<RecoverySymbol<T>> }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub struct InconsistencyProof<T: EncodingAxis> {
+    /// The sliver the symbols rebuild.
+    pub target_sliver_index: SliverIndex,
+    /// The symbols, each with its Merkle proof.
+    pub recovery_symbols: Vec<RecoverySymbol<T>>,
+}
+
+/// An inconsistency proof of either axis. BCS: enum, `Primary` = 0, `Secondary` = 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InconsistencyProofEither {
+    /// The proof rebuilds a primary sliver.
+    Primary(InconsistencyProof<Primary>),
+    /// The proof rebuilds a secondary sliver.
+    Secondary(InconsistencyProof<Secondary>),
+}
+
+impl From<InconsistencyProof<Primary>> for InconsistencyProofEither {
+    fn from(proof: InconsistencyProof<Primary>) -> Self {
+        Self::Primary(proof)
+    }
+}
+
+impl From<InconsistencyProof<Secondary>> for InconsistencyProofEither {
+    fn from(proof: InconsistencyProof<Secondary>) -> Self {
+        Self::Secondary(proof)
+    }
+}
+
+impl InconsistencyProofEither {
+    /// Verifies the proof of whichever axis.
+    pub fn verify(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+    ) -> Result<(), InconsistencyVerificationError> {
+        match self {
+            Self::Primary(proof) => proof.verify(metadata),
+            Self::Secondary(proof) => proof.verify(metadata),
+        }
+    }
+}
+
+/// Why an inconsistency proof was refused.
+#[derive(Debug, Error, PartialEq, Eq, Clone)]
+pub enum InconsistencyVerificationError {
+    /// The proof does not hold exactly the required number of symbols.
+    #[error("the proof holds {actual} symbols, exactly {expected} are required")]
+    IncorrectSymbolCount {
+        /// Symbols required.
+        expected: usize,
+        /// Symbols present.
+        actual: usize,
+    },
+    /// A symbol does not verify against the metadata.
+    #[error("recovery symbol {position} is invalid: {error}")]
+    InvalidRecoverySymbol {
+        /// Position of the symbol in the proof.
+        position: usize,
+        /// Why it was refused.
+        error: SymbolVerificationError,
+    },
+    /// Two symbols come from the same source sliver.
+    #[error("two symbols come from source sliver {0}")]
+    DuplicateSymbol(u16),
+    /// The sliver could not be decoded from the symbols.
+    #[error("the sliver could not be decoded from the symbols: {0}")]
+    RecoveryFailure(String),
+    /// The rebuilt sliver matches the metadata: there is no inconsistency.
+    #[error("the recovered sliver matches the metadata: not an inconsistency")]
+    SliverNotInconsistent,
+    /// The rebuilt sliver failed a check other than its Merkle root.
+    #[error("the recovered sliver is malformed: {0}")]
+    VerificationError(SliverVerificationError),
+}
+
+impl<T: EncodingAxis> InconsistencyProof<T> {
+    /// Verifies the proof with nothing but the metadata: the count is exact, every symbol is
+    /// proven, and the rebuilt sliver's root differs from the metadata.
+    pub fn verify(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+    ) -> Result<(), InconsistencyVerificationError> {
+        let expected = metadata.config().n_symbols_in_sliver(T::TYPE);
+        if self.recovery_symbols.len() != expected {
+            return Err(InconsistencyVerificationError::IncorrectSymbolCount {
+                expected,
+                actual: self.recovery_symbols.len(),
+            });
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (position, symbol) in self.recovery_symbols.iter().enumerate() {
+            symbol
+                .verify(metadata, self.target_sliver_index)
+                .map_err(
+                    |error| InconsistencyVerificationError::InvalidRecoverySymbol {
+                        position,
+                        error,
+                    },
+                )?;
+            if !seen.insert(symbol.symbol.index) {
+                return Err(InconsistencyVerificationError::DuplicateSymbol(
+                    symbol.symbol.index,
+                ));
+            }
+        }
+        let sliver = decode_sliver::<T>(
+            metadata.layout(),
+            self.target_sliver_index,
+            &self.recovery_symbols,
+        )
+        .map_err(|error| InconsistencyVerificationError::RecoveryFailure(error.to_string()))?;
+        match sliver.verify(metadata) {
+            Ok(()) => Err(InconsistencyVerificationError::SliverNotInconsistent),
+            Err(SliverVerificationError::MerkleRootMismatch) => Ok(()),
+            Err(error) => Err(InconsistencyVerificationError::VerificationError(error)),
+        }
+    }
+}
+
+/// The symbols of the expansion of raw sliver data of `axis` (helper for tests and tools that
+/// build deliberately inconsistent encodings).
+pub fn expand_sliver_data(
+    layout: &BlobLayout,
+    axis: SliverType,
+    data: &[u8],
+) -> Result<Vec<u8>, EncodeError> {
+    expand_symbols(layout, axis, data)
+}

@@ -1,0 +1,287 @@
+//! Decoding from random subsets, sliver recovery from random symbol subsets, detection of
+//! flipped bytes, and inconsistency proofs for a deliberately inconsistent encoding.
+
+use proptest::prelude::*;
+use walrus_core::{
+    encoding::{
+        decode_and_verify, decode_blob, encode_blob, expand_sliver_data, recover_sliver,
+        DecodeError, EncodedBlob, EncodingAxis, EncodingConfig, ExpandedSliver,
+        InconsistencyProofEither, InconsistencyVerificationError, Primary, RecoveryError,
+        RecoverySymbol, Secondary, SliverData,
+    },
+    merkle::{MerkleTree, Node},
+    metadata::{BlobMetadata, BlobMetadataWithId, VerifiedBlobMetadataWithId},
+    SliverIndex, SliverType,
+};
+
+fn blob(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(17).wrapping_add(seed))
+        .collect()
+}
+
+/// All slivers of axis `T`, ordered by sliver index.
+fn slivers<T: EncodingAxis>(encoded: &EncodedBlob) -> Vec<SliverData<T>> {
+    let mut slivers: Vec<SliverData<T>> = encoded
+        .sliver_pairs
+        .iter()
+        .map(|pair| match T::TYPE {
+            SliverType::Primary => bcs::from_bytes(&bcs::to_bytes(&pair.primary).unwrap()).unwrap(),
+            SliverType::Secondary => {
+                bcs::from_bytes(&bcs::to_bytes(&pair.secondary).unwrap()).unwrap()
+            }
+        })
+        .collect();
+    slivers.sort_by_key(|sliver| sliver.index);
+    slivers
+}
+
+/// The recovery symbols the holders of `sources` (orthogonal slivers) send for `target`.
+fn symbols_for<T: EncodingAxis>(
+    metadata: &VerifiedBlobMetadataWithId,
+    sources: &[SliverData<T::Orthogonal>],
+    target: SliverIndex,
+) -> Vec<RecoverySymbol<T>> {
+    sources
+        .iter()
+        .map(|sliver| {
+            ExpandedSliver::new(sliver, metadata.layout())
+                .unwrap()
+                .recovery_symbol(target)
+                .unwrap()
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn decodes_from_any_sufficient_subset(
+        n_shards in prop::sample::select(vec![4u16, 7, 10, 13, 31]),
+        len in 0usize..5000,
+        seed in any::<u8>(),
+        shuffle_seed in any::<u64>(),
+    ) {
+        let config = EncodingConfig::new(n_shards).unwrap();
+        let data = blob(len, seed);
+        let encoded = encode_blob(&config, &data).unwrap();
+        let id = *encoded.metadata.blob_id();
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(shuffle_seed);
+
+        let mut primaries = slivers::<Primary>(&encoded);
+        rand::seq::SliceRandom::shuffle(primaries.as_mut_slice(), &mut rng);
+        primaries.truncate(config.n_primary_source_symbols());
+        let decoded = decode_and_verify(&config, &id, len as u64, primaries.clone()).unwrap();
+        prop_assert_eq!(&decoded, &data);
+
+        let mut secondaries = slivers::<Secondary>(&encoded);
+        rand::seq::SliceRandom::shuffle(secondaries.as_mut_slice(), &mut rng);
+        secondaries.truncate(config.n_secondary_source_symbols());
+        let decoded = decode_and_verify(&config, &id, len as u64, secondaries).unwrap();
+        prop_assert_eq!(&decoded, &data);
+
+        // One sliver short is refused with a clear error, never wrong bytes.
+        primaries.pop();
+        let error = decode_blob(&config, len as u64, primaries).unwrap_err();
+        let is_not_enough = matches!(error, DecodeError::NotEnoughSlivers { .. });
+        prop_assert!(is_not_enough);
+    }
+
+    #[test]
+    fn recovers_any_sliver_from_any_sufficient_symbols(
+        n_shards in prop::sample::select(vec![4u16, 7, 10, 19]),
+        len in 1usize..3000,
+        target in any::<prop::sample::Index>(),
+        shuffle_seed in any::<u64>(),
+    ) {
+        let config = EncodingConfig::new(n_shards).unwrap();
+        let encoded = encode_blob(&config, &blob(len, 3)).unwrap();
+        let metadata = &encoded.metadata;
+        let target = SliverIndex(u16::try_from(target.index(config.n())).unwrap());
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(shuffle_seed);
+
+        let mut sources = slivers::<Secondary>(&encoded);
+        rand::seq::SliceRandom::shuffle(sources.as_mut_slice(), &mut rng);
+        sources.truncate(config.n_symbols_in_sliver(SliverType::Primary));
+        let symbols = symbols_for::<Primary>(metadata, &sources, target);
+        let recovered = recover_sliver(metadata, target, symbols).unwrap();
+        prop_assert_eq!(&recovered, &slivers::<Primary>(&encoded)[target.as_usize()]);
+
+        let mut sources = slivers::<Primary>(&encoded);
+        rand::seq::SliceRandom::shuffle(sources.as_mut_slice(), &mut rng);
+        sources.truncate(config.n_symbols_in_sliver(SliverType::Secondary));
+        let mut symbols = symbols_for::<Secondary>(metadata, &sources, target);
+        let recovered = recover_sliver(metadata, target, symbols.clone()).unwrap();
+        let expected = &slivers::<Secondary>(&encoded)[target.as_usize()];
+        prop_assert_eq!(&recovered, expected);
+
+        // A corrupted symbol is rejected, leaving too few.
+        symbols[0].symbol.data[0] ^= 1;
+        let error = recover_sliver(metadata, target, symbols).unwrap_err();
+        let is_not_enough = matches!(error, RecoveryError::NotEnoughSymbols { rejected: 1, .. });
+        prop_assert!(is_not_enough);
+    }
+
+    #[test]
+    fn a_flipped_byte_is_always_detected(
+        n_shards in prop::sample::select(vec![4u16, 10, 25]),
+        len in 1usize..4000,
+        pair in any::<prop::sample::Index>(),
+        byte in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+    ) {
+        let config = EncodingConfig::new(n_shards).unwrap();
+        let encoded = encode_blob(&config, &blob(len, 9)).unwrap();
+        let metadata = &encoded.metadata;
+        let pair = &encoded.sliver_pairs[pair.index(config.n())];
+
+        let mut primary = pair.primary.clone();
+        let data = primary.symbols.clone().into_data();
+        let mut flipped = data.clone();
+        flipped[byte.index(data.len())] ^= 1 << bit;
+        primary = SliverData::from_data(flipped, primary.symbols.symbol_size(), primary.index).unwrap();
+        prop_assert!(primary.verify(metadata).is_err());
+
+        let mut secondary = pair.secondary.clone();
+        let data = secondary.symbols.clone().into_data();
+        let mut flipped = data.clone();
+        flipped[byte.index(data.len())] ^= 1 << bit;
+        secondary = SliverData::from_data(flipped, secondary.symbols.symbol_size(), secondary.index).unwrap();
+        prop_assert!(secondary.verify(metadata).is_err());
+
+        // Metadata with a flipped byte no longer match their blob ID.
+        let mut bytes = bcs::to_bytes(metadata.as_unverified()).unwrap();
+        let position = byte.index(bytes.len());
+        bytes[position] ^= 1 << bit;
+        if let Ok(tampered) = bcs::from_bytes::<BlobMetadataWithId>(&bytes) {
+            prop_assert!(tampered.verify(&config).is_err());
+        }
+    }
+}
+
+/// Encodes `data` but replaces primary sliver `bad_row` with garbage and commits to the
+/// garbage in the metadata: every sliver verifies on its own, but the axes disagree.
+fn inconsistent_encoding(
+    config: &EncodingConfig,
+    data: &[u8],
+    bad_row: usize,
+) -> (EncodedBlob, VerifiedBlobMetadataWithId) {
+    let mut encoded = encode_blob(config, data).unwrap();
+    let layout = *encoded.metadata.layout();
+    let garbage: Vec<u8> = (0..layout.row_length())
+        .map(|i| (i * 7 + 1) as u8)
+        .collect();
+    let expanded = expand_sliver_data(&layout, SliverType::Primary, &garbage).unwrap();
+    let root = MerkleTree::from_leaves(expanded.chunks_exact(layout.symbol_size())).root();
+    let pair = &mut encoded.sliver_pairs[bad_row];
+    pair.primary = SliverData::from_data(garbage, layout.symbol_size, pair.primary.index).unwrap();
+    let mut v1 = encoded.metadata.metadata().v1().clone();
+    v1.hashes[bad_row].primary_hash = root;
+    let metadata = BlobMetadata::V1(v1);
+    let with_id = BlobMetadataWithId {
+        blob_id: metadata.compute_blob_id(),
+        metadata,
+    };
+    let verified = with_id.verify(config).unwrap();
+    (encoded, verified)
+}
+
+#[test]
+fn inconsistent_encoding_yields_a_verifiable_proof() {
+    let config = EncodingConfig::new(10).unwrap();
+    let data = blob(2000, 1);
+    let bad_row = 2;
+    let (encoded, metadata) = inconsistent_encoding(&config, &data, bad_row);
+    for pair in &encoded.sliver_pairs {
+        pair.primary.verify(&metadata).unwrap();
+        pair.secondary.verify(&metadata).unwrap();
+    }
+
+    // Rebuilding the tampered primary sliver from (honest) secondary slivers exposes it.
+    let sources = slivers::<Secondary>(&encoded);
+    let target = SliverIndex(u16::try_from(bad_row).unwrap());
+    let symbols = symbols_for::<Primary>(&metadata, &sources, target);
+    let RecoveryError::Inconsistent(proof) =
+        recover_sliver(&metadata, target, symbols).unwrap_err()
+    else {
+        panic!("expected an inconsistency proof");
+    };
+    assert_eq!(proof.verify(&metadata), Ok(()));
+
+    // The proof travels as BCS and verifies on the other side from the metadata alone.
+    let bytes = bcs::to_bytes(&*proof).unwrap();
+    let received: InconsistencyProofEither = bcs::from_bytes(&bytes).unwrap();
+    assert_eq!(received.verify(&metadata), Ok(()));
+
+    // Rebuilding a secondary sliver from primary slivers that include the bad row also fails.
+    let sources = slivers::<Primary>(&encoded);
+    let target = SliverIndex(5);
+    let symbols = symbols_for::<Secondary>(&metadata, &sources, target);
+    assert!(matches!(
+        recover_sliver(&metadata, target, symbols),
+        Err(RecoveryError::Inconsistent(_))
+    ));
+
+    // The reader's consistency check refuses the blob.
+    let primaries = slivers::<Primary>(&encoded);
+    let error = decode_and_verify(
+        &config,
+        metadata.blob_id(),
+        2000,
+        primaries.into_iter().rev(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(error, DecodeError::InconsistentBlob { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn proofs_of_consistent_blobs_and_malformed_proofs_are_refused() {
+    let config = EncodingConfig::new(7).unwrap();
+    let (encoded, metadata) = inconsistent_encoding(&config, &blob(500, 4), 1);
+    let sources = slivers::<Secondary>(&encoded);
+    let target = SliverIndex(1);
+    let symbols = symbols_for::<Primary>(&metadata, &sources, target);
+    let Err(RecoveryError::Inconsistent(proof)) = recover_sliver(&metadata, target, symbols) else {
+        panic!("expected an inconsistency proof");
+    };
+    let InconsistencyProofEither::Primary(proof) = *proof else {
+        panic!("expected a primary proof");
+    };
+
+    let mut short = proof.clone();
+    short.recovery_symbols.pop();
+    assert!(matches!(
+        short.verify(&metadata),
+        Err(InconsistencyVerificationError::IncorrectSymbolCount { .. })
+    ));
+
+    let mut duplicated = proof.clone();
+    duplicated.recovery_symbols[1] = duplicated.recovery_symbols[0].clone();
+    assert!(matches!(
+        duplicated.verify(&metadata),
+        Err(InconsistencyVerificationError::DuplicateSymbol(_))
+    ));
+
+    let mut forged = proof.clone();
+    forged.recovery_symbols[0].symbol.data[0] ^= 0xff;
+    assert!(matches!(
+        forged.verify(&metadata),
+        Err(InconsistencyVerificationError::InvalidRecoverySymbol { position: 0, .. })
+    ));
+
+    // A proof about a sliver that is in fact consistent is refused.
+    let honest = encode_blob(&config, &blob(500, 4)).unwrap();
+    let sources = slivers::<Secondary>(&honest);
+    let symbols = symbols_for::<Primary>(&honest.metadata, &sources, target);
+    let mut not_a_proof = proof;
+    not_a_proof.recovery_symbols = symbols[..config.n_secondary_source_symbols()].to_vec();
+    assert_eq!(
+        not_a_proof.verify(&honest.metadata),
+        Err(InconsistencyVerificationError::SliverNotInconsistent)
+    );
+    assert!(matches!(honest.metadata.root_hash(), Node::Digest(_)));
+}
