@@ -12,6 +12,8 @@ pub mod encoding;
 pub mod ids;
 pub mod merkle;
 pub mod metadata;
+pub mod messages;
+pub mod crypto;
 
 pub use encoding::SliverType;
 pub use ids::{BlobId, Epoch, IdParseError, ObjectId, ShardIndex, SliverIndex, SliverPairIndex};

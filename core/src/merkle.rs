@@ -20,8 +20,12 @@ pub type Digest = [u8; 32];
 const LEAF_PREFIX: u8 = 0x00;
 const INNER_PREFIX: u8 = 0x01;
 
-/// The most inputs hashed in one `hash_many` call (bounds scratch memory).
+/// The most inputs hashed in one `hash_many` call.
 const HASH_BATCH: usize = 512;
+
+/// The most bytes copied into the scratch buffer for one `hash_many` call: large leaves are
+/// hashed a few at a time, which is all the 4-way SIMD hasher needs, and keeps scratch small.
+const HASH_BATCH_BYTES: usize = 256 * 1024;
 
 fn blake2b256_params() -> &'static Params {
     static PARAMS: OnceLock<Params> = OnceLock::new();
@@ -94,10 +98,13 @@ pub fn leaf_hashes_into<'a>(
 ) {
     let params = blake2b256_params();
     let mut leaves = leaves.peekable();
+    let mut bounds = Vec::with_capacity(HASH_BATCH);
     while leaves.peek().is_some() {
         scratch.clear();
-        let mut bounds = Vec::with_capacity(HASH_BATCH);
-        for leaf in leaves.by_ref().take(HASH_BATCH) {
+        bounds.clear();
+        while let Some(leaf) = leaves.next_if(|_| {
+            bounds.len() < HASH_BATCH && (bounds.len() < 4 || scratch.len() < HASH_BATCH_BYTES)
+        }) {
             let start = scratch.len();
             scratch.push(LEAF_PREFIX);
             scratch.extend_from_slice(leaf);

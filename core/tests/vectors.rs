@@ -178,7 +178,7 @@ fn every_vector_is_reproduced() {
             pair.secondary.verify(metadata).unwrap();
         }
         let primaries = encoded.sliver_pairs.iter().rev().map(|p| p.primary.clone());
-        let decoded = decode_and_verify::<Primary>(
+        let decoded = decode_and_verify::<Primary, _>(
             &config,
             metadata.blob_id(),
             vector.unencoded_length,
@@ -187,7 +187,7 @@ fn every_vector_is_reproduced() {
         .unwrap();
         assert_eq!(decoded, blob, "{context}");
         let secondaries = encoded.sliver_pairs.iter().map(|p| p.secondary.clone());
-        let decoded = decode_and_verify::<Secondary>(
+        let decoded = decode_and_verify::<Secondary, _>(
             &config,
             metadata.blob_id(),
             vector.unencoded_length,

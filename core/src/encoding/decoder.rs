@@ -1,7 +1,7 @@
 //! Decoding a blob from slivers of one axis: any `n - 2f` primary slivers or any `n - f`
 //! secondary slivers, with an optional consistency check that re-encodes the result.
 
-use std::collections::BTreeMap;
+use std::{borrow::Borrow, collections::BTreeMap};
 
 use rayon::prelude::*;
 use thiserror::Error;
@@ -44,22 +44,23 @@ pub enum DecodeError {
 /// index, length or symbol size are skipped, duplicates are used once; source slivers are
 /// preferred so that a full set of them is a plain copy. The slivers are not checked against
 /// metadata here: verify them first, or use [`decode_and_verify`].
-pub fn decode_blob<T: EncodingAxis>(
+pub fn decode_blob<T: EncodingAxis, S: Borrow<SliverData<T>>>(
     config: &EncodingConfig,
     unencoded_length: u64,
-    slivers: impl IntoIterator<Item = SliverData<T>>,
+    slivers: impl IntoIterator<Item = S>,
 ) -> Result<Vec<u8>, DecodeError> {
     let layout = config.blob_layout(unencoded_length)?;
     let required = config.n_source_symbols(T::TYPE);
     let expected_length = layout.sliver_length(T::TYPE);
-    let mut usable: BTreeMap<usize, SliverData<T>> = BTreeMap::new();
-    for sliver in slivers {
+    let mut usable: BTreeMap<usize, S> = BTreeMap::new();
+    for item in slivers {
+        let sliver = item.borrow();
         let index = sliver.index.as_usize();
         if index < config.n()
             && sliver.symbols.symbol_size() == layout.symbol_size
             && sliver.symbols.data().len() == expected_length
         {
-            usable.entry(index).or_insert(sliver);
+            usable.entry(index).or_insert(item);
         }
     }
     if usable.len() < required {
@@ -73,7 +74,7 @@ pub fn decode_blob<T: EncodingAxis>(
     let chosen: Vec<(usize, &[u8])> = usable
         .iter()
         .take(required)
-        .map(|(index, sliver)| (*index, sliver.symbols.data()))
+        .map(|(index, sliver)| (*index, sliver.borrow().symbols.data()))
         .collect();
     let mut blob = match T::TYPE {
         SliverType::Primary => decode_from_rows(&layout, &chosen)?,
@@ -90,11 +91,11 @@ pub fn decode_blob<T: EncodingAxis>(
 
 /// Decodes as [`decode_blob`], then re-encodes the result and checks that it has `blob_id`;
 /// an inconsistent encoding yields [`DecodeError::InconsistentBlob`], never the bytes.
-pub fn decode_and_verify<T: EncodingAxis>(
+pub fn decode_and_verify<T: EncodingAxis, S: Borrow<SliverData<T>>>(
     config: &EncodingConfig,
     blob_id: &BlobId,
     unencoded_length: u64,
-    slivers: impl IntoIterator<Item = SliverData<T>>,
+    slivers: impl IntoIterator<Item = S>,
 ) -> Result<Vec<u8>, DecodeError> {
     let blob = decode_blob(config, unencoded_length, slivers)?;
     let computed = *compute_metadata(config, &blob)?.blob_id();

@@ -9,6 +9,8 @@
 //! `t` bytes, element `e` is `(byte e, byte t/2 + e)`. Whole chunks are copied as they are; the
 //! tails of all lines are packed densely into shared chunks.
 
+use std::cell::RefCell;
+
 use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
 
 use crate::EncodeError;
@@ -126,6 +128,51 @@ fn codec_error(error: reed_solomon_simd::Error) -> EncodeError {
     EncodeError::Codec(error.to_string())
 }
 
+thread_local! {
+    /// One encoder and one decoder per thread, reset for each use: their work buffers are
+    /// large, and allocating them afresh for every batch costs more than the coding itself.
+    static ENCODER: RefCell<Option<ReedSolomonEncoder>> = const { RefCell::new(None) };
+    static DECODER: RefCell<Option<ReedSolomonDecoder>> = const { RefCell::new(None) };
+}
+
+fn with_encoder<R>(
+    k: usize,
+    m: usize,
+    shard_bytes: usize,
+    run: impl FnOnce(&mut ReedSolomonEncoder) -> Result<R, EncodeError>,
+) -> Result<R, EncodeError> {
+    ENCODER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let encoder = match slot.as_mut() {
+            Some(encoder) => {
+                encoder.reset(k, m, shard_bytes).map_err(codec_error)?;
+                encoder
+            }
+            None => slot.insert(ReedSolomonEncoder::new(k, m, shard_bytes).map_err(codec_error)?),
+        };
+        run(encoder)
+    })
+}
+
+fn with_decoder<R>(
+    k: usize,
+    m: usize,
+    shard_bytes: usize,
+    run: impl FnOnce(&mut ReedSolomonDecoder) -> Result<R, EncodeError>,
+) -> Result<R, EncodeError> {
+    DECODER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let decoder = match slot.as_mut() {
+            Some(decoder) => {
+                decoder.reset(k, m, shard_bytes).map_err(codec_error)?;
+                decoder
+            }
+            None => slot.insert(ReedSolomonDecoder::new(k, m, shard_bytes).map_err(codec_error)?),
+        };
+        run(decoder)
+    })
+}
+
 /// Extends `lines` lines of `k` source symbols to `n` symbols each. `source(line, i)` returns
 /// source symbol `i` of `line`. The result holds the `n - k` recovery symbols of every line
 /// (shard number `j` is code position `k + j`).
@@ -147,18 +194,19 @@ pub(crate) fn encode_lines<'a>(
         });
     }
     let shard_bytes = packing.shard_bytes();
-    let mut encoder =
-        ReedSolomonEncoder::new(k, recovery_count, shard_bytes).map_err(codec_error)?;
-    let mut shard = vec![0u8; shard_bytes];
-    for i in 0..k {
-        packing.pack((0..lines).map(|line| source(line, i)), &mut shard);
-        encoder.add_original_shard(&shard).map_err(codec_error)?;
-    }
-    let result = encoder.encode().map_err(codec_error)?;
-    let mut data = Vec::with_capacity(recovery_count * shard_bytes);
-    for recovery in result.recovery_iter() {
-        data.extend_from_slice(recovery);
-    }
+    let data = with_encoder(k, recovery_count, shard_bytes, |encoder| {
+        let mut shard = vec![0u8; shard_bytes];
+        for i in 0..k {
+            packing.pack((0..lines).map(|line| source(line, i)), &mut shard);
+            encoder.add_original_shard(&shard).map_err(codec_error)?;
+        }
+        let result = encoder.encode().map_err(codec_error)?;
+        let mut data = Vec::with_capacity(recovery_count * shard_bytes);
+        for recovery in result.recovery_iter() {
+            data.extend_from_slice(recovery);
+        }
+        Ok(data)
+    })?;
     Ok(PackedShards {
         packing,
         positions,
@@ -200,24 +248,26 @@ pub(crate) fn decode_lines<'a>(
         });
     }
     let shard_bytes = packing.shard_bytes();
-    let mut decoder = ReedSolomonDecoder::new(k, n - k, shard_bytes).map_err(codec_error)?;
-    let mut shard = vec![0u8; shard_bytes];
-    for (a, position) in used.iter().enumerate() {
-        packing.pack((0..lines).map(|line| symbol(line, a)), &mut shard);
-        if *position < k {
-            decoder.add_original_shard(*position, &shard)
-        } else {
-            decoder.add_recovery_shard(*position - k, &shard)
+    let (positions, data) = with_decoder(k, n - k, shard_bytes, |decoder| {
+        let mut shard = vec![0u8; shard_bytes];
+        for (a, position) in used.iter().enumerate() {
+            packing.pack((0..lines).map(|line| symbol(line, a)), &mut shard);
+            if *position < k {
+                decoder.add_original_shard(*position, &shard)
+            } else {
+                decoder.add_recovery_shard(*position - k, &shard)
+            }
+            .map_err(codec_error)?;
         }
-        .map_err(codec_error)?;
-    }
-    let result = decoder.decode().map_err(codec_error)?;
-    let mut positions = Vec::new();
-    let mut data = Vec::new();
-    for (position, restored) in result.restored_original_iter() {
-        positions.push(position);
-        data.extend_from_slice(restored);
-    }
+        let result = decoder.decode().map_err(codec_error)?;
+        let mut positions = Vec::new();
+        let mut data = Vec::new();
+        for (position, restored) in result.restored_original_iter() {
+            positions.push(position);
+            data.extend_from_slice(restored);
+        }
+        Ok((positions, data))
+    })?;
     Ok(PackedShards {
         packing,
         positions,

@@ -1,0 +1,97 @@
+//! Encoding and decoding throughput (MB/s of blob), for 1, 16 and 128 MiB blobs at 10, 100 and
+//! 1000 shards (10 shards only where the blob fits). Run one core with `RAYON_NUM_THREADS=1`.
+//!
+//! - `encode`: slivers and metadata (what a client does before upload);
+//! - `metadata`: the blob ID only (`walrus blob-id`);
+//! - `decode/systematic`: from the first `n - 2f` primary slivers (copy fast path);
+//! - `decode/recovery`: from the last `n - 2f` primary slivers (full Reed-Solomon decode);
+//! - `decode_verify`: `decode/recovery` plus the consistency check (re-encode, compare blob ID).
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use walrus_core::encoding::{
+    compute_metadata, decode_and_verify, decode_blob, encode_blob, EncodingConfig, Primary,
+    PrimarySliver,
+};
+
+const MIB: usize = 1024 * 1024;
+
+fn blob(len: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+fn cases() -> Vec<(usize, u16)> {
+    let sizes: Vec<usize> = match std::env::var("WALRUS_BENCH_SIZES_MIB") {
+        Ok(list) => list.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Err(_) => vec![1, 16, 128],
+    };
+    let mut cases = Vec::new();
+    for size in sizes {
+        for n_shards in [10u16, 100, 1000] {
+            let config = EncodingConfig::new(n_shards).expect("valid shard count");
+            if (size * MIB) as u64 <= config.max_blob_size() {
+                cases.push((size * MIB, n_shards));
+            }
+        }
+    }
+    cases
+}
+
+fn bench_encoding(c: &mut Criterion) {
+    for (len, n_shards) in cases() {
+        let config = EncodingConfig::new(n_shards).expect("valid shard count");
+        let data = blob(len);
+        let label = format!("{}MiB/n{}", len / MIB, n_shards);
+        let mut group = c.benchmark_group("redstuff");
+        group.throughput(Throughput::Bytes(len as u64));
+        group.sample_size(10);
+        if len >= 16 * MIB {
+            group.measurement_time(std::time::Duration::from_secs(20));
+        }
+        group.bench_function(BenchmarkId::new("encode", &label), |b| {
+            b.iter(|| encode_blob(&config, &data).expect("encodes"))
+        });
+        group.bench_function(BenchmarkId::new("metadata", &label), |b| {
+            b.iter(|| compute_metadata(&config, &data).expect("encodes"))
+        });
+
+        let encoded = encode_blob(&config, &data).expect("encodes");
+        let blob_id = *encoded.metadata.blob_id();
+        let k = config.n_primary_source_symbols();
+        let primaries: Vec<PrimarySliver> =
+            encoded.sliver_pairs.iter().map(|p| p.primary.clone()).collect();
+        drop(encoded);
+        let systematic: Vec<PrimarySliver> = primaries[..k].to_vec();
+        let recovery: Vec<PrimarySliver> = primaries[primaries.len() - k..].to_vec();
+        drop(primaries);
+        group.bench_function(BenchmarkId::new("decode/systematic", &label), |b| {
+            b.iter(|| {
+                decode_blob::<Primary, _>(&config, len as u64, &systematic)
+                    .expect("decodes")
+            })
+        });
+        group.bench_function(BenchmarkId::new("decode/recovery", &label), |b| {
+            b.iter(|| {
+                decode_blob::<Primary, _>(&config, len as u64, &recovery)
+                    .expect("decodes")
+            })
+        });
+        group.bench_function(BenchmarkId::new("decode_verify", &label), |b| {
+            b.iter(|| {
+                decode_and_verify::<Primary, _>(&config, &blob_id, len as u64, &recovery)
+                    .expect("decodes")
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench_encoding);
+criterion_main!(benches);
