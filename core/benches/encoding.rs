@@ -29,7 +29,10 @@ fn blob(len: usize) -> Vec<u8> {
 
 fn cases() -> Vec<(usize, u16)> {
     let sizes: Vec<usize> = match std::env::var("WALRUS_BENCH_SIZES_MIB") {
-        Ok(list) => list.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Ok(list) => list
+            .split(',')
+            .filter_map(|s| s.trim().parse().ok())
+            .collect(),
         Err(_) => vec![1, 16, 128],
     };
     let mut cases = Vec::new();
@@ -65,23 +68,20 @@ fn bench_encoding(c: &mut Criterion) {
         let encoded = encode_blob(&config, &data).expect("encodes");
         let blob_id = *encoded.metadata.blob_id();
         let k = config.n_primary_source_symbols();
-        let primaries: Vec<PrimarySliver> =
-            encoded.sliver_pairs.iter().map(|p| p.primary.clone()).collect();
+        let primaries: Vec<PrimarySliver> = encoded
+            .sliver_pairs
+            .iter()
+            .map(|p| p.primary.clone())
+            .collect();
         drop(encoded);
         let systematic: Vec<PrimarySliver> = primaries[..k].to_vec();
         let recovery: Vec<PrimarySliver> = primaries[primaries.len() - k..].to_vec();
         drop(primaries);
         group.bench_function(BenchmarkId::new("decode/systematic", &label), |b| {
-            b.iter(|| {
-                decode_blob::<Primary, _>(&config, len as u64, &systematic)
-                    .expect("decodes")
-            })
+            b.iter(|| decode_blob::<Primary, _>(&config, len as u64, &systematic).expect("decodes"))
         });
         group.bench_function(BenchmarkId::new("decode/recovery", &label), |b| {
-            b.iter(|| {
-                decode_blob::<Primary, _>(&config, len as u64, &recovery)
-                    .expect("decodes")
-            })
+            b.iter(|| decode_blob::<Primary, _>(&config, len as u64, &recovery).expect("decodes"))
         });
         group.bench_function(BenchmarkId::new("decode_verify", &label), |b| {
             b.iter(|| {

@@ -12,12 +12,15 @@ fn main() {
     let mode = args.get(3).map(String::as_str).unwrap_or("encode");
     let repeat: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
     let config = EncodingConfig::new(n_shards).expect("valid shard count");
-    let blob: Vec<u8> = (0..size).map(|i| (i * 31 + 7) as u8).collect();
+    let blob: Vec<u8> = (0..size).map(|i| (i * 31 + 7).to_le_bytes()[0]).collect();
     let start = Instant::now();
     for _ in 0..repeat {
         let id = match mode {
             "metadata" => *compute_metadata(&config, &blob).expect("encodes").blob_id(),
-            _ => *encode_blob(&config, &blob).expect("encodes").metadata.blob_id(),
+            _ => *encode_blob(&config, &blob)
+                .expect("encodes")
+                .metadata
+                .blob_id(),
         };
         std::hint::black_box(id);
     }

@@ -198,34 +198,27 @@ pub enum CommitteeError {
 pub enum Threshold {
     /// A quorum, `n - f` shards (storage certificates, protocol and deny-list updates).
     Quorum,
-    /// At least one correct shard, `f + 1` shards (invalid blob ID, deny-listed blob deletion).
+    /// At least one correct shard (invalid blob ID, deny-listed blob deletion): the chain's rule
+    /// `3w >= n + 1`, which is `f + 1` when `n = 3f + 1` and one more when `n` is a multiple of
+    /// 3, so that every certificate accepted here is accepted on chain.
     Validity,
 }
 
 impl Threshold {
-    /// The minimum signing weight out of `n_shards` (`bft::min_n_correct` or
-    /// `bft::max_n_faulty + 1`).
+    /// The minimum signing weight out of `n_shards`: `n - f` for a quorum, `floor(n / 3) + 1`
+    /// for validity.
+
     pub fn min_weight(self, n_shards: u16) -> u16 {
         match self {
             Threshold::Quorum => bft::min_n_correct(n_shards),
-            Threshold::Validity => bft::max_n_faulty(n_shards) + 1,
+            Threshold::Validity => n_shards / 3 + 1,
         }
     }
 
-    /// Whether `weight` shards meet the threshold (client-side rule, [`Self::min_weight`]).
+    /// Whether `weight` shards meet the threshold: the Move contract's rule, `3w >= 2n + 1` for
+    /// a quorum (equal to `n - f`), `3w >= n + 1` for validity.
     pub fn is_met(self, weight: u16, n_shards: u16) -> bool {
         weight >= self.min_weight(n_shards)
-    }
-
-    /// The Move contract's rule: `3w >= 2n + 1` for a quorum, `3w >= n + 1` for validity.
-    /// Identical to [`Self::is_met`] for quorums; for validity it is stricter by one shard when
-    /// `n` is a multiple of 3.
-    pub fn is_met_on_chain(self, weight: u16, n_shards: u16) -> bool {
-        let (weight, n) = (u32::from(weight), u32::from(n_shards));
-        match self {
-            Threshold::Quorum => 3 * weight > 2 * n,
-            Threshold::Validity => 3 * weight > n,
-        }
     }
 }
 
@@ -861,25 +854,27 @@ mod tests {
     }
 
     #[test]
-    fn on_chain_thresholds() {
+    fn thresholds_match_the_move_contract() {
         for n in 1..=300u16 {
             for weight in 0..=n {
+                let (w, n32) = (u32::from(weight), u32::from(n));
                 assert_eq!(
                     Threshold::Quorum.is_met(weight, n),
-                    Threshold::Quorum.is_met_on_chain(weight, n),
-                    "quorum n={n} w={weight}"
+                    3 * w > 2 * n32,
+                    "n={n} w={weight}"
                 );
-                if n % 3 != 0 {
-                    assert_eq!(
-                        Threshold::Validity.is_met(weight, n),
-                        Threshold::Validity.is_met_on_chain(weight, n),
-                        "validity n={n} w={weight}"
-                    );
+                assert_eq!(
+                    Threshold::Validity.is_met(weight, n),
+                    3 * w > n32,
+                    "n={n} w={weight}"
+                );
+                // At least f + 1, so a valid certificate always includes a correct shard.
+                if Threshold::Validity.is_met(weight, n) {
+                    assert!(crate::bft::is_above_validity(usize::from(weight), n));
                 }
             }
         }
-        // n = 9: f = 2, so f + 1 = 3 off-chain, but Move needs 3w >= 10, i.e. 4.
-        assert!(Threshold::Validity.is_met(3, 9) && !Threshold::Validity.is_met_on_chain(3, 9));
+        assert!(!Threshold::Validity.is_met(3, 9) && Threshold::Validity.is_met(4, 9));
     }
 
     proptest! {

@@ -8,12 +8,12 @@
 //! - [`bft`]: fault-tolerance thresholds.
 
 pub mod bft;
+pub mod crypto;
 pub mod encoding;
 pub mod ids;
 pub mod merkle;
-pub mod metadata;
 pub mod messages;
-pub mod crypto;
+pub mod metadata;
 
 pub use encoding::SliverType;
 pub use ids::{BlobId, Epoch, IdParseError, ObjectId, ShardIndex, SliverIndex, SliverPairIndex};

@@ -90,15 +90,16 @@ fn inner_hash(left: &Digest, right: &Digest) -> Digest {
 }
 
 /// Hashes the leaves `0x00 || leaf` of many leaves at once (multi-buffer), writing one digest
-/// per leaf into `out`. `leaves` yields the leaf byte strings; `scratch` is reused memory.
-pub fn leaf_hashes_into<'a>(
+/// per leaf into `out` (which must have exactly one slot per leaf). `scratch` is reused memory.
+pub fn hash_leaves_into<'a>(
     leaves: impl Iterator<Item = &'a [u8]>,
     scratch: &mut Vec<u8>,
-    out: &mut Vec<Digest>,
+    out: &mut [Digest],
 ) {
     let params = blake2b256_params();
     let mut leaves = leaves.peekable();
     let mut bounds = Vec::with_capacity(HASH_BATCH);
+    let mut written = 0;
     while leaves.peek().is_some() {
         scratch.clear();
         bounds.clear();
@@ -115,8 +116,18 @@ pub fn leaf_hashes_into<'a>(
             .map(|range| HashManyJob::new(params, &scratch[range.clone()]))
             .collect();
         hash_many(jobs.iter_mut());
-        out.extend(jobs.iter().map(|job| to_digest(job.to_hash())));
+        for (slot, job) in out[written..].iter_mut().zip(&jobs) {
+            *slot = to_digest(job.to_hash());
+        }
+        written += jobs.len();
     }
+    debug_assert_eq!(written, out.len());
+}
+
+fn hash_leaves<'a>(leaves: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<Digest> {
+    let mut hashes = vec![[0u8; 32]; leaves.len()];
+    hash_leaves_into(leaves, &mut Vec::new(), &mut hashes);
+    hashes
 }
 
 /// Computes the parent level of `level` (padding an odd level with the empty node).
@@ -160,9 +171,7 @@ pub fn root_from_leaf_hashes(leaf_hashes: &[Digest]) -> Node {
 
 /// The Merkle root over raw leaves.
 pub fn root_from_leaves<'a>(leaves: impl ExactSizeIterator<Item = &'a [u8]>) -> Node {
-    let mut hashes = Vec::with_capacity(leaves.len());
-    leaf_hashes_into(leaves, &mut Vec::new(), &mut hashes);
-    root_from_leaf_hashes(&hashes)
+    root_from_leaf_hashes(&hash_leaves(leaves))
 }
 
 /// The depth of a tree with `leaf_count` leaves: `ceil(log2(leaf_count))`.
@@ -197,9 +206,7 @@ impl MerkleTree {
 
     /// Builds the tree over raw leaves.
     pub fn from_leaves<'a>(leaves: impl ExactSizeIterator<Item = &'a [u8]>) -> Self {
-        let mut hashes = Vec::with_capacity(leaves.len());
-        leaf_hashes_into(leaves, &mut Vec::new(), &mut hashes);
-        Self::from_leaf_hashes(hashes)
+        Self::from_leaf_hashes(hash_leaves(leaves))
     }
 
     /// The number of leaves.

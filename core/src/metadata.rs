@@ -415,9 +415,8 @@ mod tests {
             Err(MetadataError::InvalidHashCount { .. })
         ));
         let mut huge = good;
-        if let BlobMetadata::V1(inner) = &mut huge.metadata {
-            inner.unencoded_length = u64::MAX;
-        }
+        let BlobMetadata::V1(inner) = &mut huge.metadata;
+        inner.unencoded_length = u64::MAX;
         assert!(matches!(
             huge.verify(&config),
             Err(MetadataError::UnencodedLengthTooLarge { .. })

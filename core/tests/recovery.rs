@@ -16,7 +16,7 @@ use walrus_core::{
 
 fn blob(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
-        .map(|i| (i as u8).wrapping_mul(17).wrapping_add(seed))
+        .map(|i| i.to_le_bytes()[0].wrapping_mul(17).wrapping_add(seed))
         .collect()
 }
 
@@ -170,7 +170,7 @@ fn inconsistent_encoding(
     let mut encoded = encode_blob(config, data).unwrap();
     let layout = *encoded.metadata.layout();
     let garbage: Vec<u8> = (0..layout.row_length())
-        .map(|i| (i * 7 + 1) as u8)
+        .map(|i| (i * 7 + 1).to_le_bytes()[0])
         .collect();
     let expanded = expand_sliver_data(&layout, SliverType::Primary, &garbage).unwrap();
     let root = MerkleTree::from_leaves(expanded.chunks_exact(layout.symbol_size())).root();

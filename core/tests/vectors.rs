@@ -66,7 +66,9 @@ fn load() -> Vectors {
 
 /// The generator of the vectors: byte i = (i * 31 + 7) mod 256.
 fn input(len: usize) -> Vec<u8> {
-    (0..len).map(|i| ((i * 31 + 7) % 256) as u8).collect()
+    (0..len)
+        .map(|i| u8::try_from((i * 31 + 7) % 256).expect("a value mod 256 fits in u8"))
+        .collect()
 }
 
 #[test]

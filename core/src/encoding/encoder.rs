@@ -14,11 +14,11 @@
 use rayon::prelude::*;
 
 use super::{
-    rs::{self, PackedShards},
+    rs::{self, Packing},
     BlobLayout, EncodingConfig, PrimarySliver, SecondarySliver, SliverPair, Symbols,
 };
 use crate::{
-    merkle::{leaf_hashes_into, root_from_leaf_hashes, Digest, Node},
+    merkle::{hash_leaves_into, root_from_leaf_hashes, Digest, Node},
     metadata::{SliverPairMetadata, VerifiedBlobMetadataWithId},
     EncodeError, SliverIndex,
 };
@@ -101,16 +101,11 @@ struct Expansion {
     column_roots: Vec<Node>,
 }
 
-/// Output of coding one batch of columns.
-struct ColumnBatch {
-    /// Recovery symbols (rows `k_p..n`) of the batch's columns; kept only if needed.
-    recovery: Option<PackedShards>,
-    /// Leaf hashes of the batch's columns, column by column (`n` per column).
-    leaf_hashes: Vec<Digest>,
-    roots: Vec<Node>,
-}
-
 impl Expansion {
+    /// Expands the blob. Every output byte is written once, straight into its sliver: coded
+    /// batches write into disjoint chunks of the slivers they produce, so nothing is staged in
+    /// intermediate buffers (on this class of machine, touching fresh memory costs more than
+    /// the coding).
     fn run(config: &EncodingConfig, blob: &[u8], keep_slivers: bool) -> Result<Self, EncodeError> {
         let length = u64::try_from(blob.len()).map_err(internal)?;
         let layout = config.blob_layout(length)?;
@@ -131,127 +126,141 @@ impl Expansion {
             .chain(padded_tail.chunks_exact(row_length))
             .collect();
 
-        // 1. Extend each source row to n columns (secondary code).
+        // 1. Secondary slivers (the first k_p rows of every column): source columns are a
+        //    transpose of the source rows, the others come from extending each source row to n
+        //    columns with the secondary code.
+        let mut secondary: Vec<Vec<u8>> = (0..n).map(|_| vec![0u8; k_primary * ss]).collect();
+        secondary[..k_secondary]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(column, sliver)| {
+                for (row, out) in rows.iter().zip(sliver.chunks_exact_mut(ss)) {
+                    out.copy_from_slice(&row[column * ss..(column + 1) * ss]);
+                }
+            });
         let row_batch = batch_lines(k_primary, ss);
-        let row_recovery: Vec<PackedShards> = (0..k_primary)
-            .step_by(row_batch)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .map(|first| {
-                let lines = row_batch.min(k_primary - first);
-                rs::encode_lines(k_secondary, n, ss, lines, |line, i| {
-                    &rows[first + line][i * ss..(i + 1) * ss]
-                })
-            })
-            .collect::<Result<_, _>>()?;
-
-        // 2. Secondary slivers: the first k_p rows of every column.
-        let secondary_slivers: Vec<Vec<u8>> = (0..n)
-            .into_par_iter()
-            .map(|column| {
-                let mut sliver = vec![0u8; k_primary * ss];
-                for (row, out) in sliver.chunks_exact_mut(ss).enumerate() {
-                    if column < k_secondary {
-                        out.copy_from_slice(&rows[row][column * ss..(column + 1) * ss]);
-                    } else {
-                        row_recovery[row / row_batch].symbol_into(
-                            row % row_batch,
-                            column - k_secondary,
-                            out,
-                        );
-                    }
-                }
-                sliver
-            })
+        let mut row_batch_targets: Vec<Vec<&mut [u8]>> = (0..k_primary.div_ceil(row_batch))
+            .map(|_| Vec::new())
             .collect();
-        drop(row_recovery);
-
-        // 3. Extend every column to n rows (primary code), hash all its leaves, build its tree.
-        let column_batch = batch_lines(n, ss);
-        let columns: Vec<ColumnBatch> = (0..n)
-            .step_by(column_batch)
-            .collect::<Vec<_>>()
+        for sliver in secondary[k_secondary..].iter_mut() {
+            for (batch, chunk) in sliver.chunks_mut(row_batch * ss).enumerate() {
+                row_batch_targets[batch].push(chunk);
+            }
+        }
+        row_batch_targets
             .into_par_iter()
-            .map(|first| {
-                let lines = column_batch.min(n - first);
-                let recovery = rs::encode_lines(k_primary, n, ss, lines, |line, i| {
-                    &secondary_slivers[first + line][i * ss..(i + 1) * ss]
-                })?;
-                let mut leaf_hashes = Vec::with_capacity(lines * n);
-                let mut roots = Vec::with_capacity(lines);
-                let mut column_symbols = vec![0u8; (n - k_primary) * ss];
-                let mut scratch = Vec::new();
-                for line in 0..lines {
-                    for (j, out) in column_symbols.chunks_exact_mut(ss).enumerate() {
-                        recovery.symbol_into(line, j, out);
-                    }
-                    let start = leaf_hashes.len();
-                    let source = secondary_slivers[first + line].chunks_exact(ss);
-                    leaf_hashes_into(
-                        source.chain(column_symbols.chunks_exact(ss)),
-                        &mut scratch,
-                        &mut leaf_hashes,
-                    );
-                    roots.push(root_from_leaf_hashes(&leaf_hashes[start..]));
-                }
-                let needed_for_primary = keep_slivers && first < k_secondary;
-                Ok(ColumnBatch {
-                    recovery: needed_for_primary.then_some(recovery),
-                    leaf_hashes,
-                    roots,
-                })
-            })
-            .collect::<Result<_, EncodeError>>()?;
+            .enumerate()
+            .try_for_each(|(batch, mut targets)| {
+                let first = batch * row_batch;
+                let packing = Packing::new(ss, row_batch.min(k_primary - first));
+                rs::encode_packed(
+                    &packing,
+                    k_secondary,
+                    n,
+                    |line, i| &rows[first + line][i * ss..(i + 1) * ss],
+                    |j, shard| {
+                        for (line, out) in targets[j].chunks_exact_mut(ss).enumerate() {
+                            packing.unpack(shard, line, out);
+                        }
+                    },
+                )
+            })?;
 
-        // 4. Primary slivers: source rows as they are, the others from the column codes.
-        let primary_slivers: Vec<Vec<u8>> = if keep_slivers {
-            (0..n)
-                .into_par_iter()
-                .map(|row| {
-                    if row < k_primary {
-                        return rows[row].to_vec();
-                    }
-                    let mut sliver = vec![0u8; row_length];
-                    for (column, out) in sliver.chunks_exact_mut(ss).enumerate() {
-                        let batch = &columns[column / column_batch];
-                        batch
-                            .recovery
-                            .as_ref()
-                            .expect("batches covering source columns keep their recovery")
-                            .symbol_into(column % column_batch, row - k_primary, out);
-                    }
-                    sliver
-                })
-                .collect()
+        // 2. Extend every column to n rows with the primary code; hash all n leaves of the
+        //    column once (the hashes serve the row trees too), build the column tree, and write
+        //    rows k_p..n of source columns into the primary slivers.
+        let mut primary_extension: Vec<Vec<u8>> = if keep_slivers {
+            (k_primary..n).map(|_| vec![0u8; row_length]).collect()
         } else {
             Vec::new()
         };
+        let column_batch = batch_lines(n, ss);
+        let n_column_batches = n.div_ceil(column_batch);
+        let mut primary_targets: Vec<Vec<&mut [u8]>> =
+            (0..n_column_batches).map(|_| Vec::new()).collect();
+        for row in primary_extension.iter_mut() {
+            for (batch, chunk) in row.chunks_mut(column_batch * ss).enumerate() {
+                primary_targets[batch].push(chunk);
+            }
+        }
+        // Leaf hashes, column by column: the hash of E[r][c] is at `c * n + r`.
+        let mut leaf_hashes: Vec<Digest> = vec![[0u8; 32]; n * n];
+        let extension_length = (n - k_primary) * ss;
+        let column_roots: Vec<Vec<Node>> = leaf_hashes
+            .par_chunks_mut(column_batch * n)
+            .zip(primary_targets.into_par_iter())
+            .enumerate()
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(extension, hash_scratch), (batch, (hashes, mut targets))| {
+                    let first = batch * column_batch;
+                    let lines = column_batch.min(n - first);
+                    let packing = Packing::new(ss, lines);
+                    extension.resize(lines * extension_length, 0);
+                    rs::encode_packed(
+                        &packing,
+                        k_primary,
+                        n,
+                        |line, i| &secondary[first + line][i * ss..(i + 1) * ss],
+                        |j, shard| {
+                            for line in 0..lines {
+                                let start = line * extension_length + j * ss;
+                                packing.unpack(shard, line, &mut extension[start..start + ss]);
+                            }
+                        },
+                    )?;
+                    let mut roots = Vec::with_capacity(lines);
+                    for (line, column_hashes) in hashes.chunks_exact_mut(n).enumerate() {
+                        let column = first + line;
+                        let column_extension =
+                            &extension[line * extension_length..(line + 1) * extension_length];
+                        hash_leaves_into(
+                            secondary[column]
+                                .chunks_exact(ss)
+                                .chain(column_extension.chunks_exact(ss)),
+                            hash_scratch,
+                            column_hashes,
+                        );
+                        roots.push(root_from_leaf_hashes(column_hashes));
+                        if column < k_secondary {
+                            for (target, symbol) in
+                                targets.iter_mut().zip(column_extension.chunks_exact(ss))
+                            {
+                                target[line * ss..(line + 1) * ss].copy_from_slice(symbol);
+                            }
+                        }
+                    }
+                    Ok(roots)
+                },
+            )
+            .collect::<Result<_, EncodeError>>()?;
 
-        // 5. Row trees from the shared leaf hashes.
+        // 3. Row trees from the shared leaf hashes.
         let row_roots: Vec<Node> = (0..n)
             .into_par_iter()
-            .map(|row| {
-                let leaves: Vec<Digest> = (0..n)
-                    .map(|column| {
-                        let batch = &columns[column / column_batch];
-                        batch.leaf_hashes[(column % column_batch) * n + row]
-                    })
-                    .collect();
-                root_from_leaf_hashes(&leaves)
+            .map_init(Vec::new, |row_hashes: &mut Vec<Digest>, row| {
+                row_hashes.clear();
+                row_hashes.extend((0..n).map(|column| leaf_hashes[column * n + row]));
+                root_from_leaf_hashes(row_hashes)
             })
             .collect();
-        let column_roots = columns.into_iter().flat_map(|batch| batch.roots).collect();
 
+        let (primary_slivers, secondary_slivers) = if keep_slivers {
+            let primary = rows
+                .iter()
+                .map(|row| row.to_vec())
+                .chain(primary_extension)
+                .collect();
+            (primary, secondary)
+        } else {
+            (Vec::new(), Vec::new())
+        };
         Ok(Self {
             layout,
             primary_slivers,
-            secondary_slivers: if keep_slivers {
-                secondary_slivers
-            } else {
-                Vec::new()
-            },
+            secondary_slivers,
             row_roots,
-            column_roots,
+            column_roots: column_roots.concat(),
         })
     }
 

@@ -57,13 +57,11 @@ impl Packing {
             debug_assert_eq!(symbol.len(), self.symbol_size);
             shard[line * whole..(line + 1) * whole].copy_from_slice(&symbol[..whole]);
             let (low, high) = symbol[whole..].split_at(half_tail);
-            let mut element = line * half_tail;
-            for (lo, hi) in low.iter().zip(high) {
+            for (element, (lo, hi)) in (line * half_tail..).zip(low.iter().zip(high)) {
                 let chunk = tail_base + element / HALF_CHUNK * CHUNK;
                 let position = element % HALF_CHUNK;
                 shard[chunk + position] = *lo;
                 shard[chunk + HALF_CHUNK + position] = *hi;
-                element += 1;
             }
         }
         // Zero the unused end of the last tail chunk so that packing is deterministic.
@@ -82,13 +80,12 @@ impl Packing {
         let half_tail = self.tail_len / 2;
         out[..whole].copy_from_slice(&shard[line * whole..(line + 1) * whole]);
         let (low, high) = out[whole..].split_at_mut(half_tail);
-        let mut element = line * half_tail;
-        for (lo, hi) in low.iter_mut().zip(high) {
-            let chunk = self.tail_base() + element / HALF_CHUNK * CHUNK;
+        let tail_base = self.tail_base();
+        for (element, (lo, hi)) in (line * half_tail..).zip(low.iter_mut().zip(high)) {
+            let chunk = tail_base + element / HALF_CHUNK * CHUNK;
             let position = element % HALF_CHUNK;
             *lo = shard[chunk + position];
             *hi = shard[chunk + HALF_CHUNK + position];
-            element += 1;
         }
     }
 }
@@ -173,9 +170,37 @@ fn with_decoder<R>(
     })
 }
 
-/// Extends `lines` lines of `k` source symbols to `n` symbols each. `source(line, i)` returns
-/// source symbol `i` of `line`. The result holds the `n - k` recovery symbols of every line
-/// (shard number `j` is code position `k + j`).
+/// Extends lines of `k` source symbols to `n` symbols each, packed with `packing` (one line
+/// per packed position). `source(line, i)` returns source symbol `i` of `line`; `sink(j, shard)`
+/// receives recovery shard `j` (code position `k + j`) of all lines, to unpack with `packing`.
+pub(crate) fn encode_packed<'a>(
+    packing: &Packing,
+    k: usize,
+    n: usize,
+    source: impl Fn(usize, usize) -> &'a [u8],
+    mut sink: impl FnMut(usize, &[u8]),
+) -> Result<(), EncodeError> {
+    let recovery_count = n - k;
+    if recovery_count == 0 {
+        return Ok(());
+    }
+    let shard_bytes = packing.shard_bytes();
+    with_encoder(k, recovery_count, shard_bytes, |encoder| {
+        let mut shard = vec![0u8; shard_bytes];
+        for i in 0..k {
+            packing.pack((0..packing.lines).map(|line| source(line, i)), &mut shard);
+            encoder.add_original_shard(&shard).map_err(codec_error)?;
+        }
+        let result = encoder.encode().map_err(codec_error)?;
+        for (j, recovery) in result.recovery_iter().enumerate() {
+            sink(j, recovery);
+        }
+        Ok(())
+    })
+}
+
+/// Extends `lines` lines of `k` source symbols to `n` symbols each, and returns the `n - k`
+/// recovery symbols of every line (shard number `j` is code position `k + j`).
 pub(crate) fn encode_lines<'a>(
     k: usize,
     n: usize,
@@ -184,32 +209,13 @@ pub(crate) fn encode_lines<'a>(
     source: impl Fn(usize, usize) -> &'a [u8],
 ) -> Result<PackedShards, EncodeError> {
     let packing = Packing::new(symbol_size, lines);
-    let recovery_count = n - k;
-    let positions: Vec<usize> = (k..n).collect();
-    if recovery_count == 0 {
-        return Ok(PackedShards {
-            packing,
-            positions,
-            data: Vec::new(),
-        });
-    }
-    let shard_bytes = packing.shard_bytes();
-    let data = with_encoder(k, recovery_count, shard_bytes, |encoder| {
-        let mut shard = vec![0u8; shard_bytes];
-        for i in 0..k {
-            packing.pack((0..lines).map(|line| source(line, i)), &mut shard);
-            encoder.add_original_shard(&shard).map_err(codec_error)?;
-        }
-        let result = encoder.encode().map_err(codec_error)?;
-        let mut data = Vec::with_capacity(recovery_count * shard_bytes);
-        for recovery in result.recovery_iter() {
-            data.extend_from_slice(recovery);
-        }
-        Ok(data)
+    let mut data = Vec::with_capacity((n - k) * packing.shard_bytes());
+    encode_packed(&packing, k, n, source, |_, shard| {
+        data.extend_from_slice(shard)
     })?;
     Ok(PackedShards {
         packing,
-        positions,
+        positions: (k..n).collect(),
         data,
     })
 }

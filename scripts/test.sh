@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The project's test command (the one the README shows and CI runs): formatting, lints, and
+# every test of the workspace in release mode (the encoding tests are heavy in debug).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --release --locked -- -D warnings
+cargo test --workspace --release --locked
