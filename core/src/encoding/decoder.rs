@@ -7,7 +7,9 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use super::{
-    compute_metadata, rs, BlobLayout, EncodingAxis, EncodingConfig, SliverData, SliverType,
+    compute_metadata,
+    rs::{self, Packing},
+    BlobLayout, EncodingAxis, EncodingConfig, SliverData, SliverType,
 };
 use crate::{BlobId, EncodeError};
 
@@ -109,7 +111,8 @@ pub fn decode_and_verify<T: EncodingAxis, S: Borrow<SliverData<T>>>(
 }
 
 /// Rows `0..k_p` from `k_p` distinct rows (primary slivers): each source column is decoded
-/// with the primary code.
+/// with the primary code. Batches of columns write the restored symbols straight into their
+/// disjoint chunks of the missing rows.
 fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<u8>, EncodeError> {
     let config = &layout.config;
     let (n, k_primary, k_secondary) = (
@@ -120,38 +123,60 @@ fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<
     let ss = layout.symbol_size();
     let row_length = layout.row_length();
     let positions: Vec<usize> = rows.iter().map(|(index, _)| *index).collect();
-    let batch = column_batch(k_secondary, ss);
-    let restored: Vec<rs::PackedShards> = (0..k_secondary)
-        .step_by(batch)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|first| {
-            let lines = batch.min(k_secondary - first);
-            rs::decode_lines(k_primary, n, ss, lines, &positions, |line, a| {
-                let column = first + line;
-                &rows[a].1[column * ss..(column + 1) * ss]
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    let given: BTreeMap<usize, &[u8]> = rows.iter().copied().collect();
     let mut blob = vec![0u8; k_primary * row_length];
-    blob.par_chunks_exact_mut(row_length)
-        .enumerate()
-        .for_each(|(row, out)| match given.get(&row) {
+    // Given source rows are copied; the others are restored below.
+    let mut given: Vec<Option<&[u8]>> = vec![None; k_primary];
+    for (index, data) in rows {
+        if let Some(slot) = given.get_mut(*index) {
+            *slot = Some(data);
+        }
+    }
+    let batch = decode_batch(k_secondary, ss);
+    let mut targets: Vec<Vec<&mut [u8]>> = (0..k_secondary.div_ceil(batch))
+        .map(|_| Vec::new())
+        .collect();
+    for (row, out) in blob.chunks_exact_mut(row_length).enumerate() {
+        match given[row] {
             Some(data) => out.copy_from_slice(data),
             None => {
-                for (column, symbol) in out.chunks_exact_mut(ss).enumerate() {
-                    let packed = &restored[column / batch];
-                    let shard = shard_of(packed, row);
-                    packed.symbol_into(column % batch, shard, symbol);
+                for (number, chunk) in out.chunks_mut(batch * ss).enumerate() {
+                    targets[number].push(chunk);
                 }
             }
-        });
+        }
+    }
+    // A restored row's index in each batch's target list (missing rows, in order).
+    let missing: Vec<usize> = (0..k_primary).filter(|row| given[*row].is_none()).collect();
+    targets
+        .into_par_iter()
+        .enumerate()
+        .try_for_each(|(number, mut chunks)| {
+            let first = number * batch;
+            let packing = Packing::new(ss, batch.min(k_secondary - first));
+            rs::decode_packed(
+                &packing,
+                k_primary,
+                n,
+                &positions,
+                |line, a| {
+                    let column = first + line;
+                    &rows[a].1[column * ss..(column + 1) * ss]
+                },
+                |position, shard| {
+                    let Ok(slot) = missing.binary_search(&position) else {
+                        return;
+                    };
+                    for (line, out) in chunks[slot].chunks_exact_mut(ss).enumerate() {
+                        packing.unpack(shard, line, out);
+                    }
+                },
+            )
+        })?;
     Ok(blob)
 }
 
 /// Rows `0..k_p` from `k_s` distinct columns (secondary slivers): each source row is decoded
-/// with the secondary code.
+/// with the secondary code, a batch of rows at a time, straight into the output rows.
 fn decode_from_columns(
     layout: &BlobLayout,
     columns: &[(usize, &[u8])],
@@ -165,43 +190,49 @@ fn decode_from_columns(
     let ss = layout.symbol_size();
     let row_length = layout.row_length();
     let positions: Vec<usize> = columns.iter().map(|(index, _)| *index).collect();
-    let batch = column_batch(k_primary, ss);
-    let given: BTreeMap<usize, &[u8]> = columns.iter().copied().collect();
+    let mut given: Vec<Option<&[u8]>> = vec![None; k_secondary];
+    for (index, data) in columns {
+        if let Some(slot) = given.get_mut(*index) {
+            *slot = Some(data);
+        }
+    }
+    let batch = decode_batch(k_primary, ss);
     let mut blob = vec![0u8; k_primary * row_length];
     blob.par_chunks_mut(batch * row_length)
         .enumerate()
-        .try_for_each(|(batch_number, out)| -> Result<(), EncodeError> {
-            let first = batch_number * batch;
-            let lines = batch.min(k_primary - first);
-            let restored = rs::decode_lines(k_secondary, n, ss, lines, &positions, |line, a| {
-                let row = first + line;
-                &columns[a].1[row * ss..(row + 1) * ss]
-            })?;
+        .try_for_each(|(number, out)| -> Result<(), EncodeError> {
+            let first = number * batch;
             for (line, row_out) in out.chunks_exact_mut(row_length).enumerate() {
                 let row = first + line;
                 for (column, symbol) in row_out.chunks_exact_mut(ss).enumerate() {
-                    match given.get(&column) {
-                        Some(data) => symbol.copy_from_slice(&data[row * ss..(row + 1) * ss]),
-                        None => restored.symbol_into(line, shard_of(&restored, column), symbol),
+                    if let Some(data) = given[column] {
+                        symbol.copy_from_slice(&data[row * ss..(row + 1) * ss]);
                     }
                 }
             }
-            Ok(())
+            let packing = Packing::new(ss, batch.min(k_primary - first));
+            rs::decode_packed(
+                &packing,
+                k_secondary,
+                n,
+                &positions,
+                |line, a| {
+                    let row = first + line;
+                    &columns[a].1[row * ss..(row + 1) * ss]
+                },
+                |column, shard| {
+                    for (line, row_out) in out.chunks_exact_mut(row_length).enumerate() {
+                        packing.unpack(shard, line, &mut row_out[column * ss..(column + 1) * ss]);
+                    }
+                },
+            )
         })?;
     Ok(blob)
 }
 
-fn column_batch(lines: usize, symbol_size: usize) -> usize {
+/// Lines per decoding batch: packed shards of about 16 KiB, enough batches for every core.
+fn decode_batch(lines: usize, symbol_size: usize) -> usize {
     let by_size = (16 * 1024 / symbol_size).max(1);
     let by_cores = lines.div_ceil(4 * rayon::current_num_threads()).max(1);
     by_size.min(by_cores)
-}
-
-/// The shard number holding restored code position `position`.
-fn shard_of(packed: &rs::PackedShards, position: usize) -> usize {
-    packed
-        .positions()
-        .iter()
-        .position(|p| *p == position)
-        .expect("every missing source position is restored")
 }

@@ -220,19 +220,18 @@ pub(crate) fn encode_lines<'a>(
     })
 }
 
-/// Restores the source symbols of `lines` lines of a `(k, n)` code from symbols at the code
-/// positions `available` (at least `k` distinct positions `< n`; the first `k` are used).
-/// `symbol(line, a)` returns the symbol of `line` at position `available[a]`. The result holds
-/// the restored symbols of the source positions that were not available.
-pub(crate) fn decode_lines<'a>(
+/// Restores the missing source symbols of lines of a `(k, n)` code, packed with `packing`,
+/// from symbols at the code positions `available` (at least `k` distinct positions `< n`; the
+/// first `k` are used). `symbol(line, a)` returns the symbol of `line` at `available[a]`;
+/// `sink(position, shard)` receives each restored source position's packed shard.
+pub(crate) fn decode_packed<'a>(
+    packing: &Packing,
     k: usize,
     n: usize,
-    symbol_size: usize,
-    lines: usize,
     available: &[usize],
     symbol: impl Fn(usize, usize) -> &'a [u8],
-) -> Result<PackedShards, EncodeError> {
-    let packing = Packing::new(symbol_size, lines);
+    mut sink: impl FnMut(usize, &[u8]),
+) -> Result<(), EncodeError> {
     let used = &available[..k.min(available.len())];
     if used.len() < k {
         return Err(EncodeError::Codec(format!(
@@ -247,17 +246,13 @@ pub(crate) fn decode_lines<'a>(
         }
     }
     if present.iter().all(|flag| *flag) {
-        return Ok(PackedShards {
-            packing,
-            positions: Vec::new(),
-            data: Vec::new(),
-        });
+        return Ok(());
     }
     let shard_bytes = packing.shard_bytes();
-    let (positions, data) = with_decoder(k, n - k, shard_bytes, |decoder| {
+    with_decoder(k, n - k, shard_bytes, |decoder| {
         let mut shard = vec![0u8; shard_bytes];
         for (a, position) in used.iter().enumerate() {
-            packing.pack((0..lines).map(|line| symbol(line, a)), &mut shard);
+            packing.pack((0..packing.lines).map(|line| symbol(line, a)), &mut shard);
             if *position < k {
                 decoder.add_original_shard(*position, &shard)
             } else {
@@ -266,13 +261,28 @@ pub(crate) fn decode_lines<'a>(
             .map_err(codec_error)?;
         }
         let result = decoder.decode().map_err(codec_error)?;
-        let mut positions = Vec::new();
-        let mut data = Vec::new();
         for (position, restored) in result.restored_original_iter() {
-            positions.push(position);
-            data.extend_from_slice(restored);
+            sink(position, restored);
         }
-        Ok((positions, data))
+        Ok(())
+    })
+}
+
+/// Like [`decode_packed`] for `lines` lines, returning the restored shards.
+pub(crate) fn decode_lines<'a>(
+    k: usize,
+    n: usize,
+    symbol_size: usize,
+    lines: usize,
+    available: &[usize],
+    symbol: impl Fn(usize, usize) -> &'a [u8],
+) -> Result<PackedShards, EncodeError> {
+    let packing = Packing::new(symbol_size, lines);
+    let mut positions = Vec::new();
+    let mut data = Vec::new();
+    decode_packed(&packing, k, n, available, symbol, |position, shard| {
+        positions.push(position);
+        data.extend_from_slice(shard);
     })?;
     Ok(PackedShards {
         packing,

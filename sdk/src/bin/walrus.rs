@@ -7,6 +7,10 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use walrus_sdk::blob_id::{blob_id_of_file, BlobIdOutput};
 
+/// mimalloc keeps freed memory for reuse; encoding allocates and frees hundreds of MiB.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Store and read blobs on a Walrus-compatible decentralized storage network.
 #[derive(Debug, Parser)]
 #[command(name = "walrus", version, about, long_about = None)]
