@@ -181,12 +181,9 @@ impl<T: EncodingAxis> SliverData<T> {
         T::TYPE
     }
 
-    /// The pair this sliver belongs to.
-    pub fn pair_index(&self, n_shards: u16) -> SliverPairIndex {
-        match T::TYPE {
-            SliverType::Primary => SliverPairIndex(self.index.get()),
-            SliverType::Secondary => SliverPairIndex(n_shards - 1 - self.index.get()),
-        }
+    /// The pair this sliver belongs to, or `None` if its index is not below `n_shards`.
+    pub fn pair_index(&self, n_shards: u16) -> Option<SliverPairIndex> {
+        crate::metadata::sliver_pair_index(T::TYPE, self.index, n_shards)
     }
 
     /// The `n` symbols of the sliver extended with the code of its own axis (for a primary
