@@ -56,7 +56,7 @@ fn bench_encoding(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(len as u64));
         group.sample_size(10);
         if len >= 16 * MIB {
-            group.measurement_time(std::time::Duration::from_secs(20));
+            group.measurement_time(std::time::Duration::from_secs(5));
         }
         group.bench_function(BenchmarkId::new("encode", &label), |b| {
             b.iter(|| encode_blob(&config, &data).expect("encodes"))

@@ -248,7 +248,10 @@ impl SliverPairIndex {
     /// The secondary sliver index held by this pair (`n_shards - 1 - pair`), or `None` if the
     /// pair index is not below `n_shards`.
     pub fn secondary_sliver_index(self, n_shards: u16) -> Option<SliverIndex> {
-        n_shards.checked_sub(1)?.checked_sub(self.0).map(SliverIndex)
+        n_shards
+            .checked_sub(1)?
+            .checked_sub(self.0)
+            .map(SliverIndex)
     }
 }
 
@@ -315,8 +318,14 @@ mod tests {
 
     #[test]
     fn out_of_range_pair_has_no_secondary_sliver() {
-        assert_eq!(SliverPairIndex(0).secondary_sliver_index(10), Some(SliverIndex(9)));
-        assert_eq!(SliverPairIndex(9).secondary_sliver_index(10), Some(SliverIndex(0)));
+        assert_eq!(
+            SliverPairIndex(0).secondary_sliver_index(10),
+            Some(SliverIndex(9))
+        );
+        assert_eq!(
+            SliverPairIndex(9).secondary_sliver_index(10),
+            Some(SliverIndex(0))
+        );
         assert_eq!(SliverPairIndex(10).secondary_sliver_index(10), None);
         assert_eq!(SliverPairIndex(0).secondary_sliver_index(0), None);
     }
