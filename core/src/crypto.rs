@@ -207,7 +207,6 @@ pub enum Threshold {
 impl Threshold {
     /// The minimum signing weight out of `n_shards`: `n - f` for a quorum, `floor(n / 3) + 1`
     /// for validity.
-
     pub fn min_weight(self, n_shards: u16) -> u16 {
         match self {
             Threshold::Quorum => bft::min_n_correct(n_shards),

@@ -8,6 +8,7 @@
 //! - [`bft`]: fault-tolerance thresholds.
 
 pub mod bft;
+mod blake2b_many;
 pub mod crypto;
 pub mod encoding;
 pub mod ids;

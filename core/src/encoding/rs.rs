@@ -29,7 +29,7 @@ pub(crate) struct Packing {
 
 impl Packing {
     pub(crate) fn new(symbol_size: usize, lines: usize) -> Self {
-        debug_assert!(symbol_size % 2 == 0 && symbol_size > 0);
+        debug_assert!(symbol_size.is_multiple_of(2) && symbol_size > 0);
         Self {
             symbol_size,
             lines,
@@ -66,7 +66,7 @@ impl Packing {
         }
         // Zero the unused end of the last tail chunk so that packing is deterministic.
         let used_elements = self.lines * half_tail;
-        if used_elements % HALF_CHUNK != 0 {
+        if !used_elements.is_multiple_of(HALF_CHUNK) {
             let chunk = tail_base + used_elements / HALF_CHUNK * CHUNK;
             let position = used_elements % HALF_CHUNK;
             shard[chunk + position..chunk + HALF_CHUNK].fill(0);

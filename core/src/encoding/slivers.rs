@@ -55,7 +55,7 @@ impl Symbols {
     /// Wraps `data` as symbols of `symbol_size` bytes.
     pub fn new(data: Vec<u8>, symbol_size: u16) -> Result<Self, SymbolsError> {
         let size = NonZeroU16::new(symbol_size).ok_or(SymbolsError::ZeroSymbolSize)?;
-        if data.len() % usize::from(symbol_size) != 0 {
+        if !data.len().is_multiple_of(usize::from(symbol_size)) {
             return Err(SymbolsError::RaggedData {
                 length: data.len(),
                 symbol_size,
