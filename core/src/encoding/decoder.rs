@@ -131,7 +131,7 @@ fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<
             *slot = Some(data);
         }
     }
-    let batch = decode_batch(k_secondary, ss);
+    let batch = super::encoder::batch_lines(k_secondary, ss, n);
     let mut targets: Vec<Vec<&mut [u8]>> = (0..k_secondary.div_ceil(batch))
         .map(|_| Vec::new())
         .collect();
@@ -152,25 +152,28 @@ fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<
         .enumerate()
         .try_for_each(|(number, mut chunks)| {
             let first = number * batch;
-            let packing = Packing::new(ss, batch.min(k_secondary - first));
-            rs::decode_packed(
-                &packing,
-                k_primary,
-                n,
-                &positions,
-                |line, a| {
-                    let column = first + line;
-                    &rows[a].1[column * ss..(column + 1) * ss]
-                },
-                |position, shard| {
-                    let Ok(slot) = missing.binary_search(&position) else {
-                        return;
-                    };
-                    for (line, out) in chunks[slot].chunks_exact_mut(ss).enumerate() {
-                        packing.unpack(shard, line, out);
-                    }
-                },
-            )
+            let lines = batch.min(k_secondary - first);
+            for packing in Packing::segments(ss, lines, rs::target_shard_bytes(n)) {
+                rs::decode_packed(
+                    &packing,
+                    k_primary,
+                    n,
+                    &positions,
+                    |line, a| {
+                        let column = first + line;
+                        &rows[a].1[column * ss..(column + 1) * ss]
+                    },
+                    |position, shard| {
+                        let Ok(slot) = missing.binary_search(&position) else {
+                            return;
+                        };
+                        for (line, out) in chunks[slot].chunks_exact_mut(ss).enumerate() {
+                            packing.unpack(shard, line, out);
+                        }
+                    },
+                )?;
+            }
+            Ok::<(), EncodeError>(())
         })?;
     Ok(blob)
 }
@@ -196,7 +199,7 @@ fn decode_from_columns(
             *slot = Some(data);
         }
     }
-    let batch = decode_batch(k_primary, ss);
+    let batch = super::encoder::batch_lines(k_primary, ss, n);
     let mut blob = vec![0u8; k_primary * row_length];
     blob.par_chunks_mut(batch * row_length)
         .enumerate()
@@ -210,29 +213,29 @@ fn decode_from_columns(
                     }
                 }
             }
-            let packing = Packing::new(ss, batch.min(k_primary - first));
-            rs::decode_packed(
-                &packing,
-                k_secondary,
-                n,
-                &positions,
-                |line, a| {
-                    let row = first + line;
-                    &columns[a].1[row * ss..(row + 1) * ss]
-                },
-                |column, shard| {
-                    for (line, row_out) in out.chunks_exact_mut(row_length).enumerate() {
-                        packing.unpack(shard, line, &mut row_out[column * ss..(column + 1) * ss]);
-                    }
-                },
-            )
+            let lines = batch.min(k_primary - first);
+            for packing in Packing::segments(ss, lines, rs::target_shard_bytes(n)) {
+                rs::decode_packed(
+                    &packing,
+                    k_secondary,
+                    n,
+                    &positions,
+                    |line, a| {
+                        let row = first + line;
+                        &columns[a].1[row * ss..(row + 1) * ss]
+                    },
+                    |column, shard| {
+                        for (line, row_out) in out.chunks_exact_mut(row_length).enumerate() {
+                            packing.unpack(
+                                shard,
+                                line,
+                                &mut row_out[column * ss..(column + 1) * ss],
+                            );
+                        }
+                    },
+                )?;
+            }
+            Ok(())
         })?;
     Ok(blob)
-}
-
-/// Lines per decoding batch: packed shards of about 16 KiB, enough batches for every core.
-fn decode_batch(lines: usize, symbol_size: usize) -> usize {
-    let by_size = (16 * 1024 / symbol_size).max(1);
-    let by_cores = lines.div_ceil(4 * rayon::current_num_threads()).max(1);
-    by_size.min(by_cores)
 }

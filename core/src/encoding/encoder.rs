@@ -23,10 +23,6 @@ use crate::{
     EncodeError, SliverIndex,
 };
 
-/// Target size of one packed shard: large enough to amortise the codec's per-call work, small
-/// enough that a batch's working set stays in cache.
-const TARGET_PACKED_SHARD_BYTES: usize = 16 * 1024;
-
 /// A blob encoded into sliver pairs, with its metadata.
 #[derive(Debug, Clone)]
 pub struct EncodedBlob {
@@ -80,10 +76,11 @@ fn internal(error: impl std::fmt::Display) -> EncodeError {
     EncodeError::Codec(error.to_string())
 }
 
-/// How many lines to code together so that a packed shard is about the target size, while
-/// leaving enough batches to keep every core busy.
-fn batch_lines(total_lines: usize, symbol_size: usize) -> usize {
-    let by_size = (TARGET_PACKED_SHARD_BYTES / symbol_size).max(1);
+/// How many lines to code together so that a packed shard is about the target size for a code
+/// of length `n` (larger symbols are split into segments instead), while leaving enough
+/// batches to keep every core busy.
+pub(crate) fn batch_lines(total_lines: usize, symbol_size: usize, n: usize) -> usize {
+    let by_size = (rs::target_shard_bytes(n) / symbol_size).max(1);
     let by_cores = total_lines
         .div_ceil(4 * rayon::current_num_threads())
         .max(1);
@@ -138,7 +135,7 @@ impl Expansion {
                     out.copy_from_slice(&row[column * ss..(column + 1) * ss]);
                 }
             });
-        let row_batch = batch_lines(k_primary, ss);
+        let row_batch = batch_lines(k_primary, ss, n);
         let mut row_batch_targets: Vec<Vec<&mut [u8]>> = (0..k_primary.div_ceil(row_batch))
             .map(|_| Vec::new())
             .collect();
@@ -152,18 +149,21 @@ impl Expansion {
             .enumerate()
             .try_for_each(|(batch, mut targets)| {
                 let first = batch * row_batch;
-                let packing = Packing::new(ss, row_batch.min(k_primary - first));
-                rs::encode_packed(
-                    &packing,
-                    k_secondary,
-                    n,
-                    |line, i| &rows[first + line][i * ss..(i + 1) * ss],
-                    |j, shard| {
-                        for (line, out) in targets[j].chunks_exact_mut(ss).enumerate() {
-                            packing.unpack(shard, line, out);
-                        }
-                    },
-                )
+                let lines = row_batch.min(k_primary - first);
+                for packing in Packing::segments(ss, lines, rs::target_shard_bytes(n)) {
+                    rs::encode_packed(
+                        &packing,
+                        k_secondary,
+                        n,
+                        |line, i| &rows[first + line][i * ss..(i + 1) * ss],
+                        |j, shard| {
+                            for (line, out) in targets[j].chunks_exact_mut(ss).enumerate() {
+                                packing.unpack(shard, line, out);
+                            }
+                        },
+                    )?;
+                }
+                Ok::<(), EncodeError>(())
             })?;
 
         // 2. Extend every column to n rows with the primary code; hash all n leaves of the
@@ -174,7 +174,7 @@ impl Expansion {
         } else {
             Vec::new()
         };
-        let column_batch = batch_lines(n, ss);
+        let column_batch = batch_lines(n, ss, n);
         let n_column_batches = n.div_ceil(column_batch);
         let mut primary_targets: Vec<Vec<&mut [u8]>> =
             (0..n_column_batches).map(|_| Vec::new()).collect();
@@ -195,20 +195,21 @@ impl Expansion {
                 |(extension, hash_scratch), (batch, (hashes, mut targets))| {
                     let first = batch * column_batch;
                     let lines = column_batch.min(n - first);
-                    let packing = Packing::new(ss, lines);
                     extension.resize(lines * extension_length, 0);
-                    rs::encode_packed(
-                        &packing,
-                        k_primary,
-                        n,
-                        |line, i| &secondary[first + line][i * ss..(i + 1) * ss],
-                        |j, shard| {
-                            for line in 0..lines {
-                                let start = line * extension_length + j * ss;
-                                packing.unpack(shard, line, &mut extension[start..start + ss]);
-                            }
-                        },
-                    )?;
+                    for packing in Packing::segments(ss, lines, rs::target_shard_bytes(n)) {
+                        rs::encode_packed(
+                            &packing,
+                            k_primary,
+                            n,
+                            |line, i| &secondary[first + line][i * ss..(i + 1) * ss],
+                            |j, shard| {
+                                for line in 0..lines {
+                                    let start = line * extension_length + j * ss;
+                                    packing.unpack(shard, line, &mut extension[start..start + ss]);
+                                }
+                            },
+                        )?;
+                    }
                     let mut roots = Vec::with_capacity(lines);
                     for (line, column_hashes) in hashes.chunks_exact_mut(n).enumerate() {
                         let column = first + line;

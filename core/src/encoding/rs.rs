@@ -18,28 +18,69 @@ use crate::EncodeError;
 const CHUNK: usize = 64;
 const HALF_CHUNK: usize = 32;
 
-/// How symbols of `lines` lines are laid out in one packed shard.
+/// How one segment of the symbols of `lines` lines is laid out in one packed shard. A segment
+/// is a range of whole 64-byte chunks of every symbol, plus (in the last segment) the symbols'
+/// tails. Large symbols are coded segment by segment so that the codec's working set stays in
+/// cache; small symbols form a single segment.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Packing {
     symbol_size: usize,
     lines: usize,
-    whole_chunks: usize,
+    /// First whole chunk of each symbol in this segment.
+    first_chunk: usize,
+    /// Whole chunks of each symbol in this segment.
+    chunks: usize,
+    /// Tail bytes of each symbol in this segment (0, or `symbol_size % 64` in the last one).
     tail_len: usize,
 }
 
 impl Packing {
+    /// A single segment holding whole symbols.
     pub(crate) fn new(symbol_size: usize, lines: usize) -> Self {
         debug_assert!(symbol_size.is_multiple_of(2) && symbol_size > 0);
         Self {
             symbol_size,
             lines,
-            whole_chunks: symbol_size / CHUNK,
+            first_chunk: 0,
+            chunks: symbol_size / CHUNK,
             tail_len: symbol_size % CHUNK,
         }
     }
 
+    /// The segments that together cover whole symbols, each packing to about
+    /// `target_shard_bytes` (at least one chunk per line).
+    pub(crate) fn segments(
+        symbol_size: usize,
+        lines: usize,
+        target_shard_bytes: usize,
+    ) -> Vec<Self> {
+        let whole = Self::new(symbol_size, lines);
+        let per_segment = (target_shard_bytes / (CHUNK * lines.max(1))).max(1);
+        if whole.chunks <= per_segment {
+            return vec![whole];
+        }
+        let mut segments: Vec<Self> = (0..whole.chunks)
+            .step_by(per_segment)
+            .map(|first_chunk| Self {
+                first_chunk,
+                chunks: per_segment.min(whole.chunks - first_chunk),
+                tail_len: 0,
+                ..whole
+            })
+            .collect();
+        if let Some(last) = segments.last_mut() {
+            last.tail_len = whole.tail_len;
+        }
+        segments
+    }
+
     fn tail_base(&self) -> usize {
-        self.lines * self.whole_chunks * CHUNK
+        self.lines * self.chunks * CHUNK
+    }
+
+    /// Byte offset of the tail within a symbol.
+    fn tail_offset(&self) -> usize {
+        self.symbol_size - self.symbol_size % CHUNK
     }
 
     /// Bytes of one packed shard (a multiple of 64).
@@ -48,15 +89,21 @@ impl Packing {
         self.tail_base() + tail_elements.div_ceil(HALF_CHUNK) * CHUNK
     }
 
-    /// Packs one symbol per line into `shard` (`shard_bytes()` long).
+    /// Packs this segment of one symbol per line into `shard` (`shard_bytes()` long).
     pub(crate) fn pack<'a>(&self, symbols: impl Iterator<Item = &'a [u8]>, shard: &mut [u8]) {
-        let whole = self.whole_chunks * CHUNK;
+        let segment = self.chunks * CHUNK;
+        let start = self.first_chunk * CHUNK;
         let half_tail = self.tail_len / 2;
         let tail_base = self.tail_base();
+        let tail_offset = self.tail_offset();
         for (line, symbol) in symbols.enumerate() {
             debug_assert_eq!(symbol.len(), self.symbol_size);
-            shard[line * whole..(line + 1) * whole].copy_from_slice(&symbol[..whole]);
-            let (low, high) = symbol[whole..].split_at(half_tail);
+            shard[line * segment..(line + 1) * segment]
+                .copy_from_slice(&symbol[start..start + segment]);
+            if half_tail == 0 {
+                continue;
+            }
+            let (low, high) = symbol[tail_offset..].split_at(half_tail);
             for (element, (lo, hi)) in (line * half_tail..).zip(low.iter().zip(high)) {
                 let chunk = tail_base + element / HALF_CHUNK * CHUNK;
                 let position = element % HALF_CHUNK;
@@ -74,12 +121,18 @@ impl Packing {
         }
     }
 
-    /// Unpacks the symbol of `line` from `shard` into `out` (`symbol_size` long).
+    /// Unpacks this segment of the symbol of `line` from `shard` into `out` (a whole symbol,
+    /// `symbol_size` long; bytes outside the segment are left as they are).
     pub(crate) fn unpack(&self, shard: &[u8], line: usize, out: &mut [u8]) {
-        let whole = self.whole_chunks * CHUNK;
+        let segment = self.chunks * CHUNK;
+        let start = self.first_chunk * CHUNK;
+        out[start..start + segment].copy_from_slice(&shard[line * segment..(line + 1) * segment]);
         let half_tail = self.tail_len / 2;
-        out[..whole].copy_from_slice(&shard[line * whole..(line + 1) * whole]);
-        let (low, high) = out[whole..].split_at_mut(half_tail);
+        if half_tail == 0 {
+            return;
+        }
+        let tail_offset = self.tail_offset();
+        let (low, high) = out[tail_offset..].split_at_mut(half_tail);
         let tail_base = self.tail_base();
         for (element, (lo, hi)) in (line * half_tail..).zip(low.iter_mut().zip(high)) {
             let chunk = tail_base + element / HALF_CHUNK * CHUNK;
@@ -88,6 +141,17 @@ impl Packing {
             *hi = shard[chunk + HALF_CHUNK + position];
         }
     }
+
+    /// The number of lines.
+    pub(crate) fn lines(&self) -> usize {
+        self.lines
+    }
+}
+
+/// Target size of one packed shard for a code of length `n`: the codec's working set is about
+/// `2 * next_power_of_two(n)` shards, which should stay within the cache.
+pub(crate) fn target_shard_bytes(n: usize) -> usize {
+    (4 * 1024 * 1024 / n.next_power_of_two()).clamp(1024, 32 * 1024)
 }
 
 /// Packed shards, one per code position, holding one symbol of each of several lines.
@@ -188,7 +252,7 @@ pub(crate) fn encode_packed<'a>(
     with_encoder(k, recovery_count, shard_bytes, |encoder| {
         let mut shard = vec![0u8; shard_bytes];
         for i in 0..k {
-            packing.pack((0..packing.lines).map(|line| source(line, i)), &mut shard);
+            packing.pack((0..packing.lines()).map(|line| source(line, i)), &mut shard);
             encoder.add_original_shard(&shard).map_err(codec_error)?;
         }
         let result = encoder.encode().map_err(codec_error)?;
@@ -252,7 +316,7 @@ pub(crate) fn decode_packed<'a>(
     with_decoder(k, n - k, shard_bytes, |decoder| {
         let mut shard = vec![0u8; shard_bytes];
         for (a, position) in used.iter().enumerate() {
-            packing.pack((0..packing.lines).map(|line| symbol(line, a)), &mut shard);
+            packing.pack((0..packing.lines()).map(|line| symbol(line, a)), &mut shard);
             if *position < k {
                 decoder.add_original_shard(*position, &shard)
             } else {
@@ -316,6 +380,45 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn segmented_packing_round_trips() {
+        for symbol_size in [2usize, 62, 64, 130, 604, 4390] {
+            for lines in [1usize, 3] {
+                let symbols: Vec<Vec<u8>> = (0..lines).map(|l| symbol(l, symbol_size)).collect();
+                let mut outs = vec![vec![0u8; symbol_size]; lines];
+                for packing in Packing::segments(symbol_size, lines, 256) {
+                    let mut shard = vec![0xAA; packing.shard_bytes()];
+                    packing.pack(symbols.iter().map(Vec::as_slice), &mut shard);
+                    for (line, out) in outs.iter_mut().enumerate() {
+                        packing.unpack(&shard, line, out);
+                    }
+                }
+                assert_eq!(outs, symbols, "symbol size {symbol_size}, lines {lines}");
+            }
+        }
+    }
+
+    #[test]
+    fn segmented_encoding_equals_whole_symbol_encoding() {
+        let (k, n, symbol_size) = (3usize, 8usize, 4390usize);
+        let sources: Vec<Vec<u8>> = (0..k).map(|i| symbol(i, symbol_size)).collect();
+        let single = reed_solomon_simd::encode(k, n - k, &sources).unwrap();
+        let mut outs = vec![vec![0u8; symbol_size]; n - k];
+        for packing in Packing::segments(symbol_size, 1, 1024) {
+            encode_packed(
+                &packing,
+                k,
+                n,
+                |_, i| &sources[i],
+                |j, shard| {
+                    packing.unpack(shard, 0, &mut outs[j]);
+                },
+            )
+            .unwrap();
+        }
+        assert_eq!(outs, single);
     }
 
     #[test]
