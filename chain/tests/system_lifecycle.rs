@@ -132,7 +132,10 @@ impl Fixture {
             let mut committee = self.system.committee.clone();
             committee.epoch += 1;
             let pool = self.system.rewards_pool;
-            let paid = self.system.advance_epoch(committee).unwrap();
+            let paid = self
+                .system
+                .advance_epoch(committee, 1 << 30, PRICE, WRITE_PRICE)
+                .unwrap();
             assert_eq!(self.system.rewards_pool, pool - paid);
         }
     }
@@ -174,7 +177,8 @@ fn full_life_cycle() {
     let mut committee = f.system.committee.clone();
     committee.epoch = 3;
     assert_eq!(
-        f.system.advance_epoch(committee),
+        f.system
+            .advance_epoch(committee, 1 << 30, PRICE, WRITE_PRICE),
         Err(system::E_INVALID_COMMITTEE_EPOCH)
     );
     let storage = f.system.delete_blob(blob.clone(), &mut f.ctx).unwrap();

@@ -10,6 +10,7 @@ pub mod bls_aggregate;
 pub mod events;
 pub mod messages;
 pub mod redstuff;
+pub mod staking;
 pub mod storage_resource;
 pub mod sui;
 pub mod system;

@@ -121,9 +121,16 @@ impl System {
     }
 
     /// `advance_epoch` (`public(package)` in Move, called by `staking` at an epoch change):
-    /// installs the next committee (whose epoch must be the next epoch), drops the finished
-    /// epoch's accounting and returns its rewards, taken out of the rewards pool.
-    pub fn advance_epoch(&mut self, new_committee: BlsCommittee) -> MoveResult<u64> {
+    /// installs the next committee (whose epoch must be the next epoch) with the capacity and
+    /// prices it voted for, drops the finished epoch's accounting and returns its rewards,
+    /// taken out of the rewards pool.
+    pub fn advance_epoch(
+        &mut self,
+        new_committee: BlsCommittee,
+        total_capacity_size: u64,
+        storage_price_per_unit_size: u64,
+        write_price_per_unit_size: u64,
+    ) -> MoveResult<u64> {
         ensure(
             new_committee.epoch == self.epoch() + 1,
             E_INVALID_COMMITTEE_EPOCH,
@@ -136,6 +143,9 @@ impl System {
             rewards: 0,
         });
         self.committee = new_committee;
+        self.total_capacity_size = total_capacity_size;
+        self.storage_price_per_unit_size = storage_price_per_unit_size;
+        self.write_price_per_unit_size = write_price_per_unit_size;
         self.rewards_pool -= finished.rewards;
         Ok(finished.rewards)
     }
