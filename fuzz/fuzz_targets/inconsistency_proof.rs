@@ -34,8 +34,7 @@ where
     }
 }
 
-fuzz_target!(|data: &[u8]| {
-    let _ = (consistent(), inconsistent());
+fuzz_target!(init: walrus_fuzz::seeds::init("inconsistency_proof"), |data: &[u8]| {
     let Ok(proof) = bcs::from_bytes::<InconsistencyProofEither>(data) else {
         return;
     };

@@ -13,7 +13,7 @@ use walrus_core::{
     SliverIndex, SliverType,
 };
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: walrus_fuzz::seeds::init("metadata"), |data: &[u8]| {
     let Some((&n_byte, bytes)) = data.split_first() else {
         return;
     };

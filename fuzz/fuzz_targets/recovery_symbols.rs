@@ -15,14 +15,14 @@ use std::collections::BTreeMap;
 use libfuzzer_sys::fuzz_target;
 use walrus_core::{
     encoding::{
-        recover_sliver, EncodingAxis, ExpandedSliver, GeneralRecoverySymbol,
-        InconsistencyProof, InconsistencyProofEither, Primary, RecoveryError, RecoverySymbol,
-        Secondary, SliverData, SymbolVerificationError,
+        recover_sliver, EncodingAxis, ExpandedSliver, GeneralRecoverySymbol, InconsistencyProof,
+        InconsistencyProofEither, Primary, RecoveryError, RecoverySymbol, Secondary, SliverData,
+        SymbolVerificationError,
     },
     metadata::VerifiedBlobMetadataWithId,
     SliverIndex, SliverType,
 };
-use walrus_fuzz::{all_metadata, consistent, honest_pair, inconsistent, BAD_ROW, N_SHARDS};
+use walrus_fuzz::{all_metadata, honest_pair, inconsistent, BAD_ROW, N_SHARDS};
 
 /// Whether `metadata` is the inconsistent fixture's.
 fn is_inconsistent(metadata: &VerifiedBlobMetadataWithId) -> bool {
@@ -88,7 +88,11 @@ where
         match recover_sliver(metadata, target, symbols.iter().cloned()) {
             Ok(sliver) => {
                 assert_eq!(sliver.index, target);
-                assert_eq!(sliver.verify(metadata), Ok(()), "recovered sliver does not verify");
+                assert_eq!(
+                    sliver.verify(metadata),
+                    Ok(()),
+                    "recovered sliver does not verify"
+                );
             }
             Err(RecoveryError::NotEnoughSymbols {
                 available,
@@ -107,7 +111,11 @@ where
                     is_inconsistent(metadata),
                     "inconsistency proof for an honestly encoded blob"
                 );
-                assert_eq!(proof.verify(metadata), Ok(()), "own inconsistency proof refused");
+                assert_eq!(
+                    proof.verify(metadata),
+                    Ok(()),
+                    "own inconsistency proof refused"
+                );
                 let bytes = bcs::to_bytes(&*proof).expect("proofs encode");
                 let received: InconsistencyProofEither =
                     bcs::from_bytes(&bytes).expect("proofs decode");
@@ -136,7 +144,10 @@ where
         // The API form carries the same symbol.
         let general = GeneralRecoverySymbol::from_recovery_symbol(symbol.clone(), target);
         assert_eq!(general.target_type(), T::TYPE);
-        assert_eq!(general.into_recovery_symbol::<T>(target).as_ref(), Ok(symbol));
+        assert_eq!(
+            general.into_recovery_symbol::<T>(target).as_ref(),
+            Ok(symbol)
+        );
     }
     recover(&symbols, target);
 }
@@ -158,7 +169,10 @@ fn general(bytes: &[u8]) {
                     symbol.clone().into_recovery_symbol::<Secondary>(target),
                     Err(SymbolVerificationError::SymbolNotUsable)
                 );
-                assert!(symbol.clone().into_recovery_symbol::<Primary>(other).is_err());
+                assert!(symbol
+                    .clone()
+                    .into_recovery_symbol::<Primary>(other)
+                    .is_err());
                 let typed = symbol
                     .into_recovery_symbol::<Primary>(target)
                     .expect("own axis and target");
@@ -170,7 +184,10 @@ fn general(bytes: &[u8]) {
                     symbol.clone().into_recovery_symbol::<Primary>(target),
                     Err(SymbolVerificationError::SymbolNotUsable)
                 );
-                assert!(symbol.clone().into_recovery_symbol::<Secondary>(other).is_err());
+                assert!(symbol
+                    .clone()
+                    .into_recovery_symbol::<Secondary>(other)
+                    .is_err());
                 let typed = symbol
                     .into_recovery_symbol::<Secondary>(target)
                     .expect("own axis and target");
@@ -187,8 +204,7 @@ fn general(bytes: &[u8]) {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
-    let _ = (consistent(), inconsistent());
+fuzz_target!(init: walrus_fuzz::seeds::init("recovery_symbols"), |data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };

@@ -5,6 +5,8 @@
 
 use std::sync::OnceLock;
 
+pub mod seeds;
+
 use walrus_core::{
     crypto::{Committee, CommitteeMember, ProtocolKeyPair},
     encoding::{
@@ -70,9 +72,7 @@ pub fn inconsistent() -> &'static EncodedBlob {
             blob_id: metadata.compute_blob_id(),
             metadata,
         };
-        encoded.metadata = with_id
-            .verify(config())
-            .expect("re-hashed metadata verify");
+        encoded.metadata = with_id.verify(config()).expect("re-hashed metadata verify");
         encoded
     })
 }
@@ -133,4 +133,9 @@ pub const MERKLE_LEAVES: [&[u8]; 5] = [b"leaf 0", b"leaf 1", b"", b"leaf 3", b"l
 pub fn merkle_tree() -> &'static MerkleTree {
     static TREE: OnceLock<MerkleTree> = OnceLock::new();
     TREE.get_or_init(|| MerkleTree::from_leaves(MERKLE_LEAVES.iter().copied()))
+}
+
+/// Builds every fixture (each fuzz target's start-up calls this through [`seeds::init`]).
+pub fn warm_up() {
+    let _ = (consistent(), inconsistent(), committee(), merkle_tree());
 }
