@@ -6,3 +6,5 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --release --locked -- -D warnings
 cargo test --workspace --release --locked
+# The Move unit tests' vectors (BLS certificates, blob IDs) must match walrus-core and the twin.
+cargo run --release --locked -q -p walrus-move-test-vectors -- --check

@@ -438,7 +438,7 @@ fn delete_and_extend_aborts() {
         f.system.delete_blob(uncertified, &mut f.ctx),
         Err(system::E_BLOB_EXPIRED)
     );
-    assert_eq!(permanent.burn(f.system.epoch()), Ok(()));
+    assert_eq!(f.system.burn_blob(permanent), Ok(()));
 }
 
 #[test]

@@ -84,8 +84,9 @@ impl Blob {
             .ok_or(E_ATTRIBUTE_NOT_FOUND)
     }
 
-    /// `burn`: destroys an expired blob (`current_epoch >= end_epoch`), returning nothing.
-    pub fn burn(self, current_epoch: u32) -> MoveResult<()> {
+    /// `burn` (`public(package)`; called by `system::burn_blob` with the current epoch):
+    /// destroys an expired blob (`current_epoch >= end_epoch`).
+    pub(crate) fn burn(self, current_epoch: u32) -> MoveResult<()> {
         ensure(current_epoch >= self.end_epoch(), E_BLOB_NOT_EXPIRED)
     }
 }

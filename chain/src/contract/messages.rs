@@ -149,6 +149,24 @@ pub fn proof_of_possession_bytes(epoch: u32, sui_address: &[u8; 32], public_key:
     bytes
 }
 
+/// `verify_proof_of_possession`: whether `signature` is the BLS signature, by `public_key`, of
+/// the proof-of-possession message for `epoch` and `sui_address`.
+pub fn verify_proof_of_possession(
+    epoch: u32,
+    sui_address: &[u8; 32],
+    public_key: &[u8],
+    signature: &[u8],
+) -> bool {
+    use fastcrypto::{bls12381::min_pk::BLS12381Signature, traits::ToFromBytes};
+    let message = proof_of_possession_bytes(epoch, sui_address, public_key);
+    walrus_core::crypto::public_key_from_bytes(public_key)
+        .ok()
+        .zip(BLS12381Signature::from_bytes(signature).ok())
+        .is_some_and(|(key, signature)| {
+            fastcrypto::traits::VerifyingKey::verify(&key, &message, &signature).is_ok()
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,10 @@ impl fmt::Display for Abort {
 
 impl std::error::Error for Abort {}
 
+/// What Sui reports when Move arithmetic overflows or divides by zero (`ARITHMETIC_ERROR`, a VM
+/// error rather than a module abort).
+pub const ARITHMETIC_ERROR: Abort = Abort::new("vm", 4017, "ARITHMETIC_ERROR");
+
 /// The result of a Move call.
 pub type MoveResult<T> = Result<T, Abort>;
 

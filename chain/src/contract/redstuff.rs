@@ -1,6 +1,6 @@
 //! Twin of `walrus::redstuff`: the encoded length the system charges storage for.
 
-use super::{ensure, Abort, MoveResult};
+use super::{ensure, Abort, MoveResult, ARITHMETIC_ERROR};
 
 /// `EInvalidEncodingType`: only RS2 (1) is supported.
 pub const E_INVALID_ENCODING_TYPE: Abort = Abort::new("redstuff", 0, "EInvalidEncodingType");
@@ -22,13 +22,17 @@ pub fn encoded_blob_length(
     ensure(encoding_type == RS2, E_INVALID_ENCODING_TYPE)?;
     ensure(n_shards > 0, E_INVALID_SHARD_COUNT)?;
     let n = u64::from(n_shards);
-    let max_faulty = n.saturating_sub(1) / 3;
+    let max_faulty = (n - 1) / 3;
     let primary = n - 2 * max_faulty;
     let secondary = n - max_faulty;
     let symbol_size = unencoded_length.max(1).div_ceil(primary * secondary);
     let symbol_size = symbol_size.div_ceil(2) * 2;
     let metadata = n * 64 + 32;
-    Ok(n * metadata + n * (primary + secondary) * symbol_size)
+    // The only products that can overflow for a `u64` size: Move aborts there.
+    (n * (primary + secondary))
+        .checked_mul(symbol_size)
+        .and_then(|slivers| slivers.checked_add(n * metadata))
+        .ok_or(ARITHMETIC_ERROR)
 }
 
 #[cfg(test)]
@@ -59,5 +63,9 @@ mod tests {
         assert_eq!(encoded_blob_length(1, 0, 10), Err(E_INVALID_ENCODING_TYPE));
         assert_eq!(encoded_blob_length(1, 2, 10), Err(E_INVALID_ENCODING_TYPE));
         assert_eq!(encoded_blob_length(1, RS2, 0), Err(E_INVALID_SHARD_COUNT));
+        assert_eq!(
+            encoded_blob_length(u64::MAX, RS2, 1000),
+            Err(ARITHMETIC_ERROR)
+        );
     }
 }

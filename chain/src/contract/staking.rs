@@ -6,9 +6,8 @@
 //! compounded through exchange rates; stakers get their principal back and the rewards of the
 //! shards a node held go to the node's pool, collected by the holder of its `StorageNodeCap`.
 
-use fastcrypto::{bls12381::min_pk::BLS12381Signature, traits::ToFromBytes};
 use serde::{Deserialize, Serialize};
-use walrus_core::{crypto::public_key_from_bytes, ObjectId};
+use walrus_core::ObjectId;
 
 use super::{
     bls_aggregate::{self, new_bls_committee, BlsCommitteeMember},
@@ -43,8 +42,6 @@ pub const E_WRONG_EPOCH: Abort = Abort::new("staking", 8, "EWrongEpoch");
 pub const E_DUPLICATE_NODE: Abort = Abort::new("staking", 9, "EDuplicateNode");
 /// `ENoStake`: an epoch change with no stake at all.
 pub const E_NO_STAKE: Abort = Abort::new("staking", 10, "ENoStake");
-/// `EWrongCap`: a capability of another node.
-pub const E_WRONG_CAP: Abort = Abort::new("staking", 11, "EWrongCap");
 
 /// Commission rates are in basis points.
 pub const MAX_COMMISSION_RATE: u16 = 10_000;
@@ -189,14 +186,15 @@ impl Staking {
         node_capacity: u64,
         ctx: &mut TxContext,
     ) -> MoveResult<StorageNodeCap> {
-        let message = messages::proof_of_possession_bytes(self.epoch, &ctx.sender(), &public_key);
-        let verified = public_key_from_bytes(&public_key)
-            .ok()
-            .zip(BLS12381Signature::from_bytes(&proof_of_possession).ok())
-            .is_some_and(|(key, signature)| {
-                fastcrypto::traits::VerifyingKey::verify(&key, &message, &signature).is_ok()
-            });
-        ensure(verified, E_INVALID_PROOF_OF_POSSESSION)?;
+        ensure(
+            messages::verify_proof_of_possession(
+                self.epoch,
+                &ctx.sender(),
+                &public_key,
+                &proof_of_possession,
+            ),
+            E_INVALID_PROOF_OF_POSSESSION,
+        )?;
         ensure(
             commission_rate <= MAX_COMMISSION_RATE,
             E_COMMISSION_TOO_HIGH,
@@ -556,4 +554,67 @@ fn quorum_capacity(mut votes: Vec<(u64, u16)>, n_shards: u16) -> u64 {
         }
     }
     votes.last().map_or(0, |(value, _)| *value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staked_wal_and_cap_layout() {
+        let staked = StakedWal {
+            id: ObjectId([1; 32]),
+            node_id: ObjectId([2; 32]),
+            principal: 3,
+            activation_epoch: 4,
+            withdraw_epoch: Some(5),
+        };
+        let mut expected = vec![1; 32];
+        expected.extend([2; 32]);
+        expected.extend([3, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 1, 5, 0, 0, 0]);
+        assert_eq!(bcs::to_bytes(&staked).unwrap(), expected);
+        let cap = StorageNodeCap {
+            id: ObjectId([1; 32]),
+            node_id: ObjectId([2; 32]),
+            last_epoch_sync_done: 7,
+        };
+        assert_eq!(bcs::to_bytes(&cap).unwrap()[64..], [7, 0, 0, 0]);
+    }
+
+    #[test]
+    fn staking_layout() {
+        let staking = Staking {
+            id: ObjectId([1; 32]),
+            n_shards: 2,
+            epoch_duration_ms: 3,
+            epoch: 4,
+            epoch_start_ms: 5,
+            pools: Vec::new(),
+            shard_assignment: vec![ObjectId([6; 32])],
+            sync_done_weight: 7,
+            epoch_state: 1,
+        };
+        let mut expected = vec![1; 32];
+        expected.extend([2, 0]);
+        expected.extend(3u64.to_le_bytes());
+        expected.extend(4u32.to_le_bytes());
+        expected.extend(5u64.to_le_bytes());
+        expected.push(0);
+        expected.push(1);
+        expected.extend([6; 32]);
+        expected.extend([7, 0, 1]);
+        assert_eq!(bcs::to_bytes(&staking).unwrap(), expected);
+    }
+
+    #[test]
+    fn apportionment_is_exact_and_proportional() {
+        assert_eq!(apportion(10, &[1, 1, 1]), [4, 3, 3]);
+        assert_eq!(apportion(100, &[0, 5, 0]), [0, 100, 0]);
+        assert_eq!(apportion(7, &[0, 0]), [0, 0]);
+        assert_eq!(apportion_amount(40, &[1, 3]), [10, 30]);
+        let a = ObjectId([1; 32]);
+        let b = ObjectId([2; 32]);
+        // b shrinks from 3 to 1 shard and keeps its first one; a gets the freed shards.
+        assert_eq!(assign_shards(&[b, b, b, a], &[a, b], &[3, 1]), [b, a, a, a]);
+    }
 }

@@ -87,7 +87,9 @@ pub fn storage_units(size: u64) -> u64 {
 /// The price of `size` bytes for `epochs` epochs at `price` per unit per epoch, or `None` if it
 /// exceeds any possible coin value.
 fn price_of(size: u64, price: u64, epochs: u32) -> Option<u64> {
-    let total = u128::from(storage_units(size)) * u128::from(price) * u128::from(epochs);
+    let total = u128::from(storage_units(size))
+        .checked_mul(u128::from(price))?
+        .checked_mul(u128::from(epochs))?;
     u64::try_from(total).ok()
 }
 
@@ -395,6 +397,11 @@ impl System {
         }));
     }
 
+    /// `burn_blob`: destroys an expired blob (its storage has ended).
+    pub fn burn_blob(&self, blob: Blob) -> MoveResult<()> {
+        blob.burn(self.epoch())
+    }
+
     /// `invalidate_blob_id`: records that a blob ID is inconsistent, on a certificate signed by
     /// at least one correct shard (`3w >= n + 1`); returns the blob ID.
     pub fn invalidate_blob_id(
@@ -413,5 +420,54 @@ impl System {
             blob_id: message.blob_id,
         }));
         Ok(message.blob_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_layout() {
+        let system = System {
+            id: ObjectId([1; 32]),
+            committee: BlsCommittee {
+                members: Vec::new(),
+                n_shards: 2,
+                epoch: 3,
+            },
+            total_capacity_size: 4,
+            storage_price_per_unit_size: 5,
+            write_price_per_unit_size: 6,
+            future_accounting: vec![FutureAccounting {
+                epoch: 7,
+                used_capacity: 8,
+                rewards: 9,
+            }],
+            rewards_pool: 10,
+            max_epochs_ahead: 11,
+        };
+        let mut expected = vec![1; 32];
+        expected.extend([0, 2, 0, 3, 0, 0, 0]);
+        for value in [4u64, 5, 6] {
+            expected.extend(value.to_le_bytes());
+        }
+        expected.push(1);
+        expected.extend(7u32.to_le_bytes());
+        expected.extend(8u64.to_le_bytes());
+        expected.extend(9u64.to_le_bytes());
+        expected.extend(10u64.to_le_bytes());
+        expected.extend(11u32.to_le_bytes());
+        assert_eq!(bcs::to_bytes(&system).unwrap(), expected);
+    }
+
+    #[test]
+    fn storage_units_round_up() {
+        assert_eq!(storage_units(0), 0);
+        assert_eq!(storage_units(1), 1);
+        assert_eq!(storage_units(BYTES_PER_UNIT_SIZE), 1);
+        assert_eq!(storage_units(BYTES_PER_UNIT_SIZE + 1), 2);
+        assert_eq!(price_of(u64::MAX, u64::MAX, 2), None);
+        assert_eq!(price_of(u64::MAX, u64::MAX, u32::MAX), None);
     }
 }

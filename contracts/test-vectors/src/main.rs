@@ -1,0 +1,641 @@
+//! Generates `contracts/walrus/tests/test_vectors.move`, the vectors the Move unit tests need
+//! and cannot compute themselves: BLS public keys and aggregate signatures (deterministic:
+//! keys from fixed seeds, BLS signing is deterministic), blob IDs and root hashes from the Rust
+//! encoder, and encoded lengths. Every vector is first run through the Rust twin
+//! (`walrus-chain`) with the outcome the Move test expects, so a vector that the twin would
+//! not accept (or reject) the same way is never written.
+//!
+//! ```text
+//! cargo run --manifest-path contracts/test-vectors/Cargo.toml            # print
+//! cargo run --manifest-path contracts/test-vectors/Cargo.toml -- --write # regenerate the file
+//! cargo run --manifest-path contracts/test-vectors/Cargo.toml -- --check # verify the file
+//! ```
+
+use std::{fmt::Write as _, path::PathBuf, process::ExitCode};
+
+use fastcrypto::{
+    bls12381::min_pk::BLS12381AggregateSignature,
+    traits::{AggregateAuthenticator, ToFromBytes},
+};
+use walrus_chain::contract::{
+    blob::Blob,
+    bls_aggregate::{self, new_bls_committee, BlsCommittee, BlsCommitteeMember},
+    messages as twin_messages, redstuff,
+    sui::{Coin, TxContext, U256},
+    system::{self, System},
+    Abort,
+};
+use walrus_core::{
+    crypto::{signers_to_bitmap, verify_proof_of_possession, ProtocolKeyPair},
+    encoding::{compute_metadata, EncodingConfig},
+    merkle::Node,
+    messages::{
+        BlobPersistenceType, Confirmation, InvalidBlobIdMsg, ProofOfPossessionMsg,
+        ProtocolMessageKind,
+    },
+    BlobId, ObjectId,
+};
+
+/// Shards of the four committee members (as `chain/tests/system_lifecycle.rs`).
+const WEIGHTS: [u16; 4] = [1, 2, 3, 4];
+/// Seed of member `i`'s BLS key: `[KEY_SEED_BASE + i; 32]`.
+const KEY_SEED_BASE: u8 = 10;
+/// The committee's (and the system's first) epoch.
+const EPOCH: u32 = 1;
+/// Shards of the committee (sum of `WEIGHTS`).
+const N_SHARDS: u16 = 10;
+/// System parameters of the fixture.
+const CAPACITY: u64 = 1 << 30;
+const PRICE: u64 = 100;
+const WRITE_PRICE: u64 = 7;
+const MAX_EPOCHS_AHEAD: u32 = 10;
+/// Digest of the test transaction that registers the deletable blob `hello walrus`; the blob is
+/// the first object it creates, so its ID is `blake2b256(0xf1 || digest || 0u64 LE)`.
+const HELLO_TX_DIGEST: [u8; 32] = [0x0b; 32];
+/// An object ID that is no blob's, for certificates naming the wrong `Blob` object.
+const OTHER_OBJECT_ID: [u8; 32] = [0x42; 32];
+/// The blob ID of the invalid-blob-ID certificates.
+const INVALID_BLOB_ID: [u8; 32] = [5; 32];
+
+/// The blobs the Move tests register: (name, contents).
+const BLOBS: [(&str, &[u8]); 7] = [
+    ("hello", b"hello walrus"),
+    ("some_bytes", b"some bytes"),
+    ("certify_me", b"certify me"),
+    ("another_blob", b"another blob"),
+    ("too_late", b"too late"),
+    ("permanent", b"permanent"),
+    ("uncertified", b"uncertified"),
+];
+
+/// Collects the generated Move source.
+struct Move(String);
+
+impl Move {
+    fn line(&mut self, line: &str) {
+        self.0.push_str(line);
+        self.0.push('\n');
+    }
+
+    fn section(&mut self, title: &str) {
+        self.line("");
+        self.line(&format!("// === {title} ==="));
+        self.line("");
+    }
+
+    fn bytes(&mut self, name: &str, bytes: &[u8]) {
+        self.line(&format!(
+            "public fun {name}(): vector<u8> {{ x\"{}\" }}",
+            hex::encode(bytes)
+        ));
+    }
+
+    fn byte_vectors(&mut self, name: &str, vectors: &[Vec<u8>]) {
+        self.line(&format!("public fun {name}(): vector<vector<u8>> {{"));
+        self.line("    vector[");
+        for bytes in vectors {
+            self.line(&format!("        x\"{}\",", hex::encode(bytes)));
+        }
+        self.line("    ]");
+        self.line("}");
+    }
+
+    /// A `u256` whose BCS (little-endian) bytes are `le`.
+    fn u256(&mut self, name: &str, le: &[u8; 32]) {
+        let mut be = *le;
+        be.reverse();
+        self.line(&format!(
+            "public fun {name}(): u256 {{ 0x{} }}",
+            hex::encode(be)
+        ));
+    }
+
+    fn u64(&mut self, name: &str, value: u64) {
+        self.line(&format!("public fun {name}(): u64 {{ {value} }}"));
+    }
+
+    fn address(&mut self, name: &str, bytes: &[u8; 32]) {
+        self.line(&format!(
+            "public fun {name}(): address {{ @0x{} }}",
+            hex::encode(bytes)
+        ));
+    }
+
+    fn certificate(&mut self, name: &str, certificate: &Certificate) {
+        self.bytes(&format!("{name}_signature"), &certificate.signature);
+        self.bytes(&format!("{name}_bitmap"), &certificate.bitmap);
+        self.bytes(&format!("{name}_message"), &certificate.message);
+    }
+}
+
+/// An aggregate-signature certificate as `certify_blob` / `invalidate_blob_id` take it.
+struct Certificate {
+    signature: Vec<u8>,
+    bitmap: Vec<u8>,
+    message: Vec<u8>,
+}
+
+struct Keys(Vec<ProtocolKeyPair>);
+
+impl Keys {
+    fn new() -> Self {
+        Self(
+            (0..WEIGHTS.len())
+                .map(|i| ProtocolKeyPair::from_seed([KEY_SEED_BASE + u8::try_from(i).unwrap(); 32]))
+                .collect(),
+        )
+    }
+
+    fn public_keys(&self) -> Vec<Vec<u8>> {
+        self.0
+            .iter()
+            .map(|key| key.public().as_bytes().to_vec())
+            .collect()
+    }
+
+    /// `message` signed by each of `signatures_of` (a member may sign twice), with the bitmap
+    /// of `bitmap_of`.
+    fn sign_as<T: ProtocolMessageKind>(
+        &self,
+        message: &T,
+        signatures_of: &[u16],
+        bitmap_of: &[u16],
+    ) -> Certificate {
+        let bytes = message.to_bcs_bytes();
+        let signatures: Vec<_> = signatures_of
+            .iter()
+            .map(|i| self.0[usize::from(*i)].sign_bytes(&bytes))
+            .collect();
+        let signature = BLS12381AggregateSignature::aggregate(&signatures).unwrap();
+        Certificate {
+            signature: signature.as_bytes().to_vec(),
+            bitmap: signers_to_bitmap(bitmap_of, WEIGHTS.len()).unwrap(),
+            message: bytes,
+        }
+    }
+
+    fn sign<T: ProtocolMessageKind>(&self, message: &T, signers: &[u16]) -> Certificate {
+        self.sign_as(message, signers, signers)
+    }
+}
+
+fn committee(keys: &Keys, epoch: u32) -> BlsCommittee {
+    let members = keys
+        .public_keys()
+        .into_iter()
+        .zip(WEIGHTS)
+        .enumerate()
+        .map(|(i, (public_key, weight))| BlsCommitteeMember {
+            public_key,
+            weight,
+            node_id: ObjectId([u8::try_from(i).unwrap(); 32]),
+        })
+        .collect();
+    new_bls_committee(epoch, members).unwrap()
+}
+
+/// (blob ID, root hash) of `data` on `N_SHARDS` shards.
+fn ids(data: &[u8]) -> (U256, U256) {
+    let metadata = compute_metadata(&EncodingConfig::new(N_SHARDS).unwrap(), data).unwrap();
+    let Node::Digest(root) = metadata.root_hash() else {
+        panic!("ten pairs have a root");
+    };
+    (U256::from(*metadata.blob_id()), U256(root))
+}
+
+fn confirmation(epoch: u32, blob_id: U256, persistence: BlobPersistenceType) -> Confirmation {
+    Confirmation::for_blob(epoch, BlobId::from(blob_id), persistence)
+}
+
+fn certify(
+    system: &System,
+    blob: &mut Blob,
+    certificate: &Certificate,
+    ctx: &mut TxContext,
+) -> Result<(), Abort> {
+    system.certify_blob(
+        blob,
+        &certificate.signature,
+        &certificate.bitmap,
+        &certificate.message,
+        ctx,
+    )
+}
+
+/// The twin's fixture, as the Move tests' `setup`.
+struct Fixture {
+    system: System,
+    coin: Coin,
+    ctx: TxContext,
+}
+
+impl Fixture {
+    fn new(keys: &Keys) -> Self {
+        let mut ctx = TxContext::new([7; 32], [8; 32]);
+        let system = System::create(
+            committee(keys, EPOCH),
+            CAPACITY,
+            PRICE,
+            WRITE_PRICE,
+            MAX_EPOCHS_AHEAD,
+            &mut ctx,
+        );
+        let coin = Coin {
+            id: ObjectId([9; 32]),
+            balance: 1_000_000_000,
+        };
+        Self { system, coin, ctx }
+    }
+
+    fn register(&mut self, data: &[u8], deletable: bool, epochs: u32) -> Blob {
+        let size = u64::try_from(data.len()).unwrap();
+        let encoded = redstuff::encoded_blob_length(size, 1, N_SHARDS).unwrap();
+        let storage = self
+            .system
+            .reserve_space(encoded, epochs, &mut self.coin, &mut self.ctx)
+            .unwrap();
+        let (blob_id, root) = ids(data);
+        self.system
+            .register_blob(
+                storage,
+                blob_id,
+                root,
+                size,
+                1,
+                deletable,
+                &mut self.coin,
+                &mut self.ctx,
+            )
+            .unwrap()
+    }
+
+    fn advance_epoch(&mut self, keys: &Keys) {
+        let next = committee(keys, self.system.epoch() + 1);
+        self.system
+            .advance_epoch(next, CAPACITY, PRICE, WRITE_PRICE)
+            .unwrap();
+    }
+}
+
+fn generate() -> String {
+    let keys = Keys::new();
+    let mut out = Move(String::new());
+    out.line(
+        "// Generated by `cargo run --manifest-path contracts/test-vectors/Cargo.toml -- --write`",
+    );
+    out.line(
+        "// from walrus-core (BLS keys from fixed seeds, the Rust RS2 encoder) and checked against",
+    );
+    out.line("// the Rust twin (walrus-chain) before being written. Do not edit by hand.");
+    out.line("#[test_only]");
+    out.line("module walrus::test_vectors;");
+
+    // --- Committee ---
+    out.section(
+        "Committee: member i has the key of seed [10 + i; 32], weight i + 1, node ID [i; 32]",
+    );
+    out.line(&format!("public fun committee_epoch(): u32 {{ {EPOCH} }}"));
+    out.byte_vectors("public_keys", &keys.public_keys());
+    out.line("public fun weights(): vector<u16> { vector[1, 2, 3, 4] }");
+    let node_ids: Vec<String> = (0..WEIGHTS.len())
+        .map(|i| format!("@0x{}", hex::encode([u8::try_from(i).unwrap(); 32])))
+        .collect();
+    out.line("public fun node_ids(): vector<address> {");
+    out.line("    vector[");
+    for id in &node_ids {
+        out.line(&format!("        {id},"));
+    }
+    out.line("    ]");
+    out.line("}");
+
+    // --- Blobs ---
+    out.section(
+        "Blobs: blob ID and root hash from the Rust encoder (10 shards), size, encoded length",
+    );
+    let mut blob_ids = std::collections::BTreeMap::new();
+    for (name, data) in BLOBS {
+        let (blob_id, root) = ids(data);
+        let size = u64::try_from(data.len()).unwrap();
+        let encoded = redstuff::encoded_blob_length(size, 1, N_SHARDS).unwrap();
+        assert_eq!(
+            Some(encoded),
+            EncodingConfig::new(N_SHARDS)
+                .unwrap()
+                .encoded_blob_length(size)
+        );
+        out.line(&format!("// {:?}", String::from_utf8_lossy(data)));
+        out.u256(&format!("{name}_blob_id"), &blob_id.0);
+        out.u256(&format!("{name}_root_hash"), &root.0);
+        out.u64(&format!("{name}_size"), size);
+        out.u64(&format!("{name}_encoded_length"), encoded);
+        blob_ids.insert(name, blob_id);
+    }
+
+    // --- Object IDs ---
+    let mut hello_ctx = TxContext::new([0x0a; 32], HELLO_TX_DIGEST);
+    let hello_object_id = hello_ctx.fresh_id();
+    out.section(
+        "Object IDs: the first object created by a transaction with digest hello_tx_digest()",
+    );
+    out.bytes("hello_tx_digest", &HELLO_TX_DIGEST);
+    out.address("hello_object_id", &hello_object_id.0);
+    out.address("other_object_id", &OTHER_OBJECT_ID);
+
+    // --- Certificates, checked against the twin ---
+    let hello = blob_ids["hello"];
+    let certify_me = blob_ids["certify_me"];
+    let another = blob_ids["another_blob"];
+    let too_late = blob_ids["too_late"];
+    let permanent = blob_ids["permanent"];
+    let perm = BlobPersistenceType::Permanent;
+    let deletable = |id: [u8; 32]| BlobPersistenceType::Deletable {
+        object_id: ObjectId(id),
+    };
+
+    // bls_aggregate tests: a confirmation of blob [1; 32].
+    let twin_committee = committee(&keys, EPOCH);
+    let bls_message = confirmation(EPOCH, U256([1; 32]), perm);
+    let bls_23 = keys.sign(&bls_message, &[2, 3]);
+    let bls_13 = keys.sign(&bls_message, &[1, 3]);
+    let bls_epoch2_23 = keys.sign(&confirmation(EPOCH + 1, U256([1; 32]), perm), &[2, 3]);
+    let certified = twin_committee
+        .verify_quorum_in_epoch(&bls_23.signature, &bls_23.bitmap, &bls_23.message)
+        .unwrap();
+    assert_eq!(certified.stake_support, 7);
+    assert_eq!(
+        twin_committee.verify_quorum_in_epoch(&bls_13.signature, &bls_13.bitmap, &bls_13.message),
+        Err(bls_aggregate::E_NOT_ENOUGH_STAKE)
+    );
+    let one_correct = twin_committee
+        .verify_one_correct_node_in_epoch(&bls_13.signature, &bls_13.bitmap, &bls_13.message)
+        .unwrap();
+    assert_eq!(one_correct.stake_support, 6);
+    assert_eq!(
+        twin_committee.verify_quorum_in_epoch(&bls_13.signature, &[0b1110], &bls_13.message),
+        Err(bls_aggregate::E_SIG_VERIFICATION)
+    );
+    assert_eq!(
+        twin_committee.verify_quorum_in_epoch(
+            &bls_epoch2_23.signature,
+            &bls_epoch2_23.bitmap,
+            &bls_epoch2_23.message
+        ),
+        Err(twin_messages::E_INCORRECT_EPOCH)
+    );
+
+    // system tests.
+    let hello_deletable_23 = keys.sign(
+        &confirmation(EPOCH, hello, deletable(hello_object_id.0)),
+        &[2, 3],
+    );
+    let hello_permanent_23 = keys.sign(&confirmation(EPOCH, hello, perm), &[2, 3]);
+    let hello_other_object_23 = keys.sign(
+        &confirmation(EPOCH, hello, deletable(OTHER_OBJECT_ID)),
+        &[2, 3],
+    );
+    let certify_me_23 = keys.sign(&confirmation(EPOCH, certify_me, perm), &[2, 3]);
+    let certify_me_023 = keys.sign(&confirmation(EPOCH, certify_me, perm), &[0, 2, 3]);
+    let certify_me_epoch2_23 = keys.sign(&confirmation(EPOCH + 1, certify_me, perm), &[2, 3]);
+    let certify_me_deletable_23 = keys.sign(
+        &confirmation(EPOCH, certify_me, deletable(OTHER_OBJECT_ID)),
+        &[2, 3],
+    );
+    // Member 3's signature aggregated twice with member 2's, bitmap {2, 3}.
+    let certify_me_duplicate =
+        keys.sign_as(&confirmation(EPOCH, certify_me, perm), &[2, 3, 3], &[2, 3]);
+    let another_blob_23 = keys.sign(&confirmation(EPOCH, another, perm), &[2, 3]);
+    let too_late_epoch2_23 = keys.sign(&confirmation(EPOCH + 1, too_late, perm), &[2, 3]);
+    let permanent_23 = keys.sign(&confirmation(EPOCH, permanent, perm), &[2, 3]);
+    let invalid_message = InvalidBlobIdMsg::new(EPOCH, BlobId(INVALID_BLOB_ID));
+    let invalid_3 = keys.sign(&invalid_message, &[3]);
+    let invalid_2 = keys.sign(&invalid_message, &[2]);
+    let confirmation_3 = keys.sign(&confirmation(EPOCH, U256(INVALID_BLOB_ID), perm), &[3]);
+
+    {
+        // full_life_cycle: the deletable blob registered in the hello transaction.
+        let mut f = Fixture::new(&keys);
+        let data = BLOBS[0].1;
+        let size = u64::try_from(data.len()).unwrap();
+        let encoded = redstuff::encoded_blob_length(size, 1, N_SHARDS).unwrap();
+        let storage = f
+            .system
+            .reserve_space(encoded, 3, &mut f.coin, &mut f.ctx)
+            .unwrap();
+        let (blob_id, root) = ids(data);
+        let mut hello_ctx = TxContext::new([0x0a; 32], HELLO_TX_DIGEST);
+        let mut blob = f
+            .system
+            .register_blob(
+                storage,
+                blob_id,
+                root,
+                size,
+                1,
+                true,
+                &mut f.coin,
+                &mut hello_ctx,
+            )
+            .unwrap();
+        assert_eq!(blob.id, hello_object_id);
+        assert_eq!(
+            certify(
+                &f.system,
+                &mut blob.clone(),
+                &hello_permanent_23,
+                &mut f.ctx
+            ),
+            Err(system::E_INVALID_BLOB_PERSISTENCE_TYPE)
+        );
+        assert_eq!(
+            certify(
+                &f.system,
+                &mut blob.clone(),
+                &hello_other_object_23,
+                &mut f.ctx
+            ),
+            Err(system::E_INVALID_BLOB_PERSISTENCE_TYPE)
+        );
+        certify(&f.system, &mut blob, &hello_deletable_23, &mut f.ctx).unwrap();
+        assert_eq!(blob.certified_epoch, Some(EPOCH));
+    }
+    {
+        // certify aborts on a permanent blob.
+        let mut f = Fixture::new(&keys);
+        let mut blob = f.register(b"certify me", false, 2);
+        let c = |f: &mut Fixture, blob: &mut Blob, cert: &Certificate| {
+            certify(&f.system, blob, cert, &mut f.ctx)
+        };
+        assert_eq!(
+            c(&mut f, &mut blob, &certify_me_epoch2_23),
+            Err(twin_messages::E_INCORRECT_EPOCH)
+        );
+        assert_eq!(
+            c(&mut f, &mut blob, &certify_me_duplicate),
+            Err(bls_aggregate::E_SIG_VERIFICATION)
+        );
+        let forged = Certificate {
+            signature: another_blob_23.signature.clone(),
+            bitmap: another_blob_23.bitmap.clone(),
+            message: certify_me_23.message.clone(),
+        };
+        assert_eq!(
+            c(&mut f, &mut blob, &forged),
+            Err(bls_aggregate::E_SIG_VERIFICATION)
+        );
+        assert_eq!(
+            c(&mut f, &mut blob, &another_blob_23),
+            Err(system::E_INVALID_BLOB_ID)
+        );
+        assert_eq!(
+            c(&mut f, &mut blob, &certify_me_deletable_23),
+            Err(system::E_INVALID_BLOB_PERSISTENCE_TYPE)
+        );
+        c(&mut f, &mut blob, &certify_me_023).unwrap();
+        assert_eq!(
+            c(&mut f, &mut blob, &certify_me_23),
+            Err(system::E_ALREADY_CERTIFIED)
+        );
+        let mut fresh = f.register(b"certify me", false, 2);
+        c(&mut f, &mut fresh, &certify_me_23).unwrap();
+        // Expired before certification.
+        let mut late = f.register(b"too late", false, 1);
+        f.advance_epoch(&keys);
+        assert_eq!(
+            c(&mut f, &mut late, &too_late_epoch2_23),
+            Err(system::E_BLOB_EXPIRED)
+        );
+    }
+    {
+        let mut f = Fixture::new(&keys);
+        let mut blob = f.register(b"permanent", false, 2);
+        certify(&f.system, &mut blob, &permanent_23, &mut f.ctx).unwrap();
+        let run = |cert: &Certificate, f: &mut Fixture| {
+            f.system
+                .invalidate_blob_id(&cert.signature, &cert.bitmap, &cert.message, &mut f.ctx)
+        };
+        assert_eq!(run(&invalid_3, &mut f), Ok(U256(INVALID_BLOB_ID)));
+        assert_eq!(
+            run(&invalid_2, &mut f),
+            Err(bls_aggregate::E_NOT_ENOUGH_STAKE)
+        );
+        assert_eq!(
+            run(&confirmation_3, &mut f),
+            Err(twin_messages::E_INVALID_MSG_TYPE)
+        );
+    }
+
+    out.section("Certificates (signature, signer bitmap, message) by the committee above");
+    out.line(
+        "// Confirmation of blob [1; 32], permanent, epoch 1: by members {2, 3} (7 shards) and",
+    );
+    out.line("// {1, 3} (6 shards); epoch 2 by {2, 3}.");
+    out.certificate("bls_23", &bls_23);
+    out.certificate("bls_13", &bls_13);
+    out.certificate("bls_epoch2_23", &bls_epoch2_23);
+    out.line("// Confirmations of hello (deletable, object hello_object_id / other_object_id; permanent).");
+    out.certificate("hello_deletable_23", &hello_deletable_23);
+    out.certificate("hello_permanent_23", &hello_permanent_23);
+    out.certificate("hello_other_object_23", &hello_other_object_23);
+    out.line(
+        "// Confirmations of certify_me: permanent by {2, 3} and {0, 2, 3}; for epoch 2; deletable",
+    );
+    out.line("// (other_object_id); member 3's signature aggregated twice (bitmap {2, 3}).");
+    out.certificate("certify_me_23", &certify_me_23);
+    out.certificate("certify_me_023", &certify_me_023);
+    out.certificate("certify_me_epoch2_23", &certify_me_epoch2_23);
+    out.certificate("certify_me_deletable_23", &certify_me_deletable_23);
+    out.certificate("certify_me_duplicate", &certify_me_duplicate);
+    out.line(
+        "// Permanent confirmations: another_blob and permanent (epoch 1), too_late (epoch 2).",
+    );
+    out.certificate("another_blob_23", &another_blob_23);
+    out.certificate("permanent_23", &permanent_23);
+    out.certificate("too_late_epoch2_23", &too_late_epoch2_23);
+    out.line(
+        "// Invalid blob ID [5; 32], epoch 1: by {3} (4 shards) and {2} (3 shards); a storage",
+    );
+    out.line("// confirmation of the same ID by {3}.");
+    out.u256("invalid_blob_id", &INVALID_BLOB_ID);
+    out.certificate("invalid_3", &invalid_3);
+    out.certificate("invalid_2", &invalid_2);
+    out.certificate("confirmation_3", &confirmation_3);
+
+    // --- Messages ---
+    out.section("Messages");
+    let core_confirmation = Confirmation::for_blob(
+        5,
+        BlobId([7; 32]),
+        BlobPersistenceType::Deletable {
+            object_id: ObjectId([9; 32]),
+        },
+    )
+    .to_bcs_bytes();
+    let parsed = twin_messages::certify_blob_message(
+        twin_messages::new_certified_message(&core_confirmation, 5, 10).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(parsed.blob_id, U256([7; 32]));
+    out.line("// Confirmation::for_blob(5, BlobId([7; 32]), Deletable { object_id: [9; 32] }).");
+    out.bytes("core_confirmation", &core_confirmation);
+    let pop_key = ProtocolKeyPair::from_seed([3; 32]);
+    let pop_address = [8u8; 32];
+    let pop_message =
+        ProofOfPossessionMsg::for_key(4, pop_address, pop_key.public().clone()).to_bcs_bytes();
+    assert_eq!(
+        twin_messages::proof_of_possession_bytes(4, &pop_address, pop_key.public().as_bytes()),
+        pop_message
+    );
+    let pop_signature = pop_key.proof_of_possession(pop_address, 4);
+    verify_proof_of_possession(&pop_address, pop_key.public(), 4, &pop_signature).unwrap();
+    out.line("// Proof of possession of the key of seed [3; 32] for address [8; 32] in epoch 4.");
+    out.bytes("pop_public_key", pop_key.public().as_bytes());
+    out.address("pop_address", &pop_address);
+    out.bytes("pop_message", &pop_message);
+    out.bytes("pop_signature", pop_signature.as_bytes());
+
+    // --- Redstuff ---
+    out.section(
+        "Encoded lengths from the Rust encoder: [n_shards, unencoded length, encoded length]",
+    );
+    out.line("public fun encoded_lengths(): vector<vector<u64>> {");
+    out.line("    vector[");
+    for n in [1u16, 4, 7, 10, 100, 1000] {
+        let config = EncodingConfig::new(n).unwrap();
+        for size in [0u64, 1, 2, 100, 65_537, 1_000_000] {
+            if let Some(expected) = config.encoded_blob_length(size) {
+                assert_eq!(redstuff::encoded_blob_length(size, 1, n), Ok(expected));
+                let mut row = String::new();
+                write!(row, "        vector[{n}, {size}, {expected}],").unwrap();
+                out.line(&row);
+            }
+        }
+    }
+    out.line("    ]");
+    out.line("}");
+    out.0
+}
+
+fn main() -> ExitCode {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../walrus/tests/test_vectors.move");
+    let generated = generate();
+    match std::env::args().nth(1).as_deref() {
+        None => print!("{generated}"),
+        Some("--write") => {
+            std::fs::write(&path, &generated).unwrap();
+            eprintln!("wrote {}", path.display());
+        }
+        Some("--check") => {
+            let current = std::fs::read_to_string(&path).unwrap_or_default();
+            if current != generated {
+                eprintln!("{} is out of date: run with --write", path.display());
+                return ExitCode::FAILURE;
+            }
+            eprintln!("{} is up to date", path.display());
+        }
+        Some(other) => {
+            eprintln!("unknown argument {other}: expected --write or --check");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
