@@ -192,6 +192,24 @@ mod tests {
             was_certified: true,
         });
         assert_eq!(*deleted.bcs_contents().last().unwrap(), 1);
+        let invalid = Event::InvalidBlobId(InvalidBlobId {
+            epoch: 2,
+            blob_id: U256([3; 32]),
+        });
+        let mut expected = vec![2, 0, 0, 0];
+        expected.extend([3; 32]);
+        assert_eq!(invalid.bcs_contents(), expected);
+        assert_eq!(invalid.type_name(), "InvalidBlobID");
+        for (event, epoch) in [
+            (Event::EpochChangeStart(EpochChangeStart { epoch: 5 }), 5u32),
+            (Event::EpochChangeDone(EpochChangeDone { epoch: 6 }), 6),
+        ] {
+            assert_eq!(event.bcs_contents(), epoch.to_le_bytes());
+        }
+        let created = Event::StakingPoolCreated(StakingPoolCreated {
+            node_id: ObjectId([4; 32]),
+        });
+        assert_eq!(created.bcs_contents(), vec![4; 32]);
         let shards = Event::ShardsReceived(ShardsReceived {
             epoch: 3,
             shards: vec![1, 258],

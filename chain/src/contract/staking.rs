@@ -582,6 +582,39 @@ mod tests {
     }
 
     #[test]
+    fn pool_layout() {
+        let pool = StakingPool {
+            node_id: ObjectId([1; 32]),
+            info: StorageNodeInfo {
+                name: "n".into(),
+                node_id: ObjectId([1; 32]),
+                network_address: "a:1".into(),
+                public_key: vec![2; 48],
+                network_public_key: vec![3],
+            },
+            commission_rate: 4,
+            active_stake: 5,
+            pending_stake: 6,
+            pending_withdraw: 7,
+            wal_balance: 8,
+            rewards: 9,
+            storage_price: 10,
+            write_price: 11,
+            node_capacity: 12,
+        };
+        let mut expected = vec![1; 32];
+        expected.extend([1, b'n']);
+        expected.extend([1; 32]);
+        expected.extend([3, b'a', b':', b'1', 48]);
+        expected.extend([2; 48]);
+        expected.extend([1, 3, 4, 0]);
+        for value in 5u64..=12 {
+            expected.extend(value.to_le_bytes());
+        }
+        assert_eq!(bcs::to_bytes(&pool).unwrap(), expected);
+    }
+
+    #[test]
     fn staking_layout() {
         let staking = Staking {
             id: ObjectId([1; 32]),
