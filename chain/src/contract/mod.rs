@@ -8,6 +8,7 @@
 pub mod blob;
 pub mod bls_aggregate;
 pub mod events;
+pub mod init;
 pub mod messages;
 pub mod redstuff;
 pub mod staking;

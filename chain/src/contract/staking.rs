@@ -99,7 +99,7 @@ pub struct StakedWal {
     pub id: ObjectId,
     /// The pool.
     pub node_id: ObjectId,
-    /// The principal (`Balance<WAL>`).
+    /// The principal in FROST (the WAL itself is held in the pool's `wal_balance`).
     pub principal: u64,
     /// First epoch the stake counts.
     pub activation_epoch: u32,

@@ -140,8 +140,8 @@ public fun proof_of_possession_bytes(
 }
 
 /// Whether `signature` is `public_key`'s BLS signature (min-pk) of the proof-of-possession
-/// message of `sui_address` in `epoch`. Twin: `walrus_core::crypto::verify_proof_of_possession`
-/// (the twin's `staking::register_candidate` verifies inline); not in `messages.rs`.
+/// message of `sui_address` in `epoch` (false for a key or signature that does not decode, or a
+/// key that is no valid G1 point). Used by `staking::register_candidate`.
 public fun verify_proof_of_possession(
     epoch: u32,
     sui_address: address,
