@@ -1,6 +1,6 @@
 //! `walrus-localnet`: a Sui-compatible local chain for the Walrus contracts.
 //!
-//! This first slice is a pure, deterministic transaction executor. It takes real signed Sui
+//! At its core is a pure, deterministic transaction executor. It takes real signed Sui
 //! transactions (`sui_sdk_types::Transaction` + `UserSignature`, as built by
 //! `sui-transaction-builder` and signed by `sui-crypto`) and runs their programmable
 //! transaction commands against the Rust twin of the Move packages
@@ -14,14 +14,18 @@
 //! - [`executor`]: [`Executor::execute`] checks the signature, gas and inputs, runs the
 //!   commands and commits all of the transaction or nothing; it returns the [`Effects`].
 //! - [`types`]: the Move types the executor knows and their twin values.
+//! - [`service`]: the gRPC server (Sui's `sui.rpc.v2` services from `sui-rpc`) over an
+//!   executor, and [`checkpoints`]: the ledger of executed transactions and checkpoints.
 //!
 //! Differences from a Sui validator are listed in the crate's `README.md` (most notably: a
 //! failed transaction is an `Err` and changes nothing, gas included).
 
+pub mod checkpoints;
 pub mod effects;
 pub mod error;
 pub mod executor;
 pub mod genesis;
+pub mod service;
 pub mod store;
 pub mod types;
 
@@ -34,6 +38,7 @@ pub use effects::Effects;
 pub use error::ExecutionError;
 pub use executor::Executor;
 pub use genesis::{Genesis, GenesisAccount, GenesisConfig};
+pub use service::{serve, serve_with_config, LocalServer, LocalnetService, ServiceConfig};
 pub use store::ObjectStore;
 
 /// The ID of the `wal` package (the WAL coin) on the localnet.
