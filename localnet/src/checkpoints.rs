@@ -6,9 +6,14 @@
 //! pending). Checkpoint 0 is sealed at start, empty; its digest is the chain ID. Checkpoints
 //! carry a real `CheckpointSummary` and `CheckpointContents` (Sui's digests) but no validator
 //! signature. Sealed checkpoints are broadcast to subscribers.
+//!
+//! With a [`ChainDb`] attached ([`Ledger::restore`]), a checkpoint is committed to the database
+//! before it is applied and broadcast; the executed transactions themselves are written by the
+//! executor ([`crate::Executor`]), so the ledger is rebuilt from the database at start, with the
+//! executed transactions that no checkpoint holds yet pending again.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::Arc,
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -24,7 +29,10 @@ use sui_sdk_types::{
 };
 use tokio::sync::broadcast;
 
-use crate::{Effects, SUI_EPOCH};
+use crate::{
+    db::{ChainDb, ChainDbError, StoredCheckpoint, StoredTransaction},
+    Effects, SUI_EPOCH,
+};
 
 /// How many sealed checkpoints a slow subscriber may fall behind before it is dropped.
 const SUBSCRIBER_BUFFER: usize = 1_024;
@@ -32,7 +40,6 @@ const SUBSCRIBER_BUFFER: usize = 1_024;
 /// An executed transaction waiting for its checkpoint.
 struct Pending {
     info: CheckpointTransactionInfo,
-    digest: Digest,
     gas_used: GasCostSummary,
 }
 
@@ -51,6 +58,7 @@ pub struct Ledger {
     rolling_gas: GasCostSummary,
     last_timestamp_ms: u64,
     sender: broadcast::Sender<Arc<pb::Checkpoint>>,
+    db: Option<Arc<ChainDb>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -94,11 +102,39 @@ pub fn executed_transaction(
     executed
 }
 
+impl Pending {
+    fn new(digest: Digest, signatures: &[UserSignature], effects: &Effects) -> Self {
+        Self {
+            info: CheckpointTransactionInfo::new(digest, effects.digest(), signatures.to_vec()),
+            gas_used: effects.gas_used.clone(),
+        }
+    }
+}
+
+/// The genesis checkpoint (0, empty) at `timestamp_ms`; its digest is the chain ID.
+pub fn genesis_checkpoint(timestamp_ms: u64) -> StoredCheckpoint {
+    let contents = CheckpointContents::new_v1(Vec::new());
+    StoredCheckpoint {
+        summary: CheckpointSummary {
+            epoch: SUI_EPOCH,
+            sequence_number: 0,
+            network_total_transactions: 0,
+            content_digest: contents.digest(),
+            previous_digest: None,
+            epoch_rolling_gas_cost_summary: GasCostSummary::new(0, 0, 0, 0),
+            timestamp_ms,
+            checkpoint_commitments: Vec::new(),
+            end_of_epoch_data: None,
+            version_specific_data: Vec::new(),
+        },
+        contents,
+    }
+}
+
 impl Ledger {
-    /// A ledger whose checkpoint 0 (empty) is sealed at `genesis_timestamp_ms`.
-    pub fn new(genesis_timestamp_ms: u64) -> Self {
+    fn empty(db: Option<Arc<ChainDb>>) -> Self {
         let (sender, _) = broadcast::channel(SUBSCRIBER_BUFFER);
-        let mut ledger = Self {
+        Self {
             transactions: HashMap::new(),
             pending: Vec::new(),
             checkpoints: Vec::new(),
@@ -106,11 +142,74 @@ impl Ledger {
             previous_digest: None,
             network_total_transactions: 0,
             rolling_gas: GasCostSummary::new(0, 0, 0, 0),
-            last_timestamp_ms: genesis_timestamp_ms,
+            last_timestamp_ms: 0,
             sender,
-        };
-        ledger.seal_checkpoint(genesis_timestamp_ms);
+            db,
+        }
+    }
+
+    /// An in-memory ledger whose checkpoint 0 (empty) is sealed at `genesis_timestamp_ms`.
+    pub fn new(genesis_timestamp_ms: u64) -> Self {
+        let mut ledger = Self::empty(None);
+        ledger.apply(&genesis_checkpoint(genesis_timestamp_ms));
         ledger
+    }
+
+    /// The ledger stored in a database: its `checkpoints` (from 0, as loaded) and executed
+    /// `transactions` (in execution order); the transactions no checkpoint holds are pending.
+    /// New checkpoints are written to `db`.
+    pub fn restore(
+        checkpoints: &[StoredCheckpoint],
+        transactions: &[StoredTransaction],
+        db: Arc<ChainDb>,
+    ) -> Result<Self, ChainDbError> {
+        let corrupt = |reason: String| ChainDbError::Corrupt {
+            path: db.path().to_owned(),
+            reason,
+        };
+        let mut ledger = Self::empty(None);
+        for stored in transactions {
+            let executed =
+                executed_transaction(&stored.transaction, &stored.signatures, &stored.effects);
+            ledger
+                .transactions
+                .insert(stored.transaction.digest(), executed);
+        }
+        let mut sealed = HashSet::new();
+        for checkpoint in checkpoints {
+            let expected = u64::try_from(ledger.checkpoints.len()).unwrap_or(u64::MAX);
+            if checkpoint.summary.sequence_number != expected
+                || checkpoint.summary.previous_digest != ledger.previous_digest
+            {
+                return Err(corrupt(format!(
+                    "checkpoint {expected} does not follow the previous one"
+                )));
+            }
+            for info in checkpoint.contents.transactions() {
+                if !ledger.transactions.contains_key(info.transaction())
+                    || !sealed.insert(*info.transaction())
+                {
+                    return Err(corrupt(format!(
+                        "checkpoint {expected} holds transaction {} unknown or sealed twice",
+                        info.transaction()
+                    )));
+                }
+            }
+            ledger.apply(checkpoint);
+        }
+        if ledger.checkpoints.is_empty() {
+            return Err(corrupt("no genesis checkpoint".to_owned()));
+        }
+        ledger.pending = transactions
+            .iter()
+            .filter_map(|stored| {
+                let digest = stored.transaction.digest();
+                (!sealed.contains(&digest))
+                    .then(|| Pending::new(digest, &stored.signatures, &stored.effects))
+            })
+            .collect();
+        ledger.db = Some(db);
+        Ok(ledger)
     }
 
     /// Records a successfully executed transaction; it goes into the next checkpoint.
@@ -122,11 +221,7 @@ impl Ledger {
     ) -> pb::ExecutedTransaction {
         let digest = transaction.digest();
         let executed = executed_transaction(transaction, signatures, effects);
-        self.pending.push(Pending {
-            info: CheckpointTransactionInfo::new(digest, effects.digest(), signatures.to_vec()),
-            digest,
-            gas_used: effects.gas_used.clone(),
-        });
+        self.pending.push(Pending::new(digest, signatures, effects));
         self.transactions.insert(digest, executed.clone());
         executed
     }
@@ -137,21 +232,30 @@ impl Ledger {
     }
 
     /// Seals the pending transactions into a checkpoint at `timestamp_ms` (or the previous
-    /// checkpoint's timestamp if that is later) and broadcasts it. Does nothing when no
-    /// transaction is pending.
-    pub fn seal(&mut self, timestamp_ms: u64) -> Option<Arc<pb::Checkpoint>> {
+    /// checkpoint's timestamp if that is later), writes it to the database if there is one,
+    /// and broadcasts it. Does nothing when no transaction is pending. If the write fails,
+    /// nothing changes (the transactions stay pending).
+    pub fn seal(&mut self, timestamp_ms: u64) -> Result<Option<Arc<pb::Checkpoint>>, ChainDbError> {
         if self.pending.is_empty() {
-            return None;
+            return Ok(None);
         }
-        Some(self.seal_checkpoint(timestamp_ms))
+        let stored = self.next_checkpoint(timestamp_ms);
+        if let Some(db) = &self.db {
+            db.write_checkpoint(&stored)?;
+        }
+        self.pending.clear();
+        let checkpoint = self.apply(&stored);
+        // No subscriber is not an error.
+        let _ = self.sender.send(checkpoint.clone());
+        Ok(Some(checkpoint))
     }
 
-    fn seal_checkpoint(&mut self, timestamp_ms: u64) -> Arc<pb::Checkpoint> {
+    /// The checkpoint that seals the pending transactions.
+    fn next_checkpoint(&self, timestamp_ms: u64) -> StoredCheckpoint {
         let timestamp_ms = timestamp_ms.max(self.last_timestamp_ms);
         let sequence_number = u64::try_from(self.checkpoints.len()).unwrap_or(u64::MAX);
-        let pending = std::mem::take(&mut self.pending);
-        for entry in &pending {
-            let gas = &mut self.rolling_gas;
+        let mut gas = self.rolling_gas.clone();
+        for entry in &self.pending {
             gas.computation_cost = gas
                 .computation_cost
                 .saturating_add(entry.gas_used.computation_cost);
@@ -163,31 +267,42 @@ impl Ledger {
                 .non_refundable_storage_fee
                 .saturating_add(entry.gas_used.non_refundable_storage_fee);
         }
-        self.network_total_transactions = self
+        let network_total_transactions = self
             .network_total_transactions
-            .saturating_add(u64::try_from(pending.len()).unwrap_or(u64::MAX));
-        let contents =
-            CheckpointContents::new_v1(pending.iter().map(|entry| entry.info.clone()).collect());
+            .saturating_add(u64::try_from(self.pending.len()).unwrap_or(u64::MAX));
+        let contents = CheckpointContents::new_v1(
+            self.pending
+                .iter()
+                .map(|entry| entry.info.clone())
+                .collect(),
+        );
         let summary = CheckpointSummary {
             epoch: SUI_EPOCH,
             sequence_number,
-            network_total_transactions: self.network_total_transactions,
+            network_total_transactions,
             content_digest: contents.digest(),
             previous_digest: self.previous_digest,
-            epoch_rolling_gas_cost_summary: self.rolling_gas.clone(),
+            epoch_rolling_gas_cost_summary: gas,
             timestamp_ms,
             checkpoint_commitments: Vec::new(),
             end_of_epoch_data: None,
             version_specific_data: Vec::new(),
         };
+        StoredCheckpoint { summary, contents }
+    }
+
+    /// Appends a sealed checkpoint: its transactions get their checkpoint and timestamp.
+    fn apply(&mut self, stored: &StoredCheckpoint) -> Arc<pb::Checkpoint> {
+        let summary = &stored.summary;
+        let sequence_number = summary.sequence_number;
         let digest = summary.digest();
         let all = FieldMaskTree::new_wildcard();
         let mut checkpoint = pb::Checkpoint::default();
-        checkpoint.merge(&summary, &all);
-        checkpoint.merge(contents, &all);
-        let timestamp = timestamp_ms_to_proto(timestamp_ms);
-        for entry in &pending {
-            if let Some(executed) = self.transactions.get_mut(&entry.digest) {
+        checkpoint.merge(summary, &all);
+        checkpoint.merge(stored.contents.clone(), &all);
+        let timestamp = timestamp_ms_to_proto(summary.timestamp_ms);
+        for info in stored.contents.transactions() {
+            if let Some(executed) = self.transactions.get_mut(info.transaction()) {
                 executed.checkpoint = Some(sequence_number);
                 executed.timestamp = Some(timestamp);
                 checkpoint.transactions.push(executed.clone());
@@ -197,9 +312,9 @@ impl Ledger {
         self.checkpoints.push(checkpoint.clone());
         self.by_digest.insert(digest, sequence_number);
         self.previous_digest = Some(digest);
-        self.last_timestamp_ms = timestamp_ms;
-        // No subscriber is not an error.
-        let _ = self.sender.send(checkpoint.clone());
+        self.network_total_transactions = summary.network_total_transactions;
+        self.rolling_gas = summary.epoch_rolling_gas_cost_summary.clone();
+        self.last_timestamp_ms = summary.timestamp_ms;
         checkpoint
     }
 
@@ -276,7 +391,7 @@ mod tests {
         assert_eq!(ledger.checkpoint_by_digest(&digest), Some(&genesis));
         // Nothing pending: nothing sealed.
         assert!(!ledger.has_pending());
-        assert!(ledger.seal(9_000).is_none());
+        assert!(ledger.seal(9_000).unwrap().is_none());
         assert_eq!(ledger.latest_sequence_number(), 0);
         assert!(ledger.checkpoint(1).is_none());
     }

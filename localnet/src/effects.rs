@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
 use sui_sdk_types::{
     Address, ChangedObject, Digest, Event, ExecutionStatus, GasCostSummary, IdOperation, Object,
     ObjectIn, ObjectOut, ObjectReference, Owner, TransactionEffects, TransactionEffectsV2,
@@ -17,7 +18,7 @@ pub const OBJECT_DIGEST_DELETED: Digest = Digest::new([99; 32]);
 pub const OBJECT_DIGEST_WRAPPED: Digest = Digest::new([88; 32]);
 
 /// An object a transaction wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectChange {
     /// The new reference (the transaction's Lamport version, the new digest).
     pub reference: ObjectReference,
@@ -35,7 +36,7 @@ impl ObjectChange {
 }
 
 /// What a successful transaction did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Effects {
     /// The transaction digest.
     pub transaction_digest: Digest,

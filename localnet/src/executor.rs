@@ -6,7 +6,10 @@
 //! balance), inputs (existence, version and digest, owner or shared version, duplicates).
 //! Then the commands run in order on copies of the objects; the first error discards them all.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use sui_crypto::{SuiVerifier, UserSignatureVerifier};
 use sui_sdk_types::{
@@ -19,6 +22,7 @@ use walrus_chain::contract::{
 };
 
 use crate::{
+    db::{ChainDb, StoredTransaction},
     effects::{self, Change, Effects, EffectsInput},
     genesis::{Genesis, GenesisConfig},
     runtime::{InputKind, InputSlot, Outcome, Runtime},
@@ -29,10 +33,15 @@ use crate::{
 };
 
 /// Executes transactions against an [`ObjectStore`].
+///
+/// With a [`ChainDb`] attached ([`Self::restore`]), every executed transaction (its object
+/// writes and its record) and every clock update is committed to the database, durably, before
+/// it is applied in memory and before `execute` returns; a clone shares the database.
 #[derive(Debug, Clone, Default)]
 pub struct Executor {
     store: ObjectStore,
     executed: BTreeMap<Digest, Effects>,
+    db: Option<Arc<ChainDb>>,
 }
 
 /// The gas coins of a transaction, loaded and checked.
@@ -53,7 +62,35 @@ impl Executor {
         Self {
             store,
             executed: BTreeMap::new(),
+            db: None,
         }
+    }
+
+    /// An executor over `store` (the objects loaded from `db`) that has executed `executed`
+    /// (in execution order), writing to `db` from now on.
+    pub fn restore(
+        store: ObjectStore,
+        executed: impl IntoIterator<Item = Effects>,
+        db: Arc<ChainDb>,
+    ) -> Self {
+        Self {
+            store,
+            executed: executed
+                .into_iter()
+                .map(|effects| (effects.transaction_digest, effects))
+                .collect(),
+            db: Some(db),
+        }
+    }
+
+    /// The database the executor writes to, if any.
+    pub fn db(&self) -> Option<&Arc<ChainDb>> {
+        self.db.as_ref()
+    }
+
+    /// Number of transactions executed (since genesis).
+    pub fn executed_count(&self) -> usize {
+        self.executed.len()
     }
 
     /// An executor over the genesis state of `config`.
@@ -102,6 +139,10 @@ impl Executor {
             .checked_add(1)
             .ok_or_else(|| ExecutionError::Internal("version overflow".into()))?;
         let updated = move_object(&value, version, *object.owner(), Digest::ZERO)?;
+        if let Some(db) = &self.db {
+            db.write_object(&updated)
+                .map_err(|error| ExecutionError::Internal(error.to_string()))?;
+        }
         self.store.insert(updated);
         Ok(())
     }
@@ -205,6 +246,22 @@ impl Executor {
             events: sui_events(sender, input.events)?,
             dependencies,
         })?;
+        if let Some(db) = &self.db {
+            let writes: Vec<(Address, Option<&Object>)> = commit
+                .iter()
+                .map(|(id, object)| (*id, object.as_ref()))
+                .collect();
+            let record = StoredTransaction {
+                index: u64::try_from(self.executed.len())
+                    .map_err(|_| ExecutionError::Internal("too many transactions".into()))?,
+                transaction: transaction.clone(),
+                signatures: signatures.to_vec(),
+                effects: effects.clone(),
+            };
+            // Durable before anything changes in memory: a failed write changes nothing.
+            db.write_transaction(&writes, &record)
+                .map_err(|error| ExecutionError::Internal(error.to_string()))?;
+        }
         for (id, object) in commit {
             match object {
                 Some(object) => self.store.insert(object),

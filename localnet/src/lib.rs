@@ -16,11 +16,14 @@
 //! - [`types`]: the Move types the executor knows and their twin values.
 //! - [`service`]: the gRPC server (Sui's `sui.rpc.v2` services from `sui-rpc`) over an
 //!   executor, and [`checkpoints`]: the ledger of executed transactions and checkpoints.
+//! - [`db`]: the durable chain in one redb file ([`ChainDb`]); `service::ChainState::open`
+//!   opens a data directory (genesis if empty, else resume).
 //!
 //! Differences from a Sui validator are listed in the crate's `README.md` (most notably: a
 //! failed transaction is an `Err` and changes nothing, gas included).
 
 pub mod checkpoints;
+pub mod db;
 pub mod effects;
 pub mod error;
 pub mod executor;
@@ -34,6 +37,7 @@ mod runtime;
 
 use sui_sdk_types::Address;
 
+pub use db::{ChainDb, ChainDbError};
 pub use effects::Effects;
 pub use error::ExecutionError;
 pub use executor::Executor;

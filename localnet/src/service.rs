@@ -12,7 +12,9 @@
 //! A background task seals the executed transactions into a checkpoint every
 //! [`ServiceConfig::checkpoint_interval`] when there are any ([`crate::checkpoints`]).
 
-use std::{collections::BTreeMap, net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap, net::SocketAddr, path::Path, str::FromStr, sync::Arc, time::Duration,
+};
 
 use sui_rpc::{
     field::{FieldMask, FieldMaskTree, FieldMaskUtil, MessageFields},
@@ -39,8 +41,10 @@ use tokio_stream::{wrappers::TcpListenerStream, StreamExt};
 use tonic::{codegen::BoxStream, Request, Response, Status};
 
 use crate::{
-    checkpoints::{now_ms, Ledger},
-    ExecutionError, Executor, REFERENCE_GAS_PRICE, SUI_EPOCH, SUI_FRAMEWORK_ID,
+    checkpoints::{genesis_checkpoint, now_ms, Ledger},
+    db::{ChainDb, ChainDbError},
+    ExecutionError, Executor, Genesis, GenesisConfig, REFERENCE_GAS_PRICE, SUI_EPOCH,
+    SUI_FRAMEWORK_ID,
 };
 
 /// Default and largest page sizes of the list methods.
@@ -76,6 +80,69 @@ pub struct ChainState {
     pub ledger: Ledger,
 }
 
+impl ChainState {
+    /// An in-memory chain over `executor`; checkpoint 0 is sealed at the executor's clock time.
+    pub fn new(executor: Executor) -> Self {
+        let genesis_ms = executor.timestamp_ms().unwrap_or(0);
+        Self {
+            executor,
+            ledger: Ledger::new(genesis_ms),
+        }
+    }
+
+    /// A durable chain in `dir` (a [`ChainDb`], `dir/chain.redb`): if the directory holds no
+    /// chain, the genesis state of `config` and checkpoint 0 (at the genesis clock time) are
+    /// written; otherwise the stored chain is loaded (it must come from the same `config`) and
+    /// resumes where it stopped: same objects, transactions, checkpoints and chain ID, and the
+    /// transactions executed but not yet in a checkpoint are sealed into the next one now.
+    /// From then on every executed transaction and sealed checkpoint is committed to the
+    /// database (fsync) before it is answered or broadcast.
+    pub fn open(dir: &Path, config: &GenesisConfig) -> Result<(Self, Genesis), ChainDbError> {
+        let db = Arc::new(ChainDb::open(dir)?);
+        let (store, genesis) = config.build().map_err(ChainDbError::Genesis)?;
+        let loaded = match db.load()? {
+            Some(loaded) => loaded,
+            None => {
+                let genesis_ms = Executor::new(store.clone()).timestamp_ms().unwrap_or(0);
+                db.write_genesis(genesis.digest, &store, &genesis_checkpoint(genesis_ms))?;
+                db.load()?.ok_or_else(|| ChainDbError::Corrupt {
+                    path: db.path().to_owned(),
+                    reason: "genesis was written but cannot be read".to_owned(),
+                })?
+            }
+        };
+        if loaded.genesis_digest != genesis.digest {
+            return Err(ChainDbError::GenesisMismatch {
+                path: db.path().to_owned(),
+                stored: loaded.genesis_digest,
+                given: genesis.digest,
+            });
+        }
+        let ledger = Ledger::restore(&loaded.checkpoints, &loaded.transactions, db.clone())?;
+        let executor = Executor::restore(
+            loaded.objects,
+            loaded.transactions.into_iter().map(|stored| stored.effects),
+            db,
+        );
+        let mut state = Self { executor, ledger };
+        if state.ledger.has_pending() {
+            let timestamp_ms = now_ms().max(state.executor.timestamp_ms().unwrap_or(0));
+            state.ledger.seal(timestamp_ms)?;
+        }
+        Ok((state, genesis))
+    }
+
+    /// Seals the pending transactions into a checkpoint now (at the wall clock or the `0x6`
+    /// clock, whichever is later); the sequence number of the new checkpoint, if any.
+    pub fn seal_checkpoint(&mut self) -> Result<Option<u64>, ChainDbError> {
+        let timestamp_ms = now_ms().max(self.executor.timestamp_ms().unwrap_or(0));
+        Ok(self
+            .ledger
+            .seal(timestamp_ms)?
+            .and_then(|checkpoint| checkpoint.sequence_number))
+    }
+}
+
 /// The gRPC service: one value implements all served traits.
 #[derive(Debug, Clone)]
 pub struct LocalnetService {
@@ -86,11 +153,11 @@ pub struct LocalnetService {
 impl LocalnetService {
     /// A service over `executor`; checkpoint 0 is sealed at the executor's clock time.
     pub fn new(executor: Executor, config: ServiceConfig) -> Self {
-        let genesis_ms = executor.timestamp_ms().unwrap_or(0);
-        let state = ChainState {
-            executor,
-            ledger: Ledger::new(genesis_ms),
-        };
+        Self::with_state(ChainState::new(executor), config)
+    }
+
+    /// A service over `state` (e.g. a durable chain from [`ChainState::open`]).
+    pub fn with_state(state: ChainState, config: ServiceConfig) -> Self {
         Self {
             state: Arc::new(Mutex::new(state)),
             config,
@@ -102,11 +169,13 @@ impl LocalnetService {
         &self.state
     }
 
-    /// Seals the pending transactions into a checkpoint now, if there are any.
+    /// Seals the pending transactions into a checkpoint now, if there are any. A database
+    /// error leaves them pending (the next call retries) and is printed to stderr; see
+    /// [`ChainState::seal_checkpoint`] to handle it.
     pub async fn seal_checkpoint(&self) {
-        let mut state = self.state.lock().await;
-        let timestamp_ms = now_ms().max(state.executor.timestamp_ms().unwrap_or(0));
-        state.ledger.seal(timestamp_ms);
+        if let Err(error) = self.state.lock().await.seal_checkpoint() {
+            eprintln!("walrus-localnet: cannot seal a checkpoint: {error}");
+        }
     }
 
     /// Spawns the task that seals a checkpoint every `checkpoint_interval`.
@@ -171,9 +240,18 @@ pub struct LocalServer {
 impl LocalServer {
     /// Starts a localnet over `executor` on `127.0.0.1:0`.
     pub async fn start(executor: Executor, config: ServiceConfig) -> std::io::Result<Self> {
+        Self::start_with_state(ChainState::new(executor), config).await
+    }
+
+    /// Starts a localnet over `state` (e.g. a durable chain from [`ChainState::open`]) on
+    /// `127.0.0.1:0`.
+    pub async fn start_with_state(
+        state: ChainState,
+        config: ServiceConfig,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
-        let service = LocalnetService::new(executor, config);
+        let service = LocalnetService::with_state(state, config);
         let builder = service.spawn_checkpoint_builder();
         let server = service.clone();
         let serving = tokio::spawn(async move {

@@ -24,7 +24,7 @@ pub const STAKED_WAL_MODULE: &str = "staking";
 pub const STORAGE_NODE_MODULE: &str = "staking";
 
 /// A Move object type the localnet stores and the executor can pass to the twin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ObjectType {
     /// `0x2::coin::Coin<0x2::sui::SUI>` (gas coins).
     SuiCoin,

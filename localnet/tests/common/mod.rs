@@ -91,15 +91,21 @@ pub fn blob_ids(data: &[u8]) -> (U256, U256) {
 }
 
 impl Net {
+    /// The genesis configuration of [`Net::new`]: `n_users` users, each with two 10-SUI gas
+    /// coins and a 100 000-WAL coin.
+    pub fn config(n_users: u8) -> GenesisConfig {
+        let mut config = GenesisConfig::new(N_SHARDS, EPOCH_MS, MAX_EPOCHS_AHEAD);
+        config.start_timestamp_ms = 1_000;
+        for user in (1..=n_users).map(user) {
+            config = config.with_account(user.address, &[10 * SUI, 10 * SUI], &[100_000 * WAL]);
+        }
+        config
+    }
+
     /// A genesis with `n_users` users, each with two 10-SUI gas coins and a 100 000-WAL coin.
     pub fn new(n_users: u8) -> Self {
         let users: Vec<User> = (1..=n_users).map(user).collect();
-        let mut config = GenesisConfig::new(N_SHARDS, EPOCH_MS, MAX_EPOCHS_AHEAD);
-        config.start_timestamp_ms = 1_000;
-        for user in &users {
-            config = config.with_account(user.address, &[10 * SUI, 10 * SUI], &[100_000 * WAL]);
-        }
-        let (executor, genesis) = Executor::from_genesis(&config).unwrap();
+        let (executor, genesis) = Executor::from_genesis(&Self::config(n_users)).unwrap();
         Self {
             executor,
             genesis,
