@@ -289,6 +289,21 @@ impl ChainDb {
         })
     }
 
+    /// Writes objects (a system operation: epoch change, faucet) in one transaction.
+    pub fn write_objects(&self, objects: &[Object]) -> Result<(), ChainDbError> {
+        let encoded: Vec<(Address, Vec<u8>)> = objects
+            .iter()
+            .map(|object| Ok((object.object_id(), self.encode(object)?)))
+            .collect::<Result<_, ChainDbError>>()?;
+        self.write(|tx| {
+            let mut table = tx.open_table(OBJECTS)?;
+            for (id, bytes) in &encoded {
+                table.insert(id.as_bytes(), bytes.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
     /// Writes a sealed checkpoint and the next sequence number, in one transaction.
     pub fn write_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), ChainDbError> {
         let bytes = self.encode(checkpoint)?;

@@ -147,6 +147,154 @@ impl Executor {
         Ok(())
     }
 
+    /// Commits `objects` (new versions or new objects) to the database, then to the store.
+    fn commit_objects(&mut self, objects: Vec<Object>) -> Result<(), ExecutionError> {
+        if let Some(db) = &self.db {
+            db.write_objects(&objects)
+                .map_err(|error| ExecutionError::Internal(error.to_string()))?;
+        }
+        for object in objects {
+            self.store.insert(object);
+        }
+        Ok(())
+    }
+
+    /// A system operation's digest: Blake2b-256 of a domain tag and `parts`.
+    fn system_digest(tag: &str, parts: &[&[u8]]) -> Digest {
+        let mut hasher = sui_sdk_types::hash::Hasher::new();
+        hasher.update(b"walrus-localnet::system::");
+        hasher.update(tag.as_bytes());
+        for part in parts {
+            hasher.update(part);
+        }
+        hasher.finalize()
+    }
+
+    /// The epoch change as a **system operation** (what the epoch clock runs; not a signed
+    /// transaction, no gas, not recorded in the ledger): if the epoch's duration has passed on
+    /// the `0x6` clock, runs the twin's `staking::initiate_epoch_change` on `Staking` and
+    /// `System` and writes their new versions (at 1 + the largest of their versions and the
+    /// clock's), durably. Returns the new epoch, or `None` if the epoch is not over. A Move
+    /// abort (e.g. no stake) changes nothing.
+    pub fn system_epoch_change(
+        &mut self,
+        genesis: &Genesis,
+    ) -> Result<Option<u32>, ExecutionError> {
+        let clock = self.timestamp_ms()?;
+        let load = |id: &Address| -> Result<(Object, ObjectValue), ExecutionError> {
+            let object = self
+                .store
+                .get(id)
+                .ok_or(ExecutionError::ObjectNotFound(*id))?
+                .clone();
+            let value = decode_object(&object)
+                .map_err(|error| ExecutionError::Internal(error.to_string()))?;
+            Ok((object, value))
+        };
+        let (staking_object, ObjectValue::Staking(mut staking)) = load(&genesis.staking)? else {
+            return Err(ExecutionError::Internal("not a Staking object".into()));
+        };
+        let (system_object, ObjectValue::System(mut system)) = load(&genesis.system)? else {
+            return Err(ExecutionError::Internal("not a System object".into()));
+        };
+        if clock
+            < staking
+                .epoch_start_ms
+                .saturating_add(staking.epoch_duration_ms)
+        {
+            return Ok(None);
+        }
+        let clock_version = self
+            .store
+            .get(&CLOCK_OBJECT_ID)
+            .map(Object::version)
+            .unwrap_or(0);
+        let digest = Self::system_digest(
+            "epoch_change",
+            &[&staking.epoch.to_le_bytes(), &clock.to_le_bytes()],
+        );
+        let mut ctx = TxContext::new(Address::ZERO.into_inner(), digest.into_inner());
+        staking
+            .initiate_epoch_change(
+                &mut system,
+                &walrus_chain::contract::sui::Clock {
+                    timestamp_ms: clock,
+                },
+                &mut ctx,
+            )
+            .map_err(|abort| ExecutionError::MoveAbort { command: 0, abort })?;
+        let version = staking_object
+            .version()
+            .max(system_object.version())
+            .max(clock_version)
+            .checked_add(1)
+            .ok_or_else(|| ExecutionError::Internal("version overflow".into()))?;
+        let epoch = staking.epoch;
+        let objects = vec![
+            move_object(
+                &ObjectValue::Staking(staking),
+                version,
+                *staking_object.owner(),
+                digest,
+            )?,
+            move_object(
+                &ObjectValue::System(system),
+                version,
+                *system_object.owner(),
+                digest,
+            )?,
+        ];
+        self.commit_objects(objects)?;
+        Ok(Some(epoch))
+    }
+
+    /// Mints coins to `recipient` as a **system operation** (the faucet; no transaction, not
+    /// recorded in the ledger): a `Coin<SUI>` of `sui` MIST and a `Coin<WAL>` of `wal` FROST
+    /// (each only if non-zero), at version 1, durably. `nonce` makes the IDs unique (the
+    /// faucet passes a counter and the time). Returns the new coins' IDs.
+    pub fn system_mint(
+        &mut self,
+        recipient: Address,
+        sui: u64,
+        wal: u64,
+        nonce: &[u8],
+    ) -> Result<Vec<Address>, ExecutionError> {
+        let digest = Self::system_digest(
+            "mint",
+            &[
+                recipient.as_bytes(),
+                &sui.to_le_bytes(),
+                &wal.to_le_bytes(),
+                &(self.store.len() as u64).to_le_bytes(),
+                nonce,
+            ],
+        );
+        let mut ctx = TxContext::new(Address::ZERO.into_inner(), digest.into_inner());
+        let mut objects = Vec::new();
+        for (amount, is_sui) in [(sui, true), (wal, false)] {
+            if amount == 0 {
+                continue;
+            }
+            let coin = Coin {
+                id: ctx.fresh_id(),
+                balance: amount,
+            };
+            let value = if is_sui {
+                ObjectValue::SuiCoin(coin)
+            } else {
+                ObjectValue::WalCoin(coin)
+            };
+            let object = move_object(&value, 1, Owner::Address(recipient), digest)?;
+            if self.store.get(&object.object_id()).is_some() {
+                return Err(ExecutionError::Internal("minted object ID exists".into()));
+            }
+            objects.push(object);
+        }
+        let ids = objects.iter().map(Object::object_id).collect();
+        self.commit_objects(objects)?;
+        Ok(ids)
+    }
+
     /// Verifies and executes a signed transaction. On success the store holds its writes and
     /// the effects are returned; on any error the store is unchanged.
     pub fn execute(

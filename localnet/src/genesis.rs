@@ -62,6 +62,38 @@ pub struct GenesisConfig {
     pub start_timestamp_ms: u64,
     /// Funded accounts.
     pub accounts: Vec<GenesisAccount>,
+    /// The initial committee's storage nodes: registered, staked and, if there is any, made
+    /// the committee of epoch 1 by an epoch change at genesis.
+    pub nodes: Vec<GenesisNode>,
+}
+
+/// A storage node registered and staked at genesis (what its operator would do with
+/// `register_candidate` and `stake_with_pool`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GenesisNode {
+    /// The node's Sui address: it receives the `StorageNodeCap` and the `StakedWal`, and the
+    /// proof of possession is over it.
+    pub owner: Address,
+    /// The node's name.
+    pub name: String,
+    /// Its network address (`host:port`).
+    pub network_address: String,
+    /// The BLS12-381 protocol public key (96 bytes, compressed).
+    pub public_key: Vec<u8>,
+    /// The proof of possession of `public_key` for `owner` in epoch 0.
+    pub proof_of_possession: Vec<u8>,
+    /// The network public key.
+    pub network_public_key: Vec<u8>,
+    /// Commission rate (basis points).
+    pub commission_rate: u16,
+    /// Storage price vote (FROST per unit size per epoch).
+    pub storage_price: u64,
+    /// Write price vote (FROST per unit size).
+    pub write_price: u64,
+    /// Capacity vote (bytes).
+    pub node_capacity: u64,
+    /// WAL (FROST) staked with the node at genesis (minted for it).
+    pub stake: u64,
 }
 
 /// The IDs of the genesis objects.
@@ -122,6 +154,7 @@ impl GenesisConfig {
             max_epochs_ahead,
             start_timestamp_ms: 0,
             accounts: Vec::new(),
+            nodes: Vec::new(),
         }
     }
 
@@ -132,6 +165,12 @@ impl GenesisConfig {
             sui_coins: sui_coins.to_vec(),
             wal_coins: wal_coins.to_vec(),
         });
+        self
+    }
+
+    /// Adds a storage node of the initial committee.
+    pub fn with_node(mut self, node: GenesisNode) -> Self {
+        self.nodes.push(node);
         self
     }
 
@@ -155,7 +194,7 @@ impl GenesisConfig {
             timestamp_ms: self.start_timestamp_ms,
         };
         let cap = init::init(&mut ctx);
-        let (system, staking) = init::initialize_walrus(
+        let (mut system, mut staking) = init::initialize_walrus(
             cap,
             self.n_shards,
             self.epoch_duration_ms,
@@ -164,6 +203,50 @@ impl GenesisConfig {
             &mut ctx,
         )
         .map_err(|abort| ExecutionError::MoveAbort { command: 0, abort })?;
+
+        let abort = |abort| ExecutionError::MoveAbort { command: 0, abort };
+        let mut node_objects = Vec::new();
+        for (index, node) in self.nodes.iter().enumerate() {
+            // Each node's registration runs as its own transaction from its owner.
+            let mut hasher = Hasher::new();
+            hasher.update(digest.inner());
+            hasher.update(b"::node::");
+            hasher.update((index as u64).to_le_bytes());
+            let mut node_ctx =
+                TxContext::new(node.owner.into_inner(), hasher.finalize().into_inner());
+            let cap = staking
+                .register_candidate(
+                    node.name.clone(),
+                    node.network_address.clone(),
+                    node.public_key.clone(),
+                    node.network_public_key.clone(),
+                    node.proof_of_possession.clone(),
+                    node.commission_rate,
+                    node.storage_price,
+                    node.write_price,
+                    node.node_capacity,
+                    &mut node_ctx,
+                )
+                .map_err(abort)?;
+            let stake = Coin {
+                id: node_ctx.fresh_id(),
+                balance: node.stake,
+            };
+            let staked = staking
+                .stake_with_pool(stake, cap.node_id, &mut node_ctx)
+                .map_err(abort)?;
+            node_objects.push((node.owner, ObjectValue::StorageNodeCap(cap)));
+            node_objects.push((node.owner, ObjectValue::StakedWal(staked)));
+        }
+        if !self.nodes.is_empty() {
+            // The first epoch change, at the genesis time: epoch 1 has the committee.
+            let duration = staking.epoch_duration_ms;
+            staking.epoch_duration_ms = 0;
+            staking
+                .initiate_epoch_change(&mut system, &clock, &mut ctx)
+                .map_err(abort)?;
+            staking.epoch_duration_ms = duration;
+        }
 
         let mut store = ObjectStore::new();
         store.insert(package(WAL_PACKAGE_ID, &[("wal", "WAL")]));
@@ -194,6 +277,14 @@ impl GenesisConfig {
             store.insert(move_object(&value, GENESIS_VERSION, shared, digest)?);
         }
 
+        for (owner, value) in &node_objects {
+            store.insert(move_object(
+                value,
+                GENESIS_VERSION,
+                Owner::Address(*owner),
+                digest,
+            )?);
+        }
         let mut coins = Vec::new();
         for account in &self.accounts {
             let kinds = [

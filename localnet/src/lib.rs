@@ -16,6 +16,8 @@
 //! - [`types`]: the Move types the executor knows and their twin values.
 //! - [`service`]: the gRPC server (Sui's `sui.rpc.v2` services from `sui-rpc`) over an
 //!   executor, and [`checkpoints`]: the ledger of executed transactions and checkpoints.
+//! - [`launcher`]: the `walrus-localnet` binary's genesis file, epoch clock, faucet and
+//!   [`launcher::run_chain`].
 //! - [`db`]: the durable chain in one redb file ([`ChainDb`]); `service::ChainState::open`
 //!   opens a data directory (genesis if empty, else resume).
 //!
@@ -28,6 +30,7 @@ pub mod effects;
 pub mod error;
 pub mod executor;
 pub mod genesis;
+pub mod launcher;
 pub mod service;
 pub mod store;
 pub mod types;
@@ -41,7 +44,7 @@ pub use db::{ChainDb, ChainDbError};
 pub use effects::Effects;
 pub use error::ExecutionError;
 pub use executor::Executor;
-pub use genesis::{Genesis, GenesisAccount, GenesisConfig};
+pub use genesis::{Genesis, GenesisAccount, GenesisConfig, GenesisNode};
 pub use service::{serve, serve_with_config, LocalServer, LocalnetService, ServiceConfig};
 pub use store::ObjectStore;
 

@@ -194,12 +194,23 @@ impl LocalnetService {
     /// Serves the gRPC API on `listener` until the server fails. The checkpoint builder must
     /// run as well ([`Self::spawn_checkpoint_builder`]; [`serve`] does both).
     pub async fn serve(self, listener: TcpListener) -> Result<(), tonic::transport::Error> {
+        self.serve_with_shutdown(listener, std::future::pending())
+            .await
+    }
+
+    /// [`Self::serve`] until `signal` completes (then the server stops accepting requests and
+    /// returns once the open ones are answered).
+    pub async fn serve_with_shutdown(
+        self,
+        listener: TcpListener,
+        signal: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<(), tonic::transport::Error> {
         tonic::transport::Server::builder()
             .add_service(LedgerServiceServer::new(self.clone()))
             .add_service(StateServiceServer::new(self.clone()))
             .add_service(TransactionExecutionServiceServer::new(self.clone()))
             .add_service(SubscriptionServiceServer::new(self))
-            .serve_with_incoming(TcpListenerStream::new(listener))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
             .await
     }
 }

@@ -1,0 +1,358 @@
+//! The `walrus-localnet` binary as a real process: genesis with a committee from a genesis
+//! file, gRPC through `sui_rpc::Client`, the HTTP faucet, the epoch clock, graceful (SIGTERM)
+//! and hard (SIGKILL) restarts on the same data directory.
+
+use std::{
+    net::{SocketAddr, TcpListener},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fastcrypto::traits::ToFromBytes;
+use sui_crypto::ed25519::Ed25519PrivateKey;
+use sui_rpc::{
+    field::{FieldMask, FieldMaskUtil},
+    proto::sui::rpc::v2::{GetBalanceRequest, GetObjectRequest, GetServiceInfoRequest},
+    Client,
+};
+use sui_sdk_types::Address;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use walrus_chain::{
+    client::{ChainConfig, WalrusClient},
+    contract::system::System,
+};
+use walrus_core::crypto::ProtocolKeyPair;
+use walrus_localnet::{WALRUS_PACKAGE_ID, WAL_PACKAGE_ID};
+
+const EPOCH_MS: u64 = 1_500;
+const COIN: u64 = 1_000_000_000;
+
+const GENESIS: &str = r#"
+n_shards = 6
+epoch_duration_ms = 60000 # overridden on the command line
+max_epochs_ahead = 10
+
+[[accounts]]
+address = "0xa1"
+sui = 1000000000000
+wal = 500000000000
+
+[[nodes]]
+owner = "0xb1"
+name = "alice"
+network_address = "127.0.0.1:9101"
+bls_seed = "0101010101010101010101010101010101010101010101010101010101010101"
+stake = 1000000000000
+storage_price = 100
+write_price = 10
+capacity = 1099511627776
+
+[[nodes]]
+owner = "0xb2"
+network_address = "127.0.0.1:9102"
+bls_seed = "0202020202020202020202020202020202020202020202020202020202020202"
+stake = 2000000000000
+"#;
+
+/// Two free ports (both bound at once, so they differ).
+fn free_ports() -> (SocketAddr, SocketAddr) {
+    let a = TcpListener::bind("127.0.0.1:0").unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").unwrap();
+    (a.local_addr().unwrap(), b.local_addr().unwrap())
+}
+
+struct Node {
+    child: Child,
+    grpc: SocketAddr,
+    faucet: SocketAddr,
+}
+
+impl Node {
+    fn start(dir: &Path, genesis: &Path) -> Self {
+        let (grpc, faucet) = free_ports();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.parent().unwrap().join("localnet.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_walrus-localnet"))
+            .args(["chain", "--dir"])
+            .arg(dir)
+            .args(["--listen", &grpc.to_string()])
+            .args(["--faucet-listen", &faucet.to_string()])
+            .arg("--genesis")
+            .arg(genesis)
+            .args(["--epoch-duration-ms", &EPOCH_MS.to_string()])
+            .args(["--checkpoint-interval-ms", "50"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            grpc,
+            faucet,
+        }
+    }
+
+    /// Waits until gRPC and the faucet answer.
+    async fn client(&self) -> Client {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let mut client = Client::new(format!("http://{}", self.grpc)).unwrap();
+            let grpc_ok = client
+                .ledger_client()
+                .get_service_info(GetServiceInfoRequest::default())
+                .await
+                .is_ok();
+            if grpc_ok && http(self.faucet, "GET", "/health", "").await.is_ok() {
+                return client;
+            }
+            assert!(Instant::now() < deadline, "the localnet did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn signal(&mut self, signal: &str) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 request: (status, JSON body).
+async fn http(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<(u16, serde_json::Value)> {
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    Ok((status, serde_json::from_str(body).unwrap()))
+}
+
+async fn chain_id(client: &mut Client) -> String {
+    client
+        .ledger_client()
+        .get_service_info(GetServiceInfoRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .chain_id()
+        .to_owned()
+}
+
+async fn system(client: &mut Client, id: &str) -> System {
+    let response = client
+        .ledger_client()
+        .get_object(
+            GetObjectRequest::default()
+                .with_object_id(id.to_owned())
+                .with_read_mask(FieldMask::from_str("contents")),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    bcs::from_bytes(response.object().contents().value()).unwrap()
+}
+
+async fn balance(client: &mut Client, owner: Address, coin_type: &str) -> u64 {
+    client
+        .state_client()
+        .get_balance(
+            GetBalanceRequest::default()
+                .with_owner(owner.to_string())
+                .with_coin_type(coin_type),
+        )
+        .await
+        .unwrap()
+        .get_ref()
+        .balance()
+        .balance()
+}
+
+/// Polls until the system's epoch is above `epoch`.
+async fn wait_epoch_above(client: &mut Client, system_id: &str, epoch: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_millis(4 * EPOCH_MS);
+    loop {
+        let now = system(client, system_id).await.committee.epoch;
+        if now > epoch {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "the epoch stayed at {now}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn binary_genesis_faucet_epochs_and_restarts() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("chain");
+    let genesis = temp.path().join("genesis.toml");
+    std::fs::write(&genesis, GENESIS).unwrap();
+    let wal_type = format!("{WAL_PACKAGE_ID}::wal::WAL");
+
+    let mut node = Node::start(&dir, &genesis);
+    let mut client = node.client().await;
+    let chain = chain_id(&mut client).await;
+    let (status, health) = http(node.faucet, "GET", "/health", "").await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(health["chain_id"], chain.as_str());
+    let system_id = health["system_object"].as_str().unwrap().to_owned();
+
+    // Genesis: epoch 1 has the committee of the file's nodes, shards by stake (2 + 4 of 6).
+    let state = system(&mut client, &system_id).await;
+    assert!(state.committee.epoch >= 1);
+    let keys: Vec<Vec<u8>> = [1u8, 2]
+        .map(|seed| {
+            ProtocolKeyPair::from_seed([seed; 32])
+                .public()
+                .as_bytes()
+                .to_vec()
+        })
+        .to_vec();
+    let members: Vec<(Vec<u8>, u16)> = state
+        .committee
+        .members
+        .iter()
+        .map(|member| (member.public_key.clone(), member.weight))
+        .collect();
+    assert_eq!(members, vec![(keys[0].clone(), 2), (keys[1].clone(), 4)]);
+    assert_eq!(
+        balance(&mut client, Address::from_static("0xa1"), "0x2::sui::SUI").await,
+        1_000 * COIN
+    );
+
+    // The faucet funds a fresh address.
+    let fresh = Address::from_static("0xf00d");
+    let body = format!(
+        r#"{{"recipient": "{fresh}", "sui": {}, "wal": {}}}"#,
+        7 * COIN,
+        3 * COIN
+    );
+    let (status, funded) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
+    assert_eq!(status, 200, "{funded}");
+    assert_eq!(funded["coins"].as_array().unwrap().len(), 2);
+    // Defaults when no amount is given.
+    let body = format!(r#"{{"recipient": "{fresh}"}}"#);
+    let (status, _) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
+    assert_eq!(status, 200);
+    let sui = balance(&mut client, fresh, "0x2::sui::SUI").await;
+    let wal = balance(&mut client, fresh, &wal_type).await;
+    assert_eq!((sui, wal), (107 * COIN, 103 * COIN));
+    // Errors: JSON with a code.
+    for (body, code) in [
+        (r#"{"recipient": "nope"}"#.to_owned(), "invalid_recipient"),
+        (
+            format!(r#"{{"recipient": "{fresh}", "sui": {}}}"#, u64::MAX),
+            "amount_too_large",
+        ),
+        ("not json".to_owned(), "invalid_request"),
+        (
+            format!(r#"{{"recipient": "{fresh}", "sui": 0, "wal": 0}}"#),
+            "nothing_requested",
+        ),
+    ] {
+        let (status, error) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["error"]["code"], code, "{error}");
+        assert!(error["error"]["message"].is_string());
+    }
+    let (status, error) = http(node.faucet, "GET", "/nope", "").await.unwrap();
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+
+    // The Walrus chain client, configured from /health and funded by the faucet, reads the
+    // committee and stakes (a signed transaction paid with the faucet's gas).
+    let config = ChainConfig::new(
+        WAL_PACKAGE_ID,
+        WALRUS_PACKAGE_ID,
+        system_id.parse().unwrap(),
+        health["staking_object"].as_str().unwrap().parse().unwrap(),
+        health["initial_shared_version"].as_u64().unwrap(),
+    );
+    let walrus = WalrusClient::new(
+        &format!("http://{}", node.grpc),
+        Ed25519PrivateKey::new([77; 32]),
+        config.clone(),
+    )
+    .unwrap();
+    let body = format!(r#"{{"recipient": "{}"}}"#, walrus.address());
+    let (status, _) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
+    assert_eq!(status, 200);
+    let committee = walrus.committee().await.unwrap();
+    assert_eq!(committee.members.len(), 2);
+    let staked = walrus
+        .stake_with_pool(committee.members[0].node_id, 5 * COIN)
+        .await
+        .unwrap();
+    assert_eq!(staked.principal, 5 * COIN);
+    assert_eq!(walrus.wal_balance().await.unwrap(), 95 * COIN);
+
+    // The epoch clock advances the epoch.
+    let epoch = wait_epoch_above(&mut client, &system_id, state.committee.epoch).await;
+
+    // Graceful stop (SIGTERM), then restart on the same directory: same chain, balances kept.
+    assert!(node.signal("-TERM").success());
+    drop(node);
+    let mut node = Node::start(&dir, &genesis);
+    let mut client = node.client().await;
+    assert_eq!(chain_id(&mut client).await, chain);
+    assert_eq!(
+        balance(&mut client, fresh, "0x2::sui::SUI").await,
+        107 * COIN
+    );
+    assert_eq!(balance(&mut client, fresh, &wal_type).await, 103 * COIN);
+    let resumed = system(&mut client, &system_id).await;
+    assert!(resumed.committee.epoch >= epoch);
+    assert_eq!(resumed.committee.members.len(), 2);
+    let walrus = WalrusClient::new(
+        &format!("http://{}", node.grpc),
+        Ed25519PrivateKey::new([77; 32]),
+        config,
+    )
+    .unwrap();
+    assert_eq!(walrus.owned_staked_wal().await.unwrap(), vec![staked]);
+
+    // Hard kill (SIGKILL) after another faucet request: everything answered survives.
+    let body = format!(r#"{{"recipient": "{fresh}", "sui": {}, "wal": 0}}"#, COIN);
+    let (status, _) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
+    assert_eq!(status, 200);
+    node.signal("-KILL");
+    drop(node);
+    let node = Node::start(&dir, &genesis);
+    let mut client = node.client().await;
+    assert_eq!(chain_id(&mut client).await, chain);
+    assert_eq!(
+        balance(&mut client, fresh, "0x2::sui::SUI").await,
+        108 * COIN
+    );
+    assert_eq!(balance(&mut client, fresh, &wal_type).await, 103 * COIN);
+    // The epoch clock goes on after the restart.
+    let epoch = system(&mut client, &system_id).await.committee.epoch;
+    wait_epoch_above(&mut client, &system_id, epoch).await;
+}
