@@ -671,6 +671,20 @@ impl WalrusClient {
     }
 
     /// The single written object of `ty` of `executed`.
+    /// Transfers `value` (a result of `tx`) to the signer, executes `tx` and returns the
+    /// object of type `ty` it wrote.
+    async fn keep_and_execute<T: DeserializeOwned>(
+        &self,
+        mut tx: TransactionBuilder,
+        value: Argument,
+        ty: &StructTag,
+    ) -> Result<T, ClientError> {
+        let me = tx.pure(&self.address);
+        tx.transfer_objects(vec![value], me);
+        let executed = self.execute(tx).await?;
+        self.written_one(&executed, ty).await
+    }
+
     async fn written_one<T: DeserializeOwned>(
         &self,
         executed: &ExecutedTransaction,
@@ -732,10 +746,7 @@ impl WalrusClient {
                 system_arg, storage, blob_id, root, blob_size, encoding, deletable, wal,
             ],
         )?;
-        let me = tx.pure(&self.address);
-        tx.transfer_objects(vec![blob], me);
-        let executed = self.execute(tx).await?;
-        self.written_one(&executed, &self.config.walrus_type("blob", "Blob"))
+        self.keep_and_execute(tx, blob, &self.config.walrus_type("blob", "Blob"))
             .await
     }
 
@@ -850,14 +861,8 @@ impl WalrusClient {
             tx.pure(&node.node_capacity),
         ];
         let cap = self.call(&mut tx, "staking", "register_candidate", args)?;
-        let me = tx.pure(&self.address);
-        tx.transfer_objects(vec![cap], me);
-        let executed = self.execute(tx).await?;
-        self.written_one(
-            &executed,
-            &self.config.walrus_type(STAKING_MODULE, "StorageNodeCap"),
-        )
-        .await
+        let ty = self.config.walrus_type(STAKING_MODULE, "StorageNodeCap");
+        self.keep_and_execute(tx, cap, &ty).await
     }
 
     /// `set_votes` of the node of `cap`.
@@ -902,14 +907,8 @@ impl WalrusClient {
             "stake_with_pool",
             vec![staking, part[0], node],
         )?;
-        let me = tx.pure(&self.address);
-        tx.transfer_objects(vec![staked], me);
-        let executed = self.execute(tx).await?;
-        self.written_one(
-            &executed,
-            &self.config.walrus_type(STAKING_MODULE, "StakedWal"),
-        )
-        .await
+        let ty = self.config.walrus_type(STAKING_MODULE, "StakedWal");
+        self.keep_and_execute(tx, staked, &ty).await
     }
 
     /// `request_withdraw_stake` of the signer's `StakedWal`; returns it updated.
@@ -938,10 +937,7 @@ impl WalrusClient {
         let staking = tx.object(self.shared_staking());
         let staked = tx.object(object.owned_input());
         let coin = self.call(&mut tx, "staking", "withdraw_stake", vec![staking, staked])?;
-        let me = tx.pure(&self.address);
-        tx.transfer_objects(vec![coin], me);
-        let executed = self.execute(tx).await?;
-        self.written_one(&executed, &self.config.wal_coin_type())
+        self.keep_and_execute(tx, coin, &self.config.wal_coin_type())
             .await
     }
 
@@ -957,10 +953,7 @@ impl WalrusClient {
             "collect_rewards",
             vec![staking, cap_arg],
         )?;
-        let me = tx.pure(&self.address);
-        tx.transfer_objects(vec![coin], me);
-        let executed = self.execute(tx).await?;
-        self.written_one(&executed, &self.config.wal_coin_type())
+        self.keep_and_execute(tx, coin, &self.config.wal_coin_type())
             .await
     }
 
