@@ -1,0 +1,1214 @@
+//! Wire types of the storage-node REST API: routes, JSON envelopes, error reasons, blob status
+//! and health. Shared by the node's server and by every client.
+//!
+//! Conventions: BCS bodies carry [`BCS_CONTENT_TYPE`]; JSON successes are wrapped in
+//! [`ApiSuccess`] (`{"success":{"code":200,"data":...}}`), JSON errors in [`ApiError`]
+//! (`{"error":{"code":404,"status":"NOT_FOUND","reason":"METADATA_NOT_FOUND","message":"..."}}`).
+
+use std::{cmp::Reverse, fmt, str::FromStr};
+
+use base64::{engine::general_purpose::STANDARD, Engine as _};
+use serde::{Deserialize, Serialize};
+use walrus_core::{
+    crypto::PublicKey, BlobId, Epoch, ObjectId, SliverIndex, SliverPairIndex, SliverType,
+};
+
+/// Content type of every BCS request and response body.
+pub const BCS_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// Content type of JSON responses.
+pub const JSON_CONTENT_TYPE: &str = "application/json";
+
+// ---------------------------------------------------------------------------------------------
+// Routes (axum 0.8 templates) and path builders.
+// ---------------------------------------------------------------------------------------------
+
+/// GET: BCS `BlobMetadataWithId`; PUT (body: BCS `BlobMetadata`): store the metadata.
+pub const METADATA_ENDPOINT: &str = "/v1/blobs/{blob_id}/metadata";
+/// GET: JSON `ApiSuccess<StoredOnNodeStatus>` of the metadata.
+pub const METADATA_STATUS_ENDPOINT: &str = "/v1/blobs/{blob_id}/metadata/status";
+/// GET / PUT: BCS `SliverData` of the axis `{sliver_type}` held by pair `{sliver_pair_index}`.
+pub const SLIVER_ENDPOINT: &str = "/v1/blobs/{blob_id}/slivers/{sliver_pair_index}/{sliver_type}";
+/// GET: JSON `ApiSuccess<StoredOnNodeStatus>` of one sliver.
+pub const SLIVER_STATUS_ENDPOINT: &str =
+    "/v1/blobs/{blob_id}/slivers/{sliver_pair_index}/{sliver_type}/status";
+/// GET: JSON `ApiSuccess<StorageConfirmation>` for a permanent blob.
+pub const PERMANENT_CONFIRMATION_ENDPOINT: &str = "/v1/blobs/{blob_id}/confirmation/permanent";
+/// GET: JSON `ApiSuccess<StorageConfirmation>` for the deletable blob object `{object_id}`.
+pub const DELETABLE_CONFIRMATION_ENDPOINT: &str =
+    "/v1/blobs/{blob_id}/confirmation/deletable/{object_id}";
+/// GET with [`RecoverySymbolsQuery`]: BCS `Vec<GeneralRecoverySymbol>`.
+pub const RECOVERY_SYMBOLS_ENDPOINT: &str = "/v1/blobs/{blob_id}/recoverySymbols";
+/// POST (body: BCS `InconsistencyProof` of axis `{sliver_type}`): JSON
+/// `ApiSuccess<SignedInvalidBlobIdMsg>`.
+pub const INCONSISTENCY_PROOF_ENDPOINT: &str =
+    "/v1/blobs/{blob_id}/inconsistencyProof/{sliver_type}";
+/// GET: JSON `ApiSuccess<BlobStatus>`.
+pub const BLOB_STATUS_ENDPOINT: &str = "/v1/blobs/{blob_id}/status";
+/// GET: JSON `ApiSuccess<ServiceHealthInfo>`.
+pub const HEALTH_ENDPOINT: &str = "/v1/health";
+/// GET: the OpenAPI document (JSON).
+pub const API_DOCS_ENDPOINT: &str = "/v1/api";
+/// GET: Prometheus metrics (text exposition format).
+pub const METRICS_ENDPOINT: &str = "/metrics";
+
+/// Concrete path of [`METADATA_ENDPOINT`].
+pub fn metadata_path(blob_id: &BlobId) -> String {
+    format!("/v1/blobs/{blob_id}/metadata")
+}
+
+/// Concrete path of [`METADATA_STATUS_ENDPOINT`].
+pub fn metadata_status_path(blob_id: &BlobId) -> String {
+    format!("/v1/blobs/{blob_id}/metadata/status")
+}
+
+/// Concrete path of [`SLIVER_ENDPOINT`].
+pub fn sliver_path(blob_id: &BlobId, pair: SliverPairIndex, sliver_type: SliverType) -> String {
+    format!("/v1/blobs/{blob_id}/slivers/{pair}/{sliver_type}")
+}
+
+/// Concrete path of [`SLIVER_STATUS_ENDPOINT`].
+pub fn sliver_status_path(
+    blob_id: &BlobId,
+    pair: SliverPairIndex,
+    sliver_type: SliverType,
+) -> String {
+    format!("/v1/blobs/{blob_id}/slivers/{pair}/{sliver_type}/status")
+}
+
+/// Concrete path of [`PERMANENT_CONFIRMATION_ENDPOINT`].
+pub fn permanent_confirmation_path(blob_id: &BlobId) -> String {
+    format!("/v1/blobs/{blob_id}/confirmation/permanent")
+}
+
+/// Concrete path of [`DELETABLE_CONFIRMATION_ENDPOINT`] (object ID as `0x` + 64 hex digits).
+pub fn deletable_confirmation_path(blob_id: &BlobId, object_id: &ObjectId) -> String {
+    format!("/v1/blobs/{blob_id}/confirmation/deletable/{object_id}")
+}
+
+/// The confirmation path: deletable for `Some(object)`, permanent for `None`.
+pub fn confirmation_path(blob_id: &BlobId, deletable_object: Option<&ObjectId>) -> String {
+    match deletable_object {
+        Some(object_id) => deletable_confirmation_path(blob_id, object_id),
+        None => permanent_confirmation_path(blob_id),
+    }
+}
+
+/// Concrete path and query of [`RECOVERY_SYMBOLS_ENDPOINT`]:
+/// `...?targetSliver=<index>&targetType=<primary|secondary>`.
+pub fn recovery_symbols_path(
+    blob_id: &BlobId,
+    target_sliver: SliverIndex,
+    target_type: SliverType,
+) -> String {
+    let query = RecoverySymbolsQuery {
+        target_sliver: target_sliver.get(),
+        target_type,
+    };
+    format!(
+        "/v1/blobs/{blob_id}/recoverySymbols?{}",
+        query.to_query_string()
+    )
+}
+
+/// Concrete path of [`INCONSISTENCY_PROOF_ENDPOINT`].
+pub fn inconsistency_proof_path(blob_id: &BlobId, sliver_type: SliverType) -> String {
+    format!("/v1/blobs/{blob_id}/inconsistencyProof/{sliver_type}")
+}
+
+/// Concrete path of [`BLOB_STATUS_ENDPOINT`].
+pub fn blob_status_path(blob_id: &BlobId) -> String {
+    format!("/v1/blobs/{blob_id}/status")
+}
+
+/// Concrete path of [`HEALTH_ENDPOINT`].
+pub fn health_path() -> String {
+    HEALTH_ENDPOINT.to_owned()
+}
+
+/// Concrete path of [`API_DOCS_ENDPOINT`].
+pub fn api_docs_path() -> String {
+    API_DOCS_ENDPOINT.to_owned()
+}
+
+/// Concrete path of [`METRICS_ENDPOINT`].
+pub fn metrics_path() -> String {
+    METRICS_ENDPOINT.to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Path parameters and queries (for axum extractors on the server).
+// ---------------------------------------------------------------------------------------------
+
+/// Path parameters of the routes that only name a blob (`{blob_id}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobIdPath {
+    /// The blob (base64url text in the path).
+    pub blob_id: BlobId,
+}
+
+/// Path parameters of [`SLIVER_ENDPOINT`] and [`SLIVER_STATUS_ENDPOINT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SliverPath {
+    /// The blob.
+    pub blob_id: BlobId,
+    /// The sliver pair (decimal `u16`).
+    pub sliver_pair_index: SliverPairIndex,
+    /// The axis (`primary` / `secondary`).
+    pub sliver_type: SliverType,
+}
+
+/// Path parameters of [`DELETABLE_CONFIRMATION_ENDPOINT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletableConfirmationPath {
+    /// The blob.
+    pub blob_id: BlobId,
+    /// The deletable blob's Sui object (`0x` + hex).
+    pub object_id: ObjectId,
+}
+
+/// Path parameters of [`INCONSISTENCY_PROOF_ENDPOINT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InconsistencyProofPath {
+    /// The blob.
+    pub blob_id: BlobId,
+    /// The axis of the sliver the proof rebuilds.
+    pub sliver_type: SliverType,
+}
+
+/// Query of [`RECOVERY_SYMBOLS_ENDPOINT`]: `?targetSliver=<u16>&targetType=<primary|secondary>`.
+/// The node answers every symbol it can give for rebuilding that sliver, one per sliver it
+/// holds on the orthogonal axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoverySymbolsQuery {
+    /// Index of the sliver to rebuild, on its own axis.
+    pub target_sliver: u16,
+    /// Axis of the sliver to rebuild.
+    pub target_type: SliverType,
+}
+
+impl RecoverySymbolsQuery {
+    /// The URL query string, without the leading `?` (no escaping needed: digits and letters).
+    pub fn to_query_string(&self) -> String {
+        format!(
+            "targetSliver={}&targetType={}",
+            self.target_sliver, self.target_type
+        )
+    }
+
+    /// The target sliver index as the typed index.
+    pub fn target_index(&self) -> SliverIndex {
+        SliverIndex(self.target_sliver)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Envelopes.
+// ---------------------------------------------------------------------------------------------
+
+/// The JSON success envelope: `{"success":{"code":<http status>,"data":T}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiSuccess<T> {
+    /// The envelope's contents.
+    pub success: ApiSuccessBody<T>,
+}
+
+/// Contents of [`ApiSuccess`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiSuccessBody<T> {
+    /// The HTTP status code of the response.
+    pub code: u16,
+    /// The payload.
+    pub data: T,
+}
+
+impl<T> ApiSuccess<T> {
+    /// An envelope with the given HTTP status.
+    pub fn new(code: u16, data: T) -> Self {
+        Self {
+            success: ApiSuccessBody { code, data },
+        }
+    }
+
+    /// An envelope with status 200.
+    pub fn ok(data: T) -> Self {
+        Self::new(200, data)
+    }
+
+    /// The payload.
+    pub fn into_data(self) -> T {
+        self.success.data
+    }
+}
+
+/// The JSON error envelope:
+/// `{"error":{"code":404,"status":"NOT_FOUND","reason":"METADATA_NOT_FOUND","message":"..."}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// The envelope's contents.
+    pub error: ApiErrorBody,
+}
+
+/// Contents of [`ApiError`]. Lenient on input: `status`, `reason` and `message` default to empty
+/// and unknown fields are ignored, so errors of newer or foreign servers still parse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// The HTTP status code of the response.
+    pub code: u16,
+    /// The gRPC-style canonical status name (`NOT_FOUND`, `INVALID_ARGUMENT`, ...).
+    #[serde(default)]
+    pub status: String,
+    /// The machine-readable reason (an [`ErrorReason`] name, kept as text so unknown reasons
+    /// survive).
+    #[serde(default)]
+    pub reason: String,
+    /// Human-readable text.
+    #[serde(default)]
+    pub message: String,
+}
+
+impl ApiErrorBody {
+    /// The error body for `reason`, with its HTTP status and canonical status name.
+    pub fn new(reason: ErrorReason, message: impl Into<String>) -> Self {
+        Self {
+            code: reason.http_status(),
+            status: reason.status().to_owned(),
+            reason: reason.as_str().to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The reason, if this client knows it.
+    pub fn reason(&self) -> Option<ErrorReason> {
+        self.reason.parse().ok()
+    }
+}
+
+impl fmt::Display for ApiErrorBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} ({}): {}",
+            self.code, self.status, self.reason, self.message
+        )
+    }
+}
+
+impl ApiError {
+    /// The error envelope for `reason`.
+    pub fn new(reason: ErrorReason, message: impl Into<String>) -> Self {
+        Self {
+            error: ApiErrorBody::new(reason, message),
+        }
+    }
+
+    /// The HTTP status code to answer with.
+    pub fn http_status(&self) -> u16 {
+        self.error.code
+    }
+
+    /// The reason, if this client knows it.
+    pub fn reason(&self) -> Option<ErrorReason> {
+        self.error.reason()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+macro_rules! error_reasons {
+    ($($(#[$doc:meta])* $variant:ident = ($name:literal, $code:literal, $status:literal),)*) => {
+        /// Why a request failed: the machine-readable `reason` of an [`ApiError`]. Serde and
+        /// `Display` use the SCREAMING_SNAKE_CASE name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum ErrorReason {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ErrorReason {
+            /// Every reason.
+            pub const ALL: &'static [ErrorReason] = &[$(ErrorReason::$variant,)*];
+
+            /// The wire name (`METADATA_NOT_FOUND`, ...).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorReason::$variant => $name,)*
+                }
+            }
+
+            /// The HTTP status code of this reason.
+            pub fn http_status(self) -> u16 {
+                match self {
+                    $(ErrorReason::$variant => $code,)*
+                }
+            }
+
+            /// The gRPC-style canonical status name of this reason.
+            pub fn status(self) -> &'static str {
+                match self {
+                    $(ErrorReason::$variant => $status,)*
+                }
+            }
+        }
+
+        impl FromStr for ErrorReason {
+            type Err = UnknownErrorReason;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                match text {
+                    $($name => Ok(ErrorReason::$variant),)*
+                    other => Err(UnknownErrorReason(other.to_owned())),
+                }
+            }
+        }
+    };
+}
+
+error_reasons! {
+    /// The request is malformed (bad path parameter, query or body).
+    InvalidRequest = ("INVALID_REQUEST", 400, "INVALID_ARGUMENT"),
+    /// The blob is not registered on chain (or not yet seen by the node).
+    NotRegistered = ("NOT_REGISTERED", 400, "FAILED_PRECONDITION"),
+    /// The blob's storage has expired.
+    BlobExpired = ("BLOB_EXPIRED", 400, "FAILED_PRECONDITION"),
+    /// The metadata do not verify (hash count, length, blob ID).
+    InvalidMetadata = ("INVALID_METADATA", 400, "INVALID_ARGUMENT"),
+    /// The sliver does not verify against the stored metadata.
+    InvalidSliver = ("INVALID_SLIVER", 400, "INVALID_ARGUMENT"),
+    /// The sliver's index does not belong to the pair in the path.
+    SliverIndexMismatch = ("SLIVER_INDEX_MISMATCH", 400, "INVALID_ARGUMENT"),
+    /// The pair's shard is not held by this node in the current epoch.
+    ShardNotAssigned = ("SHARD_NOT_ASSIGNED", 400, "FAILED_PRECONDITION"),
+    /// The node lacks slivers of its shards, so it does not sign a confirmation.
+    MissingSlivers = ("MISSING_SLIVERS", 400, "FAILED_PRECONDITION"),
+    /// The inconsistency proof does not verify.
+    InvalidProof = ("INVALID_PROOF", 400, "INVALID_ARGUMENT"),
+    /// The node has no metadata for the blob.
+    MetadataNotFound = ("METADATA_NOT_FOUND", 404, "NOT_FOUND"),
+    /// The node does not hold the sliver.
+    SliverNotFound = ("SLIVER_NOT_FOUND", 404, "NOT_FOUND"),
+    /// Anything else that does not exist (blob, route).
+    NotFound = ("NOT_FOUND", 404, "NOT_FOUND"),
+    /// The blob was certified invalid: its data is never served.
+    BlobInvalid = ("BLOB_INVALID", 410, "FAILED_PRECONDITION"),
+    /// The request body exceeds the route's limit.
+    PayloadTooLarge = ("PAYLOAD_TOO_LARGE", 413, "INVALID_ARGUMENT"),
+    /// The request body has a content type the route does not accept.
+    UnsupportedMediaType = ("UNSUPPORTED_MEDIA_TYPE", 415, "INVALID_ARGUMENT"),
+    /// Too many requests; retry later.
+    RateLimited = ("RATE_LIMITED", 429, "RESOURCE_EXHAUSTED"),
+    /// The node cannot serve now (starting, syncing, shutting down); retry later.
+    Unavailable = ("UNAVAILABLE", 503, "UNAVAILABLE"),
+    /// A bug or storage failure on the node.
+    Internal = ("INTERNAL", 500, "INTERNAL"),
+}
+
+impl ErrorReason {
+    /// The error envelope for this reason.
+    pub fn to_api_error(self, message: impl Into<String>) -> ApiError {
+        ApiError::new(self, message)
+    }
+
+    /// Whether this reason says the requested item does not exist on the node.
+    pub fn is_not_found(self) -> bool {
+        matches!(
+            self,
+            ErrorReason::MetadataNotFound | ErrorReason::SliverNotFound | ErrorReason::NotFound
+        )
+    }
+}
+
+impl fmt::Display for ErrorReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A reason name this client does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown error reason '{0}'")]
+pub struct UnknownErrorReason(pub String);
+
+// ---------------------------------------------------------------------------------------------
+// Status types.
+// ---------------------------------------------------------------------------------------------
+
+/// Whether a node stores an item (metadata or a sliver). JSON: `"nonexistent"` / `"stored"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoredOnNodeStatus {
+    /// The node does not have it.
+    Nonexistent,
+    /// The node has it.
+    Stored,
+}
+
+impl StoredOnNodeStatus {
+    /// Whether the item is stored.
+    pub fn is_stored(self) -> bool {
+        self == StoredOnNodeStatus::Stored
+    }
+}
+
+/// A chain event, identified by its checkpoint and its index among the checkpoint's events.
+/// JSON: `{"checkpoint":1,"eventIndex":2}`. Ordered by checkpoint, then index.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct EventId {
+    /// Sequence number of the checkpoint holding the event.
+    pub checkpoint: u64,
+    /// Index of the event among the checkpoint's events.
+    pub event_index: u64,
+}
+
+/// Counts of the deletable blob objects of a blob ID. The field names stay snake_case in JSON
+/// (as in Walrus). Ordered by total, then certified.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+pub struct DeletableCounts {
+    /// Live deletable blob objects registered for the blob ID.
+    pub count_deletable_total: u32,
+    /// Of those, the certified ones.
+    pub count_deletable_certified: u32,
+}
+
+/// The status of a blob ID as a node sees it on chain. JSON, externally tagged:
+/// `"nonexistent"` | `{"invalid":{"event":...}}` |
+/// `{"permanent":{"endEpoch","isCertified","statusEvent","deletableCounts","initialCertifiedEpoch"}}` |
+/// `{"deletable":{"initialCertifiedEpoch","deletableCounts"}}`.
+///
+/// Clients pick the "latest" status across nodes with [`BlobStatus::rank_key`] /
+/// [`BlobStatus::cmp_rank`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum BlobStatus {
+    /// No live registration of the blob ID.
+    Nonexistent,
+    /// The blob ID was certified invalid.
+    Invalid {
+        /// The event that marked it invalid.
+        event: EventId,
+    },
+    /// At least one permanent blob object is registered.
+    Permanent {
+        /// Latest end epoch of the permanent objects.
+        end_epoch: Epoch,
+        /// Whether a permanent object with that end epoch is certified.
+        is_certified: bool,
+        /// The event that set this status.
+        status_event: EventId,
+        /// The deletable objects of the same blob ID.
+        deletable_counts: DeletableCounts,
+        /// Earliest epoch in which any object of the blob ID was certified.
+        #[serde(default)]
+        initial_certified_epoch: Option<Epoch>,
+    },
+    /// Only deletable blob objects are registered.
+    Deletable {
+        /// Earliest epoch in which a deletable object was certified.
+        #[serde(default)]
+        initial_certified_epoch: Option<Epoch>,
+        /// The deletable objects.
+        deletable_counts: DeletableCounts,
+    },
+}
+
+/// The comparable rank of a [`BlobStatus`] (see [`BlobStatus::rank_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct BlobStatusRank {
+    kind: u8,
+    is_certified: bool,
+    end_epoch: Epoch,
+    deletable_counts: DeletableCounts,
+    initial_certified_epoch: Option<Reverse<Epoch>>,
+}
+
+impl BlobStatus {
+    /// The key of the total order clients use to pick the "latest" status across nodes:
+    /// nonexistent < deletable (by counts, then a certified epoch over none, the earlier
+    /// certified epoch ranking higher) < permanent (by `isCertified`, `endEpoch`, counts) <
+    /// invalid. Statuses with equal keys are equally recent.
+    pub fn rank_key(&self) -> BlobStatusRank {
+        let base = BlobStatusRank {
+            kind: 0,
+            is_certified: false,
+            end_epoch: 0,
+            deletable_counts: DeletableCounts::default(),
+            initial_certified_epoch: None,
+        };
+        match *self {
+            BlobStatus::Nonexistent => base,
+            BlobStatus::Deletable {
+                initial_certified_epoch,
+                deletable_counts,
+            } => BlobStatusRank {
+                kind: 1,
+                deletable_counts,
+                initial_certified_epoch: initial_certified_epoch.map(Reverse),
+                ..base
+            },
+            BlobStatus::Permanent {
+                end_epoch,
+                is_certified,
+                deletable_counts,
+                ..
+            } => BlobStatusRank {
+                kind: 2,
+                is_certified,
+                end_epoch,
+                deletable_counts,
+                ..base
+            },
+            BlobStatus::Invalid { .. } => BlobStatusRank { kind: 3, ..base },
+        }
+    }
+
+    /// Compares two statuses by [`BlobStatus::rank_key`].
+    pub fn cmp_rank(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank_key().cmp(&other.rank_key())
+    }
+
+    /// Whether the blob is certified: a certified permanent object, or a certified deletable
+    /// object.
+    pub fn is_certified(&self) -> bool {
+        match self {
+            BlobStatus::Permanent { is_certified, .. } => *is_certified,
+            BlobStatus::Deletable {
+                deletable_counts, ..
+            } => deletable_counts.count_deletable_certified > 0,
+            BlobStatus::Nonexistent | BlobStatus::Invalid { .. } => false,
+        }
+    }
+
+    /// The earliest epoch in which the blob was certified, if known.
+    pub fn initial_certified_epoch(&self) -> Option<Epoch> {
+        match self {
+            BlobStatus::Permanent {
+                initial_certified_epoch,
+                ..
+            }
+            | BlobStatus::Deletable {
+                initial_certified_epoch,
+                ..
+            } => *initial_certified_epoch,
+            BlobStatus::Nonexistent | BlobStatus::Invalid { .. } => None,
+        }
+    }
+}
+
+/// Progress of the node's chain event processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventProgress {
+    /// Events processed since genesis.
+    pub events_processed: u64,
+    /// The last event processed, if any.
+    pub last_cursor: Option<EventId>,
+}
+
+/// The answer of [`HEALTH_ENDPOINT`]. JSON camelCase:
+/// `{"uptimeSecs","epoch","publicKey","nodeId","nodeStatus","eventProgress","shards"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceHealthInfo {
+    /// Seconds since the node started.
+    pub uptime_secs: u64,
+    /// The node's current epoch.
+    pub epoch: Epoch,
+    /// Standard (padded) base64 of the node's 48-byte BLS public key.
+    pub public_key: String,
+    /// The node's ID (its staking pool object, `0x` + hex).
+    pub node_id: String,
+    /// `"active"`, `"syncing"`, ...
+    pub node_status: String,
+    /// Chain event processing progress.
+    pub event_progress: EventProgress,
+    /// The shards the node holds in the current epoch.
+    pub shards: Vec<u16>,
+}
+
+impl ServiceHealthInfo {
+    /// The text form of a BLS public key used in [`ServiceHealthInfo::public_key`].
+    pub fn encode_public_key(public_key: &PublicKey) -> String {
+        STANDARD.encode(AsRef::<[u8]>::as_ref(public_key))
+    }
+
+    /// Decodes [`ServiceHealthInfo::public_key`].
+    pub fn decode_public_key(&self) -> Result<PublicKey, String> {
+        let bytes = STANDARD
+            .decode(self.public_key.trim())
+            .map_err(|error| format!("public key is not base64: {error}"))?;
+        walrus_core::crypto::public_key_from_bytes(&bytes)
+            .map_err(|error| format!("invalid BLS public key: {error}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cmp::Ordering;
+
+    use serde::de::DeserializeOwned;
+    use walrus_core::{
+        crypto::ProtocolKeyPair,
+        messages::{BlobPersistenceType, Confirmation, InvalidBlobIdMsg, StorageConfirmation},
+    };
+
+    use super::*;
+
+    const BLOB_ID_TEXT: &str = "CmzciFdWJP1IIM-rD3cqXlVBXYM0fpAfHahZBvkaZUI";
+
+    fn blob_id() -> BlobId {
+        BLOB_ID_TEXT.parse().unwrap()
+    }
+
+    /// Serializes to exactly `golden` and parses back to `value`.
+    fn assert_golden<T>(value: &T, golden: &str)
+    where
+        T: Serialize + DeserializeOwned + PartialEq + fmt::Debug,
+    {
+        assert_eq!(serde_json::to_string(value).unwrap(), golden);
+        assert_eq!(&serde_json::from_str::<T>(golden).unwrap(), value);
+    }
+
+    fn event(checkpoint: u64, event_index: u64) -> EventId {
+        EventId {
+            checkpoint,
+            event_index,
+        }
+    }
+
+    fn counts(total: u32, certified: u32) -> DeletableCounts {
+        DeletableCounts {
+            count_deletable_total: total,
+            count_deletable_certified: certified,
+        }
+    }
+
+    fn permanent(end_epoch: Epoch, is_certified: bool, deletable: DeletableCounts) -> BlobStatus {
+        BlobStatus::Permanent {
+            end_epoch,
+            is_certified,
+            status_event: event(1, 0),
+            deletable_counts: deletable,
+            initial_certified_epoch: None,
+        }
+    }
+
+    fn deletable(epoch: Option<Epoch>, deletable: DeletableCounts) -> BlobStatus {
+        BlobStatus::Deletable {
+            initial_certified_epoch: epoch,
+            deletable_counts: deletable,
+        }
+    }
+
+    #[test]
+    fn route_templates_and_paths() {
+        let id = blob_id();
+        let base = format!("/v1/blobs/{BLOB_ID_TEXT}");
+        assert_eq!(metadata_path(&id), format!("{base}/metadata"));
+        assert_eq!(metadata_status_path(&id), format!("{base}/metadata/status"));
+        assert_eq!(
+            sliver_path(&id, SliverPairIndex(7), SliverType::Primary),
+            format!("{base}/slivers/7/primary")
+        );
+        assert_eq!(
+            sliver_status_path(&id, SliverPairIndex(65535), SliverType::Secondary),
+            format!("{base}/slivers/65535/secondary/status")
+        );
+        assert_eq!(
+            permanent_confirmation_path(&id),
+            format!("{base}/confirmation/permanent")
+        );
+        let object = ObjectId([0xab; 32]);
+        let object_text = format!("0x{}", "ab".repeat(32));
+        assert_eq!(
+            deletable_confirmation_path(&id, &object),
+            format!("{base}/confirmation/deletable/{object_text}")
+        );
+        assert_eq!(
+            confirmation_path(&id, None),
+            permanent_confirmation_path(&id)
+        );
+        assert_eq!(
+            confirmation_path(&id, Some(&object)),
+            deletable_confirmation_path(&id, &object)
+        );
+        assert_eq!(
+            recovery_symbols_path(&id, SliverIndex(12), SliverType::Secondary),
+            format!("{base}/recoverySymbols?targetSliver=12&targetType=secondary")
+        );
+        assert_eq!(
+            inconsistency_proof_path(&id, SliverType::Primary),
+            format!("{base}/inconsistencyProof/primary")
+        );
+        assert_eq!(blob_status_path(&id), format!("{base}/status"));
+        assert_eq!(health_path(), "/v1/health");
+        assert_eq!(api_docs_path(), "/v1/api");
+        assert_eq!(metrics_path(), "/metrics");
+
+        // Each builder fills its template.
+        let fill = |template: &str| {
+            template
+                .replace("{blob_id}", BLOB_ID_TEXT)
+                .replace("{sliver_pair_index}", "7")
+                .replace("{sliver_type}", "primary")
+                .replace("{object_id}", &object_text)
+        };
+        assert_eq!(fill(METADATA_ENDPOINT), metadata_path(&id));
+        assert_eq!(fill(METADATA_STATUS_ENDPOINT), metadata_status_path(&id));
+        let pair = SliverPairIndex(7);
+        assert_eq!(
+            fill(SLIVER_ENDPOINT),
+            sliver_path(&id, pair, SliverType::Primary)
+        );
+        assert_eq!(
+            fill(SLIVER_STATUS_ENDPOINT),
+            sliver_status_path(&id, pair, SliverType::Primary)
+        );
+        assert_eq!(
+            fill(PERMANENT_CONFIRMATION_ENDPOINT),
+            permanent_confirmation_path(&id)
+        );
+        assert_eq!(
+            fill(DELETABLE_CONFIRMATION_ENDPOINT),
+            deletable_confirmation_path(&id, &object)
+        );
+        assert!(
+            recovery_symbols_path(&id, SliverIndex(0), SliverType::Primary)
+                .starts_with(&format!("{}?", fill(RECOVERY_SYMBOLS_ENDPOINT)))
+        );
+        assert_eq!(
+            fill(INCONSISTENCY_PROOF_ENDPOINT),
+            inconsistency_proof_path(&id, SliverType::Primary)
+        );
+        assert_eq!(fill(BLOB_STATUS_ENDPOINT), blob_status_path(&id));
+    }
+
+    #[test]
+    fn recovery_symbols_query_json() {
+        let query = RecoverySymbolsQuery {
+            target_sliver: 3,
+            target_type: SliverType::Primary,
+        };
+        assert_golden(&query, r#"{"targetSliver":3,"targetType":"primary"}"#);
+        assert_eq!(query.to_query_string(), "targetSliver=3&targetType=primary");
+        assert_eq!(query.target_index(), SliverIndex(3));
+    }
+
+    #[test]
+    fn path_params_json() {
+        let object = ObjectId([1; 32]);
+        assert_golden(
+            &SliverPath {
+                blob_id: blob_id(),
+                sliver_pair_index: SliverPairIndex(4),
+                sliver_type: SliverType::Secondary,
+            },
+            &format!(
+                r#"{{"blob_id":"{BLOB_ID_TEXT}","sliver_pair_index":4,"sliver_type":"secondary"}}"#
+            ),
+        );
+        assert_golden(
+            &DeletableConfirmationPath {
+                blob_id: blob_id(),
+                object_id: object,
+            },
+            &format!(r#"{{"blob_id":"{BLOB_ID_TEXT}","object_id":"{object}"}}"#),
+        );
+        assert_golden(
+            &BlobIdPath { blob_id: blob_id() },
+            &format!(r#"{{"blob_id":"{BLOB_ID_TEXT}"}}"#),
+        );
+        assert_golden(
+            &InconsistencyProofPath {
+                blob_id: blob_id(),
+                sliver_type: SliverType::Primary,
+            },
+            &format!(r#"{{"blob_id":"{BLOB_ID_TEXT}","sliver_type":"primary"}}"#),
+        );
+    }
+
+    #[test]
+    fn api_success_json() {
+        assert_golden(
+            &ApiSuccess::ok(StoredOnNodeStatus::Stored),
+            r#"{"success":{"code":200,"data":"stored"}}"#,
+        );
+        assert_golden(
+            &ApiSuccess::new(201, StoredOnNodeStatus::Nonexistent),
+            r#"{"success":{"code":201,"data":"nonexistent"}}"#,
+        );
+        assert_eq!(
+            ApiSuccess::ok(5u32).into_data(),
+            5,
+            "into_data unwraps the payload"
+        );
+    }
+
+    #[test]
+    fn storage_confirmation_envelope_json() {
+        let key = ProtocolKeyPair::from_seed([4; 32]);
+        let signed = key.sign_message(&Confirmation::for_blob(
+            3,
+            blob_id(),
+            BlobPersistenceType::Permanent,
+        ));
+        let golden = format!(
+            r#"{{"success":{{"code":200,"data":{{"signed":{{"serializedMessage":"{}","signature":"{}"}}}}}}}}"#,
+            STANDARD.encode(&signed.serialized_message),
+            STANDARD.encode(AsRef::<[u8]>::as_ref(&signed.signature)),
+        );
+        assert_golden(
+            &ApiSuccess::ok(StorageConfirmation::Signed(signed)),
+            &golden,
+        );
+    }
+
+    #[test]
+    fn invalid_blob_attestation_envelope_json() {
+        let key = ProtocolKeyPair::from_seed([5; 32]);
+        let signed = key.sign_message(&InvalidBlobIdMsg::new(9, blob_id()));
+        let golden = format!(
+            r#"{{"success":{{"code":200,"data":{{"serializedMessage":"{}","signature":"{}"}}}}}}"#,
+            STANDARD.encode(&signed.serialized_message),
+            STANDARD.encode(AsRef::<[u8]>::as_ref(&signed.signature)),
+        );
+        assert_golden(&ApiSuccess::ok(signed), &golden);
+    }
+
+    #[test]
+    fn api_error_json() {
+        let error = ApiError::new(ErrorReason::MetadataNotFound, "no metadata for the blob");
+        assert_golden(
+            &error,
+            r#"{"error":{"code":404,"status":"NOT_FOUND","reason":"METADATA_NOT_FOUND","message":"no metadata for the blob"}}"#,
+        );
+        assert_eq!(error.reason(), Some(ErrorReason::MetadataNotFound));
+        assert_eq!(error.http_status(), 404);
+        assert_eq!(
+            error.to_string(),
+            "404 NOT_FOUND (METADATA_NOT_FOUND): no metadata for the blob"
+        );
+    }
+
+    #[test]
+    fn api_error_tolerates_unknown_reasons_and_fields() {
+        let text = r#"{"error":{"code":418,"status":"TEAPOT","reason":"BREWING","message":"m","details":[{"x":1}]}}"#;
+        let error: ApiError = serde_json::from_str(text).unwrap();
+        assert_eq!(error.error.reason, "BREWING");
+        assert_eq!(error.reason(), None);
+        assert_eq!(error.http_status(), 418);
+        // A Walrus-style error without `reason` still parses.
+        let walrus = r#"{"error":{"code":404,"status":"NOT_FOUND","message":"gone","details":[]}}"#;
+        let error: ApiError = serde_json::from_str(walrus).unwrap();
+        assert_eq!(error.error.reason, "");
+        assert_eq!(error.error.message, "gone");
+    }
+
+    #[test]
+    fn error_reason_mapping() {
+        let expected: &[(ErrorReason, &str, u16, &str)] = &[
+            (
+                ErrorReason::InvalidRequest,
+                "INVALID_REQUEST",
+                400,
+                "INVALID_ARGUMENT",
+            ),
+            (
+                ErrorReason::NotRegistered,
+                "NOT_REGISTERED",
+                400,
+                "FAILED_PRECONDITION",
+            ),
+            (
+                ErrorReason::BlobExpired,
+                "BLOB_EXPIRED",
+                400,
+                "FAILED_PRECONDITION",
+            ),
+            (
+                ErrorReason::InvalidMetadata,
+                "INVALID_METADATA",
+                400,
+                "INVALID_ARGUMENT",
+            ),
+            (
+                ErrorReason::InvalidSliver,
+                "INVALID_SLIVER",
+                400,
+                "INVALID_ARGUMENT",
+            ),
+            (
+                ErrorReason::SliverIndexMismatch,
+                "SLIVER_INDEX_MISMATCH",
+                400,
+                "INVALID_ARGUMENT",
+            ),
+            (
+                ErrorReason::ShardNotAssigned,
+                "SHARD_NOT_ASSIGNED",
+                400,
+                "FAILED_PRECONDITION",
+            ),
+            (
+                ErrorReason::MissingSlivers,
+                "MISSING_SLIVERS",
+                400,
+                "FAILED_PRECONDITION",
+            ),
+            (
+                ErrorReason::InvalidProof,
+                "INVALID_PROOF",
+                400,
+                "INVALID_ARGUMENT",
+            ),
+            (
+                ErrorReason::MetadataNotFound,
+                "METADATA_NOT_FOUND",
+                404,
+                "NOT_FOUND",
+            ),
+            (
+                ErrorReason::SliverNotFound,
+                "SLIVER_NOT_FOUND",
+                404,
+                "NOT_FOUND",
+            ),
+            (ErrorReason::NotFound, "NOT_FOUND", 404, "NOT_FOUND"),
+            (
+                ErrorReason::BlobInvalid,
+                "BLOB_INVALID",
+                410,
+                "FAILED_PRECONDITION",
+            ),
+            (
+                ErrorReason::PayloadTooLarge,
+                "PAYLOAD_TOO_LARGE",
+                413,
+                "INVALID_ARGUMENT",
+            ),
+            (
+                ErrorReason::UnsupportedMediaType,
+                "UNSUPPORTED_MEDIA_TYPE",
+                415,
+                "INVALID_ARGUMENT",
+            ),
+            (
+                ErrorReason::RateLimited,
+                "RATE_LIMITED",
+                429,
+                "RESOURCE_EXHAUSTED",
+            ),
+            (ErrorReason::Unavailable, "UNAVAILABLE", 503, "UNAVAILABLE"),
+            (ErrorReason::Internal, "INTERNAL", 500, "INTERNAL"),
+        ];
+        assert_eq!(expected.len(), ErrorReason::ALL.len());
+        for &(reason, name, code, status) in expected {
+            assert!(ErrorReason::ALL.contains(&reason));
+            assert_eq!(reason.as_str(), name);
+            assert_eq!(reason.to_string(), name);
+            assert_eq!(
+                serde_json::to_string(&reason).unwrap(),
+                format!("\"{name}\"")
+            );
+            assert_eq!(
+                serde_json::from_str::<ErrorReason>(&format!("\"{name}\"")).unwrap(),
+                reason
+            );
+            assert_eq!(name.parse::<ErrorReason>().unwrap(), reason);
+            assert_eq!(reason.http_status(), code, "{name}");
+            assert_eq!(reason.status(), status, "{name}");
+            let body = reason.to_api_error("m").error;
+            assert_eq!((body.code, body.status.as_str()), (code, status));
+            assert_eq!(body.reason(), Some(reason));
+            assert_eq!(reason.is_not_found(), code == 404);
+        }
+        assert_eq!(
+            "SOMETHING_NEW".parse::<ErrorReason>(),
+            Err(UnknownErrorReason("SOMETHING_NEW".into()))
+        );
+    }
+
+    #[test]
+    fn stored_on_node_status_json() {
+        assert_golden(&StoredOnNodeStatus::Nonexistent, r#""nonexistent""#);
+        assert_golden(&StoredOnNodeStatus::Stored, r#""stored""#);
+        assert!(StoredOnNodeStatus::Stored.is_stored());
+        assert!(!StoredOnNodeStatus::Nonexistent.is_stored());
+    }
+
+    #[test]
+    fn event_id_and_counts_json() {
+        assert_golden(&event(1, 2), r#"{"checkpoint":1,"eventIndex":2}"#);
+        assert_golden(
+            &counts(3, 1),
+            r#"{"count_deletable_total":3,"count_deletable_certified":1}"#,
+        );
+        assert!(event(1, 9) < event(2, 0));
+        assert!(event(2, 0) < event(2, 1));
+    }
+
+    #[test]
+    fn blob_status_json() {
+        assert_golden(&BlobStatus::Nonexistent, r#""nonexistent""#);
+        assert_golden(
+            &BlobStatus::Invalid { event: event(5, 6) },
+            r#"{"invalid":{"event":{"checkpoint":5,"eventIndex":6}}}"#,
+        );
+        assert_golden(
+            &BlobStatus::Permanent {
+                end_epoch: 12,
+                is_certified: true,
+                status_event: event(7, 0),
+                deletable_counts: counts(2, 1),
+                initial_certified_epoch: Some(4),
+            },
+            r#"{"permanent":{"endEpoch":12,"isCertified":true,"statusEvent":{"checkpoint":7,"eventIndex":0},"deletableCounts":{"count_deletable_total":2,"count_deletable_certified":1},"initialCertifiedEpoch":4}}"#,
+        );
+        assert_golden(
+            &permanent(3, false, counts(0, 0)),
+            r#"{"permanent":{"endEpoch":3,"isCertified":false,"statusEvent":{"checkpoint":1,"eventIndex":0},"deletableCounts":{"count_deletable_total":0,"count_deletable_certified":0},"initialCertifiedEpoch":null}}"#,
+        );
+        assert_golden(
+            &deletable(None, counts(1, 0)),
+            r#"{"deletable":{"initialCertifiedEpoch":null,"deletableCounts":{"count_deletable_total":1,"count_deletable_certified":0}}}"#,
+        );
+        assert_golden(
+            &deletable(Some(2), counts(1, 1)),
+            r#"{"deletable":{"initialCertifiedEpoch":2,"deletableCounts":{"count_deletable_total":1,"count_deletable_certified":1}}}"#,
+        );
+        // A missing optional epoch parses as `None`.
+        let parsed: BlobStatus = serde_json::from_str(
+            r#"{"deletable":{"deletableCounts":{"count_deletable_total":1,"count_deletable_certified":0}}}"#,
+        )
+        .unwrap();
+        assert_eq!(parsed, deletable(None, counts(1, 0)));
+    }
+
+    #[test]
+    fn blob_status_order() {
+        // Ascending: each entry ranks strictly above the previous one.
+        let ascending = [
+            BlobStatus::Nonexistent,
+            deletable(None, counts(1, 0)),
+            deletable(Some(9), counts(1, 0)),
+            deletable(Some(3), counts(1, 0)),
+            deletable(None, counts(1, 1)),
+            deletable(Some(5), counts(1, 1)),
+            deletable(None, counts(2, 0)),
+            permanent(1, false, counts(0, 0)),
+            permanent(1, false, counts(1, 0)),
+            permanent(9, false, counts(0, 0)),
+            permanent(1, true, counts(0, 0)),
+            permanent(1, true, counts(0, 1)),
+            permanent(1, true, counts(3, 0)),
+            permanent(2, true, counts(0, 0)),
+            BlobStatus::Invalid { event: event(0, 0) },
+        ];
+        for (i, lower) in ascending.iter().enumerate() {
+            assert_eq!(lower.cmp_rank(lower), Ordering::Equal);
+            for higher in &ascending[i + 1..] {
+                assert_eq!(
+                    lower.cmp_rank(higher),
+                    Ordering::Less,
+                    "{lower:?} < {higher:?}"
+                );
+                assert_eq!(higher.cmp_rank(lower), Ordering::Greater);
+            }
+        }
+        // The status event and the permanent blob's initial epoch do not affect the rank.
+        let a = permanent(4, true, counts(0, 0));
+        let BlobStatus::Permanent {
+            end_epoch,
+            is_certified,
+            deletable_counts,
+            ..
+        } = a
+        else {
+            unreachable!()
+        };
+        let b = BlobStatus::Permanent {
+            end_epoch,
+            is_certified,
+            status_event: event(99, 3),
+            deletable_counts,
+            initial_certified_epoch: Some(1),
+        };
+        assert_eq!(a.cmp_rank(&b), Ordering::Equal);
+        assert_eq!(
+            BlobStatus::Invalid { event: event(1, 0) }
+                .cmp_rank(&BlobStatus::Invalid { event: event(2, 0) }),
+            Ordering::Equal
+        );
+        // Picking the latest of several answers.
+        let answers = [
+            deletable(Some(1), counts(1, 1)),
+            permanent(5, true, counts(0, 0)),
+            BlobStatus::Nonexistent,
+            permanent(5, false, counts(0, 0)),
+        ];
+        let latest = answers
+            .iter()
+            .max_by_key(|status| status.rank_key())
+            .unwrap();
+        assert_eq!(*latest, permanent(5, true, counts(0, 0)));
+    }
+
+    #[test]
+    fn blob_status_helpers() {
+        assert!(permanent(1, true, counts(0, 0)).is_certified());
+        assert!(!permanent(1, false, counts(0, 0)).is_certified());
+        assert!(deletable(Some(1), counts(1, 1)).is_certified());
+        assert!(!deletable(None, counts(1, 0)).is_certified());
+        assert!(!BlobStatus::Nonexistent.is_certified());
+        assert_eq!(
+            deletable(Some(7), counts(1, 1)).initial_certified_epoch(),
+            Some(7)
+        );
+        assert_eq!(BlobStatus::Nonexistent.initial_certified_epoch(), None);
+    }
+
+    #[test]
+    fn health_info_json() {
+        let key = ProtocolKeyPair::from_seed([6; 32]);
+        let public_key = ServiceHealthInfo::encode_public_key(key.public());
+        assert_eq!(STANDARD.decode(&public_key).unwrap().len(), 48);
+        let info = ServiceHealthInfo {
+            uptime_secs: 42,
+            epoch: 3,
+            public_key: public_key.clone(),
+            node_id: format!("0x{}", "01".repeat(32)),
+            node_status: "active".into(),
+            event_progress: EventProgress {
+                events_processed: 17,
+                last_cursor: Some(event(8, 2)),
+            },
+            shards: vec![0, 5, 9],
+        };
+        let golden = format!(
+            r#"{{"success":{{"code":200,"data":{{"uptimeSecs":42,"epoch":3,"publicKey":"{public_key}","nodeId":"0x{}","nodeStatus":"active","eventProgress":{{"eventsProcessed":17,"lastCursor":{{"checkpoint":8,"eventIndex":2}}}},"shards":[0,5,9]}}}}}}"#,
+            "01".repeat(32)
+        );
+        assert_golden(&ApiSuccess::ok(info.clone()), &golden);
+        assert_eq!(&info.decode_public_key().unwrap(), key.public());
+        assert_golden(
+            &EventProgress::default(),
+            r#"{"eventsProcessed":0,"lastCursor":null}"#,
+        );
+        let bad = ServiceHealthInfo {
+            public_key: "AAAA".into(),
+            ..info
+        };
+        assert!(bad.decode_public_key().is_err());
+    }
+}

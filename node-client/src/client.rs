@@ -1,0 +1,499 @@
+//! [`NodeClient`]: an async HTTP client of one storage node's REST API.
+
+use std::time::Duration;
+
+use reqwest::{header::CONTENT_TYPE, Method, RequestBuilder, Response, Url};
+use serde::{de::DeserializeOwned, Serialize};
+use thiserror::Error;
+use walrus_core::{
+    encoding::{EncodingAxis, GeneralRecoverySymbol, InconsistencyProofEither, SliverData},
+    messages::{SignedInvalidBlobIdMsg, SignedStorageConfirmation, StorageConfirmation},
+    metadata::{BlobMetadata, BlobMetadataWithId},
+    BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType,
+};
+
+use crate::api::{
+    self, ApiError, ApiErrorBody, ApiSuccess, BlobStatus, ErrorReason, ServiceHealthInfo,
+    StoredOnNodeStatus, BCS_CONTENT_TYPE,
+};
+
+/// Default cap on a response body (slivers and symbol lists are the large ones): 64 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 << 20;
+
+/// Cap on the body of an error response that is read to find the error envelope.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
+
+/// Bytes of a non-JSON error body kept in [`NodeClientError::UnexpectedStatus`].
+pub const ERROR_BODY_PREFIX_BYTES: usize = 512;
+
+/// Default TCP connect timeout of [`NodeClient::new`].
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default whole-request timeout of [`NodeClient::new`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a request to a storage node failed.
+#[derive(Debug, Error)]
+pub enum NodeClientError {
+    /// The base URL is not an absolute `http`/`https` URL.
+    #[error("invalid node URL '{url}': {reason}")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Connecting, sending or receiving failed (refused, reset, timeout, ...).
+    #[error("transport error: {0}")]
+    Transport(#[from] reqwest::Error),
+    /// The node answered with a JSON error envelope.
+    #[error("node answered HTTP {status}: {error}")]
+    Api {
+        /// The HTTP status of the response.
+        status: u16,
+        /// The error envelope's contents.
+        error: ApiErrorBody,
+    },
+    /// The node answered with an error status and a body that is not an error envelope.
+    #[error("node answered unexpected HTTP {status}: {body_prefix:?}")]
+    UnexpectedStatus {
+        /// The HTTP status of the response.
+        status: u16,
+        /// The first bytes of the body (lossy UTF-8).
+        body_prefix: String,
+    },
+    /// A successful response body is not valid BCS/JSON of the expected type, or contradicts
+    /// the request.
+    #[error("could not decode the node's response: {0}")]
+    Decode(String),
+    /// A request body could not be encoded.
+    #[error("could not encode the request body: {0}")]
+    Encode(String),
+    /// The response body exceeds the client's cap.
+    #[error("response body exceeds the limit of {limit} bytes")]
+    ResponseTooLarge {
+        /// The cap in bytes.
+        limit: usize,
+    },
+}
+
+impl NodeClientError {
+    /// The HTTP status the node answered, for [`NodeClientError::Api`] and
+    /// [`NodeClientError::UnexpectedStatus`].
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            NodeClientError::Api { status, .. }
+            | NodeClientError::UnexpectedStatus { status, .. } => Some(*status),
+            NodeClientError::Transport(error) => error.status().map(|status| status.as_u16()),
+            _ => None,
+        }
+    }
+
+    /// The reason of an error envelope, if this client knows it.
+    pub fn reason(&self) -> Option<ErrorReason> {
+        match self {
+            NodeClientError::Api { error, .. } => error.reason(),
+            _ => None,
+        }
+    }
+
+    /// Whether the node said the item does not exist (HTTP 404 or a not-found reason).
+    pub fn is_not_found(&self) -> bool {
+        self.http_status() == Some(404) || self.reason().is_some_and(ErrorReason::is_not_found)
+    }
+
+    /// Whether retrying later may succeed: transport failures, 429, 500, 502, 503 and 504.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            NodeClientError::Transport(_) => true,
+            _ => matches!(self.http_status(), Some(429 | 500 | 502 | 503 | 504)),
+        }
+    }
+}
+
+/// A reqwest client for node traffic: plain HTTP, the given TCP connect timeout and whole-request
+/// timeout, system proxies ignored (nodes are on our network). Share one among many
+/// [`NodeClient`]s so they share the connection pool.
+///
+/// # Panics
+///
+/// If reqwest cannot build an HTTP-only client (it can only fail initializing TLS, which this
+/// build does not have).
+pub fn default_http_client(
+    connect_timeout: Duration,
+    request_timeout: Duration,
+) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .timeout(request_timeout)
+        .tcp_nodelay(true)
+        .no_proxy()
+        .build()
+        .expect("an HTTP-only reqwest client always builds")
+}
+
+/// An async client of one storage node's REST API (see [`crate::api`] for the routes).
+///
+/// Metadata, slivers and symbols are returned as received: the caller verifies them against the
+/// blob ID and the metadata.
+#[derive(Debug, Clone)]
+pub struct NodeClient {
+    base_url: String,
+    http: reqwest::Client,
+    max_response_bytes: usize,
+}
+
+impl NodeClient {
+    /// A client of the node at `base_url` (e.g. `http://10.0.0.5:9185`) with its own
+    /// [`default_http_client`] ([`DEFAULT_CONNECT_TIMEOUT`], [`DEFAULT_REQUEST_TIMEOUT`]).
+    pub fn new(base_url: &str) -> Result<Self, NodeClientError> {
+        Self::with_http(
+            base_url,
+            default_http_client(DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT),
+        )
+    }
+
+    /// A client of the node at `base_url` using a shared reqwest client. A path in `base_url`
+    /// is kept as a prefix of every route.
+    pub fn with_http(base_url: &str, http: reqwest::Client) -> Result<Self, NodeClientError> {
+        let invalid = |reason: String| NodeClientError::InvalidUrl {
+            url: base_url.to_owned(),
+            reason,
+        };
+        let url = Url::parse(base_url).map_err(|error| invalid(error.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid(format!("unsupported scheme '{}'", url.scheme())));
+        }
+        if url.host_str().is_none() {
+            return Err(invalid("no host".to_owned()));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(invalid("a base URL has no query or fragment".to_owned()));
+        }
+        let base_url = url.as_str().trim_end_matches('/').to_owned();
+        Ok(Self {
+            base_url,
+            http,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        })
+    }
+
+    /// Sets the cap on response bodies (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
+    pub fn with_max_response_bytes(mut self, max_response_bytes: usize) -> Self {
+        self.max_response_bytes = max_response_bytes;
+        self
+    }
+
+    /// The cap on response bodies.
+    pub fn max_response_bytes(&self) -> usize {
+        self.max_response_bytes
+    }
+
+    /// The node's base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The underlying reqwest client.
+    pub fn http_client(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The absolute URL of a path built by the functions of [`crate::api`].
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// GET the metadata of `blob_id` (unverified: check them with `BlobMetadataWithId::verify`).
+    /// Fails with [`NodeClientError::Decode`] if the node answers metadata of another blob ID.
+    pub async fn get_metadata(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<BlobMetadataWithId, NodeClientError> {
+        let metadata: BlobMetadataWithId = self.get_bcs(&api::metadata_path(blob_id)).await?;
+        if metadata.blob_id != *blob_id {
+            return Err(NodeClientError::Decode(format!(
+                "asked for the metadata of {blob_id}, got those of {}",
+                metadata.blob_id
+            )));
+        }
+        Ok(metadata)
+    }
+
+    /// PUT the metadata of `blob_id`. Any 2xx status is success (stored now or before).
+    pub async fn put_metadata(
+        &self,
+        blob_id: &BlobId,
+        metadata: &BlobMetadata,
+    ) -> Result<(), NodeClientError> {
+        self.send_bcs(Method::PUT, &api::metadata_path(blob_id), metadata)
+            .await
+            .map(drop)
+    }
+
+    /// GET whether the node stores the metadata of `blob_id`.
+    pub async fn get_metadata_status(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<StoredOnNodeStatus, NodeClientError> {
+        self.get_json(&api::metadata_status_path(blob_id)).await
+    }
+
+    /// GET the sliver of axis `T` of pair `pair` (unverified: check it against the metadata).
+    pub async fn get_sliver<T: EncodingAxis>(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+    ) -> Result<SliverData<T>, NodeClientError> {
+        self.get_bcs(&api::sliver_path(blob_id, pair, T::TYPE))
+            .await
+    }
+
+    /// PUT the sliver of axis `T` of pair `pair`. Any 2xx status is success.
+    pub async fn put_sliver<T: EncodingAxis>(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        sliver: &SliverData<T>,
+    ) -> Result<(), NodeClientError> {
+        self.send_bcs(
+            Method::PUT,
+            &api::sliver_path(blob_id, pair, T::TYPE),
+            sliver,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// GET whether the node stores the sliver of `sliver_type` of pair `pair`.
+    pub async fn get_sliver_status(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        sliver_type: SliverType,
+    ) -> Result<StoredOnNodeStatus, NodeClientError> {
+        self.get_json(&api::sliver_status_path(blob_id, pair, sliver_type))
+            .await
+    }
+
+    /// GET the node's signed storage confirmation: for the deletable blob object
+    /// `deletable_object`, or for the permanent blob if `None` (unverified: check it with
+    /// `SignedMessage::verify_signature_and_get_message`).
+    pub async fn get_confirmation(
+        &self,
+        blob_id: &BlobId,
+        deletable_object: Option<ObjectId>,
+    ) -> Result<SignedStorageConfirmation, NodeClientError> {
+        let path = api::confirmation_path(blob_id, deletable_object.as_ref());
+        let StorageConfirmation::Signed(signed) = self.get_json(&path).await?;
+        Ok(signed)
+    }
+
+    /// GET every recovery symbol the node can give for rebuilding sliver `target` of axis
+    /// `target_type` (unverified: `recover_sliver` checks each against the metadata).
+    pub async fn get_recovery_symbols(
+        &self,
+        blob_id: &BlobId,
+        target: SliverIndex,
+        target_type: SliverType,
+    ) -> Result<Vec<GeneralRecoverySymbol>, NodeClientError> {
+        self.get_bcs(&api::recovery_symbols_path(blob_id, target, target_type))
+            .await
+    }
+
+    /// POST an inconsistency proof; the node answers its signed invalid-blob-ID attestation.
+    pub async fn submit_inconsistency_proof(
+        &self,
+        blob_id: &BlobId,
+        proof: &InconsistencyProofEither,
+    ) -> Result<SignedInvalidBlobIdMsg, NodeClientError> {
+        let response = match proof {
+            InconsistencyProofEither::Primary(proof) => {
+                let path = api::inconsistency_proof_path(blob_id, SliverType::Primary);
+                self.send_bcs(Method::POST, &path, proof).await?
+            }
+            InconsistencyProofEither::Secondary(proof) => {
+                let path = api::inconsistency_proof_path(blob_id, SliverType::Secondary);
+                self.send_bcs(Method::POST, &path, proof).await?
+            }
+        };
+        self.decode_json_envelope(response).await
+    }
+
+    /// GET the node's view of the blob's status on chain.
+    pub async fn get_blob_status(&self, blob_id: &BlobId) -> Result<BlobStatus, NodeClientError> {
+        self.get_json(&api::blob_status_path(blob_id)).await
+    }
+
+    /// GET the node's health.
+    pub async fn health(&self) -> Result<ServiceHealthInfo, NodeClientError> {
+        self.get_json(&api::health_path()).await
+    }
+
+    // -----------------------------------------------------------------------------------------
+
+    async fn get_bcs<R: DeserializeOwned>(&self, path: &str) -> Result<R, NodeClientError> {
+        let response = self.execute(self.http.get(self.url(path))).await?;
+        let body = read_capped(response, self.max_response_bytes).await?;
+        bcs::from_bytes(&body)
+            .map_err(|error| NodeClientError::Decode(format!("invalid BCS from {path}: {error}")))
+    }
+
+    async fn get_json<R: DeserializeOwned>(&self, path: &str) -> Result<R, NodeClientError> {
+        let response = self.execute(self.http.get(self.url(path))).await?;
+        self.decode_json_envelope(response).await
+    }
+
+    async fn decode_json_envelope<R: DeserializeOwned>(
+        &self,
+        response: Response,
+    ) -> Result<R, NodeClientError> {
+        let url = response.url().path().to_owned();
+        let body = read_capped(response, self.max_response_bytes).await?;
+        serde_json::from_slice::<ApiSuccess<R>>(&body)
+            .map(ApiSuccess::into_data)
+            .map_err(|error| NodeClientError::Decode(format!("invalid JSON from {url}: {error}")))
+    }
+
+    async fn send_bcs<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<Response, NodeClientError> {
+        let bytes =
+            bcs::to_bytes(body).map_err(|error| NodeClientError::Encode(error.to_string()))?;
+        let request = self
+            .http
+            .request(method, self.url(path))
+            .header(CONTENT_TYPE, BCS_CONTENT_TYPE)
+            .body(bytes);
+        self.execute(request).await
+    }
+
+    /// Sends the request; a non-2xx answer becomes an error.
+    async fn execute(&self, request: RequestBuilder) -> Result<Response, NodeClientError> {
+        let response = request.send().await?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(error_from_response(response).await)
+        }
+    }
+}
+
+/// Reads a response body, failing as soon as it exceeds `limit` bytes (by its declared length or
+/// by the bytes actually received).
+async fn read_capped(mut response: Response, limit: usize) -> Result<Vec<u8>, NodeClientError> {
+    if let Some(length) = response.content_length() {
+        if usize::try_from(length).map_or(true, |length| length > limit) {
+            return Err(NodeClientError::ResponseTooLarge { limit });
+        }
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if chunk.len() > limit.saturating_sub(body.len()) {
+            return Err(NodeClientError::ResponseTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads at most `limit` bytes of a body, silently stopping there (for error bodies).
+async fn read_prefix(response: &mut Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(limit - body.len());
+                body.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
+}
+
+/// The error of a non-2xx response: the JSON error envelope if there is one.
+async fn error_from_response(mut response: Response) -> NodeClientError {
+    let status = response.status().as_u16();
+    let body = read_prefix(&mut response, MAX_ERROR_BODY_BYTES).await;
+    match serde_json::from_slice::<ApiError>(&body) {
+        Ok(envelope) => NodeClientError::Api {
+            status,
+            error: envelope.error,
+        },
+        Err(_) => {
+            let prefix = &body[..body.len().min(ERROR_BODY_PREFIX_BYTES)];
+            NodeClientError::UnexpectedStatus {
+                status,
+                body_prefix: String::from_utf8_lossy(prefix).into_owned(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_is_normalized_and_checked() {
+        let client = NodeClient::new("http://127.0.0.1:9185/").unwrap();
+        assert_eq!(client.base_url(), "http://127.0.0.1:9185");
+        let blob_id = BlobId([1; 32]);
+        assert_eq!(
+            client.url(&api::blob_status_path(&blob_id)),
+            format!("http://127.0.0.1:9185/v1/blobs/{blob_id}/status")
+        );
+        let prefixed = NodeClient::new("http://node.local:80/prefix/").unwrap();
+        assert_eq!(
+            prefixed.url("/v1/health"),
+            "http://node.local/prefix/v1/health"
+        );
+        for bad in [
+            "127.0.0.1:9185",
+            "ftp://host/",
+            "not a url",
+            "http://host/?a=1",
+        ] {
+            assert!(
+                matches!(
+                    NodeClient::new(bad),
+                    Err(NodeClientError::InvalidUrl { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_helpers() {
+        let api = NodeClientError::Api {
+            status: 404,
+            error: ApiErrorBody::new(ErrorReason::SliverNotFound, "no sliver"),
+        };
+        assert_eq!(api.reason(), Some(ErrorReason::SliverNotFound));
+        assert!(api.is_not_found());
+        assert!(!api.is_transient());
+        let unknown = NodeClientError::Api {
+            status: 400,
+            error: ApiErrorBody {
+                code: 400,
+                status: "INVALID_ARGUMENT".into(),
+                reason: "SOMETHING_NEW".into(),
+                message: String::new(),
+            },
+        };
+        assert_eq!(unknown.reason(), None);
+        assert!(!unknown.is_not_found());
+        let unavailable = NodeClientError::UnexpectedStatus {
+            status: 503,
+            body_prefix: "busy".into(),
+        };
+        assert!(unavailable.is_transient());
+        assert_eq!(unavailable.http_status(), Some(503));
+        assert!(!NodeClientError::Decode("x".into()).is_transient());
+    }
+}

@@ -1,0 +1,16 @@
+//! Wire types of the storage-node REST API and an HTTP client for it.
+//!
+//! - [`api`]: routes (axum templates and path builders), JSON envelopes ([`ApiSuccess`],
+//!   [`ApiError`]), [`ErrorReason`], [`BlobStatus`] and its "latest" order, health info. Shared
+//!   by the node's server and every client.
+//! - [`client`]: [`NodeClient`], an async reqwest client of one node, with a cap on response
+//!   bodies.
+
+pub mod api;
+pub mod client;
+
+pub use api::{
+    ApiError, ApiErrorBody, ApiSuccess, BlobStatus, DeletableCounts, ErrorReason, EventId,
+    EventProgress, RecoverySymbolsQuery, ServiceHealthInfo, StoredOnNodeStatus, BCS_CONTENT_TYPE,
+};
+pub use client::{default_http_client, NodeClient, NodeClientError};

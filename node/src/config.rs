@@ -1,0 +1,240 @@
+//! The node's configuration file (TOML). Example:
+//!
+//! ```toml
+//! storage_path = "/var/lib/walrus-node"
+//! listen = "127.0.0.1:9101"
+//! bls_private_key = "…64 hex digits…"   # or bls_seed = "…64 hex digits…"
+//! sui_private_key = "…64 hex digits…"   # Ed25519; pays for invalid-blob certificates
+//!
+//! [chain]
+//! rpc_url = "http://127.0.0.1:9000"
+//! wal_package = "0xa11"
+//! walrus_package = "0xa12"
+//! system_object = "0x…"
+//! staking_object = "0x…"
+//! initial_shared_version = 1
+//!
+//! [recovery]                  # optional
+//! max_concurrent_blobs = 4
+//! max_concurrent_requests = 16
+//! ```
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use sui_crypto::ed25519::Ed25519PrivateKey;
+use sui_sdk_types::Address;
+use walrus_chain::client::ChainConfig;
+use walrus_core::crypto::ProtocolKeyPair;
+
+use crate::recovery::RecoveryLimits;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Directory of the node's database.
+    pub storage_path: PathBuf,
+    /// Address the REST API listens on.
+    pub listen: SocketAddr,
+    /// The BLS protocol key: the 32-byte private key in hex ...
+    #[serde(default)]
+    pub bls_private_key: Option<String>,
+    /// ... or a 32-byte seed in hex (`ProtocolKeyPair::from_seed`; for test networks).
+    #[serde(default)]
+    pub bls_seed: Option<String>,
+    /// The Ed25519 key (32 bytes, hex) of the Sui account that pays for the node's
+    /// transactions (invalid-blob certificates).
+    pub sui_private_key: String,
+    /// How long an upload for a blob the node has not yet seen registered waits for the
+    /// registration event, in milliseconds.
+    #[serde(default = "default_registration_wait_ms")]
+    pub registration_wait_ms: u64,
+    /// Largest request body accepted (a sliver of the largest blob plus headroom), in bytes.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// The chain.
+    pub chain: ChainSection,
+    /// Recovery limits.
+    #[serde(default)]
+    pub recovery: RecoverySection,
+}
+
+fn default_registration_wait_ms() -> u64 {
+    10_000
+}
+
+fn default_max_body_bytes() -> usize {
+    256 << 20
+}
+
+/// Where the chain is and where the Walrus objects live on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainSection {
+    /// Sui gRPC URL.
+    pub rpc_url: String,
+    /// The `wal` package ID.
+    pub wal_package: String,
+    /// The `walrus` package ID.
+    pub walrus_package: String,
+    /// The shared `System` object ID.
+    pub system_object: String,
+    /// The shared `Staking` object ID.
+    pub staking_object: String,
+    /// Their initial shared version.
+    pub initial_shared_version: u64,
+}
+
+/// Limits of the recovery worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverySection {
+    /// Blobs recovered at the same time.
+    #[serde(default = "default_blobs")]
+    pub max_concurrent_blobs: usize,
+    /// Requests to peers in flight at the same time.
+    #[serde(default = "default_requests")]
+    pub max_concurrent_requests: usize,
+    /// Wait before retrying a failed recovery, in milliseconds.
+    #[serde(default = "default_retry_ms")]
+    pub retry_delay_ms: u64,
+}
+
+fn default_blobs() -> usize {
+    4
+}
+fn default_requests() -> usize {
+    16
+}
+fn default_retry_ms() -> u64 {
+    2_000
+}
+
+impl Default for RecoverySection {
+    fn default() -> Self {
+        Self {
+            max_concurrent_blobs: default_blobs(),
+            max_concurrent_requests: default_requests(),
+            retry_delay_ms: default_retry_ms(),
+        }
+    }
+}
+
+fn hex32(field: &str, text: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes = hex::decode(text.trim_start_matches("0x"))
+        .with_context(|| format!("{field} is not hex"))?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{field} must be 32 bytes (64 hex digits)"))
+}
+
+fn address(field: &str, text: &str) -> anyhow::Result<Address> {
+    text.parse()
+        .map_err(|error| anyhow::anyhow!("{field} is not a Sui address: {error:?}"))
+}
+
+impl NodeConfig {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration {}", path.display()))?;
+        let config: Self = toml::from_str(&text)
+            .with_context(|| format!("invalid configuration {}", path.display()))?;
+        config.protocol_keys()?;
+        config.sui_key()?;
+        config.chain_config()?;
+        Ok(config)
+    }
+
+    /// The BLS protocol key pair.
+    pub fn protocol_keys(&self) -> anyhow::Result<ProtocolKeyPair> {
+        match (&self.bls_private_key, &self.bls_seed) {
+            (Some(key), None) => {
+                ProtocolKeyPair::from_private_key_bytes(&hex32("bls_private_key", key)?)
+                    .map_err(|error| anyhow::anyhow!("invalid bls_private_key: {error}"))
+            }
+            (None, Some(seed)) => Ok(ProtocolKeyPair::from_seed(hex32("bls_seed", seed)?)),
+            _ => bail!("the configuration needs exactly one of bls_private_key and bls_seed"),
+        }
+    }
+
+    /// The Sui signing key.
+    pub fn sui_key(&self) -> anyhow::Result<Ed25519PrivateKey> {
+        Ok(Ed25519PrivateKey::new(hex32(
+            "sui_private_key",
+            &self.sui_private_key,
+        )?))
+    }
+
+    /// The chain client configuration.
+    pub fn chain_config(&self) -> anyhow::Result<ChainConfig> {
+        let chain = &self.chain;
+        Ok(ChainConfig::new(
+            address("chain.wal_package", &chain.wal_package)?,
+            address("chain.walrus_package", &chain.walrus_package)?,
+            address("chain.system_object", &chain.system_object)?,
+            address("chain.staking_object", &chain.staking_object)?,
+            chain.initial_shared_version,
+        ))
+    }
+
+    /// The recovery limits.
+    pub fn recovery_limits(&self) -> RecoveryLimits {
+        RecoveryLimits {
+            max_concurrent_blobs: self.recovery.max_concurrent_blobs,
+            max_concurrent_requests: self.recovery.max_concurrent_requests,
+            retry_delay: Duration::from_millis(self.recovery.retry_delay_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+storage_path = "/tmp/node"
+listen = "127.0.0.1:9101"
+bls_seed = "0101010101010101010101010101010101010101010101010101010101010101"
+sui_private_key = "0202020202020202020202020202020202020202020202020202020202020202"
+
+[chain]
+rpc_url = "http://127.0.0.1:9000"
+wal_package = "0xa11"
+walrus_package = "0xa12"
+system_object = "0x5"
+staking_object = "0x7"
+initial_shared_version = 1
+"#;
+
+    #[test]
+    fn parses_the_example_with_defaults() {
+        let config: NodeConfig = toml::from_str(EXAMPLE).unwrap();
+        assert_eq!(config.registration_wait_ms, 10_000);
+        assert_eq!(config.recovery, RecoverySection::default());
+        assert_eq!(
+            config.protocol_keys().unwrap().public(),
+            ProtocolKeyPair::from_seed([1; 32]).public()
+        );
+        assert_eq!(
+            config.chain_config().unwrap().walrus_package,
+            Address::from_static("0xa12")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_keys_and_unknown_fields() {
+        let both = EXAMPLE.replace("bls_seed", "bls_private_key = \"00\"\nbls_seed");
+        let config: NodeConfig = toml::from_str(&both).unwrap();
+        assert!(config.protocol_keys().is_err());
+        let short = EXAMPLE.replace(
+            "0202020202020202020202020202020202020202020202020202020202020202",
+            "02",
+        );
+        let config: NodeConfig = toml::from_str(&short).unwrap();
+        assert!(config.sui_key().is_err());
+        assert!(toml::from_str::<NodeConfig>(&format!("{EXAMPLE}\nextra = 1")).is_err());
+    }
+}

@@ -1,0 +1,271 @@
+//! Follows the chain: applies `walrus` events to the store from the durable cursor (each event
+//! and its cursor in one transaction, so every event is applied exactly once across crashes),
+//! keeps the committee view current, and garbage-collects expired blobs.
+//!
+//! - `BlobRegistered`: the blob object becomes live (uploads are accepted).
+//! - `BlobCertified`: the object is certified; the blob goes on the durable recovery list (the
+//!   recovery worker fetches whatever slivers of our shards are missing).
+//! - `BlobDeleted`: the object is dropped; with no live object left, the data are deleted.
+//! - `InvalidBlobID`: the blob is marked invalid and its data are deleted; reads answer
+//!   BLOB_INVALID.
+//! - `EpochChangeStart` / `EpochChangeDone` (and a periodic check, so a missed or absent epoch
+//!   event cannot leave the view stale): the committee view is re-read and expired blobs are
+//!   collected.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{mpsc, watch};
+use walrus_chain::{
+    client::{EventCursor, WalrusClient},
+    contract::events::Event,
+};
+use walrus_core::BlobId;
+use walrus_node_client::api::EventId;
+
+use crate::{
+    committee::CommitteeView,
+    node::{NodeError, StorageNode},
+    store::{BlobObjectInfo, EventEffect},
+};
+
+/// How often the committee and epoch are re-read even without epoch events.
+const EPOCH_POLL: Duration = Duration::from_secs(2);
+/// Pause before re-subscribing after a chain error.
+const RETRY_DELAY: Duration = Duration::from_millis(500);
+
+fn to_cursor(id: EventId) -> EventCursor {
+    EventCursor {
+        checkpoint: id.checkpoint,
+        event_index: id.event_index,
+    }
+}
+
+fn to_event_id(cursor: EventCursor) -> EventId {
+    EventId {
+        checkpoint: cursor.checkpoint,
+        event_index: cursor.event_index,
+    }
+}
+
+/// Reads the committee view from the chain.
+pub async fn read_committee(
+    chain: &WalrusClient,
+    node: &StorageNode,
+) -> anyhow::Result<CommitteeView> {
+    let system = chain.system().await?;
+    let staking = chain.staking().await?;
+    Ok(CommitteeView::from_chain(
+        &system,
+        &staking,
+        node.keys().public(),
+    )?)
+}
+
+/// Re-reads the committee; on a new epoch installs it and collects expired blobs.
+async fn refresh_epoch(chain: &WalrusClient, node: &StorageNode) -> anyhow::Result<()> {
+    let view = read_committee(chain, node).await?;
+    let old = node.committee();
+    if view.epoch == old.epoch && view.members == old.members {
+        return Ok(());
+    }
+    let epoch = view.epoch;
+    tracing::info!(
+        epoch,
+        shards = ?view.own_shards,
+        "committee changed"
+    );
+    node.set_committee(view);
+    collect_expired(node, epoch).await?;
+    Ok(())
+}
+
+/// Deletes the data of blobs whose every object expired by `epoch`.
+pub async fn collect_expired(node: &StorageNode, epoch: u32) -> Result<(), NodeError> {
+    let store = node.store().clone();
+    let (expired, freed) = crate::node::blocking(move || Ok(store.expire(epoch)?)).await?;
+    if !expired.is_empty() {
+        tracing::info!(
+            epoch,
+            blobs = expired.len(),
+            freed,
+            "collected expired blobs"
+        );
+        node.metrics()
+            .stored_bytes
+            .sub(i64::try_from(freed).unwrap_or(i64::MAX));
+        let (_, slivers) = node.store().usage()?;
+        node.metrics()
+            .stored_slivers
+            .set(i64::try_from(slivers).unwrap_or(i64::MAX));
+    }
+    Ok(())
+}
+
+/// A change to a blob's info, saying what to do with its data.
+type InfoUpdate = Box<dyn FnOnce(&mut crate::store::BlobInfo) -> EventEffect + Send>;
+
+/// Applies one event; returns the blob to recover, if any.
+async fn apply(
+    node: &StorageNode,
+    cursor: EventId,
+    event: Event,
+) -> Result<Option<BlobId>, NodeError> {
+    let (blob_id, update): (Option<BlobId>, InfoUpdate) = match event {
+        Event::BlobRegistered(event) => (
+            Some(event.blob_id.into()),
+            Box::new(move |info: &mut crate::store::BlobInfo| {
+                info.objects
+                    .entry(event.object_id)
+                    .or_insert(BlobObjectInfo {
+                        deletable: event.deletable,
+                        end_epoch: event.end_epoch,
+                        certified_epoch: None,
+                        event: cursor,
+                    });
+                EventEffect::None
+            }),
+        ),
+        Event::BlobCertified(event) => (
+            Some(event.blob_id.into()),
+            Box::new(move |info: &mut crate::store::BlobInfo| {
+                let object = info
+                    .objects
+                    .entry(event.object_id)
+                    .or_insert(BlobObjectInfo {
+                        deletable: event.deletable,
+                        end_epoch: event.end_epoch,
+                        certified_epoch: None,
+                        event: cursor,
+                    });
+                object.certified_epoch.get_or_insert(event.epoch);
+                object.end_epoch = object.end_epoch.max(event.end_epoch);
+                object.event = cursor;
+                if info.invalid.is_some() {
+                    EventEffect::None
+                } else {
+                    EventEffect::Recover
+                }
+            }),
+        ),
+        Event::BlobDeleted(event) => (
+            Some(event.blob_id.into()),
+            Box::new(move |info: &mut crate::store::BlobInfo| {
+                info.objects.remove(&event.object_id);
+                if info.objects.is_empty() {
+                    EventEffect::DeleteData
+                } else {
+                    EventEffect::None
+                }
+            }),
+        ),
+        Event::InvalidBlobId(event) => (
+            Some(event.blob_id.into()),
+            Box::new(move |info: &mut crate::store::BlobInfo| {
+                info.invalid.get_or_insert(cursor);
+                EventEffect::DeleteData
+            }),
+        ),
+        _ => (
+            None,
+            Box::new(|_: &mut crate::store::BlobInfo| EventEffect::None),
+        ),
+    };
+    let store = node.store().clone();
+    let (freed, recover) = crate::node::blocking(move || {
+        let mut recover = false;
+        let freed = store.apply_event(cursor, blob_id.as_ref(), |info| {
+            let effect = update(info);
+            recover = effect == EventEffect::Recover;
+            effect
+        })?;
+        Ok((freed, recover))
+    })
+    .await?;
+    if freed > 0 {
+        node.metrics()
+            .stored_bytes
+            .sub(i64::try_from(freed).unwrap_or(i64::MAX));
+        if let Ok((_, slivers)) = node.store().usage() {
+            node.metrics()
+                .stored_slivers
+                .set(i64::try_from(slivers).unwrap_or(i64::MAX));
+        }
+    }
+    node.event_applied();
+    Ok(if recover { blob_id } else { None })
+}
+
+/// Re-reads the committee every few seconds until `shutdown` flips (a separate task, so the
+/// event stream is never interrupted mid-checkpoint).
+pub async fn run_epoch_watcher(
+    node: Arc<StorageNode>,
+    chain: Arc<WalrusClient>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut poll = tokio::time::interval(EPOCH_POLL);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = poll.tick() => {
+                if let Err(error) = refresh_epoch(&chain, &node).await {
+                    tracing::warn!(%error, "cannot refresh the committee");
+                }
+            }
+        }
+    }
+}
+
+/// Follows the chain until `shutdown` flips to `true`: events from the stored cursor, epoch
+/// refreshes, and recovery requests sent to `recover`.
+pub async fn run_follower(
+    node: Arc<StorageNode>,
+    chain: Arc<WalrusClient>,
+    recover: mpsc::UnboundedSender<BlobId>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    'resubscribe: loop {
+        let cursor = match node.store().event_progress() {
+            Ok((cursor, _)) => cursor.map(to_cursor),
+            Err(error) => {
+                tracing::error!(%error, "cannot read the event cursor; the follower stops");
+                return;
+            }
+        };
+        let mut stream = chain.event_stream(cursor);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                next = stream.next() => match next {
+                    Ok((cursor, event)) => {
+                        let epoch_event = matches!(
+                            event,
+                            Event::EpochChangeStart(_) | Event::EpochChangeDone(_)
+                        );
+                        tracing::debug!(?cursor, event = event.type_name(), "chain event");
+                        match apply(&node, to_event_id(cursor), event).await {
+                            Ok(Some(blob_id)) => {
+                                let _ = recover.send(blob_id);
+                            }
+                            Ok(None) => {}
+                            Err(error) => {
+                                tracing::error!(%error, "cannot apply a chain event; retrying");
+                                tokio::time::sleep(RETRY_DELAY).await;
+                                continue 'resubscribe;
+                            }
+                        }
+                        if epoch_event {
+                            if let Err(error) = refresh_epoch(&chain, &node).await {
+                                tracing::warn!(%error, "cannot refresh the committee");
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "event stream failed; resubscribing");
+                        tokio::time::sleep(RETRY_DELAY).await;
+                        continue 'resubscribe;
+                    }
+                },
+            }
+        }
+    }
+}

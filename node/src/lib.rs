@@ -1,0 +1,137 @@
+//! A Walrus storage node: holds the sliver pairs of the shards assigned to it, accepts
+//! uploads only for registered blobs and only if they verify, signs storage confirmations
+//! once everything of its shards is durable, follows the chain, recovers missing slivers
+//! from peers after certification and proves inconsistent encodings.
+//!
+//! Modules: [`store`] (redb), [`node`] (the operations, HTTP-free), [`server`] (REST API),
+//! [`follower`] (chain events), [`recovery`] (self-healing and invalid-blob certificates),
+//! [`committee`], [`config`], [`metrics`].
+
+pub mod committee;
+pub mod config;
+pub mod follower;
+pub mod metrics;
+pub mod node;
+pub mod recovery;
+pub mod server;
+pub mod store;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use tokio::sync::{mpsc, watch};
+use walrus_chain::client::WalrusClient;
+
+pub use crate::{config::NodeConfig, node::StorageNode};
+
+/// Runs a node until `shutdown` resolves: opens the store, reads the committee, serves the
+/// REST API on `config.listen`, follows the chain and recovers. On shutdown the server stops
+/// accepting, in-flight requests finish, the background tasks stop and the store is closed.
+/// `on_listening` is called with the bound address once the API accepts connections.
+pub async fn run(
+    config: NodeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let keys = config.protocol_keys()?;
+    let store = Arc::new(
+        store::NodeStore::open(&config.storage_path).with_context(|| {
+            format!("cannot open the store in {}", config.storage_path.display())
+        })?,
+    );
+    let chain = Arc::new(
+        WalrusClient::new(
+            &config.chain.rpc_url,
+            config.sui_key()?,
+            config.chain_config()?,
+        )
+        .context("invalid chain RPC URL")?,
+    );
+    let metrics = metrics::Metrics::new();
+    // The committee is needed before serving: retry while the chain comes up.
+    let system_and_staking = {
+        let mut attempts = 0;
+        loop {
+            match tokio::try_join!(chain.system(), chain.staking()) {
+                Ok(objects) => break objects,
+                Err(error) if attempts < 50 => {
+                    attempts += 1;
+                    tracing::warn!(%error, "chain not reachable yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => {
+                    return Err(error).context("cannot read the committee from the chain")
+                }
+            }
+        }
+    };
+    let view = committee::CommitteeView::from_chain(
+        &system_and_staking.0,
+        &system_and_staking.1,
+        keys.public(),
+    )?;
+    tracing::info!(
+        epoch = view.epoch,
+        member = ?view.own_index,
+        shards = ?view.own_shards,
+        "committee read"
+    );
+    let epoch = view.epoch;
+    let node = Arc::new(StorageNode::new(
+        store,
+        keys,
+        view,
+        metrics,
+        Duration::from_millis(config.registration_wait_ms),
+    )?);
+    follower::collect_expired(&node, epoch).await?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let (recover_tx, recover_rx) = mpsc::unbounded_channel();
+    let http =
+        walrus_node_client::default_http_client(Duration::from_secs(5), Duration::from_secs(60));
+    let tasks = [
+        tokio::spawn(follower::run_follower(
+            node.clone(),
+            chain.clone(),
+            recover_tx.clone(),
+            stopped.clone(),
+        )),
+        tokio::spawn(follower::run_epoch_watcher(
+            node.clone(),
+            chain.clone(),
+            stopped.clone(),
+        )),
+        tokio::spawn(recovery::run_recovery(
+            node.clone(),
+            chain.clone(),
+            http,
+            config.recovery_limits(),
+            recover_tx,
+            recover_rx,
+            stopped.clone(),
+        )),
+    ];
+    let app = server::router(node.clone(), config.max_body_bytes);
+    tracing::info!(%address, "REST API listening");
+    on_listening(address);
+    let mut stop_signal = stopped.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stop_signal.changed().await;
+    });
+    let stopper = tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    server.await.context("REST server failed")?;
+    stopper.abort();
+    for task in tasks {
+        let _ = task.await;
+    }
+    tracing::info!("node stopped");
+    Ok(())
+}

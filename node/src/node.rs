@@ -1,0 +1,591 @@
+//! [`StorageNode`]: what the REST API does, independent of HTTP. Every operation checks the
+//! chain's view of the blob (registered, not expired, not invalid), the shard assignment and
+//! the metadata before it touches the store; every write is durable before it returns.
+
+use std::{
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
+use tokio::sync::watch;
+use walrus_core::{
+    crypto::ProtocolKeyPair,
+    encoding::{
+        EncodingAxis, EncodingConfig, ExpandedSliver, GeneralRecoverySymbol,
+        InconsistencyProofEither, Primary, Secondary, SliverData,
+    },
+    messages::{
+        BlobPersistenceType, Confirmation, InvalidBlobIdMsg, SignedInvalidBlobIdMsg,
+        SignedStorageConfirmation,
+    },
+    metadata::{BlobMetadata, BlobMetadataWithId, VerifiedBlobMetadataWithId},
+    BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType,
+};
+use walrus_node_client::api::{BlobStatus, ErrorReason, StoredOnNodeStatus};
+
+use crate::{
+    committee::CommitteeView,
+    metrics::Metrics,
+    store::{NodeStore, StoreError},
+};
+
+/// An error answered to a client: a stable reason and a message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{reason}: {message}")]
+pub struct NodeError {
+    /// The stable reason (also decides the HTTP status).
+    pub reason: ErrorReason,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+impl NodeError {
+    /// An error with `reason` and `message`.
+    pub fn new(reason: ErrorReason, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for NodeError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "store failure");
+        Self::new(ErrorReason::Internal, error.to_string())
+    }
+}
+
+/// Runs blocking store or CPU work off the async runtime.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, NodeError> + Send + 'static,
+) -> Result<T, NodeError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))?
+}
+
+/// A storage node's state: its store, keys, committee view and metrics.
+#[derive(Debug)]
+pub struct StorageNode {
+    store: Arc<NodeStore>,
+    keys: ProtocolKeyPair,
+    committee: RwLock<Arc<CommitteeView>>,
+    metrics: Metrics,
+    started: Instant,
+    events_processed: watch::Sender<u64>,
+    registration_wait: Duration,
+}
+
+impl StorageNode {
+    /// A node over `store` with `keys`, the committee `view`, and how long an upload for a
+    /// blob not yet registered waits for the registration event.
+    pub fn new(
+        store: Arc<NodeStore>,
+        keys: ProtocolKeyPair,
+        view: CommitteeView,
+        metrics: Metrics,
+        registration_wait: Duration,
+    ) -> Result<Self, StoreError> {
+        let (bytes, slivers) = store.usage()?;
+        metrics
+            .stored_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        metrics
+            .stored_slivers
+            .set(i64::try_from(slivers).unwrap_or(i64::MAX));
+        let (_, processed) = store.event_progress()?;
+        Ok(Self {
+            store,
+            keys,
+            committee: RwLock::new(Arc::new(view)),
+            metrics,
+            started: Instant::now(),
+            events_processed: watch::channel(processed).0,
+            registration_wait,
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<NodeStore> {
+        &self.store
+    }
+
+    /// The node's BLS key pair.
+    pub fn keys(&self) -> &ProtocolKeyPair {
+        &self.keys
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Seconds since start.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The current committee view.
+    pub fn committee(&self) -> Arc<CommitteeView> {
+        self.committee
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Replaces the committee view (epoch change).
+    pub fn set_committee(&self, view: CommitteeView) {
+        *self
+            .committee
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(view);
+    }
+
+    /// Signals that an event was applied (wakes uploads waiting for a registration).
+    pub fn event_applied(&self) {
+        self.metrics.events_processed.inc();
+        self.events_processed.send_modify(|count| *count += 1);
+    }
+
+    /// Waits until `blob_id` is registered (or the registration wait passes); errors with
+    /// NOT_REGISTERED or BLOB_INVALID.
+    async fn require_registered(&self, blob_id: &BlobId) -> Result<(), NodeError> {
+        let deadline = tokio::time::Instant::now() + self.registration_wait;
+        let mut progress = self.events_processed.subscribe();
+        loop {
+            let info = self.store.blob_info(blob_id)?;
+            if info.invalid.is_some() {
+                return Err(NodeError::new(
+                    ErrorReason::BlobInvalid,
+                    format!("blob {blob_id} was proven invalid"),
+                ));
+            }
+            if info.is_registered(self.committee().epoch) {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, progress.changed())
+                .await
+                .is_err()
+            {
+                return Err(NodeError::new(
+                    ErrorReason::NotRegistered,
+                    format!(
+                        "blob {blob_id} is not registered on chain (or expired) in epoch {}",
+                        self.committee().epoch
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn encoding_config(view: &CommitteeView) -> Result<EncodingConfig, NodeError> {
+        EncodingConfig::new(view.n_shards)
+            .map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))
+    }
+
+    /// The stored metadata of `blob_id`, verified (they were verified before being stored;
+    /// verification again is cheap and guards against a corrupt store).
+    pub async fn verified_metadata(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<VerifiedBlobMetadataWithId, NodeError> {
+        let view = self.committee();
+        let store = self.store.clone();
+        let id = *blob_id;
+        let metadata = blocking(move || Ok(store.metadata(&id)?)).await?;
+        let Some(metadata) = metadata else {
+            return Err(self.not_found_reason(blob_id, ErrorReason::MetadataNotFound)?);
+        };
+        BlobMetadataWithId {
+            blob_id: *blob_id,
+            metadata,
+        }
+        .verify(&Self::encoding_config(&view)?)
+        .map_err(|error| NodeError::new(ErrorReason::Internal, format!("stored metadata: {error}")))
+    }
+
+    /// `reason` for missing data, or BLOB_INVALID if the blob was proven invalid.
+    fn not_found_reason(
+        &self,
+        blob_id: &BlobId,
+        reason: ErrorReason,
+    ) -> Result<NodeError, NodeError> {
+        if self.store.blob_info(blob_id)?.invalid.is_some() {
+            return Ok(NodeError::new(
+                ErrorReason::BlobInvalid,
+                format!("blob {blob_id} was proven invalid"),
+            ));
+        }
+        let what = match reason {
+            ErrorReason::MetadataNotFound => "metadata",
+            _ => "sliver",
+        };
+        Ok(NodeError::new(
+            reason,
+            format!("no {what} stored for blob {blob_id}"),
+        ))
+    }
+
+    /// `PUT metadata`: verifies `metadata` against `blob_id` and stores them; `true` if newly
+    /// stored.
+    pub async fn put_metadata(
+        &self,
+        blob_id: BlobId,
+        metadata: BlobMetadata,
+    ) -> Result<bool, NodeError> {
+        self.require_registered(&blob_id).await?;
+        let config = Self::encoding_config(&self.committee())?;
+        BlobMetadataWithId {
+            blob_id,
+            metadata: metadata.clone(),
+        }
+        .verify(&config)
+        .map_err(|error| NodeError::new(ErrorReason::InvalidMetadata, error.to_string()))?;
+        let store = self.store.clone();
+        let fresh = blocking(move || Ok(store.put_metadata(&blob_id, &metadata)?)).await?;
+        if fresh {
+            self.metrics.stored_bytes.add(64);
+        }
+        Ok(fresh)
+    }
+
+    /// `GET metadata`.
+    pub async fn get_metadata(&self, blob_id: &BlobId) -> Result<BlobMetadataWithId, NodeError> {
+        Ok(self.verified_metadata(blob_id).await?.into_unverified())
+    }
+
+    /// Whether the metadata are stored.
+    pub async fn metadata_status(&self, blob_id: &BlobId) -> Result<StoredOnNodeStatus, NodeError> {
+        Ok(if self.store.metadata(blob_id)?.is_some() {
+            StoredOnNodeStatus::Stored
+        } else {
+            StoredOnNodeStatus::Nonexistent
+        })
+    }
+
+    fn check_pair(&self, blob_id: &BlobId, pair: SliverPairIndex) -> Result<(), NodeError> {
+        let view = self.committee();
+        if pair.0 >= view.n_shards {
+            return Err(NodeError::new(
+                ErrorReason::InvalidRequest,
+                format!("pair index {} out of range (n = {})", pair.0, view.n_shards),
+            ));
+        }
+        if !view.holds_pair(blob_id, pair) {
+            return Err(NodeError::new(
+                ErrorReason::ShardNotAssigned,
+                format!(
+                    "pair {} of blob {blob_id} is on shard {}, not held by this node in epoch {}",
+                    pair.0,
+                    pair.to_shard_index(view.n_shards, blob_id).0,
+                    view.epoch
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `PUT sliver`: decodes the BCS sliver of `axis`, checks the pair is ours and the sliver
+    /// verifies against the stored metadata, and stores it; `true` if newly stored.
+    pub async fn put_sliver(
+        &self,
+        blob_id: BlobId,
+        pair: SliverPairIndex,
+        axis: SliverType,
+        body: &[u8],
+    ) -> Result<bool, NodeError> {
+        self.require_registered(&blob_id).await?;
+        self.check_pair(&blob_id, pair)?;
+        let metadata = self.verified_metadata(&blob_id).await?;
+        let fresh = match axis {
+            SliverType::Primary => {
+                self.put_typed::<Primary>(blob_id, pair, metadata, body)
+                    .await
+            }
+            SliverType::Secondary => {
+                self.put_typed::<Secondary>(blob_id, pair, metadata, body)
+                    .await
+            }
+        }?;
+        if fresh {
+            self.metrics.slivers_uploaded.inc();
+            self.metrics.stored_slivers.inc();
+            self.metrics
+                .stored_bytes
+                .add(i64::try_from(body.len()).unwrap_or(i64::MAX));
+        }
+        Ok(fresh)
+    }
+
+    async fn put_typed<T: EncodingAxis>(
+        &self,
+        blob_id: BlobId,
+        pair: SliverPairIndex,
+        metadata: VerifiedBlobMetadataWithId,
+        body: &[u8],
+    ) -> Result<bool, NodeError> {
+        let sliver: SliverData<T> = bcs::from_bytes(body).map_err(|error| {
+            NodeError::new(
+                ErrorReason::InvalidSliver,
+                format!("malformed sliver: {error}"),
+            )
+        })?;
+        let n = metadata.config().n_shards();
+        let expected = expected_sliver_index(T::TYPE, pair, n);
+        if sliver.index != expected {
+            return Err(NodeError::new(
+                ErrorReason::SliverIndexMismatch,
+                format!(
+                    "pair {} holds {} sliver {}, the body has index {}",
+                    pair.0,
+                    axis_name(T::TYPE),
+                    expected.get(),
+                    sliver.index.get()
+                ),
+            ));
+        }
+        let store = self.store.clone();
+        blocking(move || {
+            sliver
+                .verify(&metadata)
+                .map_err(|error| NodeError::new(ErrorReason::InvalidSliver, error.to_string()))?;
+            Ok(store.put_sliver(&blob_id, pair, &sliver)?)
+        })
+        .await
+    }
+
+    /// Stores a sliver this node rebuilt and verified itself.
+    pub(crate) async fn store_recovered<T: EncodingAxis>(
+        &self,
+        blob_id: BlobId,
+        pair: SliverPairIndex,
+        sliver: SliverData<T>,
+    ) -> Result<(), NodeError> {
+        let store = self.store.clone();
+        let size = sliver.symbols.len() as u64;
+        let fresh = blocking(move || Ok(store.put_sliver(&blob_id, pair, &sliver)?)).await?;
+        if fresh {
+            self.metrics.slivers_recovered.inc();
+            self.metrics.stored_slivers.inc();
+            self.metrics
+                .stored_bytes
+                .add(i64::try_from(size).unwrap_or(i64::MAX));
+        }
+        Ok(())
+    }
+
+    /// Stores metadata this node fetched and verified itself.
+    pub(crate) async fn store_fetched_metadata(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+    ) -> Result<(), NodeError> {
+        let store = self.store.clone();
+        let blob_id = *metadata.blob_id();
+        let inner = metadata.metadata().clone();
+        blocking(move || Ok(store.put_metadata(&blob_id, &inner)?)).await?;
+        Ok(())
+    }
+
+    /// `GET sliver`: the stored BCS bytes of the sliver.
+    pub async fn get_sliver(
+        &self,
+        blob_id: BlobId,
+        pair: SliverPairIndex,
+        axis: SliverType,
+    ) -> Result<Vec<u8>, NodeError> {
+        self.check_pair(&blob_id, pair)?;
+        let store = self.store.clone();
+        let bytes = blocking(move || Ok(store.sliver_bytes(&blob_id, pair, axis)?)).await?;
+        match bytes {
+            Some(bytes) => Ok(bytes),
+            None => Err(self.not_found_reason(&blob_id, ErrorReason::SliverNotFound)?),
+        }
+    }
+
+    /// Whether a sliver is stored.
+    pub async fn sliver_status(
+        &self,
+        blob_id: BlobId,
+        pair: SliverPairIndex,
+        axis: SliverType,
+    ) -> Result<StoredOnNodeStatus, NodeError> {
+        self.check_pair(&blob_id, pair)?;
+        Ok(if self.store.has_sliver(&blob_id, pair, axis)? {
+            StoredOnNodeStatus::Stored
+        } else {
+            StoredOnNodeStatus::Nonexistent
+        })
+    }
+
+    /// The pairs (and axes) of our shards still missing for `blob_id`.
+    pub fn missing_slivers(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<Vec<(SliverPairIndex, SliverType)>, NodeError> {
+        let view = self.committee();
+        let mut missing = Vec::new();
+        for pair in view.own_pairs(blob_id) {
+            for axis in [SliverType::Primary, SliverType::Secondary] {
+                if !self.store.has_sliver(blob_id, pair, axis)? {
+                    missing.push((pair, axis));
+                }
+            }
+        }
+        Ok(missing)
+    }
+
+    /// `GET confirmation`: signs a storage confirmation once the blob is registered (as
+    /// permanent, or as the deletable object `deletable_object`) and the metadata and every
+    /// sliver of our shards are durable.
+    pub async fn confirmation(
+        &self,
+        blob_id: BlobId,
+        deletable_object: Option<ObjectId>,
+    ) -> Result<SignedStorageConfirmation, NodeError> {
+        self.require_registered(&blob_id).await?;
+        let view = self.committee();
+        let info = self.store.blob_info(&blob_id)?;
+        if !info.can_confirm(view.epoch, deletable_object) {
+            return Err(NodeError::new(
+                ErrorReason::NotRegistered,
+                match deletable_object {
+                    None => format!("blob {blob_id} has no live permanent registration"),
+                    Some(id) => format!("blob {blob_id} has no live deletable object {id}"),
+                },
+            ));
+        }
+        if self.store.metadata(&blob_id)?.is_none() {
+            return Err(NodeError::new(
+                ErrorReason::MissingSlivers,
+                format!("metadata of blob {blob_id} are not stored"),
+            ));
+        }
+        let missing = self.missing_slivers(&blob_id)?;
+        if !missing.is_empty() {
+            return Err(NodeError::new(
+                ErrorReason::MissingSlivers,
+                format!(
+                    "{} slivers of blob {blob_id} are missing, e.g. pair {} {}",
+                    missing.len(),
+                    missing[0].0 .0,
+                    axis_name(missing[0].1)
+                ),
+            ));
+        }
+        let blob_type = match deletable_object {
+            None => BlobPersistenceType::Permanent,
+            Some(object_id) => BlobPersistenceType::Deletable { object_id },
+        };
+        Ok(self
+            .keys
+            .sign_message(&Confirmation::for_blob(view.epoch, blob_id, blob_type)))
+    }
+
+    /// `GET recoverySymbols`: one symbol (with its proof) from every sliver of the orthogonal
+    /// axis this node holds, for rebuilding sliver `target` of `target_type`.
+    pub async fn recovery_symbols(
+        &self,
+        blob_id: BlobId,
+        target: SliverIndex,
+        target_type: SliverType,
+    ) -> Result<Vec<GeneralRecoverySymbol>, NodeError> {
+        let metadata = self.verified_metadata(&blob_id).await?;
+        let n = metadata.config().n_shards();
+        if target.get() >= n {
+            return Err(NodeError::new(
+                ErrorReason::InvalidRequest,
+                format!("target sliver {} out of range (n = {n})", target.get()),
+            ));
+        }
+        let pairs = self.committee().own_pairs(&blob_id);
+        let store = self.store.clone();
+        blocking(move || {
+            let mut symbols = Vec::new();
+            for pair in pairs {
+                let symbol = match target_type {
+                    // Primary targets are rebuilt from symbols of secondary slivers.
+                    SliverType::Primary => {
+                        source_symbol::<Secondary>(&store, &blob_id, pair, &metadata, target)?
+                    }
+                    SliverType::Secondary => {
+                        source_symbol::<Primary>(&store, &blob_id, pair, &metadata, target)?
+                    }
+                };
+                symbols.extend(symbol);
+            }
+            Ok(symbols)
+        })
+        .await
+    }
+
+    /// `POST inconsistencyProof`: verifies the proof against the stored metadata and, if it
+    /// holds, signs an invalid-blob-ID attestation for the current epoch.
+    pub async fn verify_inconsistency_proof(
+        &self,
+        blob_id: BlobId,
+        proof: InconsistencyProofEither,
+    ) -> Result<SignedInvalidBlobIdMsg, NodeError> {
+        let metadata = self.verified_metadata(&blob_id).await?;
+        blocking(move || {
+            proof
+                .verify(&metadata)
+                .map_err(|error| NodeError::new(ErrorReason::InvalidProof, error.to_string()))
+        })
+        .await?;
+        tracing::warn!(%blob_id, "verified an inconsistency proof; attesting the blob is invalid");
+        Ok(self.sign_invalid(blob_id))
+    }
+
+    /// Signs an invalid-blob-ID attestation for the current epoch.
+    pub(crate) fn sign_invalid(&self, blob_id: BlobId) -> SignedInvalidBlobIdMsg {
+        self.keys
+            .sign_message(&InvalidBlobIdMsg::new(self.committee().epoch, blob_id))
+    }
+
+    /// `GET status`.
+    pub fn blob_status(&self, blob_id: &BlobId) -> Result<BlobStatus, NodeError> {
+        Ok(self
+            .store
+            .blob_info(blob_id)?
+            .status(self.committee().epoch))
+    }
+}
+
+/// The sliver index pair `pair` holds on `axis`.
+pub fn expected_sliver_index(
+    axis: SliverType,
+    pair: SliverPairIndex,
+    n_shards: u16,
+) -> SliverIndex {
+    match axis {
+        SliverType::Primary => SliverIndex(pair.0),
+        SliverType::Secondary => SliverIndex(n_shards - 1 - pair.0),
+    }
+}
+
+/// `primary` / `secondary`.
+pub fn axis_name(axis: SliverType) -> &'static str {
+    match axis {
+        SliverType::Primary => "primary",
+        SliverType::Secondary => "secondary",
+    }
+}
+
+/// The recovery symbol for `target` from our sliver of axis `T` in pair `pair`, if stored.
+fn source_symbol<T: EncodingAxis>(
+    store: &NodeStore,
+    blob_id: &BlobId,
+    pair: SliverPairIndex,
+    metadata: &VerifiedBlobMetadataWithId,
+    target: SliverIndex,
+) -> Result<Option<GeneralRecoverySymbol>, NodeError> {
+    let Some(sliver) = store.sliver::<T>(blob_id, pair)? else {
+        return Ok(None);
+    };
+    let expanded = ExpandedSliver::new(&sliver, metadata.layout())
+        .map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))?;
+    Ok(expanded
+        .recovery_symbol(target)
+        .map(|symbol| GeneralRecoverySymbol::from_recovery_symbol(symbol, target)))
+}

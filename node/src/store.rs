@@ -1,0 +1,770 @@
+//! The node's durable store: one [redb](https://docs.rs/redb) file (`node.redb`) in the
+//! storage directory, holding
+//!
+//! - `metadata`: blob ID → BCS `BlobMetadata` (only metadata that verified against the ID);
+//! - `slivers`: blob ID ‖ pair index (u16 BE) ‖ axis (0 primary, 1 secondary) → BCS
+//!   `SliverData` (only slivers that verified against the stored metadata);
+//! - `blob_info`: blob ID → BCS [`BlobInfo`], what the chain said about the blob;
+//! - `recovery`: blob IDs that were certified and may miss slivers of our shards: a durable
+//!   to-do list, emptied by the recovery worker;
+//! - `meta`: the event cursor (written in the same transaction as the effects of the event,
+//!   so an event is applied exactly once), the events-processed count, the format version.
+//!
+//! Why redb: pure Rust (no C++ toolchain, a 10 s build instead of RocksDB's 9 min here), ACID
+//! with copy-on-write B-trees, and every commit is fsync'd (`Durability::Immediate`, its
+//! default), so a write acknowledged to a client survives a crash and a crash never leaves
+//! half a write. Its single-writer model suits a node whose writes are sliver-sized and
+//! already serialized by verification; reads never block on writes.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use walrus_core::{
+    encoding::{EncodingAxis, SliverData},
+    metadata::BlobMetadata,
+    BlobId, Epoch, ObjectId, SliverPairIndex, SliverType,
+};
+use walrus_node_client::api::{BlobStatus, DeletableCounts, EventId};
+
+/// The database file's name inside the storage directory.
+pub const DB_FILE_NAME: &str = "node.redb";
+const FORMAT_VERSION: u32 = 1;
+
+const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("metadata");
+const SLIVERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("slivers");
+const BLOB_INFO: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blob_info");
+const RECOVERY: TableDefinition<&[u8], ()> = TableDefinition::new("recovery");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const META_FORMAT: &str = "format_version";
+const META_CURSOR: &str = "event_cursor";
+const META_EVENTS: &str = "events_processed";
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage directory could not be created.
+    #[error("cannot create the storage directory {path}: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// redb failed (open, read, write or commit).
+    #[error("node database: {0}")]
+    Redb(#[from] redb::Error),
+    /// Stored bytes do not decode: the file is corrupt or of another version.
+    #[error("node database is corrupt: {0}")]
+    Corrupt(String),
+}
+
+macro_rules! redb_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(error: $t) -> Self {
+                StoreError::Redb(error.into())
+            }
+        }
+    )*};
+}
+redb_from!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// One registered blob object (a `Blob` on chain) of a blob ID.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobObjectInfo {
+    /// Whether the owner may delete it before it expires.
+    pub deletable: bool,
+    /// The first epoch it is no longer stored.
+    pub end_epoch: Epoch,
+    /// The epoch it was certified, if it was.
+    pub certified_epoch: Option<Epoch>,
+    /// The event that last changed it.
+    pub event: EventId,
+}
+
+/// What the chain said about a blob ID: its live blob objects and whether it was proven
+/// invalid.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobInfo {
+    /// Registered, not deleted blob objects by object ID (expired ones are dropped on epoch
+    /// change).
+    pub objects: BTreeMap<ObjectId, BlobObjectInfo>,
+    /// The `InvalidBlobID` event, if the blob was proven invalid.
+    pub invalid: Option<EventId>,
+}
+
+impl BlobInfo {
+    /// The objects still stored in `epoch`.
+    fn live(&self, epoch: Epoch) -> impl Iterator<Item = (&ObjectId, &BlobObjectInfo)> {
+        self.objects
+            .iter()
+            .filter(move |(_, object)| object.end_epoch > epoch)
+    }
+
+    /// Whether uploads are accepted in `epoch`: some object is live and the blob is not
+    /// invalid.
+    pub fn is_registered(&self, epoch: Epoch) -> bool {
+        self.invalid.is_none() && self.live(epoch).next().is_some()
+    }
+
+    /// Whether some live object is certified in `epoch`.
+    pub fn is_certified(&self, epoch: Epoch) -> bool {
+        self.invalid.is_none()
+            && self
+                .live(epoch)
+                .any(|(_, object)| object.certified_epoch.is_some())
+    }
+
+    /// Whether a live permanent object exists (permanent confirmation) or the live deletable
+    /// object `object_id` does (deletable confirmation).
+    pub fn can_confirm(&self, epoch: Epoch, deletable_object: Option<ObjectId>) -> bool {
+        self.invalid.is_none()
+            && match deletable_object {
+                None => self.live(epoch).any(|(_, object)| !object.deletable),
+                Some(id) => self
+                    .live(epoch)
+                    .any(|(object_id, object)| *object_id == id && object.deletable),
+            }
+    }
+
+    /// The status reported by `GET /v1/blobs/{id}/status` in `epoch`.
+    pub fn status(&self, epoch: Epoch) -> BlobStatus {
+        if let Some(event) = self.invalid {
+            return BlobStatus::Invalid { event };
+        }
+        let mut counts = DeletableCounts {
+            count_deletable_total: 0,
+            count_deletable_certified: 0,
+        };
+        let mut initial_certified_epoch: Option<Epoch> = None;
+        // The permanent object that decides the status: certified first, then the longest.
+        let mut permanent: Option<&BlobObjectInfo> = None;
+        for (_, object) in self.live(epoch) {
+            if let Some(certified) = object.certified_epoch {
+                initial_certified_epoch =
+                    Some(initial_certified_epoch.map_or(certified, |e| e.min(certified)));
+            }
+            if object.deletable {
+                counts.count_deletable_total += 1;
+                if object.certified_epoch.is_some() {
+                    counts.count_deletable_certified += 1;
+                }
+            } else {
+                let key = |o: &BlobObjectInfo| (o.certified_epoch.is_some(), o.end_epoch);
+                if permanent.is_none_or(|best| key(object) > key(best)) {
+                    permanent = Some(object);
+                }
+            }
+        }
+        match permanent {
+            Some(object) => BlobStatus::Permanent {
+                end_epoch: object.end_epoch,
+                is_certified: object.certified_epoch.is_some(),
+                status_event: object.event,
+                deletable_counts: counts,
+                initial_certified_epoch,
+            },
+            None if counts.count_deletable_total > 0 => BlobStatus::Deletable {
+                initial_certified_epoch,
+                deletable_counts: counts,
+            },
+            None => BlobStatus::Nonexistent,
+        }
+    }
+}
+
+/// The key of a sliver: blob ID ‖ pair index (big endian, so a blob's slivers are adjacent
+/// and ordered) ‖ axis.
+fn sliver_key(blob_id: &BlobId, pair: SliverPairIndex, axis: SliverType) -> [u8; 35] {
+    let mut key = [0u8; 35];
+    key[..32].copy_from_slice(blob_id.as_bytes());
+    key[32..34].copy_from_slice(&pair.0.to_be_bytes());
+    key[34] = match axis {
+        SliverType::Primary => 0,
+        SliverType::Secondary => 1,
+    };
+    key
+}
+
+/// The range of all sliver keys of a blob.
+fn blob_sliver_range(blob_id: &BlobId) -> ([u8; 35], [u8; 35]) {
+    let mut end = sliver_key(blob_id, SliverPairIndex(u16::MAX), SliverType::Secondary);
+    end[34] = u8::MAX;
+    (
+        sliver_key(blob_id, SliverPairIndex(0), SliverType::Primary),
+        end,
+    )
+}
+
+fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {error}"))
+}
+
+/// The node's durable store. All methods block (run them off the async runtime); every write
+/// is one fsync'd transaction.
+#[derive(Debug)]
+pub struct NodeStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl NodeStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE_NAME);
+        let db = Database::create(&path)?;
+        let tx = db.begin_write()?;
+        {
+            let mut meta = tx.open_table(META)?;
+            let format = meta.get(META_FORMAT)?.map(|v| v.value().to_vec());
+            match format {
+                None => {
+                    meta.insert(META_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
+                }
+                Some(bytes) if bytes == FORMAT_VERSION.to_le_bytes() => {}
+                Some(bytes) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "unsupported format version {bytes:?} (this node writes {FORMAT_VERSION})"
+                    )))
+                }
+            }
+            tx.open_table(METADATA)?;
+            tx.open_table(SLIVERS)?;
+            tx.open_table(BLOB_INFO)?;
+            tx.open_table(RECOVERY)?;
+        }
+        tx.commit()?;
+        Ok(Self { db, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The stored metadata of `blob_id`.
+    pub fn metadata(&self, blob_id: &BlobId) -> Result<Option<BlobMetadata>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(METADATA)?;
+        let Some(value) = table.get(blob_id.as_bytes().as_slice())? else {
+            return Ok(None);
+        };
+        bcs::from_bytes(value.value())
+            .map(Some)
+            .map_err(|e| corrupt("metadata", e))
+    }
+
+    /// Stores verified metadata; `false` if they were already stored.
+    pub fn put_metadata(
+        &self,
+        blob_id: &BlobId,
+        metadata: &BlobMetadata,
+    ) -> Result<bool, StoreError> {
+        let bytes = bcs::to_bytes(metadata).map_err(|e| corrupt("metadata", e))?;
+        let tx = self.db.begin_write()?;
+        let fresh = {
+            let mut table = tx.open_table(METADATA)?;
+            let fresh = table.get(blob_id.as_bytes().as_slice())?.is_none();
+            if fresh {
+                table.insert(blob_id.as_bytes().as_slice(), bytes.as_slice())?;
+            }
+            fresh
+        };
+        tx.commit()?;
+        Ok(fresh)
+    }
+
+    /// The stored sliver of `axis` `T` in pair `pair`.
+    pub fn sliver<T: EncodingAxis>(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+    ) -> Result<Option<SliverData<T>>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(SLIVERS)?;
+        let Some(value) = table.get(sliver_key(blob_id, pair, T::TYPE).as_slice())? else {
+            return Ok(None);
+        };
+        bcs::from_bytes(value.value())
+            .map(Some)
+            .map_err(|e| corrupt("sliver", e))
+    }
+
+    /// The stored BCS bytes of the sliver of `axis` in pair `pair`.
+    pub fn sliver_bytes(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        axis: SliverType,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(SLIVERS)?;
+        Ok(table
+            .get(sliver_key(blob_id, pair, axis).as_slice())?
+            .map(|value| value.value().to_vec()))
+    }
+
+    /// Whether the sliver of `axis` in pair `pair` is stored.
+    pub fn has_sliver(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        axis: SliverType,
+    ) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(SLIVERS)?;
+        Ok(table
+            .get(sliver_key(blob_id, pair, axis).as_slice())?
+            .is_some())
+    }
+
+    /// Stores a verified sliver; `false` if it was already stored.
+    pub fn put_sliver<T: EncodingAxis>(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        sliver: &SliverData<T>,
+    ) -> Result<bool, StoreError> {
+        let bytes = bcs::to_bytes(sliver).map_err(|e| corrupt("sliver", e))?;
+        let key = sliver_key(blob_id, pair, T::TYPE);
+        let tx = self.db.begin_write()?;
+        let fresh = {
+            let mut table = tx.open_table(SLIVERS)?;
+            let fresh = table.get(key.as_slice())?.is_none();
+            if fresh {
+                table.insert(key.as_slice(), bytes.as_slice())?;
+            }
+            fresh
+        };
+        tx.commit()?;
+        Ok(fresh)
+    }
+
+    /// Deletes the metadata and every sliver of `blob_id`; returns the bytes freed.
+    pub fn delete_blob_data(&self, blob_id: &BlobId) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write()?;
+        let freed = Self::delete_data_in(&tx, blob_id)?;
+        tx.commit()?;
+        Ok(freed)
+    }
+
+    fn delete_data_in(tx: &redb::WriteTransaction, blob_id: &BlobId) -> Result<u64, StoreError> {
+        let mut freed = 0u64;
+        let mut metadata = tx.open_table(METADATA)?;
+        if let Some(value) = metadata.remove(blob_id.as_bytes().as_slice())? {
+            freed += value.value().len() as u64;
+        }
+        let mut slivers = tx.open_table(SLIVERS)?;
+        let (start, end) = blob_sliver_range(blob_id);
+        for entry in slivers.extract_from_if(start.as_slice()..=end.as_slice(), |_, _| true)? {
+            let (_, value) = entry?;
+            freed += value.value().len() as u64;
+        }
+        Ok(freed)
+    }
+
+    /// What the chain said about `blob_id` (default if nothing).
+    pub fn blob_info(&self, blob_id: &BlobId) -> Result<BlobInfo, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(BLOB_INFO)?;
+        Self::blob_info_in(&table, blob_id)
+    }
+
+    fn blob_info_in(
+        table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+        blob_id: &BlobId,
+    ) -> Result<BlobInfo, StoreError> {
+        match table.get(blob_id.as_bytes().as_slice())? {
+            Some(value) => bcs::from_bytes(value.value()).map_err(|e| corrupt("blob info", e)),
+            None => Ok(BlobInfo::default()),
+        }
+    }
+
+    /// The stored event cursor and the number of events processed.
+    pub fn event_progress(&self) -> Result<(Option<EventId>, u64), StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        let cursor = match meta.get(META_CURSOR)? {
+            Some(value) => Some(bcs::from_bytes(value.value()).map_err(|e| corrupt("cursor", e))?),
+            None => None,
+        };
+        let processed = match meta.get(META_EVENTS)? {
+            Some(value) => u64::from_le_bytes(
+                value
+                    .value()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("events processed".into()))?,
+            ),
+            None => 0,
+        };
+        Ok((cursor, processed))
+    }
+
+    /// Applies one chain event atomically with its cursor: `update` changes the blob info of
+    /// `blob_id` (if any) and says what to do with the blob's data. Returns the bytes freed.
+    pub fn apply_event(
+        &self,
+        cursor: EventId,
+        blob_id: Option<&BlobId>,
+        update: impl FnOnce(&mut BlobInfo) -> EventEffect,
+    ) -> Result<u64, StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut freed = 0;
+        {
+            let mut meta = tx.open_table(META)?;
+            let processed = match meta.get(META_EVENTS)? {
+                Some(value) => u64::from_le_bytes(
+                    value
+                        .value()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("events processed".into()))?,
+                ),
+                None => 0,
+            };
+            let cursor_bytes = bcs::to_bytes(&cursor).map_err(|e| corrupt("cursor", e))?;
+            meta.insert(META_CURSOR, cursor_bytes.as_slice())?;
+            meta.insert(META_EVENTS, (processed + 1).to_le_bytes().as_slice())?;
+        }
+        if let Some(blob_id) = blob_id {
+            let mut infos = tx.open_table(BLOB_INFO)?;
+            let mut info = Self::blob_info_in(&infos, blob_id)?;
+            let effect = update(&mut info);
+            let bytes = bcs::to_bytes(&info).map_err(|e| corrupt("blob info", e))?;
+            if info == BlobInfo::default() {
+                infos.remove(blob_id.as_bytes().as_slice())?;
+            } else {
+                infos.insert(blob_id.as_bytes().as_slice(), bytes.as_slice())?;
+            }
+            drop(infos);
+            match effect {
+                EventEffect::None => {}
+                EventEffect::Recover => {
+                    tx.open_table(RECOVERY)?
+                        .insert(blob_id.as_bytes().as_slice(), ())?;
+                }
+                EventEffect::DeleteData => {
+                    freed = Self::delete_data_in(&tx, blob_id)?;
+                    tx.open_table(RECOVERY)?
+                        .remove(blob_id.as_bytes().as_slice())?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(freed)
+    }
+
+    /// Drops the objects that expired by `epoch` from every blob info, deletes the data of
+    /// blobs with no live object left (invalid blobs keep their info); returns the blob IDs
+    /// whose data was deleted and the bytes freed.
+    pub fn expire(&self, epoch: Epoch) -> Result<(Vec<BlobId>, u64), StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut expired = Vec::new();
+        let mut freed = 0;
+        {
+            let mut infos = tx.open_table(BLOB_INFO)?;
+            let mut changed: Vec<(BlobId, BlobInfo)> = Vec::new();
+            for entry in infos.iter()? {
+                let (key, value) = entry?;
+                let mut info: BlobInfo =
+                    bcs::from_bytes(value.value()).map_err(|e| corrupt("blob info", e))?;
+                let before = info.objects.len();
+                info.objects.retain(|_, object| object.end_epoch > epoch);
+                if info.objects.len() != before {
+                    let id = BlobId(
+                        key.value()
+                            .try_into()
+                            .map_err(|_| StoreError::Corrupt("blob info key".into()))?,
+                    );
+                    changed.push((id, info));
+                }
+            }
+            for (blob_id, info) in changed {
+                if info.objects.is_empty() && info.invalid.is_none() {
+                    infos.remove(blob_id.as_bytes().as_slice())?;
+                    expired.push(blob_id);
+                } else {
+                    let bytes = bcs::to_bytes(&info).map_err(|e| corrupt("blob info", e))?;
+                    infos.insert(blob_id.as_bytes().as_slice(), bytes.as_slice())?;
+                }
+            }
+        }
+        for blob_id in &expired {
+            freed += Self::delete_data_in(&tx, blob_id)?;
+            tx.open_table(RECOVERY)?
+                .remove(blob_id.as_bytes().as_slice())?;
+        }
+        tx.commit()?;
+        Ok((expired, freed))
+    }
+
+    /// The blobs waiting for recovery.
+    pub fn pending_recoveries(&self) -> Result<Vec<BlobId>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(RECOVERY)?;
+        let mut ids = Vec::new();
+        for entry in table.iter()? {
+            let (key, _) = entry?;
+            ids.push(BlobId(
+                key.value()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("recovery key".into()))?,
+            ));
+        }
+        Ok(ids)
+    }
+
+    /// Marks `blob_id` as recovered (or no longer worth recovering).
+    pub fn finish_recovery(&self, blob_id: &BlobId) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(RECOVERY)?
+            .remove(blob_id.as_bytes().as_slice())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds `blob_id` to the recovery to-do list.
+    pub fn schedule_recovery(&self, blob_id: &BlobId) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(RECOVERY)?
+            .insert(blob_id.as_bytes().as_slice(), ())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Total bytes of stored metadata and slivers, and the sliver count (for metrics at
+    /// start-up).
+    pub fn usage(&self) -> Result<(u64, u64), StoreError> {
+        let tx = self.db.begin_read()?;
+        let mut bytes = 0u64;
+        let mut slivers = 0u64;
+        for entry in tx.open_table(METADATA)?.iter()? {
+            bytes += entry?.1.value().len() as u64;
+        }
+        for entry in tx.open_table(SLIVERS)?.iter()? {
+            bytes += entry?.1.value().len() as u64;
+            slivers += 1;
+        }
+        Ok((bytes, slivers))
+    }
+}
+
+/// What an event does to a blob's data, besides its info.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventEffect {
+    /// Nothing.
+    None,
+    /// Check the blob for missing slivers and recover them (certified).
+    Recover,
+    /// Delete the blob's metadata and slivers (deleted or invalid).
+    DeleteData,
+}
+
+#[cfg(test)]
+mod tests {
+    use walrus_core::{
+        encoding::{encode_blob, EncodingConfig, Primary, Secondary},
+        metadata::BlobMetadata,
+    };
+
+    use super::*;
+
+    fn encoded(n: u16) -> (BlobId, BlobMetadata, walrus_core::encoding::EncodedBlob) {
+        let config = EncodingConfig::new(n).unwrap();
+        let blob = encode_blob(&config, b"hello store").unwrap();
+        let metadata = blob.metadata.as_unverified().clone();
+        (metadata.blob_id, metadata.metadata, blob)
+    }
+
+    fn event(checkpoint: u64) -> EventId {
+        EventId {
+            checkpoint,
+            event_index: 0,
+        }
+    }
+
+    #[test]
+    fn slivers_and_metadata_survive_reopen_and_delete_by_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let (blob_id, metadata, blob) = encoded(4);
+        let (other_id, other_metadata, _) = {
+            let config = EncodingConfig::new(4).unwrap();
+            let blob = encode_blob(&config, b"other").unwrap();
+            let m = blob.metadata.as_unverified().clone();
+            (m.blob_id, m.metadata, blob)
+        };
+        {
+            let store = NodeStore::open(dir.path()).unwrap();
+            assert!(store.put_metadata(&blob_id, &metadata).unwrap());
+            assert!(!store.put_metadata(&blob_id, &metadata).unwrap());
+            store.put_metadata(&other_id, &other_metadata).unwrap();
+            for pair in &blob.sliver_pairs {
+                assert!(store
+                    .put_sliver(&blob_id, pair.index(), &pair.primary)
+                    .unwrap());
+                assert!(store
+                    .put_sliver(&blob_id, pair.index(), &pair.secondary)
+                    .unwrap());
+            }
+            assert!(!store
+                .put_sliver(
+                    &blob_id,
+                    blob.sliver_pairs[0].index(),
+                    &blob.sliver_pairs[0].primary
+                )
+                .unwrap());
+        }
+        let store = NodeStore::open(dir.path()).unwrap();
+        assert_eq!(store.metadata(&blob_id).unwrap(), Some(metadata));
+        for pair in &blob.sliver_pairs {
+            assert_eq!(
+                store.sliver::<Primary>(&blob_id, pair.index()).unwrap(),
+                Some(pair.primary.clone())
+            );
+            assert_eq!(
+                store.sliver::<Secondary>(&blob_id, pair.index()).unwrap(),
+                Some(pair.secondary.clone())
+            );
+        }
+        let (bytes, slivers) = store.usage().unwrap();
+        assert_eq!(slivers, 8);
+        assert!(bytes > 0);
+        assert!(store.delete_blob_data(&blob_id).unwrap() > 0);
+        assert_eq!(store.metadata(&blob_id).unwrap(), None);
+        assert!(!store
+            .has_sliver(&blob_id, SliverPairIndex(0), SliverType::Primary)
+            .unwrap());
+        assert_eq!(store.usage().unwrap().1, 0);
+        assert!(store.metadata(&other_id).unwrap().is_some());
+    }
+
+    #[test]
+    fn events_update_info_cursor_and_recovery_list_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = NodeStore::open(dir.path()).unwrap();
+        let (blob_id, metadata, _) = encoded(4);
+        store.put_metadata(&blob_id, &metadata).unwrap();
+        let object = ObjectId([7; 32]);
+        store
+            .apply_event(event(1), Some(&blob_id), |info| {
+                info.objects.insert(
+                    object,
+                    BlobObjectInfo {
+                        deletable: false,
+                        end_epoch: 5,
+                        certified_epoch: None,
+                        event: event(1),
+                    },
+                );
+                EventEffect::None
+            })
+            .unwrap();
+        assert!(store.blob_info(&blob_id).unwrap().is_registered(1));
+        assert!(!store.blob_info(&blob_id).unwrap().is_registered(5));
+        store
+            .apply_event(event(2), Some(&blob_id), |info| {
+                info.objects.get_mut(&object).unwrap().certified_epoch = Some(1);
+                EventEffect::Recover
+            })
+            .unwrap();
+        assert_eq!(store.pending_recoveries().unwrap(), vec![blob_id]);
+        assert_eq!(store.event_progress().unwrap(), (Some(event(2)), 2));
+        store
+            .apply_event(event(3), None, |_| unreachable!())
+            .unwrap();
+        assert_eq!(store.event_progress().unwrap(), (Some(event(3)), 3));
+        match store.blob_info(&blob_id).unwrap().status(1) {
+            BlobStatus::Permanent {
+                end_epoch,
+                is_certified,
+                initial_certified_epoch,
+                ..
+            } => assert_eq!(
+                (end_epoch, is_certified, initial_certified_epoch),
+                (5, true, Some(1))
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+        // Expiry at epoch 5 drops the object, the data and the recovery entry.
+        let (expired, freed) = store.expire(5).unwrap();
+        assert_eq!(expired, vec![blob_id]);
+        assert!(freed > 0);
+        assert_eq!(store.metadata(&blob_id).unwrap(), None);
+        assert!(store.pending_recoveries().unwrap().is_empty());
+        assert_eq!(store.blob_info(&blob_id).unwrap(), BlobInfo::default());
+    }
+
+    #[test]
+    fn status_prefers_certified_permanent_and_counts_deletable() {
+        let mut info = BlobInfo::default();
+        assert_eq!(info.status(1), BlobStatus::Nonexistent);
+        info.objects.insert(
+            ObjectId([1; 32]),
+            BlobObjectInfo {
+                deletable: true,
+                end_epoch: 9,
+                certified_epoch: Some(2),
+                event: event(1),
+            },
+        );
+        assert!(matches!(
+            info.status(1),
+            BlobStatus::Deletable {
+                initial_certified_epoch: Some(2),
+                deletable_counts: DeletableCounts {
+                    count_deletable_total: 1,
+                    count_deletable_certified: 1
+                }
+            }
+        ));
+        assert!(info.can_confirm(1, Some(ObjectId([1; 32]))));
+        assert!(!info.can_confirm(1, None));
+        info.objects.insert(
+            ObjectId([2; 32]),
+            BlobObjectInfo {
+                deletable: false,
+                end_epoch: 20,
+                certified_epoch: None,
+                event: event(2),
+            },
+        );
+        info.objects.insert(
+            ObjectId([3; 32]),
+            BlobObjectInfo {
+                deletable: false,
+                end_epoch: 10,
+                certified_epoch: Some(3),
+                event: event(3),
+            },
+        );
+        match info.status(1) {
+            BlobStatus::Permanent {
+                end_epoch,
+                is_certified,
+                status_event,
+                ..
+            } => assert_eq!(
+                (end_epoch, is_certified, status_event),
+                (10, true, event(3))
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+        info.invalid = Some(event(4));
+        assert_eq!(info.status(1), BlobStatus::Invalid { event: event(4) });
+        assert!(!info.is_registered(1));
+    }
+}
