@@ -289,7 +289,8 @@ impl ChainDb {
         })
     }
 
-    /// Writes objects (a system operation: epoch change, faucet) in one transaction.
+    /// Writes objects in one database transaction (outside any Sui transaction: tools and
+    /// tests).
     pub fn write_objects(&self, objects: &[Object]) -> Result<(), ChainDbError> {
         let encoded: Vec<(Address, Vec<u8>)> = objects
             .iter()

@@ -1,22 +1,21 @@
 //! The `walrus-localnet` binary's machinery: the genesis file (TOML), the epoch clock, the
 //! HTTP faucet and [`run_chain`] (a durable chain served over gRPC until a shutdown signal).
 //!
-//! System operations: the epoch clock and the faucet change the chain **directly on the
-//! executor** ([`Executor::system_epoch_change`], [`Executor::system_mint`]), as a Sui
-//! validator's system transactions would, but without a transaction: they are not signed, pay
-//! no gas, and are not recorded in the ledger (no transaction, no effects, no events, not in a
-//! checkpoint). Their object writes are durable (one redb commit each) and visible to every
-//! read at once.
+//! Epoch changes and faucet grants are **ordinary signed transactions** from built-in
+//! accounts (see [`crate::operators`] for why): the epoch clock's keeper calls
+//! `staking::initiate_epoch_change` when the epoch is over, and the faucet pays with
+//! `SplitCoins` + `TransferObjects` from its genesis-funded coins. Both are executed, recorded
+//! and sealed into checkpoints like any user transaction, so their events (`EpochChangeStart`,
+//! `ShardsReceived`) reach `EventStream`. Only the `0x6` clock update is a direct write (what
+//! Sui's consensus commit prologue does).
 
 use std::{
+    collections::{HashMap, VecDeque},
     net::SocketAddr,
     path::{Path, PathBuf},
     str::FromStr,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
-    time::Duration,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use anyhow::{bail, Context};
@@ -37,8 +36,11 @@ use walrus_core::crypto::ProtocolKeyPair;
 use crate::{
     checkpoints::now_ms,
     genesis::{GenesisAccount, GenesisNode},
+    operators::{self, Operator, OperatorError, OperatorRunError},
     service::ChainState,
-    Genesis, GenesisConfig, LocalnetService, ServiceConfig, WALRUS_PACKAGE_ID, WAL_PACKAGE_ID,
+    types::ObjectType,
+    ExecutionError, Genesis, GenesisConfig, LocalnetService, ServiceConfig, WALRUS_PACKAGE_ID,
+    WAL_PACKAGE_ID,
 };
 
 /// The copy of the resolved genesis file kept in the data directory (used on restart).
@@ -195,7 +197,8 @@ impl GenesisFile {
     }
 
     /// The executor's configuration: addresses parsed, proofs of possession computed from
-    /// the nodes' keys.
+    /// the nodes' keys, and the built-in keeper and faucet accounts funded
+    /// ([`operators::add_operator_accounts`]).
     pub fn to_config(&self) -> anyhow::Result<GenesisConfig> {
         let mut config =
             GenesisConfig::new(self.n_shards, self.epoch_duration_ms, self.max_epochs_ahead);
@@ -231,6 +234,7 @@ impl GenesisFile {
                 stake: node.stake,
             });
         }
+        operators::add_operator_accounts(&mut config);
         Ok(config)
     }
 }
@@ -265,6 +269,9 @@ pub struct FaucetConfig {
     pub max_sui: u64,
     /// The largest FROST amount of one request.
     pub max_wal: u64,
+    /// Requests granted per recipient in any 60 s window (0: no limit); more answer 429
+    /// `rate_limited`.
+    pub max_requests_per_minute: u32,
 }
 
 impl Default for FaucetConfig {
@@ -274,6 +281,7 @@ impl Default for FaucetConfig {
             default_wal: 100 * ONE_COIN,
             max_sui: 10_000 * ONE_COIN,
             max_wal: 10_000 * ONE_COIN,
+            max_requests_per_minute: 60,
         }
     }
 }
@@ -330,9 +338,9 @@ pub fn open_chain(options: &ChainOptions) -> anyhow::Result<(ChainState, Genesis
     Ok((state, genesis, file))
 }
 
-/// The epoch clock: every `tick` it moves the `0x6` clock to the wall clock and runs the
-/// epoch change (a system operation) once the epoch's duration has passed. Runs until
-/// `shutdown` changes.
+/// The epoch clock: every `tick` it moves the `0x6` clock to the wall clock and, once the
+/// epoch's duration has passed, has the keeper send `staking::initiate_epoch_change` as a
+/// signed transaction ([`operators::run_epoch_change`]). Runs until `shutdown` changes.
 pub async fn epoch_clock(
     service: LocalnetService,
     genesis: Genesis,
@@ -348,18 +356,15 @@ pub async fn epoch_clock(
             _ = shutdown.changed() => return,
         }
         let mut state = service.state().lock().await;
-        let executor = &mut state.executor;
-        let now = now_ms();
-        let result = match executor.timestamp_ms() {
-            Ok(current) if current < now => executor.set_timestamp_ms(now),
-            Ok(_) => Ok(()),
-            Err(error) => Err(error),
-        }
-        .and_then(|()| executor.system_epoch_change(&genesis));
+        let result = state
+            .advance_clock(now_ms())
+            .map_err(OperatorRunError::from)
+            .and_then(|()| operators::run_epoch_change(&mut state, &genesis));
+        drop(state);
         match result {
-            Ok(Some(epoch)) => {
+            Ok(Some((epoch, effects))) => {
                 last_error.clear();
-                tracing::info!(epoch, "epoch change");
+                tracing::info!(epoch, digest = %effects.transaction_digest, "epoch change");
             }
             Ok(None) => {}
             Err(error) => {
@@ -373,12 +378,59 @@ pub async fn epoch_clock(
     }
 }
 
+/// Per-recipient sliding-window rate limiting of the faucet.
+#[derive(Debug)]
+pub struct RateLimiter {
+    max_per_window: u32,
+    window: Duration,
+    granted: Mutex<HashMap<Address, VecDeque<Instant>>>,
+}
+
+impl RateLimiter {
+    /// At most `max_per_window` grants per recipient in any `window` (0: no limit).
+    pub fn new(max_per_window: u32, window: Duration) -> Self {
+        Self {
+            max_per_window,
+            window,
+            granted: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records a request for `recipient` at `now` if it is within the limit; otherwise
+    /// returns how long until the oldest grant of the window expires.
+    pub fn check(&self, recipient: Address, now: Instant) -> Result<(), Duration> {
+        if self.max_per_window == 0 {
+            return Ok(());
+        }
+        let mut granted = self
+            .granted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let expired = |at: &Instant| now.saturating_duration_since(*at) >= self.window;
+        if granted.len() > 10_000 {
+            granted.retain(|_, times| times.back().is_some_and(|at| !expired(at)));
+        }
+        let times = granted.entry(recipient).or_default();
+        while times.front().is_some_and(expired) {
+            times.pop_front();
+        }
+        if times.len() >= self.max_per_window as usize {
+            let oldest = times.front().copied().unwrap_or(now);
+            return Err(self
+                .window
+                .saturating_sub(now.saturating_duration_since(oldest)));
+        }
+        times.push_back(now);
+        Ok(())
+    }
+}
+
 #[derive(Clone)]
 struct FaucetState {
     service: LocalnetService,
     genesis: Genesis,
     config: FaucetConfig,
-    counter: Arc<AtomicU64>,
+    limiter: Arc<RateLimiter>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -436,40 +488,60 @@ async fn gas(State(state): State<FaucetState>, body: Bytes) -> Response {
             "sui and wal are both 0",
         );
     }
-    let nonce = [
-        state.counter.fetch_add(1, Ordering::Relaxed).to_le_bytes(),
-        now_ms().to_le_bytes(),
-    ]
-    .concat();
-    let result = state
-        .service
-        .state()
-        .lock()
-        .await
-        .executor
-        .system_mint(recipient, sui, wal, &nonce);
+    if let Err(retry_after) = state.limiter.check(recipient, Instant::now()) {
+        return json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "at most {} requests per minute for {recipient}; retry in {} s",
+                state.config.max_requests_per_minute,
+                retry_after.as_secs().max(1)
+            ),
+        );
+    }
+    let result = {
+        let mut chain = state.service.state().lock().await;
+        operators::run_faucet(&mut chain, &state.genesis, recipient, sui, wal)
+    };
     match result {
-        Ok(ids) => {
-            tracing::info!(%recipient, sui, wal, "faucet");
-            let mut ids = ids.into_iter();
+        Ok(effects) => {
+            let digest = effects.transaction_digest.to_string();
+            tracing::info!(%recipient, sui, wal, %digest, "faucet");
             let mut coins = Vec::new();
-            for (amount, coin_type) in [
-                (sui, "0x2::sui::SUI".to_owned()),
-                (wal, format!("{WAL_PACKAGE_ID}::wal::WAL")),
+            for (amount, ty, coin_type) in [
+                (sui, ObjectType::SuiCoin, "0x2::sui::SUI".to_owned()),
+                (
+                    wal,
+                    ObjectType::WalCoin,
+                    format!("{WAL_PACKAGE_ID}::wal::WAL"),
+                ),
             ] {
-                if amount > 0 {
-                    if let Some(id) = ids.next() {
-                        coins.push(serde_json::json!({
-                            "id": id.to_string(),
-                            "coin_type": coin_type,
-                            "amount": amount,
-                        }));
-                    }
+                for change in effects.created_of_type(ty) {
+                    coins.push(serde_json::json!({
+                        "id": change.id().to_string(),
+                        "coin_type": coin_type,
+                        "amount": amount,
+                    }));
                 }
             }
-            Json(serde_json::json!({ "recipient": recipient.to_string(), "coins": coins }))
-                .into_response()
+            Json(serde_json::json!({
+                "recipient": recipient.to_string(),
+                "coins": coins,
+                "transaction_digest": digest,
+            }))
+            .into_response()
         }
+        Err(
+            error @ (OperatorRunError::Build(OperatorError::NoCoin { .. })
+            | OperatorRunError::Execution(
+                ExecutionError::InsufficientCoinBalance { .. }
+                | ExecutionError::InsufficientGasBalance { .. },
+            )),
+        ) => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "faucet_empty",
+            error.to_string(),
+        ),
         Err(error) => json_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -495,6 +567,8 @@ async fn health(State(state): State<FaucetState>) -> Response {
         "initial_shared_version": state.genesis.initial_shared_version,
         "walrus_package": WALRUS_PACKAGE_ID.to_string(),
         "wal_package": WAL_PACKAGE_ID.to_string(),
+        "faucet_address": Operator::faucet().address().to_string(),
+        "keeper_address": Operator::keeper().address().to_string(),
     }))
     .into_response()
 }
@@ -574,7 +648,10 @@ pub async fn run_chain(
                 service: service.clone(),
                 genesis: genesis.clone(),
                 config: options.faucet,
-                counter: Arc::new(AtomicU64::new(0)),
+                limiter: Arc::new(RateLimiter::new(
+                    options.faucet.max_requests_per_minute,
+                    Duration::from_secs(60),
+                )),
             });
             tracing::info!(address = %listener.local_addr()?, "faucet listening");
             let signal = wait_stop(stop_rx.clone());

@@ -17,7 +17,8 @@
 //! - [`service`]: the gRPC server (Sui's `sui.rpc.v2` services from `sui-rpc`) over an
 //!   executor, and [`checkpoints`]: the ledger of executed transactions and checkpoints.
 //! - [`launcher`]: the `walrus-localnet` binary's genesis file, epoch clock, faucet and
-//!   [`launcher::run_chain`].
+//!   [`launcher::run_chain`]; [`operators`]: the built-in epoch keeper and faucet accounts,
+//!   whose epoch changes and grants are ordinary signed transactions.
 //! - [`db`]: the durable chain in one redb file ([`ChainDb`]); `service::ChainState::open`
 //!   opens a data directory (genesis if empty, else resume).
 //!
@@ -31,6 +32,7 @@ pub mod error;
 pub mod executor;
 pub mod genesis;
 pub mod launcher;
+pub mod operators;
 pub mod service;
 pub mod store;
 pub mod types;

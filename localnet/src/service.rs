@@ -43,7 +43,7 @@ use tonic::{codegen::BoxStream, Request, Response, Status};
 use crate::{
     checkpoints::{genesis_checkpoint, now_ms, Ledger},
     db::{ChainDb, ChainDbError},
-    ExecutionError, Executor, Genesis, GenesisConfig, REFERENCE_GAS_PRICE, SUI_EPOCH,
+    Effects, ExecutionError, Executor, Genesis, GenesisConfig, REFERENCE_GAS_PRICE, SUI_EPOCH,
     SUI_FRAMEWORK_ID,
 };
 
@@ -130,6 +130,28 @@ impl ChainState {
             state.ledger.seal(timestamp_ms)?;
         }
         Ok((state, genesis))
+    }
+
+    /// Executes a signed transaction and records it in the ledger (it goes into the next
+    /// checkpoint): the one way anything changes the chain's objects besides the clock (the
+    /// gRPC `execute_transaction`, the epoch keeper and the faucet all come here). On error
+    /// nothing changes.
+    pub fn execute(
+        &mut self,
+        transaction: &Transaction,
+        signatures: &[UserSignature],
+    ) -> Result<(Effects, pb::ExecutedTransaction), ExecutionError> {
+        let effects = self.executor.execute(transaction, signatures)?;
+        let executed = self.ledger.record(transaction, signatures, &effects);
+        Ok((effects, executed))
+    }
+
+    /// Moves the `0x6` clock forward to `timestamp_ms` if it is behind (never back).
+    pub fn advance_clock(&mut self, timestamp_ms: u64) -> Result<(), ExecutionError> {
+        if timestamp_ms > self.executor.timestamp_ms()? {
+            self.executor.set_timestamp_ms(timestamp_ms)?;
+        }
+        Ok(())
     }
 
     /// Seals the pending transactions into a checkpoint now (at the wall clock or the `0x6`
@@ -683,11 +705,9 @@ impl TransactionExecutionService for LocalnetService {
                     .map_err(|error| execution_status(&error))?;
             }
         }
-        let effects = state
-            .executor
+        let (_, executed) = state
             .execute(&transaction, &signatures)
             .map_err(|error| execution_status(&error))?;
-        let executed = state.ledger.record(&transaction, &signatures, &effects);
         drop(state);
         let mut response = pb::ExecuteTransactionResponse::default();
         response.transaction = Some(pb::ExecutedTransaction::merge_from(&executed, &mask));

@@ -1,11 +1,14 @@
 //! The `walrus-localnet` binary as a real process: genesis with a committee from a genesis
 //! file, gRPC through `sui_rpc::Client`, the HTTP faucet, the epoch clock, graceful (SIGTERM)
-//! and hard (SIGKILL) restarts on the same data directory.
+//! and hard (SIGKILL) restarts on the same data directory; an event consumer that resumes
+//! from its durably recorded cursor across a SIGKILL of the chain.
 
 use std::{
+    io::Write,
     net::{SocketAddr, TcpListener},
-    path::Path,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -19,10 +22,14 @@ use sui_rpc::{
 use sui_sdk_types::Address;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use walrus_chain::{
-    client::{ChainConfig, WalrusClient},
-    contract::system::System,
+    client::{BlobRegistration, ChainConfig, ClientError, EventCursor, WalrusClient},
+    contract::{events::Event, redstuff, sui::U256, system::System},
 };
-use walrus_core::crypto::ProtocolKeyPair;
+use walrus_core::{
+    crypto::ProtocolKeyPair,
+    encoding::{compute_metadata, EncodingConfig},
+    merkle::Node as MerkleNode,
+};
 use walrus_localnet::{WALRUS_PACKAGE_ID, WAL_PACKAGE_ID};
 
 const EPOCH_MS: u64 = 1_500;
@@ -355,4 +362,185 @@ async fn binary_genesis_faucet_epochs_and_restarts() {
     // The epoch clock goes on after the restart.
     let epoch = system(&mut client, &system_id).await.committee.epoch;
     wait_epoch_above(&mut client, &system_id, epoch).await;
+}
+
+/// A registration of distinct data (blob ID and root hash for the genesis's 6 shards).
+fn registration(seed: u32) -> BlobRegistration {
+    let data = format!("restart blob {seed}").into_bytes();
+    let metadata = compute_metadata(&EncodingConfig::new(6).unwrap(), &data).unwrap();
+    let MerkleNode::Digest(root) = metadata.root_hash() else {
+        panic!("a blob has a root");
+    };
+    BlobRegistration {
+        blob_id: U256::from(*metadata.blob_id()),
+        root_hash: U256(root),
+        size: data.len() as u64,
+        encoding_type: redstuff::RS2,
+        deletable: false,
+        epochs_ahead: 5,
+    }
+}
+
+/// One recorded event: `checkpoint event_index {event:?}`.
+fn record_line(cursor: EventCursor, event: &Event) -> String {
+    format!("{} {} {event:?}", cursor.checkpoint, cursor.event_index)
+}
+
+/// The recorded events of the consumer's file.
+fn recorded(path: &Path) -> Vec<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text.lines().map(str::to_owned).collect(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => panic!("{error}"),
+    }
+}
+
+/// The cursor of a recorded line.
+fn line_cursor(line: &str) -> EventCursor {
+    let mut parts = line.splitn(3, ' ');
+    EventCursor {
+        checkpoint: parts.next().unwrap().parse().unwrap(),
+        event_index: parts.next().unwrap().parse().unwrap(),
+    }
+}
+
+/// A consumer: follows an `EventStream` from the file's last cursor and appends each event to
+/// the file, durably (fsync), until the stream fails or `until` holds for the file's lines.
+async fn consume(
+    walrus: WalrusClient,
+    path: PathBuf,
+    until: impl Fn(&[String]) -> bool,
+) -> Result<(), ClientError> {
+    let mut lines = recorded(&path);
+    let after = lines.last().map(|line| line_cursor(line));
+    let mut stream = walrus.event_stream(after);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap();
+    while !until(&lines) {
+        let (cursor, event) = stream.next().await?;
+        let line = record_line(cursor, &event);
+        writeln!(file, "{line}").unwrap();
+        file.sync_data().unwrap();
+        lines.push(line);
+    }
+    Ok(())
+}
+
+/// Whether the recorded lines hold the registration of `blob_id`.
+fn registered_in(lines: &[String], blob_id: U256) -> usize {
+    let needle = format!("{:?}", blob_id);
+    lines
+        .iter()
+        .filter(|line| line.contains("BlobRegistered") && line.contains(&needle))
+        .count()
+}
+
+fn walrus_client(node: &Node, health: &serde_json::Value) -> WalrusClient {
+    let config = ChainConfig::new(
+        WAL_PACKAGE_ID,
+        WALRUS_PACKAGE_ID,
+        health["system_object"].as_str().unwrap().parse().unwrap(),
+        health["staking_object"].as_str().unwrap().parse().unwrap(),
+        health["initial_shared_version"].as_u64().unwrap(),
+    );
+    WalrusClient::new(
+        &format!("http://{}", node.grpc),
+        Ed25519PrivateKey::new([41; 32]),
+        config,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn sigkill_during_registrations_loses_no_acknowledged_event() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("chain");
+    let genesis = temp.path().join("genesis.toml");
+    let events_file = temp.path().join("events.log");
+    std::fs::write(&genesis, GENESIS).unwrap();
+
+    let mut node = Node::start(&dir, &genesis);
+    node.client().await;
+    let (_, health) = http(node.faucet, "GET", "/health", "").await.unwrap();
+    let walrus = walrus_client(&node, &health);
+    let body = format!(r#"{{"recipient": "{}"}}"#, walrus.address());
+    assert_eq!(
+        http(node.faucet, "POST", "/v1/gas", &body).await.unwrap().0,
+        200
+    );
+
+    // A writer registers blobs one after the other; a consumer records every event.
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let writer = {
+        let walrus = walrus.clone();
+        let acknowledged = acknowledged.clone();
+        tokio::spawn(async move {
+            for seed in 0.. {
+                let registration = registration(seed);
+                match walrus.reserve_and_register_blob(&registration).await {
+                    Ok(blob) => acknowledged.lock().unwrap().push(blob.blob_id),
+                    Err(_) => return seed,
+                }
+            }
+            unreachable!()
+        })
+    };
+    let consumer = tokio::spawn(consume(walrus.clone(), events_file.clone(), |_| false));
+
+    // SIGKILL in the middle of the stream of registrations.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while acknowledged.lock().unwrap().len() < 6 {
+        assert!(Instant::now() < deadline, "the registrations are stuck");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    node.signal("-KILL");
+    drop(node);
+    let next_seed = tokio::time::timeout(Duration::from_secs(10), writer)
+        .await
+        .expect("the writer did not notice the kill")
+        .unwrap();
+    let stream_error = tokio::time::timeout(Duration::from_secs(10), consumer)
+        .await
+        .expect("the consumer did not notice the kill")
+        .unwrap();
+    assert!(stream_error.is_err());
+
+    // Restart on the same directory; more registrations; the consumer resumes from its file.
+    let node = Node::start(&dir, &genesis);
+    node.client().await;
+    let (_, health) = http(node.faucet, "GET", "/health", "").await.unwrap();
+    let walrus = walrus_client(&node, &health);
+    for seed in next_seed + 1..next_seed + 5 {
+        let blob = walrus
+            .reserve_and_register_blob(&registration(seed))
+            .await
+            .unwrap();
+        acknowledged.lock().unwrap().push(blob.blob_id);
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let wanted = acknowledged.clone();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        consume(walrus.clone(), events_file.clone(), move |lines| {
+            wanted.iter().all(|blob| registered_in(lines, *blob) > 0)
+        }),
+    )
+    .await
+    .expect("the resumed consumer did not catch up")
+    .unwrap();
+
+    // Every acknowledged registration exactly once, and the file is exactly the chain's
+    // event sequence from the start: no gap, no duplicate.
+    let lines = recorded(&events_file);
+    for blob in &acknowledged {
+        assert_eq!(registered_in(&lines, *blob), 1, "{blob:?}");
+    }
+    let mut fresh = walrus.event_stream(None);
+    for line in &lines {
+        let (cursor, event) = fresh.next().await.unwrap();
+        assert_eq!(&record_line(cursor, &event), line);
+    }
 }

@@ -1,8 +1,13 @@
 //! The launcher's pieces without a process: the genesis file (committee at genesis, key
-//! forms, errors), the system operations (epoch change, mint) and their durability.
+//! forms, errors), the operators' epoch changes and faucet grants (recorded signed
+//! transactions) and their durability, the faucet's rate limiter.
 
+use std::time::{Duration, Instant};
+
+use sui_sdk_types::Address;
 use walrus_localnet::{
-    launcher::GenesisFile,
+    launcher::{GenesisFile, RateLimiter},
+    operators::{run_epoch_change, run_faucet, Operator},
     service::ChainState,
     types::{ObjectType, ObjectValue},
     Executor, Genesis,
@@ -103,39 +108,109 @@ fn genesis_file_errors() {
 }
 
 #[test]
-fn system_epoch_change_and_mint_are_durable() {
+fn epoch_changes_and_faucet_grants_are_recorded_transactions() {
     let file: GenesisFile = toml::from_str(FILE).unwrap();
     let config = file.to_config().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let fresh = "0xf1".parse().unwrap();
-    let (minted, genesis) = {
+    let fresh: Address = "0xf1".parse().unwrap();
+    let keeper = Operator::keeper().address();
+    let faucet = Operator::faucet().address();
+    let (grant, change, genesis) = {
         let (mut state, genesis) = ChainState::open(dir.path(), &config).unwrap();
-        let executor = &mut state.executor;
-        // Not yet over: nothing happens.
-        assert_eq!(executor.system_epoch_change(&genesis).unwrap(), None);
-        executor.set_timestamp_ms(11_000).unwrap();
-        assert_eq!(executor.system_epoch_change(&genesis).unwrap(), Some(2));
-        assert_eq!(executor.system_epoch_change(&genesis).unwrap(), None);
-        assert_eq!(system(executor, &genesis).committee.epoch, 2);
-        let minted = executor.system_mint(fresh, 7, 9, b"n").unwrap();
-        assert_eq!(minted.len(), 2);
-        // The same request again gives other coins (the nonce and the store size differ).
-        let again = executor.system_mint(fresh, 7, 0, b"n").unwrap();
-        assert_eq!(again.len(), 1);
-        assert!(!minted.contains(&again[0]));
-        (minted, genesis)
+        // The operators are funded at genesis.
+        assert_eq!(
+            state
+                .executor
+                .store()
+                .owned_of_type(keeper, ObjectType::SuiCoin)
+                .len(),
+            1
+        );
+        // Not yet over: nothing happens, nothing is recorded.
+        assert!(run_epoch_change(&mut state, &genesis).unwrap().is_none());
+        assert!(!state.ledger.has_pending());
+        state.advance_clock(11_000).unwrap();
+        let (epoch, change) = run_epoch_change(&mut state, &genesis).unwrap().unwrap();
+        assert_eq!(epoch, 2);
+        assert!(run_epoch_change(&mut state, &genesis).unwrap().is_none());
+        assert_eq!(system(&state.executor, &genesis).committee.epoch, 2);
+        // A signed transaction from the keeper, with the epoch change's events and Lamport
+        // versions on Staking and System.
+        let names: Vec<String> = change
+            .events
+            .iter()
+            .map(|event| event.type_.name().to_string())
+            .collect();
+        assert_eq!(names.last().map(String::as_str), Some("EpochChangeStart"));
+        assert!(change.events.iter().all(|event| event.sender == keeper));
+        let staking_object = state.executor.store().get(&genesis.staking).unwrap();
+        assert_eq!(staking_object.version(), change.lamport_version);
+        assert_eq!(
+            staking_object.previous_transaction(),
+            change.transaction_digest
+        );
+        // The faucet pays with an ordinary transfer.
+        let grant = run_faucet(&mut state, &genesis, fresh, 7, 9).unwrap();
+        assert_eq!(grant.created.len(), 2);
+        assert!(grant
+            .created
+            .iter()
+            .all(|coin| coin.owner == sui_sdk_types::Owner::Address(fresh)));
+        assert_eq!(
+            state
+                .ledger
+                .transaction(&grant.transaction_digest)
+                .unwrap()
+                .transaction()
+                .sender(),
+            faucet.to_string()
+        );
+        // Both are sealed into a checkpoint.
+        let sequence_number = state.seal_checkpoint().unwrap().unwrap();
+        for digest in [change.transaction_digest, grant.transaction_digest] {
+            let executed = state.ledger.transaction(&digest).unwrap();
+            assert_eq!(executed.checkpoint, Some(sequence_number));
+        }
+        (grant, change, genesis)
     };
     let (state, reopened) = ChainState::open(dir.path(), &config).unwrap();
     assert_eq!(reopened, genesis);
     let executor = &state.executor;
     assert_eq!(staking(executor, &genesis).epoch, 2);
-    assert_eq!(executor.store().coin_balance(&minted[0]).unwrap(), 7);
-    assert_eq!(executor.store().coin_balance(&minted[1]).unwrap(), 9);
-    assert_eq!(
-        executor
-            .store()
-            .owned_of_type(fresh, ObjectType::SuiCoin)
-            .len(),
-        2
-    );
+    let balances: Vec<u64> = grant
+        .created
+        .iter()
+        .map(|coin| executor.store().coin_balance(&coin.id()).unwrap())
+        .collect();
+    assert_eq!(balances.iter().sum::<u64>(), 16);
+    assert!(executor.effects(&change.transaction_digest).is_some());
+    assert!(state
+        .ledger
+        .transaction(&grant.transaction_digest)
+        .unwrap()
+        .checkpoint
+        .is_some());
+}
+
+#[test]
+fn faucet_rate_limiter_window() {
+    let limiter = RateLimiter::new(2, Duration::from_secs(60));
+    let start = Instant::now();
+    let (a, b): (Address, Address) = ("0xa".parse().unwrap(), "0xb".parse().unwrap());
+    assert!(limiter.check(a, start).is_ok());
+    assert!(limiter.check(a, start + Duration::from_secs(10)).is_ok());
+    let retry = limiter
+        .check(a, start + Duration::from_secs(20))
+        .unwrap_err();
+    assert_eq!(retry, Duration::from_secs(40));
+    // Per recipient.
+    assert!(limiter.check(b, start + Duration::from_secs(20)).is_ok());
+    // The first grant leaves the window after 60 s.
+    assert!(limiter.check(a, start + Duration::from_secs(60)).is_ok());
+    assert!(limiter.check(a, start + Duration::from_secs(61)).is_err());
+    // 0: no limit.
+    let unlimited = RateLimiter::new(0, Duration::from_secs(60));
+    for _ in 0..100 {
+        assert!(unlimited.check(a, start).is_ok());
+    }
 }

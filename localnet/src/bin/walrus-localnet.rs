@@ -41,6 +41,10 @@ struct ChainArgs {
     /// How often executed transactions are sealed into a checkpoint (ms).
     #[arg(long, default_value_t = 100)]
     checkpoint_interval_ms: u64,
+    /// Faucet requests granted per recipient in any 60 s window (0: no limit); more are
+    /// answered 429 `rate_limited`.
+    #[arg(long, default_value_t = 60)]
+    faucet_max_requests_per_minute: u32,
 }
 
 /// Ctrl-C or SIGTERM.
@@ -84,7 +88,10 @@ async fn main() -> anyhow::Result<()> {
                 genesis: args.genesis,
                 epoch_duration_ms: args.epoch_duration_ms,
                 checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.max(1)),
-                faucet: FaucetConfig::default(),
+                faucet: FaucetConfig {
+                    max_requests_per_minute: args.faucet_max_requests_per_minute,
+                    ..FaucetConfig::default()
+                },
             };
             if let Err(error) = run_chain(options, shutdown_signal()).await {
                 tracing::error!(error = format!("{error:#}"), "walrus-localnet failed");
