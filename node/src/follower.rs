@@ -57,7 +57,7 @@ pub async fn read_committee(
     Ok(CommitteeView::from_chain(
         &system,
         &staking,
-        node.keys().public(),
+        Some(node.keys().public()),
     )?)
 }
 

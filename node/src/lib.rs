@@ -68,7 +68,7 @@ pub async fn run(
     let view = committee::CommitteeView::from_chain(
         &system_and_staking.0,
         &system_and_staking.1,
-        keys.public(),
+        Some(keys.public()),
     )?;
     tracing::info!(
         epoch = view.epoch,

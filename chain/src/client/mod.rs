@@ -8,6 +8,7 @@
 //! chain's reference gas price. WAL payments: the signer's WAL coins covering the price are
 //! merged into one, which the call charges (`&mut Coin<WAL>`); stakes are split from it.
 
+pub mod committee;
 mod error;
 mod events;
 
@@ -329,6 +330,18 @@ impl WalrusClient {
     }
 
     // ---------------------------------------------------------------- reads
+
+    /// The current committee as a [`committee::CommitteeView`], for the node with `own_key`
+    /// (`None` for a client).
+    pub async fn committee_view(
+        &self,
+        own_key: Option<&walrus_core::crypto::PublicKey>,
+    ) -> Result<committee::CommitteeView, ClientError> {
+        let system = self.system().await?;
+        let staking = self.staking().await?;
+        committee::CommitteeView::from_chain(&system, &staking, own_key)
+            .map_err(|error| ClientError::Decode(error.to_string()))
+    }
 
     /// The object `id` at its current version.
     pub async fn get_raw_object(&self, id: Address) -> Result<RawObject, ClientError> {
