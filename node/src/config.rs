@@ -24,8 +24,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use sui_crypto::ed25519::Ed25519PrivateKey;
-use sui_sdk_types::Address;
-use walrus_chain::client::ChainConfig;
+use walrus_chain::client::{ChainConfig, ChainConnection};
 use walrus_core::crypto::ProtocolKeyPair;
 
 use crate::recovery::RecoveryLimits;
@@ -55,7 +54,7 @@ pub struct NodeConfig {
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
     /// The chain.
-    pub chain: ChainSection,
+    pub chain: ChainConnection,
     /// Recovery limits.
     #[serde(default)]
     pub recovery: RecoverySection,
@@ -67,24 +66,6 @@ fn default_registration_wait_ms() -> u64 {
 
 fn default_max_body_bytes() -> usize {
     256 << 20
-}
-
-/// Where the chain is and where the Walrus objects live on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChainSection {
-    /// Sui gRPC URL.
-    pub rpc_url: String,
-    /// The `wal` package ID.
-    pub wal_package: String,
-    /// The `walrus` package ID.
-    pub walrus_package: String,
-    /// The shared `System` object ID.
-    pub system_object: String,
-    /// The shared `Staking` object ID.
-    pub staking_object: String,
-    /// Their initial shared version.
-    pub initial_shared_version: u64,
 }
 
 /// Limits of the recovery worker.
@@ -130,11 +111,6 @@ fn hex32(field: &str, text: &str) -> anyhow::Result<[u8; 32]> {
         .map_err(|_| anyhow::anyhow!("{field} must be 32 bytes (64 hex digits)"))
 }
 
-fn address(field: &str, text: &str) -> anyhow::Result<Address> {
-    text.parse()
-        .map_err(|error| anyhow::anyhow!("{field} is not a Sui address: {error:?}"))
-}
-
 impl NodeConfig {
     /// Reads and checks a configuration file.
     pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
@@ -170,14 +146,7 @@ impl NodeConfig {
 
     /// The chain client configuration.
     pub fn chain_config(&self) -> anyhow::Result<ChainConfig> {
-        let chain = &self.chain;
-        Ok(ChainConfig::new(
-            address("chain.wal_package", &chain.wal_package)?,
-            address("chain.walrus_package", &chain.walrus_package)?,
-            address("chain.system_object", &chain.system_object)?,
-            address("chain.staking_object", &chain.staking_object)?,
-            chain.initial_shared_version,
-        ))
+        Ok(self.chain.chain_config()?)
     }
 
     /// The recovery limits.
@@ -220,7 +189,7 @@ initial_shared_version = 1
         );
         assert_eq!(
             config.chain_config().unwrap().walrus_package,
-            Address::from_static("0xa12")
+            sui_sdk_types::Address::from_static("0xa12")
         );
     }
 

@@ -4,3 +4,4 @@
 
 pub mod blob_id;
 pub mod client;
+pub mod config;

@@ -9,6 +9,7 @@
 //! merged into one, which the call charges (`&mut Coin<WAL>`); stakes are split from it.
 
 pub mod committee;
+mod connection;
 mod error;
 mod events;
 
@@ -38,6 +39,7 @@ use crate::contract::{
     system::{self, System},
 };
 
+pub use connection::ChainConnection;
 pub use error::ClientError;
 pub use events::{decode_event, EventCursor, EventStream};
 

@@ -5,7 +5,12 @@ use std::{io::Write, path::PathBuf, time::Duration};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use walrus_sdk::blob_id::{blob_id_of_file, BlobIdOutput};
+use walrus_core::BlobId;
+use walrus_sdk::{
+    blob_id::{blob_id_of_file, BlobIdOutput},
+    client::{Progress, SdkConfig, StoreOutcome, WalrusSdk},
+    config::ClientConfig,
+};
 
 /// mimalloc keeps freed memory for reuse; encoding allocates and frees hundreds of MiB.
 #[global_allocator]
@@ -18,6 +23,10 @@ struct Cli {
     /// Print machine-readable JSON instead of human-readable text.
     #[arg(long, global = true)]
     json: bool,
+    /// The client configuration file (default: $WALRUS_CONFIG, else
+    /// ~/.config/walrus/client.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,6 +44,36 @@ enum Command {
         #[arg(long, value_name = "N")]
         n_shards: Option<u16>,
     },
+    /// Store files: encode, register on chain, upload to the storage nodes and certify.
+    Store {
+        /// The files to store.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Number of epochs to store them for, from the current one.
+        #[arg(long, default_value_t = 1)]
+        epochs: u32,
+        /// Make the blobs deletable by their owner before they expire.
+        #[arg(long, conflicts_with = "permanent")]
+        deletable: bool,
+        /// Make the blobs permanent (the default).
+        #[arg(long)]
+        permanent: bool,
+    },
+    /// Read a blob and write it to a file (or stdout).
+    Read {
+        /// The blob ID (unpadded base64url).
+        blob_id: String,
+        /// Where to write the blob (default: stdout).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// The status of a blob as the storage nodes report it.
+    BlobStatus {
+        /// The blob ID (unpadded base64url).
+        blob_id: String,
+    },
+    /// The current epoch, committee, shards and prices.
+    Info,
 }
 
 fn main() {
@@ -57,7 +96,291 @@ fn run(cli: Cli) -> Result<()> {
             spinner.finish_and_clear();
             print_blob_id(&output, cli.json)
         }
+        Command::Store {
+            files,
+            epochs,
+            deletable,
+            permanent: _,
+        } => {
+            let runtime = runtime()?;
+            let _guard = runtime.enter();
+            let sdk = connect(cli.config.as_deref())?;
+            runtime.block_on(store(&sdk, &files, epochs, deletable, cli.json))
+        }
+        Command::Read { blob_id, out } => {
+            let blob_id = parse_blob_id(&blob_id)?;
+            let runtime = runtime()?;
+            let _guard = runtime.enter();
+            let sdk = connect(cli.config.as_deref())?;
+            let bar = Bar::new("reading");
+            let bytes = runtime
+                .block_on(sdk.read(&blob_id, &bar))
+                .with_context(|| format!("reading blob {blob_id}"))?;
+            bar.0.finish_and_clear();
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &bytes)
+                        .with_context(|| format!("writing '{}'", path.display()))?;
+                    if cli.json {
+                        println!(
+                            "{}",
+                            serde_json::json!({"blobId": blob_id.to_string(), "out": path, "size": bytes.len()})
+                        );
+                    } else {
+                        eprintln!(
+                            "Success: blob {blob_id} ({}) written to '{}'",
+                            human_bytes(bytes.len() as u64),
+                            path.display()
+                        );
+                    }
+                }
+                None => std::io::stdout().lock().write_all(&bytes)?,
+            }
+            Ok(())
+        }
+        Command::BlobStatus { blob_id } => {
+            let blob_id = parse_blob_id(&blob_id)?;
+            let runtime = runtime()?;
+            let _guard = runtime.enter();
+            let sdk = connect(cli.config.as_deref())?;
+            let status = runtime.block_on(sdk.status(&blob_id))?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                println!("Blob ID: {blob_id}\nStatus: {}", describe_status(&status));
+            }
+            Ok(())
+        }
+        Command::Info => {
+            let runtime = runtime()?;
+            let _guard = runtime.enter();
+            let sdk = connect(cli.config.as_deref())?;
+            let (view, system) = runtime.block_on(async {
+                anyhow::Ok((sdk.committee().await?, sdk.chain().system().await?))
+            })?;
+            let members: Vec<serde_json::Value> = view
+                .members
+                .iter()
+                .map(|member| {
+                    serde_json::json!({
+                        "nodeId": member.node_id.to_string(),
+                        "url": member.url,
+                        "shards": member.shards.iter().map(|s| s.0).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "epoch": view.epoch,
+                        "nShards": view.n_shards,
+                        "storagePricePerUnitSize": system.storage_price_per_unit_size,
+                        "writePricePerUnitSize": system.write_price_per_unit_size,
+                        "maxEpochsAhead": system.max_epochs_ahead,
+                        "members": members,
+                    }))?
+                );
+            } else {
+                println!(
+                    "Epoch: {}\nShards: {}\nStorage price: {} FROST per MiB per epoch\nWrite price: {} FROST per MiB\nStorage nodes:",
+                    view.epoch,
+                    view.n_shards,
+                    system.storage_price_per_unit_size,
+                    system.write_price_per_unit_size
+                );
+                for member in &view.members {
+                    println!(
+                        "  {} at {}: {} shards",
+                        member.node_id,
+                        member.url,
+                        member.shards.len()
+                    );
+                }
+            }
+            Ok(())
+        }
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn connect(config: Option<&std::path::Path>) -> Result<WalrusSdk> {
+    let config = ClientConfig::load(config)?;
+    let chain = config.chain_client().map_err(anyhow::Error::msg)?;
+    Ok(WalrusSdk::new(chain, SdkConfig::default()))
+}
+
+fn parse_blob_id(text: &str) -> Result<BlobId> {
+    text.parse()
+        .map_err(|error| anyhow::anyhow!("invalid blob ID '{text}': {error}"))
+}
+
+async fn store(
+    sdk: &WalrusSdk,
+    files: &[PathBuf],
+    epochs: u32,
+    deletable: bool,
+    json: bool,
+) -> Result<()> {
+    let mut outputs = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(file).with_context(|| format!("reading '{}'", file.display()))?;
+        let bar = Bar::new("storing");
+        let outcome = sdk
+            .store(bytes, epochs, deletable, &bar)
+            .await
+            .with_context(|| format!("storing '{}'", file.display()))?;
+        bar.0.finish_and_clear();
+        outputs.push((file.clone(), outcome));
+    }
+    if json {
+        let values: Vec<serde_json::Value> = outputs
+            .iter()
+            .map(|(file, outcome)| store_json(file, outcome))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&values)?);
+        return Ok(());
+    }
+    for (file, outcome) in outputs {
+        match outcome {
+            StoreOutcome::NewlyCreated {
+                blob_id,
+                object_id,
+                size,
+                encoded_length,
+                end_epoch,
+                cost,
+                deletable,
+                ..
+            } => println!(
+                "Success: {} blob stored from '{}'.\nBlob ID: {blob_id}\nSui object ID: {object_id}\nUnencoded size: {}\nEncoded size: {}\nExpiry epoch (exclusive): {end_epoch}\nCost: {} WAL",
+                if deletable { "Deletable" } else { "Permanent" },
+                file.display(),
+                human_bytes(size),
+                human_bytes(encoded_length),
+                human_wal(cost),
+            ),
+            StoreOutcome::AlreadyCertified { blob_id, end_epoch } => println!(
+                "Success: blob from '{}' was already certified.\nBlob ID: {blob_id}\nExpiry epoch (exclusive): {end_epoch}",
+                file.display()
+            ),
+        }
+    }
+    Ok(())
+}
+
+fn store_json(file: &std::path::Path, outcome: &StoreOutcome) -> serde_json::Value {
+    match outcome {
+        StoreOutcome::NewlyCreated {
+            blob_id,
+            object_id,
+            size,
+            encoded_length,
+            certified_epoch,
+            end_epoch,
+            cost,
+            deletable,
+        } => serde_json::json!({
+            "path": file,
+            "blobStoreResult": {"newlyCreated": {
+                "blobObject": {
+                    "id": object_id.to_string(),
+                    "blobId": blob_id.to_string(),
+                    "size": size,
+                    "encodingType": "RS2",
+                    "certifiedEpoch": certified_epoch,
+                    "storage": {"endEpoch": end_epoch, "storageSize": encoded_length},
+                    "deletable": deletable,
+                },
+                "resourceOperation": {"registerFromScratch": {"encodedLength": encoded_length, "epochsAhead": end_epoch.saturating_sub(*certified_epoch)}},
+                "cost": cost,
+            }},
+        }),
+        StoreOutcome::AlreadyCertified { blob_id, end_epoch } => serde_json::json!({
+            "path": file,
+            "blobStoreResult": {"alreadyCertified": {"blobId": blob_id.to_string(), "endEpoch": end_epoch}},
+        }),
+    }
+}
+
+fn describe_status(status: &walrus_node_client::api::BlobStatus) -> String {
+    use walrus_node_client::api::BlobStatus;
+    match status {
+        BlobStatus::Nonexistent => "nonexistent (never stored, deleted or expired)".into(),
+        BlobStatus::Invalid { .. } => "invalid (inconsistent encoding)".into(),
+        BlobStatus::Permanent {
+            end_epoch,
+            is_certified,
+            ..
+        } => format!(
+            "permanent, {}, expires at epoch {end_epoch}",
+            if *is_certified {
+                "certified"
+            } else {
+                "registered, not certified"
+            }
+        ),
+        BlobStatus::Deletable {
+            initial_certified_epoch,
+            deletable_counts,
+        } => format!(
+            "deletable ({} objects, {} certified{})",
+            deletable_counts.count_deletable_total,
+            deletable_counts.count_deletable_certified,
+            initial_certified_epoch
+                .map(|e| format!(", first certified in epoch {e}"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// A progress bar on stderr that follows the SDK's stages.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new(message: &'static str) -> Self {
+        let bar = ProgressBar::new(0).with_message(message);
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Self(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn update(&self, stage: &str, done: u64, total: u64) {
+        self.0.set_message(stage.to_owned());
+        self.0.set_length(total);
+        self.0.set_position(done);
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.2} {}", UNITS[unit])
+    }
+}
+
+fn human_wal(frost: u64) -> String {
+    format!("{:.9}", frost as f64 / 1e9)
 }
 
 /// A spinner on stderr; invisible when stderr is not a terminal.
