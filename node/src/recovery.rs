@@ -184,7 +184,7 @@ impl Worker {
                 .map_err(crate::node::NodeError::from)?;
             return Ok(());
         }
-        let missing = self.node.missing_slivers(&blob_id)?;
+        let mut missing = self.node.missing_slivers(&blob_id)?;
         let has_metadata = self
             .node
             .store()
@@ -207,6 +207,14 @@ impl Worker {
                 metadata
             }
         };
+        // Primary slivers first: each one rebuilt is a free symbol for every secondary sliver
+        // we rebuild after it. But a primary sliver needs `n - f` symbols: if our peers hold
+        // fewer shards (we hold more than `f`), rebuild the secondary slivers first (`n - 2f`
+        // symbols each); their symbols then complete the primaries.
+        let peer_shards = usize::from(view.n_shards).saturating_sub(view.own_shards.len());
+        let primaries_first =
+            peer_shards >= metadata.config().n_symbols_in_sliver(SliverType::Primary);
+        missing.sort_by_key(|(_, axis)| (*axis == SliverType::Primary) != primaries_first);
         for (pair, axis) in missing {
             let result = match axis {
                 SliverType::Primary => self.recover_one::<Primary>(&metadata, pair).await,
@@ -362,10 +370,20 @@ impl Worker {
                 });
             }
             let Some(joined) = fetches.join_next().await else {
+                let error = match last_error {
+                    RecoveryError::NotEnoughSymbols { rejected, .. } => {
+                        RecoveryError::NotEnoughSymbols {
+                            available: symbols.len(),
+                            required,
+                            rejected,
+                        }
+                    }
+                    other => other,
+                };
                 return Err(RecoveryFailure::Sliver {
                     axis: T::TYPE,
                     index: target.get(),
-                    error: last_error,
+                    error,
                 });
             };
             let Ok((weight, answer)) = joined else {
