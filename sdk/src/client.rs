@@ -562,11 +562,14 @@ impl WalrusSdk {
             let blob_id = *blob_id;
             requests.spawn(async move { (weight, client.get_metadata(&blob_id).await) });
         }
-        let (mut not_found, mut invalid) = (0u16, 0u16);
+        let (mut not_found, mut invalid, mut answered) = (0u16, 0u16, 0u16);
         while let Some(joined) = requests.join_next().await {
             let Ok((weight, answer)) = joined else {
                 continue;
             };
+            if !matches!(&answer, Err(NodeClientError::Transport(_))) {
+                answered = answered.saturating_add(weight);
+            }
             match answer {
                 Ok(metadata) => {
                     if let Ok(verified) = BlobMetadataWithId::verify(metadata, config) {
@@ -587,8 +590,8 @@ impl WalrusSdk {
                 Err(_) => {}
             }
         }
-        // Not found by a quorum: no correct node has it.
-        if Threshold::Quorum.is_met(not_found, view.n_shards) {
+        // Every node that answered, at least one correct shard's weight, does not have it.
+        if Threshold::Validity.is_met(not_found, view.n_shards) && not_found == answered {
             return Err(SdkError::BlobNotFound(*blob_id));
         }
         Err(SdkError::NotEnoughSlivers {

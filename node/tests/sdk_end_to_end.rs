@@ -1,0 +1,94 @@
+//! The SDK (`walrus_sdk::client::WalrusSdk`) against real node processes and the chain: store
+//! and read back blobs of several sizes, a second store answered `AlreadyCertified`, the status
+//! the nodes agree on, and reads while a node is down.
+
+mod common;
+
+use common::{run, test_data, Cluster};
+use sui_crypto::ed25519::Ed25519PrivateKey;
+use walrus_chain::client::WalrusClient;
+use walrus_node_client::api::BlobStatus;
+use walrus_sdk::client::{NoProgress, SdkConfig, SdkError, StoreOutcome, WalrusSdk};
+
+/// The harness's funded test-client key (`CLIENT_KEY_SEED`).
+fn sdk(cluster: &Cluster) -> WalrusSdk {
+    let chain = WalrusClient::new(
+        &cluster.rpc_url,
+        Ed25519PrivateKey::new([200; 32]),
+        cluster.chain_config.clone(),
+    )
+    .expect("a chain client");
+    WalrusSdk::new(chain, SdkConfig::default())
+}
+
+#[test]
+fn sdk_stores_and_reads_blobs_of_several_sizes() {
+    run(|| async {
+        let mut cluster = Cluster::start().await;
+        let sdk = sdk(&cluster);
+        let mut stored = Vec::new();
+        for (len, seed) in [(0usize, 1u64), (1, 2), (1 << 20, 3)] {
+            let data = test_data(len, seed);
+            let outcome = sdk
+                .store(data.clone(), 2, false, &NoProgress)
+                .await
+                .unwrap_or_else(|error| panic!("storing {len} bytes: {error}"));
+            let StoreOutcome::NewlyCreated {
+                size,
+                end_epoch,
+                certified_epoch,
+                cost,
+                ..
+            } = outcome
+            else {
+                panic!("a fresh blob is newly created: {outcome:?}");
+            };
+            assert_eq!(size, len as u64);
+            assert_eq!(end_epoch, cluster.epoch + 2);
+            assert_eq!(certified_epoch, cluster.epoch);
+            assert!(cost > 0);
+            let blob_id = outcome.blob_id();
+            let read = sdk.read(&blob_id, &NoProgress).await.expect("read back");
+            assert!(read == data, "{len} bytes read back differ");
+            stored.push((blob_id, data));
+        }
+
+        // The same bytes again: the nodes already hold them certified long enough.
+        let (blob_id, data) = stored[2].clone();
+        match sdk.store(data.clone(), 1, false, &NoProgress).await {
+            Ok(StoreOutcome::AlreadyCertified {
+                blob_id: id,
+                end_epoch,
+            }) => {
+                assert_eq!((id, end_epoch), (blob_id, cluster.epoch + 2));
+            }
+            other => panic!("expected AlreadyCertified, got {other:?}"),
+        }
+        match sdk.status(&blob_id).await.expect("status") {
+            BlobStatus::Permanent {
+                is_certified: true,
+                end_epoch,
+                ..
+            } => assert_eq!(end_epoch, cluster.epoch + 2),
+            other => panic!("unexpected status {other:?}"),
+        }
+
+        // A node down (the one with the most shards): reads still succeed from the others.
+        let biggest = (0..cluster.nodes.len())
+            .max_by_key(|node| cluster.weight(*node))
+            .expect("nodes");
+        cluster.nodes[biggest].kill();
+        let read = sdk
+            .read(&blob_id, &NoProgress)
+            .await
+            .expect("read with a node down");
+        assert!(read == data);
+
+        // A blob nobody stored.
+        let unknown = walrus_core::BlobId([9; 32]);
+        match sdk.read(&unknown, &NoProgress).await {
+            Err(SdkError::BlobNotFound(id)) => assert_eq!(id, unknown),
+            other => panic!("expected BlobNotFound, got {:?}", other.map(|b| b.len())),
+        }
+    });
+}
