@@ -257,16 +257,48 @@ impl NodeStore {
         &self.path
     }
 
-    /// The stored metadata of `blob_id`.
-    pub fn metadata(&self, blob_id: &BlobId) -> Result<Option<BlobMetadata>, StoreError> {
+    /// The BCS value under `key` in `table`, decoded.
+    fn get_bcs<T: serde::de::DeserializeOwned>(
+        &self,
+        table: TableDefinition<&[u8], &[u8]>,
+        key: &[u8],
+        what: &str,
+    ) -> Result<Option<T>, StoreError> {
         let tx = self.db.begin_read()?;
-        let table = tx.open_table(METADATA)?;
-        let Some(value) = table.get(blob_id.as_bytes().as_slice())? else {
+        let table = tx.open_table(table)?;
+        let Some(value) = table.get(key)? else {
             return Ok(None);
         };
         bcs::from_bytes(value.value())
             .map(Some)
-            .map_err(|e| corrupt("metadata", e))
+            .map_err(|e| corrupt(what, e))
+    }
+
+    /// Stores `value` (BCS) under `key` in `table` unless a value is there; `true` if stored.
+    fn insert_new<T: Serialize>(
+        &self,
+        table: TableDefinition<&[u8], &[u8]>,
+        key: &[u8],
+        value: &T,
+        what: &str,
+    ) -> Result<bool, StoreError> {
+        let bytes = bcs::to_bytes(value).map_err(|e| corrupt(what, e))?;
+        let tx = self.db.begin_write()?;
+        let fresh = {
+            let mut table = tx.open_table(table)?;
+            let fresh = table.get(key)?.is_none();
+            if fresh {
+                table.insert(key, bytes.as_slice())?;
+            }
+            fresh
+        };
+        tx.commit()?;
+        Ok(fresh)
+    }
+
+    /// The stored metadata of `blob_id`.
+    pub fn metadata(&self, blob_id: &BlobId) -> Result<Option<BlobMetadata>, StoreError> {
+        self.get_bcs(METADATA, blob_id.as_bytes(), "metadata")
     }
 
     /// Stores verified metadata; `false` if they were already stored.
@@ -275,18 +307,7 @@ impl NodeStore {
         blob_id: &BlobId,
         metadata: &BlobMetadata,
     ) -> Result<bool, StoreError> {
-        let bytes = bcs::to_bytes(metadata).map_err(|e| corrupt("metadata", e))?;
-        let tx = self.db.begin_write()?;
-        let fresh = {
-            let mut table = tx.open_table(METADATA)?;
-            let fresh = table.get(blob_id.as_bytes().as_slice())?.is_none();
-            if fresh {
-                table.insert(blob_id.as_bytes().as_slice(), bytes.as_slice())?;
-            }
-            fresh
-        };
-        tx.commit()?;
-        Ok(fresh)
+        self.insert_new(METADATA, blob_id.as_bytes(), metadata, "metadata")
     }
 
     /// The stored sliver of `axis` `T` in pair `pair`.
@@ -295,14 +316,7 @@ impl NodeStore {
         blob_id: &BlobId,
         pair: SliverPairIndex,
     ) -> Result<Option<SliverData<T>>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(SLIVERS)?;
-        let Some(value) = table.get(sliver_key(blob_id, pair, T::TYPE).as_slice())? else {
-            return Ok(None);
-        };
-        bcs::from_bytes(value.value())
-            .map(Some)
-            .map_err(|e| corrupt("sliver", e))
+        self.get_bcs(SLIVERS, &sliver_key(blob_id, pair, T::TYPE), "sliver")
     }
 
     /// The stored BCS bytes of the sliver of `axis` in pair `pair`.
@@ -340,19 +354,12 @@ impl NodeStore {
         pair: SliverPairIndex,
         sliver: &SliverData<T>,
     ) -> Result<bool, StoreError> {
-        let bytes = bcs::to_bytes(sliver).map_err(|e| corrupt("sliver", e))?;
-        let key = sliver_key(blob_id, pair, T::TYPE);
-        let tx = self.db.begin_write()?;
-        let fresh = {
-            let mut table = tx.open_table(SLIVERS)?;
-            let fresh = table.get(key.as_slice())?.is_none();
-            if fresh {
-                table.insert(key.as_slice(), bytes.as_slice())?;
-            }
-            fresh
-        };
-        tx.commit()?;
-        Ok(fresh)
+        self.insert_new(
+            SLIVERS,
+            &sliver_key(blob_id, pair, T::TYPE),
+            sliver,
+            "sliver",
+        )
     }
 
     /// Deletes the metadata and every sliver of `blob_id`; returns the bytes freed.
