@@ -1,6 +1,7 @@
 //! The SDK (`walrus_sdk::client::WalrusSdk`) against real node processes and the chain: store
 //! and read back blobs of several sizes, a second store answered `AlreadyCertified`, the status
-//! the nodes agree on, and reads while a node is down.
+//! the nodes agree on, a deletable blob deleted by its owner (every node drops its data), and
+//! reads while a node is down.
 
 mod common;
 
@@ -72,6 +73,40 @@ fn sdk_stores_and_reads_blobs_of_several_sizes() {
             } => assert_eq!(end_epoch, cluster.epoch + 2),
             other => panic!("unexpected status {other:?}"),
         }
+
+        // A deletable blob, deleted by its owner: every node drops its data.
+        let deletable = test_data(4096, 4);
+        let outcome = sdk
+            .store(deletable, 2, true, &NoProgress)
+            .await
+            .expect("store deletable");
+        let StoreOutcome::NewlyCreated { object_id, .. } = outcome else {
+            panic!("a deletable store always creates: {outcome:?}");
+        };
+        let deleted_id = outcome.blob_id();
+        assert!(matches!(
+            sdk.status(&deleted_id).await.expect("status"),
+            BlobStatus::Deletable { .. }
+        ));
+        cluster.walrus.delete_blob(object_id).await.expect("delete");
+        for node in &cluster.nodes {
+            let client = &node.client;
+            common::poll(
+                "the deleted blob's data to go",
+                common::POLL_TIMEOUT,
+                || async move {
+                    match client.get_metadata(&deleted_id).await {
+                        Err(error) if error.is_not_found() => Ok(()),
+                        other => Err(format!("{other:?}")),
+                    }
+                },
+            )
+            .await;
+        }
+        assert_eq!(
+            sdk.status(&deleted_id).await.expect("status"),
+            BlobStatus::Nonexistent
+        );
 
         // A node down (the one with the most shards): reads still succeed from the others.
         let biggest = (0..cluster.nodes.len())
