@@ -3,6 +3,8 @@
 //! and hard (SIGKILL) restarts on the same data directory; an event consumer that resumes
 //! from its durably recorded cursor across a SIGKILL of the chain.
 
+mod common;
+
 use std::{
     io::Write,
     net::{SocketAddr, TcpListener},
@@ -20,7 +22,6 @@ use sui_rpc::{
     Client,
 };
 use sui_sdk_types::Address;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use walrus_chain::{
     client::{BlobRegistration, ChainConfig, ClientError, EventCursor, WalrusClient},
     contract::{events::Event, redstuff, sui::U256, system::System},
@@ -113,7 +114,11 @@ impl Node {
                 .get_service_info(GetServiceInfoRequest::default())
                 .await
                 .is_ok();
-            if grpc_ok && http(self.faucet, "GET", "/health", "").await.is_ok() {
+            if grpc_ok
+                && common::http(self.faucet, "GET", "/health", "")
+                    .await
+                    .is_ok()
+            {
                 return client;
             }
             assert!(Instant::now() < deadline, "the localnet did not start");
@@ -136,28 +141,6 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// A minimal HTTP/1.1 request: (status, JSON body).
-async fn http(
-    address: SocketAddr,
-    method: &str,
-    path: &str,
-    body: &str,
-) -> std::io::Result<(u16, serde_json::Value)> {
-    let mut stream = tokio::net::TcpStream::connect(address).await?;
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    let response = String::from_utf8(response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    Ok((status, serde_json::from_str(body).unwrap()))
 }
 
 async fn chain_id(client: &mut Client) -> String {
@@ -224,7 +207,9 @@ async fn binary_genesis_faucet_epochs_and_restarts() {
     let mut node = Node::start(&dir, &genesis);
     let mut client = node.client().await;
     let chain = chain_id(&mut client).await;
-    let (status, health) = http(node.faucet, "GET", "/health", "").await.unwrap();
+    let (status, health) = common::http(node.faucet, "GET", "/health", "")
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     assert_eq!(health["chain_id"], chain.as_str());
     let system_id = health["system_object"].as_str().unwrap().to_owned();
@@ -259,12 +244,16 @@ async fn binary_genesis_faucet_epochs_and_restarts() {
         7 * COIN,
         3 * COIN
     );
-    let (status, funded) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
+    let (status, funded) = common::http(node.faucet, "POST", "/v1/gas", &body)
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{funded}");
     assert_eq!(funded["coins"].as_array().unwrap().len(), 2);
     // Defaults when no amount is given.
     let body = format!(r#"{{"recipient": "{fresh}"}}"#);
-    let (status, _) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
+    let (status, _) = common::http(node.faucet, "POST", "/v1/gas", &body)
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     let sui = balance(&mut client, fresh, "0x2::sui::SUI").await;
     let wal = balance(&mut client, fresh, &wal_type).await;
@@ -282,12 +271,14 @@ async fn binary_genesis_faucet_epochs_and_restarts() {
             "nothing_requested",
         ),
     ] {
-        let (status, error) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
+        let (status, error) = common::http(node.faucet, "POST", "/v1/gas", &body)
+            .await
+            .unwrap();
         assert_eq!(status, 400, "{error}");
         assert_eq!(error["error"]["code"], code, "{error}");
         assert!(error["error"]["message"].is_string());
     }
-    let (status, error) = http(node.faucet, "GET", "/nope", "").await.unwrap();
+    let (status, error) = common::http(node.faucet, "GET", "/nope", "").await.unwrap();
     assert_eq!(
         (status, error["error"]["code"].as_str()),
         (404, Some("not_found"))
@@ -309,7 +300,9 @@ async fn binary_genesis_faucet_epochs_and_restarts() {
     )
     .unwrap();
     let body = format!(r#"{{"recipient": "{}"}}"#, walrus.address());
-    let (status, _) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
+    let (status, _) = common::http(node.faucet, "POST", "/v1/gas", &body)
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     let committee = walrus.committee().await.unwrap();
     assert_eq!(committee.members.len(), 2);
@@ -347,7 +340,9 @@ async fn binary_genesis_faucet_epochs_and_restarts() {
 
     // Hard kill (SIGKILL) after another faucet request: everything answered survives.
     let body = format!(r#"{{"recipient": "{fresh}", "sui": {}, "wal": 0}}"#, COIN);
-    let (status, _) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
+    let (status, _) = common::http(node.faucet, "POST", "/v1/gas", &body)
+        .await
+        .unwrap();
     assert_eq!(status, 200);
     node.signal("-KILL");
     drop(node);
@@ -439,13 +434,7 @@ fn registered_in(lines: &[String], blob_id: U256) -> usize {
 }
 
 fn walrus_client(node: &Node, health: &serde_json::Value) -> WalrusClient {
-    let config = ChainConfig::new(
-        WAL_PACKAGE_ID,
-        WALRUS_PACKAGE_ID,
-        health["system_object"].as_str().unwrap().parse().unwrap(),
-        health["staking_object"].as_str().unwrap().parse().unwrap(),
-        health["initial_shared_version"].as_u64().unwrap(),
-    );
+    let config = common::chain_config_from_health(health);
     WalrusClient::new(
         &format!("http://{}", node.grpc),
         Ed25519PrivateKey::new([41; 32]),
@@ -464,11 +453,16 @@ async fn sigkill_during_registrations_loses_no_acknowledged_event() {
 
     let mut node = Node::start(&dir, &genesis);
     node.client().await;
-    let (_, health) = http(node.faucet, "GET", "/health", "").await.unwrap();
+    let (_, health) = common::http(node.faucet, "GET", "/health", "")
+        .await
+        .unwrap();
     let walrus = walrus_client(&node, &health);
     let body = format!(r#"{{"recipient": "{}"}}"#, walrus.address());
     assert_eq!(
-        http(node.faucet, "POST", "/v1/gas", &body).await.unwrap().0,
+        common::http(node.faucet, "POST", "/v1/gas", &body)
+            .await
+            .unwrap()
+            .0,
         200
     );
 
@@ -511,7 +505,9 @@ async fn sigkill_during_registrations_loses_no_acknowledged_event() {
     // Restart on the same directory; more registrations; the consumer resumes from its file.
     let node = Node::start(&dir, &genesis);
     node.client().await;
-    let (_, health) = http(node.faucet, "GET", "/health", "").await.unwrap();
+    let (_, health) = common::http(node.faucet, "GET", "/health", "")
+        .await
+        .unwrap();
     let walrus = walrus_client(&node, &health);
     for seed in next_seed + 1..next_seed + 5 {
         let blob = walrus

@@ -17,19 +17,14 @@ use sui_rpc::{
     proto::sui::rpc::v2::{GetCheckpointRequest, GetTransactionRequest},
 };
 use sui_sdk_types::{Address, TransactionEvents};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    sync::oneshot,
-    task::JoinHandle,
-};
+use tokio::{sync::oneshot, task::JoinHandle};
 use walrus_chain::{
-    client::{BlobRegistration, ChainConfig, EventCursor, WalrusClient},
+    client::{BlobRegistration, EventCursor, WalrusClient},
     contract::{events::Event, redstuff},
 };
 use walrus_localnet::{
     launcher::{run_chain, ChainOptions, FaucetConfig},
     operators::Operator,
-    WALRUS_PACKAGE_ID, WAL_PACKAGE_ID,
 };
 
 const GENESIS: &str = r#"
@@ -85,7 +80,10 @@ impl Chain {
             task: Some(task),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while http(chain.faucet, "GET", "/health", "").await.is_err() {
+        while common::http(chain.faucet, "GET", "/health", "")
+            .await
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "the chain did not start");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -93,18 +91,15 @@ impl Chain {
     }
 
     async fn health(&self) -> serde_json::Value {
-        http(self.faucet, "GET", "/health", "").await.unwrap().1
+        common::http(self.faucet, "GET", "/health", "")
+            .await
+            .unwrap()
+            .1
     }
 
     async fn client(&self, seed: u8) -> WalrusClient {
         let health = self.health().await;
-        let config = ChainConfig::new(
-            WAL_PACKAGE_ID,
-            WALRUS_PACKAGE_ID,
-            health["system_object"].as_str().unwrap().parse().unwrap(),
-            health["staking_object"].as_str().unwrap().parse().unwrap(),
-            health["initial_shared_version"].as_u64().unwrap(),
-        );
+        let config = common::chain_config_from_health(&health);
         WalrusClient::new(
             &format!("http://{}", self.grpc),
             Ed25519PrivateKey::new([seed; 32]),
@@ -127,28 +122,6 @@ impl Drop for Chain {
     }
 }
 
-/// A minimal HTTP/1.1 request: (status, JSON body).
-async fn http(
-    address: SocketAddr,
-    method: &str,
-    path: &str,
-    body: &str,
-) -> std::io::Result<(u16, serde_json::Value)> {
-    let mut stream = tokio::net::TcpStream::connect(address).await?;
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    let response = String::from_utf8(response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    Ok((status, serde_json::from_str(body).unwrap()))
-}
-
 fn registration(seed: u32) -> BlobRegistration {
     let data = format!("blob number {seed}").into_bytes();
     let (blob_id, root_hash) = common::blob_ids(&data);
@@ -164,7 +137,9 @@ fn registration(seed: u32) -> BlobRegistration {
 
 async fn fund(chain: &Chain, recipient: Address) -> String {
     let body = format!(r#"{{"recipient": "{recipient}"}}"#);
-    let (status, funded) = http(chain.faucet, "POST", "/v1/gas", &body).await.unwrap();
+    let (status, funded) = common::http(chain.faucet, "POST", "/v1/gas", &body)
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{funded}");
     funded["transaction_digest"].as_str().unwrap().to_owned()
 }
@@ -301,7 +276,9 @@ async fn faucet_rate_limit_answers_429() {
     fund(&chain, a).await;
     fund(&chain, a).await;
     let body = format!(r#"{{"recipient": "{a}"}}"#);
-    let (status, error) = http(chain.faucet, "POST", "/v1/gas", &body).await.unwrap();
+    let (status, error) = common::http(chain.faucet, "POST", "/v1/gas", &body)
+        .await
+        .unwrap();
     assert_eq!(status, 429, "{error}");
     assert_eq!(error["error"]["code"], "rate_limited");
     assert!(error["error"]["message"]
@@ -309,7 +286,9 @@ async fn faucet_rate_limit_answers_429() {
         .unwrap()
         .contains("2 requests per minute"));
     // Invalid requests are answered before the limit and do not count.
-    let (status, _) = http(chain.faucet, "POST", "/v1/gas", "{}").await.unwrap();
+    let (status, _) = common::http(chain.faucet, "POST", "/v1/gas", "{}")
+        .await
+        .unwrap();
     assert_eq!(status, 400);
     // The limit is per recipient.
     fund(&chain, b).await;

@@ -389,3 +389,37 @@ impl Net {
         )
     }
 }
+
+/// A minimal HTTP/1.1 request to the faucet: (status, JSON body).
+pub async fn http(
+    address: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<(u16, serde_json::Value)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    Ok((status, serde_json::from_str(body).unwrap()))
+}
+
+/// The chain client configuration from the faucet's `GET /health` answer.
+pub fn chain_config_from_health(health: &serde_json::Value) -> walrus_chain::client::ChainConfig {
+    walrus_chain::client::ChainConfig::new(
+        walrus_localnet::WAL_PACKAGE_ID,
+        WALRUS_PACKAGE_ID,
+        health["system_object"].as_str().unwrap().parse().unwrap(),
+        health["staking_object"].as_str().unwrap().parse().unwrap(),
+        health["initial_shared_version"].as_u64().unwrap(),
+    )
+}
