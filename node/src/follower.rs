@@ -87,16 +87,10 @@ pub async fn collect_expired(node: &StorageNode, epoch: u32) -> Result<(), NodeE
         tracing::info!(
             epoch,
             blobs = expired.len(),
-            freed,
+            freed_bytes = freed.bytes,
             "collected expired blobs"
         );
-        node.metrics()
-            .stored_bytes
-            .sub(i64::try_from(freed).unwrap_or(i64::MAX));
-        let (_, slivers) = node.store().usage()?;
-        node.metrics()
-            .stored_slivers
-            .set(i64::try_from(slivers).unwrap_or(i64::MAX));
+        node.metrics().remove_stored(freed);
     }
     Ok(())
 }
@@ -181,16 +175,7 @@ async fn apply(
         Ok((freed, recover))
     })
     .await?;
-    if freed > 0 {
-        node.metrics()
-            .stored_bytes
-            .sub(i64::try_from(freed).unwrap_or(i64::MAX));
-        if let Ok((_, slivers)) = node.store().usage() {
-            node.metrics()
-                .stored_slivers
-                .set(i64::try_from(slivers).unwrap_or(i64::MAX));
-        }
-    }
+    node.metrics().remove_stored(freed);
     node.event_applied();
     Ok(if recover { blob_id } else { None })
 }

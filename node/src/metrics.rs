@@ -96,6 +96,24 @@ impl Metrics {
         }
     }
 
+    /// Records `bytes` and `slivers` newly stored.
+    pub fn add_stored(&self, bytes: u64, slivers: u64) {
+        self.stored_bytes.add(gauge_value(bytes));
+        self.stored_slivers.add(gauge_value(slivers));
+    }
+
+    /// Records data deleted.
+    pub fn remove_stored(&self, freed: crate::store::Usage) {
+        self.stored_bytes.sub(gauge_value(freed.bytes));
+        self.stored_slivers.sub(gauge_value(freed.slivers));
+    }
+
+    /// Sets the stored totals (at start-up).
+    pub fn set_stored(&self, usage: crate::store::Usage) {
+        self.stored_bytes.set(gauge_value(usage.bytes));
+        self.stored_slivers.set(gauge_value(usage.slivers));
+    }
+
     /// The metrics in Prometheus text format.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
@@ -103,6 +121,10 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
         String::from_utf8(buffer).unwrap_or_default()
     }
+}
+
+fn gauge_value(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 impl Default for Metrics {
@@ -128,5 +150,23 @@ mod tests {
         assert!(text.contains("walrus_node_stored_bytes 42"), "{text}");
         assert!(text.contains("walrus_node_recoveries_total{result=\"ok\"} 1"));
         assert!(text.contains("walrus_node_request_seconds_count"));
+    }
+
+    #[test]
+    fn stored_totals_follow_writes_and_deletions() {
+        let metrics = Metrics::new();
+        metrics.set_stored(crate::store::Usage {
+            bytes: 100,
+            slivers: 2,
+        });
+        metrics.add_stored(50, 1);
+        metrics.remove_stored(crate::store::Usage {
+            bytes: 120,
+            slivers: 2,
+        });
+        assert_eq!(
+            (metrics.stored_bytes.get(), metrics.stored_slivers.get()),
+            (30, 1)
+        );
     }
 }

@@ -87,13 +87,7 @@ impl StorageNode {
         metrics: Metrics,
         registration_wait: Duration,
     ) -> Result<Self, StoreError> {
-        let (bytes, slivers) = store.usage()?;
-        metrics
-            .stored_bytes
-            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
-        metrics
-            .stored_slivers
-            .set(i64::try_from(slivers).unwrap_or(i64::MAX));
+        metrics.set_stored(store.usage()?);
         let (_, processed) = store.event_progress()?;
         Ok(Self {
             store,
@@ -243,9 +237,10 @@ impl StorageNode {
         .verify(&config)
         .map_err(|error| NodeError::new(ErrorReason::InvalidMetadata, error.to_string()))?;
         let store = self.store.clone();
+        let size = bcs::serialized_size(&metadata).unwrap_or(0) as u64;
         let fresh = blocking(move || Ok(store.put_metadata(&blob_id, &metadata)?)).await?;
         if fresh {
-            self.metrics.stored_bytes.add(64);
+            self.metrics.add_stored(size, 0);
         }
         Ok(fresh)
     }
@@ -310,10 +305,7 @@ impl StorageNode {
         }?;
         if fresh {
             self.metrics.slivers_uploaded.inc();
-            self.metrics.stored_slivers.inc();
-            self.metrics
-                .stored_bytes
-                .add(i64::try_from(body.len()).unwrap_or(i64::MAX));
+            self.metrics.add_stored(body.len() as u64, 1);
         }
         Ok(fresh)
     }
@@ -363,14 +355,11 @@ impl StorageNode {
         sliver: SliverData<T>,
     ) -> Result<(), NodeError> {
         let store = self.store.clone();
-        let size = sliver.symbols.len() as u64;
+        let size = bcs::serialized_size(&sliver).unwrap_or(0) as u64;
         let fresh = blocking(move || Ok(store.put_sliver(&blob_id, pair, &sliver)?)).await?;
         if fresh {
             self.metrics.slivers_recovered.inc();
-            self.metrics.stored_slivers.inc();
-            self.metrics
-                .stored_bytes
-                .add(i64::try_from(size).unwrap_or(i64::MAX));
+            self.metrics.add_stored(size, 1);
         }
         Ok(())
     }

@@ -362,25 +362,26 @@ impl NodeStore {
         )
     }
 
-    /// Deletes the metadata and every sliver of `blob_id`; returns the bytes freed.
-    pub fn delete_blob_data(&self, blob_id: &BlobId) -> Result<u64, StoreError> {
+    /// Deletes the metadata and every sliver of `blob_id`; returns what was freed.
+    pub fn delete_blob_data(&self, blob_id: &BlobId) -> Result<Usage, StoreError> {
         let tx = self.db.begin_write()?;
         let freed = Self::delete_data_in(&tx, blob_id)?;
         tx.commit()?;
         Ok(freed)
     }
 
-    fn delete_data_in(tx: &redb::WriteTransaction, blob_id: &BlobId) -> Result<u64, StoreError> {
-        let mut freed = 0u64;
+    fn delete_data_in(tx: &redb::WriteTransaction, blob_id: &BlobId) -> Result<Usage, StoreError> {
+        let mut freed = Usage::default();
         let mut metadata = tx.open_table(METADATA)?;
         if let Some(value) = metadata.remove(blob_id.as_bytes().as_slice())? {
-            freed += value.value().len() as u64;
+            freed.bytes += value.value().len() as u64;
         }
         let mut slivers = tx.open_table(SLIVERS)?;
         let (start, end) = blob_sliver_range(blob_id);
         for entry in slivers.extract_from_if(start.as_slice()..=end.as_slice(), |_, _| true)? {
             let (_, value) = entry?;
-            freed += value.value().len() as u64;
+            freed.bytes += value.value().len() as u64;
+            freed.slivers += 1;
         }
         Ok(freed)
     }
@@ -423,15 +424,15 @@ impl NodeStore {
     }
 
     /// Applies one chain event atomically with its cursor: `update` changes the blob info of
-    /// `blob_id` (if any) and says what to do with the blob's data. Returns the bytes freed.
+    /// `blob_id` (if any) and says what to do with the blob's data. Returns what was freed.
     pub fn apply_event(
         &self,
         cursor: EventId,
         blob_id: Option<&BlobId>,
         update: impl FnOnce(&mut BlobInfo) -> EventEffect,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Usage, StoreError> {
         let tx = self.db.begin_write()?;
-        let mut freed = 0;
+        let mut freed = Usage::default();
         {
             let mut meta = tx.open_table(META)?;
             let processed = match meta.get(META_EVENTS)? {
@@ -477,11 +478,11 @@ impl NodeStore {
 
     /// Drops the objects that expired by `epoch` from every blob info, deletes the data of
     /// blobs with no live object left (invalid blobs keep their info); returns the blob IDs
-    /// whose data was deleted and the bytes freed.
-    pub fn expire(&self, epoch: Epoch) -> Result<(Vec<BlobId>, u64), StoreError> {
+    /// whose data was deleted and what was freed.
+    pub fn expire(&self, epoch: Epoch) -> Result<(Vec<BlobId>, Usage), StoreError> {
         let tx = self.db.begin_write()?;
         let mut expired = Vec::new();
-        let mut freed = 0;
+        let mut freed = Usage::default();
         {
             let mut infos = tx.open_table(BLOB_INFO)?;
             let mut changed: Vec<(BlobId, BlobInfo)> = Vec::new();
@@ -553,20 +554,34 @@ impl NodeStore {
         Ok(())
     }
 
-    /// Total bytes of stored metadata and slivers, and the sliver count (for metrics at
-    /// start-up).
-    pub fn usage(&self) -> Result<(u64, u64), StoreError> {
+    /// Everything stored (a full scan: for the metrics at start-up).
+    pub fn usage(&self) -> Result<Usage, StoreError> {
         let tx = self.db.begin_read()?;
-        let mut bytes = 0u64;
-        let mut slivers = 0u64;
+        let mut usage = Usage::default();
         for entry in tx.open_table(METADATA)?.iter()? {
-            bytes += entry?.1.value().len() as u64;
+            usage.bytes += entry?.1.value().len() as u64;
         }
         for entry in tx.open_table(SLIVERS)?.iter()? {
-            bytes += entry?.1.value().len() as u64;
-            slivers += 1;
+            usage.bytes += entry?.1.value().len() as u64;
+            usage.slivers += 1;
         }
-        Ok((bytes, slivers))
+        Ok(usage)
+    }
+}
+
+/// An amount of stored data: bytes of metadata and slivers, and the sliver count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes of metadata and slivers.
+    pub bytes: u64,
+    /// Slivers.
+    pub slivers: u64,
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, other: Self) {
+        self.bytes += other.bytes;
+        self.slivers += other.slivers;
     }
 }
 
@@ -647,15 +662,17 @@ mod tests {
                 Some(pair.secondary.clone())
             );
         }
-        let (bytes, slivers) = store.usage().unwrap();
-        assert_eq!(slivers, 8);
-        assert!(bytes > 0);
-        assert!(store.delete_blob_data(&blob_id).unwrap() > 0);
+        let usage = store.usage().unwrap();
+        assert_eq!(usage.slivers, 8);
+        assert!(usage.bytes > 0);
+        let freed = store.delete_blob_data(&blob_id).unwrap();
+        assert_eq!(freed.slivers, 8);
+        assert!(freed.bytes > 0);
         assert_eq!(store.metadata(&blob_id).unwrap(), None);
         assert!(!store
             .has_sliver(&blob_id, SliverPairIndex(0), SliverType::Primary)
             .unwrap());
-        assert_eq!(store.usage().unwrap().1, 0);
+        assert_eq!(store.usage().unwrap().slivers, 0);
         assert!(store.metadata(&other_id).unwrap().is_some());
     }
 
@@ -709,7 +726,7 @@ mod tests {
         // Expiry at epoch 5 drops the object, the data and the recovery entry.
         let (expired, freed) = store.expire(5).unwrap();
         assert_eq!(expired, vec![blob_id]);
-        assert!(freed > 0);
+        assert!(freed.bytes > 0);
         assert_eq!(store.metadata(&blob_id).unwrap(), None);
         assert!(store.pending_recoveries().unwrap().is_empty());
         assert_eq!(store.blob_info(&blob_id).unwrap(), BlobInfo::default());
