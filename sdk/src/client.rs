@@ -296,27 +296,20 @@ impl WalrusSdk {
     /// one correct shard's weight (validity) report one.
     async fn certified_until(&self, view: &CommitteeView, blob_id: &BlobId) -> Option<Epoch> {
         let statuses = self.statuses(view, blob_id).await;
-        let mut ends: Vec<(Epoch, u16)> = statuses
+        let mut ends: Vec<(u16, Epoch)> = statuses
             .into_iter()
             .filter_map(|(weight, status)| match status {
                 BlobStatus::Permanent {
                     end_epoch,
                     is_certified: true,
                     ..
-                } => Some((end_epoch, weight)),
+                } => Some((weight, end_epoch)),
                 _ => None,
             })
             .collect();
         // The largest end epoch that validity-weight nodes report at least.
-        ends.sort_unstable_by_key(|(end, _)| std::cmp::Reverse(*end));
-        let mut weight = 0u16;
-        for (end, w) in ends {
-            weight = weight.saturating_add(w);
-            if Threshold::Validity.is_met(weight, view.n_shards) {
-                return Some(end);
-            }
-        }
-        None
+        ends.sort_unstable_by_key(|(_, end)| std::cmp::Reverse(*end));
+        first_with_validity(ends, view.n_shards)
     }
 
     /// Every member's answer to the status route, with its shard weight.
@@ -343,14 +336,7 @@ impl WalrusSdk {
         let view = self.committee().await?;
         let mut statuses = self.statuses(&view, blob_id).await;
         statuses.sort_by(|a, b| b.1.cmp_rank(&a.1));
-        let mut weight = 0u16;
-        for (w, status) in statuses {
-            weight = weight.saturating_add(w);
-            if Threshold::Validity.is_met(weight, view.n_shards) {
-                return Ok(status);
-            }
-        }
-        Ok(BlobStatus::Nonexistent)
+        Ok(first_with_validity(statuses, view.n_shards).unwrap_or(BlobStatus::Nonexistent))
     }
 
     /// Uploads to every member and aggregates their confirmations into a certificate.
@@ -599,6 +585,19 @@ impl WalrusSdk {
             detail: "no node returned valid metadata".into(),
         })
     }
+}
+
+/// Given `(weight, value)` answers sorted best first, the best value that nodes of at least one
+/// correct shard's weight (validity) report or exceed.
+fn first_with_validity<T>(sorted: Vec<(u16, T)>, n_shards: u16) -> Option<T> {
+    let mut weight = 0u16;
+    for (w, value) in sorted {
+        weight = weight.saturating_add(w);
+        if Threshold::Validity.is_met(weight, n_shards) {
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// Why a sliver could not be used.
