@@ -9,7 +9,7 @@ use common::{run, test_data, Cluster};
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use walrus_chain::client::WalrusClient;
 use walrus_node_client::api::BlobStatus;
-use walrus_sdk::client::{NoProgress, SdkConfig, SdkError, StoreOutcome, WalrusSdk};
+use walrus_sdk::client::{NoProgress, SdkConfig, SdkError, StoreOptions, StoreOutcome, WalrusSdk};
 
 /// The harness's funded test-client key (`CLIENT_KEY_SEED`).
 fn sdk(cluster: &Cluster) -> WalrusSdk {
@@ -31,23 +31,20 @@ fn sdk_stores_and_reads_blobs_of_several_sizes() {
         for (len, seed) in [(0usize, 1u64), (1, 2), (1 << 20, 3)] {
             let data = test_data(len, seed);
             let outcome = sdk
-                .store(data.clone(), 2, false, &NoProgress)
+                .store(data.clone(), StoreOptions::permanent(2), &NoProgress)
                 .await
                 .unwrap_or_else(|error| panic!("storing {len} bytes: {error}"));
             let StoreOutcome::NewlyCreated {
-                size,
-                end_epoch,
-                certified_epoch,
-                cost,
-                ..
-            } = outcome
+                blob_object, cost, ..
+            } = &outcome
             else {
                 panic!("a fresh blob is newly created: {outcome:?}");
             };
-            assert_eq!(size, len as u64);
-            assert_eq!(end_epoch, cluster.epoch + 2);
-            assert_eq!(certified_epoch, cluster.epoch);
-            assert!(cost > 0);
+            assert_eq!(blob_object.size, len as u64);
+            assert_eq!(blob_object.storage.end_epoch, cluster.epoch + 2);
+            assert_eq!(blob_object.certified_epoch, Some(cluster.epoch));
+            assert!(!blob_object.deletable);
+            assert!(*cost > 0);
             let blob_id = outcome.blob_id();
             let read = sdk.read(&blob_id, &NoProgress).await.expect("read back");
             assert!(read == data, "{len} bytes read back differ");
@@ -56,10 +53,14 @@ fn sdk_stores_and_reads_blobs_of_several_sizes() {
 
         // The same bytes again: the nodes already hold them certified long enough.
         let (blob_id, data) = stored[2].clone();
-        match sdk.store(data.clone(), 1, false, &NoProgress).await {
+        match sdk
+            .store(data.clone(), StoreOptions::permanent(1), &NoProgress)
+            .await
+        {
             Ok(StoreOutcome::AlreadyCertified {
                 blob_id: id,
                 end_epoch,
+                ..
             }) => {
                 assert_eq!((id, end_epoch), (blob_id, cluster.epoch + 2));
             }
@@ -74,21 +75,52 @@ fn sdk_stores_and_reads_blobs_of_several_sizes() {
             other => panic!("unexpected status {other:?}"),
         }
 
+        // Byte ranges: within one row, across rows, the last byte, empty, out of bounds.
+        let size = data.len() as u64;
+        assert_eq!(sdk.blob_size(&blob_id).await.expect("size"), size);
+        for range in [0..10, 1000..300_000, size - 1..size, 7..7, 0..size] {
+            let bytes = sdk
+                .read_range(&blob_id, range.clone(), &NoProgress)
+                .await
+                .expect("range read");
+            assert!(
+                bytes[..] == data[range.start as usize..range.end as usize],
+                "range {range:?} differs"
+            );
+        }
+        assert!(matches!(
+            sdk.read_range(&blob_id, size - 1..size + 1, &NoProgress)
+                .await,
+            Err(SdkError::InvalidRange { .. })
+        ));
+
         // A deletable blob, deleted by its owner: every node drops its data.
         let deletable = test_data(4096, 4);
         let outcome = sdk
-            .store(deletable, 2, true, &NoProgress)
+            .store(deletable, StoreOptions::deletable(2), &NoProgress)
             .await
             .expect("store deletable");
-        let StoreOutcome::NewlyCreated { object_id, .. } = outcome else {
+        let StoreOutcome::NewlyCreated { blob_object, .. } = &outcome else {
             panic!("a deletable store always creates: {outcome:?}");
         };
+        let object_id = blob_object.id;
+        // Extend it, and find it among the wallet's blobs.
+        let extended = sdk.extend(object_id, 3).await.expect("extend");
+        assert_eq!(extended.storage.end_epoch, cluster.epoch + 5);
+        let owned = sdk.list_blobs(false).await.expect("list blobs");
+        assert!(owned.contains(&extended), "{owned:?}");
         let deleted_id = outcome.blob_id();
         assert!(matches!(
             sdk.status(&deleted_id).await.expect("status"),
             BlobStatus::Deletable { .. }
         ));
-        cluster.walrus.delete_blob(object_id).await.expect("delete");
+        sdk.delete(object_id).await.expect("delete");
+        assert!(sdk
+            .list_blobs(true)
+            .await
+            .expect("list blobs")
+            .iter()
+            .all(|blob| blob.id != object_id));
         for node in &cluster.nodes {
             let client = &node.client;
             common::poll(

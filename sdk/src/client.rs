@@ -13,14 +13,18 @@
 
 use std::{
     collections::BTreeMap,
+    ops::Range,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use tokio::{sync::Semaphore, task::JoinSet};
+
+pub use crate::outcome::StoreOutcome;
+use crate::outcome::{BlobObject, ResourceOperation, StorageResource};
 use walrus_chain::{
     client::{committee::CommitteeView, BlobRegistration, ClientError, WalrusClient},
-    contract::{redstuff, sui::U256, system::storage_units},
+    contract::{blob::Blob, redstuff, sui::U256, system::storage_units},
 };
 use walrus_core::{
     crypto::Threshold,
@@ -37,7 +41,7 @@ use walrus_core::{
     BlobId, EncodeError, Epoch, ObjectId, SliverPairIndex,
 };
 use walrus_node_client::{
-    api::{BlobStatus, ErrorReason},
+    api::{BlobStatus, ErrorReason, EventId},
     NodeClient, NodeClientError,
 };
 
@@ -74,6 +78,19 @@ pub enum SdkError {
     /// The blob was proven invalid (inconsistent encoding), or decodes to other bytes.
     #[error("blob {0} is invalid: its encoding is inconsistent")]
     BlobInvalid(BlobId),
+    /// The object is not a deletable blob.
+    #[error("blob object {0} is not deletable")]
+    NotDeletable(ObjectId),
+    /// The requested byte range is not within the blob.
+    #[error("byte range {start}..{end} is not within the blob's {size} bytes")]
+    InvalidRange {
+        /// First byte requested.
+        start: u64,
+        /// One past the last byte requested.
+        end: u64,
+        /// The blob's size.
+        size: u64,
+    },
     /// Local work failed (a task panicked).
     #[error("internal error: {0}")]
     Internal(String),
@@ -109,43 +126,34 @@ impl Default for SdkConfig {
     }
 }
 
-/// What a store did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreOutcome {
-    /// The blob was registered, uploaded and certified by this call.
-    NewlyCreated {
-        /// The blob ID.
-        blob_id: BlobId,
-        /// The `Blob` object on chain.
-        object_id: ObjectId,
-        /// Unencoded size.
-        size: u64,
-        /// Encoded size (what storage was bought for).
-        encoded_length: u64,
-        /// The epoch it was certified in.
-        certified_epoch: Epoch,
-        /// The first epoch it is no longer stored.
-        end_epoch: Epoch,
-        /// WAL (FROST) paid for storage and the write.
-        cost: u64,
-        /// Whether the owner may delete it.
-        deletable: bool,
-    },
-    /// The nodes already store the blob certified until at least the requested end epoch.
-    AlreadyCertified {
-        /// The blob ID.
-        blob_id: BlobId,
-        /// Its end epoch.
-        end_epoch: Epoch,
-    },
+/// How to store a blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Epochs of storage, from the current one (at least 1).
+    pub epochs: u32,
+    /// Whether the owner may delete the blob before it expires. A permanent blob that the
+    /// nodes already hold certified long enough is not stored again.
+    pub deletable: bool,
+    /// Store even if the blob is already certified long enough.
+    pub force: bool,
 }
 
-impl StoreOutcome {
-    /// The blob ID.
-    pub fn blob_id(&self) -> BlobId {
-        match self {
-            StoreOutcome::NewlyCreated { blob_id, .. }
-            | StoreOutcome::AlreadyCertified { blob_id, .. } => *blob_id,
+impl StoreOptions {
+    /// A permanent blob for `epochs` epochs.
+    pub fn permanent(epochs: u32) -> Self {
+        Self {
+            epochs,
+            deletable: false,
+            force: false,
+        }
+    }
+
+    /// A deletable blob for `epochs` epochs.
+    pub fn deletable(epochs: u32) -> Self {
+        Self {
+            epochs,
+            deletable: true,
+            force: false,
         }
     }
 }
@@ -224,25 +232,30 @@ impl WalrusSdk {
         Ok((view, encoded))
     }
 
-    /// Stores `blob` for `epochs` epochs (from the current one); see the module docs.
+    /// Stores `blob` as `options` say; see the module docs.
     pub async fn store(
         &self,
         blob: Vec<u8>,
-        epochs: u32,
-        deletable: bool,
+        options: StoreOptions,
         progress: &dyn Progress,
     ) -> Result<StoreOutcome, SdkError> {
+        let StoreOptions {
+            epochs,
+            deletable,
+            force,
+        } = options;
         let size = blob.len() as u64;
         progress.update("encode", 0, size);
         let (view, encoded) = self.encode(Arc::new(blob)).await?;
         progress.update("encode", size, size);
         let blob_id = *encoded.metadata.blob_id();
         let end_epoch = view.epoch.saturating_add(epochs);
-        if !deletable {
-            if let Some(existing_end) = self.certified_until(&view, &blob_id).await {
+        if !deletable && !force {
+            if let Some((existing_end, event)) = self.certified_until(&view, &blob_id).await {
                 if existing_end >= end_epoch {
                     return Ok(StoreOutcome::AlreadyCertified {
                         blob_id,
+                        event,
                         end_epoch: existing_end,
                     });
                 }
@@ -281,34 +294,37 @@ impl WalrusSdk {
             .await?;
         let certified = self.chain.certify_blob(object_id, &certificate).await?;
         Ok(StoreOutcome::NewlyCreated {
-            blob_id,
-            object_id,
-            size,
-            encoded_length,
-            certified_epoch: certified.certified_epoch.unwrap_or(view.epoch),
-            end_epoch: certified.storage.end_epoch,
+            blob_object: BlobObject::from(&certified),
+            resource_operation: ResourceOperation::RegisterFromScratch {
+                encoded_length,
+                epochs_ahead: epochs,
+            },
             cost,
-            deletable,
         })
     }
 
-    /// The end epoch of a certified permanent registration of `blob_id`, if nodes of at least
-    /// one correct shard's weight (validity) report one.
-    async fn certified_until(&self, view: &CommitteeView, blob_id: &BlobId) -> Option<Epoch> {
+    /// The end epoch (and certifying event) of a certified permanent registration of
+    /// `blob_id`, if nodes of at least one correct shard's weight (validity) report one.
+    async fn certified_until(
+        &self,
+        view: &CommitteeView,
+        blob_id: &BlobId,
+    ) -> Option<(Epoch, EventId)> {
         let statuses = self.statuses(view, blob_id).await;
-        let mut ends: Vec<(u16, Epoch)> = statuses
+        let mut ends: Vec<(u16, (Epoch, EventId))> = statuses
             .into_iter()
             .filter_map(|(weight, status)| match status {
                 BlobStatus::Permanent {
                     end_epoch,
                     is_certified: true,
+                    status_event,
                     ..
-                } => Some((weight, end_epoch)),
+                } => Some((weight, (end_epoch, status_event))),
                 _ => None,
             })
             .collect();
         // The largest end epoch that validity-weight nodes report at least.
-        ends.sort_unstable_by_key(|(_, end)| std::cmp::Reverse(*end));
+        ends.sort_unstable_by_key(|(_, (end, _))| std::cmp::Reverse(*end));
         first_with_validity(ends, view.n_shards)
     }
 
@@ -337,6 +353,69 @@ impl WalrusSdk {
         let mut statuses = self.statuses(&view, blob_id).await;
         statuses.sort_by(|a, b| b.1.cmp_rank(&a.1));
         Ok(first_with_validity(statuses, view.n_shards).unwrap_or(BlobStatus::Nonexistent))
+    }
+
+    /// Deletes the deletable `Blob` object `object_id` the wallet owns. Its storage goes back
+    /// to the wallet (returned); the nodes drop the data once no other object keeps the blob.
+    pub async fn delete(&self, object_id: ObjectId) -> Result<StorageResource, SdkError> {
+        let blob = self.chain.get_blob(object_id).await?;
+        if !blob.deletable {
+            return Err(SdkError::NotDeletable(object_id));
+        }
+        Ok(StorageResource::from(
+            &self.chain.delete_blob(object_id).await?,
+        ))
+    }
+
+    /// Deletes every deletable `Blob` object of `blob_id` the wallet owns; returns their IDs
+    /// (none if the wallet owns no deletable object of it).
+    pub async fn delete_blob_id(&self, blob_id: &BlobId) -> Result<Vec<ObjectId>, SdkError> {
+        let mut deleted = Vec::new();
+        for blob in self.chain.owned_blobs().await? {
+            if blob.deletable && BlobId::from(blob.blob_id) == *blob_id {
+                self.chain.delete_blob(blob.id).await?;
+                deleted.push(blob.id);
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Extends the storage of the `Blob` object `object_id` (owned by the wallet, certified,
+    /// not expired) by `epochs` epochs, paid from the wallet; returns the extended object.
+    pub async fn extend(&self, object_id: ObjectId, epochs: u32) -> Result<BlobObject, SdkError> {
+        Ok(BlobObject::from(
+            &self.chain.extend_blob(object_id, epochs).await?,
+        ))
+    }
+
+    /// Transfers the wallet's `Blob` object `object_id` to `recipient`.
+    pub async fn send_blob_object(
+        &self,
+        object_id: ObjectId,
+        recipient: sui_sdk_types::Address,
+    ) -> Result<(), SdkError> {
+        Ok(self.chain.transfer_blob(object_id, recipient).await?)
+    }
+
+    /// The wallet's `Blob` objects, by end epoch; expired ones only if `include_expired`.
+    pub async fn list_blobs(&self, include_expired: bool) -> Result<Vec<BlobObject>, SdkError> {
+        let epoch = self.chain.system().await?.epoch();
+        let mut blobs: Vec<BlobObject> = self
+            .chain
+            .owned_blobs()
+            .await?
+            .iter()
+            .filter(|blob| include_expired || blob.storage.end_epoch > epoch)
+            .map(BlobObject::from)
+            .collect();
+        blobs.sort_by_key(|blob| (blob.storage.end_epoch, blob.id));
+        Ok(blobs)
+    }
+
+    /// The `Blob` object `object_id` as the chain holds it (with its attributes, e.g.
+    /// `content-type`).
+    pub async fn blob_object(&self, object_id: ObjectId) -> Result<Blob, SdkError> {
+        Ok(self.chain.get_blob(object_id).await?)
     }
 
     /// Uploads to every member and aggregates their confirmations into a certificate.
@@ -425,26 +504,130 @@ impl WalrusSdk {
         blob_id: &BlobId,
         progress: &dyn Progress,
     ) -> Result<Vec<u8>, SdkError> {
+        let source = self.read_source(blob_id).await?;
+        self.read_whole(&source, progress).await
+    }
+
+    /// The size in bytes of `blob_id`, from metadata verified against the blob ID.
+    pub async fn blob_size(&self, blob_id: &BlobId) -> Result<u64, SdkError> {
+        Ok(self.read_source(blob_id).await?.size())
+    }
+
+    /// Reads the bytes `range` of `blob_id` (`range.end` at most the blob's size).
+    ///
+    /// The blob is laid out row by row in the source primary slivers, so only the slivers of
+    /// the rows covering the range are fetched (each verified against the metadata). If one of
+    /// them cannot be had, the whole blob is read and decoded instead. Unlike [`Self::read`],
+    /// the fast path does not re-encode the whole blob: the bytes are exactly what the writer
+    /// committed to in the metadata, but an inconsistent encoding is only detected when nodes
+    /// report the blob invalid.
+    pub async fn read_range(
+        &self,
+        blob_id: &BlobId,
+        range: Range<u64>,
+        progress: &dyn Progress,
+    ) -> Result<Vec<u8>, SdkError> {
+        let source = self.read_source(blob_id).await?;
+        let size = source.size();
+        if range.start > range.end || range.end > size {
+            return Err(SdkError::InvalidRange {
+                start: range.start,
+                end: range.end,
+                size,
+            });
+        }
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        let layout = source.config.blob_layout(size)?;
+        let row = u64::try_from(layout.row_length())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let first = range.start / row;
+        let last = (range.end - 1) / row;
+        let wanted: Vec<(SliverPairIndex, usize)> = source
+            .holders()
+            .into_iter()
+            .filter(|(pair, _)| (first..=last).contains(&u64::from(pair.0)))
+            .collect();
+        let count = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
+        let rows = match self.fetch_primary(&source, wanted, count, progress).await {
+            Ok(rows) => rows,
+            Err(SdkError::NotEnoughSlivers { .. }) => {
+                let blob = self.read_whole(&source, progress).await?;
+                return Ok(slice_range(&blob, &range));
+            }
+            Err(error) => return Err(error),
+        };
+        let mut bytes = Vec::with_capacity(usize::try_from(range.end - range.start).unwrap_or(0));
+        for (index, sliver) in rows {
+            let row_start = u64::from(index) * row;
+            let data = sliver.symbols.data();
+            let from = range.start.max(row_start) - row_start;
+            let to = range.end.min(row_start + row) - row_start;
+            bytes.extend_from_slice(&data[to_usize(from)..to_usize(to)]);
+        }
+        Ok(bytes)
+    }
+
+    /// The committee, encoding and verified metadata to read `blob_id` with.
+    async fn read_source(&self, blob_id: &BlobId) -> Result<ReadSource, SdkError> {
         let view = self.committee().await?;
         let config = encoding_config(&view)?;
         let clients = node_clients(&view, &self.http);
         let metadata = self
             .read_metadata(&view, &clients, blob_id, &config)
             .await?;
-        let required = config.n_source_symbols(walrus_core::SliverType::Primary);
-        let total = u64::try_from(required).unwrap_or(u64::MAX);
-        // Ask the holders of the first `required` pairs first (source slivers decode by copy),
-        // then the others as answers fail.
-        let mut by_pair: Vec<(SliverPairIndex, usize)> = Vec::new();
-        for (index, member) in view.members.iter().enumerate() {
-            for shard in &member.shards {
-                by_pair.push((shard.to_pair_index(view.n_shards, blob_id), index));
-            }
+        Ok(ReadSource {
+            blob_id: *blob_id,
+            view,
+            config,
+            clients,
+            metadata: Arc::new(metadata),
+        })
+    }
+
+    /// Reads and decodes the whole blob: `n - 2f` primary slivers, the source ones first
+    /// (they decode by copy), then the others as answers fail.
+    async fn read_whole(
+        &self,
+        source: &ReadSource,
+        progress: &dyn Progress,
+    ) -> Result<Vec<u8>, SdkError> {
+        let required = source
+            .config
+            .n_source_symbols(walrus_core::SliverType::Primary);
+        let slivers = self
+            .fetch_primary(source, source.holders(), required, progress)
+            .await?;
+        let length = source.size();
+        let (config, id) = (source.config, source.blob_id);
+        let decoded =
+            spawn_blocking(move || decode_and_verify(&config, &id, length, slivers.into_values()))
+                .await?;
+        match decoded {
+            Ok(bytes) => Ok(bytes),
+            Err(DecodeError::InconsistentBlob { .. }) => Err(SdkError::BlobInvalid(id)),
+            Err(error) => Err(SdkError::NotEnoughSlivers {
+                blob_id: id,
+                detail: error.to_string(),
+            }),
         }
-        by_pair.sort_unstable();
-        let metadata = Arc::new(metadata);
+    }
+
+    /// Fetches `required` verified primary slivers, asking the `(pair, member)` candidates in
+    /// order (at most `required` requests in flight; another candidate for each failure).
+    async fn fetch_primary(
+        &self,
+        source: &ReadSource,
+        candidates: Vec<(SliverPairIndex, usize)>,
+        required: usize,
+        progress: &dyn Progress,
+    ) -> Result<BTreeMap<u16, SliverData<Primary>>, SdkError> {
+        let (view, blob_id) = (&source.view, &source.blob_id);
+        let total = u64::try_from(required).unwrap_or(u64::MAX);
         let limiter = Arc::new(Semaphore::new(self.config.max_concurrent_requests.max(1)));
-        let mut queue = by_pair.into_iter();
+        let mut queue = candidates.into_iter();
         let mut in_flight = JoinSet::new();
         let mut slivers: BTreeMap<u16, SliverData<Primary>> = BTreeMap::new();
         let mut failures = 0usize;
@@ -455,17 +638,17 @@ impl WalrusSdk {
                 let Some((pair, member)) = queue.next() else {
                     break;
                 };
-                let Some(client) = clients[member].clone() else {
+                let Some(client) = source.clients[member].clone() else {
                     continue;
                 };
-                let metadata = metadata.clone();
+                let metadata = source.metadata.clone();
                 let limiter = limiter.clone();
                 let weight = view.committee.members()[member].weight;
                 let blob_id = *blob_id;
                 in_flight.spawn(async move {
                     let _permit = limiter.acquire_owned().await;
                     let result = client.get_sliver::<Primary>(&blob_id, pair).await;
-                    let verified = match result {
+                    match result {
                         Ok(sliver) => spawn_blocking(move || {
                             sliver
                                 .verify(&metadata)
@@ -479,8 +662,7 @@ impl WalrusSdk {
                             Err(SliverFailure::ReportedInvalid(weight))
                         }
                         Err(error) => Err(SliverFailure::Node(error)),
-                    };
-                    (pair, verified)
+                    }
                 });
             }
             let Some(joined) = in_flight.join_next().await else {
@@ -492,8 +674,7 @@ impl WalrusSdk {
                     ),
                 });
             };
-            let (_, result) = joined.map_err(|error| SdkError::Internal(error.to_string()))?;
-            match result {
+            match joined.map_err(|error| SdkError::Internal(error.to_string()))? {
                 Ok(sliver) => {
                     slivers.insert(sliver.index.get(), sliver);
                     progress.update("read", slivers.len() as u64, total);
@@ -516,19 +697,7 @@ impl WalrusSdk {
             }
         }
         in_flight.abort_all();
-        let length = metadata.metadata().unencoded_length();
-        let id = *blob_id;
-        let decoded =
-            spawn_blocking(move || decode_and_verify(&config, &id, length, slivers.into_values()))
-                .await?;
-        match decoded {
-            Ok(bytes) => Ok(bytes),
-            Err(DecodeError::InconsistentBlob { .. }) => Err(SdkError::BlobInvalid(*blob_id)),
-            Err(error) => Err(SdkError::NotEnoughSlivers {
-                blob_id: *blob_id,
-                detail: error.to_string(),
-            }),
-        }
+        Ok(slivers)
     }
 
     /// Metadata from the first member whose answer verifies against the blob ID.
@@ -598,6 +767,48 @@ fn first_with_validity<T>(sorted: Vec<(u16, T)>, n_shards: u16) -> Option<T> {
         }
     }
     None
+}
+
+/// What a read works from: the committee, its encoding, a client per member and the
+/// blob's verified metadata.
+struct ReadSource {
+    blob_id: BlobId,
+    view: CommitteeView,
+    config: EncodingConfig,
+    clients: Vec<Option<NodeClient>>,
+    metadata: Arc<VerifiedBlobMetadataWithId>,
+}
+
+impl ReadSource {
+    /// The blob's size in bytes.
+    fn size(&self) -> u64 {
+        self.metadata.metadata().unencoded_length()
+    }
+
+    /// Every `(pair, member holding it)`, by pair index.
+    fn holders(&self) -> Vec<(SliverPairIndex, usize)> {
+        let mut by_pair: Vec<(SliverPairIndex, usize)> = Vec::new();
+        for (index, member) in self.view.members.iter().enumerate() {
+            for shard in &member.shards {
+                by_pair.push((
+                    shard.to_pair_index(self.view.n_shards, &self.blob_id),
+                    index,
+                ));
+            }
+        }
+        by_pair.sort_unstable();
+        by_pair
+    }
+}
+
+/// `bytes[range]` (the range is within `bytes`).
+fn slice_range(bytes: &[u8], range: &Range<u64>) -> Vec<u8> {
+    bytes[to_usize(range.start)..to_usize(range.end)].to_vec()
+}
+
+/// A length that indexes memory (saturating; such lengths come from buffers that exist).
+fn to_usize(value: u64) -> usize {
+    usize::try_from(value).unwrap_or(usize::MAX)
 }
 
 /// Why a sliver could not be used.

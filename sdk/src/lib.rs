@@ -5,3 +5,4 @@
 pub mod blob_id;
 pub mod client;
 pub mod config;
+pub mod outcome;

@@ -832,6 +832,23 @@ impl WalrusClient {
         self.get_storage(storage_id).await
     }
 
+    /// Transfers the signer's `Blob` object `blob` to `recipient` (e.g. a publisher handing a
+    /// stored blob to its user).
+    pub async fn transfer_blob(
+        &self,
+        blob: ObjectId,
+        recipient: Address,
+    ) -> Result<(), ClientError> {
+        let blob_object = self.get_raw_object(to_address(blob)).await?;
+        blob_object.decode::<Blob>()?;
+        let mut tx = self.new_transaction().await?;
+        let blob_arg = tx.object(blob_object.owned_input());
+        let to = tx.pure(&recipient);
+        tx.transfer_objects(vec![blob_arg], to);
+        self.execute(tx).await?;
+        Ok(())
+    }
+
     /// `extend_blob` by `epochs`, paid from the signer's WAL; returns the extended blob.
     pub async fn extend_blob(&self, blob: ObjectId, epochs: u32) -> Result<Blob, ClientError> {
         let system = self.system().await?;

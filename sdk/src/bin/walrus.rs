@@ -5,11 +5,12 @@ use std::{io::Write, path::PathBuf, time::Duration};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use walrus_core::BlobId;
+use walrus_core::{BlobId, ObjectId};
 use walrus_sdk::{
     blob_id::{blob_id_of_file, BlobIdOutput},
-    client::{Progress, SdkConfig, StoreOutcome, WalrusSdk},
+    client::{Progress, SdkConfig, StoreOptions, StoreOutcome, WalrusSdk},
     config::ClientConfig,
+    outcome::ResourceOperation,
 };
 
 /// mimalloc keeps freed memory for reuse; encoding allocates and frees hundreds of MiB.
@@ -52,12 +53,16 @@ enum Command {
         /// Number of epochs to store them for, from the current one.
         #[arg(long, default_value_t = 1)]
         epochs: u32,
-        /// Make the blobs deletable by their owner before they expire.
+        /// Make the blobs deletable by their owner before they expire (the default, as on
+        /// Walrus since v1.33).
         #[arg(long, conflicts_with = "permanent")]
         deletable: bool,
-        /// Make the blobs permanent (the default).
+        /// Make the blobs permanent: nobody can delete them before they expire.
         #[arg(long)]
         permanent: bool,
+        /// Store even if the network already holds the blob certified long enough.
+        #[arg(long)]
+        force: bool,
     },
     /// Read a blob and write it to a file (or stdout).
     Read {
@@ -71,6 +76,34 @@ enum Command {
     BlobStatus {
         /// The blob ID (unpadded base64url).
         blob_id: String,
+    },
+    /// Delete deletable blobs the wallet owns (their storage goes back to the wallet).
+    Delete {
+        /// Delete every deletable blob object of this blob ID that the wallet owns.
+        #[arg(
+            long,
+            required_unless_present = "object_ids",
+            conflicts_with = "object_ids"
+        )]
+        blob_id: Option<String>,
+        /// Delete these blob objects (0x… Sui object IDs).
+        #[arg(long, num_args = 1..)]
+        object_ids: Vec<String>,
+    },
+    /// Extend the storage of a blob object the wallet owns, paid from the wallet.
+    Extend {
+        /// The blob object (0x… Sui object ID).
+        #[arg(long, value_name = "OBJECT_ID")]
+        blob_obj_id: String,
+        /// Epochs to add to its end epoch.
+        #[arg(long, value_name = "N")]
+        epochs_extended: u32,
+    },
+    /// List the blob objects the wallet owns.
+    ListBlobs {
+        /// Include expired blobs.
+        #[arg(long)]
+        include_expired: bool,
     },
     /// The current epoch, committee, shards and prices.
     Info,
@@ -99,13 +132,113 @@ fn run(cli: Cli) -> Result<()> {
         Command::Store {
             files,
             epochs,
-            deletable,
-            permanent: _,
+            deletable: _,
+            permanent,
+            force,
         } => {
+            if epochs == 0 {
+                bail!("--epochs must be at least 1");
+            }
+            let options = StoreOptions {
+                epochs,
+                deletable: !permanent,
+                force,
+            };
             let runtime = runtime()?;
             let _guard = runtime.enter();
             let sdk = connect(cli.config.as_deref())?;
-            runtime.block_on(store(&sdk, &files, epochs, deletable, cli.json))
+            runtime.block_on(store(&sdk, &files, options, cli.json))
+        }
+        Command::Delete {
+            blob_id,
+            object_ids,
+        } => {
+            let object_ids = object_ids
+                .iter()
+                .map(|text| parse_object_id(text))
+                .collect::<Result<Vec<_>>>()?;
+            let blob_id = blob_id.as_deref().map(parse_blob_id).transpose()?;
+            let runtime = runtime()?;
+            let _guard = runtime.enter();
+            let sdk = connect(cli.config.as_deref())?;
+            let deleted = runtime.block_on(async {
+                match blob_id {
+                    Some(blob_id) => Ok(sdk.delete_blob_id(&blob_id).await?),
+                    None => {
+                        for object_id in &object_ids {
+                            sdk.delete(*object_id)
+                                .await
+                                .with_context(|| format!("deleting blob object {object_id}"))?;
+                        }
+                        anyhow::Ok(object_ids.clone())
+                    }
+                }
+            })?;
+            if let (Some(blob_id), true) = (blob_id, deleted.is_empty()) {
+                bail!("the wallet owns no deletable blob object of blob {blob_id}");
+            }
+            if cli.json {
+                let ids: Vec<String> = deleted.iter().map(ToString::to_string).collect();
+                println!("{}", serde_json::json!({ "deletedObjectIds": ids }));
+            } else {
+                for object_id in &deleted {
+                    println!("Deleted blob object {object_id}");
+                }
+            }
+            Ok(())
+        }
+        Command::Extend {
+            blob_obj_id,
+            epochs_extended,
+        } => {
+            let object_id = parse_object_id(&blob_obj_id)?;
+            if epochs_extended == 0 {
+                bail!("--epochs-extended must be at least 1");
+            }
+            let runtime = runtime()?;
+            let _guard = runtime.enter();
+            let sdk = connect(cli.config.as_deref())?;
+            let blob = runtime
+                .block_on(sdk.extend(object_id, epochs_extended))
+                .with_context(|| format!("extending blob object {object_id}"))?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&blob)?);
+            } else {
+                println!(
+                    "Success: blob object {object_id} (blob {}) now expires at epoch {} (exclusive)",
+                    blob.blob_id, blob.storage.end_epoch
+                );
+            }
+            Ok(())
+        }
+        Command::ListBlobs { include_expired } => {
+            let runtime = runtime()?;
+            let _guard = runtime.enter();
+            let sdk = connect(cli.config.as_deref())?;
+            let blobs = runtime.block_on(sdk.list_blobs(include_expired))?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&blobs)?);
+            } else if blobs.is_empty() {
+                println!("The wallet owns no blob objects.");
+            } else {
+                println!(
+                    "{:<44} {:>10} {:>9} {:>10} {:>9}  Object ID",
+                    "Blob ID", "Size", "Certified", "Expiry", "Deletable"
+                );
+                for blob in &blobs {
+                    println!(
+                        "{:<44} {:>10} {:>9} {:>10} {:>9}  {}",
+                        blob.blob_id.to_string(),
+                        human_bytes(blob.size),
+                        blob.certified_epoch
+                            .map_or_else(|| "no".to_owned(), |epoch| epoch.to_string()),
+                        blob.storage.end_epoch,
+                        if blob.deletable { "yes" } else { "no" },
+                        blob.id
+                    );
+                }
+            }
+            Ok(())
         }
         Command::Read { blob_id, out } => {
             let blob_id = parse_blob_id(&blob_id)?;
@@ -216,6 +349,11 @@ fn connect(config: Option<&std::path::Path>) -> Result<WalrusSdk> {
     Ok(WalrusSdk::new(chain, SdkConfig::default()))
 }
 
+fn parse_object_id(text: &str) -> Result<ObjectId> {
+    text.parse()
+        .map_err(|error| anyhow::anyhow!("invalid object ID '{text}': {error}"))
+}
+
 fn parse_blob_id(text: &str) -> Result<BlobId> {
     text.parse()
         .map_err(|error| anyhow::anyhow!("invalid blob ID '{text}': {error}"))
@@ -224,8 +362,7 @@ fn parse_blob_id(text: &str) -> Result<BlobId> {
 async fn store(
     sdk: &WalrusSdk,
     files: &[PathBuf],
-    epochs: u32,
-    deletable: bool,
+    options: StoreOptions,
     json: bool,
 ) -> Result<()> {
     let mut outputs = Vec::new();
@@ -233,7 +370,7 @@ async fn store(
         let bytes = std::fs::read(file).with_context(|| format!("reading '{}'", file.display()))?;
         let bar = Bar::new("storing");
         let outcome = sdk
-            .store(bytes, epochs, deletable, &bar)
+            .store(bytes, options, &bar)
             .await
             .with_context(|| format!("storing '{}'", file.display()))?;
         bar.0.finish_and_clear();
@@ -242,7 +379,7 @@ async fn store(
     if json {
         let values: Vec<serde_json::Value> = outputs
             .iter()
-            .map(|(file, outcome)| store_json(file, outcome))
+            .map(|(file, outcome)| serde_json::json!({"path": file, "blobStoreResult": outcome}))
             .collect();
         println!("{}", serde_json::to_string_pretty(&values)?);
         return Ok(());
@@ -250,63 +387,27 @@ async fn store(
     for (file, outcome) in outputs {
         match outcome {
             StoreOutcome::NewlyCreated {
-                blob_id,
-                object_id,
-                size,
-                encoded_length,
-                end_epoch,
+                blob_object,
+                resource_operation: ResourceOperation::RegisterFromScratch { encoded_length, .. },
                 cost,
-                deletable,
-                ..
             } => println!(
-                "Success: {} blob stored from '{}'.\nBlob ID: {blob_id}\nSui object ID: {object_id}\nUnencoded size: {}\nEncoded size: {}\nExpiry epoch (exclusive): {end_epoch}\nCost: {} WAL",
-                if deletable { "Deletable" } else { "Permanent" },
+                "Success: {} blob stored from '{}'.\nBlob ID: {}\nSui object ID: {}\nUnencoded size: {}\nEncoded size: {}\nExpiry epoch (exclusive): {}\nCost: {} WAL",
+                if blob_object.deletable { "Deletable" } else { "Permanent" },
                 file.display(),
-                human_bytes(size),
+                blob_object.blob_id,
+                blob_object.id,
+                human_bytes(blob_object.size),
                 human_bytes(encoded_length),
+                blob_object.storage.end_epoch,
                 human_wal(cost),
             ),
-            StoreOutcome::AlreadyCertified { blob_id, end_epoch } => println!(
+            StoreOutcome::AlreadyCertified { blob_id, end_epoch, .. } => println!(
                 "Success: blob from '{}' was already certified.\nBlob ID: {blob_id}\nExpiry epoch (exclusive): {end_epoch}",
                 file.display()
             ),
         }
     }
     Ok(())
-}
-
-fn store_json(file: &std::path::Path, outcome: &StoreOutcome) -> serde_json::Value {
-    match outcome {
-        StoreOutcome::NewlyCreated {
-            blob_id,
-            object_id,
-            size,
-            encoded_length,
-            certified_epoch,
-            end_epoch,
-            cost,
-            deletable,
-        } => serde_json::json!({
-            "path": file,
-            "blobStoreResult": {"newlyCreated": {
-                "blobObject": {
-                    "id": object_id.to_string(),
-                    "blobId": blob_id.to_string(),
-                    "size": size,
-                    "encodingType": "RS2",
-                    "certifiedEpoch": certified_epoch,
-                    "storage": {"endEpoch": end_epoch, "storageSize": encoded_length},
-                    "deletable": deletable,
-                },
-                "resourceOperation": {"registerFromScratch": {"encodedLength": encoded_length, "epochsAhead": end_epoch.saturating_sub(*certified_epoch)}},
-                "cost": cost,
-            }},
-        }),
-        StoreOutcome::AlreadyCertified { blob_id, end_epoch } => serde_json::json!({
-            "path": file,
-            "blobStoreResult": {"alreadyCertified": {"blobId": blob_id.to_string(), "endEpoch": end_epoch}},
-        }),
-    }
 }
 
 fn describe_status(status: &walrus_node_client::api::BlobStatus) -> String {

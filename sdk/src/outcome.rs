@@ -1,0 +1,201 @@
+//! What a store returns, in exactly the JSON shape of Walrus's `BlobStoreResult` (camelCase,
+//! externally tagged), so the publisher's answer and `walrus store --json` match Walrus's:
+//!
+//! ```json
+//! {"newlyCreated": {"blobObject": {"id": "0x…", "registeredEpoch": 1, "blobId": "…",
+//!   "size": 1024, "encodingType": "RS2", "certifiedEpoch": 1,
+//!   "storage": {"id": "0x…", "startEpoch": 1, "endEpoch": 3, "storageSize": 66034000},
+//!   "deletable": true},
+//!  "resourceOperation": {"registerFromScratch": {"encodedLength": 66034000, "epochsAhead": 2}},
+//!  "cost": 132068000}}
+//! {"alreadyCertified": {"blobId": "…", "event": {"checkpoint": 12, "eventIndex": 0},
+//!  "endEpoch": 3}}
+//! ```
+//!
+//! One difference: Walrus identifies the certifying event by `{txDigest, eventSeq}`; the
+//! storage nodes here report `{checkpoint, eventIndex}`, which is what `event` holds.
+
+use serde::{Deserialize, Serialize};
+use walrus_chain::contract::{blob::Blob, storage_resource::Storage};
+use walrus_core::{metadata::EncodingType, BlobId, Epoch, ObjectId};
+use walrus_node_client::api::EventId;
+
+/// The outcome of a store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StoreOutcome {
+    /// The blob was registered, uploaded and certified by this call.
+    #[serde(rename_all = "camelCase")]
+    NewlyCreated {
+        /// The certified `Blob` object.
+        blob_object: BlobObject,
+        /// How its storage was obtained.
+        resource_operation: ResourceOperation,
+        /// WAL (FROST) paid for storage and the write.
+        cost: u64,
+    },
+    /// The nodes already store the blob certified until at least the requested end epoch.
+    #[serde(rename_all = "camelCase")]
+    AlreadyCertified {
+        /// The blob ID.
+        blob_id: BlobId,
+        /// The event that certified it (as the storage nodes report it).
+        event: EventId,
+        /// Its end epoch (exclusive).
+        end_epoch: Epoch,
+    },
+}
+
+impl StoreOutcome {
+    /// The blob ID.
+    pub fn blob_id(&self) -> BlobId {
+        match self {
+            StoreOutcome::NewlyCreated { blob_object, .. } => blob_object.blob_id,
+            StoreOutcome::AlreadyCertified { blob_id, .. } => *blob_id,
+        }
+    }
+
+    /// The first epoch in which the blob is no longer stored.
+    pub fn end_epoch(&self) -> Epoch {
+        match self {
+            StoreOutcome::NewlyCreated { blob_object, .. } => blob_object.storage.end_epoch,
+            StoreOutcome::AlreadyCertified { end_epoch, .. } => *end_epoch,
+        }
+    }
+}
+
+/// A `Blob` object on chain, as Walrus's JSON shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlobObject {
+    /// The object ID.
+    pub id: ObjectId,
+    /// The epoch it was registered in.
+    pub registered_epoch: Epoch,
+    /// The blob ID.
+    pub blob_id: BlobId,
+    /// Unencoded size in bytes.
+    pub size: u64,
+    /// The encoding (`"RS2"`).
+    pub encoding_type: EncodingType,
+    /// The epoch it was first certified in, if it is certified.
+    pub certified_epoch: Option<Epoch>,
+    /// The storage it occupies.
+    pub storage: StorageResource,
+    /// Whether its owner may delete it before it expires.
+    pub deletable: bool,
+}
+
+impl From<&Blob> for BlobObject {
+    fn from(blob: &Blob) -> Self {
+        Self {
+            id: blob.id,
+            registered_epoch: blob.registered_epoch,
+            blob_id: BlobId::from(blob.blob_id),
+            size: blob.size,
+            encoding_type: EncodingType::RS2,
+            certified_epoch: blob.certified_epoch,
+            storage: StorageResource::from(&blob.storage),
+            deletable: blob.deletable,
+        }
+    }
+}
+
+/// A `Storage` reservation, as Walrus's JSON shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageResource {
+    /// The object ID.
+    pub id: ObjectId,
+    /// The first epoch covered.
+    pub start_epoch: Epoch,
+    /// The first epoch no longer covered.
+    pub end_epoch: Epoch,
+    /// Encoded bytes reserved.
+    pub storage_size: u64,
+}
+
+impl From<&Storage> for StorageResource {
+    fn from(storage: &Storage) -> Self {
+        Self {
+            id: storage.id,
+            start_epoch: storage.start_epoch,
+            end_epoch: storage.end_epoch,
+            storage_size: storage.storage_size,
+        }
+    }
+}
+
+/// How a store obtained its storage. Only fresh reservations exist today; Walrus also reuses
+/// owned storage or registrations (`reuseStorage`, `reuseRegistration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ResourceOperation {
+    /// Storage was reserved and the blob registered in one transaction.
+    #[serde(rename_all = "camelCase")]
+    RegisterFromScratch {
+        /// The encoded length storage was bought for.
+        encoded_length: u64,
+        /// Epochs of storage bought, from the current one.
+        epochs_ahead: u32,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_walrus_shape() {
+        let blob_id = BlobId([7; 32]);
+        let outcome = StoreOutcome::NewlyCreated {
+            blob_object: BlobObject {
+                id: ObjectId([1; 32]),
+                registered_epoch: 1,
+                blob_id,
+                size: 5,
+                encoding_type: EncodingType::RS2,
+                certified_epoch: Some(1),
+                storage: StorageResource {
+                    id: ObjectId([2; 32]),
+                    start_epoch: 1,
+                    end_epoch: 3,
+                    storage_size: 100,
+                },
+                deletable: true,
+            },
+            resource_operation: ResourceOperation::RegisterFromScratch {
+                encoded_length: 100,
+                epochs_ahead: 2,
+            },
+            cost: 42,
+        };
+        let json = serde_json::to_value(&outcome).unwrap();
+        let created = &json["newlyCreated"];
+        assert_eq!(created["blobObject"]["blobId"], blob_id.to_string());
+        assert_eq!(created["blobObject"]["encodingType"], "RS2");
+        assert_eq!(created["blobObject"]["registeredEpoch"], 1);
+        assert_eq!(created["blobObject"]["storage"]["endEpoch"], 3);
+        assert_eq!(created["blobObject"]["storage"]["storageSize"], 100);
+        assert_eq!(
+            created["resourceOperation"]["registerFromScratch"]["epochsAhead"],
+            2
+        );
+        assert_eq!(created["cost"], 42);
+        let back: StoreOutcome = serde_json::from_value(json).unwrap();
+        assert_eq!(back, outcome);
+
+        let certified = StoreOutcome::AlreadyCertified {
+            blob_id,
+            event: EventId {
+                checkpoint: 9,
+                event_index: 1,
+            },
+            end_epoch: 4,
+        };
+        let json = serde_json::to_value(&certified).unwrap();
+        assert_eq!(json["alreadyCertified"]["endEpoch"], 4);
+        assert_eq!(json["alreadyCertified"]["event"]["eventIndex"], 1);
+        assert_eq!(certified.end_epoch(), 4);
+    }
+}
