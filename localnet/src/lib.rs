@@ -19,6 +19,8 @@
 //! - [`launcher`]: the `walrus-localnet` binary's genesis file, epoch clock, faucet and
 //!   [`launcher::run_chain`]; [`operators`]: the built-in epoch keeper and faucet accounts,
 //!   whose epoch changes and grants are ordinary signed transactions.
+//! - [`network`]: a whole local network (chain, storage nodes, publisher, aggregator) as
+//!   child processes in one resumable directory ([`network::Network`], `walrus-localnet start`).
 //! - [`db`]: the durable chain in one redb file ([`ChainDb`]); `service::ChainState::open`
 //!   opens a data directory (genesis if empty, else resume).
 //!
@@ -32,6 +34,7 @@ pub mod error;
 pub mod executor;
 pub mod genesis;
 pub mod launcher;
+pub mod network;
 pub mod operators;
 pub mod service;
 pub mod store;

@@ -84,7 +84,9 @@ fn sdk_stores_and_reads_blobs_of_several_sizes() {
                 .await
                 .expect("range read");
             assert!(
-                bytes[..] == data[range.start as usize..range.end as usize],
+                bytes[..]
+                    == data[usize::try_from(range.start).unwrap()
+                        ..usize::try_from(range.end).unwrap()],
                 "range {range:?} differs"
             );
         }

@@ -239,15 +239,47 @@ impl WalrusSdk {
         options: StoreOptions,
         progress: &dyn Progress,
     ) -> Result<StoreOutcome, SdkError> {
+        let size = blob.len() as u64;
+        progress.update("encode", 0, size);
+        let (view, encoded) = self.encode(Arc::new(blob)).await?;
+        progress.update("encode", size, size);
+        self.store_for(view, encoded, options, progress).await
+    }
+
+    /// Stores a blob encoded by the caller (for the current committee's shard count). Nothing
+    /// checks that the slivers are a consistent encoding: the nodes prove an inconsistent one
+    /// invalid once certified. Tests use this to play a faulty writer.
+    pub async fn store_encoded(
+        &self,
+        encoded: EncodedBlob,
+        options: StoreOptions,
+        progress: &dyn Progress,
+    ) -> Result<StoreOutcome, SdkError> {
+        let view = self.committee().await?;
+        if encoded.sliver_pairs.len() != usize::from(view.n_shards) {
+            return Err(SdkError::Internal(format!(
+                "the blob is encoded for {} shards, the committee has {}",
+                encoded.sliver_pairs.len(),
+                view.n_shards
+            )));
+        }
+        self.store_for(view, encoded, options, progress).await
+    }
+
+    /// Stores `encoded` with the committee `view`.
+    async fn store_for(
+        &self,
+        view: CommitteeView,
+        encoded: EncodedBlob,
+        options: StoreOptions,
+        progress: &dyn Progress,
+    ) -> Result<StoreOutcome, SdkError> {
         let StoreOptions {
             epochs,
             deletable,
             force,
         } = options;
-        let size = blob.len() as u64;
-        progress.update("encode", 0, size);
-        let (view, encoded) = self.encode(Arc::new(blob)).await?;
-        progress.update("encode", size, size);
+        let size = encoded.metadata.metadata().unencoded_length();
         let blob_id = *encoded.metadata.blob_id();
         let end_epoch = view.epoch.saturating_add(epochs);
         if !deletable && !force {

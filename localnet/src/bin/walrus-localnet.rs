@@ -1,11 +1,17 @@
 //! `walrus-localnet`: runs a durable local chain (`walrus-localnet chain --dir DIR --listen
-//! ADDR`), served over Sui's gRPC API, with an epoch clock and an optional HTTP faucet.
+//! ADDR`), served over Sui's gRPC API, with an epoch clock and an optional HTTP faucet; or a
+//! whole local network (`walrus-localnet start --dir DIR`: chain, storage nodes, publisher,
+//! aggregator), whose nodes can be stopped, killed, started and wiped from another shell
+//! (`walrus-localnet node stop|kill|start|wipe I --dir DIR`).
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use walrus_localnet::launcher::{run_chain, ChainOptions, FaucetConfig};
+use walrus_localnet::{
+    launcher::{run_chain, ChainOptions, FaucetConfig},
+    network::{default_bin_dir, LocalnetInfo, Network, NetworkDir, NetworkOptions},
+};
 
 /// A Sui-compatible local chain for Walrus.
 #[derive(Debug, Parser)]
@@ -19,6 +25,232 @@ struct Cli {
 enum Command {
     /// Runs the chain: gRPC (`sui.rpc.v2`), checkpoints, the epoch clock and the faucet.
     Chain(ChainArgs),
+    /// Starts (or resumes) a whole local network in a directory: the chain with its faucet,
+    /// the storage nodes, the publisher and the aggregator; stops it on Ctrl-C or SIGTERM.
+    Start(StartArgs),
+    /// Acts on one storage node of a running network (from another shell).
+    Node(NodeArgs),
+    /// Stops a network from another shell: SIGTERM to its `start` supervisor, or, if that is
+    /// gone, to every process of the network through its pid files.
+    Stop(StopArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct StopArgs {
+    /// The network directory.
+    #[arg(long)]
+    dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct StartArgs {
+    /// The network directory (created if needed; an existing network in it is resumed with
+    /// its own keys, ports, node and shard counts).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Number of storage nodes (equal stakes).
+    #[arg(long, default_value_t = 10)]
+    nodes: usize,
+    /// Number of shards.
+    #[arg(long, default_value_t = 100)]
+    shards: u16,
+    /// Epoch duration in ms.
+    #[arg(long, default_value_t = 600_000)]
+    epoch_duration_ms: u64,
+    /// Directory of the binaries (default: this executable's directory).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Do not start the publisher and the aggregator.
+    #[arg(long)]
+    no_services: bool,
+    /// How long a node waits for a blob's registration event (ms).
+    #[arg(long, default_value_t = 10_000)]
+    registration_wait_ms: u64,
+    /// Deadline for each process to become healthy (s).
+    #[arg(long, default_value_t = 60)]
+    startup_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum NodeAction {
+    /// SIGTERM and wait for the exit.
+    Stop,
+    /// SIGKILL.
+    Kill,
+    /// Start it again (log appended) and wait until it is healthy.
+    Start,
+    /// Stop it if it runs and delete its database (it stays stopped).
+    Wipe,
+}
+
+#[derive(Debug, clap::Args)]
+struct NodeArgs {
+    /// What to do.
+    action: NodeAction,
+    /// The node's index (0-based, genesis order).
+    index: usize,
+    /// The network directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Directory of the binaries (default: this executable's directory).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Deadline for `start` to see the node healthy (s).
+    #[arg(long, default_value_t = 60)]
+    timeout_secs: u64,
+}
+
+/// The human summary printed once the network runs.
+fn summary(info: &LocalnetInfo) -> String {
+    let mut text = format!(
+        "\nWalrus local network running in {}\n\
+         \n  chain (gRPC)  {}\n  faucet        {}   (POST /v1/gas {{\"recipient\":\"0x…\"}})\n",
+        info.dir.display(),
+        info.rpc_url,
+        info.faucet_url
+    );
+    for node in &info.nodes {
+        text.push_str(&format!(
+            "  node {:<3}      {}   shards {:?}\n",
+            node.index, node.url, node.shards
+        ));
+    }
+    if let Some(url) = &info.publisher_url {
+        text.push_str(&format!("  publisher     {url}\n"));
+    }
+    if let Some(url) = &info.aggregator_url {
+        text.push_str(&format!("  aggregator    {url}\n"));
+    }
+    text.push_str(&format!(
+        "\n  client config {}\n  details       {}\n\nTry:\n  walrus --config {} store FILE --epochs 2\n",
+        info.client_config.display(),
+        info.dir.join(walrus_localnet::network::INFO_FILE).display(),
+        info.client_config.display(),
+    ));
+    if let (Some(publisher), Some(aggregator)) = (&info.publisher_url, &info.aggregator_url) {
+        text.push_str(&format!(
+            "  curl -X PUT --upload-file FILE {publisher}/v1/blobs\n  curl {aggregator}/v1/blobs/BLOB_ID\n"
+        ));
+    }
+    text.push_str(&format!(
+        "  walrus-localnet node stop|kill|start|wipe I --dir {}\n\nCtrl-C stops the network; \
+         starting again on the same directory resumes it.\n",
+        info.dir.display()
+    ));
+    text
+}
+
+async fn start(args: StartArgs) -> anyhow::Result<()> {
+    if let Ok(dir) = NetworkDir::open(&args.dir) {
+        if let Some(pid) = dir.supervisor_pid() {
+            anyhow::bail!(
+                "the network in {} is already running (supervisor pid {pid}); stop it with \
+                 Ctrl-C in its terminal or `walrus-localnet stop --dir {}`",
+                dir.path().display(),
+                dir.path().display()
+            );
+        }
+    }
+    let mut options = NetworkOptions::new(args.dir, args.nodes, args.shards);
+    options.epoch_duration_ms = args.epoch_duration_ms;
+    options.services = !args.no_services;
+    options.bin_dir = args.bin_dir.unwrap_or_else(default_bin_dir);
+    options.registration_wait_ms = args.registration_wait_ms;
+    options.startup_timeout = Duration::from_secs(args.startup_timeout_secs);
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    // A signal during the start drops the half-started network, which kills its processes.
+    let mut network = tokio::select! {
+        network = Network::start(options) => network?,
+        () = &mut signal => {
+            tracing::info!("interrupted while starting");
+            return Ok(());
+        }
+    };
+    network.dir().write_supervisor_pid()?;
+    println!("{}", summary(network.info()));
+    let mut interval = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            () = &mut signal => break,
+            _ = interval.tick() => {
+                network.check_processes();
+            }
+        }
+    }
+    tracing::info!("stopping the network");
+    let pid_file = network.dir().supervisor_pid_file();
+    let result = network.shutdown().await;
+    let _ = std::fs::remove_file(pid_file);
+    result?;
+    tracing::info!("the network stopped");
+    Ok(())
+}
+
+/// Prints a command's error (with its causes, without a backtrace) and exits with status 1.
+fn exit_on_error(result: anyhow::Result<()>) -> anyhow::Result<()> {
+    if let Err(error) = result {
+        eprintln!("Error: {error:#}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+async fn stop(args: StopArgs) -> anyhow::Result<()> {
+    let dir = NetworkDir::open(&args.dir)?;
+    if dir.stop_supervisor(Duration::from_secs(60)).await? {
+        println!("the network's supervisor stopped it");
+        return Ok(());
+    }
+    let stopped = dir.stop_all().await?;
+    if stopped.is_empty() {
+        println!("nothing of {} was running", dir.path().display());
+    } else {
+        println!("stopped: {}", stopped.join(", "));
+    }
+    Ok(())
+}
+
+async fn node(args: NodeArgs) -> anyhow::Result<()> {
+    let dir = NetworkDir::open(&args.dir)?;
+    dir.check_index(args.index)?;
+    let i = args.index;
+    match args.action {
+        NodeAction::Stop => {
+            if dir.stop_node(i).await? {
+                println!("node {i} stopped");
+            } else {
+                println!("node {i} was not running");
+            }
+        }
+        NodeAction::Kill => {
+            if dir.kill_node(i)? {
+                println!("node {i} killed");
+            } else {
+                println!("node {i} was not running");
+            }
+        }
+        NodeAction::Start => {
+            let bin_dir = args.bin_dir.unwrap_or_else(default_bin_dir);
+            dir.start_node(i, &bin_dir, Duration::from_secs(args.timeout_secs))
+                .await?;
+            println!(
+                "node {i} started (pid {}); log {}",
+                dir.node_pid(i)
+                    .map_or("?".to_owned(), |pid| pid.to_string()),
+                dir.node_log(i).display()
+            );
+        }
+        NodeAction::Wipe => {
+            dir.wipe_node(i).await?;
+            println!(
+                "node {i} stopped and its database {} deleted; `walrus-localnet node start {i} --dir {}` brings it back empty",
+                dir.node_db(i).display(),
+                dir.path().display()
+            );
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,5 +331,8 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Start(args) => exit_on_error(start(args).await),
+        Command::Node(args) => exit_on_error(node(args).await),
+        Command::Stop(args) => exit_on_error(stop(args).await),
     }
 }

@@ -1,0 +1,88 @@
+//! `walrus-aggregator`: serves blobs of a Walrus network over HTTP (the read side of the
+//! Walrus HTTP API).
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+
+use anyhow::Context;
+use clap::Parser;
+use walrus_aggregator::{parse_byte_size, AggregatorConfig, DEFAULT_LISTEN};
+use walrus_sdk::{
+    client::{SdkConfig, WalrusSdk},
+    config::ClientConfig,
+};
+
+/// The Walrus aggregator: serves blobs by blob ID or `Blob` object ID over HTTP.
+///
+/// Routes: `GET|HEAD /v1/blobs/{blob_id}`, `GET|HEAD /v1/blobs/by-object-id/{object_id}`
+/// (single byte ranges, `If-None-Match`), `GET /v1/health`, `GET /metrics` (Prometheus),
+/// `GET /v1/api` (OpenAPI). Stops gracefully on SIGTERM or Ctrl-C.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// The client configuration file (TOML: chain connection and wallet key); default
+    /// `$XDG_CONFIG_HOME/walrus/client.toml`.
+    #[arg(long, short, env = "WALRUS_CONFIG")]
+    config: Option<PathBuf>,
+    /// The address to listen on.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Memory for cached whole blobs (e.g. 268435456, 512MiB, 1GiB; 0 disables the cache).
+    /// Blobs larger than a quarter of it are not cached.
+    #[arg(long, default_value = "256MiB", value_parser = parse_byte_size)]
+    cache_bytes: u64,
+    /// Refuse blobs larger than this (413) before reading them (e.g. 100MiB); no limit by
+    /// default.
+    #[arg(long, value_parser = parse_byte_size)]
+    max_blob_bytes: Option<u64>,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let client_config = ClientConfig::load(cli.config.as_deref())?;
+    let chain = client_config
+        .chain_client()
+        .map_err(anyhow::Error::msg)
+        .context("cannot create the chain client")?;
+    let sdk = WalrusSdk::new(chain, SdkConfig::default());
+    let config = AggregatorConfig {
+        cache_bytes: cli.cache_bytes,
+        max_blob_bytes: cli.max_blob_bytes,
+    };
+    let listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cli.listen))?;
+    let address = listener.local_addr()?;
+    println!("listening on {address}");
+    tracing::info!(%address, ?config, "aggregator started");
+    walrus_aggregator::serve(listener, Arc::new(sdk), config, shutdown_signal())
+        .await
+        .context("the aggregator failed")
+}

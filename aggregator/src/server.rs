@@ -1,0 +1,450 @@
+//! The HTTP API (axum): blob reads by blob ID and by object ID, health, metrics and the
+//! OpenAPI document. Every error is the JSON [`ApiError`].
+
+use std::{ops::Range, sync::Arc, time::Instant};
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{rejection::PathRejection, MatchedPath, Path, Request, State},
+    http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use walrus_core::{BlobId, ObjectId};
+use walrus_node_client::api::{ApiError, ApiErrorBody, ErrorReason};
+
+use crate::{
+    error::AggregatorError,
+    metrics::Metrics,
+    range::{parse_range, ByteRange},
+    reader::{BlobFacts, BlobReader},
+    source::BlobSource,
+    AggregatorConfig,
+};
+
+/// GET / HEAD: the blob's bytes.
+pub const BLOB_ENDPOINT: &str = "/v1/blobs/{blob_id}";
+/// GET / HEAD: the bytes of the blob a `Blob` object registers, with headers from its
+/// attributes.
+pub const BLOB_BY_OBJECT_ENDPOINT: &str = "/v1/blobs/by-object-id/{object_id}";
+/// GET: health as JSON.
+pub const HEALTH_ENDPOINT: &str = "/v1/health";
+/// GET: health as JSON (the same as [`HEALTH_ENDPOINT`]).
+pub const HEALTH_ALIAS_ENDPOINT: &str = "/health";
+/// GET: the OpenAPI document.
+pub const API_DOCS_ENDPOINT: &str = "/v1/api";
+/// GET: Prometheus metrics.
+pub const METRICS_ENDPOINT: &str = "/metrics";
+
+/// The OpenAPI 3 description of this API, served at [`API_DOCS_ENDPOINT`].
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+
+/// `Cache-Control` of blob answers: blobs are immutable.
+pub const CACHE_CONTROL: &str = "public, max-age=86400, stale-while-revalidate=3600";
+
+/// How many leading bytes are looked at to guess the content type.
+const SNIFF_BYTES: u64 = 8192;
+
+/// Attributes of a `Blob` object that become response headers when present.
+const ATTRIBUTE_HEADERS: [HeaderName; 6] = [
+    header::CONTENT_TYPE,
+    header::CONTENT_DISPOSITION,
+    header::CONTENT_ENCODING,
+    header::CONTENT_LANGUAGE,
+    header::CONTENT_LOCATION,
+    header::LINK,
+];
+
+#[derive(Clone)]
+struct AppState {
+    reader: Arc<BlobReader>,
+    config: AggregatorConfig,
+    metrics: Metrics,
+    started: Instant,
+}
+
+fn bad_request(message: String) -> AggregatorError {
+    AggregatorError::new(ErrorReason::InvalidRequest, message)
+}
+
+fn path_param(extracted: Result<Path<String>, PathRejection>) -> Result<String, AggregatorError> {
+    extracted
+        .map(|Path(value)| value)
+        .map_err(|rejection| bad_request(format!("invalid path: {}", rejection.body_text())))
+}
+
+async fn get_blob(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    param: Result<Path<String>, PathRejection>,
+) -> Result<Response, AggregatorError> {
+    let text = path_param(param)?;
+    let blob_id: BlobId = text
+        .parse()
+        .map_err(|error| bad_request(format!("invalid blob ID '{text}': {error}")))?;
+    state.serve_blob(blob_id, &method, &headers, &[]).await
+}
+
+async fn get_blob_by_object(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    param: Result<Path<String>, PathRejection>,
+) -> Result<Response, AggregatorError> {
+    let text = path_param(param)?;
+    let object_id: ObjectId = text
+        .parse()
+        .map_err(|error| bad_request(format!("invalid object ID '{text}': {error}")))?;
+    let object = state.reader.object(object_id).await?;
+    let attributes: Vec<(HeaderName, HeaderValue)> = ATTRIBUTE_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let (_, value) = object
+                .attributes
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name.as_str()))?;
+            Some((name.clone(), HeaderValue::from_str(value).ok()?))
+        })
+        .collect();
+    state
+        .serve_blob(object.blob_id, &method, &headers, &attributes)
+        .await
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`); weak tags compare equal.
+fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+}
+
+/// The content type guessed from the blob's first bytes: a known file signature (`infer`),
+/// else `text/plain; charset=utf-8` for printable UTF-8 text, else `application/octet-stream`.
+pub fn sniff_content_type(prefix: &[u8]) -> &'static str {
+    if let Some(kind) = infer::get(prefix) {
+        return kind.mime_type();
+    }
+    let text = match std::str::from_utf8(prefix) {
+        Ok(text) => text,
+        // The prefix may end inside a character.
+        Err(error) if error.error_len().is_none() && prefix.len() as u64 >= SNIFF_BYTES => {
+            std::str::from_utf8(&prefix[..error.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return "application/octet-stream",
+    };
+    let printable = text
+        .chars()
+        .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t' | '\x0c'));
+    if !text.is_empty() && printable {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+fn header_value(text: String) -> HeaderValue {
+    // Only built from digits, ASCII letters and `"-/*`.
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+impl AppState {
+    /// Serves `blob_id`: 304 for a matching `If-None-Match`, 206 / 416 for a `Range`, else 200.
+    async fn serve_blob(
+        &self,
+        blob_id: BlobId,
+        method: &Method,
+        request: &HeaderMap,
+        attributes: &[(HeaderName, HeaderValue)],
+    ) -> Result<Response, AggregatorError> {
+        let etag = format!("\"{blob_id}\"");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ETAG, header_value(etag.clone()));
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL),
+        );
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        for (name, value) in attributes {
+            headers.insert(name.clone(), value.clone());
+        }
+        if if_none_match(request, &etag) {
+            headers.remove(header::CONTENT_TYPE);
+            return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+        }
+
+        let head = method == Method::HEAD;
+        let range_header = request
+            .get(header::RANGE)
+            .and_then(|value| value.to_str().ok());
+        let mut whole = self.reader.cached(&blob_id);
+        let facts = self.reader.facts(&blob_id);
+        let size = match (&whole, facts) {
+            (Some(bytes), _) => bytes.len() as u64,
+            (None, Some(facts)) => facts.size,
+            (None, None)
+                if head || range_header.is_some() || self.config.max_blob_bytes.is_some() =>
+            {
+                self.reader.size(&blob_id).await?
+            }
+            (None, None) => {
+                let bytes = self.reader.whole(blob_id).await?;
+                let size = bytes.len() as u64;
+                whole = Some(bytes);
+                size
+            }
+        };
+        if let Some(max) = self.config.max_blob_bytes {
+            if size > max {
+                return Err(AggregatorError::new(
+                    ErrorReason::PayloadTooLarge,
+                    format!("blob {blob_id} has {size} bytes, more than this aggregator's limit of {max}"),
+                ));
+            }
+        }
+        let range = match range_header.map(|value| parse_range(value, size)) {
+            Some(ByteRange::Satisfiable(range)) => Some(range),
+            Some(ByteRange::Unsatisfiable) => return Ok(unsatisfiable(size, headers)),
+            Some(ByteRange::Ignored) | None => None,
+        };
+
+        let body = if head {
+            None
+        } else {
+            Some(match (&whole, &range) {
+                (Some(bytes), Some(range)) => bytes.slice(usize_range(range)),
+                (Some(bytes), None) => bytes.clone(),
+                (None, Some(range)) => self.reader.range(&blob_id, range.clone()).await?,
+                (None, None) => {
+                    let bytes = self.reader.whole(blob_id).await?;
+                    whole = Some(bytes.clone());
+                    bytes
+                }
+            })
+        };
+        if !headers.contains_key(header::CONTENT_TYPE) {
+            let content_type = match facts {
+                Some(facts) => facts.content_type,
+                None => {
+                    let prefix = self
+                        .prefix(
+                            &blob_id,
+                            size,
+                            whole.as_ref(),
+                            body.as_ref(),
+                            range.as_ref(),
+                        )
+                        .await?;
+                    sniff_content_type(&prefix)
+                }
+            };
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            self.reader
+                .remember(blob_id, BlobFacts { size, content_type });
+        }
+
+        let status = match &range {
+            Some(range) => {
+                headers.insert(
+                    header::CONTENT_RANGE,
+                    header_value(format!("bytes {}-{}/{size}", range.start, range.end - 1)),
+                );
+                StatusCode::PARTIAL_CONTENT
+            }
+            None => StatusCode::OK,
+        };
+        let length = range.as_ref().map_or(size, |range| range.end - range.start);
+        Ok(match body {
+            Some(body) => {
+                self.metrics.bytes_served.inc_by(body.len() as u64);
+                (status, headers, body).into_response()
+            }
+            None => {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+                (status, headers, Body::empty()).into_response()
+            }
+        })
+    }
+
+    /// The first bytes of the blob, to guess its type: from the bytes at hand if they cover
+    /// them, else a range read.
+    async fn prefix(
+        &self,
+        blob_id: &BlobId,
+        size: u64,
+        whole: Option<&Bytes>,
+        body: Option<&Bytes>,
+        range: Option<&Range<u64>>,
+    ) -> Result<Bytes, AggregatorError> {
+        let wanted = size.min(SNIFF_BYTES);
+        let end = usize_range(&(0..wanted)).end;
+        if let Some(bytes) = whole {
+            return Ok(bytes.slice(..end));
+        }
+        if let (Some(body), Some(range)) = (body, range) {
+            if range.start == 0 && body.len() >= end {
+                return Ok(body.slice(..end));
+            }
+        }
+        if wanted == 0 {
+            return Ok(Bytes::new());
+        }
+        self.reader.range(blob_id, 0..wanted).await
+    }
+}
+
+fn usize_range(range: &Range<u64>) -> Range<usize> {
+    let convert = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+    convert(range.start)..convert(range.end)
+}
+
+/// 416 with `Content-Range: bytes */SIZE` and an INVALID_REQUEST error body.
+fn unsatisfiable(size: u64, mut headers: HeaderMap) -> Response {
+    headers.remove(header::CONTENT_TYPE);
+    headers.insert(
+        header::CONTENT_RANGE,
+        header_value(format!("bytes */{size}")),
+    );
+    let status = StatusCode::RANGE_NOT_SATISFIABLE;
+    let body = ApiError {
+        error: ApiErrorBody {
+            code: status.as_u16(),
+            status: "OUT_OF_RANGE".to_owned(),
+            reason: ErrorReason::InvalidRequest.as_str().to_owned(),
+            message: format!("the range is not within the blob's {size} bytes"),
+        },
+    };
+    (status, headers, Json(body)).into_response()
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let cache = state.reader.cache_stats();
+    Json(serde_json::json!({
+        "status": "ok",
+        "uptime_secs": state.started.elapsed().as_secs(),
+        "cache": {
+            "entries": cache.entries,
+            "bytes": cache.bytes,
+            "capacity_bytes": cache.capacity_bytes,
+            "max_entry_bytes": cache.max_entry_bytes,
+            "hits": state.metrics.cache_hits.get(),
+            "misses": state.metrics.cache_misses.get(),
+        },
+        "max_blob_bytes": state.config.max_blob_bytes,
+    }))
+    .into_response()
+}
+
+async fn render_metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn api_docs() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI_JSON,
+    )
+        .into_response()
+}
+
+async fn not_found() -> AggregatorError {
+    AggregatorError::new(ErrorReason::NotFound, "no such endpoint")
+}
+
+/// Counts every request by route template and status code.
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    state
+        .metrics
+        .requests
+        .with_label_values(&[route.as_str(), response.status().as_str()])
+        .inc();
+    response
+}
+
+/// The aggregator's router over `source`.
+pub fn router(source: Arc<dyn BlobSource>, config: AggregatorConfig) -> Router {
+    let metrics = Metrics::new();
+    let state = AppState {
+        reader: Arc::new(BlobReader::new(source, config.cache_bytes, metrics.clone())),
+        config,
+        metrics,
+        started: Instant::now(),
+    };
+    Router::new()
+        .route(BLOB_ENDPOINT, get(get_blob).head(get_blob))
+        .route(
+            BLOB_BY_OBJECT_ENDPOINT,
+            get(get_blob_by_object).head(get_blob_by_object),
+        )
+        .route(HEALTH_ENDPOINT, get(health))
+        .route(HEALTH_ALIAS_ENDPOINT, get(health))
+        .route(METRICS_ENDPOINT, get(render_metrics))
+        .route(API_DOCS_ENDPOINT, get(api_docs))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_signatures_text_and_binary() {
+        let png = [
+            0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d,
+        ];
+        assert_eq!(sniff_content_type(&png), "image/png");
+        assert_eq!(
+            sniff_content_type("hello, wörld\n".as_bytes()),
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(
+            sniff_content_type(&[0, 1, 2, 3, 255]),
+            "application/octet-stream"
+        );
+        assert_eq!(sniff_content_type(&[]), "application/octet-stream");
+    }
+
+    #[test]
+    fn if_none_match_lists_and_weak_tags() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_static("\"other\", W/\"id\""),
+        );
+        assert!(if_none_match(&headers, "\"id\""));
+        assert!(!if_none_match(&headers, "\"nope\""));
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+        assert!(if_none_match(&headers, "\"any\""));
+        assert!(!if_none_match(&HeaderMap::new(), "\"id\""));
+    }
+}

@@ -1,0 +1,179 @@
+//! An in-memory [`BlobSource`] that counts its reads, and helpers to call a router.
+
+#![allow(dead_code)]
+
+use std::{
+    collections::HashMap,
+    ops::Range,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Mutex,
+    },
+    time::Duration,
+};
+
+use axum::{
+    body::{Body, Bytes},
+    http::{HeaderMap, Request, StatusCode},
+    Router,
+};
+use futures::future::BoxFuture;
+use tower::ServiceExt;
+use walrus_aggregator::{BlobObjectInfo, BlobSource};
+use walrus_chain::client::ClientError;
+use walrus_core::{BlobId, ObjectId};
+use walrus_sdk::client::SdkError;
+
+/// Blobs and objects in memory; unknown blobs are `BlobNotFound`, unknown objects
+/// `Chain(NotFound)`.
+#[derive(Default)]
+pub struct MockSource {
+    pub blobs: Mutex<HashMap<BlobId, Vec<u8>>>,
+    pub objects: Mutex<HashMap<ObjectId, BlobObjectInfo>>,
+    /// Blobs that fail: `"invalid"` or `"unavailable"`.
+    pub failing: Mutex<HashMap<BlobId, &'static str>>,
+    /// Delay of every whole read.
+    pub read_delay: Option<Duration>,
+    pub reads: AtomicUsize,
+    pub range_reads: AtomicUsize,
+    pub size_calls: AtomicUsize,
+}
+
+impl MockSource {
+    pub fn add(&self, blob_id: BlobId, bytes: Vec<u8>) {
+        self.blobs.lock().unwrap().insert(blob_id, bytes);
+    }
+
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    pub fn range_reads(&self) -> usize {
+        self.range_reads.load(Ordering::SeqCst)
+    }
+
+    fn lookup(&self, blob_id: &BlobId) -> Result<Vec<u8>, SdkError> {
+        match self.failing.lock().unwrap().get(blob_id) {
+            Some(&"invalid") => return Err(SdkError::BlobInvalid(*blob_id)),
+            Some(_) => {
+                return Err(SdkError::NotEnoughSlivers {
+                    blob_id: *blob_id,
+                    detail: "only 2 of 7 nodes answered".to_owned(),
+                })
+            }
+            None => {}
+        }
+        self.blobs
+            .lock()
+            .unwrap()
+            .get(blob_id)
+            .cloned()
+            .ok_or(SdkError::BlobNotFound(*blob_id))
+    }
+}
+
+impl BlobSource for MockSource {
+    fn blob_size<'a>(&'a self, blob_id: &'a BlobId) -> BoxFuture<'a, Result<u64, SdkError>> {
+        self.size_calls.fetch_add(1, Ordering::SeqCst);
+        let result = self.lookup(blob_id).map(|bytes| bytes.len() as u64);
+        Box::pin(async move { result })
+    }
+
+    fn read<'a>(&'a self, blob_id: &'a BlobId) -> BoxFuture<'a, Result<Vec<u8>, SdkError>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            if let Some(delay) = self.read_delay {
+                tokio::time::sleep(delay).await;
+            }
+            self.lookup(blob_id)
+        })
+    }
+
+    fn read_range<'a>(
+        &'a self,
+        blob_id: &'a BlobId,
+        range: Range<u64>,
+    ) -> BoxFuture<'a, Result<Vec<u8>, SdkError>> {
+        self.range_reads.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            let bytes = self.lookup(blob_id)?;
+            let size = bytes.len() as u64;
+            if range.start > range.end || range.end > size {
+                return Err(SdkError::InvalidRange {
+                    start: range.start,
+                    end: range.end,
+                    size,
+                });
+            }
+            let index = |value: u64| usize::try_from(value).unwrap();
+            Ok(bytes[index(range.start)..index(range.end)].to_vec())
+        })
+    }
+
+    fn blob_object(&self, object_id: ObjectId) -> BoxFuture<'_, Result<BlobObjectInfo, SdkError>> {
+        let result = self
+            .objects
+            .lock()
+            .unwrap()
+            .get(&object_id)
+            .cloned()
+            .ok_or_else(|| SdkError::Chain(ClientError::NotFound(object_id.to_string())));
+        Box::pin(async move { result })
+    }
+}
+
+/// A response's parts.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(|value| value.to_str().unwrap())
+            .unwrap_or_else(|| panic!("no header {name}: {:?}", self.headers))
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+
+    /// The `reason` of an `ApiError` body.
+    pub fn reason(&self) -> String {
+        self.json()["error"]["reason"]
+            .as_str()
+            .expect("an ApiError")
+            .to_owned()
+    }
+}
+
+/// Sends `method path` with `headers` to `app`.
+pub async fn call(app: &Router, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut request = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// `GET path`.
+pub async fn get(app: &Router, path: &str) -> Answer {
+    call(app, "GET", path, &[]).await
+}

@@ -1,0 +1,243 @@
+//! Store and read throughput on a local network of real processes, as ratios of the raw
+//! encode and decode speed measured in the same run, and the `walrus` CLI's peak memory.
+//!
+//! For each blob size: the raw speed is `encode_blob` (store) and `decode_and_verify` from the
+//! source primary slivers (read; what a read decodes) in this process, best of three; the
+//! network speed is `walrus store` / `walrus read --out` as processes (wall time, process start
+//! and chain transactions included), best of two; peak memory is the CLI's maximum resident
+//! set (`/usr/bin/time -f %M`, if present).
+//!
+//! Run with `scripts/bench-store-read.sh` (it builds the binaries first). Environment:
+//! `BENCH_SIZES_MIB` (default `1,128`), `BENCH_NODES` (10), `BENCH_SHARDS` (100),
+//! `BENCH_MEMORY_MIB` (default 1024: one store and read of this size on a second network
+//! with `BENCH_MEMORY_SHARDS` shards, default 300, since 100 shards cap blobs at ~149 MB;
+//! 0 skips it).
+
+use std::{
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+use walrus_core::encoding::{decode_and_verify, encode_blob, EncodingConfig, Primary, SliverData};
+use walrus_e2e::{test_data, TestNetwork};
+
+const MB: f64 = 1e6;
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn parse<T: std::str::FromStr>(name: &str, default: &str) -> Result<T> {
+    env_or(name, default)
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{name} is not a number"))
+}
+
+/// Best (shortest) of `runs` timings of `work`.
+fn best_of<T>(runs: usize, mut work: impl FnMut() -> Result<T>) -> Result<(Duration, T)> {
+    let mut best: Option<(Duration, T)> = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let value = work()?;
+        let elapsed = start.elapsed();
+        if best.as_ref().is_none_or(|(time, _)| elapsed < *time) {
+            best = Some((elapsed, value));
+        }
+    }
+    best.context("at least one run")
+}
+
+/// Raw encode and decode times of `data` for `n_shards` shards.
+fn raw_speed(data: &[u8], n_shards: u16) -> Result<(Duration, Duration)> {
+    let config = EncodingConfig::new(n_shards)?;
+    let (encode, encoded) = best_of(3, || Ok(encode_blob(&config, data)?))?;
+    let k = config.n_primary_source_symbols();
+    let slivers: Vec<SliverData<Primary>> = encoded
+        .sliver_pairs
+        .iter()
+        .take(k)
+        .map(|pair| pair.primary.clone())
+        .collect();
+    let blob_id = *encoded.metadata.blob_id();
+    let (decode, decoded) = best_of(3, || {
+        Ok(decode_and_verify(
+            &config,
+            &blob_id,
+            data.len() as u64,
+            &slivers,
+        )?)
+    })?;
+    if decoded != data {
+        bail!("the raw decode differs");
+    }
+    Ok((encode, decode))
+}
+
+/// One CLI run: wall time and peak resident memory (KiB) if `/usr/bin/time` exists.
+struct CliRun {
+    elapsed: Duration,
+    peak_kib: Option<u64>,
+    stdout: String,
+}
+
+fn run_cli(config: &Path, args: &[&str]) -> Result<CliRun> {
+    let walrus = walrus_localnet::network::default_bin_dir().join("walrus");
+    let time = Path::new("/usr/bin/time");
+    let mut command = if time.exists() {
+        let mut command = Command::new(time);
+        command.arg("-f").arg("peak_kib=%M").arg(&walrus);
+        command
+    } else {
+        Command::new(&walrus)
+    };
+    command.arg("--config").arg(config).args(args);
+    let start = Instant::now();
+    let output = command
+        .output()
+        .with_context(|| format!("running walrus {args:?}"))?;
+    let elapsed = start.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        bail!("walrus {args:?} failed: {stderr}");
+    }
+    let peak_kib = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("peak_kib="))
+        .and_then(|value| value.trim().parse().ok());
+    Ok(CliRun {
+        elapsed,
+        peak_kib,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+    })
+}
+
+/// Results for one blob size.
+struct Row {
+    size: usize,
+    encode: Duration,
+    decode: Duration,
+    store: CliRun,
+    read: CliRun,
+}
+
+fn mbps(bytes: usize, time: Duration) -> f64 {
+    bytes as f64 / MB / time.as_secs_f64()
+}
+
+fn measure(net: &TestNetwork, size: usize, seed: u64, runs: usize) -> Result<Row> {
+    let data = test_data(size, seed);
+    let n_shards = net.network.info().n_shards;
+    let (encode, decode) = raw_speed(&data, n_shards)?;
+    let file = walrus_e2e::write_file(&net.scratch(), &format!("blob-{size}.bin"), &data)?;
+    drop(data);
+    let config = net.network.client_config_path();
+    let file_arg = file.to_str().context("a UTF-8 path")?;
+    // `--force`, so every run stores anew.
+    let (_, store) = best_of(runs, || {
+        run_cli(
+            &config,
+            &[
+                "--json",
+                "store",
+                file_arg,
+                "--epochs",
+                "1",
+                "--permanent",
+                "--force",
+            ],
+        )
+    })?;
+    let stored: serde_json::Value = serde_json::from_str(&store.stdout)?;
+    let blob_id = stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
+        .as_str()
+        .context("a blob ID in the store output")?
+        .to_owned();
+    let out = net.scratch().join(format!("read-{size}.bin"));
+    let out_arg = out.to_str().context("a UTF-8 path")?;
+    let (_, read) = best_of(runs, || {
+        run_cli(&config, &["read", &blob_id, "--out", out_arg])
+    })?;
+    if std::fs::read(&out)? != std::fs::read(&file)? {
+        bail!("the blob read back differs");
+    }
+    std::fs::remove_file(&out)?;
+    std::fs::remove_file(&file)?;
+    Ok(Row {
+        size,
+        encode,
+        decode,
+        store,
+        read,
+    })
+}
+
+fn print_rows(title: &str, rows: &[Row]) {
+    println!("\n{title}");
+    println!(
+        "| blob | raw encode MB/s | store MB/s | store/encode | raw decode MB/s | read MB/s | read/decode | CLI peak RSS store / read |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for row in rows {
+        let encode = mbps(row.size, row.encode);
+        let store = mbps(row.size, row.store.elapsed);
+        let decode = mbps(row.size, row.decode);
+        let read = mbps(row.size, row.read.elapsed);
+        let peak = |run: &CliRun| {
+            run.peak_kib
+                .map_or_else(|| "n/a".to_owned(), |kib| format!("{} MiB", kib / 1024))
+        };
+        println!(
+            "| {} MiB | {encode:.0} | {store:.1} | {:.0}% | {decode:.0} | {read:.1} | {:.0}% | {} / {} |",
+            row.size >> 20,
+            100.0 * store / encode,
+            100.0 * read / decode,
+            peak(&row.store),
+            peak(&row.read),
+        );
+    }
+}
+
+async fn bench() -> Result<()> {
+    let sizes: Vec<usize> = env_or("BENCH_SIZES_MIB", "1,128")
+        .split(',')
+        .map(|size| size.trim().parse::<usize>().map(|mib| mib << 20))
+        .collect::<Result<_, _>>()
+        .context("BENCH_SIZES_MIB: comma-separated MiB")?;
+    let nodes: usize = parse("BENCH_NODES", "10")?;
+    let shards: u16 = parse("BENCH_SHARDS", "100")?;
+    let memory_mib: usize = parse("BENCH_MEMORY_MIB", "1024")?;
+    let memory_shards: u16 = parse("BENCH_MEMORY_SHARDS", "300")?;
+
+    let net = TestNetwork::start(nodes, shards).await?;
+    let mut rows = Vec::new();
+    for (seed, size) in sizes.iter().enumerate() {
+        eprintln!("measuring {} MiB ...", size >> 20);
+        rows.push(measure(&net, *size, seed as u64, 2)?);
+    }
+    drop(net);
+    print_rows(
+        &format!("{nodes} nodes, {shards} shards (best of 2 CLI runs; raw: best of 3)"),
+        &rows,
+    );
+
+    if memory_mib > 0 {
+        let net = TestNetwork::start(nodes, memory_shards).await?;
+        eprintln!("measuring {memory_mib} MiB ...");
+        let row = measure(&net, memory_mib << 20, 99, 1)?;
+        print_rows(
+            &format!("{nodes} nodes, {memory_shards} shards (one CLI run)"),
+            &[row],
+        );
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    if std::env::args().any(|arg| arg == "--list" || arg == "--test") {
+        return Ok(()); // `cargo test --benches` and `cargo bench -- --list` probe bench targets
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(bench())
+}

@@ -1,0 +1,105 @@
+//! `walrus-publisher`: the Walrus publisher HTTP service (`PUT /v1/blobs`).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::Context;
+use clap::Parser;
+use walrus_publisher::{PublisherConfig, DEFAULT_LISTEN};
+use walrus_sdk::{
+    client::{SdkConfig, WalrusSdk},
+    config::ClientConfig,
+};
+
+/// The Walrus publisher: stores the bodies of `PUT /v1/blobs` requests as blobs, paid by the
+/// wallet of the client configuration, and answers Walrus's `BlobStoreResult` JSON.
+///
+/// Example: `curl -X PUT "http://127.0.0.1:31415/v1/blobs?epochs=5" --upload-file FILE`.
+/// Other routes: `GET /health`, `GET /v1/api` (OpenAPI), `GET /metrics` (Prometheus).
+/// Stops gracefully on Ctrl-C or SIGTERM (running stores finish, within the grace period).
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// The client configuration (wallet key and chain); default
+    /// `$XDG_CONFIG_HOME/walrus/client.toml` or `~/.config/walrus/client.toml`.
+    #[arg(long, short, env = "WALRUS_CONFIG")]
+    config: Option<PathBuf>,
+    /// The address to listen on.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Largest accepted blob in bytes (larger requests get 413).
+    #[arg(long, default_value_t = PublisherConfig::default().max_body_bytes)]
+    max_body_bytes: u64,
+    /// Stores running at once (each holds its blob and its encoding in memory).
+    #[arg(long, default_value_t = PublisherConfig::default().max_concurrent_uploads,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_concurrent_uploads: usize,
+    /// Uploads that may wait for a free store slot; beyond that requests get 429.
+    #[arg(long, default_value_t = PublisherConfig::default().max_queued)]
+    max_queued: usize,
+    /// Require `Authorization: Bearer TOKEN` on `PUT /v1/blobs`.
+    #[arg(long, env = "WALRUS_PUBLISHER_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+    /// Seconds running stores may take to finish after a shutdown signal.
+    #[arg(long, default_value_t = PublisherConfig::default().shutdown_grace.as_secs())]
+    shutdown_grace_secs: u64,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let client_config = ClientConfig::load(cli.config.as_deref())?;
+    let chain = client_config
+        .chain_client()
+        .map_err(anyhow::Error::msg)
+        .context("cannot create the chain client")?;
+    let wallet = chain.address();
+    let sdk = WalrusSdk::new(chain, SdkConfig::default());
+    let config = PublisherConfig {
+        max_body_bytes: cli.max_body_bytes,
+        max_concurrent_uploads: cli.max_concurrent_uploads,
+        max_queued: cli.max_queued,
+        auth_token: cli.auth_token.filter(|token| !token.is_empty()),
+        shutdown_grace: Duration::from_secs(cli.shutdown_grace_secs),
+    };
+    let listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cli.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(
+        %address,
+        %wallet,
+        auth = config.auth_token.is_some(),
+        "walrus-publisher listening"
+    );
+    println!("listening on {address}, wallet {wallet}");
+    walrus_publisher::serve(listener, sdk, config, shutdown_signal())
+        .await
+        .context("the publisher failed")
+}
