@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --release --locked -- -D warnings
+# The end-to-end tests (e2e/) start the binaries from the target directory.
+cargo build --workspace --release --locked --bins
 cargo test --workspace --release --locked
 # The Move unit tests' vectors (BLS certificates, blob IDs) must match walrus-core and the twin.
 cargo run --release --locked -q -p walrus-move-test-vectors -- --check
