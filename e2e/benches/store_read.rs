@@ -113,9 +113,28 @@ fn run_cli(config: &Path, args: &[&str]) -> Result<CliRun> {
     })
 }
 
+/// Sequential write bandwidth of the disk under `dir` (256 MiB, fsync'd), in MB/s. On one
+/// machine every node writes to this one disk, so a store cannot beat
+/// `bandwidth / (encoded size / blob size)`.
+fn disk_write_mbps(dir: &Path) -> Result<f64> {
+    use std::io::Write;
+    let path = dir.join("disk-bandwidth.tmp");
+    let chunk = vec![0x5au8; 1 << 20];
+    let start = Instant::now();
+    let mut file = std::fs::File::create(&path)?;
+    for _ in 0..256 {
+        file.write_all(&chunk)?;
+    }
+    file.sync_all()?;
+    let elapsed = start.elapsed();
+    std::fs::remove_file(&path)?;
+    Ok(mbps(256 << 20, elapsed))
+}
+
 /// Results for one blob size.
 struct Row {
     size: usize,
+    expansion: f64,
     encode: Duration,
     decode: Duration,
     store: CliRun,
@@ -129,6 +148,10 @@ fn mbps(bytes: usize, time: Duration) -> f64 {
 fn measure(net: &TestNetwork, size: usize, seed: u64, runs: usize) -> Result<Row> {
     let data = test_data(size, seed);
     let n_shards = net.network.info().n_shards;
+    let encoded_length = EncodingConfig::new(n_shards)?
+        .encoded_blob_length(size as u64)
+        .context("an encodable size")?;
+    let expansion = encoded_length as f64 / size as f64;
     let (encode, decode) = raw_speed(&data, n_shards)?;
     let file = walrus_e2e::write_file(&net.scratch(), &format!("blob-{size}.bin"), &data)?;
     drop(data);
@@ -166,6 +189,7 @@ fn measure(net: &TestNetwork, size: usize, seed: u64, runs: usize) -> Result<Row
     std::fs::remove_file(&file)?;
     Ok(Row {
         size,
+        expansion,
         encode,
         decode,
         store,
@@ -173,12 +197,12 @@ fn measure(net: &TestNetwork, size: usize, seed: u64, runs: usize) -> Result<Row
     })
 }
 
-fn print_rows(title: &str, rows: &[Row]) {
-    println!("\n{title}");
+fn print_rows(title: &str, rows: &[Row], disk_mbps: f64) {
+    println!("\n{title}; disk write {disk_mbps:.0} MB/s (fsync'd)");
     println!(
-        "| blob | raw encode MB/s | store MB/s | store/encode | raw decode MB/s | read MB/s | read/decode | CLI peak RSS store / read |"
+        "| blob | raw encode MB/s | store MB/s | store/encode | disk bound MB/s | store/bound | raw decode MB/s | read MB/s | read/decode | CLI peak RSS store / read |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let encode = mbps(row.size, row.encode);
         let store = mbps(row.size, row.store.elapsed);
@@ -188,10 +212,12 @@ fn print_rows(title: &str, rows: &[Row]) {
             run.peak_kib
                 .map_or_else(|| "n/a".to_owned(), |kib| format!("{} MiB", kib / 1024))
         };
+        let bound = disk_mbps / row.expansion;
         println!(
-            "| {} MiB | {encode:.0} | {store:.1} | {:.0}% | {decode:.0} | {read:.1} | {:.0}% | {} / {} |",
+            "| {} MiB | {encode:.0} | {store:.1} | {:.0}% | {bound:.1} | {:.0}% | {decode:.0} | {read:.1} | {:.0}% | {} / {} |",
             row.size >> 20,
             100.0 * store / encode,
+            100.0 * store / bound,
             100.0 * read / decode,
             peak(&row.store),
             peak(&row.read),
@@ -211,6 +237,7 @@ async fn bench() -> Result<()> {
     let memory_shards: u16 = parse("BENCH_MEMORY_SHARDS", "300")?;
 
     let net = TestNetwork::start(nodes, shards).await?;
+    let disk = disk_write_mbps(&net.scratch())?;
     let mut rows = Vec::new();
     for (seed, size) in sizes.iter().enumerate() {
         eprintln!("measuring {} MiB ...", size >> 20);
@@ -220,6 +247,7 @@ async fn bench() -> Result<()> {
     print_rows(
         &format!("{nodes} nodes, {shards} shards (best of 2 CLI runs; raw: best of 3)"),
         &rows,
+        disk,
     );
 
     if memory_mib > 0 {
@@ -229,6 +257,7 @@ async fn bench() -> Result<()> {
         print_rows(
             &format!("{nodes} nodes, {memory_shards} shards (one CLI run)"),
             &[row],
+            disk,
         );
     }
     Ok(())
