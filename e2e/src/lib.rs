@@ -1,6 +1,9 @@
 //! Helpers of the end-to-end tests: a network of real processes ([`TestNetwork`], built on
 //! `walrus_localnet::network::Network`), the `walrus` CLI run as a process ([`Cli`]), plain
-//! HTTP, deterministic test data and polling with deadlines.
+//! HTTP, deterministic test data and polling with deadlines, and the pieces of the fault
+//! tests: node clients and metrics, which node holds which sliver pair, byte-exact sliver
+//! checks against a recomputed encoding, a faulty writer's [`inconsistent_encoding`] and the
+//! test-only `[faults]` section of a node's configuration ([`TestNetwork::make_byzantine`]).
 //!
 //! The binaries come from the cargo target directory next to the test executable
 //! (`target/<profile>/`). `cargo test --workspace` builds them (every binary's package has
@@ -16,7 +19,13 @@ use std::{
 };
 
 use anyhow::{bail, Context};
+use walrus_core::{
+    encoding::{encode_blob, EncodedBlob, EncodingConfig, Primary, Secondary, SliverData},
+    metadata::{BlobMetadata, BlobMetadataV1, BlobMetadataWithId},
+    BlobId, ShardIndex, SliverPairIndex,
+};
 use walrus_localnet::network::{default_bin_dir, Network, NetworkOptions};
+use walrus_node_client::NodeClient;
 use walrus_sdk::{client::SdkConfig, client::WalrusSdk, config::ClientConfig};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -67,6 +76,96 @@ where
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
+}
+
+/// Runs `future`, failing with `what` if it takes longer than `limit` (no test hangs).
+pub async fn within<T>(what: &str, limit: Duration, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(limit, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("{what} did not finish within {limit:?}"),
+    }
+}
+
+/// Prints how long a test took when dropped (also when the test fails).
+#[derive(Debug)]
+pub struct Stopwatch {
+    name: &'static str,
+    started: Instant,
+}
+
+impl Stopwatch {
+    /// Starts timing the test `name`.
+    pub fn start(name: &'static str) -> Self {
+        Self {
+            name,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Drop for Stopwatch {
+    fn drop(&mut self) {
+        println!("test {} took {:.1?}", self.name, self.started.elapsed());
+    }
+}
+
+/// Encodes `data` for `n_shards` shards, then flips a byte of source primary sliver 0 and
+/// commits to the doctored sliver in the metadata: every sliver matches the metadata, but the
+/// slivers are not one encoding (a faulty writer's blob; store it with
+/// `WalrusSdk::store_encoded`). Only the holder of pair 0 can tell for certain: recovering
+/// primary sliver 0 from the (honest) secondary slivers yields the undoctored sliver, which
+/// does not match the metadata.
+pub fn inconsistent_encoding(data: Vec<u8>, n_shards: u16) -> EncodedBlob {
+    let config = EncodingConfig::new(n_shards).expect("a valid shard count");
+    let mut encoded = encode_blob(&config, &data).expect("an encodable blob");
+    let layout = *encoded.metadata.layout();
+    let pair = &mut encoded.sliver_pairs[0];
+    let mut bytes = pair.primary.symbols.data().to_vec();
+    bytes[0] ^= 1;
+    pair.primary = SliverData::from_data(
+        bytes,
+        pair.primary.symbols.symbol_size(),
+        pair.primary.index,
+    )
+    .expect("whole symbols");
+    let mut hashes = encoded.metadata.metadata().hashes().to_vec();
+    hashes[0].primary_hash = pair.primary.root(&layout).expect("a root");
+    let metadata = BlobMetadata::V1(BlobMetadataV1 {
+        encoding_type: encoded.metadata.metadata().encoding_type(),
+        unencoded_length: data.len() as u64,
+        hashes,
+    });
+    encoded.metadata = BlobMetadataWithId {
+        blob_id: metadata.compute_blob_id(),
+        metadata,
+    }
+    .verify(&config)
+    .expect("metadata that match the doctored slivers");
+    encoded
+}
+
+/// The honest encoding of `data` for `n_shards` shards (what every node must hold).
+pub fn encode(data: &[u8], n_shards: u16) -> EncodedBlob {
+    let config = EncodingConfig::new(n_shards).expect("a valid shard count");
+    encode_blob(&config, data).expect("an encodable blob")
+}
+
+/// The sum of the samples of Prometheus `text` whose series name is `name` and whose labels
+/// contain every one of `labels` (e.g. `status="2xx"`); 0 if there are none.
+pub fn metric_sum(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, series_labels) = match series.split_once('{') {
+                Some((series_name, rest)) => (series_name, rest),
+                None => (series, ""),
+            };
+            (series_name == name && labels.iter().all(|label| series_labels.contains(label)))
+                .then(|| value.parse::<f64>().ok())
+                .flatten()
+        })
+        .sum()
 }
 
 /// A network of real processes in a temporary directory, stopped (and its directory
@@ -136,6 +235,104 @@ impl TestNetwork {
     /// A scratch directory for test files.
     pub fn scratch(&self) -> PathBuf {
         self.dir.path().to_path_buf()
+    }
+
+    /// A REST client of node `i`.
+    pub fn node_client(&self, i: usize) -> NodeClient {
+        let url = self.network.node_url(i).expect("a node index");
+        NodeClient::new(url).expect("a node URL")
+    }
+
+    /// Node `i`'s Prometheus metrics (`GET /metrics`).
+    pub async fn node_metrics(&self, i: usize) -> anyhow::Result<String> {
+        let url = format!("{}/metrics", self.network.node_url(i)?);
+        let response = self.http.get(&url).send().await?.error_for_status()?;
+        Ok(response.text().await?)
+    }
+
+    /// Node `i`'s metric `name`, summed over the series whose labels contain `labels`.
+    pub async fn node_metric(&self, i: usize, name: &str, labels: &[&str]) -> anyhow::Result<f64> {
+        Ok(metric_sum(&self.node_metrics(i).await?, name, labels))
+    }
+
+    /// The number of shards of the network.
+    pub fn n_shards(&self) -> u16 {
+        let shards: usize = (0..self.network.n_nodes())
+            .map(|i| self.network.node_shards(i).map_or(0, <[u16]>::len))
+            .sum();
+        u16::try_from(shards).expect("at most u16::MAX shards")
+    }
+
+    /// The sliver pairs of `blob_id` that node `i` holds (its shards, rotated by the blob ID).
+    pub fn pairs_of(&self, i: usize, blob_id: &BlobId) -> Vec<SliverPairIndex> {
+        let n_shards = self.n_shards();
+        self.network
+            .node_shards(i)
+            .expect("a node index")
+            .iter()
+            .map(|&shard| ShardIndex(shard).to_pair_index(n_shards, blob_id))
+            .collect()
+    }
+
+    /// The node that holds sliver pair `pair` of `blob_id`.
+    pub fn holder(&self, blob_id: &BlobId, pair: SliverPairIndex) -> usize {
+        let shard = pair.to_shard_index(self.n_shards(), blob_id);
+        (0..self.network.n_nodes())
+            .find(|&i| {
+                self.network
+                    .node_shards(i)
+                    .is_ok_and(|shards| shards.contains(&shard.0))
+            })
+            .expect("every shard has a node")
+    }
+
+    /// Checks that node `i` serves every sliver of its shards for `encoded`, byte-exact;
+    /// `Err` describes the first missing or different one.
+    pub async fn check_node_slivers(&self, i: usize, encoded: &EncodedBlob) -> Result<(), String> {
+        let client = self.node_client(i);
+        let blob_id = *encoded.metadata.blob_id();
+        for pair in self.pairs_of(i, &blob_id) {
+            let expected = &encoded.sliver_pairs[usize::from(pair.0)];
+            match client.get_sliver::<Primary>(&blob_id, pair).await {
+                Ok(sliver) if sliver == expected.primary => {}
+                Ok(_) => return Err(format!("node {i}: primary sliver of pair {pair:?} differs")),
+                Err(error) => return Err(format!("node {i}: primary of pair {pair:?}: {error}")),
+            }
+            match client.get_sliver::<Secondary>(&blob_id, pair).await {
+                Ok(sliver) if sliver == expected.secondary => {}
+                Ok(_) => {
+                    return Err(format!(
+                        "node {i}: secondary sliver of pair {pair:?} differs"
+                    ))
+                }
+                Err(error) => return Err(format!("node {i}: secondary of pair {pair:?}: {error}")),
+            }
+        }
+        match client.get_metadata(&blob_id).await {
+            Ok(metadata) if metadata == encoded.metadata.clone().into_unverified() => Ok(()),
+            Ok(_) => Err(format!("node {i}: metadata differ")),
+            Err(error) => Err(format!("node {i}: metadata: {error}")),
+        }
+    }
+
+    /// Restarts node `i` as a byzantine node: stops it, appends the test-only `[faults]`
+    /// section to its `node.toml` (`corrupt_slivers`, `corrupt_metadata` and, if
+    /// `corrupt_recovery_symbols`, that too) and starts it again.
+    pub async fn make_byzantine(
+        &mut self,
+        i: usize,
+        corrupt_recovery_symbols: bool,
+    ) -> anyhow::Result<()> {
+        self.network.stop_node(i).await?;
+        let path = self.network.dir().node_config(i);
+        let mut config = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        config.push_str(&format!(
+            "\n[faults]\ncorrupt_slivers = true\ncorrupt_metadata = true\n\
+             corrupt_recovery_symbols = {corrupt_recovery_symbols}\n"
+        ));
+        std::fs::write(&path, config).with_context(|| format!("writing {}", path.display()))?;
+        self.network.start_node(i).await
     }
 }
 

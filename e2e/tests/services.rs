@@ -8,12 +8,8 @@ use std::{net::TcpListener, process::Stdio, time::Duration};
 
 use reqwest::{header, StatusCode};
 use serde_json::Value;
-use walrus_core::{
-    encoding::{encode_blob, EncodingConfig, SliverData},
-    metadata::{BlobMetadata, BlobMetadataV1, BlobMetadataWithId},
-    BlobId,
-};
-use walrus_e2e::{poll, run, test_data, write_file, TestNetwork};
+use walrus_core::BlobId;
+use walrus_e2e::{inconsistent_encoding, poll, run, test_data, write_file, TestNetwork};
 use walrus_sdk::client::{NoProgress, StoreOptions};
 
 /// `PUT /v1/blobs?QUERY` with `data`; the answer's status and JSON.
@@ -279,38 +275,6 @@ fn cli_stores_reads_lists_extends_and_deletes() {
         let output = cli.run(&["store", "/nonexistent/file"]).unwrap();
         assert!(!output.status.success());
     });
-}
-
-/// Encodes `data` for `n_shards` shards, then flips a byte of source primary sliver 0 and
-/// commits to the doctored sliver in the metadata: every sliver matches the metadata, but the
-/// slivers are not one encoding.
-fn inconsistent_encoding(data: Vec<u8>, n_shards: u16) -> walrus_core::encoding::EncodedBlob {
-    let config = EncodingConfig::new(n_shards).unwrap();
-    let mut encoded = encode_blob(&config, &data).unwrap();
-    let layout = *encoded.metadata.layout();
-    let pair = &mut encoded.sliver_pairs[0];
-    let mut bytes = pair.primary.symbols.data().to_vec();
-    bytes[0] ^= 1;
-    pair.primary = SliverData::from_data(
-        bytes,
-        pair.primary.symbols.symbol_size(),
-        pair.primary.index,
-    )
-    .unwrap();
-    let mut hashes = encoded.metadata.metadata().hashes().to_vec();
-    hashes[0].primary_hash = pair.primary.root(&layout).unwrap();
-    let metadata = BlobMetadata::V1(BlobMetadataV1 {
-        encoding_type: encoded.metadata.metadata().encoding_type(),
-        unencoded_length: data.len() as u64,
-        hashes,
-    });
-    encoded.metadata = BlobMetadataWithId {
-        blob_id: metadata.compute_blob_id(),
-        metadata,
-    }
-    .verify(&config)
-    .unwrap();
-    encoded
 }
 
 /// A second publisher process with a small body limit, killed on drop.

@@ -17,6 +17,11 @@
 //! [recovery]                  # optional
 //! max_concurrent_blobs = 4
 //! max_concurrent_requests = 16
+//!
+//! [faults]                    # TEST ONLY: never set in production
+//! corrupt_slivers = true      # GET sliver answers carry a flipped byte
+//! corrupt_metadata = true     # GET metadata answers carry a changed hash
+//! corrupt_recovery_symbols = true  # GET recoverySymbols answers carry flipped bytes
 //! ```
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -58,6 +63,38 @@ pub struct NodeConfig {
     /// Recovery limits.
     #[serde(default)]
     pub recovery: RecoverySection,
+    /// **Test only, never set in production:** faults the node injects into what it serves
+    /// (a byzantine node for end-to-end tests). Absent: none.
+    #[serde(default, skip_serializing_if = "FaultsSection::is_none")]
+    pub faults: FaultsSection,
+}
+
+/// **Test only, never set in production.** Faults injected at the REST API's edge
+/// ([`crate::faults`]): stored data, uploads, confirmations and recovery stay honest; only
+/// the bytes of the answers change, so that tests can check that readers and peers detect
+/// and reject them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsSection {
+    /// `GET sliver` answers a sliver with a flipped data byte (it no longer verifies
+    /// against the metadata).
+    #[serde(default)]
+    pub corrupt_slivers: bool,
+    /// `GET metadata` answers metadata with a changed sliver hash (they no longer verify
+    /// against the blob ID).
+    #[serde(default)]
+    pub corrupt_metadata: bool,
+    /// `GET recoverySymbols` answers symbols with a flipped byte (their Merkle proofs no
+    /// longer verify).
+    #[serde(default)]
+    pub corrupt_recovery_symbols: bool,
+}
+
+impl FaultsSection {
+    /// Whether no fault is configured.
+    pub fn is_none(&self) -> bool {
+        !self.corrupt_slivers && !self.corrupt_metadata && !self.corrupt_recovery_symbols
+    }
 }
 
 fn default_registration_wait_ms() -> u64 {
@@ -183,6 +220,7 @@ initial_shared_version = 1
         let config: NodeConfig = toml::from_str(EXAMPLE).unwrap();
         assert_eq!(config.registration_wait_ms, 10_000);
         assert_eq!(config.recovery, RecoverySection::default());
+        assert!(config.faults.is_none());
         assert_eq!(
             config.protocol_keys().unwrap().public(),
             ProtocolKeyPair::from_seed([1; 32]).public()
@@ -191,6 +229,23 @@ initial_shared_version = 1
             config.chain_config().unwrap().walrus_package,
             sui_sdk_types::Address::from_static("0xa12")
         );
+    }
+
+    #[test]
+    fn parses_the_test_only_faults_section() {
+        let text = format!("{EXAMPLE}\n[faults]\ncorrupt_slivers = true\n");
+        let config: NodeConfig = toml::from_str(&text).unwrap();
+        assert_eq!(
+            config.faults,
+            FaultsSection {
+                corrupt_slivers: true,
+                corrupt_metadata: false,
+                corrupt_recovery_symbols: false,
+            }
+        );
+        assert!(!config.faults.is_none());
+        let typo = format!("{EXAMPLE}\n[faults]\ncorrupt_sliver = true\n");
+        assert!(toml::from_str::<NodeConfig>(&typo).is_err());
     }
 
     #[test]

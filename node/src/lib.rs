@@ -5,10 +5,11 @@
 //!
 //! Modules: [`store`] (redb), [`node`] (the operations, HTTP-free), [`server`] (REST API),
 //! [`follower`] (chain events), [`recovery`] (self-healing and invalid-blob certificates),
-//! [`committee`], [`config`], [`metrics`].
+//! [`committee`], [`config`], [`metrics`]; [`faults`] is test-only fault injection.
 
 pub mod committee;
 pub mod config;
+pub mod faults;
 pub mod follower;
 pub mod metrics;
 pub mod node;
@@ -34,6 +35,13 @@ pub async fn run(
     on_listening: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let keys = config.protocol_keys()?;
+    if !config.faults.is_none() {
+        tracing::warn!(
+            faults = ?config.faults,
+            "!!! TEST-ONLY FAULT INJECTION ENABLED: this node serves CORRUPTED data on purpose \
+             ([faults] in the configuration); never set this in production !!!"
+        );
+    }
     let store = Arc::new(
         store::NodeStore::open(&config.storage_path).with_context(|| {
             format!("cannot open the store in {}", config.storage_path.display())
@@ -116,7 +124,7 @@ pub async fn run(
             stopped.clone(),
         )),
     ];
-    let app = server::router(node.clone(), config.max_body_bytes);
+    let app = server::router_with_faults(node.clone(), config.max_body_bytes, config.faults);
     tracing::info!(%address, "REST API listening");
     on_listening(address);
     let mut stop_signal = stopped.clone();

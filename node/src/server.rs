@@ -32,7 +32,10 @@ use walrus_node_client::api::{
     SLIVER_STATUS_ENDPOINT,
 };
 
-use crate::node::{NodeError, StorageNode};
+use crate::{
+    config::FaultsSection,
+    node::{NodeError, StorageNode},
+};
 
 /// The OpenAPI 3 description of this API, served at `/v1/api`.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -321,7 +324,17 @@ async fn record_latency(State(node): NodeState, request: Request, next: Next) ->
 
 /// The node's router.
 pub fn router(node: Arc<StorageNode>, max_body_bytes: usize) -> Router {
-    Router::new()
+    router_with_faults(node, max_body_bytes, FaultsSection::default())
+}
+
+/// The node's router with the **test-only** `faults` injected into its answers
+/// ([`crate::faults`]); [`router`] injects none.
+pub fn router_with_faults(
+    node: Arc<StorageNode>,
+    max_body_bytes: usize,
+    faults: FaultsSection,
+) -> Router {
+    let router = Router::new()
         .route(METADATA_ENDPOINT, get(get_metadata).put(put_metadata))
         .route(METADATA_STATUS_ENDPOINT, get(metadata_status))
         .route(SLIVER_ENDPOINT, get(get_sliver).put(put_sliver))
@@ -334,7 +347,16 @@ pub fn router(node: Arc<StorageNode>, max_body_bytes: usize) -> Router {
         .route(HEALTH_ENDPOINT, get(health))
         .route(METRICS_ENDPOINT, get(metrics))
         .route(API_DOCS_ENDPOINT, get(api_docs))
-        .fallback(not_found)
+        .fallback(not_found);
+    let router = if faults.is_none() {
+        router
+    } else {
+        router.layer(middleware::from_fn_with_state(
+            faults,
+            crate::faults::inject,
+        ))
+    };
+    router
         .layer(middleware::from_fn_with_state(node.clone(), record_latency))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(node)

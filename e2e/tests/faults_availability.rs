@@ -1,0 +1,710 @@
+//! Availability under faults, against a network of real processes (chain, 5 storage nodes
+//! with stakes 1:1:2:3:3, hence 1, 1, 2, 3 and 3 of the 10 shards; publisher, aggregator, the
+//! `walrus` CLI). With `n = 10` shards, `f = 3`: reads need `n - 2f = 4` shards' primary
+//! slivers, stores need confirmations of `n - f = 7` shards. Which nodes go down is chosen
+//! greedily from the shards each node reported at start, so the scenarios hold for any split.
+//!
+//! 1. [`reads_survive_up_to_2f_shards_down`]: blobs stored through the publisher and the CLI;
+//!    nodes holding at most `2f` shards are killed (SIGKILL); every blob reads back byte-exact
+//!    through the aggregator (blobs it never served, so no cache hit) and through the CLI.
+//! 2. [`reads_fail_cleanly_with_more_than_2f_shards_down_and_recover`]: with more than `2f`
+//!    shards down, reads fail with a clear "not enough" error (CLI: exit code != 0 and the
+//!    message on stderr; aggregator: 503 JSON `UNAVAILABLE`), never with wrong bytes; once the
+//!    nodes are started again, the same blobs read back byte-exact.
+//! 3. [`writes_need_a_quorum`]: with nodes holding at most `f` shards down, stores through the
+//!    CLI and the publisher certify; with more than `f` down, they fail cleanly (CLI exit code
+//!    != 0 with "not enough confirmations: W of R shards confirmed"; publisher 5xx JSON with
+//!    the same text); with the nodes back, stores certify again.
+//! 4. [`bounded_load_with_node_restarts`]: 4 concurrent clients (SDK instances, each with its
+//!    own wallet funded by the faucet, so their transactions do not contend for gas coins)
+//!    store and read random blobs of 1 B to 256 KiB for `E2E_LOAD_SECS` seconds (default 60)
+//!    while a chaos task stops (SIGTERM) or kills (SIGKILL) one random node at a time, pauses
+//!    and starts it again (never more than `f` shards down). Every read that returns bytes
+//!    must return the stored bytes; no node may exit on its own; at the end, with every node
+//!    up, every certified blob reads back byte-exact. A one-line summary with the counts and
+//!    the duration is printed (`--nocapture`). The chaos schedule is seeded (`E2E_CHAOS_SEED`,
+//!    printed). With one shared wallet instead, about half the stores fail with "stale object
+//!    reference" (concurrent transactions picking the same gas coin).
+//!
+//! Every test prints its duration. Every network operation has a deadline.
+
+use std::{
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use walrus_core::BlobId;
+use walrus_e2e::{poll, run, test_data, write_file, TestNetwork};
+use walrus_localnet::{
+    launcher::ONE_COIN,
+    network::{default_bin_dir, sui_address},
+};
+use walrus_sdk::{
+    client::{NoProgress, SdkConfig, SdkError, StoreOptions, WalrusSdk},
+    config::ClientConfig,
+};
+
+/// Number of nodes.
+const NODES: usize = 5;
+/// Number of shards.
+const SHARDS: u16 = 10;
+/// Tolerated faulty shards, `(n - 1) / 3`.
+const F: usize = (SHARDS as usize - 1) / 3;
+/// Shards whose confirmations certify a blob, `n - f`.
+const QUORUM: usize = SHARDS as usize - F;
+/// Stakes 1:1:2:3:3 give 1, 1, 2, 3 and 3 shards.
+const STAKES: [u64; NODES] = [
+    1_000 * ONE_COIN,
+    1_000 * ONE_COIN,
+    2_000 * ONE_COIN,
+    3_000 * ONE_COIN,
+    3_000 * ONE_COIN,
+];
+/// Deadline of one CLI run.
+const CLI_TIMEOUT: Duration = Duration::from_secs(90);
+/// Deadline of one HTTP request to the publisher or aggregator.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(90);
+/// Deadline of one SDK store or read in the load run.
+const OP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Starts the network of every test: [`NODES`] nodes with [`STAKES`], [`SHARDS`] shards.
+async fn start_network() -> TestNetwork {
+    let net = TestNetwork::start_with(NODES, SHARDS, |options| {
+        options.stakes = Some(STAKES.to_vec());
+    })
+    .await
+    .expect("a network");
+    let counts = shard_counts(&net);
+    assert_eq!(
+        counts.iter().sum::<usize>(),
+        usize::from(SHARDS),
+        "{counts:?}"
+    );
+    println!("shards per node: {counts:?}");
+    net
+}
+
+/// The number of shards of each node.
+fn shard_counts(net: &TestNetwork) -> Vec<usize> {
+    (0..net.network.n_nodes())
+        .map(|i| net.network.node_shards(i).expect("a node").len())
+        .collect()
+}
+
+/// Greedily the largest set of nodes holding at most `budget` shards in total (largest nodes
+/// first); the nodes and their shard total.
+fn down_at_most(counts: &[usize], budget: usize) -> (Vec<usize>, usize) {
+    let mut order: Vec<usize> = (0..counts.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(counts[i]));
+    let mut down = Vec::new();
+    let mut total = 0;
+    for i in order {
+        if total + counts[i] <= budget {
+            down.push(i);
+            total += counts[i];
+        }
+    }
+    (down, total)
+}
+
+/// [`down_at_most`] `budget`, plus the smallest other node: a set holding more than
+/// `budget` shards (that still leaves some node up).
+fn down_more_than(counts: &[usize], budget: usize) -> (Vec<usize>, usize) {
+    let (mut down, mut total) = down_at_most(counts, budget);
+    let extra = (0..counts.len())
+        .filter(|i| !down.contains(i))
+        .min_by_key(|&i| counts[i])
+        .expect("a node left up");
+    down.push(extra);
+    total += counts[extra];
+    assert!(total > budget && down.len() < counts.len());
+    (down, total)
+}
+
+/// The output of a CLI run.
+struct CliOutput {
+    success: bool,
+    code: Option<i32>,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+/// Runs `walrus --config CLIENT ARGS...` with a deadline (killed when it passes).
+async fn cli(net: &TestNetwork, args: &[&str]) -> CliOutput {
+    let binary = default_bin_dir().join("walrus");
+    assert!(
+        binary.exists(),
+        "{} not found: build it with `cargo build --release --bins`",
+        binary.display()
+    );
+    let mut command = tokio::process::Command::new(binary);
+    command
+        .arg("--config")
+        .arg(net.network.client_config_path())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(CLI_TIMEOUT, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("walrus {args:?} did not finish within {CLI_TIMEOUT:?}"))
+        .unwrap_or_else(|error| panic!("walrus {args:?} did not run: {error}"));
+    CliOutput {
+        success: output.status.success(),
+        code: output.status.code(),
+        stdout: output.stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Stores `data` with the CLI (must succeed); its blob ID.
+async fn cli_store(net: &TestNetwork, name: &str, data: &[u8]) -> String {
+    let file = write_file(&net.scratch(), name, data).expect("a file");
+    let output = cli(
+        net,
+        &["--json", "store", file.to_str().unwrap(), "--epochs", "2"],
+    )
+    .await;
+    assert!(
+        output.success,
+        "walrus store {name} failed ({:?}): {}",
+        output.code, output.stderr
+    );
+    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    answer[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no blob ID in {answer}"))
+        .to_owned()
+}
+
+/// Reads `blob_id` with the CLI into a file: the bytes, or the failed output.
+async fn cli_read(net: &TestNetwork, blob_id: &str) -> Result<Vec<u8>, CliOutput> {
+    let out: PathBuf = net.scratch().join(format!("read-{blob_id}"));
+    let _ = std::fs::remove_file(&out);
+    let output = cli(net, &["read", blob_id, "--out", out.to_str().unwrap()]).await;
+    if output.success {
+        Ok(std::fs::read(&out).expect("the CLI wrote the blob"))
+    } else {
+        Err(output)
+    }
+}
+
+/// `PUT /v1/blobs?epochs=2` with `data`: the status and the JSON answer.
+async fn publish(net: &TestNetwork, data: Vec<u8>) -> (StatusCode, Value) {
+    let request = net
+        .http
+        .put(format!("{}/v1/blobs?epochs=2", net.publisher()))
+        .body(data)
+        .send();
+    let response = tokio::time::timeout(HTTP_TIMEOUT, request)
+        .await
+        .expect("the publisher answers in time")
+        .expect("the publisher answers");
+    let status = response.status();
+    let body = response.json().await.expect("JSON");
+    (status, body)
+}
+
+/// Stores `data` through the publisher (must succeed); its blob ID.
+async fn publish_ok(net: &TestNetwork, data: Vec<u8>) -> String {
+    let (status, answer) = publish(net, data).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer["newlyCreated"]["blobObject"]["blobId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no blob ID in {answer}"))
+        .to_owned()
+}
+
+/// `GET /v1/blobs/ID` from the aggregator: the status and the body.
+async fn aggregate(net: &TestNetwork, blob_id: &str) -> (StatusCode, Vec<u8>) {
+    let request = net
+        .http
+        .get(format!("{}/v1/blobs/{blob_id}", net.aggregator()))
+        .send();
+    let response = tokio::time::timeout(HTTP_TIMEOUT, request)
+        .await
+        .expect("the aggregator answers in time")
+        .expect("the aggregator answers");
+    let status = response.status();
+    let body = response.bytes().await.expect("a body").to_vec();
+    (status, body)
+}
+
+/// Asserts that every blob reads back byte-exact through the aggregator and the CLI.
+async fn assert_all_readable(net: &TestNetwork, blobs: &[(String, Vec<u8>)]) {
+    for (blob_id, data) in blobs {
+        let (status, body) = aggregate(net, blob_id).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "aggregator read of {blob_id}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert!(
+            body == *data,
+            "the aggregator returned other bytes for {blob_id}"
+        );
+        match cli_read(net, blob_id).await {
+            Ok(bytes) => assert!(bytes == *data, "the CLI read other bytes for {blob_id}"),
+            Err(output) => panic!(
+                "CLI read of {blob_id} failed ({:?}): {}",
+                output.code, output.stderr
+            ),
+        }
+    }
+}
+
+/// Stores `count` blobs through the publisher and `count` through the CLI (sizes from
+/// 1 B to ~150 KB, seeds from `seed`).
+async fn store_mixed(net: &TestNetwork, count: u64, seed: u64) -> Vec<(String, Vec<u8>)> {
+    let sizes = [1usize, 20_000, 150_000, 777];
+    let mut blobs = Vec::new();
+    for k in 0..count {
+        let size = sizes[usize::try_from(k).unwrap() % sizes.len()];
+        let data = test_data(size, seed + 2 * k);
+        blobs.push((publish_ok(net, data.clone()).await, data));
+        let data = test_data(size + 3, seed + 2 * k + 1);
+        let name = format!("blob-{}.bin", seed + 2 * k + 1);
+        blobs.push((cli_store(net, &name, &data).await, data));
+    }
+    blobs
+}
+
+/// Prints how long the test took.
+fn report_duration(test: &str, started: Instant) {
+    println!("{test}: {:.1?}", started.elapsed());
+}
+
+#[test]
+fn reads_survive_up_to_2f_shards_down() {
+    run(|| async {
+        let started = Instant::now();
+        let mut net = start_network().await;
+        let blobs = store_mixed(&net, 3, 100).await;
+
+        let (down, shards_down) = down_at_most(&shard_counts(&net), 2 * F);
+        println!(
+            "killing nodes {down:?} ({shards_down} shards, 2f = {})",
+            2 * F
+        );
+        for &i in &down {
+            net.network.kill_node(i).expect("kill");
+        }
+        // The aggregator has served none of the blobs: every read is a fresh one.
+        assert_all_readable(&net, &blobs).await;
+        report_duration("reads_survive_up_to_2f_shards_down", started);
+    });
+}
+
+#[test]
+fn reads_fail_cleanly_with_more_than_2f_shards_down_and_recover() {
+    run(|| async {
+        let started = Instant::now();
+        let mut net = start_network().await;
+        let blobs = store_mixed(&net, 2, 200).await;
+
+        let (down, shards_down) = down_more_than(&shard_counts(&net), 2 * F);
+        println!(
+            "killing nodes {down:?} ({shards_down} shards, 2f = {})",
+            2 * F
+        );
+        for &i in &down {
+            net.network.kill_node(i).expect("kill");
+        }
+        for (blob_id, data) in &blobs {
+            match cli_read(&net, blob_id).await {
+                Ok(bytes) => panic!(
+                    "the CLI read {blob_id} with {shards_down} shards down ({} bytes, {})",
+                    bytes.len(),
+                    if bytes == *data {
+                        "right bytes"
+                    } else {
+                        "WRONG bytes"
+                    }
+                ),
+                Err(output) => {
+                    assert_ne!(output.code, Some(0));
+                    assert!(
+                        output.stderr.contains("not enough")
+                            && output.stderr.contains(blob_id.as_str()),
+                        "unclear CLI error: {}",
+                        output.stderr
+                    );
+                }
+            }
+            let (status, body) = aggregate(&net, blob_id).await;
+            let text = String::from_utf8_lossy(&body);
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+            let answer: Value = serde_json::from_slice(&body)
+                .unwrap_or_else(|_| panic!("the 503 is not JSON: {text}"));
+            assert_eq!(answer["error"]["reason"], "UNAVAILABLE", "{answer}");
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("not enough"), "{answer}");
+        }
+
+        for &i in &down {
+            net.network
+                .start_node(i)
+                .await
+                .expect("the node starts again");
+        }
+        assert_all_readable(&net, &blobs).await;
+        report_duration(
+            "reads_fail_cleanly_with_more_than_2f_shards_down_and_recover",
+            started,
+        );
+    });
+}
+
+/// Parses "not enough confirmations: W of R shards confirmed" out of `text`.
+fn confirmations(text: &str) -> Option<(usize, usize)> {
+    let rest = &text[text.find("not enough confirmations: ")? + 26..];
+    let mut words = rest.split_whitespace();
+    let weight = words.next()?.parse().ok()?;
+    if words.next()? != "of" {
+        return None;
+    }
+    let required = words.next()?.parse().ok()?;
+    (words.next()? == "shards").then_some((weight, required))
+}
+
+#[test]
+fn writes_need_a_quorum() {
+    run(|| async {
+        let started = Instant::now();
+        let mut net = start_network().await;
+        let counts = shard_counts(&net);
+
+        // At most f shards down (stopped gracefully): stores certify.
+        let (down, shards_down) = down_at_most(&counts, F);
+        println!("stopping nodes {down:?} ({shards_down} shards, f = {F})");
+        for &i in &down {
+            net.network.stop_node(i).await.expect("stop");
+        }
+        let blobs = store_mixed(&net, 1, 300).await;
+        assert_all_readable(&net, &blobs).await;
+
+        // More than f shards down (the rest killed): stores fail cleanly.
+        let (more, shards_down) = down_more_than(&counts, F);
+        println!("nodes {more:?} down ({shards_down} shards, f = {F})");
+        for &i in more.iter().filter(|i| !down.contains(i)) {
+            net.network.kill_node(i).expect("kill");
+        }
+        let up = usize::from(SHARDS) - shards_down;
+        let file = write_file(&net.scratch(), "refused.bin", &test_data(5_000, 310)).unwrap();
+        let output = cli(&net, &["store", file.to_str().unwrap(), "--epochs", "2"]).await;
+        assert!(
+            !output.success && output.code != Some(0),
+            "{}",
+            output.stderr
+        );
+        let (weight, required) = confirmations(&output.stderr)
+            .unwrap_or_else(|| panic!("unclear CLI error: {}", output.stderr));
+        assert_eq!(required, QUORUM, "{}", output.stderr);
+        assert!(weight <= up && weight < required, "{}", output.stderr);
+        println!("CLI: {}", output.stderr.trim());
+
+        let (status, answer) = publish(&net, test_data(6_000, 311)).await;
+        assert!(status.is_server_error(), "{status}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        let (weight, required) =
+            confirmations(message).unwrap_or_else(|| panic!("unclear answer: {answer}"));
+        assert_eq!(required, QUORUM, "{answer}");
+        assert!(weight <= up && weight < required, "{answer}");
+        println!("publisher: {status} {message}");
+
+        // Everything back: stores certify again.
+        for &i in &more {
+            net.network
+                .start_node(i)
+                .await
+                .expect("the node starts again");
+        }
+        let blobs = store_mixed(&net, 1, 320).await;
+        assert_all_readable(&net, &blobs).await;
+        report_duration("writes_need_a_quorum", started);
+    });
+}
+
+/// xorshift64* for the load run (seeded, no dependency).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform-ish in `0..bound` (`bound > 0`).
+    fn below(&mut self, bound: usize) -> usize {
+        usize::try_from(self.next() % u64::try_from(bound).unwrap()).unwrap()
+    }
+}
+
+/// The counters of the load run.
+#[derive(Default)]
+struct Counts {
+    stores_ok: AtomicU64,
+    stores_failed: AtomicU64,
+    reads_ok: AtomicU64,
+    reads_failed: AtomicU64,
+    wrong_reads: AtomicU64,
+}
+
+impl Counts {
+    fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A new wallet funded by the faucet, as an SDK client.
+async fn funded_sdk(net: &TestNetwork, seed: u64) -> WalrusSdk {
+    let key: String = test_data(32, seed)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    let address = sui_address(&key).expect("an address");
+    let body = serde_json::json!({
+        "recipient": address,
+        "sui": 10_000 * ONE_COIN,
+        "wal": 10_000 * ONE_COIN,
+    });
+    let request = net
+        .http
+        .post(format!("{}/v1/gas", net.network.info().faucet_url))
+        .json(&body)
+        .send();
+    let response = tokio::time::timeout(HTTP_TIMEOUT, request)
+        .await
+        .expect("the faucet answers in time")
+        .expect("the faucet answers");
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "the faucet refused: {status} {text}");
+
+    // The client configuration with this wallet.
+    let template = std::fs::read_to_string(net.network.client_config_path()).unwrap();
+    let config: String = template
+        .lines()
+        .map(|line| {
+            if line.starts_with("wallet_private_key") {
+                format!("wallet_private_key = \"{key}\"\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    let path = write_file(
+        &net.scratch(),
+        &format!("client-{seed}.toml"),
+        config.as_bytes(),
+    )
+    .expect("a config file");
+    let config = ClientConfig::load(Some(&path)).expect("a client configuration");
+    let chain = config.chain_client().expect("a chain client");
+    assert_eq!(chain.address().to_string(), address);
+    WalrusSdk::new(chain, SdkConfig::default())
+}
+
+/// The blobs certified in the load run, with their bytes.
+type Certified = Arc<Mutex<Vec<(BlobId, Arc<Vec<u8>>)>>>;
+
+/// One client of the load run: stores and reads random blobs until `deadline`.
+async fn load_client(
+    sdk: WalrusSdk,
+    seed: u64,
+    deadline: Instant,
+    counts: Arc<Counts>,
+    certified: Certified,
+) {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    while Instant::now() < deadline {
+        // Two reads (of any client's blobs) per store, once there is something to read.
+        let known = {
+            let certified = certified.lock().unwrap();
+            (!certified.is_empty()).then(|| certified[rng.below(certified.len())].clone())
+        };
+        if let Some((blob_id, data)) = known.filter(|_| rng.below(3) > 0) {
+            match tokio::time::timeout(OP_TIMEOUT, sdk.read(&blob_id, &NoProgress)).await {
+                Ok(Ok(bytes)) if bytes == *data => Counts::add(&counts.reads_ok),
+                Ok(Ok(bytes)) => {
+                    eprintln!("WRONG read of {blob_id}: {} bytes", bytes.len());
+                    Counts::add(&counts.wrong_reads);
+                }
+                Ok(Err(error)) => {
+                    eprintln!("read of {blob_id} failed: {error}");
+                    Counts::add(&counts.reads_failed);
+                }
+                Err(_) => {
+                    eprintln!("read of {blob_id} timed out");
+                    Counts::add(&counts.reads_failed);
+                }
+            }
+        } else {
+            let size = 1 + rng.below(256 << 10);
+            let data = Arc::new(test_data(size, rng.next()));
+            let store = sdk.store(data.to_vec(), StoreOptions::deletable(2), &NoProgress);
+            match tokio::time::timeout(OP_TIMEOUT, store).await {
+                Ok(Ok(outcome)) => {
+                    Counts::add(&counts.stores_ok);
+                    certified.lock().unwrap().push((outcome.blob_id(), data));
+                }
+                Ok(Err(error)) => {
+                    eprintln!("store of {size} bytes failed: {error}");
+                    Counts::add(&counts.stores_failed);
+                }
+                Err(_) => {
+                    eprintln!("store of {size} bytes timed out");
+                    Counts::add(&counts.stores_failed);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn bounded_load_with_node_restarts() {
+    run(|| async {
+        let started = Instant::now();
+        let load_secs: u64 = std::env::var("E2E_LOAD_SECS")
+            .ok()
+            .and_then(|secs| secs.parse().ok())
+            .unwrap_or(60);
+        let mut net = start_network().await;
+        let counts = shard_counts(&net);
+        assert!(counts.iter().all(|&shards| shards <= F), "{counts:?}");
+
+        let mut clients = Vec::new();
+        for seed in 0..4 {
+            clients.push(funded_sdk(&net, 1_000 + seed).await);
+        }
+        let stats = Arc::new(Counts::default());
+        let certified = Arc::new(Mutex::new(Vec::new()));
+        let load_started = Instant::now();
+        let deadline = load_started + Duration::from_secs(load_secs);
+        let tasks: Vec<_> = clients
+            .into_iter()
+            .zip(0u64..)
+            .map(|(sdk, seed)| {
+                tokio::spawn(load_client(
+                    sdk,
+                    seed + 1,
+                    deadline,
+                    stats.clone(),
+                    certified.clone(),
+                ))
+            })
+            .collect();
+
+        // Chaos: one node at a time (at most f shards down), stopped or killed, paused,
+        // started again.
+        let chaos_seed: u64 = std::env::var("E2E_CHAOS_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or(0xC4A0_5EED);
+        println!("chaos seed {chaos_seed} (E2E_CHAOS_SEED)");
+        let mut rng = Rng(chaos_seed | 1);
+        let mut restarts = 0u32;
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1_000 + 200 * (rng.next() % 10))).await;
+            if Instant::now() >= deadline {
+                break;
+            }
+            let i = rng.below(NODES);
+            let how = if rng.below(2) == 0 {
+                net.network.kill_node(i).expect("kill");
+                "killed"
+            } else {
+                tokio::time::timeout(Duration::from_secs(30), net.network.stop_node(i))
+                    .await
+                    .expect("the node stops in time")
+                    .expect("stop");
+                "stopped"
+            };
+            let pause = Duration::from_millis(500 + 250 * (rng.next() % 10));
+            println!(
+                "chaos at {:.1?}: node {i} ({} shards) {how}, down for {pause:?}",
+                load_started.elapsed(),
+                counts[i]
+            );
+            tokio::time::sleep(pause).await;
+            tokio::time::timeout(Duration::from_secs(90), net.network.start_node(i))
+                .await
+                .expect("the node starts in time")
+                .expect("the node starts again");
+            restarts += 1;
+        }
+        for task in tasks {
+            tokio::time::timeout(OP_TIMEOUT * 2, task)
+                .await
+                .expect("the client stops in time")
+                .expect("the client did not panic");
+        }
+        let load_time = load_started.elapsed();
+        for i in 0..NODES {
+            assert!(
+                net.network.node_is_running(i),
+                "node {i} exited under load:\n{}",
+                net.network
+                    .log_tail(walrus_localnet::network::Process::Node(i), 40)
+            );
+        }
+
+        // Everything up: every certified blob reads back byte-exact.
+        let sdk = net.sdk().expect("an SDK client");
+        let certified = certified.lock().unwrap().clone();
+        for (blob_id, data) in &certified {
+            let bytes = poll(
+                "a certified blob to read back",
+                Duration::from_secs(30),
+                || {
+                    let sdk = sdk.clone();
+                    let blob_id = *blob_id;
+                    async move {
+                        match tokio::time::timeout(OP_TIMEOUT, sdk.read(&blob_id, &NoProgress))
+                            .await
+                        {
+                            Ok(Ok(bytes)) => Ok(bytes),
+                            Ok(Err(error @ SdkError::NotEnoughSlivers { .. })) => {
+                                Err(error.to_string())
+                            }
+                            Ok(Err(error)) => panic!("reading {blob_id}: {error}"),
+                            Err(_) => Err("timed out".to_owned()),
+                        }
+                    }
+                },
+            )
+            .await
+            .unwrap_or_else(|error| panic!("{error:#}"));
+            if bytes != **data {
+                Counts::add(&stats.wrong_reads);
+                panic!("{blob_id} reads back other bytes after the load run");
+            }
+        }
+
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        println!(
+            "load run: {load_secs} s of load ({load_time:.1?}), 4 clients, {restarts} node \
+             restarts: stores ok {} failed {}, reads ok {} failed {}, wrong reads {}; {} \
+             certified blobs verified after the run; test took {:.1?}",
+            get(&stats.stores_ok),
+            get(&stats.stores_failed),
+            get(&stats.reads_ok),
+            get(&stats.reads_failed),
+            get(&stats.wrong_reads),
+            certified.len(),
+            started.elapsed()
+        );
+        assert_eq!(get(&stats.wrong_reads), 0, "reads returned wrong bytes");
+        assert!(get(&stats.stores_ok) > 0, "no store succeeded");
+        assert!(restarts > 0, "no node was restarted");
+        report_duration("bounded_load_with_node_restarts", started);
+    });
+}
