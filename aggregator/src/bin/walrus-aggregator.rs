@@ -36,35 +36,9 @@ struct Cli {
     max_blob_bytes: Option<u64>,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutdown requested");
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    walrus_service::init_tracing();
     let cli = Cli::parse();
     let client_config = ClientConfig::load(cli.config.as_deref())?;
     let chain = client_config
@@ -82,7 +56,12 @@ async fn main() -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     println!("listening on {address}");
     tracing::info!(%address, ?config, "aggregator started");
-    walrus_aggregator::serve(listener, Arc::new(sdk), config, shutdown_signal())
-        .await
-        .context("the aggregator failed")
+    walrus_aggregator::serve(
+        listener,
+        Arc::new(sdk),
+        config,
+        walrus_service::shutdown_signal(),
+    )
+    .await
+    .context("the aggregator failed")
 }

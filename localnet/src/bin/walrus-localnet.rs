@@ -157,7 +157,7 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     options.bin_dir = args.bin_dir.unwrap_or_else(default_bin_dir);
     options.registration_wait_ms = args.registration_wait_ms;
     options.startup_timeout = Duration::from_secs(args.startup_timeout_secs);
-    let signal = shutdown_signal();
+    let signal = walrus_service::shutdown_signal();
     tokio::pin!(signal);
     // A signal during the start drops the half-started network, which kills its processes.
     let mut network = tokio::select! {
@@ -279,30 +279,6 @@ struct ChainArgs {
     faucet_max_requests_per_minute: u32,
 }
 
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -325,7 +301,7 @@ async fn main() -> anyhow::Result<()> {
                     ..FaucetConfig::default()
                 },
             };
-            if let Err(error) = run_chain(options, shutdown_signal()).await {
+            if let Err(error) = run_chain(options, walrus_service::shutdown_signal()).await {
                 tracing::error!(error = format!("{error:#}"), "walrus-localnet failed");
                 return Err(error);
             }

@@ -34,29 +34,9 @@ enum Command {
     Keygen,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutdown requested");
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    walrus_service::init_tracing();
     match Cli::parse().command {
         Command::Run {
             config,
@@ -70,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
             if let Some(path) = storage_path {
                 config.storage_path = path;
             }
-            walrus_node::run(config, shutdown_signal(), |address| {
+            walrus_node::run(config, walrus_service::shutdown_signal(), |address| {
                 println!("listening on {address}");
             })
             .await

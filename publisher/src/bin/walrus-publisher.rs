@@ -44,35 +44,9 @@ struct Cli {
     shutdown_grace_secs: u64,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutdown requested");
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    walrus_service::init_tracing();
     let cli = Cli::parse();
     let client_config = ClientConfig::load(cli.config.as_deref())?;
     let chain = client_config
@@ -99,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
         "walrus-publisher listening"
     );
     println!("listening on {address}, wallet {wallet}");
-    walrus_publisher::serve(listener, sdk, config, shutdown_signal())
+    walrus_publisher::serve(listener, sdk, config, walrus_service::shutdown_signal())
         .await
         .context("the publisher failed")
 }
