@@ -1,7 +1,7 @@
 //! [`AggregatorError`]: every error answer, as the JSON [`ApiError`] of the node API.
 
 use axum::{
-    http::StatusCode,
+    http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
@@ -9,8 +9,8 @@ use walrus_chain::client::ClientError;
 use walrus_node_client::api::{ApiError, ErrorReason};
 use walrus_sdk::client::SdkError;
 
-/// An error answer: a stable reason (which fixes the HTTP status) and a message. Cloneable, so
-/// one failed read can answer every request that waited for it.
+/// An error answer: a stable reason (which fixes the HTTP status), a message and an optional
+/// `Retry-After`. Cloneable, so one failed read can answer every request that waited for it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}: {message}")]
 pub struct AggregatorError {
@@ -18,6 +18,8 @@ pub struct AggregatorError {
     pub reason: ErrorReason,
     /// Human-readable text.
     pub message: String,
+    /// Seconds for the `Retry-After` header (e.g. when the aggregator is at capacity).
+    pub retry_after: Option<u64>,
 }
 
 impl AggregatorError {
@@ -26,7 +28,14 @@ impl AggregatorError {
         Self {
             reason,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// Adds a `Retry-After` header of `seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// The HTTP status of the answer.
@@ -53,10 +62,16 @@ impl From<SdkError> for AggregatorError {
 
 impl IntoResponse for AggregatorError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status(),
             Json(ApiError::new(self.reason, self.message)),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -7,6 +7,28 @@
 //! the network. `GET /v1/health`, `/metrics` (Prometheus) and `/v1/api` (OpenAPI) describe the
 //! service.
 //!
+//! # Hostile content and hostile clients
+//!
+//! Anyone can store a blob, and the aggregator serves it from its own origin, so blob bytes are
+//! never served with a type a browser executes or renders actively (HTML, XHTML, SVG,
+//! JavaScript, XML, ...): only passive types ([`server::is_passive_content_type`]: images other
+//! than SVG, audio, video, fonts, plain text, JSON, ...) are kept, whether sniffed or taken from
+//! a `Blob` object's `content-type` attribute; every other type is served as
+//! `application/octet-stream`. Every blob answer also carries `X-Content-Type-Options: nosniff`
+//! and `Content-Security-Policy: sandbox`. [`AggregatorConfig::allow_active_content`] (the
+//! binary's `--allow-active-content`) keeps the detected type. Its risk: anyone who stores a
+//! blob can then publish an HTML page or SVG under the aggregator's origin. The sandbox header
+//! still applies (browsers that honour it render the page in an opaque origin without scripts,
+//! forms or popups), but the page can still phish under that URL, and clients that ignore CSP
+//! run its scripts on the origin. Set it only for an aggregator on an origin of its own that
+//! holds no cookies or credentials of any other site.
+//!
+//! Reads from the network are bounded: at most [`AggregatorConfig::max_concurrent_reads`]
+//! distinct reads (whole blobs and ranges) run at once and at most
+//! [`AggregatorConfig::max_queued_reads`] more wait; beyond that a request is answered 503
+//! UNAVAILABLE with `Retry-After` at once. Requests for a blob already being read share that
+//! read and take no place. A read whose every waiting client went away is cancelled.
+//!
 //! ```no_run
 //! # async fn example(sdk: walrus_sdk::client::WalrusSdk) -> std::io::Result<()> {
 //! use std::sync::Arc;
@@ -36,6 +58,12 @@ pub const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
 /// Default listen address of the binary.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:31416";
 
+/// The default of [`AggregatorConfig::max_concurrent_reads`].
+pub const DEFAULT_MAX_CONCURRENT_READS: usize = 8;
+
+/// The default of [`AggregatorConfig::max_queued_reads`].
+pub const DEFAULT_MAX_QUEUED_READS: usize = 32;
+
 /// Settings of the aggregator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AggregatorConfig {
@@ -44,6 +72,18 @@ pub struct AggregatorConfig {
     pub cache_bytes: u64,
     /// Blobs larger than this are refused (413 PAYLOAD_TOO_LARGE) before their data is read.
     pub max_blob_bytes: Option<u64>,
+    /// Serve blobs with the content type detected (sniffed or from the object's attributes)
+    /// even when a browser executes or renders it actively (HTML, SVG, JavaScript, XML, ...).
+    /// Off by default: such blobs are served as `application/octet-stream`. Turning it on lets
+    /// anyone who stores a blob publish a page on the aggregator's origin; do it only on an
+    /// origin of its own that no other site trusts.
+    pub allow_active_content: bool,
+    /// Distinct reads of the network (whole blobs and ranges) running at once (at least 1).
+    /// Each whole read holds the blob in memory while it is decoded.
+    pub max_concurrent_reads: usize,
+    /// Reads that may wait for a running place; beyond that, 503 UNAVAILABLE with
+    /// `Retry-After`.
+    pub max_queued_reads: usize,
 }
 
 impl Default for AggregatorConfig {
@@ -51,6 +91,9 @@ impl Default for AggregatorConfig {
         Self {
             cache_bytes: DEFAULT_CACHE_BYTES,
             max_blob_bytes: None,
+            allow_active_content: false,
+            max_concurrent_reads: DEFAULT_MAX_CONCURRENT_READS,
+            max_queued_reads: DEFAULT_MAX_QUEUED_READS,
         }
     }
 }

@@ -24,6 +24,14 @@ pub struct Metrics {
     /// Latency of reads from the network by kind (`blob`, `range`, `size`, `object`) and
     /// result (`ok`, `error`).
     pub read_latency: HistogramVec,
+    /// Reads of blob data (whole or range) running now.
+    pub reads_running: IntGauge,
+    /// Reads of blob data waiting for a running slot.
+    pub reads_queued: IntGauge,
+    /// Requests refused (503) because too many reads were running and waiting.
+    pub reads_rejected: IntCounter,
+    /// Whole reads cancelled because every client waiting for them went away.
+    pub reads_cancelled: IntCounter,
 }
 
 impl Metrics {
@@ -71,6 +79,26 @@ impl Metrics {
             &["kind", "result"],
         )
         .expect("valid metric");
+        let reads_running = IntGauge::new(
+            "walrus_aggregator_reads_running",
+            "Reads of blob data running now",
+        )
+        .expect("valid metric");
+        let reads_queued = IntGauge::new(
+            "walrus_aggregator_reads_queued",
+            "Reads of blob data waiting for a running slot",
+        )
+        .expect("valid metric");
+        let reads_rejected = IntCounter::new(
+            "walrus_aggregator_reads_rejected_total",
+            "Requests refused because too many reads were running and waiting",
+        )
+        .expect("valid metric");
+        let reads_cancelled = IntCounter::new(
+            "walrus_aggregator_reads_cancelled_total",
+            "Whole reads cancelled because every waiting client went away",
+        )
+        .expect("valid metric");
         register(Box::new(requests.clone()));
         register(Box::new(bytes_served.clone()));
         register(Box::new(cache_hits.clone()));
@@ -78,6 +106,10 @@ impl Metrics {
         register(Box::new(cache_bytes.clone()));
         register(Box::new(cache_entries.clone()));
         register(Box::new(read_latency.clone()));
+        register(Box::new(reads_running.clone()));
+        register(Box::new(reads_queued.clone()));
+        register(Box::new(reads_rejected.clone()));
+        register(Box::new(reads_cancelled.clone()));
         Self {
             registry,
             requests,
@@ -87,6 +119,10 @@ impl Metrics {
             cache_bytes,
             cache_entries,
             read_latency,
+            reads_running,
+            reads_queued,
+            reads_rejected,
+            reads_cancelled,
         }
     }
 

@@ -1,5 +1,5 @@
-//! [`BlobReader`]: a [`BlobSource`] behind the cache, with single-flight whole reads and read
-//! metrics.
+//! [`BlobReader`]: a [`BlobSource`] behind the cache, with single-flight whole reads, bounded
+//! concurrency of reads from the source, and read metrics.
 
 use std::{
     collections::HashMap,
@@ -10,7 +10,8 @@ use std::{
 };
 
 use axum::body::Bytes;
-use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::future::{BoxFuture, FutureExt, Shared, WeakShared};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use walrus_core::{BlobId, ObjectId};
 use walrus_node_client::api::ErrorReason;
 
@@ -19,9 +20,13 @@ use crate::{
     error::AggregatorError,
     metrics::Metrics,
     source::{BlobObjectInfo, BlobSource},
+    AggregatorConfig,
 };
 
-type SharedRead = Shared<BoxFuture<'static, Result<Bytes, AggregatorError>>>;
+type ReadFuture = BoxFuture<'static, Result<Bytes, AggregatorError>>;
+
+/// Seconds a client is told to wait (`Retry-After`) when the aggregator is at capacity.
+pub(crate) const RETRY_AFTER_SECS: u64 = 5;
 
 /// How many blobs' size and content type are remembered (then the memo starts afresh).
 const MAX_FACTS: usize = 65_536;
@@ -36,17 +41,78 @@ pub(crate) struct BlobFacts {
 }
 
 /// Reads through the cache. Whole reads of the same uncached blob share one read of the source
-/// (single flight): the first request spawns it, later ones wait for the same result; the read
-/// finishes (and fills the cache) even if every waiting client goes away.
+/// (single flight): the first request starts it, later ones wait for the same result. The read
+/// is driven by the requests waiting for it and is cancelled when the last of them goes away
+/// (the client closed its connection); the in-flight table holds it only weakly.
+///
+/// Every read of the source's data (whole or range) first takes a place (at most
+/// `max_concurrent_reads + max_queued_reads`, refused at once beyond: 503 with `Retry-After`),
+/// then waits for one of `max_concurrent_reads` running slots.
 pub(crate) struct BlobReader {
     source: Arc<dyn BlobSource>,
     metrics: Metrics,
     /// Lock order: `in_flight`, then `cache`.
-    in_flight: Mutex<HashMap<BlobId, SharedRead>>,
+    in_flight: Mutex<InFlight>,
     cache: Mutex<BlobCache>,
     /// Sizes and content types of blobs served, so that range and `HEAD` requests of uncached
     /// blobs (e.g. a video played piece by piece) read neither metadata nor first bytes again.
     facts: Mutex<HashMap<BlobId, BlobFacts>>,
+    /// Reads admitted (running or waiting): `max_concurrent_reads + max_queued_reads` permits.
+    admission: Arc<Semaphore>,
+    /// Reads running: `max_concurrent_reads` permits.
+    running: Arc<Semaphore>,
+    max_concurrent_reads: usize,
+    max_queued_reads: usize,
+}
+
+/// The whole reads in progress, each tagged with a generation so that a finished or cancelled
+/// read removes its own entry and never a newer read's.
+#[derive(Default)]
+struct InFlight {
+    reads: HashMap<BlobId, (u64, WeakShared<ReadFuture>)>,
+    next_generation: u64,
+}
+
+impl InFlight {
+    fn remove(&mut self, blob_id: &BlobId, generation: u64) {
+        if self
+            .reads
+            .get(blob_id)
+            .is_some_and(|(current, _)| *current == generation)
+        {
+            self.reads.remove(blob_id);
+        }
+    }
+}
+
+/// Removes a whole read from the in-flight table when its future is dropped before it
+/// finished (every waiting client went away), and counts the cancellation.
+struct CancelGuard {
+    reader: Arc<BlobReader>,
+    blob_id: BlobId,
+    generation: u64,
+    armed: bool,
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            // Never dropped with `in_flight` locked: the last `Shared` handle of a read is
+            // only ever dropped outside that lock.
+            lock(&self.reader.in_flight).remove(&self.blob_id, self.generation);
+            self.reader.metrics.reads_cancelled.inc();
+            tracing::debug!(blob_id = %self.blob_id, "whole read cancelled: no client waits for it");
+        }
+    }
+}
+
+/// Counts of the read limits (part of the health answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadLimits {
+    /// Reads that may run at once.
+    pub(crate) max_concurrent: usize,
+    /// Reads that may wait.
+    pub(crate) max_queued: usize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -55,13 +121,34 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl BlobReader {
-    pub(crate) fn new(source: Arc<dyn BlobSource>, cache_bytes: u64, metrics: Metrics) -> Self {
+    /// A reader of `source` with `config`'s cache size and read limits
+    /// (`max_concurrent_reads` at least 1).
+    pub(crate) fn new(
+        source: Arc<dyn BlobSource>,
+        config: &AggregatorConfig,
+        metrics: Metrics,
+    ) -> Self {
+        let running = config.max_concurrent_reads.clamp(1, Semaphore::MAX_PERMITS);
+        let admitted = running
+            .saturating_add(config.max_queued_reads)
+            .min(Semaphore::MAX_PERMITS);
         Self {
             source,
             metrics,
-            in_flight: Mutex::new(HashMap::new()),
-            cache: Mutex::new(BlobCache::new(cache_bytes)),
+            in_flight: Mutex::new(InFlight::default()),
+            cache: Mutex::new(BlobCache::new(config.cache_bytes)),
             facts: Mutex::new(HashMap::new()),
+            admission: Arc::new(Semaphore::new(admitted)),
+            running: Arc::new(Semaphore::new(running)),
+            max_concurrent_reads: running,
+            max_queued_reads: admitted - running,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> ReadLimits {
+        ReadLimits {
+            max_concurrent: self.max_concurrent_reads,
+            max_queued: self.max_queued_reads,
         }
     }
 
@@ -98,19 +185,23 @@ impl BlobReader {
         timed(&self.metrics, "size", self.source.blob_size(blob_id)).await
     }
 
-    /// The bytes `range` of the blob.
+    /// The bytes `range` of the blob (a bounded read: 503 when the aggregator is at capacity).
     pub(crate) async fn range(
         &self,
         blob_id: &BlobId,
         range: Range<u64>,
     ) -> Result<Bytes, AggregatorError> {
         let expected = range.end - range.start;
-        let bytes = timed(
-            &self.metrics,
-            "range",
-            self.source.read_range(blob_id, range),
-        )
-        .await?;
+        let admitted = self.admit()?;
+        let bytes = self
+            .limited(admitted, || {
+                timed(
+                    &self.metrics,
+                    "range",
+                    self.source.read_range(blob_id, range),
+                )
+            })
+            .await?;
         if bytes.len() as u64 != expected {
             return Err(AggregatorError::new(
                 ErrorReason::Internal,
@@ -132,49 +223,110 @@ impl BlobReader {
     }
 
     /// The whole blob: from the cache, or one shared read of the source that fills the cache.
+    /// Only the request that starts a read takes a place (503 when the aggregator is at
+    /// capacity); requests for a blob already being read join that read.
     pub(crate) async fn whole(self: &Arc<Self>, blob_id: BlobId) -> Result<Bytes, AggregatorError> {
-        let read = {
+        let read: Shared<ReadFuture> = {
             let mut in_flight = lock(&self.in_flight);
             if let Some(bytes) = lock(&self.cache).get(&blob_id) {
                 return Ok(bytes);
             }
-            in_flight
-                .entry(blob_id)
-                .or_insert_with(|| self.spawn_read(blob_id))
-                .clone()
+            // A dead entry (a read being cancelled) does not upgrade and is replaced.
+            match in_flight
+                .reads
+                .get(&blob_id)
+                .and_then(|(_, read)| read.upgrade())
+            {
+                Some(read) => read,
+                None => {
+                    let admitted = self.admit()?;
+                    in_flight.next_generation += 1;
+                    let generation = in_flight.next_generation;
+                    let read = self
+                        .clone()
+                        .read_whole(blob_id, generation, admitted)
+                        .boxed()
+                        .shared();
+                    // Not polled yet, so it downgrades.
+                    if let Some(weak) = read.downgrade() {
+                        in_flight.reads.insert(blob_id, (generation, weak));
+                    }
+                    read
+                }
+            }
         };
         read.await
     }
 
-    /// Spawns the read of `blob_id`; called with `in_flight` locked, so the task's own removal
-    /// from `in_flight` happens after its insertion.
-    fn spawn_read(self: &Arc<Self>, blob_id: BlobId) -> SharedRead {
-        let this = self.clone();
-        let task = tokio::spawn(async move {
-            let result = timed(&this.metrics, "blob", this.source.read(&blob_id))
-                .await
-                .map(Bytes::from);
-            let mut in_flight = lock(&this.in_flight);
-            if let Ok(bytes) = &result {
-                let mut cache = lock(&this.cache);
-                cache.insert(blob_id, bytes.clone());
-                let stats = cache.stats();
-                this.metrics.cache_bytes.set(gauge(stats.bytes));
-                this.metrics.cache_entries.set(gauge(stats.entries));
-            }
-            in_flight.remove(&blob_id);
-            result
-        });
-        async move {
-            task.await.unwrap_or_else(|error| {
-                Err(AggregatorError::new(
-                    ErrorReason::Internal,
-                    format!("the read task failed: {error}"),
-                ))
+    /// One whole read of the source: waits for a running slot, reads, fills the cache and
+    /// leaves the in-flight table. Dropped before its end, it leaves the table too.
+    async fn read_whole(
+        self: Arc<Self>,
+        blob_id: BlobId,
+        generation: u64,
+        admitted: OwnedSemaphorePermit,
+    ) -> Result<Bytes, AggregatorError> {
+        let mut guard = CancelGuard {
+            reader: self.clone(),
+            blob_id,
+            generation,
+            armed: true,
+        };
+        let result = self
+            .limited(admitted, || {
+                timed(&self.metrics, "blob", self.source.read(&blob_id))
             })
+            .await
+            .map(Bytes::from);
+        guard.armed = false;
+        let mut in_flight = lock(&self.in_flight);
+        if let Ok(bytes) = &result {
+            let mut cache = lock(&self.cache);
+            cache.insert(blob_id, bytes.clone());
+            let stats = cache.stats();
+            self.metrics.cache_bytes.set(gauge(stats.bytes));
+            self.metrics.cache_entries.set(gauge(stats.entries));
         }
-        .boxed()
-        .shared()
+        in_flight.remove(&blob_id, generation);
+        result
+    }
+
+    /// A place for one read of the source, or 503 UNAVAILABLE with `Retry-After` when
+    /// `max_concurrent_reads + max_queued_reads` reads are running or waiting.
+    fn admit(&self) -> Result<OwnedSemaphorePermit, AggregatorError> {
+        self.admission.clone().try_acquire_owned().map_err(|_| {
+            self.metrics.reads_rejected.inc();
+            AggregatorError::new(
+                ErrorReason::Unavailable,
+                format!(
+                    "the aggregator is busy ({} reads running, {} waiting); retry later",
+                    self.max_concurrent_reads, self.max_queued_reads
+                ),
+            )
+            .retry_after(RETRY_AFTER_SECS)
+        })
+    }
+
+    /// Starts and runs `read` in a running slot (waiting for one first), holding its place
+    /// throughout.
+    async fn limited<T, F>(
+        &self,
+        admitted: OwnedSemaphorePermit,
+        read: impl FnOnce() -> F,
+    ) -> Result<T, AggregatorError>
+    where
+        F: Future<Output = Result<T, AggregatorError>>,
+    {
+        let running = {
+            let _queued = walrus_service::GaugeGuard::new(&self.metrics.reads_queued);
+            self.running.clone().acquire_owned().await.map_err(|_| {
+                AggregatorError::new(ErrorReason::Unavailable, "the aggregator is stopping")
+            })?
+        };
+        let _running = walrus_service::GaugeGuard::new(&self.metrics.reads_running);
+        let result = read().await;
+        drop((running, admitted));
+        result
     }
 }
 

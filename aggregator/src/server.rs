@@ -1,5 +1,9 @@
 //! The HTTP API (axum): blob reads by blob ID and by object ID, health, metrics and the
 //! OpenAPI document. Every error is the JSON [`ApiError`].
+//!
+//! Blob answers never carry a content type that a browser executes or renders actively unless
+//! [`AggregatorConfig::allow_active_content`] is set ([`served_content_type`]), and always carry
+//! `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox`.
 
 use std::{ops::Range, sync::Arc, time::Instant};
 
@@ -43,6 +47,28 @@ pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
 /// `Cache-Control` of blob answers: blobs are immutable.
 pub const CACHE_CONTROL: &str = "public, max-age=86400, stale-while-revalidate=3600";
+
+/// `Content-Security-Policy` of blob answers: a document made of a blob is rendered in a
+/// sandbox (an opaque origin, no scripts, forms, popups or top-level navigation); images,
+/// audio and video are not affected.
+pub const CONTENT_SECURITY_POLICY: &str = "sandbox";
+
+/// The content type of blobs whose type is unknown or active.
+pub const OCTET_STREAM: &str = "application/octet-stream";
+
+/// Passive `application/*` types: shown, played or downloaded, never run as a document.
+const PASSIVE_APPLICATION_TYPES: [&str; 10] = [
+    "application/octet-stream",
+    "application/json",
+    "application/zip",
+    "application/gzip",
+    "application/x-tar",
+    "application/x-7z-compressed",
+    "application/x-bzip2",
+    "application/x-xz",
+    "application/zstd",
+    "application/wasm",
+];
 
 /// How many leading bytes are looked at to guess the content type.
 const SNIFF_BYTES: u64 = 8192;
@@ -114,15 +140,118 @@ async fn get_blob_by_object(
         .await
 }
 
-/// Whether `If-None-Match` names `etag` (or `*`); weak tags compare equal.
-fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(|tag| tag.trim())
-        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+/// What the `If-None-Match` fields of a request match (RFC 9110 §13.1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoneMatch {
+    /// No field, or no tag of it names the blob: serve the blob.
+    No,
+    /// A tag names the blob's ETag (weak comparison: `W/"x"` matches `"x"`): 304.
+    Tag,
+    /// `*`: 304 if the blob exists (has a current representation), else the usual error.
+    Any,
+}
+
+/// Matches the `If-None-Match` fields (each `*` or a list of entity tags, `"x"` or `W/"x"`;
+/// malformed members are skipped) against `etag` (a quoted strong tag).
+fn if_none_match(headers: &HeaderMap, etag: &str) -> NoneMatch {
+    let mut result = NoneMatch::No;
+    for value in headers.get_all(header::IF_NONE_MATCH) {
+        let Ok(mut rest) = value.to_str() else {
+            continue;
+        };
+        loop {
+            rest = rest.trim_start_matches([' ', '\t', ',']);
+            if rest.is_empty() {
+                break;
+            }
+            let quoted = rest.strip_prefix("W/").unwrap_or(rest);
+            let member_end = if let Some(tail) = quoted.strip_prefix('"') {
+                // An entity tag: up to its closing quote (its content may hold commas).
+                match tail.find('"') {
+                    Some(close) => {
+                        let tag = &quoted[..close + 2];
+                        if tag == etag {
+                            return NoneMatch::Tag;
+                        }
+                        rest.len() - quoted.len() + close + 2
+                    }
+                    None => rest.len(),
+                }
+            } else {
+                let end = rest.find(',').unwrap_or(rest.len());
+                if rest[..end].trim() == "*" {
+                    result = NoneMatch::Any;
+                }
+                end
+            };
+            rest = &rest[member_end..];
+        }
+    }
+    result
+}
+
+/// Whether browsers treat `content_type` (a media type, parameters ignored) as passive
+/// content: images other than SVG, audio, video, fonts, plain text, CSV, CSS, JSON and archives
+/// are shown, played or downloaded; every other type (HTML, XHTML, SVG, XML, JavaScript, PDF,
+/// unknown ones) may run script or be rendered as a document.
+pub fn is_passive_content_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let is_token = |text: &str| {
+        !text.is_empty()
+            && text
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
+    };
+    if !is_token(kind) || !is_token(subtype) || subtype.contains("xml") {
+        return false;
+    }
+    match kind {
+        "image" | "audio" | "video" | "font" => true,
+        "text" => matches!(subtype, "plain" | "csv" | "css"),
+        "application" => PASSIVE_APPLICATION_TYPES.contains(&essence.as_str()),
+        _ => false,
+    }
+}
+
+/// The `Content-Type` a blob of `detected` type (sniffed, or the object's attribute) is served
+/// with: `detected` itself if `allow_active`; otherwise a passive type, rebuilt from its essence
+/// and `charset` alone (so that no list or odd parameter reaches the browser), and
+/// `application/octet-stream` for any other type.
+pub fn served_content_type(detected: &HeaderValue, allow_active: bool) -> HeaderValue {
+    if allow_active {
+        return detected.clone();
+    }
+    let Some(text) = detected
+        .to_str()
+        .ok()
+        .filter(|text| is_passive_content_type(text))
+    else {
+        return HeaderValue::from_static(OCTET_STREAM);
+    };
+    let mut parts = text.split(';');
+    let mut served = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let charset = parts.find_map(|parameter| {
+        let (name, value) = parameter.split_once('=')?;
+        let value = value.trim().trim_matches('"');
+        (name.trim().eq_ignore_ascii_case("charset")
+            && !value.is_empty()
+            && value
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(&byte)))
+        .then_some(value)
+    });
+    if let Some(charset) = charset {
+        served = format!("{served}; charset={charset}");
+    }
+    HeaderValue::from_str(&served).unwrap_or_else(|_| HeaderValue::from_static(OCTET_STREAM))
 }
 
 /// The content type guessed from the blob's first bytes: a known file signature (`infer`),
@@ -155,7 +284,8 @@ fn header_value(text: String) -> HeaderValue {
 }
 
 impl AppState {
-    /// Serves `blob_id`: 304 for a matching `If-None-Match`, 206 / 416 for a `Range`, else 200.
+    /// Serves `blob_id`: 304 for a matching `If-None-Match` (for `*` only if the blob exists),
+    /// 206 / 416 for a `Range`, else 200.
     async fn serve_blob(
         &self,
         blob_id: BlobId,
@@ -174,11 +304,23 @@ impl AppState {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         );
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
         headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        let allow_active = self.config.allow_active_content;
         for (name, value) in attributes {
-            headers.insert(name.clone(), value.clone());
+            let value = if name == header::CONTENT_TYPE {
+                served_content_type(value, allow_active)
+            } else {
+                value.clone()
+            };
+            headers.insert(name.clone(), value);
         }
-        if if_none_match(request, &etag) {
+        let none_match = if_none_match(request, &etag);
+        if none_match == NoneMatch::Tag {
+            // The ETag is the blob ID: the client holds the blob's (immutable) bytes.
             headers.remove(header::CONTENT_TYPE);
             return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
         }
@@ -189,6 +331,14 @@ impl AppState {
             .and_then(|value| value.to_str().ok());
         let mut whole = self.reader.cached(&blob_id);
         let facts = self.reader.facts(&blob_id);
+        if none_match == NoneMatch::Any {
+            if whole.is_none() && facts.is_none() {
+                // The metadata read fails (404, 410, ...) if there is no such blob.
+                self.reader.size(&blob_id).await?;
+            }
+            headers.remove(header::CONTENT_TYPE);
+            return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+        }
         let size = match (&whole, facts) {
             (Some(bytes), _) => bytes.len() as u64,
             (None, Some(facts)) => facts.size,
@@ -248,7 +398,10 @@ impl AppState {
                     sniff_content_type(&prefix)
                 }
             };
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            headers.insert(
+                header::CONTENT_TYPE,
+                served_content_type(&HeaderValue::from_static(content_type), allow_active),
+            );
             self.reader
                 .remember(blob_id, BlobFacts { size, content_type });
         }
@@ -329,6 +482,7 @@ fn unsatisfiable(size: u64, mut headers: HeaderMap) -> Response {
 
 async fn health(State(state): State<AppState>) -> Response {
     let cache = state.reader.cache_stats();
+    let limits = state.reader.limits();
     Json(serde_json::json!({
         "status": "ok",
         "uptime_secs": state.started.elapsed().as_secs(),
@@ -341,6 +495,15 @@ async fn health(State(state): State<AppState>) -> Response {
             "misses": state.metrics.cache_misses.get(),
         },
         "max_blob_bytes": state.config.max_blob_bytes,
+        "allow_active_content": state.config.allow_active_content,
+        "reads": {
+            "running": state.metrics.reads_running.get(),
+            "queued": state.metrics.reads_queued.get(),
+            "max_concurrent": limits.max_concurrent,
+            "max_queued": limits.max_queued,
+            "rejected": state.metrics.reads_rejected.get(),
+            "cancelled": state.metrics.reads_cancelled.get(),
+        },
     }))
     .into_response()
 }
@@ -390,7 +553,7 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
 pub fn router(source: Arc<dyn BlobSource>, config: AggregatorConfig) -> Router {
     let metrics = Metrics::new();
     let state = AppState {
-        reader: Arc::new(BlobReader::new(source, config.cache_bytes, metrics.clone())),
+        reader: Arc::new(BlobReader::new(source, &config, metrics.clone())),
         config,
         metrics,
         started: Instant::now(),
@@ -436,15 +599,79 @@ mod tests {
 
     #[test]
     fn if_none_match_lists_and_weak_tags() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::IF_NONE_MATCH,
-            HeaderValue::from_static("\"other\", W/\"id\""),
-        );
-        assert!(if_none_match(&headers, "\"id\""));
-        assert!(!if_none_match(&headers, "\"nope\""));
-        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_static("*"));
-        assert!(if_none_match(&headers, "\"any\""));
-        assert!(!if_none_match(&HeaderMap::new(), "\"id\""));
+        let check = |values: &[&'static str], etag: &str| {
+            let mut headers = HeaderMap::new();
+            for value in values {
+                headers.append(header::IF_NONE_MATCH, HeaderValue::from_static(value));
+            }
+            if_none_match(&headers, etag)
+        };
+        let id = "\"id\"";
+        assert_eq!(check(&["\"other\", W/\"id\""], id), NoneMatch::Tag);
+        assert_eq!(check(&["\"other\", W/\"id\""], "\"nope\""), NoneMatch::No);
+        assert_eq!(check(&["\"a,b\",\"id\""], id), NoneMatch::Tag);
+        assert_eq!(check(&["\"x\"", " \t\"id\" "], id), NoneMatch::Tag);
+        assert_eq!(check(&["*"], id), NoneMatch::Any);
+        assert_eq!(check(&[" * "], id), NoneMatch::Any);
+        assert_eq!(check(&["*", "\"id\""], id), NoneMatch::Tag);
+        // Unquoted, a lowercase weak prefix, an unterminated tag: no match.
+        for value in ["id", "w/\"id\"", "\"id", "W/id", "\"i d\"", ""] {
+            assert_eq!(check(&[value], id), NoneMatch::No, "{value}");
+        }
+        assert_eq!(check(&[], id), NoneMatch::No);
+    }
+
+    #[test]
+    fn only_passive_types_are_served_as_such() {
+        let served = |value: &'static str| {
+            served_content_type(&HeaderValue::from_static(value), false)
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        for (detected, expected) in [
+            ("image/png", "image/png"),
+            ("IMAGE/JPEG", "image/jpeg"),
+            ("video/mp4", "video/mp4"),
+            ("audio/mpeg", "audio/mpeg"),
+            ("font/woff2", "font/woff2"),
+            ("text/plain; charset=utf-8", "text/plain; charset=utf-8"),
+            (
+                "text/plain;charset=\"UTF-8\";x=1",
+                "text/plain; charset=UTF-8",
+            ),
+            ("text/plain; charset=<x>", "text/plain"),
+            ("application/json", "application/json"),
+            ("application/zip", "application/zip"),
+        ] {
+            assert_eq!(served(detected), expected, "{detected}");
+        }
+        for active in [
+            "text/html",
+            "text/html; charset=utf-8",
+            "application/xhtml+xml",
+            "image/svg+xml",
+            "text/javascript",
+            "application/javascript",
+            "application/x-javascript",
+            "text/ecmascript",
+            "text/xml",
+            "application/xml",
+            "application/rss+xml",
+            "text/xsl",
+            "application/pdf",
+            "multipart/x-mixed-replace; boundary=x",
+            "application/x-shockwave-flash",
+            "text/plain, text/html",
+            "text/plain , text/html",
+            "image/png,text/html",
+            "nonsense",
+            "",
+            "application/vnd.unknown",
+        ] {
+            assert_eq!(served(active), OCTET_STREAM, "{active}");
+        }
+        let html = HeaderValue::from_static("text/html; charset=utf-8");
+        assert_eq!(served_content_type(&html, true), html);
     }
 }

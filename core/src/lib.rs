@@ -6,9 +6,11 @@
 //! - [`merkle`]: Blake2b-256 Merkle trees and proofs.
 //! - [`ids`]: blob/object IDs and the shard, pair and sliver index spaces.
 //! - [`bft`]: fault-tolerance thresholds.
+//! - [`bounded`]: bounded decoding of untrusted BCS (sequence length limits).
 
 pub mod bft;
 mod blake2b_many;
+pub mod bounded;
 pub mod crypto;
 pub mod encoding;
 pub mod ids;

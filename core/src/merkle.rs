@@ -337,7 +337,11 @@ pub enum MerkleProofError {
 /// BCS: `{ path: Vec<Node> }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MerkleProof {
-    /// Siblings, from the leaf's level upwards.
+    /// Siblings, from the leaf's level upwards (at most [`crate::bounded::MAX_PROOF_PATH`]
+    /// when decoded).
+    #[serde(
+        deserialize_with = "crate::bounded::bounded_vec::<_, { crate::bounded::MAX_PROOF_PATH }, _>"
+    )]
     pub path: Vec<Node>,
 }
 

@@ -105,7 +105,9 @@ pub struct BlobMetadataV1 {
     pub encoding_type: EncodingType,
     /// Length of the blob in bytes.
     pub unencoded_length: u64,
-    /// The roots of each sliver pair, by pair index (exactly `n_shards` entries).
+    /// The roots of each sliver pair, by pair index (exactly `n_shards` entries; at most
+    /// `u16::MAX` when decoded).
+    #[serde(deserialize_with = "crate::bounded::bounded_vec::<_, { u16::MAX as usize }, _>")]
     pub hashes: Vec<SliverPairMetadata>,
 }
 

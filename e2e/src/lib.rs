@@ -2,13 +2,15 @@
 //! `walrus_localnet::network::Network`), the `walrus` CLI run as a process ([`Cli`]), plain
 //! HTTP, deterministic test data and polling with deadlines, and the pieces of the fault
 //! tests: node clients and metrics, which node holds which sliver pair, byte-exact sliver
-//! checks against a recomputed encoding, a faulty writer's [`inconsistent_encoding`] and the
-//! test-only `[faults]` section of a node's configuration ([`TestNetwork::make_byzantine`]).
+//! checks against a recomputed encoding, a faulty writer's [`inconsistent_encoding`] and
+//! byzantine nodes: the test-only `walrus-byzantine-node` binary, which the localnet launcher
+//! starts for a node whose directory holds a `faults.toml` ([`TestNetwork::set_faults`],
+//! [`TestNetwork::make_byzantine`]).
 //!
 //! The binaries come from the cargo target directory next to the test executable
 //! (`target/<profile>/`). `cargo test --workspace` builds them (every binary's package has
 //! integration tests); to run only this crate's tests, build them first with
-//! `cargo build --release --bins`.
+//! `cargo build --release --bins` (that includes `walrus-byzantine-node`).
 
 use std::{
     future::Future,
@@ -19,6 +21,9 @@ use std::{
 };
 
 use anyhow::{bail, Context};
+pub use walrus_byzantine_node::{
+    Faults, MetadataFault, SliverFault, StatusFault, SymbolsFault, Timing,
+};
 use walrus_core::{
     encoding::{encode_blob, EncodedBlob, EncodingConfig, Primary, Secondary, SliverData},
     metadata::{BlobMetadata, BlobMetadataV1, BlobMetadataWithId},
@@ -315,24 +320,56 @@ impl TestNetwork {
         }
     }
 
-    /// Restarts node `i` as a byzantine node: stops it, appends the test-only `[faults]`
-    /// section to its `node.toml` (`corrupt_slivers`, `corrupt_metadata` and, if
-    /// `corrupt_recovery_symbols`, that too) and starts it again.
+    /// Restarts node `i` as a byzantine node that serves slivers with a flipped byte,
+    /// metadata with a changed hash and, if `corrupt_recovery_symbols`, recovery symbols with
+    /// flipped bytes (stored data stay honest).
     pub async fn make_byzantine(
         &mut self,
         i: usize,
         corrupt_recovery_symbols: bool,
     ) -> anyhow::Result<()> {
+        let faults = Faults {
+            metadata: Some(MetadataFault::Corrupt),
+            slivers: Some(SliverFault::FlipByte),
+            recovery_symbols: corrupt_recovery_symbols.then_some(SymbolsFault::FlipByte),
+            ..Faults::default()
+        };
         self.network.stop_node(i).await?;
-        let path = self.network.dir().node_config(i);
-        let mut config = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        config.push_str(&format!(
-            "\n[faults]\ncorrupt_slivers = true\ncorrupt_metadata = true\n\
-             corrupt_recovery_symbols = {corrupt_recovery_symbols}\n"
-        ));
-        std::fs::write(&path, config).with_context(|| format!("writing {}", path.display()))?;
+        self.write_faults(i, &faults)?;
         self.network.start_node(i).await
+    }
+
+    /// Makes node `i` behave as `faults` says. A node already running as the byzantine node
+    /// switches at once (it reads its faults file on every request); any other node is
+    /// (re)started as the byzantine node. `Faults::default()` keeps the byzantine binary
+    /// but lies no more; [`Self::make_honest`] brings back `walrus-node`.
+    pub async fn set_faults(&mut self, i: usize, faults: &Faults) -> anyhow::Result<()> {
+        let path = self.network.dir().node_faults(i);
+        let byzantine_running = path.is_file() && self.network.node_is_running(i);
+        if byzantine_running {
+            return self.write_faults(i, faults);
+        }
+        self.network.stop_node(i).await?;
+        self.write_faults(i, faults)?;
+        self.network.start_node(i).await
+    }
+
+    /// Restarts node `i` as an honest `walrus-node` (its faults file removed).
+    pub async fn make_honest(&mut self, i: usize) -> anyhow::Result<()> {
+        self.network.stop_node(i).await?;
+        let path = self.network.dir().node_faults(i);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                return Err(error).with_context(|| format!("removing {}", path.display()))
+            }
+        }
+        self.network.start_node(i).await
+    }
+
+    fn write_faults(&self, i: usize, faults: &Faults) -> anyhow::Result<()> {
+        walrus_byzantine_node::write_faults(&self.network.dir().node_faults(i), faults)
     }
 }
 

@@ -7,26 +7,45 @@
 //! - A faulty writer's inconsistent encoding is proven invalid on chain by the node that
 //!   recovers the doctored sliver; every reader then answers invalid and the nodes free it.
 //! - Crashes: a wiped node recovers every sliver of its shards byte-exact; a node killed with
-//!   SIGKILL in the middle of uploads loses no certified blob and recovers its slivers; a chain
-//!   restart in the middle of stores loses no event.
+//!   SIGKILL while an upload to it is provably in flight (half its body sent, no answer) loses
+//!   no certified blob, keeps exactly what it acknowledged and recovers the rest; a chain
+//!   restart in the middle of stores, with one node down across it, applies every event exactly
+//!   once on every node (counts and cursors against the chain's own event history, per-blob
+//!   state against the chain's events, the replay to the lagging node proven).
 //!
 //! Shards: 10, so `f = 3`, a read needs `n - 2f = 4` primary slivers and a certificate
 //! `n - f = 7` shards. Every test prints its duration.
 
 use std::time::Duration;
 
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
 use reqwest::StatusCode;
+use walrus_chain::{
+    client::BlobRegistration,
+    contract::{events::Event, redstuff, sui::U256},
+};
 use walrus_core::{
     bft::max_n_faulty,
-    encoding::{EncodedBlob, EncodingConfig, Primary},
-    BlobId,
+    crypto::Threshold,
+    encoding::{EncodedBlob, EncodingAxis, EncodingConfig, Primary, SliverData},
+    merkle::Node,
+    messages::ConfirmationCertificate,
+    BlobId, SliverType,
 };
 use walrus_e2e::{
     encode, inconsistent_encoding, poll, run, test_data, within, write_file, Stopwatch, TestNetwork,
 };
 use walrus_localnet::network::DEFAULT_STAKE;
-use walrus_node_client::api::{
-    BlobStatus, ErrorReason, StoredOnNodeStatus, METADATA_ENDPOINT, SLIVER_ENDPOINT,
+use walrus_node_client::{
+    api::{
+        sliver_path, BlobStatus, DeletableCounts, ErrorReason, EventId, StoredOnNodeStatus,
+        BCS_CONTENT_TYPE, METADATA_ENDPOINT, SLIVER_ENDPOINT,
+    },
+    NodeClient,
 };
 use walrus_sdk::client::{NoProgress, SdkError, StoreOptions, WalrusSdk};
 
@@ -446,14 +465,145 @@ fn wiped_node_recovers_every_sliver() {
     });
 }
 
-/// Scenario 6b: a node killed with SIGKILL in the middle of a sequence of uploads: every blob
-/// the SDK reported certified is readable, and the node, restarted, recovers all its slivers.
+/// The BCS encoding of `sliver` (`{symbols:{data,symbol_size},index}`: ULEB128 length, data,
+/// `u16` LE, `u16` LE), the body of a sliver upload.
+fn sliver_bcs<T: EncodingAxis>(sliver: &SliverData<T>) -> Vec<u8> {
+    let data = sliver.symbols.data();
+    let mut bytes = Vec::with_capacity(data.len() + 10);
+    let mut len = data.len();
+    loop {
+        let byte = u8::try_from(len & 0x7f).unwrap();
+        len >>= 7;
+        if len == 0 {
+            bytes.push(byte);
+            break;
+        }
+        bytes.push(byte | 0x80);
+    }
+    bytes.extend_from_slice(data);
+    bytes.extend_from_slice(&sliver.symbols.symbol_size().to_le_bytes());
+    bytes.extend_from_slice(&sliver.index.0.to_le_bytes());
+    bytes
+}
+
+/// An upload stuck in the middle of its body: `PUT path` to the node at `url` announcing
+/// `body.len()` bytes, of which only the first half is sent.
+async fn start_half_sent_put(url: &str, path: &str, body: &[u8]) -> TcpStream {
+    let authority = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = TcpStream::connect(&authority).await.expect("a connection");
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: {BCS_CONTENT_TYPE}\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("sent");
+    stream
+        .write_all(&body[..body.len() / 2])
+        .await
+        .expect("sent");
+    stream.flush().await.expect("flushed");
+    stream
+}
+
+/// The storage confirmations of `blob_id` (permanent) of every member but node `except`, as a
+/// certificate; panics if they do not carry a quorum.
+async fn certificate_without(
+    net: &TestNetwork,
+    sdk: &WalrusSdk,
+    blob_id: &BlobId,
+    except: usize,
+) -> ConfirmationCertificate {
+    let view = sdk.committee().await.expect("the committee");
+    let except_url = net.network.node_url(except).unwrap().trim_end_matches('/');
+    let (mut signed, mut signers, mut weight) = (Vec::new(), Vec::new(), 0u16);
+    for (index, member) in view.members.iter().enumerate() {
+        if member.url.trim_end_matches('/') == except_url {
+            continue;
+        }
+        let client = NodeClient::new(&member.url).expect("a node URL");
+        let confirmation = poll(
+            "a storage confirmation",
+            Duration::from_secs(20),
+            || async {
+                client
+                    .get_confirmation(blob_id, None)
+                    .await
+                    .map_err(|error| error.to_string())
+            },
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+        signed.push(confirmation);
+        signers.push(u16::try_from(index).unwrap());
+        weight += view.committee.members()[index].weight;
+    }
+    assert!(
+        Threshold::Quorum.is_met(weight, N_SHARDS),
+        "only {weight} shards confirmed"
+    );
+    ConfirmationCertificate::from_signed_messages_and_indices(&signed, &signers)
+        .expect("a certificate")
+}
+
+/// Scenario 6b: a node killed with SIGKILL in the middle of uploads.
+///
+/// The upload in flight is made certain, not left to timing: the test uploads blob S to the
+/// node itself, which acknowledges S's metadata and one primary sliver, and then sends only
+/// half of the body of S's next sliver; the node is killed while that request waits for the
+/// rest of its body (no answer came, and the connection then breaks without one). The SDK's
+/// stores of six other blobs run meanwhile. Then: every blob the SDK reported certified is
+/// readable; the node, restarted, holds exactly what it acknowledged of S (metadata and the
+/// primary sliver, byte-exact) and nothing of the half-sent sliver or the rest (its store is
+/// consistent: an unacknowledged upload left no trace); once S is certified with the other
+/// nodes' confirmations, the node recovers the rest of S and all its slivers of the other
+/// blobs, byte-exact, and S reads back through the aggregator, the CLI and the SDK.
 #[test]
 fn sigkilled_node_during_uploads_loses_no_certified_blob() {
     run(|| async {
         let _watch = Stopwatch::start("sigkilled_node_during_uploads_loses_no_certified_blob");
         let mut net = TestNetwork::start(4, N_SHARDS).await.expect("a network");
         let sdk = net.sdk().expect("an SDK client");
+        let killed = 2;
+        let f = usize::from(max_n_faulty(N_SHARDS));
+        assert!(net.network.node_shards(killed).unwrap().len() <= f);
+
+        // Blob S, registered on chain (before the SDK's stores: one wallet, one transaction
+        // at a time).
+        let s_data = test_data(400_000, 69);
+        let s = encode(&s_data, N_SHARDS);
+        let s_id = *s.metadata.blob_id();
+        let Node::Digest(root) = s.metadata.root_hash() else {
+            panic!("a blob has a root");
+        };
+        let s_object = sdk
+            .chain()
+            .reserve_and_register_blob(&BlobRegistration {
+                blob_id: U256::from(s_id),
+                root_hash: U256(root),
+                size: s_data.len() as u64,
+                encoding_type: redstuff::RS2,
+                deletable: false,
+                epochs_ahead: 2,
+            })
+            .await
+            .expect("S registered");
+        let client = net.node_client(killed);
+        poll(
+            "the node to see S's registration",
+            Duration::from_secs(20),
+            || async {
+                match client.get_blob_status(&s_id).await {
+                    Ok(BlobStatus::Permanent { .. }) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            },
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+
         let (first_done, mut first_done_rx) = tokio::sync::mpsc::channel::<()>(8);
         let uploads = tokio::spawn({
             let sdk = sdk.clone();
@@ -475,11 +625,55 @@ fn sigkilled_node_during_uploads_loses_no_certified_blob() {
             first_done_rx.recv(),
         )
         .await;
-        // The second store is now under way: kill a node in the middle of it.
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        let killed = 2;
+
+        // The node acknowledges part of S, then one upload of S stays in the middle of its
+        // body.
+        let pairs = net.pairs_of(killed, &s_id);
+        let acked = pairs[0];
+        let pair = &s.sliver_pairs[usize::from(acked.0)];
+        client
+            .put_metadata(&s_id, s.metadata.metadata())
+            .await
+            .expect("S's metadata accepted");
+        client
+            .put_sliver(&s_id, acked, &pair.primary)
+            .await
+            .expect("S's primary sliver accepted");
+        let body = sliver_bcs(&pair.secondary);
+        let mut stuck = start_half_sent_put(
+            net.network.node_url(killed).unwrap(),
+            &sliver_path(&s_id, acked, SliverType::Secondary),
+            &body,
+        )
+        .await;
+        let mut answer = [0u8; 256];
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), stuck.read(&mut answer))
+                .await
+                .is_err(),
+            "the node answered a half-sent upload"
+        );
         net.network.kill_node(killed).expect("killed");
-        println!("node {killed} killed (SIGKILL) during the second store");
+        println!(
+            "node {killed} killed (SIGKILL) with an upload of {} of {} bytes in flight, during \
+             the SDK's second store",
+            body.len() / 2,
+            body.len()
+        );
+        match within(
+            "the broken connection",
+            Duration::from_secs(10),
+            stuck.read(&mut answer),
+        )
+        .await
+        {
+            Ok(0) | Err(_) => {}
+            Ok(n) => panic!(
+                "the half-sent upload was answered: {}",
+                String::from_utf8_lossy(&answer[..n])
+            ),
+        }
+
         let results = within("the uploads", Duration::from_secs(120), uploads)
             .await
             .expect("the upload task");
@@ -505,29 +699,199 @@ fn sigkilled_node_during_uploads_loses_no_certified_blob() {
             .expect("a certified blob reads");
             assert!(read == *data, "blob {blob_id} read back differs");
         }
+
+        // Restarted, the node holds exactly what it acknowledged of S (S is not certified:
+        // nothing is recovered yet).
         net.network.start_node(killed).await.expect("restarted");
-        let encoded: Vec<EncodedBlob> = certified
+        assert_eq!(
+            client.get_metadata(&s_id).await.expect("S's metadata kept"),
+            s.metadata.clone().into_unverified()
+        );
+        assert_eq!(
+            client
+                .get_sliver::<Primary>(&s_id, acked)
+                .await
+                .expect("the acknowledged sliver kept"),
+            pair.primary
+        );
+        for &other in &pairs {
+            for axis in [SliverType::Primary, SliverType::Secondary] {
+                if other == acked && axis == SliverType::Primary {
+                    continue;
+                }
+                let status = client
+                    .get_sliver_status(&s_id, other, axis)
+                    .await
+                    .expect("a sliver status");
+                assert_eq!(
+                    status,
+                    StoredOnNodeStatus::Nonexistent,
+                    "pair {other:?} {axis:?} of S was never acknowledged"
+                );
+            }
+        }
+        println!(
+            "after the restart node {killed} holds S's metadata and 1 of its {} slivers",
+            2 * pairs.len()
+        );
+
+        // S certified without the killed node: it recovers the rest, byte-exact.
+        for i in (0..net.network.n_nodes()).filter(|&i| i != killed) {
+            let other = net.node_client(i);
+            other
+                .put_metadata(&s_id, s.metadata.metadata())
+                .await
+                .expect("metadata accepted");
+            for pair in net.pairs_of(i, &s_id) {
+                let slivers = &s.sliver_pairs[usize::from(pair.0)];
+                other
+                    .put_sliver(&s_id, pair, &slivers.primary)
+                    .await
+                    .expect("accepted");
+                other
+                    .put_sliver(&s_id, pair, &slivers.secondary)
+                    .await
+                    .expect("accepted");
+            }
+        }
+        let certificate = certificate_without(&net, &sdk, &s_id, killed).await;
+        sdk.chain()
+            .certify_blob(s_object.id, &certificate)
+            .await
+            .expect("S certified");
+        let mut encoded: Vec<EncodedBlob> = certified
             .iter()
             .map(|(_, data)| encode(data, N_SHARDS))
             .collect();
+        encoded.push(s);
         await_recovered(&net, killed, &encoded, Duration::from_secs(60)).await;
+        read_everywhere(&net, &sdk, &s_id, &s_data).await;
     });
 }
 
-/// Scenario 6c: the chain is killed and restarted in the middle of stores: blobs certified
-/// before are still certified on every node, stores after the restart certify, and every
-/// node processes the registrations and certifications made after it.
+/// Every `walrus` event the chain emitted so far, from the beginning, up to and including
+/// `head` (which must be one of them); then checks that no event follows within 2 s.
+async fn chain_events(sdk: &WalrusSdk, head: EventId) -> Vec<(EventId, Event)> {
+    let mut stream = sdk.chain().event_stream(None);
+    let mut events = Vec::new();
+    within(
+        "reading the chain's events",
+        Duration::from_secs(60),
+        async {
+            loop {
+                let (cursor, event) = stream.next().await.expect("the chain's event stream");
+                let id = EventId {
+                    checkpoint: cursor.checkpoint,
+                    event_index: cursor.event_index,
+                };
+                assert!(id <= head, "the chain has an event {id:?} after {head:?}");
+                events.push((id, event));
+                if id == head {
+                    return;
+                }
+            }
+        },
+    )
+    .await;
+    if let Ok(next) = tokio::time::timeout(Duration::from_secs(2), stream.next()).await {
+        panic!("the chain emitted an event after every node's last one: {next:?}");
+    }
+    events
+}
+
+/// What the chain's `events` say a node must report for `blob_id`: the deletable objects
+/// registered and certified (none deleted in these tests) and, for a certified permanent
+/// object, the event that certified it.
+fn expected_status(
+    events: &[(EventId, Event)],
+    blob_id: &BlobId,
+) -> (DeletableCounts, Option<EventId>) {
+    let id = U256::from(*blob_id);
+    let mut counts = DeletableCounts {
+        count_deletable_total: 0,
+        count_deletable_certified: 0,
+    };
+    let mut permanent = None;
+    for (cursor, event) in events {
+        match event {
+            Event::BlobRegistered(event) if event.blob_id == id && event.deletable => {
+                counts.count_deletable_total += 1;
+            }
+            Event::BlobCertified(event) if event.blob_id == id && event.deletable => {
+                counts.count_deletable_certified += 1;
+            }
+            Event::BlobCertified(event) if event.blob_id == id => {
+                assert!(
+                    permanent.is_none(),
+                    "one permanent certification per blob here"
+                );
+                permanent = Some(*cursor);
+            }
+            Event::BlobDeleted(event) if event.blob_id == id => {
+                panic!("no blob is deleted in this test")
+            }
+            _ => {}
+        }
+    }
+    (counts, permanent)
+}
+
+/// The number of lines of node `i`'s log that contain `text`.
+fn log_lines(net: &TestNetwork, i: usize, text: &str) -> usize {
+    std::fs::read_to_string(net.network.dir().node_log(i))
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains(text))
+        .count()
+}
+
+/// What a node logs when its event stream breaks and it resumes from its stored cursor.
+const RESUBSCRIBING: &str = "event stream failed; resubscribing";
+
+/// Scenario 6c: the chain is killed and restarted in the middle of stores, while one node is
+/// down. Proven, not only that the nodes agree:
+///
+/// - the replay happened: the node that was down when the chain came back was behind the
+///   chain's head by the events of the stores made while it was down (at least the first
+///   store's registration and certification) and applied exactly those from the restarted
+///   chain; the nodes that stayed up lost their event stream with the chain (their log says
+///   so) and resumed it from their stored cursors;
+/// - every event was applied exactly once: each node's cursor is the chain's last `walrus`
+///   event and its durable count of applied events equals the number of events the chain
+///   emitted (read from the beginning, after the restart); the in-memory counter of a node
+///   that never restarted agrees, and the restarted node's counter equals the events after its
+///   stored cursor; the history before the kill is unchanged (each node's count at the kill
+///   equals the chain's events up to its cursor at the kill);
+/// - per blob, every node reports what the chain's events say: the deletable objects
+///   registered and certified (stores that failed during the restart and were retried left
+///   extra registrations) and, for permanent blobs, the certifying event.
 #[test]
 fn chain_restart_during_stores_loses_no_event() {
     run(|| async {
         let _watch = Stopwatch::start("chain_restart_during_stores_loses_no_event");
         let mut net = TestNetwork::start(4, N_SHARDS).await.expect("a network");
+        let n_nodes = net.network.n_nodes();
         let sdk = net.sdk().expect("an SDK client");
         let before_data = test_data(80_000, 81);
         let before = sdk_store(&sdk, &before_data).await.expect("stored");
+        await_certified_everywhere(&net, &before).await;
 
-        // Stores one after the other; a store that fails while the chain is down is retried
-        // (a new registration) until it certifies, so the sequence spans the restart.
+        // A node with at most f shards is down from now until the chain is back: the stores
+        // certify without it, and it must catch up from the restarted chain.
+        let lagging = 3;
+        let f = usize::from(max_n_faulty(N_SHARDS));
+        assert!(net.network.node_shards(lagging).unwrap().len() <= f);
+        let lagging_before = net
+            .network
+            .node_health(lagging)
+            .await
+            .expect("health")
+            .event_progress;
+        net.network.stop_node(lagging).await.expect("stopped");
+        let online: Vec<usize> = (0..n_nodes).filter(|&i| i != lagging).collect();
+
+        // Deletable stores one after the other; a store that fails while the chain is down is
+        // retried (a new registration) until it certifies, so the sequence spans the restart.
         let (first_done, mut first_done_rx) = tokio::sync::mpsc::channel::<()>(8);
         let stores = tokio::spawn({
             let sdk = sdk.clone();
@@ -537,8 +901,10 @@ fn chain_restart_during_stores_loses_no_event() {
                 for seed in 0..4u64 {
                     let data = test_data(60_000, 90 + seed);
                     let blob_id = loop {
-                        match sdk_store(&sdk, &data).await {
-                            Ok(blob_id) => break blob_id,
+                        let store =
+                            sdk.store(data.clone(), StoreOptions::deletable(2), &NoProgress);
+                        match within("an SDK store", Duration::from_secs(60), store).await {
+                            Ok(outcome) => break outcome.blob_id(),
                             Err(error) => {
                                 failures += 1;
                                 println!("a store during the restart failed (retried): {error}");
@@ -558,6 +924,13 @@ fn chain_restart_during_stores_loses_no_event() {
             first_done_rx.recv(),
         )
         .await;
+        // The first store certified while `lagging` was down: its events are on the chain,
+        // after `lagging`'s cursor.
+        let mut at_kill = Vec::new();
+        for &i in &online {
+            let health = net.network.node_health(i).await.expect("health");
+            at_kill.push((i, health.event_progress, log_lines(&net, i, RESUBSCRIBING)));
+        }
         within(
             "the chain restart",
             Duration::from_secs(60),
@@ -565,24 +938,26 @@ fn chain_restart_during_stores_loses_no_event() {
         )
         .await
         .expect("the chain restarts");
+        net.network.start_node(lagging).await.expect("restarted");
         let (during, failures) = within("the stores", Duration::from_secs(120), stores)
             .await
             .expect("the store task");
         println!("{failures} store attempts failed while the chain restarted");
-        let mut certified = vec![(before, before_data)];
-        certified.extend(during);
 
         // Stores after the restart certify (registration and certification events reach
         // the nodes: they accept the uploads and sign).
+        let mut permanent = vec![(before, before_data)];
         for seed in 0..2u64 {
             let data = test_data(70_000, 100 + seed);
             let blob_id = sdk_store(&sdk, &data)
                 .await
                 .expect("a store after the chain restart");
-            certified.push((blob_id, data));
+            permanent.push((blob_id, data));
         }
-        for (blob_id, data) in &certified {
+        for (blob_id, _) in &permanent {
             await_certified_everywhere(&net, blob_id).await;
+        }
+        for (blob_id, data) in permanent.iter().chain(&during) {
             let read = within(
                 "an SDK read",
                 Duration::from_secs(30),
@@ -594,38 +969,155 @@ fn chain_restart_during_stores_loses_no_event() {
         }
         println!(
             "{} blobs certified across the chain restart",
-            certified.len()
+            permanent.len() + during.len()
         );
 
-        // Every node applied the same events, up to the same cursor (none lost, none twice).
-        let progress = poll(
-            "the nodes to agree on the events applied",
-            Duration::from_secs(20),
+        // The nodes settle on one last event: the chain's last `walrus` event.
+        let head = poll(
+            "the nodes to reach the same last event",
+            Duration::from_secs(30),
             || async {
-                let mut progress = Vec::new();
-                for i in 0..net.network.n_nodes() {
+                let mut cursors = Vec::new();
+                for i in 0..n_nodes {
                     let health = net
                         .network
                         .node_health(i)
                         .await
                         .map_err(|error| error.to_string())?;
-                    progress.push(health.event_progress);
+                    cursors.push(health.event_progress.last_cursor);
                 }
-                if progress.windows(2).all(|pair| pair[0] == pair[1]) {
-                    Ok(progress[0])
-                } else {
-                    Err(format!("{progress:?}"))
+                match cursors[0] {
+                    Some(head) if cursors.iter().all(|cursor| *cursor == Some(head)) => Ok(head),
+                    _ => Err(format!("{cursors:?}")),
                 }
             },
         )
         .await
         .unwrap_or_else(|error| panic!("{error}"));
-        println!("every node applied {progress:?}");
-        let events = usize::try_from(progress.events_processed).unwrap();
-        assert!(
-            events >= 2 * certified.len(),
-            "{events} events for {} certified blobs (a registration and a certification each)",
-            certified.len()
+        let events = chain_events(&sdk, head).await;
+        let count_up_to = |cursor: Option<EventId>| {
+            events.iter().filter(|(id, _)| Some(*id) <= cursor).count() as u64
+        };
+        println!(
+            "the chain emitted {} walrus events, the last at {head:?}",
+            events.len()
         );
+
+        // Exactly once: each node applied every event of the chain, none twice.
+        for i in 0..n_nodes {
+            let progress = net
+                .network
+                .node_health(i)
+                .await
+                .expect("health")
+                .event_progress;
+            assert_eq!(progress.last_cursor, Some(head), "node {i}");
+            assert_eq!(
+                progress.events_processed,
+                events.len() as u64,
+                "node {i} applied {} events, the chain emitted {}",
+                progress.events_processed,
+                events.len()
+            );
+            let applied_here = net
+                .node_metric(i, "walrus_node_events_processed_total", &[])
+                .await
+                .expect("metrics");
+            let expected_here = if i == lagging {
+                events.len() as u64 - lagging_before.events_processed
+            } else {
+                events.len() as u64
+            };
+            assert_eq!(
+                applied_here, expected_here as f64,
+                "node {i}'s process applied {applied_here} events"
+            );
+        }
+        // ... and the history before the kill is what the nodes had applied then.
+        assert_eq!(
+            count_up_to(lagging_before.last_cursor),
+            lagging_before.events_processed
+        );
+        for (i, progress, _) in &at_kill {
+            assert_eq!(
+                count_up_to(progress.last_cursor),
+                progress.events_processed,
+                "node {i}: the chain's history before the kill changed"
+            );
+        }
+
+        // The replay happened: `lagging` was behind the chain's head when the chain came back
+        // (by at least the events emitted while it was down and before the kill: those the
+        // nodes up had applied by then) and applied them from the restarted chain.
+        let seen_at_kill = at_kill
+            .iter()
+            .filter_map(|(_, progress, _)| progress.last_cursor)
+            .max();
+        let behind = count_up_to(seen_at_kill) - lagging_before.events_processed;
+        println!(
+            "node {lagging} was down across the restart: {behind} events behind the chain when \
+             it came back, {} events applied since its restart",
+            events.len() as u64 - lagging_before.events_processed
+        );
+        assert!(
+            behind >= 2,
+            "node {lagging} was only {behind} events behind (the first store's registration \
+             and certification were emitted while it was down)"
+        );
+        // The nodes up lost their event stream with the chain and resumed it.
+        for (i, progress, resubscribed_before) in &at_kill {
+            let resubscribed = log_lines(&net, *i, RESUBSCRIBING) - resubscribed_before;
+            println!(
+                "node {i}: {} events applied after the kill; the stream resumed after {} \
+                 failures",
+                events.len() as u64 - progress.events_processed,
+                resubscribed
+            );
+            assert!(
+                resubscribed >= 1,
+                "node {i} never lost its event stream when the chain was killed"
+            );
+        }
+
+        // Per blob, every node reports what the chain's events say.
+        for (blob_id, _) in permanent.iter().chain(&during) {
+            let (counts, certified_by) = expected_status(&events, blob_id);
+            for i in 0..n_nodes {
+                let status = net
+                    .node_client(i)
+                    .get_blob_status(blob_id)
+                    .await
+                    .expect("a status");
+                match (status, certified_by) {
+                    (
+                        BlobStatus::Permanent {
+                            is_certified: true,
+                            status_event,
+                            deletable_counts,
+                            ..
+                        },
+                        Some(event),
+                    ) => {
+                        assert_eq!(status_event, event, "node {i}, blob {blob_id}");
+                        assert_eq!(deletable_counts, counts, "node {i}, blob {blob_id}");
+                    }
+                    (
+                        BlobStatus::Deletable {
+                            deletable_counts,
+                            initial_certified_epoch: Some(_),
+                        },
+                        None,
+                    ) => assert_eq!(deletable_counts, counts, "node {i}, blob {blob_id}"),
+                    (status, _) => panic!(
+                        "node {i} reports {status:?} for {blob_id}; the chain says \
+                         {counts:?}, permanent certified by {certified_by:?}"
+                    ),
+                }
+            }
+            assert!(
+                certified_by.is_some() || counts.count_deletable_certified >= 1,
+                "the chain never certified {blob_id}"
+            );
+        }
     });
 }

@@ -5,6 +5,7 @@
 
 use std::sync::OnceLock;
 
+pub mod node_http;
 pub mod seeds;
 
 use walrus_core::{

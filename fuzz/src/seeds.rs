@@ -292,6 +292,244 @@ fn id_seeds(out: &mut TargetWriter) {
     }
 }
 
+/// Requests to the node's routes (`node_http`): every route with each fixed blob, valid and
+/// invalid uploads, recovery-symbol queries, a well-formed (but refused) inconsistency proof,
+/// lying `Content-Length`s, chunked and failing bodies, wrong methods and odd paths.
+fn node_http_seeds(out: &mut TargetWriter) {
+    use crate::node_http::{
+        blobs, AxisSel, BlobSel, Input, LengthSel, ObjectSel, QuerySel, RAW_ROUTE, ROUTES,
+    };
+    const GET: u8 = 0;
+    const PUT: u8 = 1;
+    const POST: u8 = 2;
+    let route = |template: &str| {
+        u8::try_from(ROUTES.iter().position(|t| *t == template).expect("a route"))
+            .expect("few routes")
+    };
+    let a = &blobs().a;
+    let config = a.metadata.config();
+    let metadata = bcs::to_bytes(a.metadata.as_unverified()).expect("encode");
+    let inner_metadata = bcs::to_bytes(a.metadata.metadata()).expect("encode");
+    let mut put = |input: Input| out.put(input.encode());
+
+    // Every route, every fixed blob (A, B, C, D, unknown), GET.
+    for (index, _) in ROUTES.iter().enumerate() {
+        for blob in 0..5 {
+            put(Input {
+                route: u8::try_from(index).expect("few routes"),
+                blob: BlobSel::Known(blob),
+                pair: 3,
+                query: QuerySel::Symbols(2, AxisSel::Primary),
+                ..Input::default()
+            });
+        }
+    }
+    // Reads of A's slivers, both axes, and their status.
+    for pair in [0, 9] {
+        for axis in [AxisSel::Primary, AxisSel::Secondary] {
+            for template in [
+                walrus_node_client::api::SLIVER_ENDPOINT,
+                walrus_node_client::api::SLIVER_STATUS_ENDPOINT,
+            ] {
+                put(Input {
+                    route: route(template),
+                    pair,
+                    axis: axis.clone(),
+                    ..Input::default()
+                });
+            }
+        }
+    }
+    // Uploads: A's own metadata (already stored: 200) to A, B, C, D and an unknown blob, with
+    // the metadata inside and outside the envelope; lying and missing lengths.
+    for blob in 0..5 {
+        for body in [&inner_metadata, &metadata] {
+            put(Input {
+                method: PUT,
+                route: route(walrus_node_client::api::METADATA_ENDPOINT),
+                blob: BlobSel::Known(blob),
+                length: LengthSel::Exact,
+                body: body.clone(),
+                ..Input::default()
+            });
+        }
+    }
+    for length in [
+        LengthSel::Value(0),
+        LengthSel::Value(u64::MAX),
+        LengthSel::Text(b"-1".to_vec()),
+        LengthSel::Twice(3),
+    ] {
+        put(Input {
+            method: PUT,
+            route: route(walrus_node_client::api::METADATA_ENDPOINT),
+            length,
+            body: inner_metadata.clone(),
+            ..Input::default()
+        });
+    }
+    // A's slivers to their own pairs (200), to the wrong pair and axis, chunked, failing.
+    for (pair_index, pair) in a.sliver_pairs.iter().enumerate().step_by(4) {
+        let index = u16::try_from(pair_index).expect("few pairs");
+        let primary = bcs::to_bytes(&pair.primary).expect("encode");
+        let secondary = bcs::to_bytes(&pair.secondary).expect("encode");
+        for (axis, body, chunks) in [
+            (AxisSel::Primary, &primary, 0),
+            (AxisSel::Secondary, &secondary, 3),
+            (AxisSel::Secondary, &primary, 0),
+            (AxisSel::Primary, &primary, 0x82),
+        ] {
+            put(Input {
+                method: PUT,
+                route: route(walrus_node_client::api::SLIVER_ENDPOINT),
+                pair: index,
+                axis,
+                length: LengthSel::Exact,
+                chunks,
+                body: body.clone(),
+                ..Input::default()
+            });
+        }
+        put(Input {
+            method: PUT,
+            route: route(walrus_node_client::api::SLIVER_ENDPOINT),
+            pair: index + 1,
+            body: primary.clone(),
+            ..Input::default()
+        });
+        put(Input {
+            method: PUT,
+            route: route(walrus_node_client::api::SLIVER_ENDPOINT),
+            blob: BlobSel::Known(1),
+            pair: index,
+            body: primary,
+            ..Input::default()
+        });
+    }
+    // Recovery symbols: canonical queries, free-text and broken ones.
+    for query in [
+        QuerySel::Symbols(0, AxisSel::Primary),
+        QuerySel::Symbols(9, AxisSel::Secondary),
+        QuerySel::Symbols(10, AxisSel::Primary),
+        QuerySel::Symbols(1, AxisSel::Text(b"Primary".to_vec())),
+        QuerySel::Text(b"targetType=secondary&targetSliver=4".to_vec()),
+        QuerySel::Text(b"targetSliver=70000&targetType=primary".to_vec()),
+        QuerySel::SymbolsAnd(3, AxisSel::Primary, b"targetSliver=4".to_vec()),
+        QuerySel::None,
+    ] {
+        put(Input {
+            route: route(walrus_node_client::api::RECOVERY_SYMBOLS_ENDPOINT),
+            query,
+            ..Input::default()
+        });
+    }
+    // Inconsistency proofs: well-formed proofs from A's own symbols (A is honest: refused
+    // after verification), too few symbols, to B and an unknown blob.
+    let k_primary = u16::try_from(config.n_symbols_in_sliver(SliverType::Primary)).expect("small");
+    let k_secondary =
+        u16::try_from(config.n_symbols_in_sliver(SliverType::Secondary)).expect("small");
+    let primary_proof = bcs::to_bytes(&InconsistencyProof {
+        target_sliver_index: SliverIndex(1),
+        recovery_symbols: symbols_for::<Primary>(a, 1, 0..k_primary),
+    })
+    .expect("encode");
+    let secondary_proof = bcs::to_bytes(&InconsistencyProof {
+        target_sliver_index: SliverIndex(6),
+        recovery_symbols: symbols_for::<Secondary>(a, 6, 2..2 + k_secondary),
+    })
+    .expect("encode");
+    let short_proof = bcs::to_bytes(&InconsistencyProof {
+        target_sliver_index: SliverIndex(1),
+        recovery_symbols: symbols_for::<Primary>(a, 1, 0..2),
+    })
+    .expect("encode");
+    for (blob, axis, body) in [
+        (0, AxisSel::Primary, &primary_proof),
+        (0, AxisSel::Secondary, &secondary_proof),
+        (0, AxisSel::Secondary, &primary_proof),
+        (0, AxisSel::Primary, &short_proof),
+        (1, AxisSel::Primary, &primary_proof),
+        (4, AxisSel::Primary, &primary_proof),
+    ] {
+        put(Input {
+            method: POST,
+            route: route(walrus_node_client::api::INCONSISTENCY_PROOF_ENDPOINT),
+            blob: BlobSel::Known(blob),
+            axis,
+            length: LengthSel::Exact,
+            body: body.clone(),
+            ..Input::default()
+        });
+    }
+    // Confirmations for each deletable object.
+    for (blob, object) in [
+        (0, ObjectSel::A),
+        (0, ObjectSel::B),
+        (1, ObjectSel::B),
+        (0, ObjectSel::Raw([0xa1; 32])),
+        (0, ObjectSel::Text(b"0xa1".to_vec())),
+    ] {
+        put(Input {
+            route: route(walrus_node_client::api::DELETABLE_CONFIRMATION_ENDPOINT),
+            blob: BlobSel::Known(blob),
+            object,
+            ..Input::default()
+        });
+    }
+    // Odd blob IDs and paths, wrong methods.
+    for blob in [
+        BlobSel::Raw([0; 32]),
+        BlobSel::Text(Vec::new()),
+        BlobSel::Text(b"not-a-blob-id".to_vec()),
+        BlobSel::Text(b"%ff%fe".to_vec()),
+        BlobSel::Text(b"../..".to_vec()),
+    ] {
+        put(Input {
+            route: route(walrus_node_client::api::METADATA_ENDPOINT),
+            blob,
+            ..Input::default()
+        });
+    }
+    for path in [
+        &b"/"[..],
+        b"/v1/blobs",
+        b"/v1/blobs//metadata",
+        b"/v1/health/",
+        b"//v1//health",
+        b"/v1/blobs/x/slivers/99999999999/primary",
+        b"/v1/api?x=%zz",
+        b"/metrics#frag",
+        b"*",
+        b"/v1/blobs/\xff/status",
+    ] {
+        put(Input {
+            route: RAW_ROUTE,
+            suffix: path.to_vec(),
+            ..Input::default()
+        });
+    }
+    for method in [3, 4, 5, 6, POST] {
+        for template in [
+            walrus_node_client::api::METADATA_ENDPOINT,
+            walrus_node_client::api::HEALTH_ENDPOINT,
+        ] {
+            put(Input {
+                method,
+                route: route(template),
+                body: b"{}".to_vec(),
+                ..Input::default()
+            });
+        }
+    }
+    put(Input {
+        method: GET,
+        route: route(walrus_node_client::api::SLIVER_ENDPOINT),
+        pair: 0,
+        suffix: b"/extra".to_vec(),
+        ..Input::default()
+    });
+}
+
 /// Environment variable naming the directory to write seeds to.
 pub const SEEDS_ENV: &str = "WALRUS_FUZZ_WRITE_SEEDS";
 
@@ -309,6 +547,7 @@ pub fn write(target: &str, dir: &std::path::Path) -> usize {
         "inconsistency_proof" => inconsistency_seeds(&mut out),
         "messages" => message_seeds(&mut out),
         "ids" => id_seeds(&mut out),
+        "node_http" => node_http_seeds(&mut out),
         other => panic!("no seeds for unknown fuzz target {other}"),
     }
     out.next

@@ -22,7 +22,7 @@ use anyhow::{bail, Context};
 use axum::{
     body::Bytes,
     extract::State,
-    http::StatusCode,
+    http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
@@ -272,6 +272,10 @@ pub struct FaucetConfig {
     /// Requests granted per recipient in any 60 s window (0: no limit); more answer 429
     /// `rate_limited`.
     pub max_requests_per_minute: u32,
+    /// Requests granted per minute across all recipients (a token bucket: bursts of at most
+    /// this many, refilled evenly over a minute; 0: no limit), so that fresh addresses cannot
+    /// drain the faucet; more answer 429 `global_rate_limited`.
+    pub max_grants_per_minute: u32,
 }
 
 impl Default for FaucetConfig {
@@ -282,6 +286,7 @@ impl Default for FaucetConfig {
             max_sui: 10_000 * ONE_COIN,
             max_wal: 10_000 * ONE_COIN,
             max_requests_per_minute: 60,
+            max_grants_per_minute: 600,
         }
     }
 }
@@ -423,6 +428,66 @@ impl RateLimiter {
         times.push_back(now);
         Ok(())
     }
+
+    /// Forgets the request of `recipient` recorded at `at` by [`Self::check`] (it was not
+    /// granted after all, e.g. refused by the [`GlobalRateLimiter`]).
+    pub fn forget(&self, recipient: Address, at: Instant) {
+        let mut granted = self
+            .granted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(times) = granted.get_mut(&recipient) {
+            if let Some(index) = times.iter().rposition(|time| *time == at) {
+                times.remove(index);
+            }
+        }
+    }
+}
+
+/// The faucet's limit across all recipients: a token bucket holding at most `per_minute`
+/// grants, refilled at `per_minute` per 60 s (so a burst of `per_minute`, then one grant every
+/// `60 / per_minute` s).
+#[derive(Debug)]
+pub struct GlobalRateLimiter {
+    per_minute: u32,
+    /// Tokens, and when they were counted (none before the first request: a full bucket).
+    bucket: Mutex<Option<(f64, Instant)>>,
+}
+
+impl GlobalRateLimiter {
+    /// At most `per_minute` grants per minute in all (0: no limit).
+    pub fn new(per_minute: u32) -> Self {
+        Self {
+            per_minute,
+            bucket: Mutex::new(None),
+        }
+    }
+
+    /// Takes a grant at `now` if the bucket holds one; otherwise returns how long until it
+    /// does.
+    pub fn check(&self, now: Instant) -> Result<(), Duration> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let capacity = f64::from(self.per_minute);
+        let per_second = capacity / 60.0;
+        let mut bucket = self
+            .bucket
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (tokens, counted) = bucket.unwrap_or((capacity, now));
+        let refilled = now.saturating_duration_since(counted).as_secs_f64() * per_second;
+        let tokens = (tokens + refilled).min(capacity);
+        // `counted` never moves back, so an earlier `now` neither refills nor loses tokens.
+        let counted = counted.max(now);
+        if tokens >= 1.0 {
+            *bucket = Some((tokens - 1.0, counted));
+            Ok(())
+        } else {
+            *bucket = Some((tokens, counted));
+            Err(Duration::from_secs_f64((1.0 - tokens) / per_second))
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -431,6 +496,7 @@ struct FaucetState {
     genesis: Genesis,
     config: FaucetConfig,
     limiter: Arc<RateLimiter>,
+    global: Arc<GlobalRateLimiter>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -446,6 +512,20 @@ struct GasRequest {
 fn json_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message.into() } });
     (status, Json(body)).into_response()
+}
+
+/// `wait` in whole seconds, rounded up, at least 1 (for `Retry-After`).
+fn retry_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// 429 with `code`, `message` and `Retry-After: seconds`.
+fn too_many_requests(code: &str, message: String, seconds: u64) -> Response {
+    let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, code, message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 async fn gas(State(state): State<FaucetState>, body: Bytes) -> Response {
@@ -488,15 +568,29 @@ async fn gas(State(state): State<FaucetState>, body: Bytes) -> Response {
             "sui and wal are both 0",
         );
     }
-    if let Err(retry_after) = state.limiter.check(recipient, Instant::now()) {
-        return json_error(
-            StatusCode::TOO_MANY_REQUESTS,
+    // Per recipient first, so that requests refused there take nothing of the global budget.
+    let now = Instant::now();
+    if let Err(wait) = state.limiter.check(recipient, now) {
+        let seconds = retry_seconds(wait);
+        return too_many_requests(
             "rate_limited",
             format!(
-                "at most {} requests per minute for {recipient}; retry in {} s",
+                "at most {} requests per minute for {recipient}; retry in {seconds} s",
                 state.config.max_requests_per_minute,
-                retry_after.as_secs().max(1)
             ),
+            seconds,
+        );
+    }
+    if let Err(wait) = state.global.check(now) {
+        state.limiter.forget(recipient, now);
+        let seconds = retry_seconds(wait);
+        return too_many_requests(
+            "global_rate_limited",
+            format!(
+                "the faucet grants at most {} requests per minute in all; retry in {seconds} s",
+                state.config.max_grants_per_minute,
+            ),
+            seconds,
         );
     }
     let result = {
@@ -652,6 +746,7 @@ pub async fn run_chain(
                     options.faucet.max_requests_per_minute,
                     Duration::from_secs(60),
                 )),
+                global: Arc::new(GlobalRateLimiter::new(options.faucet.max_grants_per_minute)),
             });
             tracing::info!(address = %listener.local_addr()?, "faucet listening");
             let signal = wait_stop(stop_rx.clone());

@@ -285,6 +285,22 @@ async fn faucet_rate_limit_answers_429() {
         .as_str()
         .unwrap()
         .contains("2 requests per minute"));
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("http://{}/v1/gas", chain.faucet))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
     // Invalid requests are answered before the limit and do not count.
     let (status, _) = common::http(chain.faucet, "POST", "/v1/gas", "{}")
         .await
@@ -292,5 +308,52 @@ async fn faucet_rate_limit_answers_429() {
     assert_eq!(status, 400);
     // The limit is per recipient.
     fund(&chain, b).await;
+    chain.stop().await;
+}
+
+#[tokio::test]
+async fn faucet_global_rate_limit_refuses_fresh_addresses_with_429() {
+    let temp = tempfile::tempdir().unwrap();
+    let config = FaucetConfig {
+        max_requests_per_minute: 60,
+        max_grants_per_minute: 3,
+        ..FaucetConfig::default()
+    };
+    let chain = Chain::start(temp.path(), 60_000, config).await;
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("http://{}/v1/gas", chain.faucet);
+    // Every request names a fresh address: the per-recipient limit never applies.
+    let mut granted = 0;
+    for n in 0..6u8 {
+        let recipient = Address::new([0x40 + n; 32]);
+        let response = http
+            .post(&url)
+            .json(&serde_json::json!({ "recipient": recipient.to_string() }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .map(|value| value.to_str().unwrap().parse::<u64>().unwrap());
+        let body: serde_json::Value = response.json().await.unwrap();
+        if n < 3 {
+            assert_eq!(status, 200, "{body}");
+            assert!(body["transaction_digest"].is_string(), "{body}");
+            granted += 1;
+        } else {
+            assert_eq!(status, 429, "{body}");
+            assert_eq!(body["error"]["code"], "global_rate_limited");
+            assert!(body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("3 requests per minute in all"));
+            // One grant every 20 s.
+            let retry_after = retry_after.expect("a Retry-After header");
+            assert!((1..=20).contains(&retry_after), "{retry_after}");
+        }
+    }
+    assert_eq!(granted, 3);
     chain.stop().await;
 }

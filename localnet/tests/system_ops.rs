@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use sui_sdk_types::Address;
 use walrus_localnet::{
-    launcher::{GenesisFile, RateLimiter},
+    launcher::{GenesisFile, GlobalRateLimiter, RateLimiter},
     operators::{run_epoch_change, run_faucet, Operator},
     service::ChainState,
     types::{ObjectType, ObjectValue},
@@ -212,5 +212,48 @@ fn faucet_rate_limiter_window() {
     let unlimited = RateLimiter::new(0, Duration::from_secs(60));
     for _ in 0..100 {
         assert!(unlimited.check(a, start).is_ok());
+    }
+}
+
+#[test]
+fn faucet_rate_limiter_forgets_refused_grants() {
+    let limiter = RateLimiter::new(1, Duration::from_secs(60));
+    let start = Instant::now();
+    let a: Address = "0xa".parse().unwrap();
+    assert!(limiter.check(a, start).is_ok());
+    assert!(limiter.check(a, start).is_err());
+    limiter.forget(a, start);
+    assert!(limiter.check(a, start + Duration::from_secs(1)).is_ok());
+    // Forgetting what was never recorded changes nothing.
+    limiter.forget(a, start + Duration::from_secs(2));
+    limiter.forget("0xb".parse().unwrap(), start);
+    assert!(limiter.check(a, start + Duration::from_secs(2)).is_err());
+}
+
+#[test]
+fn faucet_global_token_bucket() {
+    let limiter = GlobalRateLimiter::new(6);
+    let start = Instant::now();
+    // A full bucket: a burst of 6 ...
+    for _ in 0..6 {
+        assert!(limiter.check(start).is_ok());
+    }
+    // ... then one grant every 10 s.
+    let retry = limiter.check(start).unwrap_err();
+    assert_eq!(retry.as_secs_f64().round(), 10.0);
+    let retry = limiter.check(start + Duration::from_secs(4)).unwrap_err();
+    assert_eq!(retry.as_secs_f64().round(), 6.0);
+    assert!(limiter.check(start + Duration::from_secs(10)).is_ok());
+    assert!(limiter.check(start + Duration::from_secs(11)).is_err());
+    // Refilled to the burst size at most.
+    let later = start + Duration::from_secs(3600);
+    for _ in 0..6 {
+        assert!(limiter.check(later).is_ok());
+    }
+    assert!(limiter.check(later).is_err());
+    // 0: no limit.
+    let unlimited = GlobalRateLimiter::new(0);
+    for _ in 0..100 {
+        assert!(unlimited.check(start).is_ok());
     }
 }

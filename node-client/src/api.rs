@@ -398,10 +398,14 @@ error_reasons! {
     NotFound = ("NOT_FOUND", 404, "NOT_FOUND"),
     /// The blob was certified invalid: its data is never served.
     BlobInvalid = ("BLOB_INVALID", 410, "FAILED_PRECONDITION"),
+    /// The route exists but not with this HTTP method.
+    MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405, "UNIMPLEMENTED"),
     /// The request body exceeds the route's limit.
     PayloadTooLarge = ("PAYLOAD_TOO_LARGE", 413, "INVALID_ARGUMENT"),
     /// The request body has a content type the route does not accept.
     UnsupportedMediaType = ("UNSUPPORTED_MEDIA_TYPE", 415, "INVALID_ARGUMENT"),
+    /// The request body did not arrive within the node's deadline.
+    RequestTimeout = ("REQUEST_TIMEOUT", 408, "DEADLINE_EXCEEDED"),
     /// Too many requests; retry later.
     RateLimited = ("RATE_LIMITED", 429, "RESOURCE_EXHAUSTED"),
     /// The node cannot serve now (starting, syncing, shutting down); retry later.
@@ -1002,6 +1006,18 @@ mod tests {
                 "UNSUPPORTED_MEDIA_TYPE",
                 415,
                 "INVALID_ARGUMENT",
+            ),
+            (
+                ErrorReason::MethodNotAllowed,
+                "METHOD_NOT_ALLOWED",
+                405,
+                "UNIMPLEMENTED",
+            ),
+            (
+                ErrorReason::RequestTimeout,
+                "REQUEST_TIMEOUT",
+                408,
+                "DEADLINE_EXCEEDED",
             ),
             (
                 ErrorReason::RateLimited,

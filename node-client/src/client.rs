@@ -6,7 +6,10 @@ use reqwest::{header::CONTENT_TYPE, Method, RequestBuilder, Response, Url};
 use serde::{de::DeserializeOwned, Serialize};
 use thiserror::Error;
 use walrus_core::{
-    encoding::{EncodingAxis, GeneralRecoverySymbol, InconsistencyProofEither, SliverData},
+    bounded,
+    encoding::{
+        BlobLayout, EncodingAxis, GeneralRecoverySymbol, InconsistencyProofEither, SliverData,
+    },
     messages::{SignedInvalidBlobIdMsg, SignedStorageConfirmation, StorageConfirmation},
     metadata::{BlobMetadata, BlobMetadataWithId},
     BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType,
@@ -25,6 +28,28 @@ pub const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 
 /// Bytes of a non-JSON error body kept in [`NodeClientError::UnexpectedStatus`].
 pub const ERROR_BODY_PREFIX_BYTES: usize = 512;
+
+/// Cap on a JSON answer (status, health, confirmations, attestations): they are small.
+pub const MAX_JSON_RESPONSE_BYTES: usize = 1 << 20;
+
+/// The largest a legitimate metadata answer ([`BlobMetadataWithId`] in BCS) can be for
+/// `n_shards` shards ([`bounded::max_metadata_with_id_len`]).
+pub fn metadata_response_limit(n_shards: u16) -> usize {
+    bounded::max_metadata_with_id_len(n_shards)
+}
+
+/// The length of a legitimate answer with a sliver of `axis` ([`SliverData`] in BCS) for a
+/// blob of `layout` ([`bounded::sliver_len`]: exact).
+pub fn sliver_response_limit(layout: &BlobLayout, axis: SliverType) -> usize {
+    bounded::sliver_len(layout, axis)
+}
+
+/// The largest a legitimate recovery-symbols answer (a BCS list of [`GeneralRecoverySymbol`])
+/// can be for a blob of `layout` from a node holding `n_pairs` sliver pairs: one symbol per
+/// pair, each with its Merkle proof ([`bounded::max_recovery_symbols_len`]).
+pub fn recovery_symbols_response_limit(layout: &BlobLayout, n_pairs: usize) -> usize {
+    bounded::max_recovery_symbols_len(layout, n_pairs)
+}
 
 /// Default TCP connect timeout of [`NodeClient::new`].
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -206,11 +231,26 @@ impl NodeClient {
 
     /// GET the metadata of `blob_id` (unverified: check them with `BlobMetadataWithId::verify`).
     /// Fails with [`NodeClientError::Decode`] if the node answers metadata of another blob ID.
+    /// The answer is capped at what metadata of the largest shard count can be (or at the
+    /// client's cap if lower); [`Self::get_metadata_with_limit`] caps it for a known shard
+    /// count.
     pub async fn get_metadata(
         &self,
         blob_id: &BlobId,
     ) -> Result<BlobMetadataWithId, NodeClientError> {
-        let metadata: BlobMetadataWithId = self.get_bcs(&api::metadata_path(blob_id)).await?;
+        let limit = metadata_response_limit(u16::MAX).min(self.max_response_bytes);
+        self.get_metadata_with_limit(blob_id, limit).await
+    }
+
+    /// Like [`Self::get_metadata`], with the answer capped at `limit` bytes instead (e.g.
+    /// [`metadata_response_limit`] of the committee's shard count).
+    pub async fn get_metadata_with_limit(
+        &self,
+        blob_id: &BlobId,
+        limit: usize,
+    ) -> Result<BlobMetadataWithId, NodeClientError> {
+        let metadata: BlobMetadataWithId =
+            self.get_bcs(&api::metadata_path(blob_id), limit).await?;
         if metadata.blob_id != *blob_id {
             return Err(NodeClientError::Decode(format!(
                 "asked for the metadata of {blob_id}, got those of {}",
@@ -239,13 +279,26 @@ impl NodeClient {
         self.get_json(&api::metadata_status_path(blob_id)).await
     }
 
-    /// GET the sliver of axis `T` of pair `pair` (unverified: check it against the metadata).
+    /// GET the sliver of axis `T` of pair `pair` (unverified: check it against the metadata,
+    /// and that its index is the one pair `pair` holds), capped at the client's cap.
     pub async fn get_sliver<T: EncodingAxis>(
         &self,
         blob_id: &BlobId,
         pair: SliverPairIndex,
     ) -> Result<SliverData<T>, NodeClientError> {
-        self.get_bcs(&api::sliver_path(blob_id, pair, T::TYPE))
+        self.get_sliver_with_limit(blob_id, pair, self.max_response_bytes)
+            .await
+    }
+
+    /// Like [`Self::get_sliver`], with the answer capped at `limit` bytes instead (e.g.
+    /// [`sliver_response_limit`] of the blob's layout).
+    pub async fn get_sliver_with_limit<T: EncodingAxis>(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        limit: usize,
+    ) -> Result<SliverData<T>, NodeClientError> {
+        self.get_bcs(&api::sliver_path(blob_id, pair, T::TYPE), limit)
             .await
     }
 
@@ -290,15 +343,32 @@ impl NodeClient {
     }
 
     /// GET every recovery symbol the node can give for rebuilding sliver `target` of axis
-    /// `target_type` (unverified: `recover_sliver` checks each against the metadata).
+    /// `target_type` (unverified: `recover_sliver` checks each against the metadata), capped
+    /// at the client's cap.
     pub async fn get_recovery_symbols(
         &self,
         blob_id: &BlobId,
         target: SliverIndex,
         target_type: SliverType,
     ) -> Result<Vec<GeneralRecoverySymbol>, NodeClientError> {
-        self.get_bcs(&api::recovery_symbols_path(blob_id, target, target_type))
+        self.get_recovery_symbols_with_limit(blob_id, target, target_type, self.max_response_bytes)
             .await
+    }
+
+    /// Like [`Self::get_recovery_symbols`], with the answer capped at `limit` bytes instead
+    /// (e.g. [`recovery_symbols_response_limit`] of the blob's layout and the node's pairs).
+    pub async fn get_recovery_symbols_with_limit(
+        &self,
+        blob_id: &BlobId,
+        target: SliverIndex,
+        target_type: SliverType,
+        limit: usize,
+    ) -> Result<Vec<GeneralRecoverySymbol>, NodeClientError> {
+        self.get_bcs(
+            &api::recovery_symbols_path(blob_id, target, target_type),
+            limit,
+        )
+        .await
     }
 
     /// POST an inconsistency proof; the node answers its signed invalid-blob-ID attestation.
@@ -332,9 +402,17 @@ impl NodeClient {
 
     // -----------------------------------------------------------------------------------------
 
-    async fn get_bcs<R: DeserializeOwned>(&self, path: &str) -> Result<R, NodeClientError> {
+    /// GETs `path` and decodes the BCS answer of at most `limit` bytes. Decoding allocates
+    /// in proportion to the bytes received: serde preallocates at most 1 MiB per sequence
+    /// whatever length prefix the body claims, and a prefix longer than the remaining body
+    /// fails at its end.
+    async fn get_bcs<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        limit: usize,
+    ) -> Result<R, NodeClientError> {
         let response = self.execute(self.http.get(self.url(path))).await?;
-        let body = read_capped(response, self.max_response_bytes).await?;
+        let body = read_capped(response, limit).await?;
         bcs::from_bytes(&body)
             .map_err(|error| NodeClientError::Decode(format!("invalid BCS from {path}: {error}")))
     }
@@ -349,7 +427,8 @@ impl NodeClient {
         response: Response,
     ) -> Result<R, NodeClientError> {
         let url = response.url().path().to_owned();
-        let body = read_capped(response, self.max_response_bytes).await?;
+        let limit = MAX_JSON_RESPONSE_BYTES.min(self.max_response_bytes);
+        let body = read_capped(response, limit).await?;
         serde_json::from_slice::<ApiSuccess<R>>(&body)
             .map(ApiSuccess::into_data)
             .map_err(|error| NodeClientError::Decode(format!("invalid JSON from {url}: {error}")))

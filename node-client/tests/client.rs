@@ -735,3 +735,99 @@ fn paths_match_the_mock_routes() {
     let path = api::recovery_symbols_path(&BlobId([0; 32]), SliverIndex(5), SliverType::Primary);
     assert!(path.ends_with("/recoverySymbols?targetSliver=5&targetType=primary"));
 }
+
+#[tokio::test]
+async fn computed_caps_fit_legitimate_answers_only() {
+    use walrus_node_client::client::{
+        metadata_response_limit, recovery_symbols_response_limit, sliver_response_limit,
+    };
+    let (url, state) = mock_node().await;
+    let client = NodeClient::new(&url).unwrap();
+    let blob_id = state.blob_id();
+    let layout = *state.encoded.metadata.layout();
+
+    // Each cap is at least the real answer's size and only a small header above it.
+    let metadata_bytes = bcs::to_bytes(state.encoded.metadata.as_unverified())
+        .unwrap()
+        .len();
+    let limit = metadata_response_limit(N_SHARDS);
+    assert!((metadata_bytes..metadata_bytes + 128).contains(&limit));
+    client
+        .get_metadata_with_limit(&blob_id, limit)
+        .await
+        .unwrap();
+    let error = client
+        .get_metadata_with_limit(&blob_id, metadata_bytes - 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, NodeClientError::ResponseTooLarge { .. }));
+    // Metadata for many more shards than the committee has are refused.
+    assert!(metadata_response_limit(N_SHARDS / 2) < metadata_bytes);
+    // Without a shard count, the cap is what the largest shard count allows.
+    assert!(metadata_response_limit(u16::MAX) < 5 << 20);
+
+    for axis in [SliverType::Primary, SliverType::Secondary] {
+        let sliver_bytes = match axis {
+            SliverType::Primary => bcs::to_bytes(state.primary(SliverPairIndex(3)).unwrap()),
+            SliverType::Secondary => bcs::to_bytes(state.secondary(SliverPairIndex(3)).unwrap()),
+        }
+        .unwrap()
+        .len();
+        let limit = sliver_response_limit(&layout, axis);
+        assert!(
+            (sliver_bytes..sliver_bytes + 128).contains(&limit),
+            "{axis}"
+        );
+    }
+    client
+        .get_sliver_with_limit::<Primary>(
+            &blob_id,
+            SliverPairIndex(3),
+            sliver_response_limit(&layout, SliverType::Primary),
+        )
+        .await
+        .unwrap();
+    let error = client
+        .get_sliver_with_limit::<Secondary>(
+            &blob_id,
+            SliverPairIndex(3),
+            sliver_response_limit(&layout, SliverType::Primary) / 2,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, NodeClientError::ResponseTooLarge { .. }));
+
+    // The mock answers one symbol per pair: N_SHARDS of them.
+    let n_pairs = usize::from(N_SHARDS);
+    let symbols_bytes = bcs::to_bytes(&state.recovery_symbols(SliverIndex(2), SliverType::Primary))
+        .unwrap()
+        .len();
+    let limit = recovery_symbols_response_limit(&layout, n_pairs);
+    assert!(symbols_bytes <= limit && limit <= symbols_bytes + 128 * n_pairs);
+    let symbols = client
+        .get_recovery_symbols_with_limit(&blob_id, SliverIndex(2), SliverType::Primary, limit)
+        .await
+        .unwrap();
+    assert_eq!(symbols.len(), n_pairs);
+    // A node claiming two shards that answers ten symbols is refused.
+    let error = client
+        .get_recovery_symbols_with_limit(
+            &blob_id,
+            SliverIndex(2),
+            SliverType::Primary,
+            recovery_symbols_response_limit(&layout, 2),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, NodeClientError::ResponseTooLarge { .. }));
+}
+
+#[test]
+fn decoding_hostile_length_prefixes_allocates_little() {
+    // A 16-byte body claiming a sliver of 2^31 - 1 bytes and a list of 2^31 - 1 symbols:
+    // decoding fails at the end of the body instead of allocating what the prefixes claim.
+    let mut sliver = vec![0xff, 0xff, 0xff, 0xff, 0x07];
+    sliver.extend_from_slice(&[0; 11]);
+    assert!(bcs::from_bytes::<SliverData<Primary>>(&sliver).is_err());
+    assert!(bcs::from_bytes::<Vec<GeneralRecoverySymbol>>(&sliver).is_err());
+}

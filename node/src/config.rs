@@ -18,10 +18,11 @@
 //! max_concurrent_blobs = 4
 //! max_concurrent_requests = 16
 //!
-//! [faults]                    # TEST ONLY: never set in production
-//! corrupt_slivers = true      # GET sliver answers carry a flipped byte
-//! corrupt_metadata = true     # GET metadata answers carry a changed hash
-//! corrupt_recovery_symbols = true  # GET recoverySymbols answers carry flipped bytes
+//! [limits]                    # optional: load shedding (429 + Retry-After beyond)
+//! max_concurrent_symbol_requests = 4   # default: twice the cores
+//! max_queued_symbol_requests = 64
+//! max_registration_waits = 1024        # uploads/confirmations waiting for registration
+//! body_timeout_ms = 60000              # a slower request body gets 408
 //! ```
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
@@ -63,38 +64,9 @@ pub struct NodeConfig {
     /// Recovery limits.
     #[serde(default)]
     pub recovery: RecoverySection,
-    /// **Test only, never set in production:** faults the node injects into what it serves
-    /// (a byzantine node for end-to-end tests). Absent: none.
-    #[serde(default, skip_serializing_if = "FaultsSection::is_none")]
-    pub faults: FaultsSection,
-}
-
-/// **Test only, never set in production.** Faults injected at the REST API's edge
-/// ([`crate::faults`]): stored data, uploads, confirmations and recovery stay honest; only
-/// the bytes of the answers change, so that tests can check that readers and peers detect
-/// and reject them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultsSection {
-    /// `GET sliver` answers a sliver with a flipped data byte (it no longer verifies
-    /// against the metadata).
+    /// Limits on expensive requests (load shedding).
     #[serde(default)]
-    pub corrupt_slivers: bool,
-    /// `GET metadata` answers metadata with a changed sliver hash (they no longer verify
-    /// against the blob ID).
-    #[serde(default)]
-    pub corrupt_metadata: bool,
-    /// `GET recoverySymbols` answers symbols with a flipped byte (their Merkle proofs no
-    /// longer verify).
-    #[serde(default)]
-    pub corrupt_recovery_symbols: bool,
-}
-
-impl FaultsSection {
-    /// Whether no fault is configured.
-    pub fn is_none(&self) -> bool {
-        !self.corrupt_slivers && !self.corrupt_metadata && !self.corrupt_recovery_symbols
-    }
+    pub limits: RequestLimits,
 }
 
 fn default_registration_wait_ms() -> u64 {
@@ -136,6 +108,52 @@ impl Default for RecoverySection {
             max_concurrent_blobs: default_blobs(),
             max_concurrent_requests: default_requests(),
             retry_delay_ms: default_retry_ms(),
+        }
+    }
+}
+
+/// Limits on the requests that cost a node CPU, memory or a waiting task; beyond them the
+/// node answers 429 RATE_LIMITED with `Retry-After` instead of queueing without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestLimits {
+    /// `recoverySymbols` requests computed at the same time (each expands and hashes a
+    /// sliver).
+    #[serde(default = "default_symbol_requests")]
+    pub max_concurrent_symbol_requests: usize,
+    /// `recoverySymbols` requests waiting for a slot; more are refused.
+    #[serde(default = "default_queued_symbol_requests")]
+    pub max_queued_symbol_requests: usize,
+    /// Requests waiting for a blob's registration event at the same time (uploads and
+    /// confirmation long-polls); more are refused.
+    #[serde(default = "default_registration_waits")]
+    pub max_registration_waits: usize,
+    /// Deadline for receiving a request body, in milliseconds (a client that sends its body
+    /// too slowly gets 408 and its connection back).
+    #[serde(default = "default_body_timeout_ms")]
+    pub body_timeout_ms: u64,
+}
+
+fn default_symbol_requests() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
+}
+fn default_queued_symbol_requests() -> usize {
+    64
+}
+fn default_registration_waits() -> usize {
+    1_024
+}
+fn default_body_timeout_ms() -> u64 {
+    60_000
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            max_concurrent_symbol_requests: default_symbol_requests(),
+            max_queued_symbol_requests: default_queued_symbol_requests(),
+            max_registration_waits: default_registration_waits(),
+            body_timeout_ms: default_body_timeout_ms(),
         }
     }
 }
@@ -220,7 +238,6 @@ initial_shared_version = 1
         let config: NodeConfig = toml::from_str(EXAMPLE).unwrap();
         assert_eq!(config.registration_wait_ms, 10_000);
         assert_eq!(config.recovery, RecoverySection::default());
-        assert!(config.faults.is_none());
         assert_eq!(
             config.protocol_keys().unwrap().public(),
             ProtocolKeyPair::from_seed([1; 32]).public()
@@ -232,20 +249,11 @@ initial_shared_version = 1
     }
 
     #[test]
-    fn parses_the_test_only_faults_section() {
+    fn rejects_a_faults_section() {
+        // Byzantine behaviour exists only in the test-only `walrus-byzantine-node` binary:
+        // no configuration turns it on in this node.
         let text = format!("{EXAMPLE}\n[faults]\ncorrupt_slivers = true\n");
-        let config: NodeConfig = toml::from_str(&text).unwrap();
-        assert_eq!(
-            config.faults,
-            FaultsSection {
-                corrupt_slivers: true,
-                corrupt_metadata: false,
-                corrupt_recovery_symbols: false,
-            }
-        );
-        assert!(!config.faults.is_none());
-        let typo = format!("{EXAMPLE}\n[faults]\ncorrupt_sliver = true\n");
-        assert!(toml::from_str::<NodeConfig>(&typo).is_err());
+        assert!(toml::from_str::<NodeConfig>(&text).is_err());
     }
 
     #[test]

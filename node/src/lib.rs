@@ -5,11 +5,11 @@
 //!
 //! Modules: [`store`] (redb), [`node`] (the operations, HTTP-free), [`server`] (REST API),
 //! [`follower`] (chain events), [`recovery`] (self-healing and invalid-blob certificates),
-//! [`committee`], [`config`], [`metrics`]; [`faults`] is test-only fault injection.
+//! [`committee`], [`config`], [`metrics`]. Byzantine behaviour for tests lives outside this
+//! crate, in the test-only `walrus-byzantine-node` binary, which wraps [`run_with`]'s router.
 
 pub mod committee;
 pub mod config;
-pub mod faults;
 pub mod follower;
 pub mod metrics;
 pub mod node;
@@ -34,14 +34,18 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    run_with(config, shutdown, on_listening, |router| router).await
+}
+
+/// [`run`], with the REST router passed through `wrap` before it serves (test harnesses add
+/// layers with it; the `walrus-node` binary passes it through unchanged).
+pub async fn run_with(
+    config: NodeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr),
+    wrap: impl FnOnce(axum::Router) -> axum::Router,
+) -> anyhow::Result<()> {
     let keys = config.protocol_keys()?;
-    if !config.faults.is_none() {
-        tracing::warn!(
-            faults = ?config.faults,
-            "!!! TEST-ONLY FAULT INJECTION ENABLED: this node serves CORRUPTED data on purpose \
-             ([faults] in the configuration); never set this in production !!!"
-        );
-    }
     let store = Arc::new(
         store::NodeStore::open(&config.storage_path).with_context(|| {
             format!("cannot open the store in {}", config.storage_path.display())
@@ -91,6 +95,8 @@ pub async fn run(
         view,
         metrics,
         Duration::from_millis(config.registration_wait_ms),
+        config.limits,
+        config.max_body_bytes,
     )?);
     follower::collect_expired(&node, epoch).await?;
 
@@ -124,7 +130,7 @@ pub async fn run(
             stopped.clone(),
         )),
     ];
-    let app = server::router_with_faults(node.clone(), config.max_body_bytes, config.faults);
+    let app = wrap(server::router(node.clone()));
     tracing::info!(%address, "REST API listening");
     on_listening(address);
     let mut stop_signal = stopped.clone();

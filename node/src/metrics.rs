@@ -25,6 +25,11 @@ pub struct Metrics {
     pub events_processed: IntCounter,
     /// Request latency by route template and status class.
     pub request_latency: HistogramVec,
+    /// Requests refused by a limit (load shedding, oversize bodies, slow bodies) by reason.
+    pub requests_refused: IntCounterVec,
+    /// Answers from peers rejected as lies while recovering (forged or misplaced symbols,
+    /// oversize answers).
+    pub recovery_lies: IntCounter,
 }
 
 impl Metrics {
@@ -83,6 +88,21 @@ impl Metrics {
         registry
             .register(Box::new(request_latency.clone()))
             .expect("unique metric");
+        let requests_refused = IntCounterVec::new(
+            Opts::new(
+                "walrus_node_requests_refused_total",
+                "Requests refused by a limit, by reason (busy, too_large, body_timeout)",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(requests_refused.clone()))
+            .expect("unique metric");
+        let recovery_lies = counter(
+            "walrus_node_recovery_lies_total",
+            "Peer answers rejected as lies while recovering",
+        );
         Self {
             registry,
             stored_bytes,
@@ -93,6 +113,8 @@ impl Metrics {
             recovery_bytes_fetched,
             events_processed,
             request_latency,
+            requests_refused,
+            recovery_lies,
         }
     }
 

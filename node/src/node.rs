@@ -3,11 +3,15 @@
 //! the metadata before it touches the store; every write is durable before it returns.
 
 use std::{
-    sync::{Arc, RwLock},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, RwLock,
+    },
     time::{Duration, Instant},
 };
 
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use walrus_core::bounded;
 use walrus_core::{
     crypto::ProtocolKeyPair,
     encoding::{
@@ -25,6 +29,7 @@ use walrus_node_client::api::{BlobStatus, ErrorReason, StoredOnNodeStatus};
 
 use crate::{
     committee::CommitteeView,
+    config::RequestLimits,
     metrics::Metrics,
     store::{NodeStore, StoreError},
 };
@@ -75,17 +80,33 @@ pub struct StorageNode {
     started: Instant,
     events_processed: watch::Sender<u64>,
     registration_wait: Duration,
+    limits: RequestLimits,
+    max_body_bytes: usize,
+    symbol_slots: Arc<Semaphore>,
+    symbol_queue: AtomicUsize,
+    registration_waits: Semaphore,
+}
+
+/// Decrements a queue length when the waiting request finishes or is cancelled.
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl StorageNode {
-    /// A node over `store` with `keys`, the committee `view`, and how long an upload for a
-    /// blob not yet registered waits for the registration event.
+    /// A node over `store` with `keys`, the committee `view`, how long an upload for a blob
+    /// not yet registered waits for the registration event, and the request `limits`.
     pub fn new(
         store: Arc<NodeStore>,
         keys: ProtocolKeyPair,
         view: CommitteeView,
         metrics: Metrics,
         registration_wait: Duration,
+        limits: RequestLimits,
+        max_body_bytes: usize,
     ) -> Result<Self, StoreError> {
         metrics.set_stored(store.usage()?);
         let (_, processed) = store.event_progress()?;
@@ -97,7 +118,52 @@ impl StorageNode {
             started: Instant::now(),
             events_processed: watch::channel(processed).0,
             registration_wait,
+            limits,
+            max_body_bytes,
+            symbol_slots: Arc::new(Semaphore::new(limits.max_concurrent_symbol_requests.max(1))),
+            symbol_queue: AtomicUsize::new(0),
+            registration_waits: Semaphore::new(limits.max_registration_waits.max(1)),
         })
+    }
+
+    /// The request limits.
+    pub fn limits(&self) -> &RequestLimits {
+        &self.limits
+    }
+
+    /// The largest request body of any route.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// Counts a request refused by a limit.
+    pub fn refused(&self, reason: &str) {
+        self.metrics
+            .requests_refused
+            .with_label_values(&[reason])
+            .inc();
+    }
+
+    /// A slot to compute recovery symbols in: waits in a queue of at most
+    /// `max_queued_symbol_requests`; RATE_LIMITED when the queue is full.
+    pub async fn symbol_slot(&self) -> Result<OwnedSemaphorePermit, NodeError> {
+        if let Ok(permit) = self.symbol_slots.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let queued = self.symbol_queue.fetch_add(1, Ordering::SeqCst);
+        let _place = QueuePlace(&self.symbol_queue);
+        if queued >= self.limits.max_queued_symbol_requests {
+            self.refused("busy");
+            return Err(NodeError::new(
+                ErrorReason::RateLimited,
+                "too many recovery-symbol requests; retry later",
+            ));
+        }
+        self.symbol_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|error| NodeError::new(ErrorReason::Unavailable, error.to_string()))
     }
 
     /// The store.
@@ -147,6 +213,7 @@ impl StorageNode {
     async fn require_registered(&self, blob_id: &BlobId) -> Result<(), NodeError> {
         let deadline = tokio::time::Instant::now() + self.registration_wait;
         let mut progress = self.events_processed.subscribe();
+        let mut wait_slot = None;
         loop {
             let info = self.store.blob_info(blob_id)?;
             if info.invalid.is_some() {
@@ -157,6 +224,17 @@ impl StorageNode {
             }
             if info.is_registered(self.committee().epoch) {
                 return Ok(());
+            }
+            if wait_slot.is_none() {
+                // Waiting costs a task and a connection: bounded.
+                let Ok(slot) = self.registration_waits.try_acquire() else {
+                    self.refused("busy");
+                    return Err(NodeError::new(
+                        ErrorReason::RateLimited,
+                        "too many requests waiting for registrations; retry later",
+                    ));
+                };
+                wait_slot = Some(slot);
             }
             if tokio::time::timeout_at(deadline, progress.changed())
                 .await
@@ -221,6 +299,41 @@ impl StorageNode {
         ))
     }
 
+    /// Admits a `PUT metadata` before its body is read: the blob must be registered; returns
+    /// the largest body legitimate metadata can have for this committee's shard count.
+    pub async fn admit_metadata(&self, blob_id: &BlobId) -> Result<usize, NodeError> {
+        self.require_registered(blob_id).await?;
+        Ok(bounded::max_metadata_len(self.committee().n_shards))
+    }
+
+    /// `PUT metadata` body (admitted by [`Self::admit_metadata`]): decodes it only if it is no
+    /// larger than legitimate metadata, verifies it against `blob_id` and stores it; `true` if
+    /// newly stored.
+    pub async fn put_metadata_bytes(
+        &self,
+        blob_id: BlobId,
+        body: &[u8],
+    ) -> Result<bool, NodeError> {
+        let limit = bounded::max_metadata_len(self.committee().n_shards);
+        if body.len() > limit {
+            self.refused("too_large");
+            return Err(NodeError::new(
+                ErrorReason::PayloadTooLarge,
+                format!(
+                    "metadata of {} bytes; at most {limit} for this committee",
+                    body.len()
+                ),
+            ));
+        }
+        let metadata = bcs::from_bytes(body).map_err(|error| {
+            NodeError::new(
+                ErrorReason::InvalidMetadata,
+                format!("malformed metadata: {error}"),
+            )
+        })?;
+        self.put_metadata(blob_id, metadata).await
+    }
+
     /// `PUT metadata`: verifies `metadata` against `blob_id` and stores them; `true` if newly
     /// stored.
     pub async fn put_metadata(
@@ -281,18 +394,51 @@ impl StorageNode {
         Ok(())
     }
 
-    /// `PUT sliver`: decodes the BCS sliver of `axis`, checks the pair is ours and the sliver
-    /// verifies against the stored metadata, and stores it; `true` if newly stored.
-    pub async fn put_sliver(
+    /// Admits a `PUT sliver` before its body is read: the blob must be registered, the pair
+    /// on one of our shards and the metadata stored; returns the metadata and the exact BCS
+    /// length of the sliver.
+    pub async fn admit_sliver(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        axis: SliverType,
+    ) -> Result<(VerifiedBlobMetadataWithId, usize), NodeError> {
+        self.require_registered(blob_id).await?;
+        self.check_pair(blob_id, pair)?;
+        let metadata = self.verified_metadata(blob_id).await?;
+        let length = bounded::sliver_len(metadata.layout(), axis);
+        Ok((metadata, length))
+    }
+
+    /// `PUT sliver` after [`Self::admit_sliver`] returned `metadata` and `length`: decodes
+    /// the BCS sliver of `axis` only if `body` has exactly that length, checks its index and
+    /// that it verifies against the metadata, and stores it; `true` if newly stored.
+    pub async fn put_admitted_sliver(
         &self,
         blob_id: BlobId,
         pair: SliverPairIndex,
         axis: SliverType,
+        metadata: VerifiedBlobMetadataWithId,
+        length: usize,
         body: &[u8],
     ) -> Result<bool, NodeError> {
-        self.require_registered(&blob_id).await?;
-        self.check_pair(&blob_id, pair)?;
-        let metadata = self.verified_metadata(&blob_id).await?;
+        if body.len() != length {
+            if body.len() > length {
+                self.refused("too_large");
+            }
+            return Err(NodeError::new(
+                if body.len() > length {
+                    ErrorReason::PayloadTooLarge
+                } else {
+                    ErrorReason::InvalidSliver
+                },
+                format!(
+                    "a {} sliver of this blob has {length} bytes, the body {}",
+                    axis_name(axis),
+                    body.len()
+                ),
+            ));
+        }
         let fresh = match axis {
             SliverType::Primary => {
                 self.put_typed::<Primary>(blob_id, pair, metadata, body)
@@ -506,6 +652,60 @@ impl StorageNode {
             Ok(symbols)
         })
         .await
+    }
+
+    /// Admits a `POST inconsistencyProof` before its body is read: the metadata must be
+    /// stored; returns them and the largest legitimate proof body for `axis`.
+    pub async fn admit_inconsistency_proof(
+        &self,
+        blob_id: &BlobId,
+        axis: SliverType,
+    ) -> Result<(VerifiedBlobMetadataWithId, usize), NodeError> {
+        let metadata = self.verified_metadata(blob_id).await?;
+        let limit = bounded::max_inconsistency_proof_len(metadata.layout(), axis);
+        Ok((metadata, limit))
+    }
+
+    /// Decodes an inconsistency proof body for `axis`: refused unless it is at most the
+    /// legitimate size and declares exactly the number of symbols a rebuild takes.
+    pub fn decode_inconsistency_proof(
+        metadata: &VerifiedBlobMetadataWithId,
+        axis: SliverType,
+        body: &[u8],
+    ) -> Result<InconsistencyProofEither, NodeError> {
+        let limit = bounded::max_inconsistency_proof_len(metadata.layout(), axis);
+        if body.len() > limit {
+            return Err(NodeError::new(
+                ErrorReason::PayloadTooLarge,
+                format!(
+                    "proof of {} bytes; at most {limit} for this blob",
+                    body.len()
+                ),
+            ));
+        }
+        let required = metadata.config().n_symbols_in_sliver(axis);
+        // `{target_sliver_index: u16, recovery_symbols: Vec<_>}`: the count follows the index.
+        let declared = bounded::sequence_length_at(body, 2);
+        if declared != Some(required) {
+            return Err(NodeError::new(
+                ErrorReason::InvalidProof,
+                format!("a proof carries {required} symbols, the body declares {declared:?}"),
+            ));
+        }
+        let malformed = |error: bcs::Error| {
+            NodeError::new(
+                ErrorReason::InvalidProof,
+                format!("malformed proof: {error}"),
+            )
+        };
+        Ok(match axis {
+            SliverType::Primary => {
+                InconsistencyProofEither::Primary(bcs::from_bytes(body).map_err(malformed)?)
+            }
+            SliverType::Secondary => {
+                InconsistencyProofEither::Secondary(bcs::from_bytes(body).map_err(malformed)?)
+            }
+        })
     }
 
     /// `POST inconsistencyProof`: verifies the proof against the stored metadata and, if it

@@ -9,11 +9,27 @@
 //! transaction as the `BlobCertified` event), so a crash mid-recovery resumes. At most
 //! `max_concurrent_blobs` blobs are recovered at once and at most `max_concurrent_requests`
 //! symbol requests are in flight, so a node catching up does not flood its peers.
+//!
+//! Peers may lie, and recovery must not stall on them. Every answer is checked when it arrives,
+//! never trusted for arriving first (`collect_symbols`): a peer's answer is capped, before it
+//! is decoded, at what the symbols of the shards it holds for the blob can weigh; each symbol
+//! must be for the sliver asked (axis and target index), come from a source sliver of a shard
+//! the peer holds in the current committee, once, and verify against the verified metadata
+//! (large answers are verified on the blocking pool). Only such symbols are kept (one per
+//! source sliver); anything else makes the answer a lie. Peers are asked in order, each at
+//! most once per sliver, just enough to cover the shortfall; more when answers fall short or
+//! when a request has been out for `HEDGE_AFTER` (a silent peer does not hold the recovery
+//! up). When every peer was asked and valid symbols are still short, the attempt fails and the
+//! blob is retried after `retry_delay`. Liars are recorded in the worker's `LiarBook` (warned
+//! about, counted in `walrus_node_recovery_lies_total`) and asked last from then on; a record
+//! is forgotten `LIE_MEMORY` after the peer's last lie, and the book is bounded. Metadata
+//! fetched from peers are capped by the shard count and must verify against the blob ID, or
+//! the answer is a lie too.
 
 use std::{
-    collections::{BTreeMap, HashSet},
-    sync::{Arc, Mutex},
-    time::Duration,
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque},
+    sync::{Arc, Mutex, OnceLock},
+    time::{Duration, Instant},
 };
 
 use tokio::{
@@ -26,14 +42,32 @@ use walrus_core::{
     encoding::{
         recover_sliver, EncodingAxis, EncodingConfig, GeneralRecoverySymbol,
         InconsistencyProofEither, Primary, RecoveryError, RecoverySymbol, Secondary,
+        SymbolVerificationError,
     },
     messages::{InvalidBlobCertificate, SignedInvalidBlobIdMsg},
     metadata::{BlobMetadataWithId, VerifiedBlobMetadataWithId},
-    BlobId, SliverPairIndex, SliverType,
+    BlobId, ObjectId, ShardIndex, SliverIndex, SliverPairIndex, SliverType,
 };
-use walrus_node_client::NodeClient;
+use walrus_node_client::{
+    client::{metadata_response_limit, recovery_symbols_response_limit},
+    NodeClient, NodeClientError,
+};
 
-use crate::node::{expected_sliver_index, StorageNode};
+use crate::node::{blocking, expected_sliver_index, NodeError, StorageNode};
+
+/// How long a symbol request may be out before a collection stops counting on it and asks the
+/// next peers to cover its share (its answer is still used if it comes): a peer that stalls
+/// does not hold a recovery up for its whole request timeout.
+const HEDGE_AFTER: Duration = Duration::from_secs(3);
+
+/// Answers with more symbol bytes than this are verified on the blocking pool.
+const INLINE_VERIFY_BYTES: usize = 64 << 10;
+
+/// How long the [`LiarBook`] remembers a peer after its last lie.
+const LIE_MEMORY: Duration = Duration::from_secs(30 * 60);
+
+/// Most peers the [`LiarBook`] remembers (the one whose last lie is oldest goes first).
+const MAX_LIAR_RECORDS: usize = 1024;
 
 /// Limits of the recovery worker.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +102,7 @@ enum RecoveryFailure {
         error: RecoveryError,
     },
     #[error(transparent)]
-    Node(#[from] crate::node::NodeError),
+    Node(#[from] NodeError),
 }
 
 /// The recovery worker's shared state.
@@ -80,6 +114,7 @@ struct Worker {
     limits: RecoveryLimits,
     requests: Arc<Semaphore>,
     in_flight: Mutex<HashSet<BlobId>>,
+    liars: LiarBook,
 }
 
 /// Runs the recovery worker until `shutdown` flips: blobs from the store's recovery list at
@@ -100,6 +135,7 @@ pub async fn run_recovery(
         limits,
         requests: Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1))),
         in_flight: Mutex::new(HashSet::new()),
+        liars: LiarBook::default(),
     });
     match worker.node.store().pending_recoveries() {
         Ok(pending) => {
@@ -156,16 +192,39 @@ pub async fn run_recovery(
 }
 
 impl Worker {
-    fn peer_clients(&self) -> Vec<(usize, NodeClient)> {
-        self.node
-            .committee()
+    /// The other committee members, those with the fewest remembered lies first (committee
+    /// order among equals).
+    fn peers(&self) -> Vec<Peer> {
+        let view = self.node.committee();
+        let mut peers: Vec<Peer> = view
             .peers()
             .filter_map(|(index, member)| {
                 NodeClient::with_http(&member.url, self.http.clone())
                     .ok()
-                    .map(|client| (index, client))
+                    .map(|client| Peer {
+                        index,
+                        node_id: member.node_id,
+                        client,
+                        shards: member.shards.clone(),
+                    })
             })
-            .collect()
+            .collect();
+        self.liars.order(&mut peers, Instant::now());
+        peers
+    }
+
+    /// Records `lies` told while recovering `blob_id`: in the liar book, the metrics and the
+    /// log.
+    fn note_lies(&self, blob_id: &BlobId, lies: impl IntoIterator<Item = (ObjectId, Lie)>) {
+        let now = Instant::now();
+        for (node, lie) in lies {
+            let count = self.liars.record(node, now);
+            self.node.metrics().recovery_lies.inc();
+            tracing::warn!(
+                %blob_id, %node, lies = count, %lie,
+                "peer lied to recovery; asking it last"
+            );
+        }
     }
 
     /// Recovers whatever `blob_id` misses on our shards; `Ok` when nothing is left to do.
@@ -175,13 +234,13 @@ impl Worker {
             .node
             .store()
             .blob_info(&blob_id)
-            .map_err(crate::node::NodeError::from)?;
+            .map_err(NodeError::from)?;
         if !info.is_certified(view.epoch) {
             // Deleted, expired or invalid meanwhile: nothing to recover.
             self.node
                 .store()
                 .finish_recovery(&blob_id)
-                .map_err(crate::node::NodeError::from)?;
+                .map_err(NodeError::from)?;
             return Ok(());
         }
         let mut missing = self.node.missing_slivers(&blob_id)?;
@@ -189,13 +248,13 @@ impl Worker {
             .node
             .store()
             .metadata(&blob_id)
-            .map_err(crate::node::NodeError::from)?
+            .map_err(NodeError::from)?
             .is_some();
         if missing.is_empty() && has_metadata {
             self.node
                 .store()
                 .finish_recovery(&blob_id)
-                .map_err(crate::node::NodeError::from)?;
+                .map_err(NodeError::from)?;
             return Ok(());
         }
         tracing::info!(%blob_id, missing = missing.len(), has_metadata, "recovering");
@@ -236,7 +295,7 @@ impl Worker {
                     self.node
                         .store()
                         .finish_recovery(&blob_id)
-                        .map_err(crate::node::NodeError::from)?;
+                        .map_err(NodeError::from)?;
                     return Ok(());
                 }
                 Err(error) => return Err(error),
@@ -245,7 +304,7 @@ impl Worker {
         self.node
             .store()
             .finish_recovery(&blob_id)
-            .map_err(crate::node::NodeError::from)?;
+            .map_err(NodeError::from)?;
         self.node
             .metrics()
             .recoveries
@@ -255,42 +314,51 @@ impl Worker {
         Ok(())
     }
 
-    /// Metadata from the first peer whose answer verifies against the blob ID.
+    /// Metadata from the first peer (fewest lies first) whose answer, capped at what metadata
+    /// of `n_shards` shards can weigh, verifies against the blob ID.
     async fn fetch_metadata(
         &self,
         blob_id: &BlobId,
         n_shards: u16,
     ) -> Result<VerifiedBlobMetadataWithId, RecoveryFailure> {
         let config = EncodingConfig::new(n_shards).map_err(|e| {
-            crate::node::NodeError::new(
+            NodeError::new(
                 walrus_node_client::api::ErrorReason::Internal,
                 e.to_string(),
             )
         })?;
-        for (_, peer) in self.peer_clients() {
+        let limit = metadata_response_limit(n_shards);
+        for peer in self.peers() {
             let Ok(_permit) = self.requests.acquire().await else {
                 break;
             };
-            let Ok(metadata) = peer.get_metadata(blob_id).await else {
-                continue;
+            let metadata = match peer.client.get_metadata_with_limit(blob_id, limit).await {
+                Ok(metadata) => metadata,
+                Err(error) => {
+                    self.note_lies(blob_id, Lie::from_error(&error).map(|l| (peer.node_id, l)));
+                    continue;
+                }
             };
             let size = bcs::serialized_size(&metadata).unwrap_or(0);
             self.node
                 .metrics()
                 .recovery_bytes_fetched
                 .inc_by(size as u64);
-            if metadata.blob_id != *blob_id {
-                continue;
-            }
-            if let Ok(verified) = BlobMetadataWithId::verify(metadata, &config) {
-                return Ok(verified);
+            match BlobMetadataWithId::verify(metadata, &config) {
+                Ok(verified) => return Ok(verified),
+                Err(error) => {
+                    self.note_lies(
+                        blob_id,
+                        [(peer.node_id, Lie::BadMetadata(error.to_string()))],
+                    );
+                }
             }
         }
         Err(RecoveryFailure::NoMetadata)
     }
 
-    /// Rebuilds the sliver of axis `T` in `pair` from our own and peers' symbols, and stores
-    /// it.
+    /// Rebuilds the sliver of axis `T` in `pair` from our own and peers' verified symbols
+    /// ([`collect_symbols`]), and stores it.
     async fn recover_one<T: EncodingAxis>(
         &self,
         metadata: &VerifiedBlobMetadataWithId,
@@ -303,101 +371,64 @@ impl Worker {
         let n = metadata.config().n_shards();
         let target = expected_sliver_index(T::TYPE, pair, n);
         let required = metadata.config().n_symbols_in_sliver(T::TYPE);
-        // Our own orthogonal slivers first: free.
-        let mut symbols: BTreeMap<u16, RecoverySymbol<T>> = BTreeMap::new();
-        let own = self
+        // Our own orthogonal slivers first: free. They are checked like any answer (a corrupt
+        // store is no reason to build a wrong sliver), but are no lie.
+        let own_answer = self
             .node
             .recovery_symbols(blob_id, target, T::TYPE)
             .await
             .unwrap_or_default();
-        add_symbols::<T>(&mut symbols, own, target);
-
-        let mut last_error = RecoveryError::NotEnoughSymbols {
-            available: symbols.len(),
-            required,
-            rejected: 0,
-        };
-        let mut fetches = JoinSet::new();
-        let mut peers = self.peer_clients();
-        // Ask just enough peers at first (by shard count), then more as answers fall short.
-        peers.sort_by_key(|(index, _)| *index);
-        let mut peers = peers.into_iter();
-        let mut pending_weight = 0usize;
-        loop {
-            if symbols.len() >= required {
-                let candidates: Vec<RecoverySymbol<T>> = symbols.values().cloned().collect();
-                let metadata_clone = metadata.clone();
-                let result = crate::node::blocking(move || {
-                    Ok(recover_sliver::<T>(&metadata_clone, target, candidates))
-                })
-                .await?;
-                match result {
-                    Ok(sliver) => {
-                        fetches.abort_all();
-                        self.node.store_recovered(blob_id, pair, sliver).await?;
-                        return Ok(());
-                    }
-                    Err(error @ RecoveryError::Inconsistent(_)) => {
-                        fetches.abort_all();
-                        return Err(RecoveryFailure::Sliver {
-                            axis: T::TYPE,
-                            index: target.get(),
-                            error,
-                        });
-                    }
-                    Err(error) => {
-                        // Some symbols were invalid: drop them all but keep asking.
-                        symbols.retain(|_, symbol| symbol.verify(metadata, target).is_ok());
-                        last_error = error;
-                    }
-                }
+        let own_sources = source_indices(
+            &self.node.committee().own_shards,
+            &blob_id,
+            n,
+            T::Orthogonal::TYPE,
+        );
+        let own = check_answer_off_runtime::<T>(metadata, target, own_sources, own_answer).await?;
+        if let Some(problem) = own.lie {
+            tracing::error!(%blob_id, %problem, "own recovery symbol refused");
+        }
+        let collected = collect_symbols::<T>(
+            metadata,
+            target,
+            own.valid,
+            self.peers(),
+            &self.requests,
+            HEDGE_AFTER,
+        )
+        .await?;
+        self.node
+            .metrics()
+            .recovery_bytes_fetched
+            .inc_by(collected.bytes);
+        self.note_lies(&blob_id, collected.lies);
+        if collected.symbols.len() < required {
+            return Err(RecoveryFailure::Sliver {
+                axis: T::TYPE,
+                index: target.get(),
+                error: RecoveryError::NotEnoughSymbols {
+                    available: collected.symbols.len(),
+                    required,
+                    rejected: collected.rejected,
+                },
+            });
+        }
+        // Every symbol verified: this either rebuilds the sliver or proves the encoding
+        // inconsistent.
+        let candidates: Vec<RecoverySymbol<T>> = collected.symbols.into_values().collect();
+        let metadata_clone = metadata.clone();
+        let result =
+            blocking(move || Ok(recover_sliver::<T>(&metadata_clone, target, candidates))).await?;
+        match result {
+            Ok(sliver) => {
+                self.node.store_recovered(blob_id, pair, sliver).await?;
+                Ok(())
             }
-            // Keep enough requests in flight to cover the shortfall.
-            let view = self.node.committee();
-            while symbols.len() + pending_weight < required {
-                let Some((index, peer)) = peers.next() else {
-                    break;
-                };
-                let weight = view.members.get(index).map_or(1, |m| m.shards.len());
-                pending_weight += weight;
-                let permit = self.requests.clone().acquire_owned().await;
-                fetches.spawn(async move {
-                    let _permit = permit;
-                    (
-                        weight,
-                        peer.get_recovery_symbols(&blob_id, target, T::TYPE).await,
-                    )
-                });
-            }
-            let Some(joined) = fetches.join_next().await else {
-                let error = match last_error {
-                    RecoveryError::NotEnoughSymbols { rejected, .. } => {
-                        RecoveryError::NotEnoughSymbols {
-                            available: symbols.len(),
-                            required,
-                            rejected,
-                        }
-                    }
-                    other => other,
-                };
-                return Err(RecoveryFailure::Sliver {
-                    axis: T::TYPE,
-                    index: target.get(),
-                    error,
-                });
-            };
-            let Ok((weight, answer)) = joined else {
-                continue;
-            };
-            pending_weight = pending_weight.saturating_sub(weight);
-            if let Ok(answer) = answer {
-                let size = bcs::serialized_size(&answer).unwrap_or(0);
-                self.node
-                    .metrics()
-                    .recovery_bytes_fetched
-                    .inc_by(size as u64);
-                add_symbols::<T>(&mut symbols, answer, target);
-            }
+            Err(error) => Err(RecoveryFailure::Sliver {
+                axis: T::TYPE,
+                index: target.get(),
+                error,
+            }),
         }
     }
 
@@ -419,12 +450,14 @@ impl Worker {
         }
         let proof = Arc::new(proof);
         let mut requests = JoinSet::new();
-        for (index, peer) in self.peer_clients() {
+        for peer in self.peers() {
             let proof = proof.clone();
             requests.spawn(async move {
                 (
-                    index,
-                    peer.submit_inconsistency_proof(&blob_id, &proof).await,
+                    peer.index,
+                    peer.client
+                        .submit_inconsistency_proof(&blob_id, &proof)
+                        .await,
                 )
             });
         }
@@ -449,7 +482,7 @@ impl Worker {
         }
         requests.abort_all();
         if !Threshold::Validity.is_met(weight, view.n_shards) {
-            return Err(RecoveryFailure::Node(crate::node::NodeError::new(
+            return Err(RecoveryFailure::Node(NodeError::new(
                 walrus_node_client::api::ErrorReason::Unavailable,
                 format!("only {weight} shards attested that {blob_id} is invalid"),
             )));
@@ -458,7 +491,7 @@ impl Worker {
             &signed, &signers,
         )
         .map_err(|e| {
-            crate::node::NodeError::new(
+            NodeError::new(
                 walrus_node_client::api::ErrorReason::Internal,
                 e.to_string(),
             )
@@ -474,16 +507,728 @@ impl Worker {
     }
 }
 
-/// Adds the symbols of `answer` that target sliver `target` of axis `T` (deduplicated by
-/// source index; verification happens in `recover_sliver`).
-fn add_symbols<T: EncodingAxis>(
-    symbols: &mut BTreeMap<u16, RecoverySymbol<T>>,
-    answer: Vec<GeneralRecoverySymbol>,
-    target: walrus_core::SliverIndex,
-) {
-    for symbol in answer {
-        if let Ok(symbol) = symbol.into_recovery_symbol::<T>(target) {
-            symbols.entry(symbol.symbol.index).or_insert(symbol);
+/// A committee member, as recovery asks it.
+#[derive(Debug, Clone)]
+struct Peer {
+    /// Its position in the committee (signer index).
+    index: usize,
+    /// Its node ID: the key of its record in the [`LiarBook`].
+    node_id: ObjectId,
+    /// Its REST API.
+    client: NodeClient,
+    /// The shards it holds in the current committee.
+    shards: Vec<ShardIndex>,
+}
+
+/// The indices of the slivers of `axis` that the holder of `shards` stores for `blob_id`: the
+/// only source slivers it can give recovery symbols from.
+fn source_indices<'a>(
+    shards: impl IntoIterator<Item = &'a ShardIndex>,
+    blob_id: &BlobId,
+    n_shards: u16,
+    axis: SliverType,
+) -> BTreeSet<u16> {
+    shards
+        .into_iter()
+        .map(|shard| {
+            expected_sliver_index(axis, shard.to_pair_index(n_shards, blob_id), n_shards).get()
+        })
+        .collect()
+}
+
+/// How an answer of a peer was a lie (an honest node never answers so).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Lie {
+    /// The answer was larger than what the peer can legitimately send (refused unread).
+    #[error("answer larger than the {limit} bytes the peer's shards allow")]
+    Oversize { limit: usize },
+    /// The answer did not decode, or was about another blob.
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+    /// Metadata that do not verify against the blob ID.
+    #[error("metadata do not verify: {0}")]
+    BadMetadata(String),
+    /// A symbol for another sliver than the one asked.
+    #[error("symbol for {axis} sliver {index}, not the one asked")]
+    WrongTarget { axis: SliverType, index: u16 },
+    /// A symbol from a source sliver of a shard the peer does not hold.
+    #[error("symbol from source sliver {0}, which the peer does not hold")]
+    NotHeld(u16),
+    /// A second symbol from a source sliver.
+    #[error("two symbols from source sliver {0}")]
+    Duplicate(u16),
+    /// A symbol that does not verify against the metadata.
+    #[error("symbol from source sliver {index} does not verify: {error}")]
+    Invalid {
+        index: u16,
+        error: SymbolVerificationError,
+    },
+}
+
+impl Lie {
+    /// The lie in a failed request, if it is one: an oversize or malformed answer. Refusals,
+    /// missing data and transport failures are not lies.
+    fn from_error(error: &NodeClientError) -> Option<Self> {
+        match error {
+            NodeClientError::ResponseTooLarge { limit } => Some(Lie::Oversize { limit: *limit }),
+            NodeClientError::Decode(message) => Some(Lie::Malformed(message.clone())),
+            _ => None,
         }
+    }
+}
+
+/// The worker's record of the peers that lied, by node ID: how many lies and when the last one
+/// was. Peers are asked in order of their remembered lies, none first. A record is forgotten
+/// [`LIE_MEMORY`] after its last lie, and at most [`MAX_LIAR_RECORDS`] are kept.
+#[derive(Debug, Default)]
+struct LiarBook {
+    records: Mutex<HashMap<ObjectId, LieRecord>>,
+}
+
+/// One peer's entry in the [`LiarBook`].
+#[derive(Debug, Clone, Copy)]
+struct LieRecord {
+    lies: u32,
+    last: Instant,
+}
+
+impl LiarBook {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectId, LieRecord>> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a lie of `node` at `now`; returns the lies of `node` remembered.
+    fn record(&self, node: ObjectId, now: Instant) -> u32 {
+        let mut records = self.lock();
+        records.retain(|_, record| now.saturating_duration_since(record.last) < LIE_MEMORY);
+        if records.len() >= MAX_LIAR_RECORDS && !records.contains_key(&node) {
+            let oldest = records
+                .iter()
+                .min_by_key(|(_, record)| record.last)
+                .map(|(id, _)| *id);
+            if let Some(oldest) = oldest {
+                records.remove(&oldest);
+            }
+        }
+        let record = records
+            .entry(node)
+            .or_insert(LieRecord { lies: 0, last: now });
+        record.lies = record.lies.saturating_add(1);
+        record.last = now;
+        record.lies
+    }
+
+    /// The lies of `node` remembered at `now`.
+    fn lies(&self, node: &ObjectId, now: Instant) -> u32 {
+        self.lock()
+            .get(node)
+            .filter(|record| now.saturating_duration_since(record.last) < LIE_MEMORY)
+            .map_or(0, |record| record.lies)
+    }
+
+    /// Sorts `peers` by their lies remembered at `now`, fewest first (stable).
+    fn order(&self, peers: &mut [Peer], now: Instant) {
+        peers.sort_by_cached_key(|peer| self.lies(&peer.node_id, now));
+    }
+}
+
+/// An answer split by [`check_answer`].
+#[derive(Debug)]
+struct CheckedAnswer<T: EncodingAxis> {
+    /// The symbols that are what was asked and verify, one per source sliver.
+    valid: Vec<RecoverySymbol<T>>,
+    /// How many symbols were refused.
+    rejected: usize,
+    /// The first reason a symbol was refused.
+    lie: Option<Lie>,
+}
+
+/// Splits `answer` into the symbols that are what was asked (for sliver `target` of axis `T`,
+/// from a source sliver in `sources`, proven against `metadata`; the first valid one per
+/// source sliver) and the refused ones.
+fn check_answer<T: EncodingAxis>(
+    metadata: &VerifiedBlobMetadataWithId,
+    target: SliverIndex,
+    sources: &BTreeSet<u16>,
+    answer: Vec<GeneralRecoverySymbol>,
+) -> CheckedAnswer<T> {
+    let mut checked = CheckedAnswer {
+        valid: Vec::new(),
+        rejected: 0,
+        lie: None,
+    };
+    let mut seen = BTreeSet::new();
+    for symbol in answer {
+        let (axis, index) = (symbol.target_type(), symbol.target_index.get());
+        let verdict = match symbol.into_recovery_symbol::<T>(target) {
+            Err(_) => Err(Lie::WrongTarget { axis, index }),
+            Ok(symbol) => {
+                let source = symbol.symbol.index;
+                if !sources.contains(&source) {
+                    Err(Lie::NotHeld(source))
+                } else if seen.contains(&source) {
+                    Err(Lie::Duplicate(source))
+                } else {
+                    match symbol.verify(metadata, target) {
+                        Ok(()) => {
+                            seen.insert(source);
+                            Ok(symbol)
+                        }
+                        Err(error) => Err(Lie::Invalid {
+                            index: source,
+                            error,
+                        }),
+                    }
+                }
+            }
+        };
+        match verdict {
+            Ok(symbol) => checked.valid.push(symbol),
+            Err(lie) => {
+                checked.rejected += 1;
+                checked.lie.get_or_insert(lie);
+            }
+        }
+    }
+    checked
+}
+
+/// [`check_answer`], on the blocking pool if the answer holds more than
+/// [`INLINE_VERIFY_BYTES`] of symbols.
+async fn check_answer_off_runtime<T: EncodingAxis>(
+    metadata: &VerifiedBlobMetadataWithId,
+    target: SliverIndex,
+    sources: BTreeSet<u16>,
+    answer: Vec<GeneralRecoverySymbol>,
+) -> Result<CheckedAnswer<T>, NodeError> {
+    let bytes = answer.len().saturating_mul(metadata.layout().symbol_size());
+    if bytes <= INLINE_VERIFY_BYTES {
+        return Ok(check_answer(metadata, target, &sources, answer));
+    }
+    let metadata = metadata.clone();
+    blocking(move || Ok(check_answer(&metadata, target, &sources, answer))).await
+}
+
+/// What [`collect_symbols`] gathered for one sliver.
+#[derive(Debug)]
+struct Collected<T: EncodingAxis> {
+    /// Verified symbols by source sliver index: at least the required number unless every
+    /// peer was asked.
+    symbols: BTreeMap<u16, RecoverySymbol<T>>,
+    /// Symbols refused.
+    rejected: usize,
+    /// Bytes of the peers' answers.
+    bytes: u64,
+    /// The peers that lied, once per lying answer.
+    lies: Vec<(ObjectId, Lie)>,
+}
+
+/// A symbol request in flight.
+#[derive(Debug)]
+struct InFlight {
+    node_id: ObjectId,
+    /// The source slivers the peer holds.
+    sources: BTreeSet<u16>,
+    /// How many missing symbols its answer is counted on for (none once it is slow).
+    weight: usize,
+    /// When it was sent (after waiting for a request permit).
+    sent: Arc<OnceLock<Instant>>,
+}
+
+/// Collects verified symbols for sliver `target` of axis `T` of the blob of `metadata`: `own`
+/// (already checked) and then peers' answers, asking `peers` in their order, at most once each
+/// and only those holding a source sliver still missing: just enough to cover the shortfall,
+/// the next ones when answers fall short or a request has been out for `hedge_after` (a slow
+/// request's answer is still used, but no longer counted on), with at most the permits of
+/// `requests` in flight. Each answer is capped at what the peer's shards allow
+/// ([`recovery_symbols_response_limit`]) and checked ([`check_answer`]) as it arrives, so a
+/// liar answering first costs nothing but its own answer. Returns once the required number
+/// of symbols is in or every peer asked has answered.
+async fn collect_symbols<T: EncodingAxis>(
+    metadata: &VerifiedBlobMetadataWithId,
+    target: SliverIndex,
+    own: Vec<RecoverySymbol<T>>,
+    peers: Vec<Peer>,
+    requests: &Arc<Semaphore>,
+    hedge_after: Duration,
+) -> Result<Collected<T>, NodeError> {
+    let blob_id = *metadata.blob_id();
+    let layout = *metadata.layout();
+    let n = layout.config.n_shards();
+    let required = layout.config.n_symbols_in_sliver(T::TYPE);
+    let mut collected = Collected {
+        symbols: own.into_iter().map(|s| (s.symbol.index, s)).collect(),
+        rejected: 0,
+        bytes: 0,
+        lies: Vec::new(),
+    };
+    let mut queue: VecDeque<(Peer, BTreeSet<u16>)> = peers
+        .into_iter()
+        .map(|peer| {
+            let sources = source_indices(&peer.shards, &blob_id, n, T::Orthogonal::TYPE);
+            (peer, sources)
+        })
+        .collect();
+    let mut fetches = JoinSet::new();
+    let mut in_flight: HashMap<tokio::task::Id, InFlight> = HashMap::new();
+    // Asks the next peer that can still bring a missing symbol; false when there is none.
+    let mut ask_next = |symbols: &BTreeMap<u16, RecoverySymbol<T>>,
+                        fetches: &mut JoinSet<_>,
+                        in_flight: &mut HashMap<tokio::task::Id, InFlight>| {
+        while let Some((peer, sources)) = queue.pop_front() {
+            let weight = sources.iter().filter(|s| !symbols.contains_key(s)).count();
+            if weight == 0 {
+                continue;
+            }
+            let limit = recovery_symbols_response_limit(&layout, sources.len());
+            let permits = requests.clone();
+            let client = peer.client;
+            let sent = Arc::new(OnceLock::new());
+            let sent_at = sent.clone();
+            let handle = fetches.spawn(async move {
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return Ok(Vec::new());
+                };
+                let _ = sent_at.set(Instant::now());
+                client
+                    .get_recovery_symbols_with_limit(&blob_id, target, T::TYPE, limit)
+                    .await
+            });
+            in_flight.insert(
+                handle.id(),
+                InFlight {
+                    node_id: peer.node_id,
+                    sources,
+                    weight,
+                    sent,
+                },
+            );
+            return true;
+        }
+        false
+    };
+    while collected.symbols.len() < required {
+        let mut pending: usize = in_flight.values().map(|request| request.weight).sum();
+        while collected.symbols.len() + pending < required
+            && ask_next(&collected.symbols, &mut fetches, &mut in_flight)
+        {
+            pending = in_flight.values().map(|request| request.weight).sum();
+        }
+        let joined = match tokio::time::timeout(hedge_after, fetches.join_next_with_id()).await {
+            Ok(Some(joined)) => joined,
+            Ok(None) => break,
+            Err(_) => {
+                // Requests out for `hedge_after` are no longer counted on (their answers are
+                // still used): the next peers are asked to cover the shortfall.
+                for request in in_flight.values_mut() {
+                    if request
+                        .sent
+                        .get()
+                        .is_some_and(|at| at.elapsed() >= hedge_after)
+                    {
+                        request.weight = 0;
+                    }
+                }
+                continue;
+            }
+        };
+        let (id, answer) = match joined {
+            Ok((id, answer)) => (id, answer),
+            Err(error) => {
+                in_flight.remove(&error.id());
+                continue;
+            }
+        };
+        let Some(request) = in_flight.remove(&id) else {
+            continue;
+        };
+        match answer {
+            Ok(answer) => {
+                let size = bcs::serialized_size(&answer).unwrap_or(0);
+                collected.bytes += size as u64;
+                let checked =
+                    check_answer_off_runtime::<T>(metadata, target, request.sources, answer)
+                        .await?;
+                collected.rejected += checked.rejected;
+                if let Some(lie) = checked.lie {
+                    collected.lies.push((request.node_id, lie));
+                }
+                for symbol in checked.valid {
+                    collected
+                        .symbols
+                        .entry(symbol.symbol.index)
+                        .or_insert(symbol);
+                }
+            }
+            Err(error) => match Lie::from_error(&error) {
+                Some(lie) => collected.lies.push((request.node_id, lie)),
+                None => tracing::debug!(
+                    %blob_id, node = %request.node_id, %error, "no recovery symbols from a peer"
+                ),
+            },
+        }
+    }
+    fetches.abort_all();
+    Ok(collected)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::{
+        extract::State,
+        http::header::CONTENT_TYPE,
+        response::{IntoResponse, Response},
+        routing::get,
+        Router,
+    };
+    use walrus_core::encoding::{
+        encode_blob, EitherDecodingSymbol, EncodedBlob, ExpandedSliver, SliverData,
+    };
+    use walrus_node_client::{api::RECOVERY_SYMBOLS_ENDPOINT, BCS_CONTENT_TYPE};
+
+    use super::*;
+
+    const N: u16 = 10;
+
+    /// A blob of `len` bytes over `N` shards (`f = 3`: a primary sliver takes 7 symbols, a
+    /// secondary one 4).
+    fn blob(len: usize) -> EncodedBlob {
+        let data: Vec<u8> = (0..len)
+            .map(|i| u8::try_from(i * 7 % 251).unwrap())
+            .collect();
+        encode_blob(&EncodingConfig::new(N).unwrap(), &data).unwrap()
+    }
+
+    /// The genuine symbols the holder of `shards` gives for sliver `target` of `axis`.
+    fn genuine(
+        blob: &EncodedBlob,
+        shards: &[u16],
+        target: SliverIndex,
+        axis: SliverType,
+    ) -> Vec<GeneralRecoverySymbol> {
+        let layout = blob.metadata.layout();
+        shards
+            .iter()
+            .map(|shard| {
+                let pair = ShardIndex(*shard).to_pair_index(N, blob.metadata.blob_id());
+                let pair = &blob.sliver_pairs[usize::from(pair.0)];
+                match axis {
+                    SliverType::Primary => GeneralRecoverySymbol::from_recovery_symbol(
+                        ExpandedSliver::new(&pair.secondary, layout)
+                            .unwrap()
+                            .recovery_symbol(target)
+                            .unwrap(),
+                        target,
+                    ),
+                    SliverType::Secondary => GeneralRecoverySymbol::from_recovery_symbol(
+                        ExpandedSliver::new(&pair.primary, layout)
+                            .unwrap()
+                            .recovery_symbol(target)
+                            .unwrap(),
+                        target,
+                    ),
+                }
+            })
+            .collect()
+    }
+
+    /// `symbols` with the first byte of each flipped: well formed, right size, proofs fail.
+    fn forged(mut symbols: Vec<GeneralRecoverySymbol>) -> Vec<GeneralRecoverySymbol> {
+        for symbol in &mut symbols {
+            let data = match &mut symbol.symbol {
+                EitherDecodingSymbol::Primary(symbol) => &mut symbol.data,
+                EitherDecodingSymbol::Secondary(symbol) => &mut symbol.data,
+            };
+            data[0] ^= 0x01;
+        }
+        symbols
+    }
+
+    /// A mock peer: answers the recovery-symbols route with `body` after `delay`.
+    struct Mock {
+        delay: Duration,
+        body: Vec<u8>,
+        hits: AtomicUsize,
+    }
+
+    async fn answer(State(mock): State<Arc<Mock>>) -> Response {
+        mock.hits.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(mock.delay).await;
+        ([(CONTENT_TYPE, BCS_CONTENT_TYPE)], mock.body.clone()).into_response()
+    }
+
+    /// Member `index` holding `shards`, served on 127.0.0.1 by a [`Mock`] answering `body`.
+    async fn peer(index: u8, shards: &[u16], delay: Duration, body: Vec<u8>) -> (Peer, Arc<Mock>) {
+        let mock = Arc::new(Mock {
+            delay,
+            body,
+            hits: AtomicUsize::new(0),
+        });
+        let app = Router::new()
+            .route(RECOVERY_SYMBOLS_ENDPOINT, get(answer))
+            .with_state(mock.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let peer = Peer {
+            index: usize::from(index),
+            node_id: ObjectId([index; 32]),
+            client: NodeClient::new(&format!("http://{address}")).unwrap(),
+            shards: shards.iter().map(|s| ShardIndex(*s)).collect(),
+        };
+        (peer, mock)
+    }
+
+    /// An honest member holding `shards`, answering after `delay`.
+    async fn honest(
+        blob: &EncodedBlob,
+        index: u8,
+        shards: &[u16],
+        target: SliverIndex,
+        axis: SliverType,
+        delay: Duration,
+    ) -> (Peer, Arc<Mock>) {
+        let body = bcs::to_bytes(&genuine(blob, shards, target, axis)).unwrap();
+        peer(index, shards, delay, body).await
+    }
+
+    async fn collect<T: EncodingAxis>(
+        blob: &EncodedBlob,
+        target: SliverIndex,
+        peers: Vec<Peer>,
+        hedge_after: Duration,
+    ) -> Collected<T> {
+        let requests = Arc::new(Semaphore::new(16));
+        collect_symbols::<T>(
+            &blob.metadata,
+            target,
+            Vec::new(),
+            peers,
+            &requests,
+            hedge_after,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Rebuilds the sliver from what was collected and checks it is the original.
+    fn assert_rebuilds<T: EncodingAxis>(
+        blob: &EncodedBlob,
+        target: SliverIndex,
+        collected: Collected<T>,
+        original: &SliverData<T>,
+    ) where
+        InconsistencyProofEither: From<walrus_core::encoding::InconsistencyProof<T>>,
+    {
+        let symbols = collected.symbols.into_values();
+        let sliver = recover_sliver::<T>(&blob.metadata, target, symbols).unwrap();
+        assert_eq!(&sliver, original);
+    }
+
+    fn lies_of(collected_lies: &[(ObjectId, Lie)], index: u8) -> Vec<Lie> {
+        collected_lies
+            .iter()
+            .filter(|(node, _)| *node == ObjectId([index; 32]))
+            .map(|(_, lie)| lie.clone())
+            .collect()
+    }
+
+    const FAST: Duration = Duration::ZERO;
+    const SLOW: Duration = Duration::from_millis(150);
+
+    #[tokio::test]
+    async fn a_fast_liar_does_not_shadow_the_honest_symbols() {
+        // Large enough that each answer is verified on the blocking pool.
+        let blob = blob(1 << 20);
+        let target = SliverIndex(2);
+        let axis = SliverType::Primary;
+        // The liar holds shards 0..3 and answers at once with forged symbols claiming its own
+        // source sliver and those of honest peers (as many as it may send).
+        let lies = forged(genuine(&blob, &[0, 3, 6], target, axis));
+        let (liar, liar_mock) = peer(0, &[0, 1, 2], FAST, bcs::to_bytes(&lies).unwrap()).await;
+        let (a, a_mock) = honest(&blob, 1, &[3, 4, 5], target, axis, SLOW).await;
+        let (b, b_mock) = honest(&blob, 2, &[6, 7], target, axis, SLOW).await;
+        let (c, c_mock) = honest(&blob, 3, &[8, 9], target, axis, SLOW).await;
+        let collected = collect::<Primary>(&blob, target, vec![liar, a, b, c], HEDGE_AFTER).await;
+        assert_eq!(collected.symbols.len(), 7);
+        assert_eq!(collected.rejected, 3);
+        assert_eq!(collected.lies.len(), 1);
+        let liar_lies = lies_of(&collected.lies, 0);
+        assert!(
+            matches!(liar_lies[..], [Lie::Invalid { .. }] | [Lie::NotHeld(_)]),
+            "{liar_lies:?}"
+        );
+        for mock in [&liar_mock, &a_mock, &b_mock, &c_mock] {
+            assert_eq!(mock.hits.load(Ordering::SeqCst), 1);
+        }
+        let pair = &blob.sliver_pairs[usize::from(target.get())];
+        assert_rebuilds(&blob, target, collected, &pair.primary);
+    }
+
+    #[tokio::test]
+    async fn an_oversize_answer_is_refused_without_being_decoded() {
+        let blob = blob(20_000);
+        let target = SliverIndex(5);
+        let axis = SliverType::Secondary;
+        // Junk one byte over the cap of three symbols: decoding it would fail as malformed.
+        let limit = recovery_symbols_response_limit(blob.metadata.layout(), 3);
+        let (junk, _) = peer(0, &[0, 1, 2], FAST, vec![0xff; limit + 1]).await;
+        // Forged symbols for every source sliver: more than its three shards allow.
+        let all: Vec<u16> = (0..N).collect();
+        let every = forged(genuine(&blob, &all, target, axis));
+        let (greedy, _) = peer(1, &[3, 4, 5], FAST, bcs::to_bytes(&every).unwrap()).await;
+        let (a, _) = honest(&blob, 2, &[6, 7], target, axis, SLOW).await;
+        let (b, _) = honest(&blob, 3, &[8, 9], target, axis, SLOW).await;
+        let collected =
+            collect::<Secondary>(&blob, target, vec![junk, greedy, a, b], HEDGE_AFTER).await;
+        assert_eq!(lies_of(&collected.lies, 0), [Lie::Oversize { limit }]);
+        assert_eq!(lies_of(&collected.lies, 1), [Lie::Oversize { limit }]);
+        assert_eq!(collected.symbols.len(), 4);
+        let pair = &blob.sliver_pairs[usize::from(N - 1 - target.get())];
+        assert_rebuilds(&blob, target, collected, &pair.secondary);
+    }
+
+    #[tokio::test]
+    async fn symbols_for_another_target_or_axis_are_lies() {
+        let blob = blob(20_000);
+        let target = SliverIndex(4);
+        // Genuine symbols, but for the next secondary sliver, and for the primary sliver 4.
+        let other_target = genuine(&blob, &[0, 1, 2], SliverIndex(5), SliverType::Secondary);
+        let other_axis = genuine(&blob, &[3, 4, 5], target, SliverType::Primary);
+        let (x, _) = peer(0, &[0, 1, 2], FAST, bcs::to_bytes(&other_target).unwrap()).await;
+        let (y, _) = peer(1, &[3, 4, 5], FAST, bcs::to_bytes(&other_axis).unwrap()).await;
+        let (a, _) = honest(&blob, 2, &[6, 7], target, SliverType::Secondary, SLOW).await;
+        let (b, _) = honest(&blob, 3, &[8, 9], target, SliverType::Secondary, SLOW).await;
+        let collected = collect::<Secondary>(&blob, target, vec![x, y, a, b], HEDGE_AFTER).await;
+        assert_eq!(
+            lies_of(&collected.lies, 0),
+            [Lie::WrongTarget {
+                axis: SliverType::Secondary,
+                index: 5
+            }]
+        );
+        assert_eq!(
+            lies_of(&collected.lies, 1),
+            [Lie::WrongTarget {
+                axis: SliverType::Primary,
+                index: 4
+            }]
+        );
+        assert_eq!(collected.rejected, 6);
+        let pair = &blob.sliver_pairs[usize::from(N - 1 - target.get())];
+        assert_rebuilds(&blob, target, collected, &pair.secondary);
+    }
+
+    #[tokio::test]
+    async fn recorded_liars_are_asked_last() {
+        let blob = blob(20_000);
+        let target = SliverIndex(0);
+        let axis = SliverType::Primary;
+        let lies = forged(genuine(&blob, &[0, 1, 2], target, axis));
+        let (liar, liar_mock) = peer(0, &[0, 1, 2], FAST, bcs::to_bytes(&lies).unwrap()).await;
+        let (a, _) = honest(&blob, 1, &[3, 4, 5], target, axis, FAST).await;
+        let (b, _) = honest(&blob, 2, &[6, 7], target, axis, FAST).await;
+        let (c, _) = honest(&blob, 3, &[8, 9], target, axis, FAST).await;
+        let book = LiarBook::default();
+        let now = Instant::now();
+        assert_eq!(book.record(liar.node_id, now), 1);
+        let mut peers = vec![liar, a, b, c];
+        book.order(&mut peers, now);
+        let order: Vec<usize> = peers.iter().map(|peer| peer.index).collect();
+        assert_eq!(order, [1, 2, 3, 0]);
+        // The honest peers hold exactly the 7 symbols needed: the liar is never asked.
+        let collected = collect::<Primary>(&blob, target, peers, HEDGE_AFTER).await;
+        assert_eq!(collected.symbols.len(), 7);
+        assert!(collected.lies.is_empty());
+        assert_eq!(liar_mock.hits.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_short_attempt_fails_after_asking_every_peer_once() {
+        let blob = blob(20_000);
+        let target = SliverIndex(1);
+        let axis = SliverType::Primary;
+        let lies = forged(genuine(&blob, &[0, 1, 2], target, axis));
+        let (liar, liar_mock) = peer(0, &[0, 1, 2], FAST, bcs::to_bytes(&lies).unwrap()).await;
+        let (a, a_mock) = honest(&blob, 1, &[3, 4, 5], target, axis, FAST).await;
+        let (b, b_mock) = honest(&blob, 2, &[6, 7], target, axis, FAST).await;
+        // Holds its shards but has nothing yet (an honest answer).
+        let empty: Vec<GeneralRecoverySymbol> = Vec::new();
+        let (c, c_mock) = peer(3, &[8, 9], FAST, bcs::to_bytes(&empty).unwrap()).await;
+        let collected = collect::<Primary>(&blob, target, vec![liar, a, b, c], HEDGE_AFTER).await;
+        assert_eq!(collected.symbols.len(), 5);
+        assert_eq!(collected.lies.len(), 1);
+        for mock in [&liar_mock, &a_mock, &b_mock, &c_mock] {
+            assert_eq!(mock.hits.load(Ordering::SeqCst), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_silent_peer_does_not_hold_the_recovery_up() {
+        let blob = blob(20_000);
+        let target = SliverIndex(3);
+        let axis = SliverType::Secondary;
+        let (silent, _) = honest(&blob, 0, &[3, 4, 5], target, axis, Duration::from_secs(60)).await;
+        let (a, _) = honest(&blob, 1, &[0, 1, 2], target, axis, FAST).await;
+        let (b, _) = honest(&blob, 2, &[6, 7], target, axis, FAST).await;
+        let (c, _) = honest(&blob, 3, &[8, 9], target, axis, FAST).await;
+        let started = Instant::now();
+        let collected = collect::<Secondary>(
+            &blob,
+            target,
+            vec![silent, a, b, c],
+            Duration::from_millis(100),
+        )
+        .await;
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(collected.symbols.len() >= 4);
+        let pair = &blob.sliver_pairs[usize::from(N - 1 - target.get())];
+        assert_rebuilds(&blob, target, collected, &pair.secondary);
+    }
+
+    #[test]
+    fn symbols_are_deduplicated_after_verification() {
+        let blob = blob(20_000);
+        let target = SliverIndex(6);
+        let axis = SliverType::Primary;
+        let honest = genuine(&blob, &[4], target, axis);
+        // A forged copy first, then the genuine one, then the genuine one again.
+        let mut answer = forged(honest.clone());
+        answer.extend(honest.clone());
+        answer.extend(honest);
+        let source = source_indices(
+            &[ShardIndex(4)],
+            blob.metadata.blob_id(),
+            N,
+            SliverType::Secondary,
+        );
+        let checked = check_answer::<Primary>(&blob.metadata, target, &source, answer);
+        assert_eq!(checked.valid.len(), 1);
+        assert!(checked.valid[0].verify(&blob.metadata, target).is_ok());
+        assert_eq!(checked.rejected, 2);
+        assert!(matches!(checked.lie, Some(Lie::Invalid { .. })));
+    }
+
+    #[test]
+    fn the_liar_book_forgets_and_stays_bounded() {
+        let book = LiarBook::default();
+        let start = Instant::now();
+        let liar = ObjectId([1; 32]);
+        assert_eq!(book.record(liar, start), 1);
+        assert_eq!(book.record(liar, start), 2);
+        assert_eq!(book.lies(&liar, start + LIE_MEMORY / 2), 2);
+        assert_eq!(book.lies(&liar, start + LIE_MEMORY), 0);
+        assert_eq!(book.record(liar, start + LIE_MEMORY), 1);
+        // Distinct liars beyond the bound: the one whose last lie is oldest goes.
+        let later = start + LIE_MEMORY;
+        for i in 0..MAX_LIAR_RECORDS {
+            let mut id = [0u8; 32];
+            id[..8].copy_from_slice(&(i as u64 + 2).to_le_bytes());
+            book.record(ObjectId(id), later + Duration::from_millis(i as u64 + 1));
+        }
+        assert_eq!(book.lock().len(), MAX_LIAR_RECORDS);
+        assert_eq!(book.lies(&liar, later + Duration::from_secs(1)), 0);
     }
 }

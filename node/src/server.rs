@@ -1,28 +1,35 @@
 //! The REST API (axum): Walrus's storage-node routes over [`StorageNode`]. BCS bodies in and
 //! out (`application/octet-stream`), JSON envelopes for everything else; every error is the
-//! JSON [`ApiError`] with a stable reason. Bodies are limited to `max_body_bytes` (413
-//! PAYLOAD_TOO_LARGE) and never buffered beyond it.
+//! JSON [`ApiError`] with a stable reason.
+//!
+//! Hostile clients: a request body is read only after the request was admitted (blob
+//! registered, pair on our shard, metadata stored), and only up to what it can legitimately
+//! be (metadata: from the shard count; a sliver: exactly its length from the blob's layout; a
+//! proof: the symbols one rebuild takes), within a deadline; larger bodies get 413 before
+//! anything is buffered or decoded, slow ones 408. Expensive work is bounded: recovery-symbol
+//! computations and requests waiting for a registration have limits beyond which the node
+//! answers 429 with `Retry-After`.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
+    body::Body,
     body::Bytes,
     extract::{
-        rejection::{BytesRejection, PathRejection, QueryRejection},
-        DefaultBodyLimit, MatchedPath, Path, Query, Request, State,
+        rejection::{PathRejection, QueryRejection},
+        MatchedPath, Path, Query, Request, State,
     },
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
 };
 use serde::Serialize;
-use walrus_core::{
-    encoding::{InconsistencyProof, InconsistencyProofEither},
-    messages::StorageConfirmation,
-    SliverType,
-};
+use walrus_core::messages::StorageConfirmation;
 use walrus_node_client::api::{
     ApiError, ApiSuccess, BlobIdPath, DeletableConfirmationPath, ErrorReason, EventProgress,
     InconsistencyProofPath, RecoverySymbolsQuery, ServiceHealthInfo, SliverPath, API_DOCS_ENDPOINT,
@@ -32,20 +39,31 @@ use walrus_node_client::api::{
     SLIVER_STATUS_ENDPOINT,
 };
 
-use crate::{
-    config::FaultsSection,
-    node::{NodeError, StorageNode},
-};
+use crate::node::{NodeError, StorageNode};
 
 /// The OpenAPI 3 description of this API, served at `/v1/api`.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
+/// Seconds a client is told to wait (`Retry-After`) when the node sheds load.
+const RETRY_AFTER_SECS: &str = "1";
+
 impl IntoResponse for NodeError {
     fn into_response(self) -> Response {
+        let shed = matches!(
+            self.reason,
+            ErrorReason::RateLimited | ErrorReason::Unavailable
+        );
         let error = ApiError::new(self.reason, self.message);
         let status =
             StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(error)).into_response()
+        let mut response = (status, Json(error)).into_response();
+        if shed {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 
@@ -59,14 +77,53 @@ fn path<T>(extracted: Result<Path<T>, PathRejection>) -> Result<T, NodeError> {
         .map_err(|rejection| bad_request(format!("invalid path: {}", rejection.body_text())))
 }
 
-fn body(extracted: Result<Bytes, BytesRejection>) -> Result<Bytes, NodeError> {
-    extracted.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            NodeError::new(ErrorReason::PayloadTooLarge, rejection.body_text())
-        } else {
-            bad_request(rejection.body_text())
+/// Reads a request body of at most `limit` bytes (and at most the server's `max_body_bytes`)
+/// within the node's body deadline: 413 as soon as the declared or received length passes the
+/// limit, 408 when the body is too slow. Called only after the request was admitted, so
+/// nothing is buffered for requests that would be refused anyway.
+async fn read_body(
+    node: &StorageNode,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, NodeError> {
+    let limit = limit.min(node.max_body_bytes());
+    let too_large = |length: String| {
+        node.refused("too_large");
+        NodeError::new(
+            ErrorReason::PayloadTooLarge,
+            format!("the body has {length} bytes; at most {limit} are legitimate here"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if let Some(declared) = declared {
+        if usize::try_from(declared).map_or(true, |declared| declared > limit) {
+            return Err(too_large(declared.to_string()));
         }
-    })
+    }
+    let deadline = Duration::from_millis(node.limits().body_timeout_ms);
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => {
+            let length_limit = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if length_limit {
+                Err(too_large(format!("more than {limit}")))
+            } else {
+                Err(bad_request(format!("cannot read the body: {error}")))
+            }
+        }
+        Err(_) => {
+            node.refused("body_timeout");
+            Err(NodeError::new(
+                ErrorReason::RequestTimeout,
+                format!("the body did not arrive within {} ms", deadline.as_millis()),
+            ))
+        }
+    }
 }
 
 fn bcs_response(bytes: Vec<u8>) -> Response {
@@ -111,18 +168,14 @@ async fn get_metadata(
 async fn put_metadata(
     State(node): NodeState,
     params: Result<Path<BlobIdPath>, PathRejection>,
-    bytes: Result<Bytes, BytesRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, NodeError> {
     let BlobIdPath { blob_id } = path(params)?;
-    let bytes = body(bytes)?;
-    let metadata = bcs::from_bytes(&bytes).map_err(|error| {
-        NodeError::new(
-            ErrorReason::InvalidMetadata,
-            format!("malformed metadata: {error}"),
-        )
-    })?;
+    let limit = node.admit_metadata(&blob_id).await?;
+    let bytes = read_body(&node, &headers, body, limit).await?;
     Ok(stored(
-        node.put_metadata(blob_id, metadata).await?,
+        node.put_metadata_bytes(blob_id, &bytes).await?,
         "metadata",
     ))
 }
@@ -156,16 +209,27 @@ async fn get_sliver(
 async fn put_sliver(
     State(node): NodeState,
     params: Result<Path<SliverPath>, PathRejection>,
-    bytes: Result<Bytes, BytesRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, NodeError> {
     let SliverPath {
         blob_id,
         sliver_pair_index,
         sliver_type,
     } = path(params)?;
-    let bytes = body(bytes)?;
+    let (metadata, length) = node
+        .admit_sliver(&blob_id, sliver_pair_index, sliver_type)
+        .await?;
+    let bytes = read_body(&node, &headers, body, length).await?;
     let fresh = node
-        .put_sliver(blob_id, sliver_pair_index, sliver_type, &bytes)
+        .put_admitted_sliver(
+            blob_id,
+            sliver_pair_index,
+            sliver_type,
+            metadata,
+            length,
+            &bytes,
+        )
         .await?;
     Ok(stored(fresh, "sliver"))
 }
@@ -212,6 +276,8 @@ async fn recovery_symbols(
     let BlobIdPath { blob_id } = path(params)?;
     let Query(query) = query
         .map_err(|rejection| bad_request(format!("invalid query: {}", rejection.body_text())))?;
+    // Each answer expands and hashes slivers: a bounded number at a time.
+    let _slot = node.symbol_slot().await?;
     let symbols = node
         .recovery_symbols(blob_id, query.target_index(), query.target_type)
         .await?;
@@ -221,27 +287,18 @@ async fn recovery_symbols(
 async fn inconsistency_proof(
     State(node): NodeState,
     params: Result<Path<InconsistencyProofPath>, PathRejection>,
-    bytes: Result<Bytes, BytesRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, NodeError> {
     let InconsistencyProofPath {
         blob_id,
         sliver_type,
     } = path(params)?;
-    let bytes = body(bytes)?;
-    let malformed = |error: bcs::Error| {
-        NodeError::new(
-            ErrorReason::InvalidProof,
-            format!("malformed proof: {error}"),
-        )
-    };
-    let proof = match sliver_type {
-        SliverType::Primary => InconsistencyProofEither::Primary(
-            bcs::from_bytes::<InconsistencyProof<_>>(&bytes).map_err(malformed)?,
-        ),
-        SliverType::Secondary => InconsistencyProofEither::Secondary(
-            bcs::from_bytes::<InconsistencyProof<_>>(&bytes).map_err(malformed)?,
-        ),
-    };
+    let (metadata, limit) = node
+        .admit_inconsistency_proof(&blob_id, sliver_type)
+        .await?;
+    let bytes = read_body(&node, &headers, body, limit).await?;
+    let proof = StorageNode::decode_inconsistency_proof(&metadata, sliver_type, &bytes)?;
     let signed = node.verify_inconsistency_proof(blob_id, proof).await?;
     Ok(json_ok(StatusCode::OK, signed))
 }
@@ -306,6 +363,13 @@ async fn not_found() -> NodeError {
     NodeError::new(ErrorReason::NotFound, "no such endpoint")
 }
 
+async fn method_not_allowed() -> NodeError {
+    NodeError::new(
+        ErrorReason::MethodNotAllowed,
+        "this endpoint does not take this method",
+    )
+}
+
 /// Records the latency of every request by route template and status class.
 async fn record_latency(State(node): NodeState, request: Request, next: Next) -> Response {
     let route = request
@@ -322,19 +386,10 @@ async fn record_latency(State(node): NodeState, request: Request, next: Next) ->
     response
 }
 
-/// The node's router.
-pub fn router(node: Arc<StorageNode>, max_body_bytes: usize) -> Router {
-    router_with_faults(node, max_body_bytes, FaultsSection::default())
-}
-
-/// The node's router with the **test-only** `faults` injected into its answers
-/// ([`crate::faults`]); [`router`] injects none.
-pub fn router_with_faults(
-    node: Arc<StorageNode>,
-    max_body_bytes: usize,
-    faults: FaultsSection,
-) -> Router {
-    let router = Router::new()
+/// The node's router. Request bodies are read by the handlers themselves, after admission,
+/// with per-route limits (see `read_body`).
+pub fn router(node: Arc<StorageNode>) -> Router {
+    Router::new()
         .route(METADATA_ENDPOINT, get(get_metadata).put(put_metadata))
         .route(METADATA_STATUS_ENDPOINT, get(metadata_status))
         .route(SLIVER_ENDPOINT, get(get_sliver).put(put_sliver))
@@ -347,17 +402,8 @@ pub fn router_with_faults(
         .route(HEALTH_ENDPOINT, get(health))
         .route(METRICS_ENDPOINT, get(metrics))
         .route(API_DOCS_ENDPOINT, get(api_docs))
-        .fallback(not_found);
-    let router = if faults.is_none() {
-        router
-    } else {
-        router.layer(middleware::from_fn_with_state(
-            faults,
-            crate::faults::inject,
-        ))
-    };
-    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(node.clone(), record_latency))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(node)
 }

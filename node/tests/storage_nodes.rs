@@ -12,6 +12,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use tokio::io::AsyncReadExt;
+
 use common::{run, test_data, Cluster, TestBlob, N_NODES, N_SHARDS, REGISTRATION_WAIT_MS};
 use walrus_chain::contract::{events::Event, sui::U256};
 use walrus_core::{
@@ -167,6 +169,13 @@ enum Ack {
     Sliver(usize, SliverPairIndex, SliverType),
 }
 
+/// SIGKILL while uploads are in flight. A stream of uploads to one node runs (each item
+/// recorded when acknowledged), and one upload is certainly in flight at the kill: blob
+/// `stuck`, whose metadata and first primary sliver were acknowledged, has its next sliver's
+/// request stuck after half of its body (no answer before the kill; the connection breaks
+/// without one). Restarted, the node serves every acknowledged item byte-exact and nothing of
+/// the half-sent sliver (an unacknowledged upload leaves no trace); the stuck blob's upload
+/// then completes, it is certified, and every node serves all its slivers byte-exact.
 #[test]
 fn sigkill_mid_upload_loses_no_acknowledged_sliver() {
     run(|| async {
@@ -177,10 +186,12 @@ fn sigkill_mid_upload_loses_no_acknowledged_sliver() {
                 .map(|seed| cluster.encode(test_data(64 << 10, 100 + seed)))
                 .collect(),
         );
+        let stuck = cluster.encode(test_data(256 << 10, 99));
         for blob in blobs.iter() {
             cluster.register(blob).await;
         }
-        for blob in blobs.iter() {
+        let stuck_object = cluster.register(&stuck).await;
+        for blob in blobs.iter().chain([&stuck]) {
             cluster.wait_registered(target, &blob.blob_id).await;
         }
         let pairs: Vec<Vec<SliverPairIndex>> = blobs
@@ -188,9 +199,33 @@ fn sigkill_mid_upload_loses_no_acknowledged_sliver() {
             .map(|blob| cluster.pairs_of(target, &blob.blob_id))
             .collect();
 
+        // The stuck blob: metadata and one primary sliver acknowledged, the secondary sliver
+        // of the same pair half-sent.
+        let client = cluster.nodes[target].client.clone();
+        let stuck_pair = cluster.pairs_of(target, &stuck.blob_id)[0];
+        client
+            .put_metadata(&stuck.blob_id, &stuck.metadata)
+            .await
+            .unwrap();
+        client
+            .put_sliver(&stuck.blob_id, stuck_pair, &stuck.pair(stuck_pair).primary)
+            .await
+            .unwrap();
+        let body = bcs::to_bytes(&stuck.pair(stuck_pair).secondary).unwrap();
+        let mut half_sent = common::start_half_sent_put(
+            cluster.nodes[target].address,
+            &walrus_node_client::api::sliver_path(
+                &stuck.blob_id,
+                stuck_pair,
+                SliverType::Secondary,
+            ),
+            &body,
+        )
+        .await;
+
         let acked = Arc::new(Mutex::new(Vec::new()));
         let uploader = {
-            let client = cluster.nodes[target].client.clone();
+            let client = client.clone();
             let blobs = blobs.clone();
             let acked = acked.clone();
             tokio::spawn(async move {
@@ -232,14 +267,35 @@ fn sigkill_mid_upload_loses_no_acknowledged_sliver() {
             assert!(Instant::now() < deadline, "the upload is stuck");
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
+        // The half-sent upload is still waiting for its body: no answer.
+        let mut answer = [0u8; 256];
+        assert!(
+            tokio::time::timeout(Duration::ZERO, half_sent.read(&mut answer))
+                .await
+                .is_err(),
+            "the node answered a half-sent upload"
+        );
         cluster.nodes[target].kill();
         let completed = tokio::time::timeout(Duration::from_secs(15), uploader)
             .await
             .expect("the uploader noticed the kill")
             .unwrap();
         assert!(!completed, "the kill came after the whole upload");
+        match tokio::time::timeout(Duration::from_secs(10), half_sent.read(&mut answer)).await {
+            Ok(Ok(0) | Err(_)) => {}
+            Ok(Ok(n)) => panic!(
+                "the half-sent upload was answered: {}",
+                String::from_utf8_lossy(&answer[..n])
+            ),
+            Err(_) => panic!("the half-sent upload's connection outlived the node"),
+        }
         let acked = acked.lock().unwrap().clone();
-        println!("{} items acknowledged before SIGKILL", acked.len());
+        println!(
+            "{} items acknowledged before SIGKILL, and an upload of {} of {} bytes in flight",
+            acked.len(),
+            body.len() / 2,
+            body.len()
+        );
 
         cluster.nodes[target].spawn();
         cluster.nodes[target].wait_ready().await;
@@ -265,6 +321,41 @@ fn sigkill_mid_upload_loses_no_acknowledged_sliver() {
                     assert_eq!(sliver, blobs[i].pair(pair).secondary);
                 }
             }
+        }
+        // Of the stuck blob, exactly the acknowledged part (not certified: nothing recovered).
+        assert_eq!(
+            client
+                .get_sliver::<Primary>(&stuck.blob_id, stuck_pair)
+                .await
+                .unwrap(),
+            stuck.pair(stuck_pair).primary
+        );
+        for pair in cluster.pairs_of(target, &stuck.blob_id) {
+            for axis in [SliverType::Primary, SliverType::Secondary] {
+                if pair == stuck_pair && axis == SliverType::Primary {
+                    continue;
+                }
+                assert!(
+                    !client
+                        .get_sliver_status(&stuck.blob_id, pair, axis)
+                        .await
+                        .unwrap()
+                        .is_stored(),
+                    "pair {} {axis:?} of the stuck blob was never acknowledged",
+                    pair.0
+                );
+            }
+        }
+
+        // The stuck blob's upload completes (to every node), it certifies, and every node
+        // serves all of it.
+        let all: Vec<usize> = (0..N_NODES).collect();
+        cluster.upload(&stuck, &all).await;
+        let certificate = cluster.certificate(&stuck.blob_id, &all).await;
+        cluster.certify(stuck_object.id, &certificate).await;
+        for &node in &all {
+            cluster.wait_certified(node, &stuck.blob_id).await;
+            cluster.check_slivers(node, &stuck).await;
         }
     });
 }

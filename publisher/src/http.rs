@@ -1,5 +1,7 @@
 //! HTTP helpers: JSON errors in the storage nodes' [`ApiError`] envelope, body reading with a
-//! size limit, bearer-token checks.
+//! size limit and a deadline, bearer-token checks.
+
+use std::time::{Duration, Instant};
 
 use axum::{
     body::Body,
@@ -116,12 +118,75 @@ pub fn check_content_length(headers: &HeaderMap, limit: u64) -> Result<(), HttpE
     Ok(())
 }
 
+/// How long a request body may take to arrive, so that a client sending it slowly cannot hold
+/// a store slot: at most `timeout` without any data, and at most `timeout` plus one second per
+/// `min_bytes_per_sec` bytes received in all (0: no allowance for data received, the whole
+/// body within `timeout`). A body arriving at least at `min_bytes_per_sec` never times out
+/// while it flows; one that stalls fails `timeout` after its last data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyDeadline {
+    /// The time allowed without data, and the base of the total allowance.
+    pub timeout: Duration,
+    /// Bytes per second the total allowance grows by (Apache `mod_reqtimeout`'s `MinRate`).
+    pub min_bytes_per_sec: u64,
+}
+
+impl BodyDeadline {
+    /// When the body's time is up, given its start, the last data and the bytes received
+    /// (`None`: too far ahead to represent).
+    fn at(&self, start: Instant, last_data: Instant, received: u64) -> Option<Instant> {
+        let idle = last_data.checked_add(self.timeout);
+        let allowance = if self.min_bytes_per_sec == 0 {
+            Some(Duration::ZERO)
+        } else {
+            Duration::try_from_secs_f64(received as f64 / self.min_bytes_per_sec as f64).ok()
+        };
+        let total = allowance.and_then(|allowance| start.checked_add(self.timeout + allowance));
+        match (idle, total) {
+            (Some(idle), Some(total)) => Some(idle.min(total)),
+            (idle, total) => idle.or(total),
+        }
+    }
+
+    /// 408 REQUEST_TIMEOUT after `received` bytes in `elapsed`.
+    fn exceeded(&self, received: u64, elapsed: Duration) -> HttpError {
+        HttpError::new(
+            ErrorReason::RequestTimeout,
+            format!(
+                "the request body was too slow: {received} bytes in {:.1} s (allowed: {} s \
+                 without data, and {} s plus one second per {} bytes received in all)",
+                elapsed.as_secs_f64(),
+                self.timeout.as_secs_f64(),
+                self.timeout.as_secs_f64(),
+                self.min_bytes_per_sec,
+            ),
+        )
+    }
+}
+
 /// Reads `body` into memory, failing with 413 PAYLOAD_TOO_LARGE as soon as more than `limit`
-/// bytes arrived (nothing beyond the limit is buffered), and 400 if the body breaks off.
-pub async fn read_body(body: Body, limit: u64) -> Result<Vec<u8>, HttpError> {
+/// bytes arrived (nothing beyond the limit is buffered), 408 when it does not arrive within
+/// `deadline` (see [`BodyDeadline`]), and 400 if the body breaks off.
+pub async fn read_body(
+    body: Body,
+    limit: u64,
+    deadline: BodyDeadline,
+) -> Result<Vec<u8>, HttpError> {
     let mut body = body;
     let mut bytes = Vec::new();
-    while let Some(frame) = body.frame().await {
+    let start = Instant::now();
+    let mut last_data = start;
+    loop {
+        let next = body.frame();
+        let frame = match deadline.at(start, last_data, bytes.len() as u64) {
+            Some(until) => tokio::time::timeout_at(until.into(), next)
+                .await
+                .map_err(|_| deadline.exceeded(bytes.len() as u64, start.elapsed()))?,
+            None => next.await,
+        };
+        let Some(frame) = frame else {
+            break;
+        };
         let frame = frame
             .map_err(|error| HttpError::bad_request(format!("cannot read the body: {error}")))?;
         let Ok(data) = frame.into_data() else {
@@ -129,6 +194,9 @@ pub async fn read_body(body: Body, limit: u64) -> Result<Vec<u8>, HttpError> {
         };
         if (bytes.len() as u64).saturating_add(data.len() as u64) > limit {
             return Err(too_large(limit));
+        }
+        if !data.is_empty() {
+            last_data = Instant::now();
         }
         bytes.extend_from_slice(&data);
     }
@@ -223,11 +291,46 @@ mod tests {
         );
     }
 
+    const DEADLINE: BodyDeadline = BodyDeadline {
+        timeout: Duration::from_secs(60),
+        min_bytes_per_sec: 1024,
+    };
+
     #[tokio::test]
     async fn body_limit() {
-        assert_eq!(read_body(Body::from("hello"), 5).await.unwrap(), b"hello");
-        let error = read_body(Body::from("hello!"), 5).await.unwrap_err();
+        let read = |body: &'static str| read_body(Body::from(body), 5, DEADLINE);
+        assert_eq!(read("hello").await.unwrap(), b"hello");
+        let error = read("hello!").await.unwrap_err();
         assert_eq!(error.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(error.error.reason(), Some(ErrorReason::PayloadTooLarge));
+    }
+
+    #[test]
+    fn body_deadlines() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        // Without data: `timeout` after the start.
+        assert_eq!(DEADLINE.at(start, start, 0), Some(start + 60 * second));
+        // Data extends the total by one second per `min_bytes_per_sec`, but a stall ends it
+        // `timeout` after the last data.
+        let later = start + 30 * second;
+        assert_eq!(
+            DEADLINE.at(start, later, 10 * 1024),
+            Some(start + 70 * second)
+        );
+        assert_eq!(
+            DEADLINE.at(start, later, 1 << 30),
+            Some(later + 60 * second)
+        );
+        // No allowance for data.
+        let strict = BodyDeadline {
+            min_bytes_per_sec: 0,
+            ..DEADLINE
+        };
+        assert_eq!(strict.at(start, later, 1 << 30), Some(start + 60 * second));
+        let error = strict.exceeded(3, second);
+        assert_eq!(error.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(error.error.error.status, "DEADLINE_EXCEEDED");
+        assert_eq!(error.error.reason(), Some(ErrorReason::RequestTimeout));
     }
 }

@@ -6,7 +6,11 @@
 //! deletable by default), `deletable=true` (the default), `force=true`, `send_object_to=0x…`;
 //! `share=true` is refused (400). Bodies are read into memory up to
 //! [`PublisherConfig::max_body_bytes`]; at most `max_concurrent_uploads` stores run, at most
-//! `max_queued` more wait, beyond that 429. Optional bearer-token auth. Also `GET /health`,
+//! `max_queued` more wait, beyond that 429. A body is read only once its upload holds a store
+//! slot, and must then arrive in time ([`PublisherConfig::body_read_timeout`] without data, and
+//! at least [`PublisherConfig::body_min_bytes_per_sec`] after that time; see
+//! [`http::BodyDeadline`]), else 408 and the slot is free again: a client sending its body
+//! slowly or not at all cannot hold a slot. Optional bearer-token auth. Also `GET /health`,
 //! `GET /v1/api` (OpenAPI), `GET /metrics` (Prometheus).
 //!
 //! ```no_run
@@ -60,6 +64,23 @@ pub struct PublisherConfig {
     pub auth_token: Option<String>,
     /// On shutdown, how long running stores may take to finish.
     pub shutdown_grace: Duration,
+    /// How long an upload holding a store slot may go without body data; also the base of the
+    /// whole body's allowance (408 beyond).
+    pub body_read_timeout: Duration,
+    /// The allowance for the whole body grows by one second per this many bytes received, so
+    /// a body arriving at least this fast never times out (0: the whole body within
+    /// `body_read_timeout`).
+    pub body_min_bytes_per_sec: u64,
+}
+
+impl PublisherConfig {
+    /// The deadline of request bodies.
+    pub fn body_deadline(&self) -> http::BodyDeadline {
+        http::BodyDeadline {
+            timeout: self.body_read_timeout,
+            min_bytes_per_sec: self.body_min_bytes_per_sec,
+        }
+    }
 }
 
 impl Default for PublisherConfig {
@@ -70,6 +91,8 @@ impl Default for PublisherConfig {
             max_queued: 16,
             auth_token: None,
             shutdown_grace: Duration::from_secs(120),
+            body_read_timeout: Duration::from_secs(60),
+            body_min_bytes_per_sec: 64 * 1024,
         }
     }
 }

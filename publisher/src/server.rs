@@ -12,7 +12,6 @@ use axum::{
     routing::{get, put},
     Router,
 };
-use prometheus::IntGauge;
 use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use walrus_chain::client::ClientError;
@@ -50,22 +49,6 @@ struct Inner {
     admission: Arc<Semaphore>,
     /// Stores running: `max_concurrent_uploads` permits.
     uploads: Arc<Semaphore>,
-}
-
-/// Increments a gauge for as long as it lives.
-struct GaugeGuard(IntGauge);
-
-impl GaugeGuard {
-    fn new(gauge: &IntGauge) -> Self {
-        gauge.inc();
-        Self(gauge.clone())
-    }
-}
-
-impl Drop for GaugeGuard {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
 }
 
 impl Publisher {
@@ -185,7 +168,8 @@ fn outcome_label(outcome: &StoreOutcome) -> &'static str {
 }
 
 /// `PUT /v1/blobs`: checks auth, query and announced length, takes a place (429 when full),
-/// waits for a store slot, reads the body (413 past the limit), stores, sends the object.
+/// waits for a store slot, reads the body (413 past the limit, 408 if too slow), stores, sends
+/// the object.
 async fn put_blob(
     State(publisher): State<Publisher>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -213,13 +197,23 @@ async fn put_blob(
     })?;
     let slot =
         {
-            let _queued = GaugeGuard::new(&inner.metrics.queued);
+            let _queued = walrus_service::GaugeGuard::new(&inner.metrics.queued);
             inner.uploads.clone().acquire_owned().await.map_err(|_| {
                 HttpError::new(ErrorReason::Unavailable, "the publisher is stopping")
             })?
         };
-    let in_flight = GaugeGuard::new(&inner.metrics.in_flight);
-    let bytes = read_body(body, inner.config.max_body_bytes).await?;
+    let in_flight = walrus_service::GaugeGuard::new(&inner.metrics.in_flight);
+    let bytes = read_body(
+        body,
+        inner.config.max_body_bytes,
+        inner.config.body_deadline(),
+    )
+    .await
+    .inspect_err(|error| {
+        if error.status() == StatusCode::REQUEST_TIMEOUT {
+            tracing::info!("upload refused: its body was too slow");
+        }
+    })?;
     // The store runs in its own task: it finishes (and the wallet's spending is accounted for)
     // even if the client disconnects.
     let task = tokio::spawn(store(
@@ -238,7 +232,11 @@ async fn store(
     publisher: Publisher,
     bytes: Vec<u8>,
     query: StoreQuery,
-    _permits: (OwnedSemaphorePermit, OwnedSemaphorePermit, GaugeGuard),
+    _permits: (
+        OwnedSemaphorePermit,
+        OwnedSemaphorePermit,
+        walrus_service::GaugeGuard,
+    ),
 ) -> Result<StoreOutcome, HttpError> {
     let inner = &publisher.inner;
     let size = bytes.len() as u64;

@@ -362,3 +362,100 @@ async fn shutdown_waits_for_running_uploads_at_most_the_grace_period() {
         .unwrap();
     assert!(start.elapsed() >= Duration::from_millis(300));
 }
+
+#[tokio::test]
+async fn a_slow_body_gets_408_and_frees_the_store_slot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let timeout = Duration::from_millis(300);
+    let publisher = publisher(PublisherConfig {
+        max_concurrent_uploads: 1,
+        max_queued: 1,
+        body_read_timeout: timeout,
+        body_min_bytes_per_sec: 1024,
+        ..Default::default()
+    });
+    let metrics = publisher.metrics().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = {
+        let publisher = publisher.clone();
+        tokio::spawn(async move {
+            publisher
+                .serve(listener, async move {
+                    let _ = stopped.await;
+                })
+                .await
+        })
+    };
+    let http = reqwest::Client::new();
+    // A client that stops after 10 of 1000 announced bytes, and one that trickles a byte every
+    // 50 ms (never idle for the timeout, but far below 1 KiB/s).
+    for trickle in [false, true] {
+        let client = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (mut reader, mut writer) = client.into_split();
+        writer
+            .write_all(
+                b"PUT /v1/blobs HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789",
+            )
+            .await
+            .unwrap();
+        let start = std::time::Instant::now();
+        let sender = tokio::spawn(async move {
+            while trickle && writer.write_all(b"x").await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            // Halted: keep the connection open.
+            std::future::pending::<()>().await;
+        });
+        wait_for("the slow upload in the only slot", || {
+            metrics.in_flight.get() == 1
+        })
+        .await;
+        // A second upload waits for the slot.
+        let second = tokio::spawn(
+            http.put(format!("http://{address}/v1/blobs"))
+                .body("some string")
+                .send(),
+        );
+        wait_for("a queued upload", || metrics.queued.get() == 1).await;
+
+        // The slow one gets 408 after its deadline ...
+        let mut response = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), reader.read_to_end(&mut response))
+            .await
+            .expect("the publisher answers and closes the connection")
+            .unwrap();
+        let elapsed = start.elapsed();
+        assert!(elapsed >= timeout, "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+        let response = String::from_utf8(response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 408"), "{head}");
+        let json: Value = serde_json::from_str(body).unwrap();
+        assert_error(
+            &(StatusCode::REQUEST_TIMEOUT, json.clone()),
+            408,
+            "REQUEST_TIMEOUT",
+            "too slow",
+        );
+        assert_eq!(json["error"]["status"], "DEADLINE_EXCEEDED");
+        sender.abort();
+
+        // ... and the second gets the slot (and fails at the unreachable chain).
+        let answer = second.await.unwrap().unwrap();
+        assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let json: Value = answer.json().await.unwrap();
+        assert_eq!(json["error"]["reason"], "UNAVAILABLE");
+        wait_for("no upload", || {
+            metrics.in_flight.get() == 0 && metrics.queued.get() == 0
+        })
+        .await;
+    }
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("stops in time")
+        .unwrap()
+        .unwrap();
+}

@@ -10,6 +10,12 @@
 //! the nodes holding them, each verified against the metadata, until `n - 2f` decode the blob;
 //! the decoded blob is re-encoded and must give the blob ID (an inconsistent blob is
 //! [`SdkError::BlobInvalid`], never bytes).
+//!
+//! Every answer is hostile until checked: response bodies are capped at what the answer can
+//! legitimately be (metadata from the shard count, a sliver from the blob's layout), metadata
+//! must be those of the blob asked for and a sliver that of the pair asked for (a genuine
+//! sliver of another pair is a lie like any other), and a node that fails a check is just a
+//! failed request: another node is asked.
 
 use std::{
     collections::BTreeMap,
@@ -42,6 +48,7 @@ use walrus_core::{
 };
 use walrus_node_client::{
     api::{BlobStatus, ErrorReason, EventId},
+    client::{metadata_response_limit, sliver_response_limit},
     NodeClient, NodeClientError,
 };
 
@@ -180,11 +187,14 @@ pub struct WalrusSdk {
     config: SdkConfig,
 }
 
-fn encoding_config(view: &CommitteeView) -> Result<EncodingConfig, SdkError> {
+pub(crate) fn encoding_config(view: &CommitteeView) -> Result<EncodingConfig, SdkError> {
     Ok(EncodingConfig::new(view.n_shards)?)
 }
 
-fn node_clients(view: &CommitteeView, http: &reqwest::Client) -> Vec<Option<NodeClient>> {
+pub(crate) fn node_clients(
+    view: &CommitteeView,
+    http: &reqwest::Client,
+) -> Vec<Option<NodeClient>> {
     view.members
         .iter()
         .map(|member| NodeClient::with_http(&member.url, http.clone()).ok())
@@ -587,17 +597,24 @@ impl WalrusSdk {
             Ok(rows) => rows,
             Err(SdkError::NotEnoughSlivers { .. }) => {
                 let blob = self.read_whole(&source, progress).await?;
-                return Ok(slice_range(&blob, &range));
+                return slice_range(&blob, &range);
             }
             Err(error) => return Err(error),
         };
         let mut bytes = Vec::with_capacity(usize::try_from(range.end - range.start).unwrap_or(0));
-        for (index, sliver) in rows {
-            let row_start = u64::from(index) * row;
-            let data = sliver.symbols.data();
-            let from = range.start.max(row_start) - row_start;
-            let to = range.end.min(row_start + row) - row_start;
-            bytes.extend_from_slice(&data[to_usize(from)..to_usize(to)]);
+        for (index, sliver) in &rows {
+            let piece = row_slice(sliver.symbols.data(), u64::from(*index), row, &range)
+                .ok_or_else(|| {
+                    SdkError::Internal(format!("row {index} does not cover its part of the range"))
+                })?;
+            bytes.extend_from_slice(piece);
+        }
+        if bytes.len() as u64 != range.end - range.start {
+            return Err(SdkError::Internal(format!(
+                "rows {first}..={last} gave {} of the {} bytes of the range",
+                bytes.len(),
+                range.end - range.start
+            )));
         }
         Ok(bytes)
     }
@@ -676,25 +693,10 @@ impl WalrusSdk {
                 let metadata = source.metadata.clone();
                 let limiter = limiter.clone();
                 let weight = view.committee.members()[member].weight;
-                let blob_id = *blob_id;
                 in_flight.spawn(async move {
                     let _permit = limiter.acquire_owned().await;
-                    let result = client.get_sliver::<Primary>(&blob_id, pair).await;
-                    match result {
-                        Ok(sliver) => spawn_blocking(move || {
-                            sliver
-                                .verify(&metadata)
-                                .map(|()| sliver)
-                                .map_err(|e| e.to_string())
-                        })
-                        .await
-                        .unwrap_or_else(|e| Err(e.to_string()))
-                        .map_err(SliverFailure::Invalid),
-                        Err(error) if error.reason() == Some(ErrorReason::BlobInvalid) => {
-                            Err(SliverFailure::ReportedInvalid(weight))
-                        }
-                        Err(error) => Err(SliverFailure::Node(error)),
-                    }
+                    let sliver = fetch_verified_primary(&client, metadata, pair, weight).await;
+                    (pair, sliver)
                 });
             }
             let Some(joined) = in_flight.join_next().await else {
@@ -706,9 +708,10 @@ impl WalrusSdk {
                     ),
                 });
             };
-            match joined.map_err(|error| SdkError::Internal(error.to_string()))? {
+            let (pair, sliver) = joined.map_err(|error| SdkError::Internal(error.to_string()))?;
+            match sliver {
                 Ok(sliver) => {
-                    slivers.insert(sliver.index.get(), sliver);
+                    slivers.insert(pair.0, sliver);
                     progress.update("read", slivers.len() as u64, total);
                 }
                 Err(SliverFailure::ReportedInvalid(weight)) => {
@@ -724,7 +727,7 @@ impl WalrusSdk {
                 }
                 Err(SliverFailure::Invalid(error)) => {
                     failures += 1;
-                    last_failure = format!("sliver does not match the metadata: {error}");
+                    last_failure = format!("invalid sliver of pair {}: {error}", pair.0);
                 }
             }
         }
@@ -733,7 +736,7 @@ impl WalrusSdk {
     }
 
     /// Metadata from the first member whose answer verifies against the blob ID.
-    async fn read_metadata(
+    pub(crate) async fn read_metadata(
         &self,
         view: &CommitteeView,
         clients: &[Option<NodeClient>],
@@ -747,7 +750,11 @@ impl WalrusSdk {
             };
             let weight = view.committee.members()[index].weight;
             let blob_id = *blob_id;
-            requests.spawn(async move { (weight, client.get_metadata(&blob_id).await) });
+            let limit = metadata_response_limit(view.n_shards);
+            requests.spawn(async move {
+                let answer = client.get_metadata_with_limit(&blob_id, limit).await;
+                (weight, answer)
+            });
         }
         let (mut not_found, mut invalid, mut answered) = (0u16, 0u16, 0u16);
         while let Some(joined) = requests.join_next().await {
@@ -759,11 +766,9 @@ impl WalrusSdk {
             }
             match answer {
                 Ok(metadata) => {
-                    if let Ok(verified) = BlobMetadataWithId::verify(metadata, config) {
-                        if verified.blob_id() == blob_id {
-                            requests.abort_all();
-                            return Ok(verified);
-                        }
+                    if let Ok(verified) = verify_metadata(metadata, blob_id, config) {
+                        requests.abort_all();
+                        return Ok(verified);
                     }
                 }
                 Err(error) if error.reason() == Some(ErrorReason::BlobInvalid) => {
@@ -833,14 +838,93 @@ impl ReadSource {
     }
 }
 
-/// `bytes[range]` (the range is within `bytes`).
-fn slice_range(bytes: &[u8], range: &Range<u64>) -> Vec<u8> {
-    bytes[to_usize(range.start)..to_usize(range.end)].to_vec()
+/// `bytes[range]`; an error if the range is not within `bytes`.
+fn slice_range(bytes: &[u8], range: &Range<u64>) -> Result<Vec<u8>, SdkError> {
+    usize::try_from(range.start)
+        .ok()
+        .zip(usize::try_from(range.end).ok())
+        .and_then(|(start, end)| bytes.get(start..end))
+        .map(<[u8]>::to_vec)
+        .ok_or(SdkError::InvalidRange {
+            start: range.start,
+            end: range.end,
+            size: bytes.len() as u64,
+        })
 }
 
-/// A length that indexes memory (saturating; such lengths come from buffers that exist).
-fn to_usize(value: u64) -> usize {
-    usize::try_from(value).unwrap_or(usize::MAX)
+/// The part of `range` (blob bytes) that row `index` holds, from the row's `data` (rows are
+/// `row` bytes long); `None` if the row does not overlap the range or `data` is too short.
+/// Never panics, whatever the inputs.
+fn row_slice<'a>(data: &'a [u8], index: u64, row: u64, range: &Range<u64>) -> Option<&'a [u8]> {
+    let row_start = index.checked_mul(row)?;
+    let row_end = row_start.checked_add(row)?;
+    let from = range.start.max(row_start).checked_sub(row_start)?;
+    let to = range.end.min(row_end).checked_sub(row_start)?;
+    if from >= to {
+        return None;
+    }
+    data.get(usize::try_from(from).ok()?..usize::try_from(to).ok()?)
+}
+
+/// Checks metadata a node answered for `blob_id`: they must claim `blob_id` and hash to it
+/// under `config` (a node answering another blob's metadata, even genuine ones, is refused).
+pub(crate) fn verify_metadata(
+    metadata: BlobMetadataWithId,
+    blob_id: &BlobId,
+    config: &EncodingConfig,
+) -> Result<VerifiedBlobMetadataWithId, String> {
+    if metadata.blob_id != *blob_id {
+        return Err(format!(
+            "asked for the metadata of {blob_id}, got those of {}",
+            metadata.blob_id
+        ));
+    }
+    let verified = metadata.verify(config).map_err(|error| error.to_string())?;
+    if verified.blob_id() != blob_id {
+        return Err(format!("the metadata are those of {}", verified.blob_id()));
+    }
+    Ok(verified)
+}
+
+/// Fetches the primary sliver of `pair` from `client` (answer capped at what the sliver can
+/// be) and checks it: it must be the sliver of that pair (a genuine sliver of another row is a
+/// lie too) and verify against `metadata`. `weight` is the node's, for a report that the blob
+/// is invalid.
+async fn fetch_verified_primary(
+    client: &NodeClient,
+    metadata: Arc<VerifiedBlobMetadataWithId>,
+    pair: SliverPairIndex,
+    weight: u16,
+) -> Result<SliverData<Primary>, SliverFailure> {
+    let blob_id = *metadata.blob_id();
+    let limit = sliver_response_limit(metadata.layout(), walrus_core::SliverType::Primary);
+    let sliver = match client
+        .get_sliver_with_limit::<Primary>(&blob_id, pair, limit)
+        .await
+    {
+        Ok(sliver) => sliver,
+        Err(error) if error.reason() == Some(ErrorReason::BlobInvalid) => {
+            return Err(SliverFailure::ReportedInvalid(weight))
+        }
+        Err(error) => return Err(SliverFailure::Node(error)),
+    };
+    let expected = pair.primary_sliver_index();
+    if sliver.index != expected {
+        return Err(SliverFailure::Invalid(format!(
+            "asked for primary sliver {}, got sliver {}",
+            expected.get(),
+            sliver.index.get()
+        )));
+    }
+    spawn_blocking(move || {
+        sliver
+            .verify(&metadata)
+            .map(|()| sliver)
+            .map_err(|error| format!("does not match the metadata: {error}"))
+    })
+    .await
+    .unwrap_or_else(|error| Err(error.to_string()))
+    .map_err(SliverFailure::Invalid)
 }
 
 /// Why a sliver could not be used.
@@ -920,5 +1004,146 @@ impl NodeUpload {
             self.client.get_confirmation(&blob_id, object)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_node::{self, Behavior, Fixture, N_SHARDS};
+
+    fn client(url: &str) -> NodeClient {
+        NodeClient::new(url).unwrap()
+    }
+
+    fn pairs(range: Range<u16>) -> Vec<SliverPairIndex> {
+        range.map(SliverPairIndex).collect()
+    }
+
+    #[tokio::test]
+    async fn a_sliver_is_the_one_asked_for() {
+        let fixture = Fixture::new();
+        let metadata = Arc::new(fixture.encoded.metadata.clone());
+        let honest = test_node::start(fixture.clone(), pairs(0..N_SHARDS), Behavior::Honest).await;
+        for pair in pairs(0..N_SHARDS) {
+            let sliver = fetch_verified_primary(&client(&honest), metadata.clone(), pair, 1)
+                .await
+                .unwrap();
+            assert_eq!(
+                sliver,
+                fixture.encoded.sliver_pairs[usize::from(pair.0)].primary
+            );
+        }
+
+        // A genuine sliver (it verifies against the metadata) of another row is a lie.
+        let liar =
+            test_node::start(fixture.clone(), pairs(0..N_SHARDS), Behavior::OtherSliver).await;
+        let other = &fixture.encoded.sliver_pairs[4].primary;
+        other.verify(&metadata).unwrap();
+        match fetch_verified_primary(&client(&liar), metadata.clone(), SliverPairIndex(3), 1).await
+        {
+            Err(SliverFailure::Invalid(error)) => {
+                assert!(
+                    error.contains("asked for primary sliver 3, got sliver 4"),
+                    "{error}"
+                )
+            }
+            other => panic!("expected an invalid sliver, got {other:?}"),
+        }
+
+        // A body larger than the sliver can be is refused while streaming.
+        let big = test_node::start(fixture.clone(), pairs(0..N_SHARDS), Behavior::Oversize).await;
+        let limit = sliver_response_limit(metadata.layout(), walrus_core::SliverType::Primary);
+        assert!(limit < 8 << 20);
+        match fetch_verified_primary(&client(&big), metadata.clone(), SliverPairIndex(0), 1).await {
+            Err(SliverFailure::Node(NodeClientError::ResponseTooLarge { limit: refused })) => {
+                assert_eq!(refused, limit)
+            }
+            other => panic!("expected a refused body, got {other:?}"),
+        }
+        // A node without the sliver fails with its error.
+        let empty = test_node::start(fixture, pairs(0..N_SHARDS), Behavior::Empty).await;
+        assert!(matches!(
+            fetch_verified_primary(&client(&empty), metadata, SliverPairIndex(0), 1).await,
+            Err(SliverFailure::Node(error)) if error.is_not_found()
+        ));
+    }
+
+    #[tokio::test]
+    async fn metadata_are_those_of_the_blob_asked_for() {
+        let fixture = Fixture::new();
+        let blob_id = *fixture.encoded.metadata.blob_id();
+        let limit = metadata_response_limit(N_SHARDS);
+        let honest = test_node::start(fixture.clone(), vec![], Behavior::Honest).await;
+        let metadata = client(&honest)
+            .get_metadata_with_limit(&blob_id, limit)
+            .await
+            .unwrap();
+        assert_eq!(
+            verify_metadata(metadata, &blob_id, &fixture.config).unwrap(),
+            fixture.encoded.metadata
+        );
+
+        // Genuine metadata of another blob: refused by the client, and by the SDK's check.
+        let liar = test_node::start(fixture.clone(), vec![], Behavior::OtherBlobMetadata).await;
+        let error = client(&liar)
+            .get_metadata_with_limit(&blob_id, limit)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, NodeClientError::Decode(_)), "{error:?}");
+        let other = fixture.other.metadata.clone().into_unverified();
+        let error = verify_metadata(other.clone(), &blob_id, &fixture.config).unwrap_err();
+        assert!(error.contains("got those of"), "{error}");
+        // Metadata claiming the blob ID but hashing to another one.
+        let forged = BlobMetadataWithId {
+            blob_id,
+            metadata: other.metadata,
+        };
+        assert!(verify_metadata(forged, &blob_id, &fixture.config).is_err());
+
+        // More bytes than metadata of N_SHARDS shards can be.
+        let big = test_node::start(fixture, vec![], Behavior::Oversize).await;
+        let error = client(&big)
+            .get_metadata_with_limit(&blob_id, limit)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, NodeClientError::ResponseTooLarge { limit: refused } if refused == limit),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn row_slices_never_panic() {
+        let data: Vec<u8> = (0..100).collect();
+        // Rows of 100 bytes: row 2 holds bytes 200..300.
+        assert_eq!(row_slice(&data, 2, 100, &(250..260)), Some(&data[50..60]));
+        assert_eq!(row_slice(&data, 2, 100, &(150..260)), Some(&data[..60]));
+        assert_eq!(row_slice(&data, 2, 100, &(250..1000)), Some(&data[50..]));
+        assert_eq!(row_slice(&data, 2, 100, &(0..1000)), Some(&data[..]));
+        // Rows that do not overlap the range, short data, overflowing positions: `None`.
+        assert_eq!(row_slice(&data, 0, 100, &(250..260)), None);
+        assert_eq!(row_slice(&data, 5, 100, &(250..260)), None);
+        assert_eq!(row_slice(&data[..10], 2, 100, &(250..260)), None);
+        assert_eq!(row_slice(&data, u64::MAX, 100, &(0..u64::MAX)), None);
+        assert_eq!(row_slice(&data, 1, u64::MAX, &(0..u64::MAX)), None);
+        let reversed = |start, end| Range { start, end };
+        assert_eq!(row_slice(&data, 2, 100, &reversed(260, 250)), None);
+        for index in [0, 1, 2, 3, 1 << 40, u64::MAX] {
+            for row in [0, 1, 100, u64::MAX] {
+                for range in [0..0, 0..1, 199..301, reversed(5, 3), u64::MAX - 1..u64::MAX] {
+                    let _ = row_slice(&data, index, row, &range);
+                }
+            }
+        }
+        assert_eq!(
+            slice_range(&data, &(10..20)).unwrap(),
+            data[10..20].to_vec()
+        );
+        assert!(matches!(
+            slice_range(&data, &(90..101)),
+            Err(SdkError::InvalidRange { size: 100, .. })
+        ));
+        assert!(slice_range(&data, &reversed(20, 10)).is_err());
     }
 }

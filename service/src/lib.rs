@@ -1,5 +1,24 @@
 //! What every long-running binary of the project (`walrus-node`, `walrus-publisher`,
-//! `walrus-aggregator`, `walrus-localnet`) shares: logging setup and the shutdown signal.
+//! `walrus-aggregator`, `walrus-localnet`) shares: logging setup, the shutdown signal and a
+//! gauge guard for "how many are running/waiting" metrics.
+
+/// Increments a gauge for as long as it lives (requests running or queued).
+#[derive(Debug)]
+pub struct GaugeGuard(prometheus::IntGauge);
+
+impl GaugeGuard {
+    /// Increments `gauge` until the guard is dropped.
+    pub fn new(gauge: &prometheus::IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
 
 /// Logs to stdout, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {

@@ -5,7 +5,10 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 use clap::Parser;
-use walrus_aggregator::{parse_byte_size, AggregatorConfig, DEFAULT_LISTEN};
+use walrus_aggregator::{
+    parse_byte_size, AggregatorConfig, DEFAULT_LISTEN, DEFAULT_MAX_CONCURRENT_READS,
+    DEFAULT_MAX_QUEUED_READS,
+};
 use walrus_sdk::{
     client::{SdkConfig, WalrusSdk},
     config::ClientConfig,
@@ -16,6 +19,13 @@ use walrus_sdk::{
 /// Routes: `GET|HEAD /v1/blobs/{blob_id}`, `GET|HEAD /v1/blobs/by-object-id/{object_id}`
 /// (single byte ranges, `If-None-Match`), `GET /v1/health`, `GET /metrics` (Prometheus),
 /// `GET /v1/api` (OpenAPI). Stops gracefully on SIGTERM or Ctrl-C.
+///
+/// Blobs are content anyone can publish, served from this aggregator's origin: by default a
+/// blob whose type a browser would execute or render as a document (HTML, SVG, JavaScript,
+/// XML, ...) is served as `application/octet-stream`, and every blob answer carries
+/// `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox`. Reads of the
+/// network are bounded (`--max-concurrent-reads`, `--max-queued-reads`; 503 with
+/// `Retry-After` beyond), and a read nobody waits for any more is cancelled.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -34,6 +44,21 @@ struct Cli {
     /// default.
     #[arg(long, value_parser = parse_byte_size)]
     max_blob_bytes: Option<u64>,
+    /// Serve blobs with their detected content type even when browsers execute or render it
+    /// actively (text/html, image/svg+xml, JavaScript, XML, ...). RISK: anyone who stores a
+    /// blob can then publish a page under this aggregator's origin (shown in a CSP sandbox, so
+    /// without scripts, but fit for phishing, and without the sandbox for clients that ignore
+    /// CSP). Use it only on an origin of its own that no other site or cookie trusts.
+    #[arg(long)]
+    allow_active_content: bool,
+    /// Reads of blob data from the network (whole blobs, decoded in memory, and ranges)
+    /// running at once; requests for a blob already being read share its read.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONCURRENT_READS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_concurrent_reads: usize,
+    /// Reads that may wait for a running slot; beyond that requests get 503 with Retry-After.
+    #[arg(long, default_value_t = DEFAULT_MAX_QUEUED_READS)]
+    max_queued_reads: usize,
 }
 
 #[tokio::main]
@@ -49,7 +74,16 @@ async fn main() -> anyhow::Result<()> {
     let config = AggregatorConfig {
         cache_bytes: cli.cache_bytes,
         max_blob_bytes: cli.max_blob_bytes,
+        allow_active_content: cli.allow_active_content,
+        max_concurrent_reads: cli.max_concurrent_reads,
+        max_queued_reads: cli.max_queued_reads,
     };
+    if config.allow_active_content {
+        tracing::warn!(
+            "--allow-active-content: blobs are served as HTML, SVG, JavaScript, ... from this \
+             origin; anyone who stores a blob can publish a page here"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cli.listen))?;

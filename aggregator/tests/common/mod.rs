@@ -7,7 +7,7 @@ use std::{
     ops::Range,
     sync::{
         atomic::{AtomicUsize, Ordering},
-        Mutex,
+        Arc, Mutex,
     },
     time::Duration,
 };
@@ -34,6 +34,11 @@ pub struct MockSource {
     pub failing: Mutex<HashMap<BlobId, &'static str>>,
     /// Delay of every whole read.
     pub read_delay: Option<Duration>,
+    /// If set, every whole or range read first takes (and consumes) a permit of it: reads
+    /// block until the test adds permits.
+    pub gate: Option<Arc<tokio::sync::Semaphore>>,
+    /// Whole or range reads dropped before they finished.
+    pub cancelled: AtomicUsize,
     pub reads: AtomicUsize,
     pub range_reads: AtomicUsize,
     pub size_calls: AtomicUsize,
@@ -50,6 +55,22 @@ impl MockSource {
 
     pub fn range_reads(&self) -> usize {
         self.range_reads.load(Ordering::SeqCst)
+    }
+
+    pub fn cancelled(&self) -> usize {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Waits for the gate (if any), counting the read as cancelled if dropped meanwhile.
+    async fn pass_gate(&self) -> CancelCounter<'_> {
+        let counter = CancelCounter {
+            source: self,
+            finished: false,
+        };
+        if let Some(gate) = &self.gate {
+            gate.acquire().await.unwrap().forget();
+        }
+        counter
     }
 
     fn lookup(&self, blob_id: &BlobId) -> Result<Vec<u8>, SdkError> {
@@ -72,6 +93,20 @@ impl MockSource {
     }
 }
 
+/// Counts a read dropped before it finished as cancelled.
+struct CancelCounter<'a> {
+    source: &'a MockSource,
+    finished: bool,
+}
+
+impl Drop for CancelCounter<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.source.cancelled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
 impl BlobSource for MockSource {
     fn blob_size<'a>(&'a self, blob_id: &'a BlobId) -> BoxFuture<'a, Result<u64, SdkError>> {
         self.size_calls.fetch_add(1, Ordering::SeqCst);
@@ -82,9 +117,11 @@ impl BlobSource for MockSource {
     fn read<'a>(&'a self, blob_id: &'a BlobId) -> BoxFuture<'a, Result<Vec<u8>, SdkError>> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
+            let mut counter = self.pass_gate().await;
             if let Some(delay) = self.read_delay {
                 tokio::time::sleep(delay).await;
             }
+            counter.finished = true;
             self.lookup(blob_id)
         })
     }
@@ -96,6 +133,8 @@ impl BlobSource for MockSource {
     ) -> BoxFuture<'a, Result<Vec<u8>, SdkError>> {
         self.range_reads.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
+            let mut counter = self.pass_gate().await;
+            counter.finished = true;
             let bytes = self.lookup(blob_id)?;
             let size = bytes.len() as u64;
             if range.start > range.end || range.end > size {

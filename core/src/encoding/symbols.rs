@@ -351,7 +351,8 @@ fn decode_sliver<T: EncodingAxis>(
 pub struct InconsistencyProof<T: EncodingAxis> {
     /// The sliver the symbols rebuild.
     pub target_sliver_index: SliverIndex,
-    /// The symbols, each with its Merkle proof.
+    /// The symbols, each with its Merkle proof (at most `u16::MAX` when decoded).
+    #[serde(deserialize_with = "crate::bounded::bounded_vec::<_, { u16::MAX as usize }, _>")]
     pub recovery_symbols: Vec<RecoverySymbol<T>>,
 }
 

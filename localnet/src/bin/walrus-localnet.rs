@@ -277,6 +277,11 @@ struct ChainArgs {
     /// answered 429 `rate_limited`.
     #[arg(long, default_value_t = 60)]
     faucet_max_requests_per_minute: u32,
+    /// Faucet requests granted per minute across all recipients (bursts of at most this many,
+    /// refilled evenly; 0: no limit), so that fresh addresses cannot drain the faucet; more
+    /// are answered 429 `global_rate_limited` with `Retry-After`.
+    #[arg(long, default_value_t = FaucetConfig::default().max_grants_per_minute)]
+    faucet_max_grants_per_minute: u32,
 }
 
 #[tokio::main]
@@ -298,6 +303,7 @@ async fn main() -> anyhow::Result<()> {
                 checkpoint_interval: Duration::from_millis(args.checkpoint_interval_ms.max(1)),
                 faucet: FaucetConfig {
                     max_requests_per_minute: args.faucet_max_requests_per_minute,
+                    max_grants_per_minute: args.faucet_max_grants_per_minute,
                     ..FaucetConfig::default()
                 },
             };

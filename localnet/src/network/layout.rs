@@ -31,6 +31,12 @@ pub const PUBLISHER_CONFIG: &str = "publisher.toml";
 /// The file a stopped, killed or wiped node gets, so the supervisor does not take its exit
 /// for a crash (removed when the node starts).
 const STOPPED_MARKER: &str = "stopped-by-operator";
+/// **Test only.** A node whose directory holds this file is started as the byzantine test
+/// node (`walrus-byzantine-node run --config node.toml --faults faults.toml`), which lies in
+/// what it serves as the file says; never put it in a real node's directory.
+pub const FAULTS_FILE: &str = "faults.toml";
+/// **Test only.** The byzantine node binary (crate `walrus-byzantine-node`).
+pub const BYZANTINE_NODE_BIN: &str = "walrus-byzantine-node";
 
 /// SUI (MIST) of each node's account at genesis.
 const NODE_SUI: u64 = 1_000 * ONE_COIN;
@@ -400,6 +406,11 @@ impl NetworkDir {
     pub fn node_db(&self, i: usize) -> PathBuf {
         self.node_dir(i).join("db")
     }
+    /// `DIR/nodes/I/faults.toml` (**test only**, [`FAULTS_FILE`]): if it exists when the node
+    /// starts, the node runs as the byzantine test node.
+    pub fn node_faults(&self, i: usize) -> PathBuf {
+        self.node_dir(i).join(FAULTS_FILE)
+    }
     /// `DIR/nodes/I/node.log`.
     pub fn node_log(&self, i: usize) -> PathBuf {
         self.node_dir(i).join("node.log")
@@ -534,7 +545,8 @@ impl NetworkDir {
     }
 
     /// Spawns node `i` (log appended, pid file rewritten, operator mark removed). Fails if it
-    /// already runs.
+    /// already runs. With a [`FAULTS_FILE`] in its directory (**test only**), the byzantine
+    /// test node ([`BYZANTINE_NODE_BIN`]) runs instead of `walrus-node`.
     pub(crate) fn spawn_node(&self, i: usize, bin_dir: &Path) -> anyhow::Result<Child> {
         self.check_index(i)?;
         if let Some(pid) = self.node_pid(i) {
@@ -546,12 +558,21 @@ impl NetworkDir {
                 self.node_config(i).display()
             );
         }
-        let child = process::spawn_logged(
-            &bin_dir.join("walrus-node"),
-            &[arg("run"), arg("--config"), arg(self.node_config(i))],
-            &self.node_log(i),
-            &self.node_pid_file(i),
-        )?;
+        let mut args = vec![arg("run"), arg("--config"), arg(self.node_config(i))];
+        let faults = self.node_faults(i);
+        let program = if faults.is_file() {
+            tracing::warn!(
+                node = i,
+                "TEST ONLY: {} exists, starting the byzantine node",
+                faults.display()
+            );
+            args.extend([arg("--faults"), arg(faults)]);
+            bin_dir.join(BYZANTINE_NODE_BIN)
+        } else {
+            bin_dir.join("walrus-node")
+        };
+        let child =
+            process::spawn_logged(&program, &args, &self.node_log(i), &self.node_pid_file(i))?;
         let _ = std::fs::remove_file(self.stopped_marker(i));
         Ok(child)
     }

@@ -9,6 +9,10 @@
 //! `localnet.json` ([`LocalnetInfo`]) once everything is healthy. Starting again on the same
 //! directory resumes the network with the same keys, ports and data.
 //!
+//! **Test only:** a node whose directory holds a `faults.toml` ([`FAULTS_FILE`]) is started as
+//! the byzantine test node ([`BYZANTINE_NODE_BIN`], crate `walrus-byzantine-node`), which lies
+//! in what it serves; the end-to-end tests write that file to play byzantine nodes.
+//!
 //! Nodes can be stopped, killed, started and wiped from another process through their pid
 //! files ([`NetworkDir`]); the supervisor ([`Network::check_processes`]) logs exits without
 //! restarting anything, and its shutdown also stops nodes started that way.
@@ -28,8 +32,8 @@ use walrus_chain::client::ChainConnection;
 
 use layout::{client_config_toml, http_client, write_atomic, STOP_TIMEOUT};
 pub use layout::{
-    sui_address, LocalnetInfo, NetworkDir, NetworkFile, NodeInfo, NodeKeys, CLIENT_CONFIG,
-    GENESIS_FILE, INFO_FILE, NETWORK_FILE, PUBLISHER_CONFIG,
+    sui_address, LocalnetInfo, NetworkDir, NetworkFile, NodeInfo, NodeKeys, BYZANTINE_NODE_BIN,
+    CLIENT_CONFIG, FAULTS_FILE, GENESIS_FILE, INFO_FILE, NETWORK_FILE, PUBLISHER_CONFIG,
 };
 use process::arg;
 

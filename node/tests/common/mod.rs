@@ -192,6 +192,18 @@ impl NodeProcess {
         }
     }
 
+    /// The process ID while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Appends `text` (TOML) to the configuration file (restart to apply).
+    pub fn append_config(&self, text: &str) {
+        let mut config = std::fs::read_to_string(&self.config_path).expect("the node config");
+        config.push_str(text);
+        std::fs::write(&self.config_path, config).expect("write the node config");
+    }
+
     /// Whether the process runs.
     pub fn is_running(&self) -> bool {
         self.child.is_some()
@@ -853,4 +865,31 @@ impl Drop for Cluster {
             let _ = stop.send(());
         }
     }
+}
+
+/// An upload stuck in the middle of its body: `PUT path` to the node at `address` announcing
+/// `body.len()` bytes, of which only the first half is sent. The node waits for the rest; the
+/// connection is returned open.
+pub async fn start_half_sent_put(
+    address: SocketAddr,
+    path: &str,
+    body: &[u8],
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("a connection to the node");
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nhost: {address}\r\ncontent-type: {}\r\n\
+         content-length: {}\r\n\r\n",
+        walrus_node_client::BCS_CONTENT_TYPE,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("sent");
+    stream
+        .write_all(&body[..body.len() / 2])
+        .await
+        .expect("sent");
+    stream.flush().await.expect("flushed");
+    stream
 }

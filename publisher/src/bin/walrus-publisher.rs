@@ -16,6 +16,10 @@ use walrus_sdk::{
 /// Example: `curl -X PUT "http://127.0.0.1:31415/v1/blobs?epochs=5" --upload-file FILE`.
 /// Other routes: `GET /health`, `GET /v1/api` (OpenAPI), `GET /metrics` (Prometheus).
 /// Stops gracefully on Ctrl-C or SIGTERM (running stores finish, within the grace period).
+///
+/// An upload's body is read once it holds a store slot and must keep arriving
+/// (`--body-read-timeout-secs`, `--body-min-bytes-per-sec`); a client that sends it too slowly
+/// gets 408 and its slot goes to the next upload.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -42,6 +46,15 @@ struct Cli {
     /// Seconds running stores may take to finish after a shutdown signal.
     #[arg(long, default_value_t = PublisherConfig::default().shutdown_grace.as_secs())]
     shutdown_grace_secs: u64,
+    /// Seconds an upload holding a store slot may go without body data, and the base of the
+    /// whole body's allowance; slower bodies get 408 and free the slot.
+    #[arg(long, default_value_t = PublisherConfig::default().body_read_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    body_read_timeout_secs: u64,
+    /// Each this many body bytes received add one second to the body's allowance, so bodies
+    /// arriving at least this fast never time out (0: the whole body within the timeout).
+    #[arg(long, default_value_t = PublisherConfig::default().body_min_bytes_per_sec)]
+    body_min_bytes_per_sec: u64,
 }
 
 #[tokio::main]
@@ -61,6 +74,8 @@ async fn main() -> anyhow::Result<()> {
         max_queued: cli.max_queued,
         auth_token: cli.auth_token.filter(|token| !token.is_empty()),
         shutdown_grace: Duration::from_secs(cli.shutdown_grace_secs),
+        body_read_timeout: Duration::from_secs(cli.body_read_timeout_secs),
+        body_min_bytes_per_sec: cli.body_min_bytes_per_sec,
     };
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await

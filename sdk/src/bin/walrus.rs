@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use walrus_core::{BlobId, ObjectId};
 use walrus_sdk::{
+    audit::{AuditOptions, AuditReport},
     blob_id::{blob_id_of_file, BlobIdOutput},
     client::{Progress, SdkConfig, StoreOptions, StoreOutcome, WalrusSdk},
     config::ClientConfig,
@@ -107,18 +108,72 @@ enum Command {
     },
     /// The current epoch, committee, shards and prices.
     Info,
+    /// Check, without downloading the blob, which shards hold it
+    ///
+    /// Reads the blob's metadata (verified against the blob ID), then asks every storage node
+    /// for its copy of the metadata and for a few recovery symbols, at random positions, of
+    /// the primary and the secondary sliver of each of its shards, and verifies each symbol's
+    /// Merkle proof against the metadata. Each shard is reported as `holds` (proven for both
+    /// slivers), `missing` (the node does not have the data), `lying` (an answer that does not
+    /// verify or is not what was asked for) or `unreachable` (no answer in time). The blob is
+    /// recoverable while at least n - 2f shards hold it.
+    ///
+    /// Each answer carries one symbol and its proof per shard (the symbol is the blob's
+    /// symbol size: bytes to a few KiB, at most 64 KiB), and every request has a timeout:
+    /// cheap enough to run on a schedule (e.g. from cron, alerting on the exit code).
+    ///
+    /// Exit code: 0 when every shard holds the blob; 3 when some shards do not but at least
+    /// n - 2f do (the blob is readable); 4 when fewer than n - 2f are proven; 1 when the audit
+    /// could not run (e.g. no verified metadata: unknown or invalid blob); 2 on usage errors.
+    #[command(verbatim_doc_comment)]
+    Audit {
+        /// The blob ID (unpadded base64url).
+        blob_id: String,
+        /// Random symbols asked per node and sliver axis.
+        #[arg(long, default_value_t = 2, value_name = "N")]
+        samples: usize,
+        /// Timeout of each request to a node, in seconds.
+        #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+        timeout: u64,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 32, value_name = "N")]
+        concurrency: usize,
+    },
 }
+
+/// Exit code of `walrus audit` when some shards do not hold the blob but it is recoverable.
+const EXIT_AUDIT_INCOMPLETE: i32 = 3;
+/// Exit code of `walrus audit` when fewer than n - 2f shards are proven to hold the blob.
+const EXIT_AUDIT_UNRECOVERABLE: i32 = 4;
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(error) = run(cli) {
-        eprintln!("Error: {error:#}");
-        std::process::exit(1);
+    match run(cli) {
+        Ok(0) => {}
+        Ok(code) => std::process::exit(code),
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            std::process::exit(1);
+        }
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// Runs the command; the process's exit code on success (only `audit` has nonzero ones).
+fn run(cli: Cli) -> Result<i32> {
     match cli.command {
+        Command::Audit {
+            blob_id,
+            samples,
+            timeout,
+            concurrency,
+        } => {
+            let options = AuditOptions {
+                samples,
+                request_timeout: Duration::from_secs(timeout),
+                max_concurrent_requests: concurrency,
+            };
+            return audit(&blob_id, options, cli.config.as_deref(), cli.json);
+        }
         Command::BlobId { file, n_shards } => {
             let Some(n_shards) = n_shards else {
                 bail!("no shard count: pass --n-shards N (Walrus mainnet and testnet use 1000)");
@@ -334,6 +389,39 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+    .map(|()| 0)
+}
+
+/// `walrus audit`: prints the report; the exit code says whether every shard holds the blob.
+fn audit(
+    blob_id: &str,
+    options: AuditOptions,
+    config: Option<&std::path::Path>,
+    json: bool,
+) -> Result<i32> {
+    let blob_id = parse_blob_id(blob_id)?;
+    if options.samples == 0
+        || options.request_timeout.is_zero()
+        || options.max_concurrent_requests == 0
+    {
+        bail!("--samples, --timeout and --concurrency must be at least 1");
+    }
+    let runtime = runtime()?;
+    let _guard = runtime.enter();
+    let sdk = connect(config)?;
+    let spinner = spinner("auditing");
+    let report = runtime
+        .block_on(sdk.audit(&blob_id, &options))
+        .with_context(|| format!("auditing blob {blob_id}"))?;
+    spinner.finish_and_clear();
+    print_audit(&report, json)?;
+    Ok(if report.all_hold() {
+        0
+    } else if report.summary.recoverable {
+        EXIT_AUDIT_INCOMPLETE
+    } else {
+        EXIT_AUDIT_UNRECOVERABLE
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -512,4 +600,74 @@ fn print_blob_id(output: &BlobIdOutput, json: bool) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+fn print_audit(report: &AuditReport, json: bool) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut stdout, report)?;
+        writeln!(stdout)?;
+        // The caller may exit with a nonzero code right after.
+        stdout.flush()?;
+        return Ok(());
+    }
+    let summary = &report.summary;
+    writeln!(
+        stdout,
+        "Blob ID: {}\nSize: {}\nEpoch: {}, {} shards, {} random symbols per node and axis\n",
+        report.blob_id,
+        human_bytes(report.unencoded_length),
+        report.epoch,
+        summary.n_shards,
+        report.samples
+    )?;
+    writeln!(
+        stdout,
+        "{:<30} {:>5} {:>5}  {:<11} {:<11} {:<11} {:<11}  Detail",
+        "Node", "Shard", "Pair", "Verdict", "Metadata", "Primary", "Secondary"
+    )?;
+    for node in &report.nodes {
+        let name = format!("{} ({})", short_id(&node.node_id), node.url);
+        for shard in &node.shards {
+            writeln!(
+                stdout,
+                "{:<30} {:>5} {:>5}  {:<11} {:<11} {:<11} {:<11}  {}",
+                name,
+                shard.shard,
+                shard.pair,
+                shard.verdict.as_str(),
+                shard.metadata.as_str(),
+                shard.primary.as_str(),
+                shard.secondary.as_str(),
+                shard.detail.as_deref().unwrap_or("")
+            )?;
+        }
+    }
+    writeln!(
+        stdout,
+        "\nSummary: {} of {} shards hold the blob (proven for both slivers); {} missing, {} lying, {} unreachable.",
+        summary.holds, summary.n_shards, summary.missing, summary.lying, summary.unreachable
+    )?;
+    writeln!(
+        stdout,
+        "{}: reads need {} shards, {} are proven.",
+        if summary.recoverable {
+            "The blob is recoverable"
+        } else {
+            "WARNING: the blob may not be recoverable"
+        },
+        summary.required_for_read,
+        summary.holds
+    )?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// `0x1234…abcd` for a long hex ID.
+fn short_id(id: &str) -> String {
+    if id.len() > 14 {
+        format!("{}…{}", &id[..6], &id[id.len() - 4..])
+    } else {
+        id.to_owned()
+    }
 }
