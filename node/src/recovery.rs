@@ -328,14 +328,47 @@ impl Worker {
             )
         })?;
         let limit = metadata_response_limit(n_shards);
-        for peer in self.peers() {
-            let Ok(_permit) = self.requests.acquire().await else {
-                break;
+        // Peers in order (fewest lies first), one more each time `HEDGE_AFTER` passes
+        // without a valid answer, so a silent peer cannot stall the recovery.
+        let mut peers = self.peers().into_iter();
+        let mut requests = JoinSet::new();
+        loop {
+            let next = if requests.is_empty() {
+                None
+            } else {
+                tokio::time::timeout(HEDGE_AFTER, requests.join_next())
+                    .await
+                    .ok()
+                    .flatten()
             };
-            let metadata = match peer.client.get_metadata_with_limit(blob_id, limit).await {
+            let joined = match next {
+                Some(joined) => joined,
+                // Nothing in flight, or the ones in flight are slow: ask the next peer.
+                None => match peers.next() {
+                    Some(peer) => {
+                        let requests_limit = self.requests.clone();
+                        let blob_id = *blob_id;
+                        requests.spawn(async move {
+                            let _permit = requests_limit.acquire_owned().await;
+                            let answer = peer.client.get_metadata_with_limit(&blob_id, limit).await;
+                            (peer.node_id, answer)
+                        });
+                        continue;
+                    }
+                    None if requests.is_empty() => break,
+                    None => match requests.join_next().await {
+                        Some(joined) => joined,
+                        None => break,
+                    },
+                },
+            };
+            let Ok((node_id, answer)) = joined else {
+                continue;
+            };
+            let metadata = match answer {
                 Ok(metadata) => metadata,
                 Err(error) => {
-                    self.note_lies(blob_id, Lie::from_error(&error).map(|l| (peer.node_id, l)));
+                    self.note_lies(blob_id, Lie::from_error(&error).map(|l| (node_id, l)));
                     continue;
                 }
             };
@@ -344,13 +377,23 @@ impl Worker {
                 .metrics()
                 .recovery_bytes_fetched
                 .inc_by(size as u64);
+            if metadata.blob_id != *blob_id {
+                self.note_lies(
+                    blob_id,
+                    [(
+                        node_id,
+                        Lie::Malformed(format!("metadata of blob {}", metadata.blob_id)),
+                    )],
+                );
+                continue;
+            }
             match BlobMetadataWithId::verify(metadata, &config) {
-                Ok(verified) => return Ok(verified),
+                Ok(verified) => {
+                    requests.abort_all();
+                    return Ok(verified);
+                }
                 Err(error) => {
-                    self.note_lies(
-                        blob_id,
-                        [(peer.node_id, Lie::BadMetadata(error.to_string()))],
-                    );
+                    self.note_lies(blob_id, [(node_id, Lie::BadMetadata(error.to_string()))]);
                 }
             }
         }

@@ -118,6 +118,10 @@ pub struct SdkConfig {
     pub connect_timeout: Duration,
     /// Whole-request timeout of node requests.
     pub request_timeout: Duration,
+    /// When a read has made no progress for this long (nodes that are slow or never answer),
+    /// it asks further nodes for the slivers still missing (hedged requests), and a ranged
+    /// read falls back to a whole read.
+    pub hedge_after: Duration,
 }
 
 impl Default for SdkConfig {
@@ -129,6 +133,7 @@ impl Default for SdkConfig {
             straggler_grace: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(120),
+            hedge_after: Duration::from_secs(2),
         }
     }
 }
@@ -379,12 +384,20 @@ impl WalrusSdk {
             let blob_id = *blob_id;
             requests.spawn(async move { (weight, client.get_blob_status(&blob_id).await) });
         }
+        // Nodes of `n - f` shards answering is all that can be waited for: the others may
+        // never answer.
         let mut answers = Vec::new();
+        let mut weight_answered = 0u16;
         while let Some(joined) = requests.join_next().await {
             if let Ok((weight, Ok(status))) = joined {
+                weight_answered = weight_answered.saturating_add(weight);
                 answers.push((weight, status));
+                if Threshold::Quorum.is_met(weight_answered, view.n_shards) {
+                    break;
+                }
             }
         }
+        requests.abort_all();
         answers
     }
 
@@ -593,13 +606,19 @@ impl WalrusSdk {
             .filter(|(pair, _)| (first..=last).contains(&u64::from(pair.0)))
             .collect();
         let count = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
-        let rows = match self.fetch_primary(&source, wanted, count, progress).await {
-            Ok(rows) => rows,
-            Err(SdkError::NotEnoughSlivers { .. }) => {
+        // Each row has one holder: if one is slow or silent, the whole read (which can ask
+        // other nodes) is faster than waiting for it.
+        let fast_path = tokio::time::timeout(
+            self.config.hedge_after * 2,
+            self.fetch_primary(&source, wanted, count, progress),
+        );
+        let rows = match fast_path.await {
+            Ok(Ok(rows)) => rows,
+            Ok(Err(SdkError::NotEnoughSlivers { .. })) | Err(_) => {
                 let blob = self.read_whole(&source, progress).await?;
                 return slice_range(&blob, &range);
             }
-            Err(error) => return Err(error),
+            Ok(Err(error)) => return Err(error),
         };
         let mut bytes = Vec::with_capacity(usize::try_from(range.end - range.start).unwrap_or(0));
         for (index, sliver) in &rows {
@@ -682,8 +701,11 @@ impl WalrusSdk {
         let mut failures = 0usize;
         let mut invalid_reports = 0u16;
         let mut last_failure = String::new();
+        // Requests beyond `required` allowed in flight: grows each time a whole `hedge_after`
+        // passes without an answer, so slow or silent nodes cannot stall the read.
+        let mut hedged = 0usize;
         while slivers.len() < required {
-            while slivers.len() + in_flight.len() < required {
+            while slivers.len() + in_flight.len() < required + hedged {
                 let Some((pair, member)) = queue.next() else {
                     break;
                 };
@@ -699,7 +721,14 @@ impl WalrusSdk {
                     (pair, sliver)
                 });
             }
-            let Some(joined) = in_flight.join_next().await else {
+            let next = tokio::select! {
+                next = in_flight.join_next() => next,
+                () = tokio::time::sleep(self.config.hedge_after), if !queue.as_slice().is_empty() => {
+                    hedged += required - slivers.len();
+                    continue;
+                }
+            };
+            let Some(joined) = next else {
                 return Err(SdkError::NotEnoughSlivers {
                     blob_id: *blob_id,
                     detail: format!(
