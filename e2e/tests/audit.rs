@@ -2,12 +2,13 @@
 //! storage nodes, 10 shards): a stored blob is proven held by every shard (exit 0); with one
 //! node stopped its shards are `unreachable` and the others `holds` (exit 3: still
 //! recoverable); wiped and started again, its shards are `missing` until it has recovered
-//! them from its peers, then `holds` (exit 0).
+//! them from its peers, then `holds` (exit 0); a node that forges its recovery symbols
+//! (`walrus-byzantine-node`) is reported `lying` while the wiped node is `missing`.
 
 use std::time::Duration;
 
 use serde_json::Value;
-use walrus_e2e::{poll, run, test_data, write_file, Stopwatch, TestNetwork};
+use walrus_e2e::{poll, run, test_data, write_file, Faults, Stopwatch, SymbolsFault, TestNetwork};
 
 const N_SHARDS: u16 = 10;
 
@@ -119,5 +120,41 @@ fn audit_reports_unreachable_missing_and_recovered_shards() {
             "the wiped node's shards were reported missing {} times before recovery",
             seen.iter().filter(|v| *v == "missing").count()
         );
+
+        // A liar and a wiped node at once: the liar forges every recovery symbol, the wiped
+        // node (stopped, so it cannot recover meanwhile, then started empty) has nothing.
+        let liar = 2;
+        let liar_url = net.network.node_url(liar).unwrap().to_owned();
+        let n_liar = net.network.node_shards(liar).unwrap().len();
+        net.set_faults(
+            liar,
+            &Faults {
+                recovery_symbols: Some(SymbolsFault::Forged),
+                ..Faults::default()
+            },
+        )
+        .await
+        .expect("a lying node");
+        net.network.stop_node(victim).await.expect("stopped");
+        net.network.wipe_node(victim).await.expect("wiped");
+        net.network.start_node(victim).await.expect("started");
+        let (code, report) = audit(&net, &blob_id);
+        println!("audit with a wiped node and a lying node: exit {code}\n{report:#}");
+        let (lies, others) = verdicts(&report, &liar_url);
+        assert_eq!(lies, vec!["lying"; n_liar], "{report}");
+        let (wiped, _) = verdicts(&report, &url);
+        assert!(
+            wiped.iter().all(|v| v == "missing" || v == "holds"),
+            "{report}"
+        );
+        // Every other shard (the wiped node's included) holds, unless the wiped node has not
+        // recovered it yet.
+        let missing = wiped.iter().filter(|v| *v == "missing").count();
+        let holds = others.iter().filter(|v| *v == "holds").count();
+        assert_eq!(holds, others.len() - missing, "{report}");
+        assert_eq!(report["summary"]["missing"], missing);
+        assert_eq!(code, 3, "{report}");
+        assert_eq!(report["summary"]["lying"], n_liar);
+        net.make_honest(liar).await.expect("honest again");
     });
 }
