@@ -606,19 +606,18 @@ impl WalrusSdk {
             .filter(|(pair, _)| (first..=last).contains(&u64::from(pair.0)))
             .collect();
         let count = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
-        // Each row has one holder: if one is slow or silent, the whole read (which can ask
-        // other nodes) is faster than waiting for it.
-        let fast_path = tokio::time::timeout(
-            self.config.hedge_after * 2,
-            self.fetch_primary(&source, wanted, count, progress),
-        );
-        let rows = match fast_path.await {
-            Ok(Ok(rows)) => rows,
-            Ok(Err(SdkError::NotEnoughSlivers { .. })) | Err(_) => {
+        // Each row has one holder: if one stalls (no answer for `hedge_after`), the whole
+        // read, which can ask other nodes, is faster than waiting for it.
+        let rows = match self
+            .fetch_primary(&source, wanted, count, Stalled::Fail, progress)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(SdkError::NotEnoughSlivers { .. }) => {
                 let blob = self.read_whole(&source, progress).await?;
                 return slice_range(&blob, &range);
             }
-            Ok(Err(error)) => return Err(error),
+            Err(error) => return Err(error),
         };
         let mut bytes = Vec::with_capacity(usize::try_from(range.end - range.start).unwrap_or(0));
         for (index, sliver) in &rows {
@@ -666,7 +665,7 @@ impl WalrusSdk {
             .config
             .n_source_symbols(walrus_core::SliverType::Primary);
         let slivers = self
-            .fetch_primary(source, source.holders(), required, progress)
+            .fetch_primary(source, source.holders(), required, Stalled::Wait, progress)
             .await?;
         let length = source.size();
         let (config, id) = (source.config, source.blob_id);
@@ -684,12 +683,15 @@ impl WalrusSdk {
     }
 
     /// Fetches `required` verified primary slivers, asking the `(pair, member)` candidates in
-    /// order (at most `required` requests in flight; another candidate for each failure).
+    /// order (at most `required` requests in flight, another candidate for each failure, and
+    /// the shortfall again from further candidates each `hedge_after` without an answer;
+    /// `stalled` says what happens when no candidate is left to ask).
     async fn fetch_primary(
         &self,
         source: &ReadSource,
         candidates: Vec<(SliverPairIndex, usize)>,
         required: usize,
+        stalled: Stalled,
         progress: &dyn Progress,
     ) -> Result<BTreeMap<u16, SliverData<Primary>>, SdkError> {
         let (view, blob_id) = (&source.view, &source.blob_id);
@@ -721,9 +723,19 @@ impl WalrusSdk {
                     (pair, sliver)
                 });
             }
+            let can_hedge = !queue.as_slice().is_empty();
             let next = tokio::select! {
                 next = in_flight.join_next() => next,
-                () = tokio::time::sleep(self.config.hedge_after), if !queue.as_slice().is_empty() => {
+                () = tokio::time::sleep(self.config.hedge_after), if can_hedge || stalled == Stalled::Fail => {
+                    if !can_hedge {
+                        return Err(SdkError::NotEnoughSlivers {
+                            blob_id: *blob_id,
+                            detail: format!(
+                                "no answer for {:?} from the only holders of the slivers still missing",
+                                self.config.hedge_after
+                            ),
+                        });
+                    }
                     hedged += required - slivers.len();
                     continue;
                 }
@@ -954,6 +966,16 @@ async fn fetch_verified_primary(
     .await
     .unwrap_or_else(|error| Err(error.to_string()))
     .map_err(SliverFailure::Invalid)
+}
+
+/// What a sliver fetch does when nothing answers for `hedge_after` and no other node can be
+/// asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stalled {
+    /// Keep waiting (up to the request timeout).
+    Wait,
+    /// Give up with `NotEnoughSlivers` (the caller has a fallback).
+    Fail,
 }
 
 /// Why a sliver could not be used.
