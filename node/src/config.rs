@@ -214,6 +214,35 @@ impl NodeConfig {
     }
 }
 
+/// The arguments of a node's `run` command (shared by `walrus-node` and the test-only
+/// `walrus-byzantine-node`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The TOML configuration file (see the `config` module docs for the format).
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Override the REST listen address of the file.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Override the storage directory of the file.
+    #[arg(long)]
+    pub storage_path: Option<PathBuf>,
+}
+
+impl RunArgs {
+    /// Loads the configuration file with the overrides applied.
+    pub fn load(&self) -> anyhow::Result<NodeConfig> {
+        let mut config = NodeConfig::load(&self.config)?;
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(path) = &self.storage_path {
+            config.storage_path = path.clone();
+        }
+        Ok(config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

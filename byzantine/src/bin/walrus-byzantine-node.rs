@@ -1,11 +1,11 @@
 //! `walrus-byzantine-node`: **TEST ONLY, never deploy.** A storage node that lies in what it
 //! serves, for the end-to-end tests (see the crate docs for the behaviours).
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use walrus_node::NodeConfig;
+use walrus_node::config::RunArgs;
 
 /// A byzantine Walrus storage node (TEST ONLY).
 #[derive(Debug, Parser)]
@@ -20,38 +20,20 @@ enum Command {
     /// Run the node with its configuration file and a faults file; stops gracefully on
     /// SIGTERM or Ctrl-C.
     Run {
-        /// The node's TOML configuration file (as for `walrus-node run`).
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        node: RunArgs,
         /// The TOML faults file (read again on every request, so it can be rewritten while
         /// the node runs).
         #[arg(long)]
         faults: PathBuf,
-        /// Override the REST listen address of the configuration.
-        #[arg(long)]
-        listen: Option<SocketAddr>,
-        /// Override the storage directory of the configuration.
-        #[arg(long)]
-        storage_path: Option<PathBuf>,
     },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     walrus_service::init_tracing();
-    let Command::Run {
-        config,
-        faults,
-        listen,
-        storage_path,
-    } = Cli::parse().command;
-    let mut config = NodeConfig::load(&config)?;
-    if let Some(listen) = listen {
-        config.listen = listen;
-    }
-    if let Some(path) = storage_path {
-        config.storage_path = path;
-    }
+    let Command::Run { node, faults } = Cli::parse().command;
+    let config = node.load()?;
     let initial = walrus_byzantine_node::read_faults(&faults)?;
     tracing::warn!(
         faults = ?initial,
