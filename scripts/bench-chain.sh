@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chain throughput of the localnet (localnet/benches/chain_throughput.rs): BENCH_CLIENTS
+# Chain throughput of the localnet (localchain/benches/chain_throughput.rs): BENCH_CLIENTS
 # clients x BENCH_BLOBS_PER_CLIENT concurrent register transactions, then as many certify
 # transactions with real BLS certificates (signed before timing), in memory and durable
 # (redb in a temporary directory). Prints a markdown table: wall time, TPS, latency from
@@ -9,4 +9,4 @@
 # BENCH_STORES (default memory,durable), BENCH_CHECKPOINT_MS (default 100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo bench -p walrus-localnet --bench chain_throughput "$@"
+exec cargo bench -p walrus-localchain --bench chain_throughput "$@"

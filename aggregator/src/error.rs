@@ -1,9 +1,8 @@
 //! [`AggregatorError`]: every error answer, as the JSON [`ApiError`] of the node API.
 
 use axum::{
-    http::{header, HeaderValue, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
-    Json,
 };
 use walrus_chain::client::ClientError;
 use walrus_node_client::api::{ApiError, ErrorReason};
@@ -62,16 +61,9 @@ impl From<SdkError> for AggregatorError {
 
 impl IntoResponse for AggregatorError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status(),
-            Json(ApiError::new(self.reason, self.message)),
+        walrus_service::router::error_response(
+            ApiError::new(self.reason, self.message),
+            self.retry_after,
         )
-            .into_response();
-        if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
     }
 }

@@ -4,8 +4,8 @@
 //! bytes (also `HEAD`, single `Range`s, `If-None-Match`), over any [`BlobSource`]: the network
 //! through [`walrus_sdk::client::WalrusSdk`], or an in-memory mock in tests. Whole blobs are kept
 //! in an LRU cache bounded by bytes, and concurrent reads of one uncached blob share one read of
-//! the network. `GET /v1/health`, `/metrics` (Prometheus) and `/v1/api` (OpenAPI) describe the
-//! service.
+//! the network. `GET /v1/health`, `/metrics` (Prometheus) and `/v1/api` (the OpenAPI document,
+//! generated from the routes: [`openapi`]) describe the service.
 //!
 //! # Hostile content and hostile clients
 //!
@@ -41,6 +41,7 @@
 pub mod cache;
 pub mod error;
 pub mod metrics;
+pub mod openapi;
 pub mod range;
 mod reader;
 pub mod server;

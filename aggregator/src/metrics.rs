@@ -1,16 +1,17 @@
 //! Prometheus metrics of the aggregator, served at `/metrics`.
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
-};
+use prometheus::{HistogramVec, IntCounter, IntGauge};
+use walrus_service::{MetricsRegistry, RequestMetrics};
 
 /// The aggregator's metrics (cheap to clone handles into one registry).
 #[derive(Debug, Clone)]
 pub struct Metrics {
-    registry: Registry,
-    /// Requests by route template and HTTP status code.
-    pub requests: IntCounterVec,
+    /// The registry all of them are in.
+    pub registry: MetricsRegistry,
+    /// Requests by route template and HTTP status code (`walrus_aggregator_requests_total`),
+    /// and their latency by route template and status class
+    /// (`walrus_aggregator_request_seconds`).
+    pub requests: RequestMetrics,
     /// Body bytes of blob answers (200 and 206).
     pub bytes_served: IntCounter,
     /// Blob requests answered from the cache.
@@ -36,107 +37,49 @@ pub struct Metrics {
 
 impl Metrics {
     /// Fresh metrics in their own registry.
-    pub fn new() -> Self {
-        let registry = Registry::new();
-        let register = |metric: Box<dyn prometheus::core::Collector>| {
-            registry.register(metric).expect("unique metric");
-        };
-        let requests = IntCounterVec::new(
-            Opts::new(
-                "walrus_aggregator_requests_total",
-                "HTTP requests by route and status",
+    pub(crate) fn new() -> Self {
+        let registry = MetricsRegistry::new();
+        Self {
+            requests: RequestMetrics::register(&registry, "walrus_aggregator"),
+            bytes_served: registry.counter(
+                "walrus_aggregator_bytes_served_total",
+                "Body bytes of blob answers",
             ),
-            &["route", "status"],
-        )
-        .expect("valid metric");
-        let bytes_served = IntCounter::new(
-            "walrus_aggregator_bytes_served_total",
-            "Body bytes of blob answers",
-        )
-        .expect("valid metric");
-        let cache_hits = IntCounter::new(
-            "walrus_aggregator_cache_hits_total",
-            "Blob requests answered from the cache",
-        )
-        .expect("valid metric");
-        let cache_misses = IntCounter::new(
-            "walrus_aggregator_cache_misses_total",
-            "Blob requests that missed the cache",
-        )
-        .expect("valid metric");
-        let cache_bytes = IntGauge::new("walrus_aggregator_cache_bytes", "Bytes in the cache")
-            .expect("valid metric");
-        let cache_entries = IntGauge::new("walrus_aggregator_cache_entries", "Blobs in the cache")
-            .expect("valid metric");
-        let read_latency = HistogramVec::new(
-            HistogramOpts::new(
+            cache_hits: registry.counter(
+                "walrus_aggregator_cache_hits_total",
+                "Blob requests answered from the cache",
+            ),
+            cache_misses: registry.counter(
+                "walrus_aggregator_cache_misses_total",
+                "Blob requests that missed the cache",
+            ),
+            cache_bytes: registry.gauge("walrus_aggregator_cache_bytes", "Bytes in the cache"),
+            cache_entries: registry.gauge("walrus_aggregator_cache_entries", "Blobs in the cache"),
+            read_latency: registry.histogram_vec(
                 "walrus_aggregator_read_seconds",
                 "Latency of reads from the network by kind and result",
-            )
-            .buckets(vec![
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-            ]),
-            &["kind", "result"],
-        )
-        .expect("valid metric");
-        let reads_running = IntGauge::new(
-            "walrus_aggregator_reads_running",
-            "Reads of blob data running now",
-        )
-        .expect("valid metric");
-        let reads_queued = IntGauge::new(
-            "walrus_aggregator_reads_queued",
-            "Reads of blob data waiting for a running slot",
-        )
-        .expect("valid metric");
-        let reads_rejected = IntCounter::new(
-            "walrus_aggregator_reads_rejected_total",
-            "Requests refused because too many reads were running and waiting",
-        )
-        .expect("valid metric");
-        let reads_cancelled = IntCounter::new(
-            "walrus_aggregator_reads_cancelled_total",
-            "Whole reads cancelled because every waiting client went away",
-        )
-        .expect("valid metric");
-        register(Box::new(requests.clone()));
-        register(Box::new(bytes_served.clone()));
-        register(Box::new(cache_hits.clone()));
-        register(Box::new(cache_misses.clone()));
-        register(Box::new(cache_bytes.clone()));
-        register(Box::new(cache_entries.clone()));
-        register(Box::new(read_latency.clone()));
-        register(Box::new(reads_running.clone()));
-        register(Box::new(reads_queued.clone()));
-        register(Box::new(reads_rejected.clone()));
-        register(Box::new(reads_cancelled.clone()));
-        Self {
+                &["kind", "result"],
+                Some(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                ]),
+            ),
+            reads_running: registry.gauge(
+                "walrus_aggregator_reads_running",
+                "Reads of blob data running now",
+            ),
+            reads_queued: registry.gauge(
+                "walrus_aggregator_reads_queued",
+                "Reads of blob data waiting for a running slot",
+            ),
+            reads_rejected: registry.counter(
+                "walrus_aggregator_reads_rejected_total",
+                "Requests refused because too many reads were running and waiting",
+            ),
+            reads_cancelled: registry.counter(
+                "walrus_aggregator_reads_cancelled_total",
+                "Whole reads cancelled because every waiting client went away",
+            ),
             registry,
-            requests,
-            bytes_served,
-            cache_hits,
-            cache_misses,
-            cache_bytes,
-            cache_entries,
-            read_latency,
-            reads_running,
-            reads_queued,
-            reads_rejected,
-            reads_cancelled,
         }
-    }
-
-    /// The metrics in Prometheus text format.
-    pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        // Encoding gathered families into a Vec cannot fail.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
-        String::from_utf8(buffer).unwrap_or_default()
-    }
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
     }
 }

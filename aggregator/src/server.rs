@@ -1,27 +1,36 @@
 //! The HTTP API (axum): blob reads by blob ID and by object ID, health, metrics and the
-//! OpenAPI document. Every error is the JSON [`ApiError`].
+//! OpenAPI document (generated from the handlers' documentation, see [`crate::openapi`]). Every
+//! error is the JSON [`ApiError`].
 //!
 //! Blob answers never carry a content type that a browser executes or renders actively unless
 //! [`AggregatorConfig::allow_active_content`] is set ([`served_content_type`]), and always carry
 //! `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox`.
 
-use std::{ops::Range, sync::Arc, time::Instant};
+use std::{ops::Range, str::FromStr, sync::Arc, time::Instant};
 
 use axum::{
     body::{Body, Bytes},
-    extract::{rejection::PathRejection, MatchedPath, Path, Request, State},
+    extract::{rejection::PathRejection, Path, State},
     http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
-    middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::get,
     Json, Router,
 };
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 use walrus_core::{BlobId, ObjectId};
 use walrus_node_client::api::{ApiError, ApiErrorBody, ErrorReason};
+use walrus_service::{
+    router::{BLOBS_TAG, SERVICE_TAG},
+    ServiceRouter,
+};
 
 use crate::{
     error::AggregatorError,
     metrics::Metrics,
+    openapi::{
+        BlobAnswers, BlobHeadAnswers, BlobPath, BlobRequestHeaders, ObjectPath, DESCRIPTION, TITLE,
+    },
     range::{parse_range, ByteRange},
     reader::{BlobFacts, BlobReader},
     source::BlobSource,
@@ -37,13 +46,6 @@ pub const BLOB_BY_OBJECT_ENDPOINT: &str = "/v1/blobs/by-object-id/{object_id}";
 pub const HEALTH_ENDPOINT: &str = "/v1/health";
 /// GET: health as JSON (the same as [`HEALTH_ENDPOINT`]).
 pub const HEALTH_ALIAS_ENDPOINT: &str = "/health";
-/// GET: the OpenAPI document.
-pub const API_DOCS_ENDPOINT: &str = "/v1/api";
-/// GET: Prometheus metrics.
-pub const METRICS_ENDPOINT: &str = "/metrics";
-
-/// The OpenAPI 3 description of this API, served at [`API_DOCS_ENDPOINT`].
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
 /// `Cache-Control` of blob answers: blobs are immutable.
 pub const CACHE_CONTROL: &str = "public, max-age=86400, stale-while-revalidate=3600";
@@ -95,35 +97,100 @@ fn bad_request(message: String) -> AggregatorError {
     AggregatorError::new(ErrorReason::InvalidRequest, message)
 }
 
-fn path_param(extracted: Result<Path<String>, PathRejection>) -> Result<String, AggregatorError> {
-    extracted
-        .map(|Path(value)| value)
-        .map_err(|rejection| bad_request(format!("invalid path: {}", rejection.body_text())))
+/// The path parameter, parsed as the `what` it names (400 INVALID_REQUEST otherwise).
+fn path_param<T: FromStr<Err: std::fmt::Display>>(
+    extracted: Result<Path<String>, PathRejection>,
+    what: &str,
+) -> Result<T, AggregatorError> {
+    let Path(text) = extracted
+        .map_err(|rejection| bad_request(format!("invalid path: {}", rejection.body_text())))?;
+    text.parse()
+        .map_err(|error| bad_request(format!("invalid {what} '{text}': {error}")))
 }
 
+/// The reasons a blob read can fail with (`x-error-reasons` of the blob operations).
+const BLOB_ERROR_REASONS: [&str; 6] = [
+    "INVALID_REQUEST",
+    "NOT_FOUND",
+    "BLOB_INVALID",
+    "PAYLOAD_TOO_LARGE",
+    "INTERNAL",
+    "UNAVAILABLE",
+];
+
+/// Read a blob
+///
+/// The blob's raw bytes. `Content-Type` is guessed from the first bytes (known file
+/// signatures; printable UTF-8 is `text/plain; charset=utf-8`; else
+/// `application/octet-stream`); unless the aggregator runs with `--allow-active-content`, only
+/// passive types are kept (images other than SVG, audio, video, fonts, `text/plain`,
+/// `text/csv`, `text/css`, JSON, archives) and every other type (HTML, SVG, XML, JavaScript,
+/// ...) is served as `application/octet-stream`. One byte range per request (`bytes=a-b`,
+/// `bytes=a-`, `bytes=-n`); several ranges or a malformed header are ignored (200 with the
+/// whole blob).
+#[utoipa::path(
+    get,
+    path = BLOB_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "getBlob",
+    params(BlobPath, BlobRequestHeaders),
+    responses(BlobAnswers),
+    extensions(("x-error-reasons" = json!(BLOB_ERROR_REASONS)))
+)]
 async fn get_blob(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
     param: Result<Path<String>, PathRejection>,
 ) -> Result<Response, AggregatorError> {
-    let text = path_param(param)?;
-    let blob_id: BlobId = text
-        .parse()
-        .map_err(|error| bad_request(format!("invalid blob ID '{text}': {error}")))?;
+    let blob_id: BlobId = path_param(param, "blob ID")?;
     state.serve_blob(blob_id, &method, &headers, &[]).await
 }
 
+/// A blob's headers
+///
+/// As GET, without the body; does not read the blob's data.
+#[utoipa::path(
+    head,
+    path = BLOB_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "headBlob",
+    params(BlobPath, BlobRequestHeaders),
+    responses(BlobHeadAnswers),
+    extensions(("x-error-reasons" = json!(BLOB_ERROR_REASONS)))
+)]
+async fn head_blob(
+    state: State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    param: Result<Path<String>, PathRejection>,
+) -> Result<Response, AggregatorError> {
+    get_blob(state, method, headers, param).await
+}
+
+/// Read the blob of a Blob object
+///
+/// Reads the `Blob` object and serves its blob as `GET /v1/blobs/{blob_id}` does; the object's
+/// attributes `content-type`, `content-disposition`, `content-encoding`, `content-language`,
+/// `content-location` and `link` become response headers (`content-type` replaces the guessed
+/// type, under the same rule: an active type is served as `application/octet-stream` unless
+/// the aggregator runs with `--allow-active-content`).
+#[utoipa::path(
+    get,
+    path = BLOB_BY_OBJECT_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "getBlobByObjectId",
+    params(ObjectPath, BlobRequestHeaders),
+    responses(BlobAnswers),
+    extensions(("x-error-reasons" = json!(BLOB_ERROR_REASONS)))
+)]
 async fn get_blob_by_object(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
     param: Result<Path<String>, PathRejection>,
 ) -> Result<Response, AggregatorError> {
-    let text = path_param(param)?;
-    let object_id: ObjectId = text
-        .parse()
-        .map_err(|error| bad_request(format!("invalid object ID '{text}': {error}")))?;
+    let object_id: ObjectId = path_param(param, "object ID")?;
     let object = state.reader.object(object_id).await?;
     let attributes: Vec<(HeaderName, HeaderValue)> = ATTRIBUTE_HEADERS
         .iter()
@@ -138,6 +205,27 @@ async fn get_blob_by_object(
     state
         .serve_blob(object.blob_id, &method, &headers, &attributes)
         .await
+}
+
+/// The headers of the blob of a Blob object
+///
+/// As GET, without the body; does not read the blob's data.
+#[utoipa::path(
+    head,
+    path = BLOB_BY_OBJECT_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "headBlobByObjectId",
+    params(ObjectPath, BlobRequestHeaders),
+    responses(BlobHeadAnswers),
+    extensions(("x-error-reasons" = json!(BLOB_ERROR_REASONS)))
+)]
+async fn head_blob_by_object(
+    state: State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    param: Result<Path<String>, PathRejection>,
+) -> Result<Response, AggregatorError> {
+    get_blob_by_object(state, method, headers, param).await
 }
 
 /// What the `If-None-Match` fields of a request match (RFC 9110 §13.1.2).
@@ -480,100 +568,110 @@ fn unsatisfiable(size: u64, mut headers: HeaderMap) -> Response {
     (status, headers, Json(body)).into_response()
 }
 
-async fn health(State(state): State<AppState>) -> Response {
+/// The answer of `GET /v1/health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` while the aggregator serves.
+    #[schema(pattern = "^ok$")]
+    pub status: &'static str,
+    /// Seconds since the aggregator started.
+    pub uptime_secs: u64,
+    /// The blob cache.
+    pub cache: CacheHealth,
+    /// The largest blob served (`--max-blob-bytes`), if limited.
+    pub max_blob_bytes: Option<u64>,
+    /// Whether active content types (HTML, SVG, JavaScript, ...) are served as such
+    /// (`--allow-active-content`).
+    pub allow_active_content: bool,
+    /// Reads of blob data from the network.
+    pub reads: ReadsHealth,
+}
+
+/// The blob cache in [`Health`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CacheHealth {
+    /// Blobs held.
+    pub entries: u64,
+    /// Bytes held.
+    pub bytes: u64,
+    /// Bytes it may hold.
+    pub capacity_bytes: u64,
+    /// The largest blob it keeps.
+    pub max_entry_bytes: u64,
+    /// Blob requests answered from the cache.
+    pub hits: u64,
+    /// Blob requests that missed the cache.
+    pub misses: u64,
+}
+
+/// The reads of blob data in [`Health`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadsHealth {
+    /// Reads running now.
+    pub running: i64,
+    /// Reads waiting for a running slot.
+    pub queued: i64,
+    /// Reads that may run at once.
+    pub max_concurrent: usize,
+    /// Reads that may wait.
+    pub max_queued: usize,
+    /// Requests refused with 503 at capacity.
+    pub rejected: u64,
+    /// Whole reads cancelled because every waiting client went away.
+    pub cancelled: u64,
+}
+
+/// Health and cache statistics
+#[utoipa::path(
+    get,
+    path = HEALTH_ENDPOINT,
+    tag = SERVICE_TAG,
+    operation_id = "getHealth",
+    responses((status = 200, description = "The service is up.", body = Health))
+)]
+async fn health(State(state): State<AppState>) -> Json<Health> {
     let cache = state.reader.cache_stats();
     let limits = state.reader.limits();
-    Json(serde_json::json!({
-        "status": "ok",
-        "uptime_secs": state.started.elapsed().as_secs(),
-        "cache": {
-            "entries": cache.entries,
-            "bytes": cache.bytes,
-            "capacity_bytes": cache.capacity_bytes,
-            "max_entry_bytes": cache.max_entry_bytes,
-            "hits": state.metrics.cache_hits.get(),
-            "misses": state.metrics.cache_misses.get(),
+    let metrics = &state.metrics;
+    Json(Health {
+        status: "ok",
+        uptime_secs: state.started.elapsed().as_secs(),
+        cache: CacheHealth {
+            entries: cache.entries,
+            bytes: cache.bytes,
+            capacity_bytes: cache.capacity_bytes,
+            max_entry_bytes: cache.max_entry_bytes,
+            hits: metrics.cache_hits.get(),
+            misses: metrics.cache_misses.get(),
         },
-        "max_blob_bytes": state.config.max_blob_bytes,
-        "allow_active_content": state.config.allow_active_content,
-        "reads": {
-            "running": state.metrics.reads_running.get(),
-            "queued": state.metrics.reads_queued.get(),
-            "max_concurrent": limits.max_concurrent,
-            "max_queued": limits.max_queued,
-            "rejected": state.metrics.reads_rejected.get(),
-            "cancelled": state.metrics.reads_cancelled.get(),
+        max_blob_bytes: state.config.max_blob_bytes,
+        allow_active_content: state.config.allow_active_content,
+        reads: ReadsHealth {
+            running: metrics.reads_running.get(),
+            queued: metrics.reads_queued.get(),
+            max_concurrent: limits.max_concurrent,
+            max_queued: limits.max_queued,
+            rejected: metrics.reads_rejected.get(),
+            cancelled: metrics.reads_cancelled.get(),
         },
-    }))
-    .into_response()
+    })
 }
 
-async fn render_metrics(State(state): State<AppState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4"),
-        )],
-        state.metrics.render(),
-    )
-        .into_response()
-}
-
-async fn api_docs() -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        OPENAPI_JSON,
-    )
-        .into_response()
-}
-
-async fn not_found() -> AggregatorError {
-    AggregatorError::new(ErrorReason::NotFound, "no such endpoint")
-}
-
-/// Counts every request by route template and status code.
-async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let response = next.run(request).await;
-    state
-        .metrics
-        .requests
-        .with_label_values(&[route.as_str(), response.status().as_str()])
-        .inc();
-    response
-}
-
-/// The aggregator's router over `source`.
+/// The aggregator's router over `source`: the blob reads and health (each documented in the
+/// OpenAPI document at `/v1/api`), `/metrics`, JSON 404/405 fallbacks and request metrics.
 pub fn router(source: Arc<dyn BlobSource>, config: AggregatorConfig) -> Router {
     let metrics = Metrics::new();
     let state = AppState {
         reader: Arc::new(BlobReader::new(source, &config, metrics.clone())),
         config,
-        metrics,
+        metrics: metrics.clone(),
         started: Instant::now(),
     };
-    Router::new()
-        .route(BLOB_ENDPOINT, get(get_blob).head(get_blob))
-        .route(
-            BLOB_BY_OBJECT_ENDPOINT,
-            get(get_blob_by_object).head(get_blob_by_object),
-        )
-        .route(HEALTH_ENDPOINT, get(health))
-        .route(HEALTH_ALIAS_ENDPOINT, get(health))
-        .route(METRICS_ENDPOINT, get(render_metrics))
-        .route(API_DOCS_ENDPOINT, get(api_docs))
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_requests,
-        ))
-        .with_state(state)
+    ServiceRouter::new(TITLE, DESCRIPTION, "Blob reads.")
+        .routes(routes!(get_blob, head_blob))
+        .routes(routes!(get_blob_by_object, head_blob_by_object))
+        .routes_with_alias(HEALTH_ALIAS_ENDPOINT, routes!(health))
+        .finish(state, &metrics.registry, &metrics.requests)
 }
 
 #[cfg(test)]

@@ -10,3 +10,5 @@
 
 pub mod client;
 pub mod contract;
+#[cfg(feature = "testing")]
+pub mod testing;

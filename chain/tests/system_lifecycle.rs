@@ -3,19 +3,17 @@
 use fastcrypto::traits::{AggregateAuthenticator, ToFromBytes};
 use walrus_chain::contract::{
     blob::Blob,
-    bls_aggregate::{self, new_bls_committee, BlsCommitteeMember},
+    bls_aggregate,
     events::Event,
     messages, redstuff,
     storage_resource::{self, Storage},
     sui::{Coin, TxContext, U256},
-    system::{self, System},
-    Abort,
+    system, Abort,
 };
+use walrus_chain::testing::{blob_ids, Certificate, SystemFixture, TestCommittee};
 use walrus_core::{
-    crypto::{signers_to_bitmap, ProtocolKeyPair},
-    encoding::{compute_metadata, EncodingConfig},
-    merkle::Node,
-    messages::{BlobPersistenceType, Confirmation, InvalidBlobIdMsg, ProtocolMessageCertificate},
+    crypto::signers_to_bitmap,
+    messages::{BlobPersistenceType, Confirmation, InvalidBlobIdMsg},
     BlobId, ObjectId,
 };
 
@@ -23,83 +21,52 @@ const WEIGHTS: [u16; 4] = [1, 2, 3, 4];
 const PRICE: u64 = 100;
 const WRITE_PRICE: u64 = 7;
 
-struct Fixture {
-    system: System,
-    keys: Vec<ProtocolKeyPair>,
-    ctx: TxContext,
-    coin: Coin,
-}
+type Fixture = SystemFixture;
 
 fn fixture() -> Fixture {
-    let keys: Vec<ProtocolKeyPair> = (0..WEIGHTS.len())
-        .map(|i| ProtocolKeyPair::from_seed([u8::try_from(i).unwrap() + 10; 32]))
-        .collect();
-    let members = keys
-        .iter()
-        .zip(WEIGHTS)
-        .enumerate()
-        .map(|(i, (key, weight))| BlsCommitteeMember {
-            public_key: key.public().as_bytes().to_vec(),
-            weight,
-            node_id: ObjectId([u8::try_from(i).unwrap(); 32]),
-        })
-        .collect();
-    let committee = new_bls_committee(1, members).unwrap();
-    let mut ctx = TxContext::new([7; 32], [8; 32]);
-    let system = System::create(committee, 1 << 30, PRICE, WRITE_PRICE, 10, &mut ctx);
-    let coin = Coin {
-        id: ObjectId([9; 32]),
-        balance: 1_000_000_000,
-    };
-    Fixture {
-        system,
-        keys,
-        ctx,
-        coin,
-    }
+    SystemFixture::new(
+        TestCommittee::new(10, &WEIGHTS),
+        1,
+        1 << 30,
+        PRICE,
+        WRITE_PRICE,
+        10,
+    )
 }
 
 /// The blob ID and root hash of `data` for the fixture's 10 shards.
 fn ids(data: &[u8]) -> (U256, U256) {
-    let metadata = compute_metadata(&EncodingConfig::new(10).unwrap(), data).unwrap();
-    let Node::Digest(root) = metadata.root_hash() else {
-        panic!("ten pairs have a root");
-    };
-    (U256::from(*metadata.blob_id()), U256(root))
+    blob_ids(data, 10)
 }
 
-impl Fixture {
-    fn register(&mut self, data: &[u8], deletable: bool, epochs: u32) -> Blob {
-        let size = u64::try_from(data.len()).unwrap();
-        let encoded = redstuff::encoded_blob_length(size, 1, 10).unwrap();
-        let storage = self
-            .system
-            .reserve_space(encoded, epochs, &mut self.coin, &mut self.ctx)
-            .unwrap();
-        let (blob_id, root) = ids(data);
-        self.system
-            .register_blob(
-                storage,
-                blob_id,
-                root,
-                size,
-                1,
-                deletable,
-                &mut self.coin,
-                &mut self.ctx,
-            )
-            .unwrap()
-    }
+/// Certificates as the three arguments of `certify_blob`, and epochs advanced with the same
+/// committee.
+trait FixtureExt {
+    /// A certificate for `blob` signed by `signers`, for `epoch`.
+    fn certificate(&self, blob: &Blob, signers: &[u16], epoch: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>);
+    /// `message` signed by `signers`.
+    fn sign<T: walrus_core::messages::ProtocolMessageKind>(
+        &self,
+        message: &T,
+        signers: &[u16],
+    ) -> (Vec<u8>, Vec<u8>, Vec<u8>);
+    /// Certifies `blob` in the current epoch with the signatures of `signers`.
+    fn certify(&mut self, blob: &mut Blob, signers: &[u16]) -> Result<(), Abort>;
+    /// Advances the system by `epochs` with the same committee, checking the rewards paid.
+    fn advance_epochs(&mut self, epochs: u32);
+}
 
-    /// A confirmation certificate for `blob` signed by `signers`, for `epoch`.
+fn parts(certificate: Certificate) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    (
+        certificate.signature,
+        certificate.bitmap,
+        certificate.message,
+    )
+}
+
+impl FixtureExt for Fixture {
     fn certificate(&self, blob: &Blob, signers: &[u16], epoch: u32) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-        let persistence = if blob.deletable {
-            BlobPersistenceType::Deletable { object_id: blob.id }
-        } else {
-            BlobPersistenceType::Permanent
-        };
-        let message = Confirmation::for_blob(epoch, BlobId::from(blob.blob_id), persistence);
-        self.sign(&message, signers)
+        parts(self.confirmation_certificate(blob, signers, epoch))
     }
 
     fn sign<T: walrus_core::messages::ProtocolMessageKind>(
@@ -107,24 +74,12 @@ impl Fixture {
         message: &T,
         signers: &[u16],
     ) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-        let signed: Vec<_> = signers
-            .iter()
-            .map(|i| self.keys[usize::from(*i)].sign_message(message))
-            .collect();
-        let certificate =
-            ProtocolMessageCertificate::from_signed_messages_and_indices(&signed, signers).unwrap();
-        let bitmap = signers_to_bitmap(signers, WEIGHTS.len()).unwrap();
-        (
-            certificate.signature.as_bytes().to_vec(),
-            bitmap,
-            certificate.serialized_message,
-        )
+        parts(self.committee.sign(message, signers))
     }
 
     fn certify(&mut self, blob: &mut Blob, signers: &[u16]) -> Result<(), Abort> {
-        let (signature, bitmap, message) = self.certificate(blob, signers, self.system.epoch());
-        self.system
-            .certify_blob(blob, &signature, &bitmap, &message, &mut self.ctx)
+        let certificate = self.confirmation_certificate(blob, signers, self.system.epoch());
+        self.certify_with(blob, &certificate)
     }
 
     fn advance_epochs(&mut self, epochs: u32) {
@@ -347,7 +302,7 @@ fn certify_aborts() {
     );
     let signatures: Vec<_> = [2usize, 3, 3]
         .iter()
-        .map(|i| f.keys[*i].sign_message(&confirmation).signature)
+        .map(|i| f.committee.keys()[*i].sign_message(&confirmation).signature)
         .collect();
     let signature =
         fastcrypto::bls12381::min_pk::BLS12381AggregateSignature::aggregate(&signatures)

@@ -7,6 +7,8 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use thiserror::Error;
 
+use crate::encoding::SliverType;
+
 /// A Walrus epoch number (`u32` on chain and in every signed message).
 pub type Epoch = u32;
 
@@ -242,6 +244,15 @@ impl SliverPairIndex {
             .checked_sub(self.0)
             .map(SliverIndex)
     }
+
+    /// The sliver index this pair holds on `axis`, or `None` if the pair index is not below
+    /// `n_shards`.
+    pub fn sliver_index(self, axis: SliverType, n_shards: u16) -> Option<SliverIndex> {
+        match axis {
+            SliverType::Primary => (self.0 < n_shards).then(|| self.primary_sliver_index()),
+            SliverType::Secondary => self.secondary_sliver_index(n_shards),
+        }
+    }
 }
 
 impl ShardIndex {
@@ -317,6 +328,22 @@ mod tests {
         );
         assert_eq!(SliverPairIndex(10).secondary_sliver_index(10), None);
         assert_eq!(SliverPairIndex(0).secondary_sliver_index(0), None);
+        assert_eq!(
+            SliverPairIndex(2).sliver_index(SliverType::Primary, 10),
+            Some(SliverIndex(2))
+        );
+        assert_eq!(
+            SliverPairIndex(2).sliver_index(SliverType::Secondary, 10),
+            Some(SliverIndex(7))
+        );
+        assert_eq!(
+            SliverPairIndex(10).sliver_index(SliverType::Primary, 10),
+            None
+        );
+        assert_eq!(
+            SliverPairIndex(10).sliver_index(SliverType::Secondary, 10),
+            None
+        );
     }
 
     #[test]

@@ -31,14 +31,13 @@ use std::{
 };
 
 use reqwest::{header, StatusCode};
-use walrus_core::{bft::max_n_faulty, encoding::EncodedBlob, BlobId, SliverPairIndex};
+use walrus_core::{bft::max_n_faulty, encoding::EncodedBlob, BlobId};
 use walrus_e2e::{
-    encode, inconsistent_encoding, poll, run, test_data, within, Faults, MetadataFault,
-    SliverFault, StatusFault, Stopwatch, SymbolsFault, TestNetwork, Timing,
+    encode, run, test_data, within, Faults, MetadataFault, SliverFault, StatusFault, SymbolsFault,
+    TestNetwork, Timing,
 };
-use walrus_localnet::network::{Process, DEFAULT_STAKE};
-use walrus_node_client::api::{BlobStatus, ErrorReason};
-use walrus_sdk::client::{NoProgress, SdkError, StoreOptions, WalrusSdk};
+use walrus_localnet::network::DEFAULT_STAKE;
+use walrus_sdk::client::{NoProgress, StoreOptions, WalrusSdk};
 
 /// Number of shards.
 const N_SHARDS: u16 = 7;
@@ -55,25 +54,21 @@ const READ_LIMIT: Duration = Duration::from_secs(20);
 /// A body larger than the node client's default response cap (64 MiB).
 const OVERSIZE: u64 = 80_000_000;
 
-/// Starts the network of every test and checks the shard split.
-async fn start_network() -> TestNetwork {
+/// Starts the network of every test, checks the shard split and makes an SDK client of its
+/// wallet.
+async fn start_network() -> (TestNetwork, WalrusSdk) {
     let stakes = STAKES.map(|share| share * DEFAULT_STAKE).to_vec();
     let net = TestNetwork::start_with(5, N_SHARDS, |options| {
         options.stakes = Some(stakes);
     })
     .await
     .expect("a network");
-    let weight = |nodes: &[usize]| -> usize {
-        nodes
-            .iter()
-            .map(|&i| net.network.node_shards(i).expect("a node").len())
-            .sum()
-    };
     let f = usize::from(max_n_faulty(N_SHARDS));
-    assert_eq!(weight(&LIARS), 2 * f, "the liars hold 2f shards");
-    assert_eq!(weight(&HONEST), usize::from(N_SHARDS) - 2 * f);
-    assert_eq!(net.network.node_shards(4).unwrap().len(), 1);
-    net
+    assert_eq!(net.shards.weight(&LIARS), 2 * f, "the liars hold 2f shards");
+    assert_eq!(net.shards.weight(&HONEST), usize::from(N_SHARDS) - 2 * f);
+    assert_eq!(net.shards.weight(&[4]), 1);
+    let sdk = net.sdk().expect("an SDK client");
+    (net, sdk)
 }
 
 /// Stores `data` permanently with the SDK (deadline 60 s).
@@ -190,16 +185,12 @@ async fn read_every_way(
         [ranged, whole]
     };
     let out = net.scratch().join(format!("{blob_id}.out"));
-    let cli = net.cli.clone();
-    let (id, path) = (blob_id.to_string(), out.clone());
-    let cli_read = timed("CLI read", async move {
-        tokio::task::spawn_blocking(move || {
-            cli.ok(&["read", &id, "--out", path.to_str().expect("a UTF-8 path")])
-        })
-        .await
-        .map_err(|error| format!("the CLI task failed: {error}"))?
-        .map_err(|error| format!("error: {error}"))?;
-        Ok(std::fs::read(&out).unwrap_or_default() == data)
+    let cli_read = timed("CLI read", async {
+        net.cli
+            .read(&blob_id.to_string(), &out)
+            .await
+            .map(|bytes| bytes == data)
+            .map_err(|error| format!("error: {error}"))
     });
     let (aggregator, sdk_reads, cli_read) = tokio::join!(aggregator, sdk_reads, cli_read);
     aggregator
@@ -233,7 +224,7 @@ async fn assert_lying(net: &TestNetwork, faults: &[Faults; 3], encoded: &Encoded
             );
         }
         if faults.slivers.is_some() {
-            let pair = net.pairs_of(i, blob_id)[0];
+            let pair = net.shards.pairs_of(i, blob_id)[0];
             let answer = within(
                 "a liar's sliver",
                 Duration::from_secs(10),
@@ -246,6 +237,32 @@ async fn assert_lying(net: &TestNetwork, faults: &[Faults; 3], encoded: &Encoded
                 "node {i} served its honest sliver under {faults:?}"
             );
         }
+    }
+}
+
+/// Asserts that no `what` failed, listing every failure otherwise.
+#[track_caller]
+fn assert_no_failures(what: &str, failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} {what} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Faults that lie about blob statuses as `blob_status` says and about metadata and slivers
+/// as given (`None`: honest).
+fn status_liar(
+    blob_status: StatusFault,
+    metadata: Option<MetadataFault>,
+    slivers: Option<SliverFault>,
+) -> Faults {
+    Faults {
+        blob_status: Some(blob_status),
+        metadata,
+        slivers,
+        ..Faults::default()
     }
 }
 
@@ -334,21 +351,13 @@ fn rounds() -> Vec<(&'static str, [Faults; 3])> {
         (
             "lying statuses and BLOB_INVALID errors",
             [
-                Faults {
-                    blob_status: Some(StatusFault::Invalid),
-                    ..Faults::default()
-                },
-                Faults {
-                    blob_status: Some(StatusFault::Nonexistent),
-                    metadata: Some(MetadataFault::Invalid),
-                    slivers: Some(SliverFault::Invalid),
-                    ..Faults::default()
-                },
-                Faults {
-                    blob_status: Some(StatusFault::Invalid),
-                    slivers: Some(SliverFault::Invalid),
-                    ..Faults::default()
-                },
+                status_liar(StatusFault::Invalid, None, None),
+                status_liar(
+                    StatusFault::Nonexistent,
+                    Some(MetadataFault::Invalid),
+                    Some(SliverFault::Invalid),
+                ),
+                status_liar(StatusFault::Invalid, None, Some(SliverFault::Invalid)),
             ],
         ),
         (
@@ -384,9 +393,7 @@ fn rounds() -> Vec<(&'static str, [Faults; 3])> {
 #[test]
 fn reads_survive_2f_lying_nodes() {
     run(|| async {
-        let _watch = Stopwatch::start("reads_survive_2f_lying_nodes");
-        let mut net = start_network().await;
-        let sdk = net.sdk().expect("an SDK client");
+        let (mut net, sdk) = start_network().await;
         let rounds = rounds();
         // One fresh blob per round (no cache hit at the aggregator), all of the same length
         // (another blob's slivers then have the asked blob's shape), stored while every node
@@ -408,19 +415,14 @@ fn reads_survive_2f_lying_nodes() {
             }
             println!("round {name} took {:.1?}", started.elapsed());
         }
+        assert_no_failures("reads", &failures);
         for &i in &LIARS {
             assert!(
                 net.network.node_is_running(i),
                 "liar {i} exited:\n{}",
-                net.network.log_tail(Process::Node(i), 20)
+                net.node_log_tail(i, 20)
             );
         }
-        assert!(
-            failures.is_empty(),
-            "{} reads failed:\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
     });
 }
 
@@ -429,9 +431,7 @@ fn reads_survive_2f_lying_nodes() {
 #[test]
 fn wiped_honest_node_recovers_despite_liars() {
     run(|| async {
-        let _watch = Stopwatch::start("wiped_honest_node_recovers_despite_liars");
-        let mut net = start_network().await;
-        let sdk = net.sdk().expect("an SDK client");
+        let (mut net, sdk) = start_network().await;
         let mut blobs = Vec::new();
         for (len, seed) in [(BLOB_LEN, 301u64), (BLOB_LEN, 302), (1, 303)] {
             let data = test_data(len, seed);
@@ -494,31 +494,15 @@ fn wiped_honest_node_recovers_despite_liars() {
             let started = Instant::now();
             net.network.wipe_node(wiped).await.expect("wiped");
             net.network.start_node(wiped).await.expect("started");
-            let outcome = poll(
-                &format!("node {wiped} to hold all its slivers"),
-                Duration::from_secs(60),
-                || async {
-                    for encoded in &blobs {
-                        net.check_node_slivers(wiped, encoded).await?;
-                    }
-                    Ok(())
-                },
-            )
-            .await;
+            let outcome = net
+                .wait_node_slivers(wiped, &blobs, Duration::from_secs(60))
+                .await;
             println!("round {name} took {:.1?}", started.elapsed());
             if let Err(error) = outcome {
-                failures.push(format!(
-                    "[{name}] {error}\nlog of node {wiped}:\n{}",
-                    net.network.log_tail(Process::Node(wiped), 15)
-                ));
+                failures.push(format!("[{name}] {error}"));
             }
         }
-        assert!(
-            failures.is_empty(),
-            "{} recoveries failed:\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+        assert_no_failures("recoveries", &failures);
     });
 }
 
@@ -529,105 +513,50 @@ fn wiped_honest_node_recovers_despite_liars() {
 #[test]
 fn invalid_blob_is_proven_despite_liars() {
     run(|| async {
-        let _watch = Stopwatch::start("invalid_blob_is_proven_despite_liars");
-        let mut net = start_network().await;
-        let sdk = net.sdk().expect("an SDK client");
+        let (mut net, sdk) = start_network().await;
         let honest_data = test_data(BLOB_LEN, 401);
         let honest = sdk_store(&sdk, &honest_data).await;
         // Symbols stay honest: the holder of the doctored sliver must rebuild it from n - f
         // shards' symbols.
         let faults = [
-            Faults {
-                metadata: Some(MetadataFault::OtherBlob),
-                blob_status: Some(StatusFault::Nonexistent),
-                ..Faults::default()
-            },
-            Faults {
-                metadata: Some(MetadataFault::Invalid),
-                slivers: Some(SliverFault::Invalid),
-                blob_status: Some(StatusFault::Invalid),
-                ..Faults::default()
-            },
-            Faults {
-                slivers: Some(SliverFault::OtherIndex),
-                blob_status: Some(StatusFault::Nonexistent),
-                ..Faults::default()
-            },
+            status_liar(
+                StatusFault::Nonexistent,
+                Some(MetadataFault::OtherBlob),
+                None,
+            ),
+            status_liar(
+                StatusFault::Invalid,
+                Some(MetadataFault::Invalid),
+                Some(SliverFault::Invalid),
+            ),
+            status_liar(
+                StatusFault::Nonexistent,
+                None,
+                Some(SliverFault::OtherIndex),
+            ),
         ];
         set_liars(&mut net, &faults).await;
 
-        let doctored = inconsistent_encoding(test_data(BLOB_LEN, 402), N_SHARDS);
-        let blob_id = *doctored.metadata.blob_id();
-        let skipped = net.holder(&blob_id, SliverPairIndex(0));
-        println!("doctored primary sliver 0 is held by node {skipped}");
-        net.network.stop_node(skipped).await.expect("stopped");
-        within(
-            "the faulty writer's store",
-            Duration::from_secs(60),
-            sdk.store_encoded(doctored, StoreOptions::permanent(2), &NoProgress),
-        )
-        .await
-        .expect("the nodes accept slivers that match the metadata");
+        let (blob_id, skipped) = net
+            .store_inconsistent_blob(&sdk, test_data(BLOB_LEN, 402))
+            .await;
         net.network.start_node(skipped).await.expect("restarted");
 
         // The honest nodes (whose statuses are the truth here) report it invalid.
         for &i in &HONEST {
-            let client = net.node_client(i);
-            poll(
-                &format!("node {i} to mark the blob invalid"),
-                Duration::from_secs(60),
-                || async {
-                    match client.get_blob_status(&blob_id).await {
-                        Ok(BlobStatus::Invalid { .. }) => Ok(()),
-                        other => Err(format!("{other:?}")),
-                    }
-                },
-            )
-            .await
-            .unwrap_or_else(|error| {
-                panic!(
-                    "{error}\nlog of node {skipped}:\n{}",
-                    net.network.log_tail(Process::Node(skipped), 40)
-                )
-            });
-            let error = client
-                .get_metadata(&blob_id)
+            net.wait_invalid(i, &blob_id, Duration::from_secs(60))
                 .await
-                .expect_err("no metadata of an invalid blob");
-            assert_eq!(error.reason(), Some(ErrorReason::BlobInvalid), "{error}");
+                .unwrap_or_else(|error| {
+                    panic!(
+                        "{error}\nlog of node {skipped}:\n{}",
+                        net.node_log_tail(skipped, 40)
+                    )
+                });
         }
 
         // Readers: aggregator 410 BLOB_INVALID, CLI and SDK errors naming it invalid, in time.
         let started = Instant::now();
-        let response = within(
-            "an aggregator read",
-            READ_LIMIT,
-            net.http
-                .get(format!("{}/v1/blobs/{blob_id}", net.aggregator()))
-                .send(),
-        )
-        .await
-        .expect("the aggregator answers");
-        assert_eq!(response.status(), StatusCode::GONE);
-        let answer: serde_json::Value = response.json().await.expect("JSON");
-        assert_eq!(answer["error"]["reason"], "BLOB_INVALID", "{answer}");
-        let cli = net.cli.clone();
-        let id = blob_id.to_string();
-        let output = within(
-            "a CLI read",
-            READ_LIMIT,
-            tokio::task::spawn_blocking(move || cli.run(&["read", &id])),
-        )
-        .await
-        .expect("the CLI task")
-        .expect("the CLI runs");
-        assert!(!output.status.success());
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("invalid"), "{stderr}");
-        let error = within("an SDK read", READ_LIMIT, sdk.read(&blob_id, &NoProgress))
-            .await
-            .expect_err("an invalid blob");
-        assert!(matches!(error, SdkError::BlobInvalid(_)), "{error}");
+        net.assert_reads_invalid(&sdk, &blob_id, READ_LIMIT).await;
         println!(
             "the invalid blob read as invalid everywhere in {:.1?}",
             started.elapsed()
@@ -635,11 +564,6 @@ fn invalid_blob_is_proven_despite_liars() {
 
         // The honest blob reads exactly although liars call it invalid.
         let failures = read_every_way(&net, &sdk, &honest, &honest_data).await;
-        assert!(
-            failures.is_empty(),
-            "{} reads of the honest blob failed:\n{}",
-            failures.len(),
-            failures.join("\n")
-        );
+        assert_no_failures("reads of the honest blob", &failures);
     });
 }

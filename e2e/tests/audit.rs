@@ -5,18 +5,19 @@
 //! them from its peers, then `holds` (exit 0); a node that forges its recovery symbols
 //! (`walrus-byzantine-node`) is reported `lying` while the wiped node is `missing`.
 
-use std::time::Duration;
+use std::{cell::RefCell, time::Duration};
 
 use serde_json::Value;
-use walrus_e2e::{poll, run, test_data, write_file, Faults, Stopwatch, SymbolsFault, TestNetwork};
+use walrus_e2e::{poll, run, test_data, write_file, Faults, SymbolsFault, TestNetwork};
 
 const N_SHARDS: u16 = 10;
 
 /// `walrus --json audit BLOB_ID`: the exit code and the report.
-fn audit(net: &TestNetwork, blob_id: &str) -> (i32, Value) {
+async fn audit(net: &TestNetwork, blob_id: &str) -> (i32, Value) {
     let output = net
         .cli
         .run(&["--json", "audit", blob_id, "--timeout", "5"])
+        .await
         .expect("the CLI runs");
     let code = output.status.code().expect("an exit code");
     let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
@@ -47,22 +48,15 @@ fn verdicts(report: &Value, url: &str) -> (Vec<String>, Vec<String>) {
 #[test]
 fn audit_reports_unreachable_missing_and_recovered_shards() {
     run(|| async {
-        let _watch = Stopwatch::start("audit_reports_unreachable_missing_and_recovered_shards");
         let mut net = TestNetwork::start(4, N_SHARDS).await.expect("a network");
         let file = write_file(&net.scratch(), "blob", &test_data(100_000, 91)).unwrap();
-        let stored = net
-            .cli
-            .json(&["store", file.to_str().unwrap(), "--epochs", "2"])
-            .expect("stored");
-        let blob_id = stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
-            .as_str()
-            .expect("a blob ID")
-            .to_owned();
+        let stored = net.cli.store(&file, 2).await.expect("stored");
+        let blob_id = stored["blobId"].as_str().expect("a blob ID").to_owned();
 
         // Every shard holds the blob (uploads still finishing after certification are
         // waited for).
         let report = poll("every shard proven", Duration::from_secs(30), || async {
-            match audit(&net, &blob_id) {
+            match audit(&net, &blob_id).await {
                 (0, report) => Ok(report),
                 (code, report) => Err(format!("exit {code}: {report}")),
             }
@@ -78,9 +72,9 @@ fn audit_reports_unreachable_missing_and_recovered_shards() {
         // A stopped node: its shards are unreachable, the others hold; still recoverable.
         let victim = 1;
         let url = net.network.node_url(victim).unwrap().to_owned();
-        let n_victim = net.network.node_shards(victim).unwrap().len();
+        let n_victim = net.shards.weight(&[victim]);
         net.network.stop_node(victim).await.expect("stopped");
-        let (code, report) = audit(&net, &blob_id);
+        let (code, report) = audit(&net, &blob_id).await;
         assert_eq!(code, 3, "{report}");
         let (ours, others) = verdicts(&report, &url);
         assert_eq!(ours, vec!["unreachable"; n_victim], "{report}");
@@ -91,26 +85,24 @@ fn audit_reports_unreachable_missing_and_recovered_shards() {
         // Wiped and started: missing until it has recovered from its peers, then holds.
         net.network.wipe_node(victim).await.expect("wiped");
         net.network.start_node(victim).await.expect("started");
-        let mut seen = Vec::new();
+        let seen = RefCell::new(Vec::new());
         poll(
             "the wiped node's shards proven again",
             Duration::from_secs(90),
-            || {
-                let (code, report) = audit(&net, &blob_id);
+            || async {
+                let (code, report) = audit(&net, &blob_id).await;
                 let (ours, others) = verdicts(&report, &url);
                 assert!(others.iter().all(|v| v == "holds"), "{report}");
                 assert!(
                     ours.iter().all(|v| v == "missing" || v == "holds"),
                     "a wiped node's shards are missing or recovered: {report}"
                 );
-                seen.extend(ours.iter().cloned());
-                async move {
-                    if code == 0 {
-                        Ok(())
-                    } else {
-                        assert_eq!(code, 3, "{report}");
-                        Err(format!("{ours:?}"))
-                    }
+                seen.borrow_mut().extend(ours.iter().cloned());
+                if code == 0 {
+                    Ok(())
+                } else {
+                    assert_eq!(code, 3, "{report}");
+                    Err(format!("{ours:?}"))
                 }
             },
         )
@@ -118,14 +110,14 @@ fn audit_reports_unreachable_missing_and_recovered_shards() {
         .unwrap();
         println!(
             "the wiped node's shards were reported missing {} times before recovery",
-            seen.iter().filter(|v| *v == "missing").count()
+            seen.borrow().iter().filter(|v| *v == "missing").count()
         );
 
         // A liar and a wiped node at once: the liar forges every recovery symbol, the wiped
         // node (stopped, so it cannot recover meanwhile, then started empty) has nothing.
         let liar = 2;
         let liar_url = net.network.node_url(liar).unwrap().to_owned();
-        let n_liar = net.network.node_shards(liar).unwrap().len();
+        let n_liar = net.shards.weight(&[liar]);
         net.set_faults(
             liar,
             &Faults {
@@ -138,7 +130,7 @@ fn audit_reports_unreachable_missing_and_recovered_shards() {
         net.network.stop_node(victim).await.expect("stopped");
         net.network.wipe_node(victim).await.expect("wiped");
         net.network.start_node(victim).await.expect("started");
-        let (code, report) = audit(&net, &blob_id);
+        let (code, report) = audit(&net, &blob_id).await;
         println!("audit with a wiped node and a lying node: exit {code}\n{report:#}");
         let (lies, others) = verdicts(&report, &liar_url);
         assert_eq!(lies, vec!["lying"; n_liar], "{report}");

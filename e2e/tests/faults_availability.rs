@@ -35,7 +35,6 @@
 //! Every test prints its duration. Every network operation has a deadline.
 
 use std::{
-    path::PathBuf,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex,
@@ -46,11 +45,9 @@ use std::{
 use reqwest::StatusCode;
 use serde_json::Value;
 use walrus_core::BlobId;
-use walrus_e2e::{run, test_data, write_file, TestNetwork};
-use walrus_localnet::{
-    launcher::ONE_COIN,
-    network::{default_bin_dir, sui_address},
-};
+use walrus_e2e::{run, test_data, within, write_file, TestNetwork};
+use walrus_localchain::launcher::ONE_COIN;
+use walrus_localnet::network::{sui_address, DEFAULT_STAKE};
 use walrus_sdk::{
     client::{NoProgress, SdkConfig, StoreOptions, WalrusSdk},
     config::ClientConfig,
@@ -66,14 +63,12 @@ const F: usize = (SHARDS as usize - 1) / 3;
 const QUORUM: usize = SHARDS as usize - F;
 /// Stakes 1:1:2:3:3 give 1, 1, 2, 3 and 3 shards.
 const STAKES: [u64; NODES] = [
-    1_000 * ONE_COIN,
-    1_000 * ONE_COIN,
-    2_000 * ONE_COIN,
-    3_000 * ONE_COIN,
-    3_000 * ONE_COIN,
+    DEFAULT_STAKE,
+    DEFAULT_STAKE,
+    2 * DEFAULT_STAKE,
+    3 * DEFAULT_STAKE,
+    3 * DEFAULT_STAKE,
 ];
-/// Deadline of one CLI run.
-const CLI_TIMEOUT: Duration = Duration::from_secs(90);
 /// Deadline of one HTTP request to the publisher or aggregator.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(90);
 /// Deadline of one SDK store or read in the load run.
@@ -99,7 +94,7 @@ async fn start_network() -> TestNetwork {
 /// The number of shards of each node.
 fn shard_counts(net: &TestNetwork) -> Vec<usize> {
     (0..net.network.n_nodes())
-        .map(|i| net.network.node_shards(i).expect("a node").len())
+        .map(|i| net.shards.weight(&[i]))
         .collect()
 }
 
@@ -133,87 +128,26 @@ fn down_more_than(counts: &[usize], budget: usize) -> (Vec<usize>, usize) {
     (down, total)
 }
 
-/// The output of a CLI run.
-struct CliOutput {
-    success: bool,
-    code: Option<i32>,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-/// Runs `walrus --config CLIENT ARGS...` with a deadline (killed when it passes).
-async fn cli(net: &TestNetwork, args: &[&str]) -> CliOutput {
-    let binary = default_bin_dir().join("walrus");
-    assert!(
-        binary.exists(),
-        "{} not found: build it with `cargo build --release --bins`",
-        binary.display()
-    );
-    let mut command = tokio::process::Command::new(binary);
-    command
-        .arg("--config")
-        .arg(net.network.client_config_path())
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(CLI_TIMEOUT, command.output())
-        .await
-        .unwrap_or_else(|_| panic!("walrus {args:?} did not finish within {CLI_TIMEOUT:?}"))
-        .unwrap_or_else(|error| panic!("walrus {args:?} did not run: {error}"));
-    CliOutput {
-        success: output.status.success(),
-        code: output.status.code(),
-        stdout: output.stdout,
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
 /// Stores `data` with the CLI (must succeed); its blob ID.
 async fn cli_store(net: &TestNetwork, name: &str, data: &[u8]) -> String {
     let file = write_file(&net.scratch(), name, data).expect("a file");
-    let output = cli(
-        net,
-        &["--json", "store", file.to_str().unwrap(), "--epochs", "2"],
-    )
-    .await;
-    assert!(
-        output.success,
-        "walrus store {name} failed ({:?}): {}",
-        output.code, output.stderr
-    );
-    let answer: Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    answer[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no blob ID in {answer}"))
-        .to_owned()
-}
-
-/// Reads `blob_id` with the CLI into a file: the bytes, or the failed output.
-async fn cli_read(net: &TestNetwork, blob_id: &str) -> Result<Vec<u8>, CliOutput> {
-    let out: PathBuf = net.scratch().join(format!("read-{blob_id}"));
-    let _ = std::fs::remove_file(&out);
-    let output = cli(net, &["read", blob_id, "--out", out.to_str().unwrap()]).await;
-    if output.success {
-        Ok(std::fs::read(&out).expect("the CLI wrote the blob"))
-    } else {
-        Err(output)
-    }
-}
-
-/// `PUT /v1/blobs?epochs=2` with `data`: the status and the JSON answer.
-async fn publish(net: &TestNetwork, data: Vec<u8>) -> (StatusCode, Value) {
-    let request = net
-        .http
-        .put(format!("{}/v1/blobs?epochs=2", net.publisher()))
-        .body(data)
-        .send();
-    let response = tokio::time::timeout(HTTP_TIMEOUT, request)
+    let stored = net
+        .cli
+        .store(&file, 2)
         .await
-        .expect("the publisher answers in time")
-        .expect("the publisher answers");
-    let status = response.status();
-    let body = response.json().await.expect("JSON");
-    (status, body)
+        .unwrap_or_else(|error| panic!("walrus store {name} failed: {error:#}"));
+    stored["blobId"].as_str().expect("a blob ID").to_owned()
+}
+
+/// `PUT /v1/blobs?epochs=2` with `data` (deadline [`HTTP_TIMEOUT`]): the status and the
+/// JSON answer.
+async fn publish(net: &TestNetwork, data: Vec<u8>) -> (StatusCode, Value) {
+    within(
+        "the publisher's answer",
+        HTTP_TIMEOUT,
+        net.publish("epochs=2", data),
+    )
+    .await
 }
 
 /// Stores `data` through the publisher (must succeed); its blob ID.
@@ -226,19 +160,16 @@ async fn publish_ok(net: &TestNetwork, data: Vec<u8>) -> String {
         .to_owned()
 }
 
-/// `GET /v1/blobs/ID` from the aggregator: the status and the body.
+/// `GET /v1/blobs/ID` from the aggregator (deadline [`HTTP_TIMEOUT`]): the status and the
+/// body.
 async fn aggregate(net: &TestNetwork, blob_id: &str) -> (StatusCode, Vec<u8>) {
-    let request = net
-        .http
-        .get(format!("{}/v1/blobs/{blob_id}", net.aggregator()))
-        .send();
-    let response = tokio::time::timeout(HTTP_TIMEOUT, request)
-        .await
-        .expect("the aggregator answers in time")
-        .expect("the aggregator answers");
-    let status = response.status();
-    let body = response.bytes().await.expect("a body").to_vec();
-    (status, body)
+    within("the aggregator's answer", HTTP_TIMEOUT, async {
+        let response = net.aggregate(&format!("/v1/blobs/{blob_id}"), &[]).await;
+        let status = response.status();
+        let body = response.bytes().await.expect("a body").to_vec();
+        (status, body)
+    })
+    .await
 }
 
 /// Asserts that every blob reads back byte-exact through the aggregator and the CLI.
@@ -255,12 +186,10 @@ async fn assert_all_readable(net: &TestNetwork, blobs: &[(String, Vec<u8>)]) {
             body == *data,
             "the aggregator returned other bytes for {blob_id}"
         );
-        match cli_read(net, blob_id).await {
+        let out = net.scratch().join(format!("read-{blob_id}"));
+        match net.cli.read(blob_id, &out).await {
             Ok(bytes) => assert!(bytes == *data, "the CLI read other bytes for {blob_id}"),
-            Err(output) => panic!(
-                "CLI read of {blob_id} failed ({:?}): {}",
-                output.code, output.stderr
-            ),
+            Err(error) => panic!("CLI read of {blob_id} failed: {error:#}"),
         }
     }
 }
@@ -281,68 +210,65 @@ async fn store_mixed(net: &TestNetwork, count: u64, seed: u64) -> Vec<(String, V
     blobs
 }
 
-/// Prints how long the test took.
-fn report_duration(test: &str, started: Instant) {
-    println!("{test}: {:.1?}", started.elapsed());
+/// Kills (SIGKILL) the nodes `down`, which hold `shards_down` shards.
+fn kill_nodes(net: &mut TestNetwork, (down, shards_down): &(Vec<usize>, usize)) {
+    println!(
+        "killing nodes {down:?} ({shards_down} shards, 2f = {})",
+        2 * F
+    );
+    for &i in down {
+        net.network.kill_node(i).expect("kill");
+    }
+}
+
+/// Starts the nodes `nodes` again (each waited for until healthy).
+async fn start_nodes(net: &mut TestNetwork, nodes: &[usize]) {
+    for &i in nodes {
+        net.network
+            .start_node(i)
+            .await
+            .expect("the node starts again");
+    }
 }
 
 #[test]
 fn reads_survive_up_to_2f_shards_down() {
     run(|| async {
-        let started = Instant::now();
         let mut net = start_network().await;
         let blobs = store_mixed(&net, 3, 100).await;
-
-        let (down, shards_down) = down_at_most(&shard_counts(&net), 2 * F);
-        println!(
-            "killing nodes {down:?} ({shards_down} shards, 2f = {})",
-            2 * F
-        );
-        for &i in &down {
-            net.network.kill_node(i).expect("kill");
-        }
+        let down = down_at_most(&shard_counts(&net), 2 * F);
+        kill_nodes(&mut net, &down);
         // The aggregator has served none of the blobs: every read is a fresh one.
         assert_all_readable(&net, &blobs).await;
-        report_duration("reads_survive_up_to_2f_shards_down", started);
     });
 }
 
 #[test]
 fn reads_fail_cleanly_with_more_than_2f_shards_down_and_recover() {
     run(|| async {
-        let started = Instant::now();
         let mut net = start_network().await;
         let blobs = store_mixed(&net, 2, 200).await;
-
         let (down, shards_down) = down_more_than(&shard_counts(&net), 2 * F);
-        println!(
-            "killing nodes {down:?} ({shards_down} shards, 2f = {})",
-            2 * F
-        );
-        for &i in &down {
-            net.network.kill_node(i).expect("kill");
-        }
+        kill_nodes(&mut net, &(down.clone(), shards_down));
         for (blob_id, data) in &blobs {
-            match cli_read(&net, blob_id).await {
-                Ok(bytes) => panic!(
+            let output = net.cli.run(&["read", blob_id]).await.expect("the CLI runs");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if output.status.success() {
+                panic!(
                     "the CLI read {blob_id} with {shards_down} shards down ({} bytes, {})",
-                    bytes.len(),
-                    if bytes == *data {
+                    output.stdout.len(),
+                    if output.stdout == *data {
                         "right bytes"
                     } else {
                         "WRONG bytes"
                     }
-                ),
-                Err(output) => {
-                    assert_ne!(output.code, Some(0));
-                    assert!(
-                        output.stderr.contains("not enough")
-                            && output.stderr.contains(blob_id.as_str()),
-                        "unclear CLI error: {}",
-                        output.stderr
-                    );
-                }
+                );
             }
+            assert_ne!(output.status.code(), Some(0));
+            assert!(
+                stderr.contains("not enough") && stderr.contains(blob_id.as_str()),
+                "unclear CLI error: {stderr}"
+            );
             let (status, body) = aggregate(&net, blob_id).await;
             let text = String::from_utf8_lossy(&body);
             assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
@@ -353,17 +279,8 @@ fn reads_fail_cleanly_with_more_than_2f_shards_down_and_recover() {
             assert!(message.contains("not enough"), "{answer}");
         }
 
-        for &i in &down {
-            net.network
-                .start_node(i)
-                .await
-                .expect("the node starts again");
-        }
+        start_nodes(&mut net, &down).await;
         assert_all_readable(&net, &blobs).await;
-        report_duration(
-            "reads_fail_cleanly_with_more_than_2f_shards_down_and_recover",
-            started,
-        );
     });
 }
 
@@ -382,7 +299,6 @@ fn confirmations(text: &str) -> Option<(usize, usize)> {
 #[test]
 fn writes_need_a_quorum() {
     run(|| async {
-        let started = Instant::now();
         let mut net = start_network().await;
         let counts = shard_counts(&net);
 
@@ -403,17 +319,21 @@ fn writes_need_a_quorum() {
         }
         let up = usize::from(SHARDS) - shards_down;
         let file = write_file(&net.scratch(), "refused.bin", &test_data(5_000, 310)).unwrap();
-        let output = cli(&net, &["store", file.to_str().unwrap(), "--epochs", "2"]).await;
+        let output = net
+            .cli
+            .run(&["store", file.to_str().unwrap(), "--epochs", "2"])
+            .await
+            .expect("the CLI runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
-            !output.success && output.code != Some(0),
-            "{}",
-            output.stderr
+            !output.status.success() && output.status.code() != Some(0),
+            "{stderr}"
         );
-        let (weight, required) = confirmations(&output.stderr)
-            .unwrap_or_else(|| panic!("unclear CLI error: {}", output.stderr));
-        assert_eq!(required, QUORUM, "{}", output.stderr);
-        assert!(weight <= up && weight < required, "{}", output.stderr);
-        println!("CLI: {}", output.stderr.trim());
+        let (weight, required) =
+            confirmations(&stderr).unwrap_or_else(|| panic!("unclear CLI error: {stderr}"));
+        assert_eq!(required, QUORUM, "{stderr}");
+        assert!(weight <= up && weight < required, "{stderr}");
+        println!("CLI: {}", stderr.trim());
 
         let (status, answer) = publish(&net, test_data(6_000, 311)).await;
         assert!(status.is_server_error(), "{status}: {answer}");
@@ -425,15 +345,9 @@ fn writes_need_a_quorum() {
         println!("publisher: {status} {message}");
 
         // Everything back: stores certify again.
-        for &i in &more {
-            net.network
-                .start_node(i)
-                .await
-                .expect("the node starts again");
-        }
+        start_nodes(&mut net, &more).await;
         let blobs = store_mixed(&net, 1, 320).await;
         assert_all_readable(&net, &blobs).await;
-        report_duration("writes_need_a_quorum", started);
     });
 }
 
@@ -581,6 +495,16 @@ async fn funded_sdk(net: &TestNetwork, seed: u64) -> WalrusSdk {
     WalrusSdk::new(chain, SdkConfig::default())
 }
 
+/// `operation` with the deadline [`OP_TIMEOUT`]: its value, or why it failed.
+async fn with_op_timeout<T, E: std::fmt::Display>(
+    operation: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(OP_TIMEOUT, operation).await {
+        Ok(result) => result.map_err(|error| error.to_string()),
+        Err(_) => Err("timed out".to_owned()),
+    }
+}
+
 /// The blobs certified in the load run, with their bytes.
 type Certified = Arc<Mutex<Vec<(BlobId, Arc<Vec<u8>>)>>>;
 
@@ -601,45 +525,33 @@ async fn load_client(
         };
         let op_started = Instant::now();
         if let Some((blob_id, data)) = known.filter(|_| rng.below(3) > 0) {
-            match tokio::time::timeout(OP_TIMEOUT, sdk.read(&blob_id, &NoProgress)).await {
-                Ok(Ok(bytes)) if bytes == *data => Counts::add(&counts.reads_ok),
-                Ok(Ok(bytes)) => {
+            match with_op_timeout(sdk.read(&blob_id, &NoProgress)).await {
+                Ok(bytes) if bytes == *data => Counts::add(&counts.reads_ok),
+                Ok(bytes) => {
                     eprintln!("WRONG read of {blob_id}: {} bytes", bytes.len());
                     Counts::add(&counts.wrong_reads);
                 }
-                Ok(Err(error)) => counts.failed(
+                Err(error) => counts.failed(
                     &counts.reads_failed,
                     "read",
                     op_started,
                     format!("read of {blob_id}: {error}"),
-                ),
-                Err(_) => counts.failed(
-                    &counts.reads_failed,
-                    "read",
-                    op_started,
-                    format!("read of {blob_id} timed out"),
                 ),
             }
         } else {
             let size = 1 + rng.below(256 << 10);
             let data = Arc::new(test_data(size, rng.next()));
             let store = sdk.store(data.to_vec(), StoreOptions::deletable(2), &NoProgress);
-            match tokio::time::timeout(OP_TIMEOUT, store).await {
-                Ok(Ok(outcome)) => {
+            match with_op_timeout(store).await {
+                Ok(outcome) => {
                     Counts::add(&counts.stores_ok);
                     certified.lock().unwrap().push((outcome.blob_id(), data));
                 }
-                Ok(Err(error)) => counts.failed(
+                Err(error) => counts.failed(
                     &counts.stores_failed,
                     "store",
                     op_started,
                     format!("store of {size} bytes: {error}"),
-                ),
-                Err(_) => counts.failed(
-                    &counts.stores_failed,
-                    "store",
-                    op_started,
-                    format!("store of {size} bytes timed out"),
                 ),
             }
         }
@@ -740,8 +652,7 @@ fn bounded_load_with_node_restarts() {
             assert!(
                 net.network.node_is_running(i),
                 "node {i} exited under load:\n{}",
-                net.network
-                    .log_tail(walrus_localnet::network::Process::Node(i), 40)
+                net.node_log_tail(i, 40)
             );
         }
 
@@ -818,6 +729,5 @@ fn bounded_load_with_node_restarts() {
             "{stores_failed} of {attempts} stores failed (at most {:.0}% may)",
             MAX_FAILED_STORE_RATIO * 100.0
         );
-        report_duration("bounded_load_with_node_restarts", started);
     });
 }

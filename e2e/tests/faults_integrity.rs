@@ -18,47 +18,34 @@
 
 use std::time::Duration;
 
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
-
 use reqwest::StatusCode;
-use walrus_chain::{
-    client::BlobRegistration,
-    contract::{events::Event, redstuff, sui::U256},
-};
+use walrus_chain::contract::{events::Event, sui::U256};
 use walrus_core::{
     bft::max_n_faulty,
-    crypto::Threshold,
-    encoding::{EncodedBlob, EncodingAxis, EncodingConfig, Primary, SliverData},
-    merkle::Node,
-    messages::ConfirmationCertificate,
-    BlobId, SliverType,
+    encoding::{EncodedBlob, EncodingConfig, Primary},
+    BlobId,
 };
-use walrus_e2e::{
-    encode, inconsistent_encoding, poll, run, test_data, within, write_file, Stopwatch, TestNetwork,
-};
+use walrus_e2e::{encode, poll, run, test_data, within, write_file, ProtocolClient, TestNetwork};
 use walrus_localnet::network::DEFAULT_STAKE;
-use walrus_node_client::{
-    api::{
-        sliver_path, BlobStatus, DeletableCounts, ErrorReason, EventId, StoredOnNodeStatus,
-        BCS_CONTENT_TYPE, METADATA_ENDPOINT, SLIVER_ENDPOINT,
-    },
-    NodeClient,
+use walrus_node_client::api::{
+    BlobStatus, DeletableCounts, EventId, StoredOnNodeStatus, METADATA_ENDPOINT, SLIVER_ENDPOINT,
 };
 use walrus_sdk::client::{NoProgress, SdkError, StoreOptions, WalrusSdk};
 
 const N_SHARDS: u16 = 10;
+/// Deadline of a node's recovery of its slivers.
+const RECOVERY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Starts a network of 4 nodes with equal stakes and an SDK client of its wallet.
+async fn start_network() -> (TestNetwork, WalrusSdk) {
+    let net = TestNetwork::start(4, N_SHARDS).await.expect("a network");
+    let sdk = net.sdk().expect("an SDK client");
+    (net, sdk)
+}
 
 /// Reads `blob_id` through the aggregator, the CLI and the SDK; each must return `data`.
 async fn read_everywhere(net: &TestNetwork, sdk: &WalrusSdk, blob_id: &BlobId, data: &[u8]) {
-    let response = net
-        .http
-        .get(format!("{}/v1/blobs/{blob_id}", net.aggregator()))
-        .send()
-        .await
-        .expect("the aggregator answers");
+    let response = net.aggregate(&format!("/v1/blobs/{blob_id}"), &[]).await;
     assert_eq!(
         response.status(),
         StatusCode::OK,
@@ -68,27 +55,26 @@ async fn read_everywhere(net: &TestNetwork, sdk: &WalrusSdk, blob_id: &BlobId, d
     assert!(body[..] == data[..], "the aggregator returned other bytes");
 
     let out = net.scratch().join(format!("{blob_id}.out"));
-    let cli = net.cli.clone();
-    let (id, path) = (blob_id.to_string(), out.clone());
-    tokio::task::spawn_blocking(move || {
-        cli.ok(&["read", &id, "--out", path.to_str().expect("a UTF-8 path")])
-    })
-    .await
-    .expect("the CLI task")
-    .expect("the CLI reads");
-    assert!(
-        std::fs::read(&out).expect("the CLI's output") == data,
-        "the CLI returned other bytes"
-    );
+    let read = net
+        .cli
+        .read(&blob_id.to_string(), &out)
+        .await
+        .expect("the CLI reads");
+    assert!(read == data, "the CLI returned other bytes");
 
+    assert_sdk_read(sdk, blob_id, data).await;
+}
+
+/// Reads `blob_id` with the SDK (deadline 30 s); it must return `data`.
+async fn assert_sdk_read(sdk: &WalrusSdk, blob_id: &BlobId, data: &[u8]) {
     let read = within(
         "an SDK read",
         Duration::from_secs(30),
         sdk.read(blob_id, &NoProgress),
     )
     .await
-    .expect("the SDK reads");
-    assert!(read == data, "the SDK returned other bytes");
+    .expect("a certified blob reads");
+    assert!(read == data, "blob {blob_id} read back differs");
 }
 
 /// Stores `data` permanently with the SDK (deadline 60 s).
@@ -105,44 +91,9 @@ async fn sdk_store(sdk: &WalrusSdk, data: &[u8]) -> Result<BlobId, SdkError> {
 /// Waits until every node reports `blob_id` certified permanent.
 async fn await_certified_everywhere(net: &TestNetwork, blob_id: &BlobId) {
     for i in 0..net.network.n_nodes() {
-        let client = net.node_client(i);
-        poll(
-            &format!("node {i} to report {blob_id} certified"),
-            Duration::from_secs(30),
-            || async {
-                match client.get_blob_status(blob_id).await {
-                    Ok(BlobStatus::Permanent {
-                        is_certified: true, ..
-                    }) => Ok(()),
-                    other => Err(format!("{other:?}")),
-                }
-            },
-        )
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+        net.wait_certified(i, blob_id, Duration::from_secs(30))
+            .await;
     }
-}
-
-/// Waits until node `i` serves every sliver of its shards of every blob, byte-exact.
-async fn await_recovered(net: &TestNetwork, i: usize, blobs: &[EncodedBlob], timeout: Duration) {
-    poll(
-        &format!("node {i} to hold all its slivers"),
-        timeout,
-        || async {
-            for encoded in blobs {
-                net.check_node_slivers(i, encoded).await?;
-            }
-            Ok(())
-        },
-    )
-    .await
-    .unwrap_or_else(|error| {
-        panic!(
-            "{error}\nlog of node {i}:\n{}",
-            net.network
-                .log_tail(walrus_localnet::network::Process::Node(i), 40)
-        )
-    });
 }
 
 /// Successful GETs of `route` that node `i` answered so far.
@@ -162,7 +113,6 @@ async fn served(net: &TestNetwork, i: usize, route: &str) -> f64 {
 #[test]
 fn byzantine_nodes_cannot_corrupt_reads() {
     run(|| async {
-        let _watch = Stopwatch::start("byzantine_nodes_cannot_corrupt_reads");
         // Stakes 1:2:3:2:2 give shards 1, 2, 3, 2, 2: nodes 0 and 1 together hold f = 3.
         let stakes = [1, 2, 3, 2, 2].map(|share| share * DEFAULT_STAKE).to_vec();
         let mut net = TestNetwork::start_with(5, N_SHARDS, |options| {
@@ -172,14 +122,8 @@ fn byzantine_nodes_cannot_corrupt_reads() {
         .expect("a network");
         let f = usize::from(max_n_faulty(N_SHARDS));
         let byzantine = [0usize, 1];
-        let weight = |net: &TestNetwork, nodes: &[usize]| -> usize {
-            nodes
-                .iter()
-                .map(|&i| net.network.node_shards(i).unwrap().len())
-                .sum()
-        };
         assert!(
-            weight(&net, &byzantine) <= f,
+            net.shards.weight(&byzantine) <= f,
             "the byzantine nodes hold more than f shards"
         );
         // Node 0 also corrupts the recovery symbols it serves (used below by a recovering
@@ -199,28 +143,16 @@ fn byzantine_nodes_cannot_corrupt_reads() {
         let sdk = net.sdk().expect("an SDK client");
         let mut blobs: Vec<(BlobId, Vec<u8>)> = Vec::new();
         let data = test_data(120_000, 41);
-        let response = net
-            .http
-            .put(format!("{}/v1/blobs?epochs=2", net.publisher()))
-            .body(data.clone())
-            .send()
-            .await
-            .expect("the publisher answers");
-        assert_eq!(response.status(), StatusCode::OK);
-        let answer: serde_json::Value = response.json().await.expect("JSON");
+        let (status, answer) = net.publish("epochs=2", data.clone()).await;
+        assert_eq!(status, StatusCode::OK);
         let id = answer["newlyCreated"]["blobObject"]["blobId"]
             .as_str()
             .unwrap_or_else(|| panic!("no blob ID in {answer}"));
         blobs.push((id.parse().expect("a blob ID"), data));
         let data = test_data(300_000, 42);
         let file = write_file(&net.scratch(), "in.bin", &data).unwrap();
-        let stored = net
-            .cli
-            .json(&["store", file.to_str().unwrap(), "--epochs", "2"])
-            .expect("the CLI stores");
-        let id = stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no blob ID in {stored}"));
+        let stored = net.cli.store(&file, 2).await.expect("the CLI stores");
+        let id = stored["blobId"].as_str().expect("a blob ID");
         blobs.push((id.parse().expect("a blob ID"), data));
         let data = test_data(1, 43);
         blobs.push((sdk_store(&sdk, &data).await.expect("stored"), data));
@@ -237,7 +169,7 @@ fn byzantine_nodes_cannot_corrupt_reads() {
                     metadata.verify(&config).is_err(),
                     "node {i} served valid metadata"
                 );
-                let pair = net.pairs_of(i, blob_id)[0];
+                let pair = net.shards.pairs_of(i, blob_id)[0];
                 let sliver = client
                     .get_sliver::<Primary>(blob_id, pair)
                     .await
@@ -248,7 +180,7 @@ fn byzantine_nodes_cannot_corrupt_reads() {
             // ... while they store the honest data (only the serving edge lies).
             for &i in &byzantine {
                 let client = net.node_client(i);
-                let pair = net.pairs_of(i, blob_id)[0];
+                let pair = net.shards.pairs_of(i, blob_id)[0];
                 let status = client
                     .get_sliver_status(blob_id, pair, walrus_core::SliverType::Primary)
                     .await
@@ -267,7 +199,7 @@ fn byzantine_nodes_cannot_corrupt_reads() {
         net.network.stop_node(2).await.expect("stopped");
         let honest_up = [3usize, 4];
         assert_eq!(
-            weight(&net, &honest_up),
+            net.shards.weight(&honest_up),
             usize::from(N_SHARDS) - 2 * f,
             "honest nodes up hold n - 2f shards"
         );
@@ -303,7 +235,9 @@ fn byzantine_nodes_cannot_corrupt_reads() {
             .iter()
             .map(|(_, data)| encode(data, N_SHARDS))
             .collect();
-        await_recovered(&net, wiped, &encodings, Duration::from_secs(60)).await;
+        net.wait_node_slivers(wiped, &encodings, RECOVERY_TIMEOUT)
+            .await
+            .unwrap();
     });
 }
 
@@ -314,27 +248,16 @@ fn byzantine_nodes_cannot_corrupt_reads() {
 #[test]
 fn inconsistent_encoding_is_proven_invalid_and_freed() {
     run(|| async {
-        let _watch = Stopwatch::start("inconsistent_encoding_is_proven_invalid_and_freed");
-        let mut net = TestNetwork::start(4, N_SHARDS).await.expect("a network");
-        let sdk = net.sdk().expect("an SDK client");
+        let (mut net, sdk) = start_network().await;
         let honest_data = test_data(40_000, 51);
         let honest = sdk_store(&sdk, &honest_data).await.expect("stored");
 
         // Pair 0's primary sliver is doctored. Its holder is the node that must recover it
         // (from the honest secondary slivers) and so finds the mismatch deterministically;
         // any single node holds at most 3 shards, so the others certify without it.
-        let doctored = inconsistent_encoding(test_data(30_000, 52), N_SHARDS);
-        let blob_id = *doctored.metadata.blob_id();
-        let skipped = net.holder(&blob_id, walrus_core::SliverPairIndex(0));
-        println!("doctored primary sliver 0 is held by node {skipped}");
-        net.network.stop_node(skipped).await.expect("stopped");
-        within(
-            "the faulty writer's store",
-            Duration::from_secs(60),
-            sdk.store_encoded(doctored, StoreOptions::permanent(2), &NoProgress),
-        )
-        .await
-        .expect("the nodes accept slivers that match the metadata");
+        let (blob_id, skipped) = net
+            .store_inconsistent_blob(&sdk, test_data(30_000, 52))
+            .await;
         let others: Vec<usize> = (0..4).filter(|&i| i != skipped).collect();
         let mut stored_before = Vec::new();
         for &i in &others {
@@ -361,40 +284,17 @@ fn inconsistent_encoding_is_proven_invalid_and_freed() {
         .unwrap_or_else(|error| {
             panic!(
                 "{error}\nlog of node {skipped}:\n{}",
-                net.network
-                    .log_tail(walrus_localnet::network::Process::Node(skipped), 60)
+                net.node_log_tail(skipped, 60)
             )
         });
-        let inconsistent = net
-            .node_metric(
-                skipped,
-                "walrus_node_recoveries_total",
-                &["result=\"inconsistent\""],
-            )
-            .await
-            .unwrap();
+        let inconsistent = net.node_recoveries(skipped, "inconsistent").await;
         assert!(inconsistent >= 1.0, "node {skipped} found no inconsistency");
 
         // Every node answers invalid and serves nothing of it.
         for i in 0..4 {
-            let client = net.node_client(i);
-            poll(
-                &format!("node {i} to mark the blob invalid"),
-                Duration::from_secs(20),
-                || async {
-                    match client.get_blob_status(&blob_id).await {
-                        Ok(BlobStatus::Invalid { .. }) => Ok(()),
-                        other => Err(format!("{other:?}")),
-                    }
-                },
-            )
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
-            let error = client
-                .get_metadata(&blob_id)
+            net.wait_invalid(i, &blob_id, Duration::from_secs(20))
                 .await
-                .expect_err("no metadata of an invalid blob");
-            assert_eq!(error.reason(), Some(ErrorReason::BlobInvalid), "{error}");
+                .unwrap();
         }
         // ... and the space is freed.
         for (index, &i) in others.iter().enumerate() {
@@ -410,24 +310,8 @@ fn inconsistent_encoding_is_proven_invalid_and_freed() {
         }
 
         // Readers: aggregator 410 BLOB_INVALID, CLI and SDK errors naming it invalid.
-        let response = net
-            .http
-            .get(format!("{}/v1/blobs/{blob_id}", net.aggregator()))
-            .send()
-            .await
-            .expect("the aggregator answers");
-        assert_eq!(response.status(), StatusCode::GONE);
-        let answer: serde_json::Value = response.json().await.expect("JSON");
-        assert_eq!(answer["error"]["reason"], "BLOB_INVALID", "{answer}");
-        let output = net.cli.run(&["read", &blob_id.to_string()]).unwrap();
-        assert!(!output.status.success());
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("invalid"), "{stderr}");
-        let error = sdk
-            .read(&blob_id, &NoProgress)
-            .await
-            .expect_err("an invalid blob");
-        assert!(matches!(error, SdkError::BlobInvalid(_)), "{error}");
+        net.assert_reads_invalid(&sdk, &blob_id, Duration::from_secs(30))
+            .await;
 
         // The honest blob is untouched.
         read_everywhere(&net, &sdk, &honest, &honest_data).await;
@@ -439,9 +323,7 @@ fn inconsistent_encoding_is_proven_invalid_and_freed() {
 #[test]
 fn wiped_node_recovers_every_sliver() {
     run(|| async {
-        let _watch = Stopwatch::start("wiped_node_recovers_every_sliver");
-        let mut net = TestNetwork::start(4, N_SHARDS).await.expect("a network");
-        let sdk = net.sdk().expect("an SDK client");
+        let (mut net, sdk) = start_network().await;
         let mut blobs = Vec::new();
         for (len, seed) in [(200_000usize, 61u64), (1, 62), (50_000, 63)] {
             let data = test_data(len, seed);
@@ -456,96 +338,12 @@ fn wiped_node_recovers_every_sliver() {
         }
         net.network.wipe_node(wiped).await.expect("wiped");
         net.network.start_node(wiped).await.expect("started");
-        await_recovered(&net, wiped, &blobs, Duration::from_secs(60)).await;
-        let recovered = net
-            .node_metric(wiped, "walrus_node_recoveries_total", &["result=\"ok\""])
+        net.wait_node_slivers(wiped, &blobs, RECOVERY_TIMEOUT)
             .await
             .unwrap();
+        let recovered = net.node_recoveries(wiped, "ok").await;
         println!("node {wiped} recovered {recovered} blobs");
     });
-}
-
-/// The BCS encoding of `sliver` (`{symbols:{data,symbol_size},index}`: ULEB128 length, data,
-/// `u16` LE, `u16` LE), the body of a sliver upload.
-fn sliver_bcs<T: EncodingAxis>(sliver: &SliverData<T>) -> Vec<u8> {
-    let data = sliver.symbols.data();
-    let mut bytes = Vec::with_capacity(data.len() + 10);
-    let mut len = data.len();
-    loop {
-        let byte = u8::try_from(len & 0x7f).unwrap();
-        len >>= 7;
-        if len == 0 {
-            bytes.push(byte);
-            break;
-        }
-        bytes.push(byte | 0x80);
-    }
-    bytes.extend_from_slice(data);
-    bytes.extend_from_slice(&sliver.symbols.symbol_size().to_le_bytes());
-    bytes.extend_from_slice(&sliver.index.0.to_le_bytes());
-    bytes
-}
-
-/// An upload stuck in the middle of its body: `PUT path` to the node at `url` announcing
-/// `body.len()` bytes, of which only the first half is sent.
-async fn start_half_sent_put(url: &str, path: &str, body: &[u8]) -> TcpStream {
-    let authority = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let mut stream = TcpStream::connect(&authority).await.expect("a connection");
-    let head = format!(
-        "PUT {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: {BCS_CONTENT_TYPE}\r\n\
-         content-length: {}\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.expect("sent");
-    stream
-        .write_all(&body[..body.len() / 2])
-        .await
-        .expect("sent");
-    stream.flush().await.expect("flushed");
-    stream
-}
-
-/// The storage confirmations of `blob_id` (permanent) of every member but node `except`, as a
-/// certificate; panics if they do not carry a quorum.
-async fn certificate_without(
-    net: &TestNetwork,
-    sdk: &WalrusSdk,
-    blob_id: &BlobId,
-    except: usize,
-) -> ConfirmationCertificate {
-    let view = sdk.committee().await.expect("the committee");
-    let except_url = net.network.node_url(except).unwrap().trim_end_matches('/');
-    let (mut signed, mut signers, mut weight) = (Vec::new(), Vec::new(), 0u16);
-    for (index, member) in view.members.iter().enumerate() {
-        if member.url.trim_end_matches('/') == except_url {
-            continue;
-        }
-        let client = NodeClient::new(&member.url).expect("a node URL");
-        let confirmation = poll(
-            "a storage confirmation",
-            Duration::from_secs(20),
-            || async {
-                client
-                    .get_confirmation(blob_id, None)
-                    .await
-                    .map_err(|error| error.to_string())
-            },
-        )
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
-        signed.push(confirmation);
-        signers.push(u16::try_from(index).unwrap());
-        weight += view.committee.members()[index].weight;
-    }
-    assert!(
-        Threshold::Quorum.is_met(weight, N_SHARDS),
-        "only {weight} shards confirmed"
-    );
-    ConfirmationCertificate::from_signed_messages_and_indices(&signed, &signers)
-        .expect("a certificate")
 }
 
 /// Scenario 6b: a node killed with SIGKILL in the middle of uploads.
@@ -563,46 +361,19 @@ async fn certificate_without(
 #[test]
 fn sigkilled_node_during_uploads_loses_no_certified_blob() {
     run(|| async {
-        let _watch = Stopwatch::start("sigkilled_node_during_uploads_loses_no_certified_blob");
-        let mut net = TestNetwork::start(4, N_SHARDS).await.expect("a network");
-        let sdk = net.sdk().expect("an SDK client");
+        let (mut net, sdk) = start_network().await;
+        let writer = ProtocolClient::new(&net).await.expect("a protocol client");
         let killed = 2;
         let f = usize::from(max_n_faulty(N_SHARDS));
-        assert!(net.network.node_shards(killed).unwrap().len() <= f);
+        assert!(net.shards.weight(&[killed]) <= f);
 
         // Blob S, registered on chain (before the SDK's stores: one wallet, one transaction
         // at a time).
         let s_data = test_data(400_000, 69);
         let s = encode(&s_data, N_SHARDS);
         let s_id = *s.metadata.blob_id();
-        let Node::Digest(root) = s.metadata.root_hash() else {
-            panic!("a blob has a root");
-        };
-        let s_object = sdk
-            .chain()
-            .reserve_and_register_blob(&BlobRegistration {
-                blob_id: U256::from(s_id),
-                root_hash: U256(root),
-                size: s_data.len() as u64,
-                encoding_type: redstuff::RS2,
-                deletable: false,
-                epochs_ahead: 2,
-            })
-            .await
-            .expect("S registered");
-        let client = net.node_client(killed);
-        poll(
-            "the node to see S's registration",
-            Duration::from_secs(20),
-            || async {
-                match client.get_blob_status(&s_id).await {
-                    Ok(BlobStatus::Permanent { .. }) => Ok(()),
-                    other => Err(format!("{other:?}")),
-                }
-            },
-        )
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+        let s_object = writer.register(&s, 2).await;
+        writer.wait_registered(killed, &s_id).await;
 
         let (first_done, mut first_done_rx) = tokio::sync::mpsc::channel::<()>(8);
         let uploads = tokio::spawn({
@@ -628,51 +399,16 @@ fn sigkilled_node_during_uploads_loses_no_certified_blob() {
 
         // The node acknowledges part of S, then one upload of S stays in the middle of its
         // body.
-        let pairs = net.pairs_of(killed, &s_id);
-        let acked = pairs[0];
-        let pair = &s.sliver_pairs[usize::from(acked.0)];
-        client
-            .put_metadata(&s_id, s.metadata.metadata())
-            .await
-            .expect("S's metadata accepted");
-        client
-            .put_sliver(&s_id, acked, &pair.primary)
-            .await
-            .expect("S's primary sliver accepted");
-        let body = sliver_bcs(&pair.secondary);
-        let mut stuck = start_half_sent_put(
-            net.network.node_url(killed).unwrap(),
-            &sliver_path(&s_id, acked, SliverType::Secondary),
-            &body,
-        )
-        .await;
-        let mut answer = [0u8; 256];
-        assert!(
-            tokio::time::timeout(Duration::from_millis(300), stuck.read(&mut answer))
-                .await
-                .is_err(),
-            "the node answered a half-sent upload"
-        );
+        let mut stuck = writer.start_stuck_upload(killed, &s).await;
+        stuck.assert_unanswered(Duration::from_millis(300)).await;
         net.network.kill_node(killed).expect("killed");
         println!(
             "node {killed} killed (SIGKILL) with an upload of {} of {} bytes in flight, during \
              the SDK's second store",
-            body.len() / 2,
-            body.len()
+            stuck.body_len / 2,
+            stuck.body_len
         );
-        match within(
-            "the broken connection",
-            Duration::from_secs(10),
-            stuck.read(&mut answer),
-        )
-        .await
-        {
-            Ok(0) | Err(_) => {}
-            Ok(n) => panic!(
-                "the half-sent upload was answered: {}",
-                String::from_utf8_lossy(&answer[..n])
-            ),
-        }
+        stuck.assert_broken_unanswered().await;
 
         let results = within("the uploads", Duration::from_secs(120), uploads)
             .await
@@ -690,81 +426,36 @@ fn sigkilled_node_during_uploads_loses_no_certified_blob() {
             certified.len()
         );
         for (blob_id, data) in &certified {
-            let read = within(
-                "an SDK read",
-                Duration::from_secs(30),
-                sdk.read(blob_id, &NoProgress),
-            )
-            .await
-            .expect("a certified blob reads");
-            assert!(read == *data, "blob {blob_id} read back differs");
+            assert_sdk_read(&sdk, blob_id, data).await;
         }
 
         // Restarted, the node holds exactly what it acknowledged of S (S is not certified:
         // nothing is recovered yet).
         net.network.start_node(killed).await.expect("restarted");
-        assert_eq!(
-            client.get_metadata(&s_id).await.expect("S's metadata kept"),
-            s.metadata.clone().into_unverified()
-        );
-        assert_eq!(
-            client
-                .get_sliver::<Primary>(&s_id, acked)
-                .await
-                .expect("the acknowledged sliver kept"),
-            pair.primary
-        );
-        for &other in &pairs {
-            for axis in [SliverType::Primary, SliverType::Secondary] {
-                if other == acked && axis == SliverType::Primary {
-                    continue;
-                }
-                let status = client
-                    .get_sliver_status(&s_id, other, axis)
-                    .await
-                    .expect("a sliver status");
-                assert_eq!(
-                    status,
-                    StoredOnNodeStatus::Nonexistent,
-                    "pair {other:?} {axis:?} of S was never acknowledged"
-                );
-            }
-        }
+        let pairs = net.shards.pairs_of(killed, &s_id);
+        stuck
+            .assert_only_acknowledged_kept(writer.node(killed), &pairs, &s)
+            .await;
         println!(
             "after the restart node {killed} holds S's metadata and 1 of its {} slivers",
             2 * pairs.len()
         );
 
         // S certified without the killed node: it recovers the rest, byte-exact.
-        for i in (0..net.network.n_nodes()).filter(|&i| i != killed) {
-            let other = net.node_client(i);
-            other
-                .put_metadata(&s_id, s.metadata.metadata())
-                .await
-                .expect("metadata accepted");
-            for pair in net.pairs_of(i, &s_id) {
-                let slivers = &s.sliver_pairs[usize::from(pair.0)];
-                other
-                    .put_sliver(&s_id, pair, &slivers.primary)
-                    .await
-                    .expect("accepted");
-                other
-                    .put_sliver(&s_id, pair, &slivers.secondary)
-                    .await
-                    .expect("accepted");
-            }
-        }
-        let certificate = certificate_without(&net, &sdk, &s_id, killed).await;
-        sdk.chain()
-            .certify_blob(s_object.id, &certificate)
-            .await
-            .expect("S certified");
+        let others: Vec<usize> = (0..net.network.n_nodes())
+            .filter(|&i| i != killed)
+            .collect();
+        writer.upload(&s, &others).await;
+        let certificate = writer.certificate(&s_id, &others).await;
+        writer.certify(s_object.id, &certificate).await;
         let mut encoded: Vec<EncodedBlob> = certified
             .iter()
             .map(|(_, data)| encode(data, N_SHARDS))
             .collect();
         encoded.push(s);
-        await_recovered(&net, killed, &encoded, Duration::from_secs(60)).await;
+        net.wait_node_slivers(killed, &encoded, RECOVERY_TIMEOUT)
+            .await
+            .unwrap();
         read_everywhere(&net, &sdk, &s_id, &s_data).await;
     });
 }
@@ -868,10 +559,8 @@ const RESUBSCRIBING: &str = "event stream failed; resubscribing";
 #[test]
 fn chain_restart_during_stores_loses_no_event() {
     run(|| async {
-        let _watch = Stopwatch::start("chain_restart_during_stores_loses_no_event");
-        let mut net = TestNetwork::start(4, N_SHARDS).await.expect("a network");
+        let (mut net, sdk) = start_network().await;
         let n_nodes = net.network.n_nodes();
-        let sdk = net.sdk().expect("an SDK client");
         let before_data = test_data(80_000, 81);
         let before = sdk_store(&sdk, &before_data).await.expect("stored");
         await_certified_everywhere(&net, &before).await;
@@ -880,7 +569,7 @@ fn chain_restart_during_stores_loses_no_event() {
         // certify without it, and it must catch up from the restarted chain.
         let lagging = 3;
         let f = usize::from(max_n_faulty(N_SHARDS));
-        assert!(net.network.node_shards(lagging).unwrap().len() <= f);
+        assert!(net.shards.weight(&[lagging]) <= f);
         let lagging_before = net
             .network
             .node_health(lagging)
@@ -958,14 +647,7 @@ fn chain_restart_during_stores_loses_no_event() {
             await_certified_everywhere(&net, blob_id).await;
         }
         for (blob_id, data) in permanent.iter().chain(&during) {
-            let read = within(
-                "an SDK read",
-                Duration::from_secs(30),
-                sdk.read(blob_id, &NoProgress),
-            )
-            .await
-            .expect("a certified blob reads");
-            assert!(read == *data, "blob {blob_id} read back differs");
+            assert_sdk_read(&sdk, blob_id, data).await;
         }
         println!(
             "{} blobs certified across the chain restart",

@@ -8,23 +8,9 @@ use std::{net::TcpListener, process::Stdio, time::Duration};
 
 use reqwest::{header, StatusCode};
 use serde_json::Value;
-use walrus_core::BlobId;
+use walrus_core::{BlobId, SliverPairIndex};
 use walrus_e2e::{inconsistent_encoding, poll, run, test_data, write_file, TestNetwork};
 use walrus_sdk::client::{NoProgress, StoreOptions};
-
-/// `PUT /v1/blobs?QUERY` with `data`; the answer's status and JSON.
-async fn publish(net: &TestNetwork, query: &str, data: Vec<u8>) -> (StatusCode, Value) {
-    let response = net
-        .http
-        .put(format!("{}/v1/blobs?{query}", net.publisher()))
-        .body(data)
-        .send()
-        .await
-        .expect("the publisher answers");
-    let status = response.status();
-    let body = response.json().await.expect("JSON");
-    (status, body)
-}
 
 /// The blob ID of a publisher answer.
 fn blob_id_of(answer: &Value) -> String {
@@ -35,17 +21,10 @@ fn blob_id_of(answer: &Value) -> String {
         .to_owned()
 }
 
-/// `GET` (with optional headers) from the aggregator.
-async fn aggregate(
-    net: &TestNetwork,
-    path: &str,
-    headers: &[(header::HeaderName, &str)],
-) -> reqwest::Response {
-    let mut request = net.http.get(format!("{}{path}", net.aggregator()));
-    for (name, value) in headers {
-        request = request.header(name, *value);
-    }
-    request.send().await.expect("the aggregator answers")
+/// `GET /v1/blobs/BLOB_ID` from the aggregator with `Range: RANGE`.
+async fn aggregate_range(net: &TestNetwork, blob_id: &str, range: &str) -> reqwest::Response {
+    let path = format!("/v1/blobs/{blob_id}");
+    net.aggregate(&path, &[(header::RANGE, range)]).await
 }
 
 #[test]
@@ -58,7 +37,7 @@ fn publisher_and_aggregator_serve_the_walrus_http_api() {
         let mut stored = Vec::new();
         for (len, seed) in [(0usize, 1u64), (1, 2), (1 << 20, 3), (100 << 20, 4)] {
             let data = test_data(len, seed);
-            let (status, answer) = publish(&net, "epochs=2", data.clone()).await;
+            let (status, answer) = net.publish("epochs=2", data.clone()).await;
             assert_eq!(status, StatusCode::OK, "{len} bytes: {answer}");
             let object = &answer["newlyCreated"]["blobObject"];
             assert_eq!(object["size"], len as u64, "{answer}");
@@ -66,7 +45,7 @@ fn publisher_and_aggregator_serve_the_walrus_http_api() {
             assert_eq!(object["encodingType"], "RS2");
             assert!(object["certifiedEpoch"].is_u64(), "{answer}");
             let blob_id = blob_id_of(&answer);
-            let response = aggregate(&net, &format!("/v1/blobs/{blob_id}"), &[]).await;
+            let response = net.aggregate(&format!("/v1/blobs/{blob_id}"), &[]).await;
             assert_eq!(response.status(), StatusCode::OK, "reading {len} bytes");
             let headers = response.headers().clone();
             assert!(headers[header::ETAG]
@@ -91,32 +70,17 @@ fn publisher_and_aggregator_serve_the_walrus_http_api() {
         // Range and HEAD reads of the 1 MiB blob (rows of 67 symbols of 460 B: the range
         // spans ten rows).
         let (blob_id, object_id, data) = &stored[2];
-        let response = aggregate(
-            &net,
-            &format!("/v1/blobs/{blob_id}"),
-            &[(header::RANGE, "bytes=1000-299999")],
-        )
-        .await;
+        let response = aggregate_range(&net, blob_id, "bytes=1000-299999").await;
         assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
         assert_eq!(
             response.headers()[header::CONTENT_RANGE],
             format!("bytes 1000-299999/{}", data.len()).as_str()
         );
         assert!(response.bytes().await.unwrap()[..] == data[1000..300_000]);
-        let response = aggregate(
-            &net,
-            &format!("/v1/blobs/{blob_id}"),
-            &[(header::RANGE, "bytes=-10")],
-        )
-        .await;
+        let response = aggregate_range(&net, blob_id, "bytes=-10").await;
         assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
         assert!(response.bytes().await.unwrap()[..] == data[data.len() - 10..]);
-        let response = aggregate(
-            &net,
-            &format!("/v1/blobs/{blob_id}"),
-            &[(header::RANGE, "bytes=2000000-")],
-        )
-        .await;
+        let response = aggregate_range(&net, blob_id, "bytes=2000000-").await;
         assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
         let head = net
             .http
@@ -131,16 +95,20 @@ fn publisher_and_aggregator_serve_the_walrus_http_api() {
         );
 
         // By object ID.
-        let response = aggregate(&net, &format!("/v1/blobs/by-object-id/{object_id}"), &[]).await;
+        let response = net
+            .aggregate(&format!("/v1/blobs/by-object-id/{object_id}"), &[])
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         assert!(response.bytes().await.unwrap()[..] == data[..]);
 
         // A permanent blob stored twice: the second store is answered `alreadyCertified`.
         let permanent = test_data(50_000, 5);
-        let (status, first) = publish(&net, "epochs=3&permanent=true", permanent.clone()).await;
+        let (status, first) = net
+            .publish("epochs=3&permanent=true", permanent.clone())
+            .await;
         assert_eq!(status, StatusCode::OK, "{first}");
         assert_eq!(first["newlyCreated"]["blobObject"]["deletable"], false);
-        let (status, second) = publish(&net, "epochs=2&permanent=true", permanent).await;
+        let (status, second) = net.publish("epochs=2&permanent=true", permanent).await;
         assert_eq!(status, StatusCode::OK, "{second}");
         assert_eq!(second["alreadyCertified"]["blobId"], blob_id_of(&first));
         assert_eq!(
@@ -155,11 +123,11 @@ fn publisher_and_aggregator_serve_the_walrus_http_api() {
             "epochs=1&colour=blue",
             "permanent=true&deletable=true",
         ] {
-            let (status, answer) = publish(&net, query, vec![1, 2, 3]).await;
+            let (status, answer) = net.publish(query, vec![1, 2, 3]).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {answer}");
             assert!(answer["error"]["message"].is_string(), "{answer}");
         }
-        let (status, answer) = publish(&net, "epochs=100000", vec![1, 2, 3]).await;
+        let (status, answer) = net.publish("epochs=100000", vec![1, 2, 3]).await;
         assert!(status.is_client_error(), "{status}: {answer}");
 
         // Over-size bodies, against a second publisher with a 64 KiB limit.
@@ -177,19 +145,21 @@ fn publisher_and_aggregator_serve_the_walrus_http_api() {
 
         // Unknown and malformed blob IDs.
         let unknown = BlobId([9; 32]);
-        let response = aggregate(&net, &format!("/v1/blobs/{unknown}"), &[]).await;
+        let response = net.aggregate(&format!("/v1/blobs/{unknown}"), &[]).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        let response = aggregate(&net, "/v1/blobs/not-a-blob-id", &[]).await;
+        let response = net.aggregate("/v1/blobs/not-a-blob-id", &[]).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
         // A writer that committed to an inconsistent encoding: its blob reads as invalid.
         let sdk = net.sdk().expect("an SDK client");
-        let inconsistent = inconsistent_encoding(test_data(30_000, 6), 100);
+        let inconsistent = inconsistent_encoding(test_data(30_000, 6), 100, SliverPairIndex(0));
         let outcome = sdk
             .store_encoded(inconsistent, StoreOptions::deletable(1), &NoProgress)
             .await
             .expect("the nodes accept slivers that match the metadata");
-        let response = aggregate(&net, &format!("/v1/blobs/{}", outcome.blob_id()), &[]).await;
+        let response = net
+            .aggregate(&format!("/v1/blobs/{}", outcome.blob_id()), &[])
+            .await;
         assert_eq!(response.status(), StatusCode::GONE);
         let answer: Value = response.json().await.unwrap();
         assert_eq!(answer["error"]["reason"], "BLOB_INVALID", "{answer}");
@@ -204,12 +174,13 @@ fn cli_stores_reads_lists_extends_and_deletes() {
         let scratch = net.scratch();
         let data = test_data(300_000, 11);
         let file = write_file(&scratch, "blob.bin", &data).unwrap();
-        let file = file.to_str().unwrap();
 
         // The offline blob ID equals what the network certifies.
-        let offline = cli.json(&["blob-id", file, "--n-shards", "10"]).unwrap();
-        let stored = cli.json(&["store", file, "--epochs", "2"]).unwrap();
-        let result = &stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"];
+        let offline = cli
+            .json(&["blob-id", file.to_str().unwrap(), "--n-shards", "10"])
+            .await
+            .unwrap();
+        let result = cli.store(&file, 2).await.unwrap();
         let blob_id = result["blobId"].as_str().expect("a blob ID").to_owned();
         let object_id = result["id"].as_str().expect("an object ID").to_owned();
         assert_eq!(offline["blobId"], blob_id);
@@ -217,20 +188,18 @@ fn cli_stores_reads_lists_extends_and_deletes() {
 
         // Read back to a file and to stdout.
         let out = scratch.join("out.bin");
-        cli.ok(&["read", &blob_id, "--out", out.to_str().unwrap()])
-            .unwrap();
-        assert!(std::fs::read(&out).unwrap() == data);
-        let output = cli.run(&["read", &blob_id]).unwrap();
+        assert!(cli.read(&blob_id, &out).await.unwrap() == data);
+        let output = cli.run(&["read", &blob_id]).await.unwrap();
         assert!(output.status.success());
         assert!(output.stdout == data);
 
-        let status = cli.json(&["blob-status", &blob_id]).unwrap();
+        let status = cli.json(&["blob-status", &blob_id]).await.unwrap();
         assert!(status.to_string().contains("deletable"), "{status}");
-        let info = cli.json(&["info"]).unwrap();
+        let info = cli.json(&["info"]).await.unwrap();
         assert_eq!(info["nShards"], 10);
 
         // Listed, extended, deleted.
-        let listed = cli.json(&["list-blobs"]).unwrap();
+        let listed = cli.json(&["list-blobs"]).await.unwrap();
         let end_epoch = listed
             .as_array()
             .and_then(|blobs| blobs.iter().find(|blob| blob["id"] == object_id.as_str()))
@@ -244,23 +213,23 @@ fn cli_stores_reads_lists_extends_and_deletes() {
                 "--epochs-extended",
                 "2",
             ])
+            .await
             .unwrap();
         assert_eq!(extended["storage"]["endEpoch"], end_epoch + 2);
-        let deleted = cli.json(&["delete", "--blob-id", &blob_id]).unwrap();
+        let deleted = cli.json(&["delete", "--blob-id", &blob_id]).await.unwrap();
         assert_eq!(deleted["deletedObjectIds"][0], object_id.as_str());
         poll(
             "the deleted blob to be gone",
             Duration::from_secs(20),
-            || {
-                let cli = cli.clone();
-                let blob_id = blob_id.clone();
-                async move {
-                    let output = cli.run(&["read", &blob_id]).map_err(|e| e.to_string())?;
-                    if output.status.success() {
-                        Err("still readable".into())
-                    } else {
-                        Ok(String::from_utf8_lossy(&output.stderr).into_owned())
-                    }
+            || async {
+                let output = cli
+                    .run(&["read", &blob_id])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if output.status.success() {
+                    Err("still readable".into())
+                } else {
+                    Ok(String::from_utf8_lossy(&output.stderr).into_owned())
                 }
             },
         )
@@ -269,10 +238,10 @@ fn cli_stores_reads_lists_extends_and_deletes() {
         .expect("deleted");
 
         // Clear errors for bad input.
-        let output = cli.run(&["read", "not-a-blob-id"]).unwrap();
+        let output = cli.run(&["read", "not-a-blob-id"]).await.unwrap();
         assert!(!output.status.success());
         assert!(String::from_utf8_lossy(&output.stderr).contains("invalid blob ID"));
-        let output = cli.run(&["store", "/nonexistent/file"]).unwrap();
+        let output = cli.run(&["store", "/nonexistent/file"]).await.unwrap();
         assert!(!output.status.success());
     });
 }

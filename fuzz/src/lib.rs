@@ -14,8 +14,8 @@ use walrus_core::{
         encode_blob, expand_sliver_data, EncodedBlob, EncodingConfig, SliverData, SliverPair,
     },
     merkle::MerkleTree,
-    metadata::{BlobMetadata, BlobMetadataWithId, VerifiedBlobMetadataWithId},
-    Epoch, SliverType,
+    metadata::{sliver_pair_index, BlobMetadata, BlobMetadataWithId, VerifiedBlobMetadataWithId},
+    Epoch, SliverIndex, SliverType,
 };
 
 /// Shard count of the fixed blobs (n = 7, f = 2: primary slivers hold 5 symbols, secondary 3).
@@ -85,16 +85,8 @@ pub fn all_metadata() -> [&'static VerifiedBlobMetadataWithId; 2] {
 
 /// The pair of the honest encoding that holds `index` on `axis`, if in range.
 pub fn honest_pair(axis: SliverType, index: u16) -> Option<&'static SliverPair> {
-    let n = usize::from(N_SHARDS);
-    let index = usize::from(index);
-    if index >= n {
-        return None;
-    }
-    let pair = match axis {
-        SliverType::Primary => index,
-        SliverType::Secondary => n - 1 - index,
-    };
-    consistent().sliver_pairs.get(pair)
+    let pair = sliver_pair_index(axis, SliverIndex(index), N_SHARDS)?;
+    consistent().sliver_pairs.get(pair.as_usize())
 }
 
 /// The fixed committee's key pairs (seeds `[101; 32]`, `[102; 32]`, ...).

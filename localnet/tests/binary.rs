@@ -3,8 +3,6 @@
 //! and hard (SIGKILL) restarts on the same data directory; an event consumer that resumes
 //! from its durably recorded cursor across a SIGKILL of the chain.
 
-mod common;
-
 use std::{
     io::Write,
     net::{SocketAddr, TcpListener},
@@ -31,7 +29,7 @@ use walrus_core::{
     encoding::{compute_metadata, EncodingConfig},
     merkle::Node as MerkleNode,
 };
-use walrus_localnet::{WALRUS_PACKAGE_ID, WAL_PACKAGE_ID};
+use walrus_localchain::{WALRUS_PACKAGE_ID, WAL_PACKAGE_ID};
 
 const EPOCH_MS: u64 = 1_500;
 const COIN: u64 = 1_000_000_000;
@@ -63,11 +61,40 @@ bls_seed = "0202020202020202020202020202020202020202020202020202020202020202"
 stake = 2000000000000
 "#;
 
+/// A temporary directory holding `GENESIS`: (the directory, the chain's data directory in it,
+/// the genesis file).
+fn chain_dir() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let temp = tempfile::tempdir().unwrap();
+    let genesis = temp.path().join("genesis.toml");
+    std::fs::write(&genesis, GENESIS).unwrap();
+    let dir = temp.path().join("chain");
+    (temp, dir, genesis)
+}
+
 /// Two free ports (both bound at once, so they differ).
 fn free_ports() -> (SocketAddr, SocketAddr) {
     let a = TcpListener::bind("127.0.0.1:0").unwrap();
     let b = TcpListener::bind("127.0.0.1:0").unwrap();
     (a.local_addr().unwrap(), b.local_addr().unwrap())
+}
+
+/// A request to the faucet at `faucet` with `body` as its JSON: (status, JSON answer).
+async fn http(
+    faucet: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> reqwest::Result<(u16, serde_json::Value)> {
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .build()?
+        .request(method.parse().unwrap(), format!("http://{faucet}{path}"))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body.to_owned())
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().await?))
 }
 
 struct Node {
@@ -114,11 +141,7 @@ impl Node {
                 .get_service_info(GetServiceInfoRequest::default())
                 .await
                 .is_ok();
-            if grpc_ok
-                && common::http(self.faucet, "GET", "/health", "")
-                    .await
-                    .is_ok()
-            {
+            if grpc_ok && http(self.faucet, "GET", "/health", "").await.is_ok() {
                 return client;
             }
             assert!(Instant::now() < deadline, "the localnet did not start");
@@ -196,20 +219,33 @@ async fn wait_epoch_above(client: &mut Client, system_id: &str, epoch: u32) -> u
     }
 }
 
+/// A chain client of `node` with the key of `seed`, configured from the faucet's `GET /health`
+/// answer.
+fn walrus_client(node: &Node, health: &serde_json::Value, seed: u8) -> WalrusClient {
+    let config = ChainConfig::new(
+        WAL_PACKAGE_ID,
+        WALRUS_PACKAGE_ID,
+        health["system_object"].as_str().unwrap().parse().unwrap(),
+        health["staking_object"].as_str().unwrap().parse().unwrap(),
+        health["initial_shared_version"].as_u64().unwrap(),
+    );
+    WalrusClient::new(
+        &format!("http://{}", node.grpc),
+        Ed25519PrivateKey::new([seed; 32]),
+        config,
+    )
+    .unwrap()
+}
+
 #[tokio::test]
 async fn binary_genesis_faucet_epochs_and_restarts() {
-    let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path().join("chain");
-    let genesis = temp.path().join("genesis.toml");
-    std::fs::write(&genesis, GENESIS).unwrap();
+    let (_temp, dir, genesis) = chain_dir();
     let wal_type = format!("{WAL_PACKAGE_ID}::wal::WAL");
 
     let mut node = Node::start(&dir, &genesis);
     let mut client = node.client().await;
     let chain = chain_id(&mut client).await;
-    let (status, health) = common::http(node.faucet, "GET", "/health", "")
-        .await
-        .unwrap();
+    let (status, health) = http(node.faucet, "GET", "/health", "").await.unwrap();
     assert_eq!(status, 200);
     assert_eq!(health["chain_id"], chain.as_str());
     let system_id = health["system_object"].as_str().unwrap().to_owned();
@@ -244,16 +280,12 @@ async fn binary_genesis_faucet_epochs_and_restarts() {
         7 * COIN,
         3 * COIN
     );
-    let (status, funded) = common::http(node.faucet, "POST", "/v1/gas", &body)
-        .await
-        .unwrap();
+    let (status, funded) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
     assert_eq!(status, 200, "{funded}");
     assert_eq!(funded["coins"].as_array().unwrap().len(), 2);
     // Defaults when no amount is given.
     let body = format!(r#"{{"recipient": "{fresh}"}}"#);
-    let (status, _) = common::http(node.faucet, "POST", "/v1/gas", &body)
-        .await
-        .unwrap();
+    let (status, _) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
     assert_eq!(status, 200);
     let sui = balance(&mut client, fresh, "0x2::sui::SUI").await;
     let wal = balance(&mut client, fresh, &wal_type).await;
@@ -271,14 +303,12 @@ async fn binary_genesis_faucet_epochs_and_restarts() {
             "nothing_requested",
         ),
     ] {
-        let (status, error) = common::http(node.faucet, "POST", "/v1/gas", &body)
-            .await
-            .unwrap();
+        let (status, error) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
         assert_eq!(status, 400, "{error}");
         assert_eq!(error["error"]["code"], code, "{error}");
         assert!(error["error"]["message"].is_string());
     }
-    let (status, error) = common::http(node.faucet, "GET", "/nope", "").await.unwrap();
+    let (status, error) = http(node.faucet, "GET", "/nope", "").await.unwrap();
     assert_eq!(
         (status, error["error"]["code"].as_str()),
         (404, Some("not_found"))
@@ -286,23 +316,9 @@ async fn binary_genesis_faucet_epochs_and_restarts() {
 
     // The Walrus chain client, configured from /health and funded by the faucet, reads the
     // committee and stakes (a signed transaction paid with the faucet's gas).
-    let config = ChainConfig::new(
-        WAL_PACKAGE_ID,
-        WALRUS_PACKAGE_ID,
-        system_id.parse().unwrap(),
-        health["staking_object"].as_str().unwrap().parse().unwrap(),
-        health["initial_shared_version"].as_u64().unwrap(),
-    );
-    let walrus = WalrusClient::new(
-        &format!("http://{}", node.grpc),
-        Ed25519PrivateKey::new([77; 32]),
-        config.clone(),
-    )
-    .unwrap();
+    let walrus = walrus_client(&node, &health, 77);
     let body = format!(r#"{{"recipient": "{}"}}"#, walrus.address());
-    let (status, _) = common::http(node.faucet, "POST", "/v1/gas", &body)
-        .await
-        .unwrap();
+    let (status, _) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
     assert_eq!(status, 200);
     let committee = walrus.committee().await.unwrap();
     assert_eq!(committee.members.len(), 2);
@@ -330,19 +346,12 @@ async fn binary_genesis_faucet_epochs_and_restarts() {
     let resumed = system(&mut client, &system_id).await;
     assert!(resumed.committee.epoch >= epoch);
     assert_eq!(resumed.committee.members.len(), 2);
-    let walrus = WalrusClient::new(
-        &format!("http://{}", node.grpc),
-        Ed25519PrivateKey::new([77; 32]),
-        config,
-    )
-    .unwrap();
+    let walrus = walrus_client(&node, &health, 77);
     assert_eq!(walrus.owned_staked_wal().await.unwrap(), vec![staked]);
 
     // Hard kill (SIGKILL) after another faucet request: everything answered survives.
     let body = format!(r#"{{"recipient": "{fresh}", "sui": {}, "wal": 0}}"#, COIN);
-    let (status, _) = common::http(node.faucet, "POST", "/v1/gas", &body)
-        .await
-        .unwrap();
+    let (status, _) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
     assert_eq!(status, 200);
     node.signal("-KILL");
     drop(node);
@@ -433,36 +442,18 @@ fn registered_in(lines: &[String], blob_id: U256) -> usize {
         .count()
 }
 
-fn walrus_client(node: &Node, health: &serde_json::Value) -> WalrusClient {
-    let config = common::chain_config_from_health(health);
-    WalrusClient::new(
-        &format!("http://{}", node.grpc),
-        Ed25519PrivateKey::new([41; 32]),
-        config,
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn sigkill_during_registrations_loses_no_acknowledged_event() {
-    let temp = tempfile::tempdir().unwrap();
-    let dir = temp.path().join("chain");
-    let genesis = temp.path().join("genesis.toml");
+    let (temp, dir, genesis) = chain_dir();
     let events_file = temp.path().join("events.log");
-    std::fs::write(&genesis, GENESIS).unwrap();
 
     let mut node = Node::start(&dir, &genesis);
     node.client().await;
-    let (_, health) = common::http(node.faucet, "GET", "/health", "")
-        .await
-        .unwrap();
-    let walrus = walrus_client(&node, &health);
+    let (_, health) = http(node.faucet, "GET", "/health", "").await.unwrap();
+    let walrus = walrus_client(&node, &health, 41);
     let body = format!(r#"{{"recipient": "{}"}}"#, walrus.address());
     assert_eq!(
-        common::http(node.faucet, "POST", "/v1/gas", &body)
-            .await
-            .unwrap()
-            .0,
+        http(node.faucet, "POST", "/v1/gas", &body).await.unwrap().0,
         200
     );
 
@@ -505,10 +496,8 @@ async fn sigkill_during_registrations_loses_no_acknowledged_event() {
     // Restart on the same directory; more registrations; the consumer resumes from its file.
     let node = Node::start(&dir, &genesis);
     node.client().await;
-    let (_, health) = common::http(node.faucet, "GET", "/health", "")
-        .await
-        .unwrap();
-    let walrus = walrus_client(&node, &health);
+    let (_, health) = http(node.faucet, "GET", "/health", "").await.unwrap();
+    let walrus = walrus_client(&node, &health, 41);
     for seed in next_seed + 1..next_seed + 5 {
         let blob = walrus
             .reserve_and_register_blob(&registration(seed))

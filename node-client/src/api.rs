@@ -136,43 +136,83 @@ pub fn metrics_path() -> String {
     METRICS_ENDPOINT.to_owned()
 }
 
+/// OpenAPI schemas of the `walrus-core` types in paths and bodies (documentation only).
+#[cfg(feature = "openapi")]
+pub mod schema {
+    /// The blob ID: unpadded URL-safe base64 of 32 bytes.
+    #[derive(utoipa::ToSchema)]
+    #[schema(
+        pattern = "^[A-Za-z0-9_-]{43}$",
+        example = "CmzciFdWJP1IIM-rD3cqXlVBXYM0fpAfHahZBvkaZUI"
+    )]
+    pub struct BlobId(pub String);
+
+    /// A Sui object ID: `0x` + hex (64 digits on output; shorter forms are left-padded with
+    /// zeros on input).
+    #[derive(utoipa::ToSchema)]
+    #[schema(pattern = "^0x[0-9a-fA-F]{1,64}$")]
+    pub struct ObjectId(pub String);
+
+    /// The sliver axis.
+    #[derive(utoipa::ToSchema)]
+    #[schema(rename_all = "lowercase")]
+    pub enum SliverType {
+        /// The primary axis (rows of the expanded blob).
+        Primary,
+        /// The secondary axis (columns of the expanded blob).
+        Secondary,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Path parameters and queries (for axum extractors on the server).
 // ---------------------------------------------------------------------------------------------
 
 /// Path parameters of the routes that only name a blob (`{blob_id}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Path))]
 pub struct BlobIdPath {
     /// The blob (base64url text in the path).
+    #[cfg_attr(feature = "openapi", param(inline, value_type = schema::BlobId))]
     pub blob_id: BlobId,
 }
 
 /// Path parameters of [`SLIVER_ENDPOINT`] and [`SLIVER_STATUS_ENDPOINT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Path))]
 pub struct SliverPath {
     /// The blob.
+    #[cfg_attr(feature = "openapi", param(inline, value_type = schema::BlobId))]
     pub blob_id: BlobId,
-    /// The sliver pair (decimal `u16`).
+    /// The sliver pair (decimal `u16`, < n_shards).
+    #[cfg_attr(feature = "openapi", param(value_type = u16))]
     pub sliver_pair_index: SliverPairIndex,
     /// The axis (`primary` / `secondary`).
+    #[cfg_attr(feature = "openapi", param(inline, value_type = schema::SliverType))]
     pub sliver_type: SliverType,
 }
 
 /// Path parameters of [`DELETABLE_CONFIRMATION_ENDPOINT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Path))]
 pub struct DeletableConfirmationPath {
     /// The blob.
+    #[cfg_attr(feature = "openapi", param(inline, value_type = schema::BlobId))]
     pub blob_id: BlobId,
     /// The deletable blob's Sui object (`0x` + hex).
+    #[cfg_attr(feature = "openapi", param(inline, value_type = schema::ObjectId))]
     pub object_id: ObjectId,
 }
 
 /// Path parameters of [`INCONSISTENCY_PROOF_ENDPOINT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Path))]
 pub struct InconsistencyProofPath {
     /// The blob.
+    #[cfg_attr(feature = "openapi", param(inline, value_type = schema::BlobId))]
     pub blob_id: BlobId,
     /// The axis of the sliver the proof rebuilds.
+    #[cfg_attr(feature = "openapi", param(inline, value_type = schema::SliverType))]
     pub sliver_type: SliverType,
 }
 
@@ -180,11 +220,13 @@ pub struct InconsistencyProofPath {
 /// The node answers every symbol it can give for rebuilding that sliver, one per sliver it
 /// holds on the orthogonal axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(rename_all = "camelCase")]
 pub struct RecoverySymbolsQuery {
-    /// Index of the sliver to rebuild, on its own axis.
+    /// Index of the sliver to rebuild, on its own axis (< n_shards).
     pub target_sliver: u16,
-    /// Axis of the sliver to rebuild.
+    /// Axis of the sliver to rebuild; the symbols come from the other axis.
+    #[cfg_attr(feature = "openapi", param(inline, value_type = schema::SliverType))]
     pub target_type: SliverType,
 }
 
@@ -209,6 +251,7 @@ impl RecoverySymbolsQuery {
 
 /// The JSON success envelope: `{"success":{"code":<http status>,"data":T}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiSuccess<T> {
     /// The envelope's contents.
     pub success: ApiSuccessBody<T>,
@@ -216,6 +259,7 @@ pub struct ApiSuccess<T> {
 
 /// Contents of [`ApiSuccess`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiSuccessBody<T> {
     /// The HTTP status code of the response.
     pub code: u16,
@@ -245,6 +289,16 @@ impl<T> ApiSuccess<T> {
 /// The JSON error envelope:
 /// `{"error":{"code":404,"status":"NOT_FOUND","reason":"METADATA_NOT_FOUND","message":"..."}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(example = json!({"error": {
+        "code": 404,
+        "status": "NOT_FOUND",
+        "reason": "METADATA_NOT_FOUND",
+        "message": "no metadata stored for blob CmzciFdWJP1IIM-rD3cqXlVBXYM0fpAfHahZBvkaZUI",
+    }}))
+)]
 pub struct ApiError {
     /// The envelope's contents.
     pub error: ApiErrorBody,
@@ -253,6 +307,7 @@ pub struct ApiError {
 /// Contents of [`ApiError`]. Lenient on input: `status`, `reason` and `message` default to empty
 /// and unknown fields are ignored, so errors of newer or foreign servers still parse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiErrorBody {
     /// The HTTP status code of the response.
     pub code: u16,
@@ -262,6 +317,7 @@ pub struct ApiErrorBody {
     /// The machine-readable reason (an [`ErrorReason`] name, kept as text so unknown reasons
     /// survive).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = ErrorReason))]
     pub reason: String,
     /// Human-readable text.
     #[serde(default)]
@@ -323,14 +379,32 @@ impl fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 macro_rules! error_reasons {
-    ($($(#[$doc:meta])* $variant:ident = ($name:literal, $code:literal, $status:literal),)*) => {
+    ($($(#[doc = $doc:literal])* $variant:ident = ($name:literal, $code:literal, $status:literal),)*) => {
         /// Why a request failed: the machine-readable `reason` of an [`ApiError`]. Serde and
         /// `Display` use the SCREAMING_SNAKE_CASE name.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         pub enum ErrorReason {
-            $($(#[$doc])* $variant,)*
+            $($(#[doc = $doc])* $variant,)*
         }
+
+        /// The names, with each one's HTTP status, canonical status and meaning.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for ErrorReason {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($name,)*]))
+                    .description(Some(concat!(
+                        "Machine-readable reason (HTTP status, canonical status):",
+                        $("\n- `", $name, "` (", $code, ", ", $status, "):", $($doc,)*)*
+                    )))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for ErrorReason {}
 
         impl ErrorReason {
             /// Every reason.
@@ -354,6 +428,14 @@ macro_rules! error_reasons {
             pub fn status(self) -> &'static str {
                 match self {
                     $(ErrorReason::$variant => $status,)*
+                }
+            }
+
+            /// What the reason means (its documentation), for the OpenAPI documents.
+            #[cfg(feature = "openapi")]
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(ErrorReason::$variant => concat!($($doc),*).trim_ascii_start(),)*
                 }
             }
         }
@@ -446,6 +528,7 @@ pub struct UnknownErrorReason(pub String);
 
 /// Whether a node stores an item (metadata or a sliver). JSON: `"nonexistent"` / `"stored"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum StoredOnNodeStatus {
     /// The node does not have it.
@@ -466,6 +549,7 @@ impl StoredOnNodeStatus {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventId {
     /// Sequence number of the checkpoint holding the event.
@@ -479,6 +563,7 @@ pub struct EventId {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeletableCounts {
     /// Live deletable blob objects registered for the blob ID.
     pub count_deletable_total: u32,
@@ -494,18 +579,22 @@ pub struct DeletableCounts {
 /// Clients pick the "latest" status across nodes with [`BlobStatus::rank_key`] /
 /// [`BlobStatus::cmp_rank`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum BlobStatus {
     /// No live registration of the blob ID.
     Nonexistent,
     /// The blob ID was certified invalid.
+    #[cfg_attr(feature = "openapi", schema(rename_all = "camelCase"))]
     Invalid {
         /// The event that marked it invalid.
         event: EventId,
     },
     /// At least one permanent blob object is registered.
+    #[cfg_attr(feature = "openapi", schema(rename_all = "camelCase"))]
     Permanent {
         /// Latest end epoch of the permanent objects.
+        #[cfg_attr(feature = "openapi", schema(value_type = u32))]
         end_epoch: Epoch,
         /// Whether a permanent object with that end epoch is certified.
         is_certified: bool,
@@ -515,12 +604,15 @@ pub enum BlobStatus {
         deletable_counts: DeletableCounts,
         /// Earliest epoch in which any object of the blob ID was certified.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
         initial_certified_epoch: Option<Epoch>,
     },
     /// Only deletable blob objects are registered.
+    #[cfg_attr(feature = "openapi", schema(rename_all = "camelCase"))]
     Deletable {
         /// Earliest epoch in which a deletable object was certified.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
         initial_certified_epoch: Option<Epoch>,
         /// The deletable objects.
         deletable_counts: DeletableCounts,
@@ -612,6 +704,7 @@ impl BlobStatus {
 
 /// Progress of the node's chain event processing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventProgress {
     /// Events processed since genesis.
@@ -623,11 +716,13 @@ pub struct EventProgress {
 /// The answer of [`HEALTH_ENDPOINT`]. JSON camelCase:
 /// `{"uptimeSecs","epoch","publicKey","nodeId","nodeStatus","eventProgress","shards"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceHealthInfo {
     /// Seconds since the node started.
     pub uptime_secs: u64,
     /// The node's current epoch.
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub epoch: Epoch,
     /// Standard (padded) base64 of the node's 48-byte BLS public key.
     pub public_key: String,

@@ -5,9 +5,12 @@
 //!   by the node's server and every client.
 //! - [`client`]: [`NodeClient`], an async reqwest client of one node, with a cap on response
 //!   bodies.
+//! - `testing` (cargo feature `testing`): `MockNode`, a mock storage node for tests.
 
 pub mod api;
 pub mod client;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use api::{
     ApiError, ApiErrorBody, ApiSuccess, BlobStatus, DeletableCounts, ErrorReason, EventId,

@@ -22,8 +22,40 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use walrus_chain::client::WalrusClient;
+use walrus_core::{
+    crypto::{Committee, CommitteeError, CommitteeMember, ProtocolKeyPair},
+    Epoch, ObjectId, ShardIndex,
+};
 
 pub use crate::{config::NodeConfig, node::StorageNode};
+
+/// The view of a node that is the only member of a committee of `n_shards` shards in `epoch`
+/// and holds them all (no chain needed): for tests and fuzzing of a node on its own.
+pub fn solo_committee_view(
+    keys: &ProtocolKeyPair,
+    epoch: Epoch,
+    n_shards: u16,
+) -> Result<committee::CommitteeView, CommitteeError> {
+    let public_key = keys.public().clone();
+    let shards: Vec<ShardIndex> = (0..n_shards).map(ShardIndex).collect();
+    let member = CommitteeMember {
+        public_key: public_key.clone(),
+        weight: n_shards,
+    };
+    Ok(committee::CommitteeView {
+        epoch,
+        n_shards,
+        committee: Committee::new(epoch, n_shards, vec![member])?,
+        members: vec![committee::MemberInfo {
+            node_id: ObjectId([0; 32]),
+            public_key,
+            url: String::new(),
+            shards: shards.clone(),
+        }],
+        own_index: Some(0),
+        own_shards: shards.into_iter().collect(),
+    })
+}
 
 /// Runs a node until `shutdown` resolves: opens the store, reads the committee, serves the
 /// REST API on `config.listen`, follows the chain and recovers. On shutdown the server stops

@@ -1,14 +1,13 @@
 //! Prometheus metrics of a node, served at `/metrics`.
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
-};
+use prometheus::{IntCounter, IntCounterVec, IntGauge};
+use walrus_service::{MetricsRegistry, RequestMetrics};
 
 /// The node's metrics (cheap to clone handles into one registry).
 #[derive(Debug, Clone)]
 pub struct Metrics {
-    registry: Registry,
+    /// The registry all of them are in.
+    pub registry: MetricsRegistry,
     /// Bytes of metadata and slivers stored.
     pub stored_bytes: IntGauge,
     /// Slivers stored.
@@ -23,8 +22,9 @@ pub struct Metrics {
     pub recovery_bytes_fetched: IntCounter,
     /// Chain events applied.
     pub events_processed: IntCounter,
-    /// Request latency by route template and status class.
-    pub request_latency: HistogramVec,
+    /// REST requests by route template and status (`walrus_node_requests_total`), and their
+    /// latency by route template and status class (`walrus_node_request_seconds`).
+    pub requests: RequestMetrics,
     /// Requests refused by a limit (load shedding, oversize bodies, slow bodies) by reason.
     pub requests_refused: IntCounterVec,
     /// Answers from peers rejected as lies while recovering (forged or misplaced symbols,
@@ -35,86 +35,43 @@ pub struct Metrics {
 impl Metrics {
     /// Fresh metrics in their own registry.
     pub fn new() -> Self {
-        let registry = Registry::new();
-        let gauge = |name: &str, help: &str| {
-            let gauge = IntGauge::new(name, help).expect("valid metric");
-            registry
-                .register(Box::new(gauge.clone()))
-                .expect("unique metric");
-            gauge
-        };
-        let counter = |name: &str, help: &str| {
-            let counter = IntCounter::new(name, help).expect("valid metric");
-            registry
-                .register(Box::new(counter.clone()))
-                .expect("unique metric");
-            counter
-        };
-        let stored_bytes = gauge(
-            "walrus_node_stored_bytes",
-            "Bytes of metadata and slivers stored",
-        );
-        let stored_slivers = gauge("walrus_node_stored_slivers", "Slivers stored");
-        let slivers_uploaded = counter(
-            "walrus_node_slivers_uploaded_total",
-            "Slivers accepted from uploads",
-        );
-        let slivers_recovered = counter(
-            "walrus_node_slivers_recovered_total",
-            "Slivers rebuilt from peers' recovery symbols",
-        );
-        let recovery_bytes_fetched = counter(
-            "walrus_node_recovery_bytes_fetched_total",
-            "Bytes fetched from peers to recover slivers",
-        );
-        let events_processed =
-            counter("walrus_node_events_processed_total", "Chain events applied");
-        let recoveries = IntCounterVec::new(
-            Opts::new("walrus_node_recoveries_total", "Blob recoveries by result"),
-            &["result"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(recoveries.clone()))
-            .expect("unique metric");
-        let request_latency = HistogramVec::new(
-            HistogramOpts::new(
-                "walrus_node_request_seconds",
-                "REST request latency by route and status class",
+        let registry = MetricsRegistry::new();
+        Self {
+            stored_bytes: registry.gauge(
+                "walrus_node_stored_bytes",
+                "Bytes of metadata and slivers stored",
             ),
-            &["route", "status"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(request_latency.clone()))
-            .expect("unique metric");
-        let requests_refused = IntCounterVec::new(
-            Opts::new(
+            stored_slivers: registry.gauge("walrus_node_stored_slivers", "Slivers stored"),
+            slivers_uploaded: registry.counter(
+                "walrus_node_slivers_uploaded_total",
+                "Slivers accepted from uploads",
+            ),
+            slivers_recovered: registry.counter(
+                "walrus_node_slivers_recovered_total",
+                "Slivers rebuilt from peers' recovery symbols",
+            ),
+            recoveries: registry.counter_vec(
+                "walrus_node_recoveries_total",
+                "Blob recoveries by result",
+                &["result"],
+            ),
+            recovery_bytes_fetched: registry.counter(
+                "walrus_node_recovery_bytes_fetched_total",
+                "Bytes fetched from peers to recover slivers",
+            ),
+            events_processed: registry
+                .counter("walrus_node_events_processed_total", "Chain events applied"),
+            requests: RequestMetrics::register(&registry, "walrus_node"),
+            requests_refused: registry.counter_vec(
                 "walrus_node_requests_refused_total",
                 "Requests refused by a limit, by reason (busy, too_large, body_timeout)",
+                &["reason"],
             ),
-            &["reason"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(requests_refused.clone()))
-            .expect("unique metric");
-        let recovery_lies = counter(
-            "walrus_node_recovery_lies_total",
-            "Peer answers rejected as lies while recovering",
-        );
-        Self {
+            recovery_lies: registry.counter(
+                "walrus_node_recovery_lies_total",
+                "Peer answers rejected as lies while recovering",
+            ),
             registry,
-            stored_bytes,
-            stored_slivers,
-            slivers_uploaded,
-            slivers_recovered,
-            recoveries,
-            recovery_bytes_fetched,
-            events_processed,
-            request_latency,
-            requests_refused,
-            recovery_lies,
         }
     }
 
@@ -134,14 +91,6 @@ impl Metrics {
     pub fn set_stored(&self, usage: crate::store::Usage) {
         self.stored_bytes.set(gauge_value(usage.bytes));
         self.stored_slivers.set(gauge_value(usage.slivers));
-    }
-
-    /// The metrics in Prometheus text format.
-    pub fn render(&self) -> String {
-        let mut buffer = Vec::new();
-        // Encoding gathered families into a Vec cannot fail.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
-        String::from_utf8(buffer).unwrap_or_default()
     }
 }
 
@@ -165,10 +114,11 @@ mod tests {
         metrics.stored_bytes.set(42);
         metrics.recoveries.with_label_values(&["ok"]).inc();
         metrics
-            .request_latency
+            .requests
+            .latency
             .with_label_values(&["/v1/health", "2xx"])
             .observe(0.01);
-        let text = metrics.render();
+        let text = metrics.registry.render();
         assert!(text.contains("walrus_node_stored_bytes 42"), "{text}");
         assert!(text.contains("walrus_node_recoveries_total{result=\"ok\"} 1"));
         assert!(text.contains("walrus_node_request_seconds_count"));

@@ -434,7 +434,7 @@ impl StorageNode {
                 },
                 format!(
                     "a {} sliver of this blob has {length} bytes, the body {}",
-                    axis_name(axis),
+                    axis,
                     body.len()
                 ),
             ));
@@ -470,14 +470,14 @@ impl StorageNode {
             )
         })?;
         let n = metadata.config().n_shards();
-        let expected = expected_sliver_index(T::TYPE, pair, n);
+        let expected = pair_sliver_index(T::TYPE, pair, n)?;
         if sliver.index != expected {
             return Err(NodeError::new(
                 ErrorReason::SliverIndexMismatch,
                 format!(
                     "pair {} holds {} sliver {}, the body has index {}",
                     pair.0,
-                    axis_name(T::TYPE),
+                    T::TYPE,
                     expected.get(),
                     sliver.index.get()
                 ),
@@ -604,7 +604,7 @@ impl StorageNode {
                     "{} slivers of blob {blob_id} are missing, e.g. pair {} {}",
                     missing.len(),
                     missing[0].0 .0,
-                    axis_name(missing[0].1)
+                    missing[0].1
                 ),
             ));
         }
@@ -741,24 +741,18 @@ impl StorageNode {
     }
 }
 
-/// The sliver index pair `pair` holds on `axis`.
-pub fn expected_sliver_index(
+/// The sliver index pair `pair` holds on `axis`; a pair out of range is a bad request.
+pub(crate) fn pair_sliver_index(
     axis: SliverType,
     pair: SliverPairIndex,
     n_shards: u16,
-) -> SliverIndex {
-    match axis {
-        SliverType::Primary => SliverIndex(pair.0),
-        SliverType::Secondary => SliverIndex(n_shards - 1 - pair.0),
-    }
-}
-
-/// `primary` / `secondary`.
-pub fn axis_name(axis: SliverType) -> &'static str {
-    match axis {
-        SliverType::Primary => "primary",
-        SliverType::Secondary => "secondary",
-    }
+) -> Result<SliverIndex, NodeError> {
+    pair.sliver_index(axis, n_shards).ok_or_else(|| {
+        NodeError::new(
+            ErrorReason::InvalidRequest,
+            format!("pair {} is out of range for {n_shards} shards", pair.0),
+        )
+    })
 }
 
 /// The recovery symbol for `target` from our sliver of axis `T` in pair `pair`, if stored.

@@ -53,7 +53,7 @@ use walrus_node_client::{
     NodeClient, NodeClientError,
 };
 
-use crate::node::{blocking, expected_sliver_index, NodeError, StorageNode};
+use crate::node::{blocking, pair_sliver_index, NodeError, StorageNode};
 
 /// How long a symbol request may be out before a collection stops counting on it and asks the
 /// next peers to cover its share (its answer is still used if it comes): a peer that stalls
@@ -412,7 +412,7 @@ impl Worker {
     {
         let blob_id = *metadata.blob_id();
         let n = metadata.config().n_shards();
-        let target = expected_sliver_index(T::TYPE, pair, n);
+        let target = pair_sliver_index(T::TYPE, pair, n)?;
         let required = metadata.config().n_symbols_in_sliver(T::TYPE);
         // Our own orthogonal slivers first: free. They are checked like any answer (a corrupt
         // store is no reason to build a wrong sliver), but are no lie.
@@ -573,8 +573,9 @@ fn source_indices<'a>(
 ) -> BTreeSet<u16> {
     shards
         .into_iter()
-        .map(|shard| {
-            expected_sliver_index(axis, shard.to_pair_index(n_shards, blob_id), n_shards).get()
+        .filter_map(|shard| {
+            let pair = shard.to_pair_index(n_shards, blob_id);
+            pair.sliver_index(axis, n_shards).map(|index| index.get())
         })
         .collect()
 }
@@ -917,19 +918,10 @@ async fn collect_symbols<T: EncodingAxis>(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use axum::{
-        extract::State,
-        http::header::CONTENT_TYPE,
-        response::{IntoResponse, Response},
-        routing::get,
-        Router,
+    use walrus_core::encoding::{EncodedBlob, SliverData};
+    use walrus_node_client::testing::{
+        encoded_blob, forge, recovery_symbols, Behavior, MockNode, Route,
     };
-    use walrus_core::encoding::{
-        encode_blob, EitherDecodingSymbol, EncodedBlob, ExpandedSliver, SliverData,
-    };
-    use walrus_node_client::{api::RECOVERY_SYMBOLS_ENDPOINT, BCS_CONTENT_TYPE};
 
     use super::*;
 
@@ -937,11 +929,16 @@ mod tests {
 
     /// A blob of `len` bytes over `N` shards (`f = 3`: a primary sliver takes 7 symbols, a
     /// secondary one 4).
-    fn blob(len: usize) -> EncodedBlob {
-        let data: Vec<u8> = (0..len)
-            .map(|i| u8::try_from(i * 7 % 251).unwrap())
-            .collect();
-        encode_blob(&EncodingConfig::new(N).unwrap(), &data).unwrap()
+    fn blob(len: usize) -> Arc<EncodedBlob> {
+        Arc::new(encoded_blob(N, len, 0))
+    }
+
+    /// The pairs of `blob` on `shards`.
+    fn pairs_of(blob: &EncodedBlob, shards: &[u16]) -> Vec<SliverPairIndex> {
+        shards
+            .iter()
+            .map(|shard| ShardIndex(*shard).to_pair_index(N, blob.metadata.blob_id()))
+            .collect()
     }
 
     /// The genuine symbols the holder of `shards` gives for sliver `target` of `axis`.
@@ -951,90 +948,56 @@ mod tests {
         target: SliverIndex,
         axis: SliverType,
     ) -> Vec<GeneralRecoverySymbol> {
-        let layout = blob.metadata.layout();
-        shards
-            .iter()
-            .map(|shard| {
-                let pair = ShardIndex(*shard).to_pair_index(N, blob.metadata.blob_id());
-                let pair = &blob.sliver_pairs[usize::from(pair.0)];
-                match axis {
-                    SliverType::Primary => GeneralRecoverySymbol::from_recovery_symbol(
-                        ExpandedSliver::new(&pair.secondary, layout)
-                            .unwrap()
-                            .recovery_symbol(target)
-                            .unwrap(),
-                        target,
-                    ),
-                    SliverType::Secondary => GeneralRecoverySymbol::from_recovery_symbol(
-                        ExpandedSliver::new(&pair.primary, layout)
-                            .unwrap()
-                            .recovery_symbol(target)
-                            .unwrap(),
-                        target,
-                    ),
-                }
-            })
-            .collect()
+        recovery_symbols(blob, &pairs_of(blob, shards), target, axis)
     }
 
-    /// `symbols` with the first byte of each flipped: well formed, right size, proofs fail.
-    fn forged(mut symbols: Vec<GeneralRecoverySymbol>) -> Vec<GeneralRecoverySymbol> {
-        for symbol in &mut symbols {
-            let data = match &mut symbol.symbol {
-                EitherDecodingSymbol::Primary(symbol) => &mut symbol.data,
-                EitherDecodingSymbol::Secondary(symbol) => &mut symbol.data,
-            };
-            data[0] ^= 0x01;
-        }
-        symbols
-    }
-
-    /// A mock peer: answers the recovery-symbols route with `body` after `delay`.
-    struct Mock {
+    /// Member `index` holding `shards`, served on 127.0.0.1 by a [`MockNode`] that answers as
+    /// `behavior` after `delay`.
+    async fn member(
+        blob: &Arc<EncodedBlob>,
+        index: u8,
+        shards: &[u16],
+        behavior: Behavior,
         delay: Duration,
-        body: Vec<u8>,
-        hits: AtomicUsize,
-    }
-
-    async fn answer(State(mock): State<Arc<Mock>>) -> Response {
-        mock.hits.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(mock.delay).await;
-        ([(CONTENT_TYPE, BCS_CONTENT_TYPE)], mock.body.clone()).into_response()
-    }
-
-    /// Member `index` holding `shards`, served on 127.0.0.1 by a [`Mock`] answering `body`.
-    async fn peer(index: u8, shards: &[u16], delay: Duration, body: Vec<u8>) -> (Peer, Arc<Mock>) {
-        let mock = Arc::new(Mock {
-            delay,
-            body,
-            hits: AtomicUsize::new(0),
-        });
-        let app = Router::new()
-            .route(RECOVERY_SYMBOLS_ENDPOINT, get(answer))
-            .with_state(mock.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+    ) -> (Peer, MockNode) {
+        let node = MockNode::builder(blob.clone())
+            .pairs(pairs_of(blob, shards))
+            .behavior(behavior)
+            .delay(delay)
+            .start()
+            .await;
         let peer = Peer {
             index: usize::from(index),
             node_id: ObjectId([index; 32]),
-            client: NodeClient::new(&format!("http://{address}")).unwrap(),
+            client: NodeClient::new(node.url()).unwrap(),
             shards: shards.iter().map(|s| ShardIndex(*s)).collect(),
         };
-        (peer, mock)
+        (peer, node)
+    }
+
+    /// Member `index` holding `shards`, answering `body` to every request at once.
+    async fn peer(
+        blob: &Arc<EncodedBlob>,
+        index: u8,
+        shards: &[u16],
+        body: Vec<u8>,
+    ) -> (Peer, MockNode) {
+        member(blob, index, shards, Behavior::Body(body), Duration::ZERO).await
     }
 
     /// An honest member holding `shards`, answering after `delay`.
     async fn honest(
-        blob: &EncodedBlob,
+        blob: &Arc<EncodedBlob>,
         index: u8,
         shards: &[u16],
-        target: SliverIndex,
-        axis: SliverType,
         delay: Duration,
-    ) -> (Peer, Arc<Mock>) {
-        let body = bcs::to_bytes(&genuine(blob, shards, target, axis)).unwrap();
-        peer(index, shards, delay, body).await
+    ) -> (Peer, MockNode) {
+        member(blob, index, shards, Behavior::Honest, delay).await
+    }
+
+    /// Symbol requests `node` received.
+    fn hits(node: &MockNode) -> usize {
+        node.requests(Route::RecoverySymbols)
     }
 
     async fn collect<T: EncodingAxis>(
@@ -1089,11 +1052,11 @@ mod tests {
         let axis = SliverType::Primary;
         // The liar holds shards 0..3 and answers at once with forged symbols claiming its own
         // source sliver and those of honest peers (as many as it may send).
-        let lies = forged(genuine(&blob, &[0, 3, 6], target, axis));
-        let (liar, liar_mock) = peer(0, &[0, 1, 2], FAST, bcs::to_bytes(&lies).unwrap()).await;
-        let (a, a_mock) = honest(&blob, 1, &[3, 4, 5], target, axis, SLOW).await;
-        let (b, b_mock) = honest(&blob, 2, &[6, 7], target, axis, SLOW).await;
-        let (c, c_mock) = honest(&blob, 3, &[8, 9], target, axis, SLOW).await;
+        let lies = forge(genuine(&blob, &[0, 3, 6], target, axis));
+        let (liar, liar_mock) = peer(&blob, 0, &[0, 1, 2], bcs::to_bytes(&lies).unwrap()).await;
+        let (a, a_mock) = honest(&blob, 1, &[3, 4, 5], SLOW).await;
+        let (b, b_mock) = honest(&blob, 2, &[6, 7], SLOW).await;
+        let (c, c_mock) = honest(&blob, 3, &[8, 9], SLOW).await;
         let collected = collect::<Primary>(&blob, target, vec![liar, a, b, c], HEDGE_AFTER).await;
         assert_eq!(collected.symbols.len(), 7);
         assert_eq!(collected.rejected, 3);
@@ -1104,7 +1067,7 @@ mod tests {
             "{liar_lies:?}"
         );
         for mock in [&liar_mock, &a_mock, &b_mock, &c_mock] {
-            assert_eq!(mock.hits.load(Ordering::SeqCst), 1);
+            assert_eq!(hits(mock), 1);
         }
         let pair = &blob.sliver_pairs[usize::from(target.get())];
         assert_rebuilds(&blob, target, collected, &pair.primary);
@@ -1117,13 +1080,13 @@ mod tests {
         let axis = SliverType::Secondary;
         // Junk one byte over the cap of three symbols: decoding it would fail as malformed.
         let limit = recovery_symbols_response_limit(blob.metadata.layout(), 3);
-        let (junk, _) = peer(0, &[0, 1, 2], FAST, vec![0xff; limit + 1]).await;
+        let (junk, _) = peer(&blob, 0, &[0, 1, 2], vec![0xff; limit + 1]).await;
         // Forged symbols for every source sliver: more than its three shards allow.
         let all: Vec<u16> = (0..N).collect();
-        let every = forged(genuine(&blob, &all, target, axis));
-        let (greedy, _) = peer(1, &[3, 4, 5], FAST, bcs::to_bytes(&every).unwrap()).await;
-        let (a, _) = honest(&blob, 2, &[6, 7], target, axis, SLOW).await;
-        let (b, _) = honest(&blob, 3, &[8, 9], target, axis, SLOW).await;
+        let every = forge(genuine(&blob, &all, target, axis));
+        let (greedy, _) = peer(&blob, 1, &[3, 4, 5], bcs::to_bytes(&every).unwrap()).await;
+        let (a, _) = honest(&blob, 2, &[6, 7], SLOW).await;
+        let (b, _) = honest(&blob, 3, &[8, 9], SLOW).await;
         let collected =
             collect::<Secondary>(&blob, target, vec![junk, greedy, a, b], HEDGE_AFTER).await;
         assert_eq!(lies_of(&collected.lies, 0), [Lie::Oversize { limit }]);
@@ -1140,10 +1103,10 @@ mod tests {
         // Genuine symbols, but for the next secondary sliver, and for the primary sliver 4.
         let other_target = genuine(&blob, &[0, 1, 2], SliverIndex(5), SliverType::Secondary);
         let other_axis = genuine(&blob, &[3, 4, 5], target, SliverType::Primary);
-        let (x, _) = peer(0, &[0, 1, 2], FAST, bcs::to_bytes(&other_target).unwrap()).await;
-        let (y, _) = peer(1, &[3, 4, 5], FAST, bcs::to_bytes(&other_axis).unwrap()).await;
-        let (a, _) = honest(&blob, 2, &[6, 7], target, SliverType::Secondary, SLOW).await;
-        let (b, _) = honest(&blob, 3, &[8, 9], target, SliverType::Secondary, SLOW).await;
+        let (x, _) = peer(&blob, 0, &[0, 1, 2], bcs::to_bytes(&other_target).unwrap()).await;
+        let (y, _) = peer(&blob, 1, &[3, 4, 5], bcs::to_bytes(&other_axis).unwrap()).await;
+        let (a, _) = honest(&blob, 2, &[6, 7], SLOW).await;
+        let (b, _) = honest(&blob, 3, &[8, 9], SLOW).await;
         let collected = collect::<Secondary>(&blob, target, vec![x, y, a, b], HEDGE_AFTER).await;
         assert_eq!(
             lies_of(&collected.lies, 0),
@@ -1169,11 +1132,11 @@ mod tests {
         let blob = blob(20_000);
         let target = SliverIndex(0);
         let axis = SliverType::Primary;
-        let lies = forged(genuine(&blob, &[0, 1, 2], target, axis));
-        let (liar, liar_mock) = peer(0, &[0, 1, 2], FAST, bcs::to_bytes(&lies).unwrap()).await;
-        let (a, _) = honest(&blob, 1, &[3, 4, 5], target, axis, FAST).await;
-        let (b, _) = honest(&blob, 2, &[6, 7], target, axis, FAST).await;
-        let (c, _) = honest(&blob, 3, &[8, 9], target, axis, FAST).await;
+        let lies = forge(genuine(&blob, &[0, 1, 2], target, axis));
+        let (liar, liar_mock) = peer(&blob, 0, &[0, 1, 2], bcs::to_bytes(&lies).unwrap()).await;
+        let (a, _) = honest(&blob, 1, &[3, 4, 5], FAST).await;
+        let (b, _) = honest(&blob, 2, &[6, 7], FAST).await;
+        let (c, _) = honest(&blob, 3, &[8, 9], FAST).await;
         let book = LiarBook::default();
         let now = Instant::now();
         assert_eq!(book.record(liar.node_id, now), 1);
@@ -1185,7 +1148,7 @@ mod tests {
         let collected = collect::<Primary>(&blob, target, peers, HEDGE_AFTER).await;
         assert_eq!(collected.symbols.len(), 7);
         assert!(collected.lies.is_empty());
-        assert_eq!(liar_mock.hits.load(Ordering::SeqCst), 0);
+        assert_eq!(hits(&liar_mock), 0);
     }
 
     #[tokio::test]
@@ -1193,18 +1156,18 @@ mod tests {
         let blob = blob(20_000);
         let target = SliverIndex(1);
         let axis = SliverType::Primary;
-        let lies = forged(genuine(&blob, &[0, 1, 2], target, axis));
-        let (liar, liar_mock) = peer(0, &[0, 1, 2], FAST, bcs::to_bytes(&lies).unwrap()).await;
-        let (a, a_mock) = honest(&blob, 1, &[3, 4, 5], target, axis, FAST).await;
-        let (b, b_mock) = honest(&blob, 2, &[6, 7], target, axis, FAST).await;
+        let lies = forge(genuine(&blob, &[0, 1, 2], target, axis));
+        let (liar, liar_mock) = peer(&blob, 0, &[0, 1, 2], bcs::to_bytes(&lies).unwrap()).await;
+        let (a, a_mock) = honest(&blob, 1, &[3, 4, 5], FAST).await;
+        let (b, b_mock) = honest(&blob, 2, &[6, 7], FAST).await;
         // Holds its shards but has nothing yet (an honest answer).
         let empty: Vec<GeneralRecoverySymbol> = Vec::new();
-        let (c, c_mock) = peer(3, &[8, 9], FAST, bcs::to_bytes(&empty).unwrap()).await;
+        let (c, c_mock) = peer(&blob, 3, &[8, 9], bcs::to_bytes(&empty).unwrap()).await;
         let collected = collect::<Primary>(&blob, target, vec![liar, a, b, c], HEDGE_AFTER).await;
         assert_eq!(collected.symbols.len(), 5);
         assert_eq!(collected.lies.len(), 1);
         for mock in [&liar_mock, &a_mock, &b_mock, &c_mock] {
-            assert_eq!(mock.hits.load(Ordering::SeqCst), 1);
+            assert_eq!(hits(mock), 1);
         }
     }
 
@@ -1212,11 +1175,10 @@ mod tests {
     async fn a_silent_peer_does_not_hold_the_recovery_up() {
         let blob = blob(20_000);
         let target = SliverIndex(3);
-        let axis = SliverType::Secondary;
-        let (silent, _) = honest(&blob, 0, &[3, 4, 5], target, axis, Duration::from_secs(60)).await;
-        let (a, _) = honest(&blob, 1, &[0, 1, 2], target, axis, FAST).await;
-        let (b, _) = honest(&blob, 2, &[6, 7], target, axis, FAST).await;
-        let (c, _) = honest(&blob, 3, &[8, 9], target, axis, FAST).await;
+        let (silent, _) = honest(&blob, 0, &[3, 4, 5], Duration::from_secs(60)).await;
+        let (a, _) = honest(&blob, 1, &[0, 1, 2], FAST).await;
+        let (b, _) = honest(&blob, 2, &[6, 7], FAST).await;
+        let (c, _) = honest(&blob, 3, &[8, 9], FAST).await;
         let started = Instant::now();
         let collected = collect::<Secondary>(
             &blob,
@@ -1238,7 +1200,7 @@ mod tests {
         let axis = SliverType::Primary;
         let honest = genuine(&blob, &[4], target, axis);
         // A forged copy first, then the genuine one, then the genuine one again.
-        let mut answer = forged(honest.clone());
+        let mut answer = forge(honest.clone());
         answer.extend(honest.clone());
         answer.extend(honest);
         let source = source_indices(

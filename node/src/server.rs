@@ -9,43 +9,43 @@
 //! anything is buffered or decoded, slow ones 408. Expensive work is bounded: recovery-symbol
 //! computations and requests waiting for a registration have limits beyond which the node
 //! answers 429 with `Retry-After`.
+//!
+//! The routes are documented where they are handled (`#[utoipa::path]`): the OpenAPI document
+//! at `/v1/api` is generated from them and the wire types of `walrus_node_client::api`.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
     body::Bytes,
     extract::{
         rejection::{PathRejection, QueryRejection},
-        MatchedPath, Path, Query, Request, State,
+        Path, Query, State,
     },
     http::{header, HeaderMap, HeaderValue, StatusCode},
-    middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
     Json, Router,
 };
 use serde::Serialize;
+use utoipa_axum::routes;
 use walrus_core::messages::StorageConfirmation;
 use walrus_node_client::api::{
-    ApiError, ApiSuccess, BlobIdPath, DeletableConfirmationPath, ErrorReason, EventProgress,
-    InconsistencyProofPath, RecoverySymbolsQuery, ServiceHealthInfo, SliverPath, API_DOCS_ENDPOINT,
-    BCS_CONTENT_TYPE, BLOB_STATUS_ENDPOINT, DELETABLE_CONFIRMATION_ENDPOINT, HEALTH_ENDPOINT,
-    INCONSISTENCY_PROOF_ENDPOINT, METADATA_ENDPOINT, METADATA_STATUS_ENDPOINT, METRICS_ENDPOINT,
+    ApiError, ApiSuccess, BlobIdPath, BlobStatus, DeletableConfirmationPath, ErrorReason,
+    EventProgress, InconsistencyProofPath, RecoverySymbolsQuery, ServiceHealthInfo, SliverPath,
+    StoredOnNodeStatus, BCS_CONTENT_TYPE, BLOB_STATUS_ENDPOINT, DELETABLE_CONFIRMATION_ENDPOINT,
+    HEALTH_ENDPOINT, INCONSISTENCY_PROOF_ENDPOINT, METADATA_ENDPOINT, METADATA_STATUS_ENDPOINT,
     PERMANENT_CONFIRMATION_ENDPOINT, RECOVERY_SYMBOLS_ENDPOINT, SLIVER_ENDPOINT,
     SLIVER_STATUS_ENDPOINT,
+};
+use walrus_service::{
+    router::{BLOBS_TAG, SERVICE_TAG},
+    ServiceRouter,
 };
 
 use crate::node::{NodeError, StorageNode};
 
-/// The OpenAPI 3 description of this API, served at `/v1/api`.
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
-
 /// Seconds a client is told to wait (`Retry-After`) when the node sheds load.
-const RETRY_AFTER_SECS: &str = "1";
+const RETRY_AFTER_SECS: u64 = 1;
 
 impl IntoResponse for NodeError {
     fn into_response(self) -> Response {
@@ -53,17 +53,10 @@ impl IntoResponse for NodeError {
             self.reason,
             ErrorReason::RateLimited | ErrorReason::Unavailable
         );
-        let error = ApiError::new(self.reason, self.message);
-        let status =
-            StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, Json(error)).into_response();
-        if shed {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECS),
-            );
-        }
-        response
+        walrus_service::router::error_response(
+            ApiError::new(self.reason, self.message),
+            shed.then_some(RETRY_AFTER_SECS),
+        )
     }
 }
 
@@ -157,6 +150,85 @@ fn stored(fresh: bool, what: &str) -> Response {
 
 type NodeState = State<Arc<StorageNode>>;
 
+/// What the operations on blobs are.
+const BLOBS_DESCRIPTION: &str = "Blob metadata, slivers, confirmations, recovery and status.";
+
+// Descriptions of the answers several operations share (the responses of the error reasons an
+// operation lists and does not describe itself come from the reasons' meanings).
+const STORED: &str = "Newly stored: `{\"success\":{\"code\":201,\"data\":\"<what> stored\"}}`.";
+const ALREADY_STORED: &str = "Already stored before (idempotent): `{\"success\":{\"code\":200,\"data\":\"<what> already stored\"}}`.";
+const CONFIRMATION: &str =
+    "The storage confirmation, signed with the node's BLS key for the current epoch.";
+
+/// The description of the node's OpenAPI document.
+const API_DESCRIPTION: &str = "REST API of a Walrus storage node. BCS bodies use `application/octet-stream`; JSON successes are `{\"success\":{\"code\":<status>,\"data\":...}}`; every error is the JSON `ApiError` with a stable `reason`. Request bodies are limited to what they can legitimately be and to the node's `max_body_bytes` (default 256 MiB; 413 PAYLOAD_TOO_LARGE), and must arrive within the node's body deadline (408 REQUEST_TIMEOUT). Requests beyond the node's limits (recovery-symbol computations, requests waiting for a registration) are answered 429 RATE_LIMITED with `Retry-After`. Unknown paths answer 404 NOT_FOUND; an unsupported method on a known path answers 405 METHOD_NOT_ALLOWED. Each operation's `x-error-reasons` lists the reasons it can return.";
+
+/// The schemas of the bodies whose types are in `walrus-core` (documentation only).
+mod bodies {
+    walrus_service::binary_schemas! {
+        /// BCS `walrus_core::metadata::BlobMetadata`: enum, `V1` = tag 0, then `BlobMetadataV1`
+        /// (encoding type, unencoded length, per-pair primary/secondary hashes).
+        pub BcsBlobMetadata;
+        /// BCS `walrus_core::metadata::BlobMetadataWithId`: blob ID (32 B) || BCS `BlobMetadata`.
+        pub BcsBlobMetadataWithId;
+        /// BCS `walrus_core::encoding::SliverData<Primary|Secondary>`:
+        /// `{ symbols: { data: Vec<u8>, symbol_size: u16 }, index: u16 }`.
+        pub BcsSliverData;
+        /// BCS `Vec<walrus_core::encoding::GeneralRecoverySymbol>`: each
+        /// `{ symbol: EitherDecodingSymbol, target_index: u16, proof: MerkleProof }`.
+        pub BcsRecoverySymbols;
+        /// BCS `walrus_core::encoding::InconsistencyProof<Primary|Secondary>`:
+        /// `{ target_sliver_index: u16, recovery_symbols: Vec<RecoverySymbol<T>> }`.
+        pub BcsInconsistencyProof;
+    }
+
+    walrus_service::schema! {
+        /// A message signed by one node (`walrus_core::messages::SignedMessage<T>`).
+        pub SignedMessage = {
+            "type": "object",
+            "description": "A message signed by one node (`SignedMessage<T>`).",
+            "required": ["serializedMessage", "signature"],
+            "properties": {
+                "serializedMessage": {
+                    "type": "string",
+                    "format": "byte",
+                    "description": "Standard padded base64 of the BCS `ProtocolMessage`: intent (3 B: type, version 0, app 3) || epoch (u32 LE) || BCS contents."
+                },
+                "signature": {
+                    "type": "string",
+                    "format": "byte",
+                    "description": "Standard base64 of the 96-byte BLS12-381 signature over the serialized message."
+                }
+            }
+        }
+    }
+
+    walrus_service::schema! {
+        /// `walrus_core::messages::StorageConfirmation`.
+        pub StorageConfirmation uses(SignedMessage) = {
+            "type": "object",
+            "description": "`{\"signed\": SignedMessage}`; the message is a `Confirmation` (intent `[1,0,3]`, epoch, blob ID, `BlobPersistenceType`).",
+            "required": ["signed"],
+            "properties": {
+                "signed": { "$ref": "#/components/schemas/SignedMessage" }
+            }
+        }
+    }
+}
+
+/// Get the blob's metadata
+#[utoipa::path(
+    get,
+    path = METADATA_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "getMetadata",
+    params(BlobIdPath),
+    responses(
+        (status = 200, description = "BCS `BlobMetadataWithId` (blob ID followed by the `BlobMetadata`).", body = bodies::BcsBlobMetadataWithId, content_type = BCS_CONTENT_TYPE),
+        (status = 410, description = "BLOB_INVALID: no metadata are stored and the blob was proven invalid.", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "METADATA_NOT_FOUND", "BLOB_INVALID", "INTERNAL"])))
+)]
 async fn get_metadata(
     State(node): NodeState,
     params: Result<Path<BlobIdPath>, PathRejection>,
@@ -165,6 +237,28 @@ async fn get_metadata(
     bcs_encode(&node.get_metadata(&blob_id).await?)
 }
 
+/// Store the blob's metadata
+///
+/// If the node has not yet seen the blob registered it waits (default 10 s) for the
+/// registration event before answering NOT_REGISTERED.
+#[utoipa::path(
+    put,
+    path = METADATA_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "putMetadata",
+    params(BlobIdPath),
+    request_body(
+        content = bodies::BcsBlobMetadata,
+        content_type = BCS_CONTENT_TYPE,
+        description = "BCS `BlobMetadata` (the versioned enum, `V1` = tag 0) of the blob."
+    ),
+    responses(
+        (status = 201, description = STORED, body = ApiSuccess<String>),
+        (status = 200, description = ALREADY_STORED, body = ApiSuccess<String>),
+        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse or the body cannot be read; INVALID_METADATA: the body is not BCS `BlobMetadata` or does not verify (hash count, length, hashes to `blob_id`); NOT_REGISTERED: the blob is not registered on chain (or has expired) after waiting for the registration event.", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "REQUEST_TIMEOUT", "INVALID_METADATA", "NOT_REGISTERED", "BLOB_INVALID", "RATE_LIMITED", "INTERNAL"])))
+)]
 async fn put_metadata(
     State(node): NodeState,
     params: Result<Path<BlobIdPath>, PathRejection>,
@@ -180,6 +274,18 @@ async fn put_metadata(
     ))
 }
 
+/// Whether the node stores the blob's metadata
+#[utoipa::path(
+    get,
+    path = METADATA_STATUS_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "getMetadataStatus",
+    params(BlobIdPath),
+    responses(
+        (status = 200, description = "`{\"success\":{\"code\":200,\"data\":\"stored\"|\"nonexistent\"}}`.", body = ApiSuccess<StoredOnNodeStatus>),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "INTERNAL"])))
+)]
 async fn metadata_status(
     State(node): NodeState,
     params: Result<Path<BlobIdPath>, PathRejection>,
@@ -191,6 +297,20 @@ async fn metadata_status(
     ))
 }
 
+/// Get a sliver
+#[utoipa::path(
+    get,
+    path = SLIVER_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "getSliver",
+    params(SliverPath),
+    responses(
+        (status = 200, description = "BCS `SliverData<Primary>` or `SliverData<Secondary>` (per `sliver_type`) held by the pair.", body = bodies::BcsSliverData, content_type = BCS_CONTENT_TYPE),
+        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse or `sliver_pair_index` >= n_shards; SHARD_NOT_ASSIGNED: the pair's shard is not held by this node in the current epoch.", body = ApiError),
+        (status = 410, description = "BLOB_INVALID: the sliver is not stored and the blob was proven invalid.", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "SHARD_NOT_ASSIGNED", "SLIVER_NOT_FOUND", "BLOB_INVALID", "INTERNAL"])))
+)]
 async fn get_sliver(
     State(node): NodeState,
     params: Result<Path<SliverPath>, PathRejection>,
@@ -206,6 +326,29 @@ async fn get_sliver(
     ))
 }
 
+/// Store a sliver
+///
+/// Checks registration (waiting for it like PUT metadata), the shard assignment, the stored
+/// metadata and the sliver itself before storing it durably.
+#[utoipa::path(
+    put,
+    path = SLIVER_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "putSliver",
+    params(SliverPath),
+    request_body(
+        content = bodies::BcsSliverData,
+        content_type = BCS_CONTENT_TYPE,
+        description = "BCS `SliverData<Primary>` or `SliverData<Secondary>`, matching `sliver_type`."
+    ),
+    responses(
+        (status = 201, description = STORED, body = ApiSuccess<String>),
+        (status = 200, description = ALREADY_STORED, body = ApiSuccess<String>),
+        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse, the body cannot be read or `sliver_pair_index` >= n_shards; NOT_REGISTERED: the blob is not registered (or has expired) after waiting for the registration event; SHARD_NOT_ASSIGNED: the pair's shard is not held by this node; INVALID_SLIVER: the body is not a BCS sliver or does not verify against the stored metadata; SLIVER_INDEX_MISMATCH: the sliver's index is not the one the pair holds on this axis (primary: pair index; secondary: n_shards - 1 - pair index).", body = ApiError),
+        (status = 404, description = "METADATA_NOT_FOUND: the metadata must be stored before the slivers.", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "REQUEST_TIMEOUT", "NOT_REGISTERED", "BLOB_INVALID", "SHARD_NOT_ASSIGNED", "METADATA_NOT_FOUND", "INVALID_SLIVER", "SLIVER_INDEX_MISMATCH", "RATE_LIMITED", "INTERNAL"])))
+)]
 async fn put_sliver(
     State(node): NodeState,
     params: Result<Path<SliverPath>, PathRejection>,
@@ -234,6 +377,19 @@ async fn put_sliver(
     Ok(stored(fresh, "sliver"))
 }
 
+/// Whether the node stores a sliver
+#[utoipa::path(
+    get,
+    path = SLIVER_STATUS_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "getSliverStatus",
+    params(SliverPath),
+    responses(
+        (status = 200, description = "`{\"success\":{\"code\":200,\"data\":\"stored\"|\"nonexistent\"}}`.", body = ApiSuccess<StoredOnNodeStatus>),
+        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse or `sliver_pair_index` >= n_shards; SHARD_NOT_ASSIGNED: the pair's shard is not held by this node in the current epoch.", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "SHARD_NOT_ASSIGNED", "INTERNAL"])))
+)]
 async fn sliver_status(
     State(node): NodeState,
     params: Result<Path<SliverPath>, PathRejection>,
@@ -250,6 +406,23 @@ async fn sliver_status(
     ))
 }
 
+/// Get a storage confirmation for a permanent blob
+///
+/// Signed once the blob has a live permanent registration and the metadata and every sliver of
+/// the node's shards are durable. The message is intent `[1,0,3]`, epoch, blob ID,
+/// `BlobPersistenceType::Permanent`.
+#[utoipa::path(
+    get,
+    path = PERMANENT_CONFIRMATION_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "getPermanentConfirmation",
+    params(BlobIdPath),
+    responses(
+        (status = 200, description = CONFIRMATION, body = ApiSuccess<bodies::StorageConfirmation>),
+        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse; NOT_REGISTERED: the blob is not registered (or has expired) after waiting for the registration, or has no live permanent registration; MISSING_SLIVERS: the metadata or a sliver of one of the node's shards is not stored yet (retry later).", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "NOT_REGISTERED", "BLOB_INVALID", "MISSING_SLIVERS", "RATE_LIMITED", "INTERNAL"])))
+)]
 async fn permanent_confirmation(
     State(node): NodeState,
     params: Result<Path<BlobIdPath>, PathRejection>,
@@ -259,6 +432,22 @@ async fn permanent_confirmation(
     Ok(json_ok(StatusCode::OK, StorageConfirmation::Signed(signed)))
 }
 
+/// Get a storage confirmation for a deletable blob object
+///
+/// Like the permanent confirmation, for the live deletable `Blob` object `object_id`; the
+/// message carries `BlobPersistenceType::Deletable { object_id }`.
+#[utoipa::path(
+    get,
+    path = DELETABLE_CONFIRMATION_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "getDeletableConfirmation",
+    params(DeletableConfirmationPath),
+    responses(
+        (status = 200, description = CONFIRMATION, body = ApiSuccess<bodies::StorageConfirmation>),
+        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse; NOT_REGISTERED: the blob is not registered (or has expired) after waiting for the registration, or has no live deletable object `object_id`; MISSING_SLIVERS: the metadata or a sliver of one of the node's shards is not stored yet (retry later).", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "NOT_REGISTERED", "BLOB_INVALID", "MISSING_SLIVERS", "RATE_LIMITED", "INTERNAL"])))
+)]
 async fn deletable_confirmation(
     State(node): NodeState,
     params: Result<Path<DeletableConfirmationPath>, PathRejection>,
@@ -268,6 +457,20 @@ async fn deletable_confirmation(
     Ok(json_ok(StatusCode::OK, StorageConfirmation::Signed(signed)))
 }
 
+/// Get recovery symbols for rebuilding a sliver
+#[utoipa::path(
+    get,
+    path = RECOVERY_SYMBOLS_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "getRecoverySymbols",
+    params(BlobIdPath, RecoverySymbolsQuery),
+    responses(
+        (status = 200, description = "BCS `Vec<GeneralRecoverySymbol>`: one symbol with its Merkle proof from every sliver of the orthogonal axis the node holds (possibly empty).", body = bodies::BcsRecoverySymbols, content_type = BCS_CONTENT_TYPE),
+        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse, the query is missing or malformed, or `targetSliver` >= n_shards.", body = ApiError),
+        (status = 410, description = "BLOB_INVALID: no metadata are stored and the blob was proven invalid.", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "METADATA_NOT_FOUND", "BLOB_INVALID", "RATE_LIMITED", "INTERNAL"])))
+)]
 async fn recovery_symbols(
     State(node): NodeState,
     params: Result<Path<BlobIdPath>, PathRejection>,
@@ -284,6 +487,25 @@ async fn recovery_symbols(
     bcs_encode(&symbols)
 }
 
+/// Submit an inconsistency proof; get an invalid-blob attestation
+#[utoipa::path(
+    post,
+    path = INCONSISTENCY_PROOF_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "postInconsistencyProof",
+    params(InconsistencyProofPath),
+    request_body(
+        content = bodies::BcsInconsistencyProof,
+        content_type = BCS_CONTENT_TYPE,
+        description = "BCS `InconsistencyProof<Primary>` or `InconsistencyProof<Secondary>`, matching `sliver_type` (the axis of the sliver the proof rebuilds)."
+    ),
+    responses(
+        (status = 200, description = "The proof verifies: an invalid-blob-ID attestation (intent `[2,0,3]`, current epoch, blob ID) signed with the node's BLS key (`ApiSuccess<SignedInvalidBlobIdMsg>`, no `signed` wrapper).", body = ApiSuccess<bodies::SignedMessage>),
+        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse or the body cannot be read; INVALID_PROOF: the body is not a BCS proof of that axis or does not verify against the stored metadata.", body = ApiError),
+        (status = 410, description = "BLOB_INVALID: no metadata are stored and the blob was proven invalid.", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "REQUEST_TIMEOUT", "INVALID_PROOF", "METADATA_NOT_FOUND", "BLOB_INVALID", "INTERNAL"])))
+)]
 async fn inconsistency_proof(
     State(node): NodeState,
     params: Result<Path<InconsistencyProofPath>, PathRejection>,
@@ -303,6 +525,18 @@ async fn inconsistency_proof(
     Ok(json_ok(StatusCode::OK, signed))
 }
 
+/// The blob's on-chain status as the node sees it
+#[utoipa::path(
+    get,
+    path = BLOB_STATUS_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "getBlobStatus",
+    params(BlobIdPath),
+    responses(
+        (status = 200, description = "The status.", body = ApiSuccess<BlobStatus>),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "INTERNAL"])))
+)]
 async fn blob_status(
     State(node): NodeState,
     params: Result<Path<BlobIdPath>, PathRejection>,
@@ -311,6 +545,17 @@ async fn blob_status(
     Ok(json_ok(StatusCode::OK, node.blob_status(&blob_id)?))
 }
 
+/// Node health
+#[utoipa::path(
+    get,
+    path = HEALTH_ENDPOINT,
+    tag = SERVICE_TAG,
+    operation_id = "getHealth",
+    responses(
+        (status = 200, description = "Uptime, epoch, BLS public key, node ID (empty if the node is not in the committee), status (`active` in the committee, else `standby`), event progress and shards.", body = ApiSuccess<ServiceHealthInfo>),
+    ),
+    extensions(("x-error-reasons" = json!(["INTERNAL"])))
+)]
 async fn health(State(node): NodeState) -> Result<Response, NodeError> {
     let view = node.committee();
     let (last_cursor, events_processed) = node.store().event_progress()?;
@@ -337,73 +582,21 @@ async fn health(State(node): NodeState) -> Result<Response, NodeError> {
     Ok(json_ok(StatusCode::OK, info))
 }
 
-async fn metrics(State(node): NodeState) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4"),
-        )],
-        node.metrics().render(),
-    )
-        .into_response()
-}
-
-async fn api_docs() -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        OPENAPI_JSON,
-    )
-        .into_response()
-}
-
-async fn not_found() -> NodeError {
-    NodeError::new(ErrorReason::NotFound, "no such endpoint")
-}
-
-async fn method_not_allowed() -> NodeError {
-    NodeError::new(
-        ErrorReason::MethodNotAllowed,
-        "this endpoint does not take this method",
-    )
-}
-
-/// Records the latency of every request by route template and status class.
-async fn record_latency(State(node): NodeState, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let start = Instant::now();
-    let response = next.run(request).await;
-    let class = format!("{}xx", response.status().as_u16() / 100);
-    node.metrics()
-        .request_latency
-        .with_label_values(&[route.as_str(), class.as_str()])
-        .observe(start.elapsed().as_secs_f64());
-    response
-}
-
-/// The node's router. Request bodies are read by the handlers themselves, after admission,
-/// with per-route limits (see `read_body`).
+/// The node's router: the routes of the REST API (each documented in the OpenAPI document at
+/// `/v1/api`), `/metrics`, JSON 404/405 fallbacks, request metrics. Request bodies are read by
+/// the handlers themselves, after admission, with per-route limits (see `read_body`).
 pub fn router(node: Arc<StorageNode>) -> Router {
-    Router::new()
-        .route(METADATA_ENDPOINT, get(get_metadata).put(put_metadata))
-        .route(METADATA_STATUS_ENDPOINT, get(metadata_status))
-        .route(SLIVER_ENDPOINT, get(get_sliver).put(put_sliver))
-        .route(SLIVER_STATUS_ENDPOINT, get(sliver_status))
-        .route(PERMANENT_CONFIRMATION_ENDPOINT, get(permanent_confirmation))
-        .route(DELETABLE_CONFIRMATION_ENDPOINT, get(deletable_confirmation))
-        .route(RECOVERY_SYMBOLS_ENDPOINT, get(recovery_symbols))
-        .route(INCONSISTENCY_PROOF_ENDPOINT, post(inconsistency_proof))
-        .route(BLOB_STATUS_ENDPOINT, get(blob_status))
-        .route(HEALTH_ENDPOINT, get(health))
-        .route(METRICS_ENDPOINT, get(metrics))
-        .route(API_DOCS_ENDPOINT, get(api_docs))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(node.clone(), record_latency))
-        .with_state(node)
+    let metrics = node.metrics().clone();
+    ServiceRouter::new("Walrus storage node", API_DESCRIPTION, BLOBS_DESCRIPTION)
+        .routes(routes!(get_metadata, put_metadata))
+        .routes(routes!(metadata_status))
+        .routes(routes!(get_sliver, put_sliver))
+        .routes(routes!(sliver_status))
+        .routes(routes!(permanent_confirmation))
+        .routes(routes!(deletable_confirmation))
+        .routes(routes!(recovery_symbols))
+        .routes(routes!(inconsistency_proof))
+        .routes(routes!(blob_status))
+        .routes(routes!(health))
+        .finish(node, &metrics.registry, &metrics.requests)
 }

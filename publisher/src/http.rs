@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use axum::{
     body::Body,
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
@@ -69,29 +69,13 @@ impl HttpError {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let mut response = (status, Json(self.error)).into_response();
-        if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
+        walrus_service::router::error_response(self.error, self.retry_after)
     }
 }
 
 /// A JSON response with `status`.
 pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     (status, Json(body)).into_response()
-}
-
-/// A response of `body` with `content_type`.
-pub fn typed_response(content_type: &'static str, body: impl Into<Body>) -> Response {
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body.into(),
-    )
-        .into_response()
 }
 
 fn too_large(limit: u64) -> HttpError {
@@ -245,6 +229,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderValue;
+
     use super::*;
 
     #[test]

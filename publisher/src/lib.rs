@@ -11,7 +11,8 @@
 //! at least [`PublisherConfig::body_min_bytes_per_sec`] after that time; see
 //! [`http::BodyDeadline`]), else 408 and the slot is free again: a client sending its body
 //! slowly or not at all cannot hold a slot. Optional bearer-token auth. Also `GET /health`,
-//! `GET /v1/api` (OpenAPI), `GET /metrics` (Prometheus).
+//! `GET /v1/api` (the OpenAPI document, generated from the routes: [`openapi`]), `GET /metrics`
+//! (Prometheus).
 //!
 //! ```no_run
 //! # async fn run(sdk: walrus_sdk::client::WalrusSdk) -> std::io::Result<()> {
@@ -29,13 +30,11 @@ use walrus_sdk::client::WalrusSdk;
 
 pub mod http;
 pub mod metrics;
+pub mod openapi;
 pub mod query;
 pub mod server;
 
 pub use server::Publisher;
-
-/// The OpenAPI 3 description of this API, served at `/v1/api`.
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
 /// `PUT`: store a blob.
 pub const BLOBS_ENDPOINT: &str = "/v1/blobs";
@@ -43,10 +42,6 @@ pub const BLOBS_ENDPOINT: &str = "/v1/blobs";
 pub const HEALTH_ENDPOINT: &str = "/health";
 /// `GET`: the same as [`HEALTH_ENDPOINT`].
 pub const V1_HEALTH_ENDPOINT: &str = "/v1/health";
-/// `GET`: the OpenAPI document.
-pub const API_DOCS_ENDPOINT: &str = "/v1/api";
-/// `GET`: Prometheus metrics.
-pub const METRICS_ENDPOINT: &str = "/metrics";
 
 /// The default listen address (as Walrus's publisher examples use).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:31415";

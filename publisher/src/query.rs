@@ -27,6 +27,41 @@ pub const PARAMETERS: &[&str] = &[
     "reuse_resources",
 ];
 
+/// The parameters of `PUT /v1/blobs` as the OpenAPI document describes them (the query itself
+/// is parsed by [`StoreQuery::parse`], strictly, from the pairs).
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StoreParameters {
+    /// Epochs of storage from the current one (at least 1; the system's maximum applies: 400
+    /// beyond it).
+    #[param(required = false, minimum = 1, default = 1)]
+    pub epochs: u32,
+    /// Store a permanent blob (cannot be deleted before it expires). Mutually exclusive with
+    /// `deletable=true`.
+    #[param(required = false, default = false)]
+    pub permanent: bool,
+    /// Store a deletable blob (the default; accepted for compatibility).
+    #[param(required = false, default = false)]
+    pub deletable: bool,
+    /// Store even if the blob is already certified long enough (otherwise a permanent blob the
+    /// nodes hold answers `alreadyCertified`).
+    #[param(required = false, default = false)]
+    pub force: bool,
+    /// Sui address (`0x…`) to transfer the new `Blob` object to after the store. Nothing is
+    /// sent for an `alreadyCertified` answer.
+    #[param(required = false, pattern = "^0x[0-9a-fA-F]{1,64}$")]
+    pub send_object_to: String,
+    /// Not supported: `share=true` answers 400.
+    #[param(required = false, default = false)]
+    pub share: bool,
+    /// Only `RS2` is supported.
+    #[param(required = false, pattern = "^[Rr][Ss]2$")]
+    pub encoding_type: String,
+    /// Accepted and ignored: storage is always bought for the blob.
+    #[param(required = false, default = false)]
+    pub reuse_resources: bool,
+}
+
 fn boolean(name: &str, value: &str) -> Result<bool, String> {
     match value {
         "true" => Ok(true),

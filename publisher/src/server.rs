@@ -1,31 +1,35 @@
 //! The publisher's router: `PUT /v1/blobs` over [`WalrusSdk::store`], health, metrics and the
-//! OpenAPI document. Every error is the JSON [`ApiError`](walrus_node_client::api::ApiError).
+//! OpenAPI document (generated from the handlers' documentation). Every error is the JSON
+//! [`ApiError`].
 
 use std::{sync::Arc, time::Instant};
 
 use axum::{
     body::Body,
-    extract::{rejection::QueryRejection, MatchedPath, Query, Request, State},
+    extract::{rejection::QueryRejection, Query, State},
     http::{HeaderMap, StatusCode},
-    middleware::{self, Next},
     response::Response,
-    routing::{get, put},
     Router,
 };
-use serde_json::json;
+use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 use walrus_chain::client::ClientError;
-use walrus_node_client::api::ErrorReason;
-use walrus_sdk::client::{NoProgress, SdkError, StoreOutcome, WalrusSdk};
+use walrus_node_client::api::{ApiError, ErrorReason};
+use walrus_sdk::{
+    client::{NoProgress, SdkError, StoreOutcome, WalrusSdk},
+    rejection::ContractRejection,
+};
+
+use walrus_service::router::{BLOBS_TAG, SERVICE_TAG};
 
 use crate::{
-    http::{
-        check_bearer, check_content_length, json_response, read_body, typed_response, HttpError,
-    },
+    http::{check_bearer, check_content_length, json_response, read_body, HttpError},
     metrics::Metrics,
-    query::StoreQuery,
-    PublisherConfig, API_DOCS_ENDPOINT, BLOBS_ENDPOINT, HEALTH_ENDPOINT, METRICS_ENDPOINT,
-    OPENAPI_JSON, V1_HEALTH_ENDPOINT,
+    openapi::{service_router, BlobBytes, BlobStoreResult},
+    query::{StoreParameters, StoreQuery},
+    PublisherConfig, BLOBS_ENDPOINT, HEALTH_ENDPOINT, V1_HEALTH_ENDPOINT,
 };
 
 /// Seconds a client is told to wait (`Retry-After`) when the publisher is at capacity.
@@ -92,22 +96,35 @@ impl Publisher {
         let _ = self.inner.uploads.acquire_many(all).await;
     }
 
-    /// The router serving every route of the publisher.
+    /// The router serving every route of the publisher (each documented in the OpenAPI
+    /// document at `/v1/api`), `/metrics`, JSON 404/405 fallbacks and request metrics.
     pub fn router(&self) -> Router {
-        Router::new()
-            .route(BLOBS_ENDPOINT, put(put_blob))
-            .route(HEALTH_ENDPOINT, get(health))
-            .route(V1_HEALTH_ENDPOINT, get(health))
-            .route(METRICS_ENDPOINT, get(metrics))
-            .route(API_DOCS_ENDPOINT, get(api_docs))
-            .fallback(not_found)
-            .layer(middleware::from_fn_with_state(self.clone(), count_requests))
-            .with_state(self.clone())
+        let metrics = &self.inner.metrics;
+        service_router()
+            .routes(routes!(put_blob))
+            .routes_with_alias(V1_HEALTH_ENDPOINT, routes!(health))
+            .finish(self.clone(), &metrics.registry, &metrics.requests)
     }
 }
 
 /// Maps a failed store to its HTTP answer.
 pub fn store_error(error: SdkError) -> HttpError {
+    if let Some(rejection) = error.rejection() {
+        return match rejection {
+            ContractRejection::InvalidEpochsAhead => HttpError::bad_request(format!(
+                "invalid `epochs` (zero or too far ahead for the system): {error}"
+            )),
+            ContractRejection::StorageExceeded => HttpError::new(
+                ErrorReason::Unavailable,
+                format!("the network has not enough free storage capacity: {error}"),
+            ),
+            ContractRejection::InsufficientPayment => HttpError::new(
+                ErrorReason::Unavailable,
+                format!("the publisher's wallet cannot pay for this store: {error}"),
+            ),
+            _ => HttpError::internal(error.to_string()),
+        };
+    }
     match error {
         SdkError::Encode(error) => HttpError::new(
             ErrorReason::PayloadTooLarge,
@@ -118,34 +135,6 @@ pub fn store_error(error: SdkError) -> HttpError {
             StatusCode::GATEWAY_TIMEOUT,
             format!("insufficient confirmations from the storage nodes: {error}"),
         ),
-        SdkError::Chain(ClientError::MoveAbort {
-            ref module,
-            code,
-            ref name,
-            ..
-        }) => {
-            // By the constant's name, or by the `system` module's code if the name is unknown.
-            let is = |expected: &str, expected_code: u64| {
-                name == expected || (name.is_empty() && module == "system" && code == expected_code)
-            };
-            if is("EInvalidEpochsAhead", 0) {
-                HttpError::bad_request(format!(
-                    "invalid `epochs` (zero or too far ahead for the system): {error}"
-                ))
-            } else if is("EStorageExceeded", 1) {
-                HttpError::new(
-                    ErrorReason::Unavailable,
-                    format!("the network has not enough free storage capacity: {error}"),
-                )
-            } else if is("EInsufficientPayment", 2) {
-                HttpError::new(
-                    ErrorReason::Unavailable,
-                    format!("the publisher's wallet cannot pay for this store: {error}"),
-                )
-            } else {
-                HttpError::internal(error.to_string())
-            }
-        }
         SdkError::Chain(ClientError::InsufficientFunds(ref detail)) => HttpError::new(
             ErrorReason::Unavailable,
             format!("the publisher's wallet cannot pay for this store: {detail}"),
@@ -167,9 +156,46 @@ fn outcome_label(outcome: &StoreOutcome) -> &'static str {
     }
 }
 
-/// `PUT /v1/blobs`: checks auth, query and announced length, takes a place (429 when full),
-/// waits for a store slot, reads the body (413 past the limit, 408 if too slow), stores, sends
-/// the object.
+/// Store a blob
+///
+/// The body is the blob's raw bytes (any content type is accepted, so `curl -d` works). It is
+/// read into memory up to the publisher's `--max-body-bytes` (default 512 MiB): a larger
+/// `Content-Length` is refused before the body is read, a chunked body as soon as it passes the
+/// limit (413). At most `--max-concurrent-uploads` stores run at once and `--max-queued` more
+/// wait (their bodies are not read while they wait); beyond that the answer is 429 with
+/// `Retry-After`. Once an upload holds a store slot its body must keep arriving: at most
+/// `--body-read-timeout-secs` (default 60) without data, and in all that time plus one second
+/// per `--body-min-bytes-per-sec` (default 65536) bytes received; a slower body is answered 408
+/// and its slot goes to the next upload. When the publisher runs with `--auth-token`, the
+/// request needs `Authorization: Bearer <token>` (401 otherwise). Blobs are deletable unless
+/// `permanent=true`. A store runs to its end even if the client disconnects.
+#[utoipa::path(
+    put,
+    path = BLOBS_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "putBlob",
+    params(StoreParameters),
+    request_body(
+        description = "The blob's bytes.",
+        content(
+            (Option<BlobBytes> = "application/octet-stream"),
+            (Option<BlobBytes> = "*/*"),
+        )
+    ),
+    security((), ("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The blob is stored (`newlyCreated`) or was already certified long enough (`alreadyCertified`).", body = BlobStoreResult),
+        (status = 400, description = "INVALID_REQUEST: unknown, repeated or invalid query parameter (the message names it), `permanent=true` with `deletable=true`, `share=true`, or `epochs` too far ahead (the Move abort is in the message).", body = ApiError),
+        (status = 401, description = "INVALID_REQUEST with status UNAUTHENTICATED: missing or wrong bearer token (only when auth is on).", body = ApiError),
+        (status = 408, description = "REQUEST_TIMEOUT: the body did not arrive in time (see above); the slot is freed.", body = ApiError),
+        (status = 413, description = "PAYLOAD_TOO_LARGE: the body exceeds the publisher's limit, or the blob is too large for the network's shard count.", body = ApiError),
+        (status = 429, description = "RATE_LIMITED: too many uploads running and waiting; retry after `Retry-After` seconds.", body = ApiError, headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: any other failure (including a store that succeeded but whose `send_object_to` transfer failed; the message names the blob and object).", body = ApiError),
+        (status = 503, description = "UNAVAILABLE: the publisher's wallet cannot pay (insufficient funds), the network lacks free capacity, or the chain is unreachable.", body = ApiError),
+        (status = 504, description = "UNAVAILABLE with code 504: not enough storage nodes confirmed the blob (Walrus's INSUFFICIENT_CONFIRMATIONS).", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "REQUEST_TIMEOUT", "PAYLOAD_TOO_LARGE", "RATE_LIMITED", "UNAVAILABLE", "INTERNAL"])))
+)]
 async fn put_blob(
     State(publisher): State<Publisher>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -278,65 +304,61 @@ async fn store(
     Ok(outcome)
 }
 
-/// `GET /health`: always 200 while the process serves; `status` is `ok` with the wallet's WAL
-/// balance, or `degraded` with `chainError` when the chain does not answer.
+/// The answer of `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// `ok`, or `degraded` when the chain does not answer.
+    #[schema(pattern = "^(ok|degraded)$")]
+    pub status: &'static str,
+    /// The paying wallet's Sui address.
+    pub wallet_address: String,
+    /// Stores running now.
+    pub stores_in_flight: i64,
+    /// Uploads waiting for a store slot.
+    pub uploads_queued: i64,
+    /// The wallet's WAL in FROST (absent when degraded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64)]
+    pub wal_balance: Option<u64>,
+    /// Why the balance is unknown (only when degraded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    pub chain_error: Option<String>,
+}
+
+/// Health and the wallet
+///
+/// Always 200 while the publisher serves. `status` is `ok` with the wallet's WAL balance
+/// (FROST), or `degraded` with `chainError` (and no `walBalance`) when the chain does not
+/// answer within 5 s.
+#[utoipa::path(
+    get,
+    path = HEALTH_ENDPOINT,
+    tag = SERVICE_TAG,
+    operation_id = "health",
+    responses((status = 200, description = "Health.", body = Health))
+)]
 async fn health(State(publisher): State<Publisher>) -> Response {
     let inner = &publisher.inner;
     let chain = inner.sdk.chain();
-    let mut body = json!({
-        "status": "ok",
-        "walletAddress": chain.address().to_string(),
-        "storesInFlight": inner.metrics.in_flight.get(),
-        "uploadsQueued": inner.metrics.queued.get(),
-    });
-    let balance = tokio::time::timeout(HEALTH_CHAIN_TIMEOUT, chain.wal_balance()).await;
-    match balance {
-        Ok(Ok(balance)) => body["walBalance"] = json!(balance),
-        Ok(Err(error)) => {
-            body["status"] = json!("degraded");
-            body["chainError"] = json!(error.to_string());
-        }
-        Err(_) => {
-            body["status"] = json!("degraded");
-            body["chainError"] = json!("the chain did not answer in time");
-        }
+    let mut health = Health {
+        status: "ok",
+        wallet_address: chain.address().to_string(),
+        stores_in_flight: inner.metrics.in_flight.get(),
+        uploads_queued: inner.metrics.queued.get(),
+        wal_balance: None,
+        chain_error: None,
+    };
+    match tokio::time::timeout(HEALTH_CHAIN_TIMEOUT, chain.wal_balance()).await {
+        Ok(Ok(balance)) => health.wal_balance = Some(balance),
+        Ok(Err(error)) => health.chain_error = Some(error.to_string()),
+        Err(_) => health.chain_error = Some("the chain did not answer in time".to_owned()),
     }
-    json_response(StatusCode::OK, &body)
-}
-
-async fn metrics(State(publisher): State<Publisher>) -> Response {
-    typed_response(
-        "text/plain; version=0.0.4",
-        publisher.inner.metrics.render(),
-    )
-}
-
-async fn api_docs() -> Response {
-    typed_response("application/json", OPENAPI_JSON)
-}
-
-async fn not_found() -> HttpError {
-    HttpError::new(ErrorReason::NotFound, "no such endpoint")
-}
-
-/// Counts every request by route template and status code.
-async fn count_requests(
-    State(publisher): State<Publisher>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let response = next.run(request).await;
-    publisher
-        .inner
-        .metrics
-        .requests
-        .with_label_values(&[route.as_str(), response.status().as_str()])
-        .inc();
-    response
+    if health.chain_error.is_some() {
+        health.status = "degraded";
+    }
+    json_response(StatusCode::OK, &health)
 }
 
 #[cfg(test)]

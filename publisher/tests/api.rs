@@ -2,6 +2,8 @@
 //! errors as JSON, health, metrics, serving and shutdown. The chain client points at an unused
 //! port, so every store that gets past validation fails at the chain (503).
 
+mod common;
+
 use std::time::Duration;
 
 use axum::{
@@ -9,41 +11,12 @@ use axum::{
     http::{header, Request, StatusCode},
     Router,
 };
+use common::{offline_sdk, publisher};
 use futures::channel::mpsc;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use walrus_chain::client::ChainConnection;
-use walrus_publisher::{Publisher, PublisherConfig};
-use walrus_sdk::{
-    client::{SdkConfig, WalrusSdk},
-    config::ClientConfig,
-};
-
-/// An SDK whose chain is an unused local port (nothing listens; construction does not connect).
-fn offline_sdk() -> WalrusSdk {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = ClientConfig {
-        wallet_private_key: "07".repeat(32),
-        chain: ChainConnection {
-            rpc_url: format!("http://127.0.0.1:{port}"),
-            wal_package: "0xa11".into(),
-            walrus_package: "0xa12".into(),
-            system_object: "0x5".into(),
-            staking_object: "0x7".into(),
-            initial_shared_version: 1,
-        },
-    };
-    WalrusSdk::new(config.chain_client().unwrap(), SdkConfig::default())
-}
-
-fn publisher(config: PublisherConfig) -> Publisher {
-    Publisher::new(offline_sdk(), config)
-}
+use walrus_publisher::PublisherConfig;
 
 fn put(uri: &str, body: Body) -> Request<Body> {
     Request::put(uri).body(body).unwrap()

@@ -1,4 +1,5 @@
-//! Auditing a blob without downloading it: [`WalrusSdk::audit`] (the `walrus audit` command).
+//! Auditing a blob without downloading it: [`StorageNodes::audit`] (the `walrus audit`
+//! command, through [`WalrusSdk::audit`](crate::client::WalrusSdk::audit)).
 //!
 //! The audit reads the blob's metadata (verified against the blob ID), then asks every member
 //! of the committee for its copy of the metadata and, a few times per axis, for the recovery
@@ -30,7 +31,12 @@ use walrus_node_client::{
     default_http_client, NodeClient, NodeClientError,
 };
 
-use crate::client::{encoding_config, node_clients, SdkError, WalrusSdk};
+use walrus_chain::client::committee::CommitteeView;
+
+use crate::{
+    client::{encoding_config, SdkError},
+    nodes::{node_clients, StorageNodes},
+};
 
 /// How thoroughly and how patiently to audit.
 #[derive(Debug, Clone, Copy)]
@@ -165,7 +171,7 @@ pub struct AuditSummary {
     pub recoverable: bool,
 }
 
-/// The result of [`WalrusSdk::audit`].
+/// The result of [`StorageNodes::audit`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditReport {
@@ -226,24 +232,21 @@ impl AuditReport {
     }
 }
 
-impl WalrusSdk {
-    /// Audits `blob_id` on the current committee without downloading it; see the module docs.
+impl StorageNodes {
+    /// Audits `blob_id` on the members of `view` without downloading it; see the module docs.
     /// Fails only if no verified metadata can be had (the blob is unknown, invalid or too few
     /// nodes answer); everything a node does wrong is in the report.
     pub async fn audit(
         &self,
+        view: &CommitteeView,
         blob_id: &BlobId,
         options: &AuditOptions,
     ) -> Result<AuditReport, SdkError> {
-        let view = self.committee().await?;
-        let config = encoding_config(&view)?;
+        let config = encoding_config(view)?;
         let timeout = options.request_timeout;
         let http = default_http_client(timeout, timeout);
-        let clients = node_clients(&view, &http);
-        let metadata = Arc::new(
-            self.read_metadata(&view, &clients, blob_id, &config)
-                .await?,
-        );
+        let clients = node_clients(view, &http);
+        let metadata = Arc::new(self.read_metadata(view, &clients, blob_id, &config).await?);
         let limiter = Arc::new(Semaphore::new(options.max_concurrent_requests.max(1)));
         let samples = options.samples.clamp(1, config.n());
         let mut tasks = JoinSet::new();
@@ -543,26 +546,37 @@ fn prefixed(finding: Finding, what: &str) -> Finding {
 
 #[cfg(test)]
 mod tests {
+    use walrus_core::encoding::EncodedBlob;
+    use walrus_node_client::{
+        testing::{encoded_blob, forge, recovery_symbols, Behavior, MockNode},
+        ErrorReason,
+    };
+
     use super::*;
-    use crate::test_node::{self, Behavior, Fixture, N_SHARDS};
+
+    const N_SHARDS: u16 = 10;
+
+    fn blob() -> Arc<EncodedBlob> {
+        Arc::new(encoded_blob(N_SHARDS, 1500, 0x5a))
+    }
 
     /// Audits a mock node holding `pairs` that behaves as `behavior`.
     async fn audit_mock(
-        fixture: &Arc<Fixture>,
+        blob: &Arc<EncodedBlob>,
         pairs: &[SliverPairIndex],
         behavior: Behavior,
     ) -> NodeFindings {
-        let url = test_node::start(fixture.clone(), pairs.to_vec(), behavior).await;
-        audit_url(fixture, pairs, &url).await
+        let node = MockNode::start(blob.clone(), pairs.to_vec(), behavior).await;
+        audit_url(blob, pairs, node.url()).await
     }
 
-    async fn audit_url(fixture: &Fixture, pairs: &[SliverPairIndex], url: &str) -> NodeFindings {
+    async fn audit_url(blob: &EncodedBlob, pairs: &[SliverPairIndex], url: &str) -> NodeFindings {
         let timeout = Duration::from_millis(500);
         let client = NodeClient::with_http(url, default_http_client(timeout, timeout)).unwrap();
         let limiter = Semaphore::new(4);
         let auditor = NodeAuditor {
             client: &client,
-            metadata: &fixture.encoded.metadata,
+            metadata: &blob.metadata,
             timeout,
             limiter: &limiter,
         };
@@ -589,20 +603,25 @@ mod tests {
 
     #[tokio::test]
     async fn classifies_honest_missing_lying_and_unreachable_nodes() {
-        let fixture = Fixture::new();
+        let blob = blob();
         let pairs = [SliverPairIndex(0), SliverPairIndex(7), SliverPairIndex(9)];
         let all = |verdict| vec![[verdict; 3]; pairs.len()];
 
-        let honest = audit_mock(&fixture, &pairs, Behavior::Honest).await;
+        let honest = audit_mock(&blob, &pairs, Behavior::Honest).await;
         assert_eq!(verdicts(&honest), all(Verdict::Holds), "{honest:?}");
-        let empty = audit_mock(&fixture, &pairs, Behavior::Empty).await;
+        let empty = audit_mock(
+            &blob,
+            &pairs,
+            Behavior::Refuse(ErrorReason::MetadataNotFound),
+        )
+        .await;
         assert_eq!(verdicts(&empty), all(Verdict::Missing), "{empty:?}");
         for lie in [
             Behavior::CorruptSymbols,
             Behavior::WrongPosition,
-            Behavior::Oversize,
+            Behavior::Body(vec![0; 8 << 20]),
         ] {
-            let findings = audit_mock(&fixture, &pairs, lie).await;
+            let findings = audit_mock(&blob, &pairs, lie.clone()).await;
             for [_, primary, secondary] in verdicts(&findings) {
                 assert_eq!(
                     [primary, secondary],
@@ -611,21 +630,23 @@ mod tests {
                 );
             }
         }
-        let wrong_metadata = audit_mock(&fixture, &pairs, Behavior::OtherBlobMetadata).await;
+        let other = encoded_blob(N_SHARDS, 1500, 0x33)
+            .metadata
+            .into_unverified();
+        let wrong_metadata = audit_mock(&blob, &pairs, Behavior::Metadata(other)).await;
         assert_eq!(wrong_metadata.metadata.verdict, Verdict::Lying);
-        let hung = audit_mock(&fixture, &pairs, Behavior::Hang).await;
+        let hung = audit_mock(&blob, &pairs, Behavior::Hang).await;
         assert_eq!(verdicts(&hung), all(Verdict::Unreachable), "{hung:?}");
         let closed = {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             listener.local_addr().unwrap()
         };
-        let refused = audit_url(&fixture, &pairs, &format!("http://{closed}")).await;
+        let refused = audit_url(&blob, &pairs, &format!("http://{closed}")).await;
         assert_eq!(verdicts(&refused), all(Verdict::Unreachable), "{refused:?}");
 
         // A node that serves only some of the pairs it should hold: the others are missing.
-        let partial =
-            test_node::start(fixture.clone(), pairs[..2].to_vec(), Behavior::Honest).await;
-        let findings = audit_url(&fixture, &pairs, &partial).await;
+        let partial = MockNode::start(blob.clone(), pairs[..2].to_vec(), Behavior::Honest).await;
+        let findings = audit_url(&blob, &pairs, partial.url()).await;
         let mut expected = all(Verdict::Holds);
         expected[2] = [Verdict::Holds, Verdict::Missing, Verdict::Missing];
         assert_eq!(verdicts(&findings), expected, "{findings:?}");
@@ -633,20 +654,19 @@ mod tests {
 
     #[test]
     fn symbols_must_be_the_ones_asked_for() {
-        let fixture = Fixture::new();
-        let encoded = &fixture.encoded;
-        let metadata = &encoded.metadata;
-        let layout = metadata.layout();
+        let blob = blob();
+        let metadata = &blob.metadata;
         let position = SliverIndex(6);
-        let pair = &encoded.sliver_pairs[2];
         // Symbol 6 of primary sliver 2 (it helps rebuild secondary sliver 6).
-        let symbol = GeneralRecoverySymbol::from_recovery_symbol(
-            walrus_core::encoding::ExpandedSliver::new(&pair.primary, layout)
-                .unwrap()
-                .recovery_symbol(position)
-                .unwrap(),
+        let [symbol] = &recovery_symbols(
+            &blob,
+            &[SliverPairIndex(2)],
             position,
-        );
+            SliverType::Secondary,
+        )[..] else {
+            panic!("one symbol per pair")
+        };
+        let symbol = symbol.clone();
         let primary = SliverType::Primary;
         let check = |symbols: &[GeneralRecoverySymbol], source: u16, at: u16| {
             check_symbols(
@@ -669,16 +689,13 @@ mod tests {
         moved.target_index = SliverIndex(5);
         assert_eq!(check(&[moved], 2, 5), Verdict::Lying);
         // One good and one bad copy: a lie.
-        let mut corrupt = symbol.clone();
-        if let EitherDecodingSymbol::Secondary(inner) = &mut corrupt.symbol {
-            inner.data[0] ^= 1;
-        }
-        assert_eq!(check(&[symbol, corrupt], 2, 6), Verdict::Lying);
+        let corrupt = forge(vec![symbol.clone()]);
+        assert_eq!(check(&[symbol, corrupt[0].clone()], 2, 6), Verdict::Lying);
     }
 
     #[test]
     fn report_summarizes_shards() {
-        let fixture = Fixture::new();
+        let blob = blob();
         let shard = |index: u16, verdict| ShardAudit {
             shard: index,
             pair: index,
@@ -706,7 +723,7 @@ mod tests {
                     shard(i, verdict)
                 })
                 .collect();
-            AuditReport::new(&fixture.encoded.metadata, 1, 2, vec![node(shards)])
+            AuditReport::new(&blob.metadata, 1, 2, vec![node(shards)])
         };
         let full = report(N_SHARDS);
         assert!(full.all_hold() && full.summary.recoverable);
@@ -724,10 +741,7 @@ mod tests {
         );
         assert!(!report(3).summary.recoverable);
         let json = serde_json::to_value(&partial).unwrap();
-        assert_eq!(
-            json["blobId"],
-            fixture.encoded.metadata.blob_id().to_string()
-        );
+        assert_eq!(json["blobId"], blob.metadata.blob_id().to_string());
         assert_eq!(json["nodes"][0]["shards"][8]["verdict"], "unreachable");
         assert_eq!(json["summary"]["requiredForRead"], 4);
     }

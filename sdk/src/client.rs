@@ -6,56 +6,37 @@
 //! collect storage confirmations until they carry a quorum (`n - f`) of shards, aggregate them
 //! and certify the blob on chain.
 //!
-//! **Read:** metadata from any node (verified against the blob ID), then primary slivers from
-//! the nodes holding them, each verified against the metadata, until `n - 2f` decode the blob;
-//! the decoded blob is re-encoded and must give the blob ID (an inconsistent blob is
-//! [`SdkError::BlobInvalid`], never bytes).
+//! **Read**, **status**, **audit:** the storage nodes of the current committee
+//! ([`StorageNodes`]: nothing of it needs the chain but the committee).
 //!
-//! Every answer is hostile until checked: response bodies are capped at what the answer can
-//! legitimately be (metadata from the shard count, a sliver from the blob's layout), metadata
-//! must be those of the blob asked for and a sliver that of the pair asked for (a genuine
-//! sliver of another pair is a lie like any other), and a node that fails a check is just a
-//! failed request: another node is asked.
+//! Chain failures are [`SdkError::Chain`]; a Move abort of the contracts is classified by
+//! [`SdkError::rejection`] (e.g. [`ContractRejection::StorageExceeded`]).
 
-use std::{
-    collections::BTreeMap,
-    ops::Range,
-    sync::Arc,
-    time::{Duration, Instant},
-};
-
-use tokio::{sync::Semaphore, task::JoinSet};
+use std::{ops::Range, sync::Arc, time::Duration};
 
 pub use crate::outcome::StoreOutcome;
-use crate::outcome::{BlobObject, ResourceOperation, StorageResource};
+use crate::{
+    audit::{AuditOptions, AuditReport},
+    nodes::StorageNodes,
+    outcome::{BlobObject, ResourceOperation, StorageResource},
+    rejection::ContractRejection,
+};
 use walrus_chain::{
     client::{committee::CommitteeView, BlobRegistration, ClientError, WalrusClient},
     contract::{blob::Blob, redstuff, sui::U256, system::storage_units},
 };
 use walrus_core::{
-    crypto::Threshold,
-    encoding::{
-        decode_and_verify, encode_blob, DecodeError, EncodedBlob, EncodingConfig, Primary,
-        SliverData,
-    },
+    encoding::{encode_blob, EncodedBlob, EncodingConfig},
     merkle::Node,
-    messages::{
-        BlobPersistenceType, ConfirmationCertificate, SignedStorageConfirmation,
-        StorageConfirmationBody,
-    },
-    metadata::{BlobMetadataWithId, VerifiedBlobMetadataWithId},
-    BlobId, EncodeError, Epoch, ObjectId, SliverPairIndex,
+    messages::BlobPersistenceType,
+    BlobId, EncodeError, ObjectId,
 };
-use walrus_node_client::{
-    api::{BlobStatus, ErrorReason, EventId},
-    client::{metadata_response_limit, sliver_response_limit},
-    NodeClient, NodeClientError,
-};
+use walrus_node_client::api::BlobStatus;
 
 /// Why a store or read failed. Match on the variant; the text is for people.
 #[derive(Debug, thiserror::Error)]
 pub enum SdkError {
-    /// The chain refused or failed (includes Move aborts: see [`ClientError::move_abort`]).
+    /// The chain refused or failed (includes Move aborts: see [`SdkError::rejection`]).
     #[error("chain: {0}")]
     Chain(#[from] ClientError),
     /// The blob cannot be encoded (e.g. too large for the shard count).
@@ -101,6 +82,16 @@ pub enum SdkError {
     /// Local work failed (a task panicked).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl SdkError {
+    /// What the contracts refused, if this is a Move abort of theirs.
+    pub fn rejection(&self) -> Option<ContractRejection> {
+        match self {
+            SdkError::Chain(error) => ContractRejection::of(error),
+            _ => None,
+        }
+    }
 }
 
 /// Tuning of network work.
@@ -184,29 +175,19 @@ impl Progress for NoProgress {
     fn update(&self, _: &str, _: u64, _: u64) {}
 }
 
-/// The client: a chain client (its wallet pays) and HTTP access to the storage nodes.
+/// The client: a chain client (its wallet pays) and the storage nodes of the chain's current
+/// committee.
 #[derive(Debug, Clone)]
 pub struct WalrusSdk {
     chain: Arc<WalrusClient>,
-    http: reqwest::Client,
-    config: SdkConfig,
+    nodes: StorageNodes,
 }
 
 pub(crate) fn encoding_config(view: &CommitteeView) -> Result<EncodingConfig, SdkError> {
     Ok(EncodingConfig::new(view.n_shards)?)
 }
 
-pub(crate) fn node_clients(
-    view: &CommitteeView,
-    http: &reqwest::Client,
-) -> Vec<Option<NodeClient>> {
-    view.members
-        .iter()
-        .map(|member| NodeClient::with_http(&member.url, http.clone()).ok())
-        .collect()
-}
-
-async fn spawn_blocking<T: Send + 'static>(
+pub(crate) async fn spawn_blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, SdkError> {
     tokio::task::spawn_blocking(work)
@@ -217,18 +198,20 @@ async fn spawn_blocking<T: Send + 'static>(
 impl WalrusSdk {
     /// A client over `chain` with `config`.
     pub fn new(chain: WalrusClient, config: SdkConfig) -> Self {
-        let http =
-            walrus_node_client::default_http_client(config.connect_timeout, config.request_timeout);
         Self {
             chain: Arc::new(chain),
-            http,
-            config,
+            nodes: StorageNodes::new(config),
         }
     }
 
     /// The chain client.
     pub fn chain(&self) -> &WalrusClient {
         &self.chain
+    }
+
+    /// The storage-node side, for a committee the caller has.
+    pub fn nodes(&self) -> &StorageNodes {
+        &self.nodes
     }
 
     /// The current committee.
@@ -298,7 +281,7 @@ impl WalrusSdk {
         let blob_id = *encoded.metadata.blob_id();
         let end_epoch = view.epoch.saturating_add(epochs);
         if !deletable && !force {
-            if let Some((existing_end, event)) = self.certified_until(&view, &blob_id).await {
+            if let Some((existing_end, event)) = self.nodes.certified_until(&view, &blob_id).await {
                 if existing_end >= end_epoch {
                     return Ok(StoreOutcome::AlreadyCertified {
                         blob_id,
@@ -337,6 +320,7 @@ impl WalrusSdk {
             BlobPersistenceType::Permanent
         };
         let certificate = self
+            .nodes
             .upload(&view, Arc::new(encoded), blob_type, progress)
             .await?;
         let certified = self.chain.certify_blob(object_id, &certificate).await?;
@@ -350,64 +334,48 @@ impl WalrusSdk {
         })
     }
 
-    /// The end epoch (and certifying event) of a certified permanent registration of
-    /// `blob_id`, if nodes of at least one correct shard's weight (validity) report one.
-    async fn certified_until(
+    /// Reads `blob_id` from the current committee: see [`StorageNodes::read`].
+    pub async fn read(
         &self,
-        view: &CommitteeView,
         blob_id: &BlobId,
-    ) -> Option<(Epoch, EventId)> {
-        let statuses = self.statuses(view, blob_id).await;
-        let mut ends: Vec<(u16, (Epoch, EventId))> = statuses
-            .into_iter()
-            .filter_map(|(weight, status)| match status {
-                BlobStatus::Permanent {
-                    end_epoch,
-                    is_certified: true,
-                    status_event,
-                    ..
-                } => Some((weight, (end_epoch, status_event))),
-                _ => None,
-            })
-            .collect();
-        // The largest end epoch that validity-weight nodes report at least.
-        ends.sort_unstable_by_key(|(_, (end, _))| std::cmp::Reverse(*end));
-        first_with_validity(ends, view.n_shards)
+        progress: &dyn Progress,
+    ) -> Result<Vec<u8>, SdkError> {
+        let view = self.committee().await?;
+        self.nodes.read(&view, blob_id, progress).await
     }
 
-    /// Every member's answer to the status route, with its shard weight.
-    async fn statuses(&self, view: &CommitteeView, blob_id: &BlobId) -> Vec<(u16, BlobStatus)> {
-        let mut requests = JoinSet::new();
-        for (index, client) in node_clients(view, &self.http).into_iter().enumerate() {
-            let Some(client) = client else { continue };
-            let weight = view.committee.members()[index].weight;
-            let blob_id = *blob_id;
-            requests.spawn(async move { (weight, client.get_blob_status(&blob_id).await) });
-        }
-        // Nodes of `n - f` shards answering is all that can be waited for: the others may
-        // never answer.
-        let mut answers = Vec::new();
-        let mut weight_answered = 0u16;
-        while let Some(joined) = requests.join_next().await {
-            if let Ok((weight, Ok(status))) = joined {
-                weight_answered = weight_answered.saturating_add(weight);
-                answers.push((weight, status));
-                if Threshold::Quorum.is_met(weight_answered, view.n_shards) {
-                    break;
-                }
-            }
-        }
-        requests.abort_all();
-        answers
+    /// Reads the bytes `range` of `blob_id` from the current committee: see
+    /// [`StorageNodes::read_range`].
+    pub async fn read_range(
+        &self,
+        blob_id: &BlobId,
+        range: Range<u64>,
+        progress: &dyn Progress,
+    ) -> Result<Vec<u8>, SdkError> {
+        let view = self.committee().await?;
+        self.nodes.read_range(&view, blob_id, range, progress).await
     }
 
-    /// The blob's status as the nodes report it: the highest-ranked status that nodes of
-    /// validity weight report at least.
+    /// The size in bytes of `blob_id`: see [`StorageNodes::blob_size`].
+    pub async fn blob_size(&self, blob_id: &BlobId) -> Result<u64, SdkError> {
+        let view = self.committee().await?;
+        self.nodes.blob_size(&view, blob_id).await
+    }
+
+    /// The blob's status as the current committee reports it: see [`StorageNodes::status`].
     pub async fn status(&self, blob_id: &BlobId) -> Result<BlobStatus, SdkError> {
         let view = self.committee().await?;
-        let mut statuses = self.statuses(&view, blob_id).await;
-        statuses.sort_by(|a, b| b.1.cmp_rank(&a.1));
-        Ok(first_with_validity(statuses, view.n_shards).unwrap_or(BlobStatus::Nonexistent))
+        Ok(self.nodes.status(&view, blob_id).await)
+    }
+
+    /// Audits `blob_id` on the current committee: see [`StorageNodes::audit`].
+    pub async fn audit(
+        &self,
+        blob_id: &BlobId,
+        options: &AuditOptions,
+    ) -> Result<AuditReport, SdkError> {
+        let view = self.committee().await?;
+        self.nodes.audit(&view, blob_id, options).await
     }
 
     /// Deletes the deletable `Blob` object `object_id` the wallet owns. Its storage goes back
@@ -471,730 +439,5 @@ impl WalrusSdk {
     /// `content-type`).
     pub async fn blob_object(&self, object_id: ObjectId) -> Result<Blob, SdkError> {
         Ok(self.chain.get_blob(object_id).await?)
-    }
-
-    /// Uploads to every member and aggregates their confirmations into a certificate.
-    async fn upload(
-        &self,
-        view: &CommitteeView,
-        encoded: Arc<EncodedBlob>,
-        blob_type: BlobPersistenceType,
-        progress: &dyn Progress,
-    ) -> Result<ConfirmationCertificate, SdkError> {
-        let blob_id = *encoded.metadata.blob_id();
-        let limiter = Arc::new(Semaphore::new(self.config.max_concurrent_requests.max(1)));
-        let mut tasks = JoinSet::new();
-        for (index, client) in node_clients(view, &self.http).into_iter().enumerate() {
-            let Some(client) = client else { continue };
-            let pairs: Vec<SliverPairIndex> = view.members[index]
-                .shards
-                .iter()
-                .map(|shard| shard.to_pair_index(view.n_shards, &blob_id))
-                .collect();
-            let upload = NodeUpload {
-                client,
-                encoded: encoded.clone(),
-                pairs,
-                limiter: limiter.clone(),
-                config: self.config,
-                blob_type,
-            };
-            tasks.spawn(async move { (index, upload.run().await) });
-        }
-        let n_members = view.members.len();
-        let mut signed: Vec<SignedStorageConfirmation> = Vec::new();
-        let mut signers: Vec<u16> = Vec::new();
-        let mut weight = 0u16;
-        let mut failures: Vec<String> = Vec::new();
-        let mut quorum_at: Option<Instant> = None;
-        let expected = StorageConfirmationBody { blob_id, blob_type };
-        loop {
-            let next = match quorum_at {
-                Some(at) => {
-                    let remaining = self.config.straggler_grace.saturating_sub(at.elapsed());
-                    match tokio::time::timeout(remaining, tasks.join_next()).await {
-                        Ok(next) => next,
-                        Err(_) => break,
-                    }
-                }
-                None => tasks.join_next().await,
-            };
-            let Some(joined) = next else { break };
-            let (index, result) = joined.map_err(|error| SdkError::Internal(error.to_string()))?;
-            let member = &view.members[index];
-            let verified = result.and_then(|confirmation| {
-                confirmation
-                    .verify_signature_and_get_message(&member.public_key, view.epoch, &expected)
-                    .map(|_| confirmation)
-                    .map_err(|error| format!("invalid confirmation: {error}"))
-            });
-            match verified {
-                Ok(confirmation) => {
-                    signed.push(confirmation);
-                    signers.push(u16::try_from(index).unwrap_or(u16::MAX));
-                    weight = weight.saturating_add(view.committee.members()[index].weight);
-                    progress.update("confirm", signers.len() as u64, n_members as u64);
-                    if quorum_at.is_none() && Threshold::Quorum.is_met(weight, view.n_shards) {
-                        quorum_at = Some(Instant::now());
-                    }
-                }
-                Err(error) => failures.push(format!("{}: {error}", member.url)),
-            }
-        }
-        tasks.abort_all();
-        if !Threshold::Quorum.is_met(weight, view.n_shards) {
-            return Err(SdkError::NotEnoughConfirmations {
-                weight,
-                required: Threshold::Quorum.min_weight(view.n_shards),
-                failures: failures.join("; "),
-            });
-        }
-        ConfirmationCertificate::from_signed_messages_and_indices(&signed, &signers)
-            .map_err(|error| SdkError::Internal(error.to_string()))
-    }
-
-    /// Reads `blob_id`; see the module docs.
-    pub async fn read(
-        &self,
-        blob_id: &BlobId,
-        progress: &dyn Progress,
-    ) -> Result<Vec<u8>, SdkError> {
-        let source = self.read_source(blob_id).await?;
-        self.read_whole(&source, progress).await
-    }
-
-    /// The size in bytes of `blob_id`, from metadata verified against the blob ID.
-    pub async fn blob_size(&self, blob_id: &BlobId) -> Result<u64, SdkError> {
-        Ok(self.read_source(blob_id).await?.size())
-    }
-
-    /// Reads the bytes `range` of `blob_id` (`range.end` at most the blob's size).
-    ///
-    /// The blob is laid out row by row in the source primary slivers, so only the slivers of
-    /// the rows covering the range are fetched (each verified against the metadata). If one of
-    /// them cannot be had, the whole blob is read and decoded instead. Unlike [`Self::read`],
-    /// the fast path does not re-encode the whole blob: the bytes are exactly what the writer
-    /// committed to in the metadata, but an inconsistent encoding is only detected when nodes
-    /// report the blob invalid.
-    pub async fn read_range(
-        &self,
-        blob_id: &BlobId,
-        range: Range<u64>,
-        progress: &dyn Progress,
-    ) -> Result<Vec<u8>, SdkError> {
-        let source = self.read_source(blob_id).await?;
-        let size = source.size();
-        if range.start > range.end || range.end > size {
-            return Err(SdkError::InvalidRange {
-                start: range.start,
-                end: range.end,
-                size,
-            });
-        }
-        if range.is_empty() {
-            return Ok(Vec::new());
-        }
-        let layout = source.config.blob_layout(size)?;
-        let row = u64::try_from(layout.row_length())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let first = range.start / row;
-        let last = (range.end - 1) / row;
-        let wanted: Vec<(SliverPairIndex, usize)> = source
-            .holders()
-            .into_iter()
-            .filter(|(pair, _)| (first..=last).contains(&u64::from(pair.0)))
-            .collect();
-        let count = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
-        // Each row has one holder: if one stalls (no answer for `hedge_after`), the whole
-        // read, which can ask other nodes, is faster than waiting for it.
-        let rows = match self
-            .fetch_primary(&source, wanted, count, Stalled::Fail, progress)
-            .await
-        {
-            Ok(rows) => rows,
-            Err(SdkError::NotEnoughSlivers { .. }) => {
-                let blob = self.read_whole(&source, progress).await?;
-                return slice_range(&blob, &range);
-            }
-            Err(error) => return Err(error),
-        };
-        let mut bytes = Vec::with_capacity(usize::try_from(range.end - range.start).unwrap_or(0));
-        for (index, sliver) in &rows {
-            let piece = row_slice(sliver.symbols.data(), u64::from(*index), row, &range)
-                .ok_or_else(|| {
-                    SdkError::Internal(format!("row {index} does not cover its part of the range"))
-                })?;
-            bytes.extend_from_slice(piece);
-        }
-        if bytes.len() as u64 != range.end - range.start {
-            return Err(SdkError::Internal(format!(
-                "rows {first}..={last} gave {} of the {} bytes of the range",
-                bytes.len(),
-                range.end - range.start
-            )));
-        }
-        Ok(bytes)
-    }
-
-    /// The committee, encoding and verified metadata to read `blob_id` with.
-    async fn read_source(&self, blob_id: &BlobId) -> Result<ReadSource, SdkError> {
-        let view = self.committee().await?;
-        let config = encoding_config(&view)?;
-        let clients = node_clients(&view, &self.http);
-        let metadata = self
-            .read_metadata(&view, &clients, blob_id, &config)
-            .await?;
-        Ok(ReadSource {
-            blob_id: *blob_id,
-            view,
-            config,
-            clients,
-            metadata: Arc::new(metadata),
-        })
-    }
-
-    /// Reads and decodes the whole blob: `n - 2f` primary slivers, the source ones first
-    /// (they decode by copy), then the others as answers fail.
-    async fn read_whole(
-        &self,
-        source: &ReadSource,
-        progress: &dyn Progress,
-    ) -> Result<Vec<u8>, SdkError> {
-        let required = source
-            .config
-            .n_source_symbols(walrus_core::SliverType::Primary);
-        let slivers = self
-            .fetch_primary(source, source.holders(), required, Stalled::Wait, progress)
-            .await?;
-        let length = source.size();
-        let (config, id) = (source.config, source.blob_id);
-        let decoded =
-            spawn_blocking(move || decode_and_verify(&config, &id, length, slivers.into_values()))
-                .await?;
-        match decoded {
-            Ok(bytes) => Ok(bytes),
-            Err(DecodeError::InconsistentBlob { .. }) => Err(SdkError::BlobInvalid(id)),
-            Err(error) => Err(SdkError::NotEnoughSlivers {
-                blob_id: id,
-                detail: error.to_string(),
-            }),
-        }
-    }
-
-    /// Fetches `required` verified primary slivers, asking the `(pair, member)` candidates in
-    /// order (at most `required` requests in flight, another candidate for each failure, and
-    /// the shortfall again from further candidates each `hedge_after` without an answer;
-    /// `stalled` says what happens when no candidate is left to ask).
-    async fn fetch_primary(
-        &self,
-        source: &ReadSource,
-        candidates: Vec<(SliverPairIndex, usize)>,
-        required: usize,
-        stalled: Stalled,
-        progress: &dyn Progress,
-    ) -> Result<BTreeMap<u16, SliverData<Primary>>, SdkError> {
-        let (view, blob_id) = (&source.view, &source.blob_id);
-        let total = u64::try_from(required).unwrap_or(u64::MAX);
-        let limiter = Arc::new(Semaphore::new(self.config.max_concurrent_requests.max(1)));
-        let mut queue = candidates.into_iter();
-        let mut in_flight = JoinSet::new();
-        let mut slivers: BTreeMap<u16, SliverData<Primary>> = BTreeMap::new();
-        let mut failures = 0usize;
-        let mut invalid_reports = 0u16;
-        let mut last_failure = String::new();
-        // Requests beyond `required` allowed in flight: grows each time a whole `hedge_after`
-        // passes without an answer, so slow or silent nodes cannot stall the read.
-        let mut hedged = 0usize;
-        while slivers.len() < required {
-            while slivers.len() + in_flight.len() < required + hedged {
-                let Some((pair, member)) = queue.next() else {
-                    break;
-                };
-                let Some(client) = source.clients[member].clone() else {
-                    continue;
-                };
-                let metadata = source.metadata.clone();
-                let limiter = limiter.clone();
-                let weight = view.committee.members()[member].weight;
-                in_flight.spawn(async move {
-                    let _permit = limiter.acquire_owned().await;
-                    let sliver = fetch_verified_primary(&client, metadata, pair, weight).await;
-                    (pair, sliver)
-                });
-            }
-            let can_hedge = !queue.as_slice().is_empty();
-            let next = tokio::select! {
-                next = in_flight.join_next() => next,
-                () = tokio::time::sleep(self.config.hedge_after), if can_hedge || stalled == Stalled::Fail => {
-                    if !can_hedge {
-                        return Err(SdkError::NotEnoughSlivers {
-                            blob_id: *blob_id,
-                            detail: format!(
-                                "no answer for {:?} from the only holders of the slivers still missing",
-                                self.config.hedge_after
-                            ),
-                        });
-                    }
-                    hedged += required - slivers.len();
-                    continue;
-                }
-            };
-            let Some(joined) = next else {
-                return Err(SdkError::NotEnoughSlivers {
-                    blob_id: *blob_id,
-                    detail: format!(
-                        "{} of {required} primary slivers ({failures} requests failed; last: {last_failure})",
-                        slivers.len()
-                    ),
-                });
-            };
-            let (pair, sliver) = joined.map_err(|error| SdkError::Internal(error.to_string()))?;
-            match sliver {
-                Ok(sliver) => {
-                    slivers.insert(pair.0, sliver);
-                    progress.update("read", slivers.len() as u64, total);
-                }
-                Err(SliverFailure::ReportedInvalid(weight)) => {
-                    failures += 1;
-                    invalid_reports = invalid_reports.saturating_add(weight);
-                    if Threshold::Validity.is_met(invalid_reports, view.n_shards) {
-                        return Err(SdkError::BlobInvalid(*blob_id));
-                    }
-                }
-                Err(SliverFailure::Node(error)) => {
-                    failures += 1;
-                    last_failure = error.to_string();
-                }
-                Err(SliverFailure::Invalid(error)) => {
-                    failures += 1;
-                    last_failure = format!("invalid sliver of pair {}: {error}", pair.0);
-                }
-            }
-        }
-        in_flight.abort_all();
-        Ok(slivers)
-    }
-
-    /// Metadata from the first member whose answer verifies against the blob ID.
-    pub(crate) async fn read_metadata(
-        &self,
-        view: &CommitteeView,
-        clients: &[Option<NodeClient>],
-        blob_id: &BlobId,
-        config: &EncodingConfig,
-    ) -> Result<VerifiedBlobMetadataWithId, SdkError> {
-        let mut requests = JoinSet::new();
-        for (index, client) in clients.iter().enumerate() {
-            let Some(client) = client.clone() else {
-                continue;
-            };
-            let weight = view.committee.members()[index].weight;
-            let blob_id = *blob_id;
-            let limit = metadata_response_limit(view.n_shards);
-            requests.spawn(async move {
-                let answer = client.get_metadata_with_limit(&blob_id, limit).await;
-                (weight, answer)
-            });
-        }
-        let (mut not_found, mut invalid, mut answered) = (0u16, 0u16, 0u16);
-        while let Some(joined) = requests.join_next().await {
-            let Ok((weight, answer)) = joined else {
-                continue;
-            };
-            if !matches!(&answer, Err(NodeClientError::Transport(_))) {
-                answered = answered.saturating_add(weight);
-            }
-            match answer {
-                Ok(metadata) => {
-                    if let Ok(verified) = verify_metadata(metadata, blob_id, config) {
-                        requests.abort_all();
-                        return Ok(verified);
-                    }
-                }
-                Err(error) if error.reason() == Some(ErrorReason::BlobInvalid) => {
-                    invalid = invalid.saturating_add(weight);
-                    if Threshold::Validity.is_met(invalid, view.n_shards) {
-                        requests.abort_all();
-                        return Err(SdkError::BlobInvalid(*blob_id));
-                    }
-                }
-                Err(error) if error.is_not_found() => not_found = not_found.saturating_add(weight),
-                Err(_) => {}
-            }
-        }
-        // Every node that answered, at least one correct shard's weight, does not have it.
-        if Threshold::Validity.is_met(not_found, view.n_shards) && not_found == answered {
-            return Err(SdkError::BlobNotFound(*blob_id));
-        }
-        Err(SdkError::NotEnoughSlivers {
-            blob_id: *blob_id,
-            detail: "no node returned valid metadata".into(),
-        })
-    }
-}
-
-/// Given `(weight, value)` answers sorted best first, the best value that nodes of at least one
-/// correct shard's weight (validity) report or exceed.
-fn first_with_validity<T>(sorted: Vec<(u16, T)>, n_shards: u16) -> Option<T> {
-    let mut weight = 0u16;
-    for (w, value) in sorted {
-        weight = weight.saturating_add(w);
-        if Threshold::Validity.is_met(weight, n_shards) {
-            return Some(value);
-        }
-    }
-    None
-}
-
-/// What a read works from: the committee, its encoding, a client per member and the
-/// blob's verified metadata.
-struct ReadSource {
-    blob_id: BlobId,
-    view: CommitteeView,
-    config: EncodingConfig,
-    clients: Vec<Option<NodeClient>>,
-    metadata: Arc<VerifiedBlobMetadataWithId>,
-}
-
-impl ReadSource {
-    /// The blob's size in bytes.
-    fn size(&self) -> u64 {
-        self.metadata.metadata().unencoded_length()
-    }
-
-    /// Every `(pair, member holding it)`, by pair index.
-    fn holders(&self) -> Vec<(SliverPairIndex, usize)> {
-        let mut by_pair: Vec<(SliverPairIndex, usize)> = Vec::new();
-        for (index, member) in self.view.members.iter().enumerate() {
-            for shard in &member.shards {
-                by_pair.push((
-                    shard.to_pair_index(self.view.n_shards, &self.blob_id),
-                    index,
-                ));
-            }
-        }
-        by_pair.sort_unstable();
-        by_pair
-    }
-}
-
-/// `bytes[range]`; an error if the range is not within `bytes`.
-fn slice_range(bytes: &[u8], range: &Range<u64>) -> Result<Vec<u8>, SdkError> {
-    usize::try_from(range.start)
-        .ok()
-        .zip(usize::try_from(range.end).ok())
-        .and_then(|(start, end)| bytes.get(start..end))
-        .map(<[u8]>::to_vec)
-        .ok_or(SdkError::InvalidRange {
-            start: range.start,
-            end: range.end,
-            size: bytes.len() as u64,
-        })
-}
-
-/// The part of `range` (blob bytes) that row `index` holds, from the row's `data` (rows are
-/// `row` bytes long); `None` if the row does not overlap the range or `data` is too short.
-/// Never panics, whatever the inputs.
-fn row_slice<'a>(data: &'a [u8], index: u64, row: u64, range: &Range<u64>) -> Option<&'a [u8]> {
-    let row_start = index.checked_mul(row)?;
-    let row_end = row_start.checked_add(row)?;
-    let from = range.start.max(row_start).checked_sub(row_start)?;
-    let to = range.end.min(row_end).checked_sub(row_start)?;
-    if from >= to {
-        return None;
-    }
-    data.get(usize::try_from(from).ok()?..usize::try_from(to).ok()?)
-}
-
-/// Checks metadata a node answered for `blob_id`: they must claim `blob_id` and hash to it
-/// under `config` (a node answering another blob's metadata, even genuine ones, is refused).
-pub(crate) fn verify_metadata(
-    metadata: BlobMetadataWithId,
-    blob_id: &BlobId,
-    config: &EncodingConfig,
-) -> Result<VerifiedBlobMetadataWithId, String> {
-    if metadata.blob_id != *blob_id {
-        return Err(format!(
-            "asked for the metadata of {blob_id}, got those of {}",
-            metadata.blob_id
-        ));
-    }
-    let verified = metadata.verify(config).map_err(|error| error.to_string())?;
-    if verified.blob_id() != blob_id {
-        return Err(format!("the metadata are those of {}", verified.blob_id()));
-    }
-    Ok(verified)
-}
-
-/// Fetches the primary sliver of `pair` from `client` (answer capped at what the sliver can
-/// be) and checks it: it must be the sliver of that pair (a genuine sliver of another row is a
-/// lie too) and verify against `metadata`. `weight` is the node's, for a report that the blob
-/// is invalid.
-async fn fetch_verified_primary(
-    client: &NodeClient,
-    metadata: Arc<VerifiedBlobMetadataWithId>,
-    pair: SliverPairIndex,
-    weight: u16,
-) -> Result<SliverData<Primary>, SliverFailure> {
-    let blob_id = *metadata.blob_id();
-    let limit = sliver_response_limit(metadata.layout(), walrus_core::SliverType::Primary);
-    let sliver = match client
-        .get_sliver_with_limit::<Primary>(&blob_id, pair, limit)
-        .await
-    {
-        Ok(sliver) => sliver,
-        Err(error) if error.reason() == Some(ErrorReason::BlobInvalid) => {
-            return Err(SliverFailure::ReportedInvalid(weight))
-        }
-        Err(error) => return Err(SliverFailure::Node(error)),
-    };
-    let expected = pair.primary_sliver_index();
-    if sliver.index != expected {
-        return Err(SliverFailure::Invalid(format!(
-            "asked for primary sliver {}, got sliver {}",
-            expected.get(),
-            sliver.index.get()
-        )));
-    }
-    spawn_blocking(move || {
-        sliver
-            .verify(&metadata)
-            .map(|()| sliver)
-            .map_err(|error| format!("does not match the metadata: {error}"))
-    })
-    .await
-    .unwrap_or_else(|error| Err(error.to_string()))
-    .map_err(SliverFailure::Invalid)
-}
-
-/// What a sliver fetch does when nothing answers for `hedge_after` and no other node can be
-/// asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stalled {
-    /// Keep waiting (up to the request timeout).
-    Wait,
-    /// Give up with `NotEnoughSlivers` (the caller has a fallback).
-    Fail,
-}
-
-/// Why a sliver could not be used.
-#[derive(Debug)]
-enum SliverFailure {
-    /// The node answered an error.
-    Node(NodeClientError),
-    /// The sliver does not verify against the metadata.
-    Invalid(String),
-    /// The node says the blob is invalid (with its weight).
-    ReportedInvalid(u16),
-}
-
-/// The upload to one node: metadata, then its slivers, then its confirmation.
-struct NodeUpload {
-    client: NodeClient,
-    encoded: Arc<EncodedBlob>,
-    pairs: Vec<SliverPairIndex>,
-    limiter: Arc<Semaphore>,
-    config: SdkConfig,
-    blob_type: BlobPersistenceType,
-}
-
-impl NodeUpload {
-    /// Runs `request` with retries on transient errors, holding a concurrency permit.
-    async fn retry<T, F, Fut>(&self, what: &str, request: F) -> Result<T, String>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, NodeClientError>>,
-    {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = {
-                let _permit = self.limiter.acquire().await;
-                request().await
-            };
-            match result {
-                Ok(value) => return Ok(value),
-                Err(error) if error.is_transient() && attempt < self.config.upload_attempts => {
-                    tokio::time::sleep(self.config.retry_delay).await;
-                }
-                Err(error) => return Err(format!("{what}: {error}")),
-            }
-        }
-    }
-
-    async fn run(self) -> Result<SignedStorageConfirmation, String> {
-        let blob_id = *self.encoded.metadata.blob_id();
-        let metadata = self.encoded.metadata.metadata();
-        self.retry("metadata", || self.client.put_metadata(&blob_id, metadata))
-            .await?;
-        let this = &self;
-        let id = &blob_id;
-        let primaries = self.pairs.iter().map(|pair| {
-            let sliver = &this.encoded.sliver_pairs[usize::from(pair.0)].primary;
-            this.retry("primary sliver", move || {
-                this.client.put_sliver(id, *pair, sliver)
-            })
-        });
-        let secondaries = self.pairs.iter().map(|pair| {
-            let sliver = &this.encoded.sliver_pairs[usize::from(pair.0)].secondary;
-            this.retry("secondary sliver", move || {
-                this.client.put_sliver(id, *pair, sliver)
-            })
-        });
-        futures::future::try_join(
-            futures::future::try_join_all(primaries),
-            futures::future::try_join_all(secondaries),
-        )
-        .await?;
-        let object = match self.blob_type {
-            BlobPersistenceType::Deletable { object_id } => Some(object_id),
-            _ => None,
-        };
-        self.retry("confirmation", || {
-            self.client.get_confirmation(&blob_id, object)
-        })
-        .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::test_node::{self, Behavior, Fixture, N_SHARDS};
-
-    fn client(url: &str) -> NodeClient {
-        NodeClient::new(url).unwrap()
-    }
-
-    fn pairs(range: Range<u16>) -> Vec<SliverPairIndex> {
-        range.map(SliverPairIndex).collect()
-    }
-
-    #[tokio::test]
-    async fn a_sliver_is_the_one_asked_for() {
-        let fixture = Fixture::new();
-        let metadata = Arc::new(fixture.encoded.metadata.clone());
-        let honest = test_node::start(fixture.clone(), pairs(0..N_SHARDS), Behavior::Honest).await;
-        for pair in pairs(0..N_SHARDS) {
-            let sliver = fetch_verified_primary(&client(&honest), metadata.clone(), pair, 1)
-                .await
-                .unwrap();
-            assert_eq!(
-                sliver,
-                fixture.encoded.sliver_pairs[usize::from(pair.0)].primary
-            );
-        }
-
-        // A genuine sliver (it verifies against the metadata) of another row is a lie.
-        let liar =
-            test_node::start(fixture.clone(), pairs(0..N_SHARDS), Behavior::OtherSliver).await;
-        let other = &fixture.encoded.sliver_pairs[4].primary;
-        other.verify(&metadata).unwrap();
-        match fetch_verified_primary(&client(&liar), metadata.clone(), SliverPairIndex(3), 1).await
-        {
-            Err(SliverFailure::Invalid(error)) => {
-                assert!(
-                    error.contains("asked for primary sliver 3, got sliver 4"),
-                    "{error}"
-                )
-            }
-            other => panic!("expected an invalid sliver, got {other:?}"),
-        }
-
-        // A body larger than the sliver can be is refused while streaming.
-        let big = test_node::start(fixture.clone(), pairs(0..N_SHARDS), Behavior::Oversize).await;
-        let limit = sliver_response_limit(metadata.layout(), walrus_core::SliverType::Primary);
-        assert!(limit < 8 << 20);
-        match fetch_verified_primary(&client(&big), metadata.clone(), SliverPairIndex(0), 1).await {
-            Err(SliverFailure::Node(NodeClientError::ResponseTooLarge { limit: refused })) => {
-                assert_eq!(refused, limit)
-            }
-            other => panic!("expected a refused body, got {other:?}"),
-        }
-        // A node without the sliver fails with its error.
-        let empty = test_node::start(fixture, pairs(0..N_SHARDS), Behavior::Empty).await;
-        assert!(matches!(
-            fetch_verified_primary(&client(&empty), metadata, SliverPairIndex(0), 1).await,
-            Err(SliverFailure::Node(error)) if error.is_not_found()
-        ));
-    }
-
-    #[tokio::test]
-    async fn metadata_are_those_of_the_blob_asked_for() {
-        let fixture = Fixture::new();
-        let blob_id = *fixture.encoded.metadata.blob_id();
-        let limit = metadata_response_limit(N_SHARDS);
-        let honest = test_node::start(fixture.clone(), vec![], Behavior::Honest).await;
-        let metadata = client(&honest)
-            .get_metadata_with_limit(&blob_id, limit)
-            .await
-            .unwrap();
-        assert_eq!(
-            verify_metadata(metadata, &blob_id, &fixture.config).unwrap(),
-            fixture.encoded.metadata
-        );
-
-        // Genuine metadata of another blob: refused by the client, and by the SDK's check.
-        let liar = test_node::start(fixture.clone(), vec![], Behavior::OtherBlobMetadata).await;
-        let error = client(&liar)
-            .get_metadata_with_limit(&blob_id, limit)
-            .await
-            .unwrap_err();
-        assert!(matches!(error, NodeClientError::Decode(_)), "{error:?}");
-        let other = fixture.other.metadata.clone().into_unverified();
-        let error = verify_metadata(other.clone(), &blob_id, &fixture.config).unwrap_err();
-        assert!(error.contains("got those of"), "{error}");
-        // Metadata claiming the blob ID but hashing to another one.
-        let forged = BlobMetadataWithId {
-            blob_id,
-            metadata: other.metadata,
-        };
-        assert!(verify_metadata(forged, &blob_id, &fixture.config).is_err());
-
-        // More bytes than metadata of N_SHARDS shards can be.
-        let big = test_node::start(fixture, vec![], Behavior::Oversize).await;
-        let error = client(&big)
-            .get_metadata_with_limit(&blob_id, limit)
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(error, NodeClientError::ResponseTooLarge { limit: refused } if refused == limit),
-            "{error:?}"
-        );
-    }
-
-    #[test]
-    fn row_slices_never_panic() {
-        let data: Vec<u8> = (0..100).collect();
-        // Rows of 100 bytes: row 2 holds bytes 200..300.
-        assert_eq!(row_slice(&data, 2, 100, &(250..260)), Some(&data[50..60]));
-        assert_eq!(row_slice(&data, 2, 100, &(150..260)), Some(&data[..60]));
-        assert_eq!(row_slice(&data, 2, 100, &(250..1000)), Some(&data[50..]));
-        assert_eq!(row_slice(&data, 2, 100, &(0..1000)), Some(&data[..]));
-        // Rows that do not overlap the range, short data, overflowing positions: `None`.
-        assert_eq!(row_slice(&data, 0, 100, &(250..260)), None);
-        assert_eq!(row_slice(&data, 5, 100, &(250..260)), None);
-        assert_eq!(row_slice(&data[..10], 2, 100, &(250..260)), None);
-        assert_eq!(row_slice(&data, u64::MAX, 100, &(0..u64::MAX)), None);
-        assert_eq!(row_slice(&data, 1, u64::MAX, &(0..u64::MAX)), None);
-        let reversed = |start, end| Range { start, end };
-        assert_eq!(row_slice(&data, 2, 100, &reversed(260, 250)), None);
-        for index in [0, 1, 2, 3, 1 << 40, u64::MAX] {
-            for row in [0, 1, 100, u64::MAX] {
-                for range in [0..0, 0..1, 199..301, reversed(5, 3), u64::MAX - 1..u64::MAX] {
-                    let _ = row_slice(&data, index, row, &range);
-                }
-            }
-        }
-        assert_eq!(
-            slice_range(&data, &(10..20)).unwrap(),
-            data[10..20].to_vec()
-        );
-        assert!(matches!(
-            slice_range(&data, &(90..101)),
-            Err(SdkError::InvalidRange { size: 100, .. })
-        ));
-        assert!(slice_range(&data, &reversed(20, 10)).is_err());
     }
 }

@@ -157,4 +157,58 @@ initial_shared_version = 1
             Err(ConfigError::Read { .. })
         ));
     }
+
+    fn example() -> ClientConfig {
+        ClientConfig {
+            wallet_private_key: "0x".to_owned() + &"07".repeat(32),
+            chain: ChainConnection {
+                rpc_url: "http://127.0.0.1:9000".into(),
+                wal_package: "0xa11".into(),
+                walrus_package: "0xa12".into(),
+                system_object: "0x5".into(),
+                staking_object: "0x7".into(),
+                initial_shared_version: 3,
+            },
+        }
+    }
+
+    #[test]
+    fn a_written_configuration_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.toml");
+        let config = example();
+        std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+        assert_eq!(ClientConfig::load(Some(&path)).unwrap(), config);
+        // The key's `0x` prefix is optional.
+        let bare = ClientConfig {
+            wallet_private_key: "07".repeat(32),
+            ..config.clone()
+        };
+        assert_eq!(
+            bare.wallet_key().unwrap().public_key(),
+            config.wallet_key().unwrap().public_key()
+        );
+    }
+
+    #[test]
+    fn typos_missing_fields_and_bad_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.toml");
+        let good = toml::to_string(&example()).unwrap();
+        let invalid = |text: String| {
+            std::fs::write(&path, text).unwrap();
+            match ClientConfig::load(Some(&path)) {
+                Err(ConfigError::Invalid { message, .. }) => message,
+                other => panic!("expected an invalid configuration, got {other:?}"),
+            }
+        };
+        let typo = invalid(good.replace("rpc_url", "rpc_ur1"));
+        assert!(typo.contains("rpc_ur1"), "{typo}");
+        let missing = invalid(good.replace("initial_shared_version = 3\n", ""));
+        assert!(missing.contains("initial_shared_version"), "{missing}");
+        let short = invalid(good.replace(&"07".repeat(32), &"07".repeat(31)));
+        assert!(short.contains("32 bytes"), "{short}");
+        let not_hex = invalid(good.replace(&"07".repeat(32), &"zz".repeat(32)));
+        assert!(not_hex.contains("not hex"), "{not_hex}");
+    }
 }

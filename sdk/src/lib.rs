@@ -1,12 +1,14 @@
 //! `walrus-sdk`: the client side of the network: [`client::WalrusSdk`] stores and reads blobs
 //! (chain transactions through `walrus-chain`, node requests through `walrus-node-client`);
 //! [`blob_id`] computes a blob's ID offline, as `walrus blob-id` prints it; [`audit`] checks
-//! which shards hold a blob without downloading it, as `walrus audit` prints it.
+//! which shards hold a blob without downloading it, as `walrus audit` prints it;
+//! [`nodes::StorageNodes`] is the storage-node side alone, over any committee;
+//! [`rejection`] classifies the contracts' Move aborts.
 
 pub mod audit;
 pub mod blob_id;
 pub mod client;
 pub mod config;
+pub mod nodes;
 pub mod outcome;
-#[cfg(test)]
-mod test_node;
+pub mod rejection;

@@ -198,4 +198,81 @@ mod tests {
         assert_eq!(json["alreadyCertified"]["event"]["eventIndex"], 1);
         assert_eq!(certified.end_epoch(), 4);
     }
+
+    #[test]
+    fn json_is_exactly_walruss_documents() {
+        let blob_id = BlobId([3; 32]);
+        let (object, storage) = (ObjectId([4; 32]), ObjectId([5; 32]));
+        // An uncertified permanent object: `certifiedEpoch` is null, not left out.
+        let outcome = StoreOutcome::NewlyCreated {
+            blob_object: BlobObject {
+                id: object,
+                registered_epoch: 2,
+                blob_id,
+                size: 1024,
+                encoding_type: EncodingType::RS2,
+                certified_epoch: None,
+                storage: StorageResource {
+                    id: storage,
+                    start_epoch: 2,
+                    end_epoch: 4,
+                    storage_size: 66_034_000,
+                },
+                deletable: false,
+            },
+            resource_operation: ResourceOperation::RegisterFromScratch {
+                encoded_length: 66_034_000,
+                epochs_ahead: 2,
+            },
+            cost: 132_068_000,
+        };
+        let document = serde_json::json!({"newlyCreated": {
+            "blobObject": {
+                "id": object.to_string(),
+                "registeredEpoch": 2,
+                "blobId": blob_id.to_string(),
+                "size": 1024,
+                "encodingType": "RS2",
+                "certifiedEpoch": null,
+                "storage": {
+                    "id": storage.to_string(),
+                    "startEpoch": 2,
+                    "endEpoch": 4,
+                    "storageSize": 66_034_000,
+                },
+                "deletable": false,
+            },
+            "resourceOperation": {"registerFromScratch": {"encodedLength": 66_034_000, "epochsAhead": 2}},
+            "cost": 132_068_000,
+        }});
+        assert_eq!(serde_json::to_value(&outcome).unwrap(), document);
+        assert_eq!(
+            serde_json::from_value::<StoreOutcome>(document).unwrap(),
+            outcome
+        );
+        assert_eq!((outcome.blob_id(), outcome.end_epoch()), (blob_id, 4));
+
+        let certified = StoreOutcome::AlreadyCertified {
+            blob_id,
+            event: EventId {
+                checkpoint: 12,
+                event_index: 0,
+            },
+            end_epoch: 3,
+        };
+        let document = serde_json::json!({"alreadyCertified": {
+            "blobId": blob_id.to_string(),
+            "event": {"checkpoint": 12, "eventIndex": 0},
+            "endEpoch": 3,
+        }});
+        assert_eq!(serde_json::to_value(&certified).unwrap(), document);
+        assert_eq!(
+            serde_json::from_value::<StoreOutcome>(document).unwrap(),
+            certified
+        );
+        assert_eq!(certified.blob_id(), blob_id);
+        // Walrus's other resource operations are not ours: refused, not misread.
+        let reuse = serde_json::json!({"reuseStorage": {"encodedLength": 1}});
+        assert!(serde_json::from_value::<ResourceOperation>(reuse).is_err());
+    }
 }

@@ -1,24 +1,20 @@
 //! What every long-running binary of the project (`walrus-node`, `walrus-publisher`,
-//! `walrus-aggregator`, `walrus-localnet`) shares: logging setup, the shutdown signal and a
-//! gauge guard for "how many are running/waiting" metrics.
+//! `walrus-aggregator`, `walrus-localnet`) shares: logging setup and the shutdown signal; and
+//! what every HTTP service shares: [`metrics`] (a registry that creates and registers metrics in
+//! one call, request metrics, gauge guards), [`router`] (a router that only takes documented
+//! routes and adds `/metrics`, the generated OpenAPI document at `/v1/api`, the JSON 404/405
+//! fallbacks and the request metrics) and [`openapi`] (schemas of foreign bodies, and the
+//! checks of a document and its router for the services' tests); with the feature `cli`,
+//! `cli` (the options of the services that act through the SDK).
 
-/// Increments a gauge for as long as it lives (requests running or queued).
-#[derive(Debug)]
-pub struct GaugeGuard(prometheus::IntGauge);
+#[cfg(feature = "cli")]
+pub mod cli;
+pub mod metrics;
+pub mod openapi;
+pub mod router;
 
-impl GaugeGuard {
-    /// Increments `gauge` until the guard is dropped.
-    pub fn new(gauge: &prometheus::IntGauge) -> Self {
-        gauge.inc();
-        Self(gauge.clone())
-    }
-}
-
-impl Drop for GaugeGuard {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
+pub use metrics::{GaugeGuard, MetricsRegistry, RequestMetrics};
+pub use router::ServiceRouter;
 
 /// Logs to stdout, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {

@@ -1,7 +1,7 @@
 //! `walrus-aggregator`: serves blobs of a Walrus network over HTTP (the read side of the
 //! Walrus HTTP API).
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
@@ -9,10 +9,7 @@ use walrus_aggregator::{
     parse_byte_size, AggregatorConfig, DEFAULT_LISTEN, DEFAULT_MAX_CONCURRENT_READS,
     DEFAULT_MAX_QUEUED_READS,
 };
-use walrus_sdk::{
-    client::{SdkConfig, WalrusSdk},
-    config::ClientConfig,
-};
+use walrus_service::cli::{default_listen, ServiceArgs};
 
 /// The Walrus aggregator: serves blobs by blob ID or `Blob` object ID over HTTP.
 ///
@@ -27,15 +24,15 @@ use walrus_sdk::{
 /// network are bounded (`--max-concurrent-reads`, `--max-queued-reads`; 503 with
 /// `Retry-After` beyond), and a read nobody waits for any more is cancelled.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about)]
+#[command(
+    version,
+    about,
+    long_about,
+    mut_arg("listen", default_listen(DEFAULT_LISTEN))
+)]
 struct Cli {
-    /// The client configuration file (TOML: chain connection and wallet key); default
-    /// `$XDG_CONFIG_HOME/walrus/client.toml`.
-    #[arg(long, short, env = "WALRUS_CONFIG")]
-    config: Option<PathBuf>,
-    /// The address to listen on.
-    #[arg(long, default_value = DEFAULT_LISTEN)]
-    listen: SocketAddr,
+    #[command(flatten)]
+    service: ServiceArgs,
     /// Memory for cached whole blobs (e.g. 268435456, 512MiB, 1GiB; 0 disables the cache).
     /// Blobs larger than a quarter of it are not cached.
     #[arg(long, default_value = "256MiB", value_parser = parse_byte_size)]
@@ -65,12 +62,7 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     walrus_service::init_tracing();
     let cli = Cli::parse();
-    let client_config = ClientConfig::load(cli.config.as_deref())?;
-    let chain = client_config
-        .chain_client()
-        .map_err(anyhow::Error::msg)
-        .context("cannot create the chain client")?;
-    let sdk = WalrusSdk::new(chain, SdkConfig::default());
+    let sdk = cli.service.sdk()?;
     let config = AggregatorConfig {
         cache_bytes: cli.cache_bytes,
         max_blob_bytes: cli.max_blob_bytes,
@@ -84,10 +76,7 @@ async fn main() -> anyhow::Result<()> {
              origin; anyone who stores a blob can publish a page here"
         );
     }
-    let listener = tokio::net::TcpListener::bind(cli.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", cli.listen))?;
-    let address = listener.local_addr()?;
+    let (listener, address) = cli.service.bind().await?;
     println!("listening on {address}");
     tracing::info!(%address, ?config, "aggregator started");
     walrus_aggregator::serve(

@@ -13,23 +13,20 @@
 
 use std::{fmt::Write as _, path::PathBuf, process::ExitCode};
 
-use fastcrypto::{
-    bls12381::min_pk::BLS12381AggregateSignature,
-    traits::{AggregateAuthenticator, ToFromBytes},
-};
+use fastcrypto::traits::ToFromBytes;
 use walrus_chain::contract::{
     blob::Blob,
-    bls_aggregate::{self, new_bls_committee, BlsCommittee, BlsCommitteeMember},
+    bls_aggregate::{self, new_bls_committee},
     init, messages as twin_messages, redstuff,
     staking::{self, Staking, StorageNodeCap},
     sui::{Clock, Coin, TxContext, U256},
     system::{self, System},
     Abort,
 };
+use walrus_chain::testing::{blob_ids, Certificate, SystemFixture, TestCommittee};
 use walrus_core::{
-    crypto::{signers_to_bitmap, verify_proof_of_possession, ProtocolKeyPair},
-    encoding::{compute_metadata, EncodingConfig},
-    merkle::Node,
+    crypto::{verify_proof_of_possession, ProtocolKeyPair},
+    encoding::EncodingConfig,
     messages::{
         BlobPersistenceType, Confirmation, InvalidBlobIdMsg, ProofOfPossessionMsg,
         ProtocolMessageKind,
@@ -155,157 +152,42 @@ impl Move {
     }
 }
 
-/// An aggregate-signature certificate as `certify_blob` / `invalidate_blob_id` take it.
-struct Certificate {
-    signature: Vec<u8>,
-    bitmap: Vec<u8>,
-    message: Vec<u8>,
-}
-
-struct Keys(Vec<ProtocolKeyPair>);
-
-impl Keys {
-    fn new() -> Self {
-        Self(
-            (0..WEIGHTS.len())
-                .map(|i| ProtocolKeyPair::from_seed([KEY_SEED_BASE + u8::try_from(i).unwrap(); 32]))
-                .collect(),
-        )
-    }
-
-    fn public_keys(&self) -> Vec<Vec<u8>> {
-        self.0
-            .iter()
-            .map(|key| key.public().as_bytes().to_vec())
-            .collect()
-    }
-
-    /// `message` signed by each of `signatures_of` (a member may sign twice), with the bitmap
-    /// of `bitmap_of`.
-    fn sign_as<T: ProtocolMessageKind>(
-        &self,
-        message: &T,
-        signatures_of: &[u16],
-        bitmap_of: &[u16],
-    ) -> Certificate {
-        let bytes = message.to_bcs_bytes();
-        let signatures: Vec<_> = signatures_of
-            .iter()
-            .map(|i| self.0[usize::from(*i)].sign_bytes(&bytes))
-            .collect();
-        let signature = BLS12381AggregateSignature::aggregate(&signatures).unwrap();
-        Certificate {
-            signature: signature.as_bytes().to_vec(),
-            bitmap: signers_to_bitmap(bitmap_of, WEIGHTS.len()).unwrap(),
-            message: bytes,
-        }
-    }
-
-    fn sign<T: ProtocolMessageKind>(&self, message: &T, signers: &[u16]) -> Certificate {
-        self.sign_as(message, signers, signers)
-    }
-}
-
-fn committee(keys: &Keys, epoch: u32) -> BlsCommittee {
-    let members = keys
-        .public_keys()
-        .into_iter()
-        .zip(WEIGHTS)
-        .enumerate()
-        .map(|(i, (public_key, weight))| BlsCommitteeMember {
-            public_key,
-            weight,
-            node_id: ObjectId([u8::try_from(i).unwrap(); 32]),
-        })
-        .collect();
-    new_bls_committee(epoch, members).unwrap()
+/// The committee of the Move tests: member `i` has the key of seed `[KEY_SEED_BASE + i; 32]`.
+fn keys() -> TestCommittee {
+    TestCommittee::new(KEY_SEED_BASE, &WEIGHTS)
 }
 
 /// (blob ID, root hash) of `data` on `N_SHARDS` shards.
 fn ids(data: &[u8]) -> (U256, U256) {
-    let metadata = compute_metadata(&EncodingConfig::new(N_SHARDS).unwrap(), data).unwrap();
-    let Node::Digest(root) = metadata.root_hash() else {
-        panic!("ten pairs have a root");
-    };
-    (U256::from(*metadata.blob_id()), U256(root))
+    blob_ids(data, N_SHARDS)
 }
 
 fn confirmation(epoch: u32, blob_id: U256, persistence: BlobPersistenceType) -> Confirmation {
     Confirmation::for_blob(epoch, BlobId::from(blob_id), persistence)
 }
 
-fn certify(
-    system: &System,
-    blob: &mut Blob,
-    certificate: &Certificate,
-    ctx: &mut TxContext,
-) -> Result<(), Abort> {
-    system.certify_blob(
-        blob,
-        &certificate.signature,
-        &certificate.bitmap,
-        &certificate.message,
-        ctx,
+/// The twin's fixture, as the Move tests' `setup`.
+fn fixture() -> SystemFixture {
+    SystemFixture::new(
+        keys(),
+        EPOCH,
+        CAPACITY,
+        PRICE,
+        WRITE_PRICE,
+        MAX_EPOCHS_AHEAD,
     )
 }
 
-/// The twin's fixture, as the Move tests' `setup`.
-struct Fixture {
-    system: System,
-    coin: Coin,
-    ctx: TxContext,
-}
-
-impl Fixture {
-    fn new(keys: &Keys) -> Self {
-        let mut ctx = TxContext::new([7; 32], [8; 32]);
-        let system = System::create(
-            committee(keys, EPOCH),
-            CAPACITY,
-            PRICE,
-            WRITE_PRICE,
-            MAX_EPOCHS_AHEAD,
-            &mut ctx,
-        );
-        let coin = Coin {
-            id: ObjectId([9; 32]),
-            balance: 1_000_000_000,
-        };
-        Self { system, coin, ctx }
-    }
-
-    fn register(&mut self, data: &[u8], deletable: bool, epochs: u32) -> Blob {
-        let size = u64::try_from(data.len()).unwrap();
-        let encoded = redstuff::encoded_blob_length(size, 1, N_SHARDS).unwrap();
-        let storage = self
-            .system
-            .reserve_space(encoded, epochs, &mut self.coin, &mut self.ctx)
-            .unwrap();
-        let (blob_id, root) = ids(data);
-        self.system
-            .register_blob(
-                storage,
-                blob_id,
-                root,
-                size,
-                1,
-                deletable,
-                &mut self.coin,
-                &mut self.ctx,
-            )
-            .unwrap()
-    }
-
-    fn advance_epoch(&mut self, keys: &Keys) {
-        let next = committee(keys, self.system.epoch() + 1);
-        self.system
-            .advance_epoch(next, CAPACITY, PRICE, WRITE_PRICE)
-            .unwrap();
-    }
+/// Advances the fixture's system to the next epoch with the same committee.
+fn advance_epoch(f: &mut SystemFixture) {
+    let next = f.committee.bls_committee(f.system.epoch() + 1);
+    f.system
+        .advance_epoch(next, CAPACITY, PRICE, WRITE_PRICE)
+        .unwrap();
 }
 
 fn generate() -> String {
-    let keys = Keys::new();
+    let keys = keys();
     let mut out = Move(String::new());
     out.line(
         "// Generated by `cargo run -p walrus-move-test-vectors -- --write` from walrus-core (BLS",
@@ -372,7 +254,7 @@ fn generate() -> String {
     };
 
     // bls_aggregate tests: a confirmation of blob [1; 32].
-    let twin_committee = committee(&keys, EPOCH);
+    let twin_committee = keys.bls_committee(EPOCH);
     let bls_message = confirmation(EPOCH, U256([1; 32]), perm);
     let bls_23 = keys.sign(&bls_message, &[2, 3]);
     let bls_13 = keys.sign(&bls_message, &[1, 3]);
@@ -432,7 +314,7 @@ fn generate() -> String {
 
     {
         // full_life_cycle: the deletable blob registered in the hello transaction.
-        let mut f = Fixture::new(&keys);
+        let mut f = fixture();
         let data = BLOBS[0].1;
         let size = u64::try_from(data.len()).unwrap();
         let encoded = redstuff::encoded_blob_length(size, 1, N_SHARDS).unwrap();
@@ -457,33 +339,22 @@ fn generate() -> String {
             .unwrap();
         assert_eq!(blob.id, hello_object_id);
         assert_eq!(
-            certify(
-                &f.system,
-                &mut blob.clone(),
-                &hello_permanent_23,
-                &mut f.ctx
-            ),
+            f.certify_with(&mut blob.clone(), &hello_permanent_23),
             Err(system::E_INVALID_BLOB_PERSISTENCE_TYPE)
         );
         assert_eq!(
-            certify(
-                &f.system,
-                &mut blob.clone(),
-                &hello_other_object_23,
-                &mut f.ctx
-            ),
+            f.certify_with(&mut blob.clone(), &hello_other_object_23),
             Err(system::E_INVALID_BLOB_PERSISTENCE_TYPE)
         );
-        certify(&f.system, &mut blob, &hello_deletable_23, &mut f.ctx).unwrap();
+        f.certify_with(&mut blob, &hello_deletable_23).unwrap();
         assert_eq!(blob.certified_epoch, Some(EPOCH));
     }
     {
         // certify aborts on a permanent blob.
-        let mut f = Fixture::new(&keys);
+        let mut f = fixture();
         let mut blob = f.register(b"certify me", false, 2);
-        let c = |f: &mut Fixture, blob: &mut Blob, cert: &Certificate| {
-            certify(&f.system, blob, cert, &mut f.ctx)
-        };
+        let c =
+            |f: &mut SystemFixture, blob: &mut Blob, cert: &Certificate| f.certify_with(blob, cert);
         assert_eq!(
             c(&mut f, &mut blob, &certify_me_epoch2_23),
             Err(twin_messages::E_INCORRECT_EPOCH)
@@ -518,17 +389,17 @@ fn generate() -> String {
         c(&mut f, &mut fresh, &certify_me_23).unwrap();
         // Expired before certification.
         let mut late = f.register(b"too late", false, 1);
-        f.advance_epoch(&keys);
+        advance_epoch(&mut f);
         assert_eq!(
             c(&mut f, &mut late, &too_late_epoch2_23),
             Err(system::E_BLOB_EXPIRED)
         );
     }
     {
-        let mut f = Fixture::new(&keys);
+        let mut f = fixture();
         let mut blob = f.register(b"permanent", false, 2);
-        certify(&f.system, &mut blob, &permanent_23, &mut f.ctx).unwrap();
-        let run = |cert: &Certificate, f: &mut Fixture| {
+        f.certify_with(&mut blob, &permanent_23).unwrap();
+        let run = |cert: &Certificate, f: &mut SystemFixture| {
             f.system
                 .invalidate_blob_id(&cert.signature, &cert.bitmap, &cert.message, &mut f.ctx)
         };

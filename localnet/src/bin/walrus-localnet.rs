@@ -8,9 +8,9 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use walrus_localnet::{
-    launcher::{run_chain, ChainOptions, FaucetConfig},
-    network::{default_bin_dir, LocalnetInfo, Network, NetworkDir, NetworkOptions},
+use walrus_localchain::launcher::{run_chain, ChainOptions, FaucetConfig};
+use walrus_localnet::network::{
+    default_bin_dir, LocalnetInfo, Network, NetworkDir, NetworkOptions,
 };
 
 /// A Sui-compatible local chain for Walrus.

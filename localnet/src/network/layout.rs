@@ -14,9 +14,9 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use walrus_chain::client::ChainConnection;
+use walrus_localchain::launcher::{AccountEntry, GenesisFile, NodeEntry, ONE_COIN};
 
 use super::process::{self, arg};
-use crate::launcher::{AccountEntry, GenesisFile, NodeEntry, ONE_COIN};
 
 /// What a restart needs, in `DIR/network.toml`.
 pub const NETWORK_FILE: &str = "network.toml";

@@ -29,6 +29,7 @@ use std::{
 
 use anyhow::{bail, Context};
 use walrus_chain::client::ChainConnection;
+use walrus_localchain::launcher::ONE_COIN;
 
 use layout::{client_config_toml, http_client, write_atomic, STOP_TIMEOUT};
 pub use layout::{
@@ -36,8 +37,6 @@ pub use layout::{
     CLIENT_CONFIG, FAULTS_FILE, GENESIS_FILE, INFO_FILE, NETWORK_FILE, PUBLISHER_CONFIG,
 };
 use process::arg;
-
-use crate::launcher::ONE_COIN;
 
 /// The stake of each node when [`NetworkOptions::stakes`] is `None` (FROST).
 pub const DEFAULT_STAKE: u64 = 1_000 * ONE_COIN;

@@ -1,14 +1,11 @@
 //! `walrus-publisher`: the Walrus publisher HTTP service (`PUT /v1/blobs`).
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
 use walrus_publisher::{PublisherConfig, DEFAULT_LISTEN};
-use walrus_sdk::{
-    client::{SdkConfig, WalrusSdk},
-    config::ClientConfig,
-};
+use walrus_service::cli::{default_listen, ServiceArgs};
 
 /// The Walrus publisher: stores the bodies of `PUT /v1/blobs` requests as blobs, paid by the
 /// wallet of the client configuration, and answers Walrus's `BlobStoreResult` JSON.
@@ -21,15 +18,15 @@ use walrus_sdk::{
 /// (`--body-read-timeout-secs`, `--body-min-bytes-per-sec`); a client that sends it too slowly
 /// gets 408 and its slot goes to the next upload.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about)]
+#[command(
+    version,
+    about,
+    long_about,
+    mut_arg("listen", default_listen(DEFAULT_LISTEN))
+)]
 struct Cli {
-    /// The client configuration (wallet key and chain); default
-    /// `$XDG_CONFIG_HOME/walrus/client.toml` or `~/.config/walrus/client.toml`.
-    #[arg(long, short, env = "WALRUS_CONFIG")]
-    config: Option<PathBuf>,
-    /// The address to listen on.
-    #[arg(long, default_value = DEFAULT_LISTEN)]
-    listen: SocketAddr,
+    #[command(flatten)]
+    service: ServiceArgs,
     /// Largest accepted blob in bytes (larger requests get 413).
     #[arg(long, default_value_t = PublisherConfig::default().max_body_bytes)]
     max_body_bytes: u64,
@@ -61,13 +58,8 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     walrus_service::init_tracing();
     let cli = Cli::parse();
-    let client_config = ClientConfig::load(cli.config.as_deref())?;
-    let chain = client_config
-        .chain_client()
-        .map_err(anyhow::Error::msg)
-        .context("cannot create the chain client")?;
-    let wallet = chain.address();
-    let sdk = WalrusSdk::new(chain, SdkConfig::default());
+    let sdk = cli.service.sdk()?;
+    let wallet = sdk.chain().address();
     let config = PublisherConfig {
         max_body_bytes: cli.max_body_bytes,
         max_concurrent_uploads: cli.max_concurrent_uploads,
@@ -77,10 +69,7 @@ async fn main() -> anyhow::Result<()> {
         body_read_timeout: Duration::from_secs(cli.body_read_timeout_secs),
         body_min_bytes_per_sec: cli.body_min_bytes_per_sec,
     };
-    let listener = tokio::net::TcpListener::bind(cli.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", cli.listen))?;
-    let address = listener.local_addr()?;
+    let (listener, address) = cli.service.bind().await?;
     tracing::info!(
         %address,
         %wallet,

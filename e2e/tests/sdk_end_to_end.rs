@@ -1,0 +1,154 @@
+//! The SDK (`walrus_sdk::client::WalrusSdk`) against real node processes and the chain
+//! ([`StorageCluster`]: 4 nodes holding 1, 2, 3 and 4 of 10 shards): store
+//! and read back blobs of several sizes, a second store answered `AlreadyCertified`, the status
+//! the nodes agree on, a deletable blob deleted by its owner (every node drops its data), and
+//! reads while a node is down.
+
+use std::time::Duration;
+
+use walrus_e2e::{poll, test_data, StorageCluster};
+use walrus_node_client::api::BlobStatus;
+use walrus_sdk::client::{NoProgress, SdkError, StoreOptions, StoreOutcome};
+
+#[test]
+fn sdk_stores_and_reads_blobs_of_several_sizes() {
+    StorageCluster::run(|StorageCluster { mut net, client }| async move {
+        let epoch = client.epoch();
+        let sdk = net
+            .sdk()
+            .expect("an SDK client of the network's client wallet");
+        let mut stored = Vec::new();
+        for (len, seed) in [(0usize, 1u64), (1, 2), (1 << 20, 3)] {
+            let data = test_data(len, seed);
+            let outcome = sdk
+                .store(data.clone(), StoreOptions::permanent(2), &NoProgress)
+                .await
+                .unwrap_or_else(|error| panic!("storing {len} bytes: {error}"));
+            let StoreOutcome::NewlyCreated {
+                blob_object, cost, ..
+            } = &outcome
+            else {
+                panic!("a fresh blob is newly created: {outcome:?}");
+            };
+            assert_eq!(blob_object.size, len as u64);
+            assert_eq!(blob_object.storage.end_epoch, epoch + 2);
+            assert_eq!(blob_object.certified_epoch, Some(epoch));
+            assert!(!blob_object.deletable);
+            assert!(*cost > 0);
+            let blob_id = outcome.blob_id();
+            let read = sdk.read(&blob_id, &NoProgress).await.expect("read back");
+            assert!(read == data, "{len} bytes read back differ");
+            stored.push((blob_id, data));
+        }
+
+        // The same bytes again: the nodes already hold them certified long enough.
+        let (blob_id, data) = stored[2].clone();
+        match sdk
+            .store(data.clone(), StoreOptions::permanent(1), &NoProgress)
+            .await
+        {
+            Ok(StoreOutcome::AlreadyCertified {
+                blob_id: id,
+                end_epoch,
+                ..
+            }) => {
+                assert_eq!((id, end_epoch), (blob_id, epoch + 2));
+            }
+            other => panic!("expected AlreadyCertified, got {other:?}"),
+        }
+        match sdk.status(&blob_id).await.expect("status") {
+            BlobStatus::Permanent {
+                is_certified: true,
+                end_epoch,
+                ..
+            } => assert_eq!(end_epoch, epoch + 2),
+            other => panic!("unexpected status {other:?}"),
+        }
+
+        // Byte ranges: within one row, across rows, the last byte, empty, out of bounds.
+        let size = data.len() as u64;
+        assert_eq!(sdk.blob_size(&blob_id).await.expect("size"), size);
+        for range in [0..10, 1000..300_000, size - 1..size, 7..7, 0..size] {
+            let bytes = sdk
+                .read_range(&blob_id, range.clone(), &NoProgress)
+                .await
+                .expect("range read");
+            assert!(
+                bytes[..]
+                    == data[usize::try_from(range.start).unwrap()
+                        ..usize::try_from(range.end).unwrap()],
+                "range {range:?} differs"
+            );
+        }
+        assert!(matches!(
+            sdk.read_range(&blob_id, size - 1..size + 1, &NoProgress)
+                .await,
+            Err(SdkError::InvalidRange { .. })
+        ));
+
+        // A deletable blob, deleted by its owner: every node drops its data.
+        let deletable = test_data(4096, 4);
+        let outcome = sdk
+            .store(deletable, StoreOptions::deletable(2), &NoProgress)
+            .await
+            .expect("store deletable");
+        let StoreOutcome::NewlyCreated { blob_object, .. } = &outcome else {
+            panic!("a deletable store always creates: {outcome:?}");
+        };
+        let object_id = blob_object.id;
+        // Extend it, and find it among the wallet's blobs.
+        let extended = sdk.extend(object_id, 3).await.expect("extend");
+        assert_eq!(extended.storage.end_epoch, epoch + 5);
+        let owned = sdk.list_blobs(false).await.expect("list blobs");
+        assert!(owned.contains(&extended), "{owned:?}");
+        let deleted_id = outcome.blob_id();
+        assert!(matches!(
+            sdk.status(&deleted_id).await.expect("status"),
+            BlobStatus::Deletable { .. }
+        ));
+        sdk.delete(object_id).await.expect("delete");
+        assert!(sdk
+            .list_blobs(true)
+            .await
+            .expect("list blobs")
+            .iter()
+            .all(|blob| blob.id != object_id));
+        for node in 0..StorageCluster::NODES {
+            let node_client = client.node(node);
+            poll(
+                "the deleted blob's data to go",
+                Duration::from_secs(20),
+                || async move {
+                    match node_client.get_metadata(&deleted_id).await {
+                        Err(error) if error.is_not_found() => Ok(()),
+                        other => Err(format!("{other:?}")),
+                    }
+                },
+            )
+            .await
+            .unwrap();
+        }
+        assert_eq!(
+            sdk.status(&deleted_id).await.expect("status"),
+            BlobStatus::Nonexistent
+        );
+
+        // A node down (the one with the most shards): reads still succeed from the others.
+        let biggest = (0..StorageCluster::NODES)
+            .max_by_key(|&node| net.shards.weight(&[node]))
+            .expect("nodes");
+        net.network.kill_node(biggest).unwrap();
+        let read = sdk
+            .read(&blob_id, &NoProgress)
+            .await
+            .expect("read with a node down");
+        assert!(read == data);
+
+        // A blob nobody stored.
+        let unknown = walrus_core::BlobId([9; 32]);
+        match sdk.read(&unknown, &NoProgress).await {
+            Err(SdkError::BlobNotFound(id)) => assert_eq!(id, unknown),
+            other => panic!("expected BlobNotFound, got {:?}", other.map(|b| b.len())),
+        }
+    });
+}

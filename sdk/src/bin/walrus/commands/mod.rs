@@ -1,0 +1,8 @@
+//! The commands, by group.
+
+pub mod audit;
+pub mod blob_id;
+pub mod blobs;
+pub mod info;
+pub mod read;
+pub mod store;

@@ -1,0 +1,100 @@
+//! What the commands share: the global flags, the connection to the network, argument
+//! parsing and human-readable output.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{Context as _, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use walrus_core::{BlobId, ObjectId};
+use walrus_sdk::{
+    client::{Progress, SdkConfig, WalrusSdk},
+    config::ClientConfig,
+};
+
+/// The global flags.
+#[derive(Debug)]
+pub struct Context {
+    /// `--json`: machine-readable output.
+    pub json: bool,
+    /// `--config`: the client configuration file, if given.
+    pub config: Option<PathBuf>,
+}
+
+impl Context {
+    /// Connects to the network the configuration names and runs `work` with it on a fresh
+    /// async runtime.
+    pub fn with_sdk<T>(&self, work: impl AsyncFnOnce(&WalrusSdk) -> Result<T>) -> Result<T> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let _guard = runtime.enter();
+        let config = ClientConfig::load(self.config.as_deref())?;
+        let chain = config.chain_client().map_err(anyhow::Error::msg)?;
+        let sdk = WalrusSdk::new(chain, SdkConfig::default());
+        runtime.block_on(work(&sdk))
+    }
+}
+
+/// A Sui object ID (`0x…`).
+pub fn parse_object_id(text: &str) -> Result<ObjectId> {
+    text.parse()
+        .map_err(|error| anyhow::anyhow!("invalid object ID '{text}': {error}"))
+}
+
+/// A blob ID (unpadded base64url).
+pub fn parse_blob_id(text: &str) -> Result<BlobId> {
+    text.parse()
+        .map_err(|error| anyhow::anyhow!("invalid blob ID '{text}': {error}"))
+}
+
+/// A progress bar on stderr that follows the SDK's stages.
+pub struct Bar(pub ProgressBar);
+
+impl Bar {
+    /// A bar showing `message` until the first stage reports.
+    pub fn new(message: &'static str) -> Self {
+        let bar = ProgressBar::new(0).with_message(message);
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({elapsed})")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Self(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn update(&self, stage: &str, done: u64, total: u64) {
+        self.0.set_message(stage.to_owned());
+        self.0.set_length(total);
+        self.0.set_position(done);
+    }
+}
+
+/// A spinner on stderr; invisible when stderr is not a terminal.
+pub fn spinner(message: &'static str) -> ProgressBar {
+    let spinner = ProgressBar::new_spinner().with_message(message);
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        spinner.set_style(style);
+    }
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    spinner
+}
+
+/// `bytes` in B, KiB, MiB, GiB or TiB.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.2} {}", UNITS[unit])
+    }
+}

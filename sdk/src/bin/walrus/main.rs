@@ -1,0 +1,82 @@
+//! `walrus`: the command-line client of a Walrus-compatible storage network.
+//!
+//! One module per command group in `commands/`: each holds its commands' arguments (with
+//! their help texts) and what they do; this file only lists them. Adding a group is a new
+//! module and a line per command in [`Command`].
+
+mod commands;
+mod common;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::{
+    commands::{audit, blob_id, blobs, info, read, store},
+    common::Context,
+};
+
+/// mimalloc keeps freed memory for reuse; encoding allocates and frees hundreds of MiB.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Store and read blobs on a Walrus-compatible decentralized storage network.
+#[derive(Debug, Parser)]
+#[command(name = "walrus", version, about, long_about = None)]
+struct Cli {
+    /// Print machine-readable JSON instead of human-readable text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The client configuration file (default: $WALRUS_CONFIG, else
+    /// ~/.config/walrus/client.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Every command; the help of each is its arguments' doc comment.
+#[derive(Debug, Subcommand)]
+enum Command {
+    BlobId(blob_id::BlobIdArgs),
+    Store(store::StoreArgs),
+    Read(read::ReadArgs),
+    BlobStatus(read::BlobStatusArgs),
+    Delete(blobs::DeleteArgs),
+    Extend(blobs::ExtendArgs),
+    ListBlobs(blobs::ListBlobsArgs),
+    Info(info::InfoArgs),
+    Audit(audit::AuditArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(0) => {}
+        Ok(code) => std::process::exit(code),
+        Err(error) => {
+            eprintln!("Error: {error:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Runs the command; the process's exit code on success (only `audit` has nonzero ones).
+fn run(cli: Cli) -> Result<i32> {
+    let context = Context {
+        json: cli.json,
+        config: cli.config,
+    };
+    match cli.command {
+        Command::BlobId(args) => args.run(&context).map(|()| 0),
+        Command::Store(args) => args.run(&context).map(|()| 0),
+        Command::Read(args) => args.run(&context).map(|()| 0),
+        Command::BlobStatus(args) => args.run(&context).map(|()| 0),
+        Command::Delete(args) => args.run(&context).map(|()| 0),
+        Command::Extend(args) => args.run(&context).map(|()| 0),
+        Command::ListBlobs(args) => args.run(&context).map(|()| 0),
+        Command::Info(args) => args.run(&context).map(|()| 0),
+        Command::Audit(args) => args.run(&context),
+    }
+}

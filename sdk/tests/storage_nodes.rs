@@ -1,0 +1,412 @@
+//! The SDK's storage-node side ([`StorageNodes`]) against committees of mock nodes, without a
+//! chain: whole and ranged reads around missing, lying and silent nodes, blob status by
+//! validity weight, and audits.
+
+use std::{
+    collections::BTreeSet,
+    ops::Range,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use walrus_chain::client::committee::{CommitteeView, MemberInfo};
+use walrus_core::{
+    crypto::{Committee, CommitteeMember, ProtocolKeyPair},
+    encoding::EncodedBlob,
+    BlobId, ObjectId, SliverPairIndex,
+};
+use walrus_node_client::{
+    api::{BlobStatus, DeletableCounts, EventId},
+    testing::{blob_bytes, encoded_blob, Behavior, MockNode, Route},
+    ErrorReason,
+};
+use walrus_sdk::{
+    audit::{AuditOptions, Verdict},
+    client::{NoProgress, SdkConfig, SdkError},
+    nodes::StorageNodes,
+};
+
+/// Shards of the mock networks (`f = 3`: reads need 4 primary slivers, validity is 4 shards,
+/// a quorum 7).
+const N_SHARDS: u16 = 10;
+/// Bytes of the blob: several rows of the primary source slivers.
+const BLOB_LEN: usize = 20_000;
+/// After this long without progress a read asks further nodes (tests with a silent node).
+const HEDGE_AFTER: Duration = Duration::from_millis(200);
+/// Never hedging in time (tests that count requests, whatever the machine's load).
+const NO_HEDGE: Duration = Duration::from_secs(30);
+/// Far longer than any test may take: a read that waits for a silent node fails the test.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// A bound on tests that must not wait for a silent node.
+const PROMPTLY: Duration = Duration::from_secs(10);
+
+/// A committee of ten mock nodes, node `i` holding the shard of pair `i` of the blob.
+struct Network {
+    blob: Arc<EncodedBlob>,
+    nodes: Vec<MockNode>,
+    view: CommitteeView,
+}
+
+impl Network {
+    /// Node `i` answers as `behaviors[i]` (missing entries: honest) and reports `status`.
+    async fn start(behaviors: Vec<Behavior>, status: impl Fn(usize) -> BlobStatus) -> Self {
+        let blob = Arc::new(encoded_blob(N_SHARDS, BLOB_LEN, 0x5a));
+        let blob_id = *blob.metadata.blob_id();
+        let mut nodes = Vec::new();
+        let mut members = Vec::new();
+        let mut weights = Vec::new();
+        for index in 0..N_SHARDS {
+            let position = usize::from(index);
+            let behavior = behaviors.get(position).cloned();
+            let pair = SliverPairIndex(index);
+            let node = MockNode::builder(blob.clone())
+                .pairs([pair])
+                .behavior(behavior.unwrap_or(Behavior::Honest))
+                .status(status(position))
+                .start()
+                .await;
+            let key = ProtocolKeyPair::from_seed([u8::try_from(index).unwrap(); 32]);
+            weights.push(CommitteeMember {
+                public_key: key.public().clone(),
+                weight: 1,
+            });
+            members.push(MemberInfo {
+                node_id: ObjectId([u8::try_from(index).unwrap() + 1; 32]),
+                public_key: key.public().clone(),
+                url: node.url().to_owned(),
+                shards: vec![pair.to_shard_index(N_SHARDS, &blob_id)],
+            });
+            nodes.push(node);
+        }
+        let view = CommitteeView {
+            epoch: 1,
+            n_shards: N_SHARDS,
+            committee: Committee::new(1, N_SHARDS, weights).unwrap(),
+            members,
+            own_index: None,
+            own_shards: BTreeSet::new(),
+        };
+        Self { blob, nodes, view }
+    }
+
+    /// Node `i` answers as `behaviors[i]`; every node knows nothing about the blob's status.
+    async fn with(behaviors: Vec<Behavior>) -> Self {
+        Self::start(behaviors, |_| BlobStatus::Nonexistent).await
+    }
+
+    fn blob_id(&self) -> BlobId {
+        *self.blob.metadata.blob_id()
+    }
+
+    /// Sliver requests each node received.
+    fn sliver_requests(&self) -> Vec<usize> {
+        self.nodes
+            .iter()
+            .map(|node| node.requests(Route::Sliver))
+            .collect()
+    }
+}
+
+fn storage_nodes(hedge_after: Duration) -> StorageNodes {
+    StorageNodes::new(SdkConfig {
+        hedge_after,
+        request_timeout: REQUEST_TIMEOUT,
+        ..SdkConfig::default()
+    })
+}
+
+fn data() -> Vec<u8> {
+    blob_bytes(BLOB_LEN, 0x5a)
+}
+
+/// The bytes `range` of the blob.
+fn data_in(range: &Range<u64>) -> Vec<u8> {
+    let index = |at: u64| usize::try_from(at).unwrap();
+    data()[index(range.start)..index(range.end)].to_vec()
+}
+
+async fn read_range(
+    network: &Network,
+    range: Range<u64>,
+    hedge_after: Duration,
+) -> Result<Vec<u8>, SdkError> {
+    storage_nodes(hedge_after)
+        .read_range(&network.view, &network.blob_id(), range, &NoProgress)
+        .await
+}
+
+/// Bytes per row of the blob: the row `i` is in the primary source sliver `i`.
+fn row_length(network: &Network) -> u64 {
+    let layout = network.blob.metadata.layout();
+    u64::try_from(layout.row_length()).unwrap()
+}
+
+#[tokio::test]
+async fn reads_a_blob_from_honest_nodes() {
+    let network = Network::with(vec![]).await;
+    let nodes = storage_nodes(NO_HEDGE);
+    let blob_id = network.blob_id();
+    let bytes = nodes
+        .read(&network.view, &blob_id, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(bytes, data());
+    let size = nodes.blob_size(&network.view, &blob_id).await.unwrap();
+    assert_eq!(size, BLOB_LEN as u64);
+    // The four source slivers decode by copy: nobody else is asked.
+    assert_eq!(network.sliver_requests(), [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]);
+}
+
+#[tokio::test]
+async fn reads_around_missing_lying_and_silent_nodes() {
+    // The holders of the first six pairs (asked first) fail in every way; the last four are
+    // exactly the slivers a read needs.
+    let network = Network::with(vec![
+        Behavior::Refuse(ErrorReason::SliverNotFound),
+        Behavior::OtherSliver,
+        Behavior::Body(vec![0xff; 100]),
+        Behavior::Hang,
+        Behavior::Body(vec![0; 8 << 20]),
+        Behavior::Refuse(ErrorReason::Internal),
+    ])
+    .await;
+    let started = Instant::now();
+    let bytes = storage_nodes(HEDGE_AFTER)
+        .read(&network.view, &network.blob_id(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(bytes, data());
+    assert!(started.elapsed() < PROMPTLY, "{:?}", started.elapsed());
+    // Every node was asked once, the silent one included: none twice.
+    assert_eq!(network.sliver_requests(), [1; 10]);
+}
+
+#[tokio::test]
+async fn metadata_of_another_blob_are_not_used() {
+    let other = encoded_blob(N_SHARDS, BLOB_LEN, 0x33)
+        .metadata
+        .into_unverified();
+    // Seven nodes answer the metadata of another blob; the three others are enough.
+    let network = Network::with(vec![Behavior::Metadata(other); 7]).await;
+    let bytes = storage_nodes(HEDGE_AFTER)
+        .read(&network.view, &network.blob_id(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(bytes, data());
+}
+
+#[tokio::test]
+async fn too_few_slivers_fail_the_read() {
+    // Seven of ten pairs are missing: three slivers cannot decode the blob.
+    let network = Network::with(vec![Behavior::Refuse(ErrorReason::SliverNotFound); 7]).await;
+    let error = storage_nodes(HEDGE_AFTER)
+        .read(&network.view, &network.blob_id(), &NoProgress)
+        .await
+        .unwrap_err();
+    match error {
+        SdkError::NotEnoughSlivers { blob_id, detail } => {
+            assert_eq!(blob_id, network.blob_id());
+            assert!(detail.contains("3 of 4 primary slivers"), "{detail}");
+        }
+        other => panic!("expected too few slivers, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_blob_is_not_found_and_an_invalid_one_is_invalid() {
+    let missing = Network::with(vec![Behavior::Refuse(ErrorReason::MetadataNotFound); 10]).await;
+    let blob_id = missing.blob_id();
+    let error = storage_nodes(HEDGE_AFTER)
+        .read(&missing.view, &blob_id, &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, SdkError::BlobNotFound(id) if id == blob_id),
+        "{error:?}"
+    );
+
+    // Nodes of validity weight (4 shards) say the blob is invalid.
+    let invalid = Network::with(vec![Behavior::Refuse(ErrorReason::BlobInvalid); 4]).await;
+    let blob_id = invalid.blob_id();
+    let nodes = storage_nodes(HEDGE_AFTER);
+    let error = nodes
+        .read(&invalid.view, &blob_id, &NoProgress)
+        .await
+        .unwrap_err();
+    // Whether their metadata answers or those for the first four slivers come first, four
+    // shards' reports make the blob invalid.
+    match error {
+        SdkError::BlobInvalid(id) => assert_eq!(id, blob_id),
+        other => panic!("expected an invalid blob, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_range_reads_only_the_rows_it_covers() {
+    let network = Network::with(vec![]).await;
+    let row = row_length(&network);
+
+    // Inside row 1, only the holder of pair 1 is asked; across rows 1 and 2, both holders.
+    for (range, requests) in [
+        (row + 10..2 * row - 10, [0, 1, 0, 0, 0, 0, 0, 0, 0, 0]),
+        (2 * row - 5..2 * row + 5, [0, 2, 1, 0, 0, 0, 0, 0, 0, 0]),
+    ] {
+        let bytes = read_range(&network, range.clone(), NO_HEDGE).await.unwrap();
+        assert_eq!(bytes, data_in(&range));
+        assert_eq!(network.sliver_requests(), requests);
+    }
+
+    // The last bytes, the whole blob, and nothing at all.
+    let end = BLOB_LEN as u64;
+    for range in [end - 3..end, 0..end] {
+        assert_eq!(
+            read_range(&network, range.clone(), NO_HEDGE).await.unwrap(),
+            data_in(&range)
+        );
+    }
+    let before = network.sliver_requests();
+    assert!(read_range(&network, 7..7, NO_HEDGE)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(network.sliver_requests(), before);
+}
+
+#[tokio::test]
+async fn a_range_outside_the_blob_is_refused() {
+    let network = Network::with(vec![]).await;
+    let end = BLOB_LEN as u64;
+    for range in [end - 1..end + 1, end + 5..end + 6] {
+        let error = read_range(&network, range.clone(), NO_HEDGE)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, SdkError::InvalidRange { start, end: stop, size }
+                if start == range.start && stop == range.end && size == end),
+            "{error:?}"
+        );
+    }
+    let reversed = Range { start: 9, end: 3 };
+    assert!(matches!(
+        read_range(&network, reversed, NO_HEDGE).await,
+        Err(SdkError::InvalidRange {
+            start: 9,
+            end: 3,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn a_range_whose_holder_is_silent_falls_back_to_a_whole_read() {
+    let network = Network::with(vec![Behavior::Honest, Behavior::Hang]).await;
+    let row = row_length(&network);
+    let range = row + 1..row + 100;
+    let started = Instant::now();
+    let bytes = read_range(&network, range.clone(), HEDGE_AFTER)
+        .await
+        .unwrap();
+    assert_eq!(bytes, data_in(&range));
+    assert!(started.elapsed() < PROMPTLY, "{:?}", started.elapsed());
+    assert!(started.elapsed() >= HEDGE_AFTER);
+    // The range asked the silent holder of row 1, then the whole read the four source
+    // slivers (the silent one again) and more after it stalled.
+    let requests = network.sliver_requests();
+    assert_eq!(requests[..4], [1, 2, 1, 1], "{requests:?}");
+    assert!(requests[4..].iter().sum::<usize>() >= 1, "{requests:?}");
+}
+
+fn certified_until(end_epoch: u32) -> BlobStatus {
+    BlobStatus::Permanent {
+        end_epoch,
+        is_certified: true,
+        status_event: EventId {
+            checkpoint: u64::from(end_epoch),
+            event_index: 0,
+        },
+        deletable_counts: DeletableCounts::default(),
+        initial_certified_epoch: Some(1),
+    }
+}
+
+#[tokio::test]
+async fn the_status_is_what_validity_weight_reports() {
+    // Three liars claim a later end epoch; one node never answers; six honest ones.
+    let mut behaviors = vec![Behavior::Honest; 3];
+    behaviors.push(Behavior::Hang);
+    let network = Network::start(behaviors, |index| {
+        if index < 3 {
+            certified_until(100)
+        } else {
+            certified_until(5)
+        }
+    })
+    .await;
+    let started = Instant::now();
+    let status = storage_nodes(HEDGE_AFTER)
+        .status(&network.view, &network.blob_id())
+        .await;
+    assert_eq!(status, certified_until(5));
+    assert!(started.elapsed() < PROMPTLY, "{:?}", started.elapsed());
+
+    // Fewer than validity weight cannot make a blob exist.
+    let minority = Network::start(vec![], |index| {
+        if index < 3 {
+            certified_until(100)
+        } else {
+            BlobStatus::Nonexistent
+        }
+    })
+    .await;
+    let status = storage_nodes(HEDGE_AFTER)
+        .status(&minority.view, &minority.blob_id())
+        .await;
+    assert_eq!(status, BlobStatus::Nonexistent);
+}
+
+#[tokio::test]
+async fn an_audit_reports_every_shard() {
+    let mut behaviors = vec![Behavior::Honest; 7];
+    behaviors.extend([
+        Behavior::Refuse(ErrorReason::MetadataNotFound),
+        Behavior::CorruptSymbols,
+        Behavior::Hang,
+    ]);
+    let network = Network::with(behaviors).await;
+    let options = AuditOptions {
+        samples: 2,
+        request_timeout: Duration::from_millis(500),
+        max_concurrent_requests: 8,
+    };
+    let report = storage_nodes(HEDGE_AFTER)
+        .audit(&network.view, &network.blob_id(), &options)
+        .await
+        .unwrap();
+    assert_eq!(report.blob_id, network.blob_id());
+    assert_eq!(report.unencoded_length, BLOB_LEN as u64);
+    let verdicts: Vec<Verdict> = report
+        .nodes
+        .iter()
+        .map(|node| {
+            assert_eq!(node.shards.len(), 1);
+            node.shards[0].verdict
+        })
+        .collect();
+    let mut expected = vec![Verdict::Holds; 7];
+    expected.extend([Verdict::Missing, Verdict::Lying, Verdict::Unreachable]);
+    assert_eq!(verdicts, expected);
+    let urls: Vec<&str> = report.nodes.iter().map(|node| node.url.as_str()).collect();
+    let expected_urls: Vec<&str> = network.nodes.iter().map(MockNode::url).collect();
+    assert_eq!(urls, expected_urls);
+    let summary = report.summary;
+    assert_eq!(
+        (
+            summary.holds,
+            summary.missing,
+            summary.lying,
+            summary.unreachable
+        ),
+        (7, 1, 1, 1)
+    );
+    assert!(summary.recoverable && !report.all_hold());
+}
