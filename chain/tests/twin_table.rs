@@ -160,7 +160,7 @@ const RENAMED: &[(&str, &str, &str, &str)] = &[
 const BALANCE_FIELDS: &[(&str, &str, &str)] = &[
     ("system", "System", "rewards_pool"),
     ("staking", "StakingPool", "wal_balance"),
-    ("staking", "StakingPool", "rewards"),
+    ("staking", "StakingPool", "commission"),
 ];
 
 /// Twin items without a Move counterpart: (module, item, reason).

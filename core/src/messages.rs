@@ -12,6 +12,7 @@
 //! | deletable storage confirmation | `[1, 0, 3]` | 72 bytes |
 //! | invalid blob ID | `[2, 0, 3]` | 39 bytes |
 //! | proof of possession | `[0, 0, 3]` | 87 bytes (3 + 4 + 32 + 48) |
+//! | shard-sync request | `[3, 0, 3]` | 50 bytes (3 + 4 + 2 + 1 + 32 + 8) |
 
 use std::{fmt, marker::PhantomData};
 
@@ -21,7 +22,7 @@ use thiserror::Error;
 
 use crate::{
     crypto::{AggregateSignature, PublicKey, Signature},
-    BlobId, Epoch, ObjectId,
+    BlobId, Epoch, ObjectId, ShardIndex, SliverType,
 };
 
 /// The intent types (first byte of every protocol message).
@@ -281,6 +282,32 @@ protocol_message_kind!(
     ProofOfPossessionBody,
     intent_type::PROOF_OF_POSSESSION
 );
+
+/// The body of a shard-sync request: the new owner of `shard_index` asks the shard's previous
+/// owner for the slivers of `sliver_type` of up to `sliver_count` certified blobs, in blob-ID
+/// order, starting at `starting_blob_id` (inclusive). The message's epoch is the epoch in which
+/// the requester owns the shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncShardRequestBody {
+    /// The shard to sync.
+    pub shard_index: ShardIndex,
+    /// The axis of the slivers asked for.
+    pub sliver_type: SliverType,
+    /// The first blob ID of the batch (inclusive).
+    pub starting_blob_id: BlobId,
+    /// At most this many slivers.
+    pub sliver_count: u64,
+}
+
+protocol_message_kind!(
+    /// A shard-sync request, signed by the shard's new owner. Intent `[3, 0, 3]`.
+    SyncShardMsg,
+    SyncShardRequestBody,
+    intent_type::SYNC_SHARD
+);
+
+/// A signed shard-sync request (the body of `POST /v1/migrate/sync_shard`).
+pub type SignedSyncShardRequest = SignedMessage<SyncShardMsg>;
 
 impl Confirmation {
     /// A storage confirmation of `blob_id` with the given persistence type.
@@ -653,6 +680,26 @@ mod tests {
         assert_eq!(&bytes[..7], &[2, 0, 3, 2, 1, 0, 0]);
         assert_eq!(&bytes[7..], &blob_id().0);
         assert_eq!(InvalidBlobIdMsg::from_bcs_bytes(&bytes).unwrap(), message);
+    }
+
+    #[test]
+    fn sync_shard_request_is_50_bytes() {
+        let message = SyncShardMsg::new(
+            7,
+            SyncShardRequestBody {
+                shard_index: ShardIndex(258),
+                sliver_type: SliverType::Secondary,
+                starting_blob_id: blob_id(),
+                sliver_count: 10,
+            },
+        );
+        let bytes = message.to_bcs_bytes();
+        assert_eq!(bytes.len(), 50);
+        assert_eq!(&bytes[..10], &[3, 0, 3, 7, 0, 0, 0, 2, 1, 1]);
+        assert_eq!(&bytes[10..42], &blob_id().0);
+        assert_eq!(&bytes[42..], &10u64.to_le_bytes());
+        assert_eq!(SyncShardMsg::from_bcs_bytes(&bytes).unwrap(), message);
+        assert!(InvalidBlobIdMsg::from_bcs_bytes(&bytes).is_err());
     }
 
     #[test]

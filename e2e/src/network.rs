@@ -6,12 +6,16 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context};
 use reqwest::{header::HeaderName, StatusCode};
-use walrus_chain::client::WalrusClient;
+use walrus_chain::{
+    client::{committee::CommitteeView, WalrusClient},
+    contract::staking::{Staking, EPOCH_CHANGE_DONE},
+};
 use walrus_core::{
     encoding::{EncodedBlob, Primary, Secondary},
     BlobId, ShardIndex, SliverPairIndex,
 };
-use walrus_localnet::network::{Network, NetworkOptions, Process};
+use walrus_localchain::launcher::ONE_COIN;
+use walrus_localnet::network::{sui_address, Network, NetworkOptions, Process};
 use walrus_node_client::{
     api::{BlobStatus, ErrorReason},
     NodeClient,
@@ -22,7 +26,8 @@ use walrus_sdk::{
 };
 
 use crate::{
-    inconsistent_encoding, poll, within, Cli, Faults, MetadataFault, SliverFault, SymbolsFault,
+    inconsistent_encoding, poll, test_data, within, write_file, Cli, Faults, MetadataFault,
+    SliverFault, SymbolsFault,
 };
 
 /// Lines of each log printed when a test fails.
@@ -41,6 +46,26 @@ pub struct ShardMap {
 }
 
 impl ShardMap {
+    /// The shards of each node of `network` in the committee `view` (none for a node that is
+    /// not a member), nodes matched to members by URL.
+    pub fn from_view(network: &Network, view: &CommitteeView) -> anyhow::Result<Self> {
+        let shards = (0..network.n_nodes())
+            .map(|i| {
+                let url = network.node_url(i)?;
+                Ok(view
+                    .members
+                    .iter()
+                    .find(|member| member.url == url)
+                    .map(|member| member.shards.clone())
+                    .unwrap_or_default())
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self {
+            n_shards: view.n_shards,
+            shards,
+        })
+    }
+
     /// The shards each node of `network` reported at start.
     pub fn of(network: &Network) -> anyhow::Result<Self> {
         let shards = (0..network.n_nodes())
@@ -231,6 +256,123 @@ impl TestNetwork {
     pub fn chain_client(&self) -> anyhow::Result<WalrusClient> {
         let config = ClientConfig::load(Some(&self.network.client_config_path()))?;
         config.chain_client().map_err(anyhow::Error::msg)
+    }
+
+    /// A chain client signing with node `i`'s wallet (it owns the node's `StorageNodeCap`
+    /// and its genesis stake).
+    pub fn node_wallet(&self, i: usize) -> anyhow::Result<WalrusClient> {
+        let config = walrus_node::NodeConfig::load(&self.network.dir().node_config(i))?;
+        Ok(WalrusClient::new(
+            &config.chain.rpc_url,
+            config.sui_key()?,
+            config.chain_config()?,
+        )?)
+    }
+
+    /// The committee the chain has now.
+    pub async fn committee(&self) -> anyhow::Result<CommitteeView> {
+        Ok(self.chain_client()?.committee_view(None).await?)
+    }
+
+    /// Re-reads which node holds which shard from the chain's current committee (after an
+    /// epoch change).
+    pub async fn refresh_shards(&mut self) -> anyhow::Result<()> {
+        let view = self.committee().await?;
+        self.shards = ShardMap::from_view(&self.network, &view)?;
+        Ok(())
+    }
+
+    /// Waits until the chain's `Staking` object satisfies `done`; returns it.
+    pub async fn wait_staking(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&Staking) -> bool,
+    ) -> anyhow::Result<Staking> {
+        let chain = self.chain_client()?;
+        poll(what, timeout, || async {
+            let staking = chain.staking().await.map_err(|e| e.to_string())?;
+            if done(&staking) {
+                Ok(staking)
+            } else {
+                Err(format!(
+                    "epoch {} in state {}",
+                    staking.epoch, staking.epoch_state
+                ))
+            }
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}\n{}", self.network.all_logs_tail(20)))
+    }
+
+    /// Waits until epoch `epoch` (or a later one) has begun and its epoch change is done.
+    pub async fn wait_epoch_change_done(
+        &self,
+        epoch: u32,
+        timeout: Duration,
+    ) -> anyhow::Result<Staking> {
+        self.wait_staking(
+            &format!("the epoch change to epoch {epoch} to be done"),
+            timeout,
+            |staking| {
+                staking.epoch > epoch
+                    || (staking.epoch == epoch && staking.epoch_state == EPOCH_CHANGE_DONE)
+            },
+        )
+        .await
+    }
+
+    /// An SDK client with a new wallet (key derived from `seed`) funded by the faucet with
+    /// 10 000 SUI and 10 000 WAL: concurrent clients with their own wallets do not contend
+    /// for gas coins.
+    pub async fn funded_sdk(&self, seed: u64) -> anyhow::Result<WalrusSdk> {
+        let key: String = test_data(32, seed)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        let address = sui_address(&key)?;
+        let body = serde_json::json!({
+            "recipient": address,
+            "sui": 10_000 * ONE_COIN,
+            "wal": 10_000 * ONE_COIN,
+        });
+        let request = self
+            .http
+            .post(format!("{}/v1/gas", self.network.info().faucet_url))
+            .json(&body)
+            .send();
+        let response = tokio::time::timeout(Duration::from_secs(60), request)
+            .await
+            .context("the faucet answers in time")??;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("the faucet refused: {status} {text}");
+        }
+        // The client configuration with this wallet.
+        let template = std::fs::read_to_string(self.network.client_config_path())?;
+        let config: String = template
+            .lines()
+            .map(|line| {
+                if line.starts_with("wallet_private_key") {
+                    format!("wallet_private_key = \"{key}\"\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        let path = write_file(
+            &self.scratch(),
+            &format!("client-{seed}.toml"),
+            config.as_bytes(),
+        )?;
+        let chain = ClientConfig::load(Some(&path))?
+            .chain_client()
+            .map_err(anyhow::Error::msg)?;
+        if chain.address().to_string() != address {
+            bail!("the wallet's address is {}, not {address}", chain.address());
+        }
+        Ok(WalrusSdk::new(chain, SdkConfig::default()))
     }
 
     /// An in-process SDK client with the network's client wallet.

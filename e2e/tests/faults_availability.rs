@@ -46,12 +46,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use walrus_core::BlobId;
 use walrus_e2e::{run, test_data, within, write_file, TestNetwork};
-use walrus_localchain::launcher::ONE_COIN;
-use walrus_localnet::network::{sui_address, DEFAULT_STAKE};
-use walrus_sdk::{
-    client::{NoProgress, SdkConfig, StoreOptions, WalrusSdk},
-    config::ClientConfig,
-};
+use walrus_localnet::network::DEFAULT_STAKE;
+use walrus_sdk::client::{NoProgress, StoreOptions, WalrusSdk};
 
 /// Number of nodes.
 const NODES: usize = 5;
@@ -446,55 +442,6 @@ fn shards_down_during(schedule: &[Outage], from: Instant, to: Instant) -> usize 
     nodes.iter().map(|&(_, shards)| shards).sum()
 }
 
-/// A new wallet funded by the faucet, as an SDK client.
-async fn funded_sdk(net: &TestNetwork, seed: u64) -> WalrusSdk {
-    let key: String = test_data(32, seed)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    let address = sui_address(&key).expect("an address");
-    let body = serde_json::json!({
-        "recipient": address,
-        "sui": 10_000 * ONE_COIN,
-        "wal": 10_000 * ONE_COIN,
-    });
-    let request = net
-        .http
-        .post(format!("{}/v1/gas", net.network.info().faucet_url))
-        .json(&body)
-        .send();
-    let response = tokio::time::timeout(HTTP_TIMEOUT, request)
-        .await
-        .expect("the faucet answers in time")
-        .expect("the faucet answers");
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    assert!(status.is_success(), "the faucet refused: {status} {text}");
-
-    // The client configuration with this wallet.
-    let template = std::fs::read_to_string(net.network.client_config_path()).unwrap();
-    let config: String = template
-        .lines()
-        .map(|line| {
-            if line.starts_with("wallet_private_key") {
-                format!("wallet_private_key = \"{key}\"\n")
-            } else {
-                format!("{line}\n")
-            }
-        })
-        .collect();
-    let path = write_file(
-        &net.scratch(),
-        &format!("client-{seed}.toml"),
-        config.as_bytes(),
-    )
-    .expect("a config file");
-    let config = ClientConfig::load(Some(&path)).expect("a client configuration");
-    let chain = config.chain_client().expect("a chain client");
-    assert_eq!(chain.address().to_string(), address);
-    WalrusSdk::new(chain, SdkConfig::default())
-}
-
 /// `operation` with the deadline [`OP_TIMEOUT`]: its value, or why it failed.
 async fn with_op_timeout<T, E: std::fmt::Display>(
     operation: impl std::future::Future<Output = Result<T, E>>,
@@ -576,7 +523,7 @@ fn bounded_load_with_node_restarts() {
 
         let mut clients = Vec::new();
         for seed in 0..4 {
-            clients.push(funded_sdk(&net, 1_000 + seed).await);
+            clients.push(net.funded_sdk(1_000 + seed).await.expect("a funded wallet"));
         }
         let stats = Arc::new(Counts::default());
         let certified = Arc::new(Mutex::new(Vec::new()));

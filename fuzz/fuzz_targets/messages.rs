@@ -1,6 +1,6 @@
 //! Untrusted protocol messages: signed messages (JSON as the storage-node API serves them, and
-//! BCS), bare protocol messages (`Confirmation`, `InvalidBlobIdMsg`, `ProofOfPossessionMsg`
-//! from BCS bytes), certificates (BCS, verified against a fixed committee), signer bitmaps and
+//! BCS), bare protocol messages (`Confirmation`, `InvalidBlobIdMsg`, `ProofOfPossessionMsg`,
+//! `SyncShardMsg` from BCS bytes), certificates (BCS, verified against a fixed committee), signer bitmaps and
 //! raw BLS keys and signatures.
 //!
 //! Input: any of these encodings (every decoder is tried on the whole input).
@@ -16,6 +16,7 @@ use walrus_core::{
     messages::{
         Confirmation, InvalidBlobIdMsg, MessageVerificationError, ProofOfPossessionMsg,
         ProtocolMessageCertificate, ProtocolMessageKind, SignedMessage, StorageConfirmation,
+        SyncShardMsg,
     },
 };
 use walrus_fuzz::{committee, EPOCH};
@@ -102,6 +103,7 @@ fuzz_target!(init: walrus_fuzz::seeds::init("messages"), |data: &[u8]| {
     bare::<Confirmation>(data);
     bare::<InvalidBlobIdMsg>(data);
     bare::<ProofOfPossessionMsg>(data);
+    bare::<SyncShardMsg>(data);
 
     // Signed messages as BCS.
     if let Ok(message) = bcs::from_bytes::<SignedMessage<Confirmation>>(data) {

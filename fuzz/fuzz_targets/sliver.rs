@@ -1,8 +1,10 @@
 //! Untrusted slivers (as a storage node receives them from a client, or a reader from a node):
 //! BCS `Sliver`, `SliverData<Primary>` and `SliverData<Secondary>`, each verified against the
-//! metadata of a fixed blob (an honest encoding and an inconsistent one).
+//! metadata of a fixed blob (an honest encoding and an inconsistent one), and a shard-sync
+//! answer (`SyncShardResponse`, as a new shard owner receives it), every sliver in it checked
+//! the same way.
 //!
-//! Input: any of the three BCS encodings (all three decoders are tried on the whole input).
+//! Input: any of the four BCS encodings (all four decoders are tried on the whole input).
 
 #![no_main]
 
@@ -15,6 +17,7 @@ use walrus_core::{
     metadata::VerifiedBlobMetadataWithId,
     SliverIndex, SliverType,
 };
+use walrus_node_client::api::SyncShardResponse;
 use walrus_fuzz::{all_metadata, honest_pair, inconsistent, BAD_ROW, N_SHARDS};
 
 /// The sliver of the fixture behind `metadata` with `T`'s axis and the given index.
@@ -127,5 +130,13 @@ fuzz_target!(init: walrus_fuzz::seeds::init("sliver"), |data: &[u8]| {
     }
     if let Ok(sliver) = bcs::from_bytes::<SliverData<Secondary>>(data) {
         check(&sliver);
+    }
+    if let Ok(answer) = bcs::from_bytes::<SyncShardResponse>(data) {
+        for (_, sliver) in answer.into_slivers() {
+            match &sliver {
+                Sliver::Primary(inner) => check(inner),
+                Sliver::Secondary(inner) => check(inner),
+            }
+        }
     }
 });

@@ -48,7 +48,7 @@ use walrus_node_client::api::{
     EventId, API_DOCS_ENDPOINT, BLOB_STATUS_ENDPOINT, DELETABLE_CONFIRMATION_ENDPOINT,
     HEALTH_ENDPOINT, INCONSISTENCY_PROOF_ENDPOINT, METADATA_ENDPOINT, METADATA_STATUS_ENDPOINT,
     METRICS_ENDPOINT, PERMANENT_CONFIRMATION_ENDPOINT, RECOVERY_SYMBOLS_ENDPOINT, SLIVER_ENDPOINT,
-    SLIVER_STATUS_ENDPOINT,
+    SLIVER_STATUS_ENDPOINT, SYNC_SHARD_ENDPOINT,
 };
 
 /// Shard count of the node's committee (n = 10, f = 3).
@@ -228,6 +228,8 @@ fn build_fixture() -> Fixture {
         }],
         own_index: Some(0),
         own_shards: shards.into_iter().collect(),
+        previous: None,
+        in_transition: false,
     };
 
     // The store lives in a fresh directory that is unlinked right after the database is
@@ -347,7 +349,7 @@ pub const METHODS: [&str; 9] = [
 
 /// The node's routes, in the order [`Input::route`] selects them (`% ROUTES.len() + 1`; the
 /// last choice, [`RAW_ROUTE`], is a fully arbitrary path).
-pub const ROUTES: [&str; 12] = [
+pub const ROUTES: [&str; 13] = [
     METADATA_ENDPOINT,
     METADATA_STATUS_ENDPOINT,
     SLIVER_ENDPOINT,
@@ -356,6 +358,7 @@ pub const ROUTES: [&str; 12] = [
     DELETABLE_CONFIRMATION_ENDPOINT,
     RECOVERY_SYMBOLS_ENDPOINT,
     INCONSISTENCY_PROOF_ENDPOINT,
+    SYNC_SHARD_ENDPOINT,
     BLOB_STATUS_ENDPOINT,
     HEALTH_ENDPOINT,
     API_DOCS_ENDPOINT,

@@ -325,7 +325,13 @@ fn staking_call(c: &mut Call<'_>, function: &str) -> Option<Results> {
         "stake_with_pool" => stake_with_pool(c),
         "request_withdraw_stake" => request_withdraw_stake(c),
         "withdraw_stake" => withdraw_stake(c),
-        "collect_rewards" => collect_rewards(c),
+        "set_commission_rate" => set_commission_rate(c),
+        "set_name" => set_info(c, "set_name"),
+        "set_network_address" => set_info(c, "set_network_address"),
+        "set_next_public_key" => set_next_public_key(c),
+        "collect_commission" => collect_commission(c),
+        "staked_wal_value" => staked_wal_value(c),
+        "voting_end" => voting_end(c),
         "initiate_epoch_change" => initiate_epoch_change(c),
         "epoch_sync_done" => epoch_sync_done(c),
         "n_shards" => getter(c, PureType::U16, |s: &Staking| s.n_shards),
@@ -431,15 +437,87 @@ fn withdraw_stake(c: &mut Call<'_>) -> Results {
     Ok(vec![Value::Object(ObjectValue::WalCoin(coin))])
 }
 
-/// `collect_rewards(&mut Staking, &StorageNodeCap): Coin<WAL>`
-fn collect_rewards(c: &mut Call<'_>) -> Results {
+/// `set_commission_rate(&mut Staking, &StorageNodeCap, rate: u16)`
+fn set_commission_rate(c: &mut Call<'_>) -> Results {
+    c.arity(3)?;
+    let mut staking: Staking = c.borrow_mut(0)?;
+    let cap: StorageNodeCap = c.borrow(1)?;
+    let rate: u16 = c.pure(2, PureType::U16)?;
+    staking.set_commission_rate(&cap, rate).map_err(c.abort())?;
+    c.put(0, staking)?;
+    c.put(1, cap)?;
+    Ok(Vec::new())
+}
+
+/// `set_name(&mut Staking, &StorageNodeCap, name: String)` and
+/// `set_network_address(&mut Staking, &StorageNodeCap, network_address: String)`
+fn set_info(c: &mut Call<'_>, function: &str) -> Results {
+    c.arity(3)?;
+    let mut staking: Staking = c.borrow_mut(0)?;
+    let cap: StorageNodeCap = c.borrow(1)?;
+    let value: String = c.pure(2, PureType::String)?;
+    if function == "set_name" {
+        staking.set_name(&cap, value)
+    } else {
+        staking.set_network_address(&cap, value)
+    }
+    .map_err(c.abort())?;
+    c.put(0, staking)?;
+    c.put(1, cap)?;
+    Ok(Vec::new())
+}
+
+/// `set_next_public_key(&mut Staking, &StorageNodeCap, public_key: vector<u8>,
+/// proof_of_possession: vector<u8>)`
+fn set_next_public_key(c: &mut Call<'_>) -> Results {
+    c.arity(4)?;
+    let mut staking: Staking = c.borrow_mut(0)?;
+    let cap: StorageNodeCap = c.borrow(1)?;
+    let public_key: Vec<u8> = c.pure(2, PureType::VecU8)?;
+    let proof_of_possession: Vec<u8> = c.pure(3, PureType::VecU8)?;
+    staking
+        .set_next_public_key(&cap, public_key, proof_of_possession, c.ctx())
+        .map_err(c.abort())?;
+    c.put(0, staking)?;
+    c.put(1, cap)?;
+    Ok(Vec::new())
+}
+
+/// `collect_commission(&mut Staking, &StorageNodeCap): Coin<WAL>`
+fn collect_commission(c: &mut Call<'_>) -> Results {
     c.arity(2)?;
     let mut staking: Staking = c.borrow_mut(0)?;
     let cap: StorageNodeCap = c.borrow(1)?;
-    let coin = staking.collect_rewards(&cap, c.ctx()).map_err(c.abort())?;
+    let coin = staking
+        .collect_commission(&cap, c.ctx())
+        .map_err(c.abort())?;
     c.put(0, staking)?;
     c.put(1, cap)?;
     Ok(vec![Value::Object(ObjectValue::WalCoin(coin))])
+}
+
+/// `staked_wal_value(&Staking, &StakedWal): u64`
+fn staked_wal_value(c: &mut Call<'_>) -> Results {
+    c.arity(2)?;
+    let staking: Staking = c.borrow(0)?;
+    let staked: StakedWal = c.borrow(1)?;
+    let value = staking.staked_wal_value(&staked);
+    c.put(0, staking)?;
+    c.put(1, staked)?;
+    typed(PureType::U64, &value)
+}
+
+/// `voting_end(&mut Staking, &Clock)`
+fn voting_end(c: &mut Call<'_>) -> Results {
+    c.arity(2)?;
+    let mut staking: Staking = c.borrow_mut(0)?;
+    let clock: ClockObject = c.borrow(1)?;
+    staking
+        .voting_end(&clock.clock(), c.ctx())
+        .map_err(c.abort())?;
+    c.put(0, staking)?;
+    c.put(1, clock)?;
+    Ok(Vec::new())
 }
 
 /// `initiate_epoch_change(&mut Staking, &mut System, &Clock)`

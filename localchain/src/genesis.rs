@@ -63,7 +63,8 @@ pub struct GenesisConfig {
     /// Funded accounts.
     pub accounts: Vec<GenesisAccount>,
     /// The initial committee's storage nodes: registered, staked and, if there is any, made
-    /// the committee of epoch 1 by an epoch change at genesis.
+    /// the committee of epoch 1 at genesis (`voting_end` and `initiate_epoch_change`; the first
+    /// committee starts in `EPOCH_CHANGE_DONE`, with no previous shard assignment).
     pub nodes: Vec<GenesisNode>,
 }
 
@@ -239,9 +240,11 @@ impl GenesisConfig {
             node_objects.push((node.owner, ObjectValue::StakedWal(staked)));
         }
         if !self.nodes.is_empty() {
-            // The first epoch change, at the genesis time: epoch 1 has the committee.
+            // The first committee, at the genesis time: `voting_end` selects it and the epoch
+            // change makes it epoch 1's. It has nothing to sync, so the epoch change is done.
             let duration = staking.epoch_duration_ms;
             staking.epoch_duration_ms = 0;
+            staking.voting_end(&clock, &mut ctx).map_err(abort)?;
             staking
                 .initiate_epoch_change(&mut system, &clock, &mut ctx)
                 .map_err(abort)?;

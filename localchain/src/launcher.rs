@@ -4,10 +4,12 @@
 //!
 //! Epoch changes and faucet grants are **ordinary signed transactions** from built-in
 //! accounts (see [`crate::operators`] for why): the epoch clock's keeper calls
-//! `staking::initiate_epoch_change` when the epoch is over, and the faucet pays with
-//! `SplitCoins` + `TransferObjects` from its genesis-funded coins. Both are executed, recorded
-//! and sealed into checkpoints like any user transaction, so their events (`EpochChangeStart`,
-//! `ShardsReceived`) reach `EventStream`. Only the `0x6` clock update is a direct write (what
+//! `staking::voting_end` once half of the epoch has passed and `staking::initiate_epoch_change`
+//! once it is over, and the faucet pays with `SplitCoins` + `TransferObjects` from its
+//! genesis-funded coins. Both are executed, recorded and sealed into checkpoints like any user
+//! transaction, so their events (`EpochParametersSelected`, `EpochChangeStart`,
+//! `ShardsReceived`) reach `EventStream`. The next epoch starts only after a quorum of the
+//! committee reported its shards synced (`staking::epoch_sync_done`), as on Walrus. Only the `0x6` clock update is a direct write (what
 //! Sui's consensus commit prologue does).
 
 use std::{
@@ -344,9 +346,10 @@ pub fn open_chain(options: &ChainOptions) -> anyhow::Result<(ChainState, Genesis
     Ok((state, genesis, file))
 }
 
-/// The epoch clock: every `tick` it moves the `0x6` clock to the wall clock and, once the
-/// epoch's duration has passed, has the keeper send `staking::initiate_epoch_change` as a
-/// signed transaction ([`operators::run_epoch_change`]). Runs until `shutdown` changes.
+/// The epoch clock: every `tick` it moves the `0x6` clock to the wall clock and has the keeper
+/// send the epoch-change calls that are due (`staking::voting_end`,
+/// `staking::initiate_epoch_change`) as signed transactions ([`operators::run_keeper`]). Runs
+/// until `shutdown` changes.
 pub async fn epoch_clock(
     service: LocalnetService,
     genesis: Genesis,
@@ -365,14 +368,22 @@ pub async fn epoch_clock(
         let result = state
             .advance_clock(now_ms())
             .map_err(OperatorRunError::from)
-            .and_then(|()| operators::run_epoch_change(&mut state, &genesis));
+            .and_then(|()| operators::run_keeper(&mut state, &genesis));
         drop(state);
         match result {
-            Ok(Some((epoch, effects))) => {
-                last_error.clear();
-                tracing::info!(epoch, digest = %effects.transaction_digest, "epoch change");
+            Ok(runs) => {
+                if !runs.is_empty() {
+                    last_error.clear();
+                }
+                for run in runs {
+                    tracing::info!(
+                        call = run.call.function(),
+                        epoch = run.epoch,
+                        digest = %run.effects.transaction_digest,
+                        "epoch keeper"
+                    );
+                }
             }
-            Ok(None) => {}
             Err(error) => {
                 let message = error.to_string();
                 if message != last_error {

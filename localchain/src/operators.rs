@@ -4,13 +4,15 @@
 //!
 //! # Why ordinary signed transactions
 //!
-//! On Sui, a Walrus epoch change is not a Sui system transaction: `staking::initiate_epoch_change`
-//! is a public entry point that anyone may call once the epoch's duration has passed on the
-//! `0x6` clock, and a faucet is an account that pays with ordinary transfers. The localnet does
+//! On Sui, a Walrus epoch change is not a Sui system transaction: `staking::voting_end` (once
+//! half of the epoch has passed) and `staking::initiate_epoch_change` (once the epoch is over)
+//! are public entry points that anyone may call when the `0x6` clock allows, and a faucet is an
+//! account that pays with ordinary transfers; the keeper is a convenience that sends them. The localnet does
 //! exactly that, so an epoch change and a faucet grant go through the one execution path
 //! ([`crate::Executor::execute`], then [`crate::service::ChainState::execute`] records them):
 //! they have a sender, a signature, gas, effects, Lamport versions, events
-//! (`EpochChangeStart`, `ShardsReceived`) and a place in a checkpoint, and `EventStream` sees
+//! (`EpochParametersSelected`, `EpochChangeStart`, `ShardsReceived`) and a place in a
+//! checkpoint, and `EventStream` sees
 //! them like any other transaction. No second way of changing objects exists, so versions,
 //! digests and previous transactions stay consistent by construction. (The alternative, Sui
 //! system transaction kinds, would need a second executor path and unsigned checkpoint
@@ -29,6 +31,8 @@ use sui_sdk_types::{
     ObjectReference, ProgrammableTransaction, SharedInput, SplitCoins, Transaction,
     TransactionExpiration, TransactionKind, TransferObjects, UserSignature,
 };
+
+use walrus_chain::contract::staking::{Staking, EPOCH_CHANGE_DONE, NEXT_PARAMS_SELECTED};
 
 use crate::{
     service::ChainState,
@@ -96,7 +100,8 @@ impl Operator {
         Self { name, key, address }
     }
 
-    /// The epoch keeper: sends `staking::initiate_epoch_change` when an epoch is over.
+    /// The epoch keeper: sends `staking::voting_end` and `staking::initiate_epoch_change`
+    /// when they are due.
     pub fn keeper() -> Self {
         Self::derive("keeper")
     }
@@ -193,49 +198,94 @@ pub fn add_operator_accounts(config: &mut GenesisConfig) {
     });
 }
 
-/// Whether the current epoch's duration has passed on the `0x6` clock.
-pub fn epoch_is_over(executor: &Executor, genesis: &Genesis) -> Result<bool, OperatorError> {
-    let Ok(ObjectValue::Staking(staking)) = executor.store().value(&genesis.staking) else {
-        return Err(OperatorError::GenesisObject(genesis.staking));
-    };
+/// A call of the epoch keeper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeeperCall {
+    /// `walrus::staking::voting_end(&mut Staking, &Clock)`: selects the next committee.
+    VotingEnd,
+    /// `walrus::staking::initiate_epoch_change(&mut Staking, &mut System, &Clock)`.
+    InitiateEpochChange,
+}
+
+impl KeeperCall {
+    /// The Move function's name.
+    pub fn function(self) -> &'static str {
+        match self {
+            KeeperCall::VotingEnd => "voting_end",
+            KeeperCall::InitiateEpochChange => "initiate_epoch_change",
+        }
+    }
+}
+
+fn staking_of(executor: &Executor, genesis: &Genesis) -> Result<Box<Staking>, OperatorError> {
+    match executor.store().value(&genesis.staking) {
+        Ok(ObjectValue::Staking(staking)) => Ok(staking),
+        _ => Err(OperatorError::GenesisObject(genesis.staking)),
+    }
+}
+
+/// The keeper call the epoch state and the `0x6` clock allow now, if any: `voting_end` once
+/// the epoch change is done and half of the epoch has passed, `initiate_epoch_change` once the
+/// next committee is selected and the epoch is over (the contract's own conditions).
+pub fn due_keeper_call(
+    executor: &Executor,
+    genesis: &Genesis,
+) -> Result<Option<KeeperCall>, OperatorError> {
+    let staking = staking_of(executor, genesis)?;
     let now = executor
         .timestamp_ms()
         .map_err(|_| OperatorError::GenesisObject(CLOCK_OBJECT_ID))?;
-    Ok(now
-        >= staking
-            .epoch_start_ms
-            .saturating_add(staking.epoch_duration_ms))
+    let start = staking.epoch_start_ms;
+    let duration = staking.epoch_duration_ms;
+    Ok(match staking.epoch_state {
+        EPOCH_CHANGE_DONE if now >= start.saturating_add(duration / 2) => {
+            Some(KeeperCall::VotingEnd)
+        }
+        NEXT_PARAMS_SELECTED if now >= start.saturating_add(duration) => {
+            Some(KeeperCall::InitiateEpochChange)
+        }
+        _ => None,
+    })
 }
 
-/// The keeper's `walrus::staking::initiate_epoch_change(&mut Staking, &mut System, &Clock)`
-/// at the current state, or `None` if the epoch is not over yet.
-pub fn epoch_change_transaction(
+/// The keeper's signed `call` at the current state (an ordinary transaction: anyone may send
+/// the same call).
+pub fn keeper_transaction(
     executor: &Executor,
     genesis: &Genesis,
-) -> Result<Option<SignedTransaction>, OperatorError> {
-    if !epoch_is_over(executor, genesis)? {
-        return Ok(None);
-    }
+    call: KeeperCall,
+) -> Result<SignedTransaction, OperatorError> {
     let keeper = Operator::keeper();
     let gas = keeper.coin(executor, genesis, ObjectType::SuiCoin)?;
     let version = genesis.initial_shared_version;
-    let inputs = vec![
-        Input::Shared(SharedInput::new(genesis.staking, version, true)),
-        Input::Shared(SharedInput::new(genesis.system, version, true)),
-        Input::Shared(SharedInput::new(
-            CLOCK_OBJECT_ID,
-            CLOCK_INITIAL_SHARED_VERSION,
-            false,
-        )),
-    ];
+    let clock = Input::Shared(SharedInput::new(
+        CLOCK_OBJECT_ID,
+        CLOCK_INITIAL_SHARED_VERSION,
+        false,
+    ));
+    let staking = Input::Shared(SharedInput::new(genesis.staking, version, true));
+    let (inputs, arguments) = match call {
+        KeeperCall::VotingEnd => (
+            vec![staking, clock],
+            vec![Argument::Input(0), Argument::Input(1)],
+        ),
+        KeeperCall::InitiateEpochChange => (
+            vec![
+                staking,
+                Input::Shared(SharedInput::new(genesis.system, version, true)),
+                clock,
+            ],
+            vec![Argument::Input(0), Argument::Input(1), Argument::Input(2)],
+        ),
+    };
     let commands = vec![Command::MoveCall(MoveCall {
         package: WALRUS_PACKAGE_ID,
         module: Identifier::from_static("staking"),
-        function: Identifier::from_static("initiate_epoch_change"),
+        function: Identifier::from_static(call.function()),
         type_arguments: Vec::new(),
-        arguments: vec![Argument::Input(0), Argument::Input(1), Argument::Input(2)],
+        arguments,
     })];
-    keeper.sign(gas, inputs, commands).map(Some)
+    keeper.sign(gas, inputs, commands)
 }
 
 fn pure<T: serde::Serialize>(value: &T) -> Result<Input, OperatorError> {
@@ -301,24 +351,44 @@ pub enum OperatorRunError {
     Execution(#[from] ExecutionError),
 }
 
-/// Runs the epoch change if the epoch is over: the keeper's signed
-/// `initiate_epoch_change`, executed and recorded (it goes into the next checkpoint with its
-/// `EpochChangeStart` and `ShardsReceived` events). Returns the new epoch and the
-/// transaction's effects, or `None` if the epoch is not over. A Move abort (e.g. no stake)
-/// changes nothing.
-pub fn run_epoch_change(
+/// One keeper call that ran: which, the epoch after it, and the transaction's effects.
+#[derive(Debug, Clone)]
+pub struct KeeperRun {
+    /// The call.
+    pub call: KeeperCall,
+    /// The staking epoch after it.
+    pub epoch: u32,
+    /// Its effects (`EpochParametersSelected`, or `ShardsReceived` and `EpochChangeStart`).
+    pub effects: Effects,
+}
+
+/// Runs the keeper's calls that are due (see [`due_keeper_call`]): `voting_end`, then
+/// `initiate_epoch_change` if the epoch is over too, each a signed transaction executed and
+/// recorded (it goes into the next checkpoint with its events). Returns the calls that ran
+/// (none if nothing is due). A Move abort (e.g. no stake) changes nothing and is the error.
+pub fn run_keeper(
     state: &mut ChainState,
     genesis: &Genesis,
-) -> Result<Option<(u32, Effects)>, OperatorRunError> {
-    let Some(signed) = epoch_change_transaction(&state.executor, genesis)? else {
-        return Ok(None);
-    };
-    let (effects, _) = state.execute(&signed.transaction, &signed.signatures)?;
-    let epoch = match state.executor.store().value(&genesis.staking) {
-        Ok(ObjectValue::Staking(staking)) => staking.epoch,
-        _ => return Err(OperatorError::GenesisObject(genesis.staking).into()),
-    };
-    Ok(Some((epoch, effects)))
+) -> Result<Vec<KeeperRun>, OperatorRunError> {
+    let mut runs = Vec::new();
+    // At most one of each per run: the next call is due at the earliest half an epoch later.
+    while runs.len() < 2 {
+        let Some(call) = due_keeper_call(&state.executor, genesis)? else {
+            break;
+        };
+        let signed = keeper_transaction(&state.executor, genesis, call)?;
+        let (effects, _) = state.execute(&signed.transaction, &signed.signatures)?;
+        let epoch = staking_of(&state.executor, genesis)?.epoch;
+        runs.push(KeeperRun {
+            call,
+            epoch,
+            effects,
+        });
+        if call == KeeperCall::InitiateEpochChange {
+            break;
+        }
+    }
+    Ok(runs)
 }
 
 /// Runs a faucet grant: the faucet's signed transfer ([`faucet_transaction`]), executed and

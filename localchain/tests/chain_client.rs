@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use fastcrypto::traits::ToFromBytes;
 use walrus_chain::{
     client::{BlobRegistration, ClientError, EventCursor, WalrusClient},
     contract::{
@@ -179,7 +180,9 @@ async fn reads_decode_system_staking_and_committee() {
     let weights: Vec<u16> = committee.members.iter().map(|m| m.weight).collect();
     assert_eq!(weights, [1, 2, 3, 4]);
     let staking = client.staking().await.unwrap();
-    assert_eq!((staking.epoch, staking.epoch_state), (1, EPOCH_CHANGE_SYNC));
+    // The first committee has nothing to sync.
+    assert_eq!((staking.epoch, staking.epoch_state), (1, EPOCH_CHANGE_DONE));
+    assert!(staking.previous_shard_assignment.is_empty());
     assert_eq!(staking.pools.len(), 4);
     assert_eq!(client.wal_balance().await.unwrap(), 100_000 * WAL);
     assert_eq!(client.wal_coins().await.unwrap().len(), 1);
@@ -303,13 +306,19 @@ async fn invalidation_staking_and_epoch_sync() {
         matches!(&events[..], [Event::InvalidBlobId(event)] if event.blob_id == blob_id && event.epoch == 1)
     );
 
-    // Epoch sync: a quorum of shards (nodes 2 and 3: 7 of 10) ends the epoch change.
+    // The second committee syncs: a quorum of shards (nodes 2 and 3: 7 of 10) ends the epoch
+    // change.
+    setup.next_epoch().await;
+    assert_eq!(
+        client.staking().await.unwrap().epoch_state,
+        EPOCH_CHANGE_SYNC
+    );
     for node in [2, 3] {
         let cap = setup.clients[node + 1]
-            .epoch_sync_done(setup.nodes[node].cap.id, 1)
+            .epoch_sync_done(setup.nodes[node].cap.id, 2)
             .await
             .unwrap();
-        assert_eq!(cap.last_epoch_sync_done, 1);
+        assert_eq!(cap.last_epoch_sync_done, 2);
     }
     assert_eq!(
         client.staking().await.unwrap().epoch_state,
@@ -318,7 +327,7 @@ async fn invalidation_staking_and_epoch_sync() {
     // Again for the same epoch: staking::EWrongEpoch.
     assert_abort(
         setup.clients[3]
-            .epoch_sync_done(setup.nodes[2].cap.id, 1)
+            .epoch_sync_done(setup.nodes[2].cap.id, 2)
             .await
             .unwrap_err(),
         "staking",
@@ -332,14 +341,14 @@ async fn invalidation_staking_and_epoch_sync() {
         .stake_with_pool(setup.nodes[0].cap.node_id, 5 * WAL)
         .await
         .unwrap();
-    assert_eq!(staked.activation_epoch, 2);
+    assert_eq!(staked.activation_epoch, 3);
     assert_eq!(
         client.owned_staked_wal().await.unwrap(),
         vec![staked.clone()]
     );
     assert_eq!(wal_before - client.wal_balance().await.unwrap(), 5 * WAL);
     let requested = client.request_withdraw_stake(staked.id).await.unwrap();
-    assert_eq!(requested.withdraw_epoch, Some(1));
+    assert_eq!(requested.withdraw_epoch, Some(2));
     assert_abort(
         client.request_withdraw_stake(staked.id).await.unwrap_err(),
         "staking",
@@ -363,6 +372,66 @@ async fn invalidation_staking_and_epoch_sync() {
 }
 
 #[tokio::test]
+async fn node_operators_manage_their_pools_through_the_client() {
+    let setup = Setup::new().await;
+    let client = &setup.clients[0];
+    // Node 0 (1 of the 10 shards), operated by client 1.
+    let operator = &setup.clients[1];
+    let cap = setup.nodes[0].cap.id;
+    operator.set_commission_rate(cap, 10_000).await.unwrap();
+    assert_abort(
+        operator.set_commission_rate(cap, 10_001).await.unwrap_err(),
+        "staking",
+        1,
+        "ECommissionTooHigh",
+    );
+    operator.set_name(cap, "renamed").await.unwrap();
+    operator
+        .set_network_address(cap, "10.0.0.1:9")
+        .await
+        .unwrap();
+    let next = walrus_core::crypto::ProtocolKeyPair::from_seed([77; 32]);
+    let next_key = next.public().as_bytes().to_vec();
+    let pop = next.proof_of_possession(operator.address().into_inner(), 1);
+    operator
+        .set_next_public_key(cap, &next_key, pop.as_bytes())
+        .await
+        .unwrap();
+    // Someone else's capability is not the operator's to use (an owned object of another).
+    assert!(client.set_name(cap, "stolen").await.is_err());
+    let pool = client.staking().await.unwrap().pools[0].clone();
+    assert_eq!(pool.info.name, "renamed");
+    assert_eq!(pool.info.network_address, "10.0.0.1:9");
+    assert_eq!(
+        (pool.commission_rate, pool.next_commission_rate),
+        (100, 10_000)
+    );
+    assert_eq!(pool.info.next_epoch_public_key, Some(next_key.clone()));
+
+    // Epoch 2: selected with the next key, at the new commission rate.
+    setup.next_epoch().await;
+    let committee = client.committee().await.unwrap();
+    assert_eq!(committee.members[0].public_key, next_key);
+    let pool = client.staking().await.unwrap().pools[0].clone();
+    assert_eq!(pool.commission_rate, 10_000);
+    // Storage bought for epoch 2 pays its committee at the next epoch change; node 0 keeps
+    // all of its share as commission.
+    client
+        .reserve_and_register_blob(&registration(false, 1))
+        .await
+        .unwrap();
+    for (node, operator) in setup.nodes.iter().zip(&setup.clients[1..]) {
+        operator.epoch_sync_done(node.cap.id, 2).await.unwrap();
+    }
+    setup.next_epoch().await;
+    let commission = client.staking().await.unwrap().pools[0].commission;
+    assert!(commission > 0);
+    let coin = operator.collect_commission(cap).await.unwrap();
+    assert_eq!(coin.balance, commission);
+    assert_eq!(client.staking().await.unwrap().pools[0].commission, 0);
+}
+
+#[tokio::test]
 async fn event_stream_resumes_without_gaps_or_duplicates() {
     let setup = Setup::new().await;
     let client = &setup.clients[0];
@@ -374,7 +443,8 @@ async fn event_stream_resumes_without_gaps_or_duplicates() {
     client.certify_blob(blob.id, &certificate).await.unwrap();
     client.delete_blob(blob.id).await.unwrap();
 
-    // From the start: 4 pools, the epoch change (shards to 4 nodes), then the blob's life.
+    // From the start: 4 pools, the committee selection, the first epoch change (shards to 4
+    // nodes; nothing to sync), then the blob's life.
     let mut stream = client.event_stream(None);
     let mut all: Vec<(EventCursor, Event)> = Vec::new();
     while !matches!(all.last(), Some((_, Event::BlobDeleted(_)))) {
@@ -393,11 +463,13 @@ async fn event_stream_resumes_without_gaps_or_duplicates() {
             "StakingPoolCreated",
             "StakingPoolCreated",
             "StakingPoolCreated",
+            "EpochParametersSelected",
             "ShardsReceived",
             "ShardsReceived",
             "ShardsReceived",
             "ShardsReceived",
             "EpochChangeStart",
+            "EpochChangeDone",
             "BlobRegistered",
             "BlobCertified",
             "BlobDeleted"
@@ -405,15 +477,15 @@ async fn event_stream_resumes_without_gaps_or_duplicates() {
     );
     let cursors: Vec<EventCursor> = all.iter().map(|(cursor, _)| *cursor).collect();
     assert!(cursors.windows(2).all(|pair| pair[0] < pair[1]));
-    assert!(matches!(&all[9].1, Event::BlobRegistered(event) if event.object_id == blob.id));
+    assert!(matches!(&all[11].1, Event::BlobRegistered(event) if event.object_id == blob.id));
 
     // Resumed after the registration (as after a crash): certification next, no duplicate.
-    let mut resumed = client.event_stream(Some(cursors[9]));
+    let mut resumed = client.event_stream(Some(cursors[11]));
     let (cursor, event) = tokio::time::timeout(TIMEOUT, resumed.next())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(cursor, cursors[10]);
+    assert_eq!(cursor, cursors[12]);
     assert!(matches!(event, Event::BlobCertified(_)));
 
     // Resumed inside a checkpoint (the epoch change's events share one transaction).
@@ -427,7 +499,7 @@ async fn event_stream_resumes_without_gaps_or_duplicates() {
     assert_eq!(resumed.cursor(), Some(cursors[6]));
 
     // Caught up: the next event comes from the live subscription.
-    let mut live = client.event_stream(Some(cursors[11]));
+    let mut live = client.event_stream(Some(cursors[13]));
     let waiting = tokio::spawn(async move {
         tokio::time::timeout(TIMEOUT, live.next())
             .await
@@ -440,7 +512,7 @@ async fn event_stream_resumes_without_gaps_or_duplicates() {
         .await
         .unwrap();
     let (cursor, event) = waiting.await.unwrap();
-    assert!(cursor > cursors[11]);
+    assert!(cursor > cursors[13]);
     assert!(matches!(event, Event::BlobRegistered(event) if event.object_id == again.id));
     // The original stream continues with the same event.
     let (next_cursor, _) = tokio::time::timeout(TIMEOUT, stream.next())

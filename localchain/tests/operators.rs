@@ -1,7 +1,7 @@
-//! The chain of the binary (`launcher::run_chain`, in process): the epoch clock's epoch
-//! changes and the faucet's grants are signed transactions in checkpoints, so an
-//! `EventStream` from the start sees every `EpochChangeStart` in order, interleaved with the
-//! users' events; the faucet's rate limit answers 429.
+//! The chain of the binary (`launcher::run_chain`, in process): the epoch clock's
+//! `voting_end`s and epoch changes and the faucet's grants are signed transactions in
+//! checkpoints, so an `EventStream` from the start sees every `EpochChangeStart` in order,
+//! interleaved with the users' events; the faucet's rate limit answers 429.
 
 mod common;
 
@@ -20,29 +20,44 @@ use sui_sdk_types::{Address, TransactionEvents};
 use tokio::{sync::oneshot, task::JoinHandle};
 use walrus_chain::{
     client::{BlobRegistration, EventCursor, WalrusClient},
-    contract::{events::Event, redstuff},
+    contract::{events::Event, redstuff, staking::EPOCH_CHANGE_SYNC},
 };
 use walrus_localchain::{
     launcher::{run_chain, ChainOptions, FaucetConfig},
     operators::Operator,
 };
 
-const GENESIS: &str = r#"
+/// The seeds of the Ed25519 keys of the genesis nodes' owners (`Chain::client(seed)`).
+const NODE_OWNER_SEEDS: [u8; 2] = [0xb1, 0xb2];
+
+/// Two storage nodes whose owners are the keys of `NODE_OWNER_SEEDS`.
+fn genesis_toml() -> String {
+    let owner = |seed: u8| {
+        Ed25519PrivateKey::new([seed; 32])
+            .public_key()
+            .derive_address()
+    };
+    format!(
+        r#"
 n_shards = 10
 max_epochs_ahead = 20
 
 [[nodes]]
-owner = "0xb1"
+owner = "{}"
 network_address = "127.0.0.1:9101"
 bls_seed = "0101010101010101010101010101010101010101010101010101010101010101"
 stake = 1000000000000
 
 [[nodes]]
-owner = "0xb2"
+owner = "{}"
 network_address = "127.0.0.1:9102"
 bls_seed = "0202020202020202020202020202020202020202020202020202020202020202"
 stake = 2000000000000
-"#;
+"#,
+        owner(NODE_OWNER_SEEDS[0]),
+        owner(NODE_OWNER_SEEDS[1])
+    )
+}
 
 struct Chain {
     grpc: SocketAddr,
@@ -54,7 +69,7 @@ struct Chain {
 impl Chain {
     async fn start(dir: &Path, epoch_ms: u64, faucet: FaucetConfig) -> Self {
         let genesis = dir.join("genesis-input.toml");
-        std::fs::write(&genesis, GENESIS).unwrap();
+        std::fs::write(&genesis, genesis_toml()).unwrap();
         let (grpc, faucet_address) = {
             let a = TcpListener::bind("127.0.0.1:0").unwrap();
             let b = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -183,6 +198,15 @@ async fn epoch_changes_and_faucet_grants_are_checkpointed_events() {
         Operator::faucet().address().to_string()
     );
 
+    // The nodes' owners report their shards synced whenever a committee syncs (as storage
+    // nodes do): from the second committee on, the epoch clock waits for a quorum of them.
+    let mut nodes = Vec::new();
+    for seed in NODE_OWNER_SEEDS {
+        let node = chain.client(seed).await;
+        fund(&chain, node.address()).await;
+        nodes.push(node);
+    }
+
     // A user's registrations while the epoch clock runs.
     let start_epoch = client.system().await.unwrap().epoch();
     let mut registered = Vec::new();
@@ -196,6 +220,15 @@ async fn epoch_changes_and_faucet_grants_are_checkpointed_events() {
             .unwrap();
         registered.push(blob.blob_id);
         seed += 1;
+        let staking = client.staking().await.unwrap();
+        if staking.epoch_state == EPOCH_CHANGE_SYNC {
+            for node in &nodes {
+                let cap = node.owned_node_caps().await.unwrap().remove(0);
+                if cap.last_epoch_sync_done < staking.epoch {
+                    node.epoch_sync_done(cap.id, staking.epoch).await.unwrap();
+                }
+            }
+        }
     }
     let last = client
         .reserve_and_register_blob(&registration(seed))
@@ -227,7 +260,9 @@ async fn epoch_changes_and_faucet_grants_are_checkpointed_events() {
                 assert_eq!(blob.epoch, epoch, "a registration outside its epoch");
                 seen_blobs.push(blob.blob_id);
             }
-            Event::ShardsReceived(_) => {}
+            Event::ShardsReceived(_)
+            | Event::EpochParametersSelected(_)
+            | Event::EpochChangeDone(_) => {}
             other => panic!("unexpected {other:?}"),
         }
     }

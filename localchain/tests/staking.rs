@@ -1,11 +1,14 @@
 //! Staking through signed Sui transactions: candidates with proofs of possession, stake,
-//! withdrawals, the epoch change and epoch sync.
+//! withdrawals, the epoch state machine (`voting_end`, the epoch change) and epoch sync.
 
 mod common;
 
 use common::*;
 use fastcrypto::traits::ToFromBytes;
-use walrus_chain::contract::events::StakingPoolCreated;
+use walrus_chain::contract::{
+    events::StakingPoolCreated,
+    staking::{EPOCH_CHANGE_DONE, EPOCH_CHANGE_SYNC},
+};
 use walrus_core::crypto::ProtocolKeyPair;
 use walrus_localchain::types::{address, ObjectType};
 
@@ -66,7 +69,7 @@ fn stake_withdraw_and_epoch_sync() {
     let pending: Vec<u64> = staking
         .pools
         .iter()
-        .map(|pool| pool.pending_stake)
+        .map(|pool| pool.stake_at_epoch(1))
         .collect();
     assert_eq!(pending, STAKES.map(|stake| stake * WAL));
     let wal_before = net.balance(net.wal(0));
@@ -81,19 +84,16 @@ fn stake_withdraw_and_epoch_sync() {
     assert_eq!(wal_before - net.balance(net.wal(0)), 500 * WAL);
     let staked = net.staked_wal(staked_id);
     assert_eq!((staked.principal, staked.activation_epoch), (500 * WAL, 1));
-    assert_eq!(net.staking_value().pools[1].pending_stake, 2_500 * WAL);
+    assert_eq!(net.staking_value().pools[1].stake_at_epoch(1), 2_500 * WAL);
 
-    // Withdrawing before the request: ENotWithdrawing.
-    let withdraw_tx = |net: &Net| {
-        let mut tx = net.tx(0);
+    let withdraw_tx = |net: &Net, user: usize, staked_id| {
+        let mut tx = net.tx(user);
         let staking = tx.object(net.staking(true));
         let staked = tx.object(net.input(staked_id));
         let coin = call(&mut tx, "staking", "withdraw_stake", vec![staking, staked]);
-        net.keep(&mut tx, 0, vec![coin]);
+        net.keep(&mut tx, user, vec![coin]);
         tx
     };
-    let abort = net.reject(0, withdraw_tx(&net)).move_abort().unwrap();
-    assert_eq!(abort.name, "ENotWithdrawing");
 
     let mut tx = net.tx(0);
     let staking = tx.object(net.staking(true));
@@ -106,34 +106,60 @@ fn stake_withdraw_and_epoch_sync() {
     );
     net.execute(0, tx).unwrap();
     assert_eq!(net.staked_wal(staked_id).withdraw_epoch, Some(0));
-    assert_eq!(net.staking_value().pools[1].pending_stake, 2_000 * WAL);
+    assert_eq!(net.staking_value().pools[1].stake_at_epoch(1), 2_000 * WAL);
 
-    let effects = net.execute(0, withdraw_tx(&net)).unwrap();
+    let effects = net.execute(0, withdraw_tx(&net, 0, staked_id)).unwrap();
     assert_eq!(*effects.deleted[0].object_id(), staked_id);
     let coin = effects.created_of_type(ObjectType::WalCoin)[0].id();
     assert_eq!(net.balance(coin), 500 * WAL);
     assert_eq!(net.owned(0, ObjectType::WalCoin).len(), 2);
 
-    // The epoch cannot change before its time: EEpochNotOver.
+    // The epoch cannot change before the next committee is selected (EWrongEpochState), nor
+    // the committee be selected before half of the epoch (EVotingNotOver).
     let abort = net.reject(0, net.epoch_change_tx(0)).move_abort().unwrap();
-    assert_eq!(abort.name, "EEpochNotOver");
+    assert_eq!(abort.name, "EWrongEpochState");
+    let abort = net.reject(0, net.voting_end_tx(0)).move_abort().unwrap();
+    assert_eq!(abort.name, "EVotingNotOver");
 
+    // The first committee: nothing to sync.
     let effects = net.next_epoch();
     assert_eq!(effects.events_named("ShardsReceived").len(), 4);
-    assert_eq!(net.staking_value().epoch, 1);
+    assert_eq!(effects.events_named("EpochChangeDone").len(), 1);
+    let staking = net.staking_value();
+    assert_eq!((staking.epoch, staking.epoch_state), (1, EPOCH_CHANGE_DONE));
+    // Active stake leaves only on request: ENotWithdrawing.
+    let user = net.nodes[0].user;
+    let node_stake = net.owned(user, ObjectType::StakedWal)[0];
+    let abort = net
+        .reject(user, withdraw_tx(&net, user, node_stake))
+        .move_abort()
+        .unwrap();
+    assert_eq!(abort.name, "ENotWithdrawing");
 
-    // Nodes report their shards synced; the change is done once 7 of 10 shards did (nodes 3
-    // and 2 hold 4 + 3).
+    // The second committee syncs. Nodes report their shards synced; the change is done once
+    // 7 of 10 shards did (nodes 3 and 2 hold 4 + 3).
+    let now = net.executor.timestamp_ms().unwrap();
+    net.executor.set_timestamp_ms(now + EPOCH_MS / 2).unwrap();
+    let effects = net.execute(0, net.voting_end_tx(0)).unwrap();
+    assert_eq!(effects.events_named("EpochParametersSelected").len(), 1);
+    net.executor.set_timestamp_ms(now + EPOCH_MS).unwrap();
+    net.execute(0, net.epoch_change_tx(0)).unwrap();
+    let staking = net.staking_value();
+    assert_eq!((staking.epoch, staking.epoch_state), (2, EPOCH_CHANGE_SYNC));
+    assert_eq!(
+        staking.previous_shard_assignment.len(),
+        staking.shard_assignment.len()
+    );
     let sync = |net: &mut Net, node: usize| {
         let user = net.nodes[node].user;
-        let tx = net.epoch_sync_done_tx(user, net.nodes[node].cap, 1);
+        let tx = net.epoch_sync_done_tx(user, net.nodes[node].cap, 2);
         net.execute(user, tx)
     };
     let effects = sync(&mut net, 3).unwrap();
     assert!(effects.events_named("EpochChangeDone").is_empty());
     let effects = sync(&mut net, 2).unwrap();
     assert_eq!(effects.events_named("EpochChangeDone").len(), 1);
-    assert_eq!(net.node_cap(net.nodes[2].cap).last_epoch_sync_done, 1);
+    assert_eq!(net.node_cap(net.nodes[2].cap).last_epoch_sync_done, 2);
     // Reporting twice: EWrongEpoch.
     let error = sync(&mut net, 2).unwrap_err();
     assert_eq!(

@@ -1,5 +1,5 @@
 //! The launcher's pieces without a process: the genesis file (committee at genesis, key
-//! forms, errors), the operators' epoch changes and faucet grants (recorded signed
+//! forms, errors), the keeper's epoch-change calls and the faucet's grants (recorded signed
 //! transactions) and their durability, the faucet's rate limiter.
 
 use std::time::{Duration, Instant};
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use sui_sdk_types::Address;
 use walrus_localchain::{
     launcher::{GenesisFile, GlobalRateLimiter, RateLimiter},
-    operators::{run_epoch_change, run_faucet, Operator},
+    operators::{run_faucet, run_keeper, KeeperCall, KeeperRun, Operator},
     service::ChainState,
     types::{ObjectType, ObjectValue},
     Executor, Genesis,
@@ -59,6 +59,13 @@ fn genesis_file_builds_the_first_committee() {
     let staking = staking(&executor, &genesis);
     assert_eq!((staking.epoch, staking.epoch_start_ms), (1, 10_000));
     assert_eq!(staking.epoch_duration_ms, 1_000);
+    // The first committee has nothing to sync.
+    assert_eq!(
+        staking.epoch_state,
+        walrus_chain::contract::staking::EPOCH_CHANGE_DONE
+    );
+    assert!(staking.previous_shard_assignment.is_empty());
+    assert_eq!(staking.shard_assignment.len(), 5);
     let system = system(&executor, &genesis);
     let weights: Vec<u16> = system.committee.members.iter().map(|m| m.weight).collect();
     assert_eq!((system.committee.epoch, weights), (1, vec![3, 2]));
@@ -126,22 +133,28 @@ fn epoch_changes_and_faucet_grants_are_recorded_transactions() {
                 .len(),
             1
         );
-        // Not yet over: nothing happens, nothing is recorded.
-        assert!(run_epoch_change(&mut state, &genesis).unwrap().is_none());
+        // Not yet half of the epoch: nothing happens, nothing is recorded.
+        assert!(run_keeper(&mut state, &genesis).unwrap().is_empty());
         assert!(!state.ledger.has_pending());
+        state.advance_clock(10_500).unwrap();
+        let runs = run_keeper(&mut state, &genesis).unwrap();
+        assert_eq!(calls(&runs), [(KeeperCall::VotingEnd, 1)]);
+        assert_eq!(event_names(&runs[0].effects), ["EpochParametersSelected"]);
+        assert!(run_keeper(&mut state, &genesis).unwrap().is_empty());
         state.advance_clock(11_000).unwrap();
-        let (epoch, change) = run_epoch_change(&mut state, &genesis).unwrap().unwrap();
-        assert_eq!(epoch, 2);
-        assert!(run_epoch_change(&mut state, &genesis).unwrap().is_none());
+        let runs = run_keeper(&mut state, &genesis).unwrap();
+        assert_eq!(calls(&runs), [(KeeperCall::InitiateEpochChange, 2)]);
+        let change = runs[0].effects.clone();
+        // The new committee syncs: nothing is due until a quorum reports.
+        state.advance_clock(20_000).unwrap();
+        assert!(run_keeper(&mut state, &genesis).unwrap().is_empty());
         assert_eq!(system(&state.executor, &genesis).committee.epoch, 2);
         // A signed transaction from the keeper, with the epoch change's events and Lamport
         // versions on Staking and System.
-        let names: Vec<String> = change
-            .events
-            .iter()
-            .map(|event| event.type_.name().to_string())
-            .collect();
-        assert_eq!(names.last().map(String::as_str), Some("EpochChangeStart"));
+        assert_eq!(
+            event_names(&change).last().map(String::as_str),
+            Some("EpochChangeStart")
+        );
         assert!(change.events.iter().all(|event| event.sender == keeper));
         let staking_object = state.executor.store().get(&genesis.staking).unwrap();
         assert_eq!(staking_object.version(), change.lamport_version);
@@ -190,6 +203,38 @@ fn epoch_changes_and_faucet_grants_are_recorded_transactions() {
         .unwrap()
         .checkpoint
         .is_some());
+}
+
+fn calls(runs: &[KeeperRun]) -> Vec<(KeeperCall, u32)> {
+    runs.iter().map(|run| (run.call, run.epoch)).collect()
+}
+
+fn event_names(effects: &walrus_localchain::Effects) -> Vec<String> {
+    effects
+        .events
+        .iter()
+        .map(|event| event.type_.name().to_string())
+        .collect()
+}
+
+#[test]
+fn a_late_keeper_selects_and_changes_in_one_tick() {
+    let config = toml::from_str::<GenesisFile>(FILE)
+        .unwrap()
+        .to_config()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut state, genesis) = ChainState::open(dir.path(), &config).unwrap();
+    state.advance_clock(12_345).unwrap();
+    let runs = run_keeper(&mut state, &genesis).unwrap();
+    assert_eq!(
+        calls(&runs),
+        [
+            (KeeperCall::VotingEnd, 1),
+            (KeeperCall::InitiateEpochChange, 2)
+        ]
+    );
+    assert_eq!(staking(&state.executor, &genesis).epoch_start_ms, 12_345);
 }
 
 #[test]

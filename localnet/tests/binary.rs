@@ -45,7 +45,7 @@ sui = 1000000000000
 wal = 500000000000
 
 [[nodes]]
-owner = "0xb1"
+owner = "OWNER_B1"
 name = "alice"
 network_address = "127.0.0.1:9101"
 bls_seed = "0101010101010101010101010101010101010101010101010101010101010101"
@@ -55,18 +55,28 @@ write_price = 10
 capacity = 1099511627776
 
 [[nodes]]
-owner = "0xb2"
+owner = "OWNER_B2"
 network_address = "127.0.0.1:9102"
 bls_seed = "0202020202020202020202020202020202020202020202020202020202020202"
 stake = 2000000000000
 "#;
 
-/// A temporary directory holding `GENESIS`: (the directory, the chain's data directory in it,
-/// the genesis file).
+/// The address of the wallet with the key of `seed` (see [`walrus_client`]).
+fn wallet_address(seed: u8) -> Address {
+    Ed25519PrivateKey::new([seed; 32])
+        .public_key()
+        .derive_address()
+}
+
+/// A temporary directory holding `GENESIS` (the nodes owned by the wallets of seeds `0xb1` and
+/// `0xb2`): (the directory, the chain's data directory in it, the genesis file).
 fn chain_dir() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let temp = tempfile::tempdir().unwrap();
     let genesis = temp.path().join("genesis.toml");
-    std::fs::write(&genesis, GENESIS).unwrap();
+    let text = GENESIS
+        .replace("OWNER_B1", &wallet_address(0xb1).to_string())
+        .replace("OWNER_B2", &wallet_address(0xb2).to_string());
+    std::fs::write(&genesis, text).unwrap();
     let dir = temp.path().join("chain");
     (temp, dir, genesis)
 }
@@ -363,8 +373,17 @@ async fn binary_genesis_faucet_epochs_and_restarts() {
         108 * COIN
     );
     assert_eq!(balance(&mut client, fresh, &wal_type).await, 103 * COIN);
-    // The epoch clock goes on after the restart.
+    // The epoch clock goes on after the restart, once the nodes (their wallets, funded by
+    // the faucet) report their shards synced: an epoch change is done only then.
     let epoch = system(&mut client, &system_id).await.committee.epoch;
+    for seed in [0xb1, 0xb2] {
+        let wallet = walrus_client(&node, &health, seed);
+        let body = format!(r#"{{"recipient": "{}"}}"#, wallet.address());
+        let (status, _) = http(node.faucet, "POST", "/v1/gas", &body).await.unwrap();
+        assert_eq!(status, 200);
+        let cap = wallet.owned_node_caps().await.unwrap().remove(0);
+        wallet.epoch_sync_done(cap.id, epoch).await.unwrap();
+    }
     wait_epoch_above(&mut client, &system_id, epoch).await;
 }
 

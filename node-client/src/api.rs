@@ -10,7 +10,8 @@ use std::{cmp::Reverse, fmt, str::FromStr};
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use serde::{Deserialize, Serialize};
 use walrus_core::{
-    crypto::PublicKey, BlobId, Epoch, ObjectId, SliverIndex, SliverPairIndex, SliverType,
+    crypto::PublicKey, encoding::Sliver, BlobId, Epoch, ObjectId, SliverIndex, SliverPairIndex,
+    SliverType,
 };
 
 /// Content type of every BCS request and response body.
@@ -43,6 +44,10 @@ pub const RECOVERY_SYMBOLS_ENDPOINT: &str = "/v1/blobs/{blob_id}/recoverySymbols
 /// `ApiSuccess<SignedInvalidBlobIdMsg>`.
 pub const INCONSISTENCY_PROOF_ENDPOINT: &str =
     "/v1/blobs/{blob_id}/inconsistencyProof/{sliver_type}";
+/// POST (body: BCS `SignedSyncShardRequest`, signed by the shard's owner in the current
+/// epoch): BCS [`SyncShardResponse`], the slivers of the shard's certified blobs from the
+/// request's starting blob ID, in blob-ID order (shard migration between committees).
+pub const SYNC_SHARD_ENDPOINT: &str = "/v1/migrate/sync_shard";
 /// GET: JSON `ApiSuccess<BlobStatus>`.
 pub const BLOB_STATUS_ENDPOINT: &str = "/v1/blobs/{blob_id}/status";
 /// GET: JSON `ApiSuccess<ServiceHealthInfo>`.
@@ -119,6 +124,11 @@ pub fn inconsistency_proof_path(blob_id: &BlobId, sliver_type: SliverType) -> St
 /// Concrete path of [`BLOB_STATUS_ENDPOINT`].
 pub fn blob_status_path(blob_id: &BlobId) -> String {
     format!("/v1/blobs/{blob_id}/status")
+}
+
+/// Concrete path of [`SYNC_SHARD_ENDPOINT`].
+pub fn sync_shard_path() -> String {
+    SYNC_SHARD_ENDPOINT.to_owned()
 }
 
 /// Concrete path of [`HEALTH_ENDPOINT`].
@@ -470,6 +480,12 @@ error_reasons! {
     ShardNotAssigned = ("SHARD_NOT_ASSIGNED", 400, "FAILED_PRECONDITION"),
     /// The node lacks slivers of its shards, so it does not sign a confirmation.
     MissingSlivers = ("MISSING_SLIVERS", 400, "FAILED_PRECONDITION"),
+    /// The request is for another epoch than the node's current one (the committee changed:
+    /// refresh it and retry).
+    InvalidEpoch = ("INVALID_EPOCH", 400, "FAILED_PRECONDITION"),
+    /// The request is not signed by a node allowed to make it (e.g. a shard sync not signed
+    /// by the shard's owner in the current epoch).
+    Unauthorized = ("UNAUTHORIZED", 403, "PERMISSION_DENIED"),
     /// The inconsistency proof does not verify.
     InvalidProof = ("INVALID_PROOF", 400, "INVALID_ARGUMENT"),
     /// The node has no metadata for the blob.
@@ -525,6 +541,24 @@ pub struct UnknownErrorReason(pub String);
 // ---------------------------------------------------------------------------------------------
 // Status types.
 // ---------------------------------------------------------------------------------------------
+
+/// The answer to a shard sync ([`SYNC_SHARD_ENDPOINT`]): `(blob ID, sliver)` pairs in
+/// increasing blob-ID order, each blob at most once (unverified: the requester checks every
+/// sliver against the blob's metadata and the pair its shard holds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncShardResponse {
+    /// Version 1.
+    V1(Vec<(BlobId, Sliver)>),
+}
+
+impl SyncShardResponse {
+    /// The slivers.
+    pub fn into_slivers(self) -> Vec<(BlobId, Sliver)> {
+        match self {
+            SyncShardResponse::V1(slivers) => slivers,
+        }
+    }
+}
 
 /// Whether a node stores an item (metadata or a sliver). JSON: `"nonexistent"` / `"stored"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -1122,6 +1156,18 @@ mod tests {
             ),
             (ErrorReason::Unavailable, "UNAVAILABLE", 503, "UNAVAILABLE"),
             (ErrorReason::Internal, "INTERNAL", 500, "INTERNAL"),
+            (
+                ErrorReason::InvalidEpoch,
+                "INVALID_EPOCH",
+                400,
+                "FAILED_PRECONDITION",
+            ),
+            (
+                ErrorReason::Unauthorized,
+                "UNAUTHORIZED",
+                403,
+                "PERMISSION_DENIED",
+            ),
         ];
         assert_eq!(expected.len(), ErrorReason::ALL.len());
         for &(reason, name, code, status) in expected {

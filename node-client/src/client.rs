@@ -7,17 +7,21 @@ use serde::{de::DeserializeOwned, Serialize};
 use thiserror::Error;
 use walrus_core::{
     bounded,
+    encoding::Sliver,
     encoding::{
         BlobLayout, EncodingAxis, GeneralRecoverySymbol, InconsistencyProofEither, SliverData,
     },
-    messages::{SignedInvalidBlobIdMsg, SignedStorageConfirmation, StorageConfirmation},
+    messages::{
+        ProtocolMessageKind, SignedInvalidBlobIdMsg, SignedStorageConfirmation,
+        SignedSyncShardRequest, StorageConfirmation,
+    },
     metadata::{BlobMetadata, BlobMetadataWithId},
     BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType,
 };
 
 use crate::api::{
     self, ApiError, ApiErrorBody, ApiSuccess, BlobStatus, ErrorReason, ServiceHealthInfo,
-    StoredOnNodeStatus, BCS_CONTENT_TYPE,
+    StoredOnNodeStatus, SyncShardResponse, BCS_CONTENT_TYPE,
 };
 
 /// Default cap on a response body (slivers and symbol lists are the large ones): 64 MiB.
@@ -388,6 +392,50 @@ impl NodeClient {
             }
         };
         self.decode_json_envelope(response).await
+    }
+
+    /// POST a signed shard-sync request: the slivers the node gives for the request's shard,
+    /// axis and blob range, unverified, with the answer capped at `limit` bytes. Refused
+    /// before decoding if the answer claims more slivers than asked for, or is not in strictly
+    /// increasing blob-ID order from the starting blob ID, or holds a sliver of another axis.
+    pub async fn sync_shard(
+        &self,
+        request: &SignedSyncShardRequest,
+        limit: usize,
+    ) -> Result<Vec<(BlobId, Sliver)>, NodeClientError> {
+        let asked = request
+            .decode_message()
+            .map_err(|error| NodeClientError::Encode(error.to_string()))?;
+        let asked = *asked.contents();
+        let path = api::sync_shard_path();
+        let response = self.send_bcs(Method::POST, &path, request).await?;
+        let body = read_capped(response, limit.min(self.max_response_bytes)).await?;
+        // Variant tag (1 byte), then the sequence length.
+        let count = bounded::sequence_length_at(&body, 1)
+            .ok_or_else(|| NodeClientError::Decode(format!("invalid BCS from {path}")))?;
+        if u64::try_from(count).map_or(true, |count| count > asked.sliver_count) {
+            return Err(NodeClientError::Decode(format!(
+                "{count} slivers from {path}, asked for at most {}",
+                asked.sliver_count
+            )));
+        }
+        let slivers = bcs::from_bytes::<SyncShardResponse>(&body)
+            .map_err(|error| NodeClientError::Decode(format!("invalid BCS from {path}: {error}")))?
+            .into_slivers();
+        let mut previous: Option<BlobId> = None;
+        for (blob_id, sliver) in &slivers {
+            let ordered = match previous {
+                None => *blob_id >= asked.starting_blob_id,
+                Some(previous) => *blob_id > previous,
+            };
+            if !ordered || sliver.sliver_type() != asked.sliver_type {
+                return Err(NodeClientError::Decode(format!(
+                    "{path} answered blob {blob_id} out of order or of the wrong axis"
+                )));
+            }
+            previous = Some(*blob_id);
+        }
+        Ok(slivers)
     }
 
     /// GET the node's view of the blob's status on chain.

@@ -128,6 +128,10 @@ pub struct RequestLimits {
     /// confirmation long-polls); more are refused.
     #[serde(default = "default_registration_waits")]
     pub max_registration_waits: usize,
+    /// Shard-sync requests (`POST /v1/migrate/sync_shard`) served at the same time; more are
+    /// refused with 429 (the new owner retries).
+    #[serde(default = "default_sync_shard_requests")]
+    pub max_concurrent_sync_shard_requests: usize,
     /// Deadline for receiving a request body, in milliseconds (a client that sends its body
     /// too slowly gets 408 and its connection back).
     #[serde(default = "default_body_timeout_ms")]
@@ -143,6 +147,9 @@ fn default_queued_symbol_requests() -> usize {
 fn default_registration_waits() -> usize {
     1_024
 }
+fn default_sync_shard_requests() -> usize {
+    4
+}
 fn default_body_timeout_ms() -> u64 {
     60_000
 }
@@ -153,6 +160,7 @@ impl Default for RequestLimits {
             max_concurrent_symbol_requests: default_symbol_requests(),
             max_queued_symbol_requests: default_queued_symbol_requests(),
             max_registration_waits: default_registration_waits(),
+            max_concurrent_sync_shard_requests: default_sync_shard_requests(),
             body_timeout_ms: default_body_timeout_ms(),
         }
     }

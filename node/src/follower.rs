@@ -52,13 +52,7 @@ pub async fn read_committee(
     chain: &WalrusClient,
     node: &StorageNode,
 ) -> anyhow::Result<CommitteeView> {
-    let system = chain.system().await?;
-    let staking = chain.staking().await?;
-    Ok(CommitteeView::from_chain(
-        &system,
-        &staking,
-        Some(node.keys().public()),
-    )?)
+    Ok(chain.committee_view(Some(node.keys().public())).await?)
 }
 
 /// Re-reads the committee; on a new epoch installs it and collects expired blobs.
@@ -66,12 +60,17 @@ async fn refresh_epoch(chain: &WalrusClient, node: &StorageNode) -> anyhow::Resu
     let view = read_committee(chain, node).await?;
     let old = node.committee();
     if view.epoch == old.epoch && view.members == old.members {
+        if view.in_transition != old.in_transition {
+            tracing::info!(epoch = view.epoch, "epoch change done");
+            node.set_committee(view);
+        }
         return Ok(());
     }
     let epoch = view.epoch;
     tracing::info!(
         epoch,
         shards = ?view.own_shards,
+        in_transition = view.in_transition,
         "committee changed"
     );
     node.set_committee(view);
@@ -104,6 +103,12 @@ async fn apply(
     cursor: EventId,
     event: Event,
 ) -> Result<Option<BlobId>, NodeError> {
+    if let Event::EpochChangeStart(start) = &event {
+        let (store, epoch) = (node.store().clone(), start.epoch);
+        crate::node::blocking(move || Ok(store.apply_epoch_start(cursor, epoch)?)).await?;
+        node.event_applied();
+        return Ok(None);
+    }
     let (blob_id, update): (Option<BlobId>, InfoUpdate) = match event {
         Event::BlobRegistered(event) => (
             Some(event.blob_id.into()),

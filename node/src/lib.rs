@@ -13,8 +13,10 @@ pub mod config;
 pub mod follower;
 pub mod metrics;
 pub mod node;
+pub mod operator;
 pub mod recovery;
 pub mod server;
+mod shard_sync;
 pub mod store;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -54,6 +56,8 @@ pub fn solo_committee_view(
         }],
         own_index: Some(0),
         own_shards: shards.into_iter().collect(),
+        previous: None,
+        in_transition: false,
     })
 }
 
@@ -93,11 +97,11 @@ pub async fn run_with(
     );
     let metrics = metrics::Metrics::new();
     // The committee is needed before serving: retry while the chain comes up.
-    let system_and_staking = {
+    let view = {
         let mut attempts = 0;
         loop {
-            match tokio::try_join!(chain.system(), chain.staking()) {
-                Ok(objects) => break objects,
+            match chain.committee_view(Some(keys.public())).await {
+                Ok(view) => break view,
                 Err(error) if attempts < 50 => {
                     attempts += 1;
                     tracing::warn!(%error, "chain not reachable yet; retrying");
@@ -109,11 +113,6 @@ pub async fn run_with(
             }
         }
     };
-    let view = committee::CommitteeView::from_chain(
-        &system_and_staking.0,
-        &system_and_staking.1,
-        Some(keys.public()),
-    )?;
     tracing::info!(
         epoch = view.epoch,
         member = ?view.own_index,
@@ -140,6 +139,12 @@ pub async fn run_with(
     let (recover_tx, recover_rx) = mpsc::unbounded_channel();
     let http =
         walrus_node_client::default_http_client(Duration::from_secs(5), Duration::from_secs(60));
+    let worker = recovery::Worker::new(
+        node.clone(),
+        chain.clone(),
+        http.clone(),
+        config.recovery_limits(),
+    );
     let tasks = [
         tokio::spawn(follower::run_follower(
             node.clone(),
@@ -152,11 +157,16 @@ pub async fn run_with(
             chain.clone(),
             stopped.clone(),
         )),
-        tokio::spawn(recovery::run_recovery(
+        tokio::spawn(shard_sync::run_shard_sync(
             node.clone(),
             chain.clone(),
+            worker.clone(),
             http,
-            config.recovery_limits(),
+            recover_tx.clone(),
+            stopped.clone(),
+        )),
+        tokio::spawn(recovery::run_recovery(
+            worker,
             recover_tx,
             recover_rx,
             stopped.clone(),

@@ -30,6 +30,16 @@ pub struct Metrics {
     /// Answers from peers rejected as lies while recovering (forged or misplaced symbols,
     /// oversize answers).
     pub recovery_lies: IntCounter,
+    /// Slivers pulled directly from a shard's previous owner at an epoch change.
+    pub shard_sync_slivers: IntCounter,
+    /// Bytes of shard-sync answers received from previous owners.
+    pub shard_sync_bytes: IntCounter,
+    /// Shard syncs that fell back to recovery (previous owner down, slow or lying).
+    pub shard_sync_fallbacks: IntCounter,
+    /// Slivers of shards given away, deleted once the epoch change was done.
+    pub slivers_released: IntCounter,
+    /// The last epoch this node reported synced on chain (`epoch_sync_done`).
+    pub epoch_synced: IntGauge,
 }
 
 impl Metrics {
@@ -70,6 +80,26 @@ impl Metrics {
             recovery_lies: registry.counter(
                 "walrus_node_recovery_lies_total",
                 "Peer answers rejected as lies while recovering",
+            ),
+            shard_sync_slivers: registry.counter(
+                "walrus_node_shard_sync_slivers_total",
+                "Slivers pulled directly from a shard's previous owner",
+            ),
+            shard_sync_bytes: registry.counter(
+                "walrus_node_shard_sync_bytes_total",
+                "Bytes of shard-sync answers received from previous owners",
+            ),
+            shard_sync_fallbacks: registry.counter(
+                "walrus_node_shard_sync_fallbacks_total",
+                "Shard syncs that fell back to recovery from symbols",
+            ),
+            slivers_released: registry.counter(
+                "walrus_node_slivers_released_total",
+                "Slivers of shards given away, deleted after the epoch change",
+            ),
+            epoch_synced: registry.gauge(
+                "walrus_node_epoch_synced",
+                "The last epoch this node reported synced on chain",
             ),
             registry,
         }

@@ -16,16 +16,16 @@ use walrus_core::{
     crypto::ProtocolKeyPair,
     encoding::{
         EncodingAxis, EncodingConfig, ExpandedSliver, GeneralRecoverySymbol,
-        InconsistencyProofEither, Primary, Secondary, SliverData,
+        InconsistencyProofEither, Primary, Secondary, Sliver, SliverData,
     },
     messages::{
-        BlobPersistenceType, Confirmation, InvalidBlobIdMsg, SignedInvalidBlobIdMsg,
-        SignedStorageConfirmation,
+        BlobPersistenceType, Confirmation, InvalidBlobIdMsg, ProtocolMessageKind,
+        SignedInvalidBlobIdMsg, SignedStorageConfirmation, SignedSyncShardRequest,
     },
     metadata::{BlobMetadata, BlobMetadataWithId, VerifiedBlobMetadataWithId},
     BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType,
 };
-use walrus_node_client::api::{BlobStatus, ErrorReason, StoredOnNodeStatus};
+use walrus_node_client::api::{BlobStatus, ErrorReason, StoredOnNodeStatus, SyncShardResponse};
 
 use crate::{
     committee::CommitteeView,
@@ -85,6 +85,7 @@ pub struct StorageNode {
     symbol_slots: Arc<Semaphore>,
     symbol_queue: AtomicUsize,
     registration_waits: Semaphore,
+    sync_shard_slots: Semaphore,
 }
 
 /// Decrements a queue length when the waiting request finishes or is cancelled.
@@ -123,6 +124,7 @@ impl StorageNode {
             symbol_slots: Arc::new(Semaphore::new(limits.max_concurrent_symbol_requests.max(1))),
             symbol_queue: AtomicUsize::new(0),
             registration_waits: Semaphore::new(limits.max_registration_waits.max(1)),
+            sync_shard_slots: Semaphore::new(limits.max_concurrent_sync_shard_requests.max(1)),
         })
     }
 
@@ -372,7 +374,14 @@ impl StorageNode {
         })
     }
 
-    fn check_pair(&self, blob_id: &BlobId, pair: SliverPairIndex) -> Result<(), NodeError> {
+    /// Checks that pair `pair` of `blob_id` is on a shard this node holds (`reading`: or
+    /// still serves after giving it away, until the epoch change is done).
+    fn check_pair(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        reading: bool,
+    ) -> Result<(), NodeError> {
         let view = self.committee();
         if pair.0 >= view.n_shards {
             return Err(NodeError::new(
@@ -380,7 +389,12 @@ impl StorageNode {
                 format!("pair index {} out of range (n = {})", pair.0, view.n_shards),
             ));
         }
-        if !view.holds_pair(blob_id, pair) {
+        let held = if reading {
+            view.serves_pair(blob_id, pair)
+        } else {
+            view.holds_pair(blob_id, pair)
+        };
+        if !held {
             return Err(NodeError::new(
                 ErrorReason::ShardNotAssigned,
                 format!(
@@ -404,7 +418,7 @@ impl StorageNode {
         axis: SliverType,
     ) -> Result<(VerifiedBlobMetadataWithId, usize), NodeError> {
         self.require_registered(blob_id).await?;
-        self.check_pair(blob_id, pair)?;
+        self.check_pair(blob_id, pair, false)?;
         let metadata = self.verified_metadata(blob_id).await?;
         let length = bounded::sliver_len(metadata.layout(), axis);
         Ok((metadata, length))
@@ -529,7 +543,7 @@ impl StorageNode {
         pair: SliverPairIndex,
         axis: SliverType,
     ) -> Result<Vec<u8>, NodeError> {
-        self.check_pair(&blob_id, pair)?;
+        self.check_pair(&blob_id, pair, true)?;
         let store = self.store.clone();
         let bytes = blocking(move || Ok(store.sliver_bytes(&blob_id, pair, axis)?)).await?;
         match bytes {
@@ -545,7 +559,7 @@ impl StorageNode {
         pair: SliverPairIndex,
         axis: SliverType,
     ) -> Result<StoredOnNodeStatus, NodeError> {
-        self.check_pair(&blob_id, pair)?;
+        self.check_pair(&blob_id, pair, true)?;
         Ok(if self.store.has_sliver(&blob_id, pair, axis)? {
             StoredOnNodeStatus::Stored
         } else {
@@ -633,7 +647,7 @@ impl StorageNode {
                 format!("target sliver {} out of range (n = {n})", target.get()),
             ));
         }
-        let pairs = self.committee().own_pairs(&blob_id);
+        let pairs = self.committee().served_pairs(&blob_id);
         let store = self.store.clone();
         blocking(move || {
             let mut symbols = Vec::new();
@@ -650,6 +664,105 @@ impl StorageNode {
                 symbols.extend(symbol);
             }
             Ok(symbols)
+        })
+        .await
+    }
+
+    /// `POST sync_shard`: the slivers of the request's shard and axis for the certified blobs
+    /// from its starting blob ID, in blob-ID order, to the shard's owner in the current epoch
+    /// (the signature must be its key's). Served by the node that held the shard before (or
+    /// holds it now), from what it stores; blobs whose sliver it lacks are skipped. At most
+    /// `max_concurrent_sync_shard_requests` at once (429 beyond), [`MAX_SYNC_SHARD_SLIVERS`]
+    /// slivers and about [`SYNC_SHARD_BYTE_BUDGET`] bytes per answer.
+    pub async fn sync_shard(
+        &self,
+        request: SignedSyncShardRequest,
+    ) -> Result<SyncShardResponse, NodeError> {
+        let message = request.decode_message().map_err(|error| {
+            NodeError::new(
+                ErrorReason::InvalidRequest,
+                format!("invalid sync-shard request: {error}"),
+            )
+        })?;
+        let view = self.committee();
+        if message.epoch() != view.epoch {
+            return Err(NodeError::new(
+                ErrorReason::InvalidEpoch,
+                format!(
+                    "the request is for epoch {}, this node is in epoch {}",
+                    message.epoch(),
+                    view.epoch
+                ),
+            ));
+        }
+        let body = *message.contents();
+        let shard = body.shard_index;
+        if shard.0 >= view.n_shards {
+            return Err(NodeError::new(
+                ErrorReason::InvalidRequest,
+                format!("shard {} out of range (n = {})", shard.0, view.n_shards),
+            ));
+        }
+        let owner = view.shard_owner(shard).map(|index| &view.members[index]);
+        let signed_by_owner =
+            owner.is_some_and(|owner| request.verify_signature(&owner.public_key).is_ok());
+        if !signed_by_owner {
+            return Err(NodeError::new(
+                ErrorReason::Unauthorized,
+                format!(
+                    "only the owner of shard {} in epoch {} may sync it",
+                    shard.0, view.epoch
+                ),
+            ));
+        }
+        let held_before = view
+            .previous
+            .as_ref()
+            .is_some_and(|previous| previous.own_shards.contains(&shard));
+        if !held_before && !view.own_shards.contains(&shard) {
+            return Err(NodeError::new(
+                ErrorReason::ShardNotAssigned,
+                format!(
+                    "this node did not hold shard {} in epoch {}",
+                    shard.0,
+                    view.epoch - 1
+                ),
+            ));
+        }
+        let Ok(_slot) = self.sync_shard_slots.try_acquire() else {
+            self.refused("busy");
+            return Err(NodeError::new(
+                ErrorReason::RateLimited,
+                "too many shard-sync requests; retry later",
+            ));
+        };
+        let store = self.store.clone();
+        let (n_shards, epoch) = (view.n_shards, view.epoch);
+        let wanted = body.sliver_count.min(MAX_SYNC_SHARD_SLIVERS);
+        blocking(move || {
+            let mut slivers = Vec::new();
+            let mut bytes = 0;
+            let blobs =
+                store.certified_blobs_from(&body.starting_blob_id, MAX_SYNC_SHARD_SCAN, epoch)?;
+            for blob_id in blobs {
+                if slivers.len() as u64 >= wanted || bytes >= SYNC_SHARD_BYTE_BUDGET {
+                    break;
+                }
+                let pair = shard.to_pair_index(n_shards, &blob_id);
+                let sliver = match body.sliver_type {
+                    SliverType::Primary => store
+                        .sliver::<Primary>(&blob_id, pair)?
+                        .map(Sliver::Primary),
+                    SliverType::Secondary => store
+                        .sliver::<Secondary>(&blob_id, pair)?
+                        .map(Sliver::Secondary),
+                };
+                if let Some(sliver) = sliver {
+                    bytes += bcs::serialized_size(&sliver).unwrap_or(0);
+                    slivers.push((blob_id, sliver));
+                }
+            }
+            Ok(SyncShardResponse::V1(slivers))
         })
         .await
     }
@@ -741,6 +854,17 @@ impl StorageNode {
     }
 }
 
+/// Most slivers one shard-sync answer carries (a request asking for more gets this many).
+pub const MAX_SYNC_SHARD_SLIVERS: u64 = 1_000;
+/// A shard-sync answer stops adding slivers once it holds this many bytes (at least one
+/// sliver is always sent).
+pub const SYNC_SHARD_BYTE_BUDGET: usize = 32 << 20;
+/// Most certified blobs one shard-sync request scans (4x [`MAX_SYNC_SHARD_SLIVERS`]; blobs whose sliver is missing here are
+/// skipped; the new owner recovers them).
+const MAX_SYNC_SHARD_SCAN: usize = 4_000;
+/// The largest legitimate shard-sync request body (a signed 50-byte message, 147 bytes).
+pub const MAX_SYNC_SHARD_REQUEST_BYTES: usize = 256;
+
 /// The sliver index pair `pair` holds on `axis`; a pair out of range is a bad request.
 pub(crate) fn pair_sliver_index(
     axis: SliverType,
@@ -771,4 +895,261 @@ fn source_symbol<T: EncodingAxis>(
     Ok(expanded
         .recovery_symbol(target)
         .map(|symbol| GeneralRecoverySymbol::from_recovery_symbol(symbol, target)))
+}
+
+#[cfg(test)]
+mod tests {
+    use walrus_core::{
+        crypto::{Committee, CommitteeMember},
+        encoding::{encode_blob, EncodedBlob},
+        messages::{SyncShardMsg, SyncShardRequestBody},
+        ShardIndex,
+    };
+    use walrus_node_client::api::EventId;
+
+    use super::*;
+    use crate::{
+        committee::{MemberInfo, PreviousCommittee},
+        store::{BlobObjectInfo, EventEffect},
+    };
+
+    const N: u16 = 4;
+    const EPOCH: u32 = 5;
+
+    fn keys(id: u8) -> ProtocolKeyPair {
+        ProtocolKeyPair::from_seed([id; 32])
+    }
+
+    fn member(id: u8, shards: &[u16]) -> MemberInfo {
+        MemberInfo {
+            node_id: ObjectId([id; 32]),
+            public_key: keys(id).public().clone(),
+            url: String::new(),
+            shards: shards.iter().copied().map(ShardIndex).collect(),
+        }
+    }
+
+    /// Node 1 (this node) held shards 0 and 1 and gave shard 1 to node 2; node 3 holds 2, 3.
+    fn node(dir: &std::path::Path, in_transition: bool) -> StorageNode {
+        let members = vec![member(1, &[0]), member(2, &[1]), member(3, &[2, 3])];
+        let committee = Committee::new(
+            EPOCH,
+            N,
+            members
+                .iter()
+                .map(|m| CommitteeMember {
+                    public_key: m.public_key.clone(),
+                    weight: u16::try_from(m.shards.len()).unwrap(),
+                })
+                .collect(),
+        )
+        .unwrap();
+        let view = CommitteeView {
+            epoch: EPOCH,
+            n_shards: N,
+            committee,
+            members,
+            own_index: Some(0),
+            own_shards: [ShardIndex(0)].into(),
+            previous: Some(PreviousCommittee {
+                members: vec![member(1, &[0, 1]), member(3, &[2, 3])],
+                own_shards: [ShardIndex(0), ShardIndex(1)].into(),
+            }),
+            in_transition,
+        };
+        let store = Arc::new(NodeStore::open(dir).unwrap());
+        StorageNode::new(
+            store,
+            keys(1),
+            view,
+            Metrics::new(),
+            Duration::ZERO,
+            RequestLimits::default(),
+            1 << 20,
+        )
+        .unwrap()
+    }
+
+    /// Stores certified blobs with all their slivers; returns them by blob ID.
+    fn store_blobs(node: &StorageNode, count: u8) -> Vec<EncodedBlob> {
+        let config = EncodingConfig::new(N).unwrap();
+        let mut blobs: Vec<EncodedBlob> = (0..count)
+            .map(|i| encode_blob(&config, &[i; 100]).unwrap())
+            .collect();
+        blobs.sort_by_key(|blob| *blob.metadata.blob_id());
+        for (i, blob) in blobs.iter().enumerate() {
+            let blob_id = *blob.metadata.blob_id();
+            let store = node.store();
+            store
+                .apply_event(
+                    EventId {
+                        checkpoint: i as u64 + 1,
+                        event_index: 0,
+                    },
+                    Some(&blob_id),
+                    |info| {
+                        info.objects.insert(
+                            ObjectId([9; 32]),
+                            BlobObjectInfo {
+                                deletable: false,
+                                end_epoch: EPOCH + 10,
+                                certified_epoch: Some(EPOCH - 1),
+                                event: EventId {
+                                    checkpoint: 1,
+                                    event_index: 0,
+                                },
+                            },
+                        );
+                        EventEffect::None
+                    },
+                )
+                .unwrap();
+            crate::store::put_whole_blob(store, blob);
+        }
+        blobs
+    }
+
+    fn request(
+        signer: u8,
+        epoch: u32,
+        shard: u16,
+        from: BlobId,
+        count: u64,
+    ) -> SignedSyncShardRequest {
+        keys(signer).sign_message(&SyncShardMsg::new(
+            epoch,
+            SyncShardRequestBody {
+                shard_index: ShardIndex(shard),
+                sliver_type: SliverType::Secondary,
+                starting_blob_id: from,
+                sliver_count: count,
+            },
+        ))
+    }
+
+    #[tokio::test]
+    async fn the_new_owner_pulls_a_given_away_shard_in_blob_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = node(dir.path(), true);
+        let blobs = store_blobs(&node, 3);
+        let ids: Vec<BlobId> = blobs.iter().map(|b| *b.metadata.blob_id()).collect();
+        // Node 2 owns shard 1 now: all three secondary slivers, in blob-ID order.
+        let SyncShardResponse::V1(slivers) = node
+            .sync_shard(request(2, EPOCH, 1, BlobId([0; 32]), 10))
+            .await
+            .unwrap();
+        assert_eq!(slivers.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ids);
+        for ((blob_id, sliver), blob) in slivers.iter().zip(&blobs) {
+            let pair = ShardIndex(1).to_pair_index(N, blob_id);
+            assert_eq!(
+                sliver,
+                &Sliver::Secondary(blob.sliver_pairs[usize::from(pair.0)].secondary.clone())
+            );
+        }
+        // From the second blob, at most one sliver.
+        let SyncShardResponse::V1(slivers) = node
+            .sync_shard(request(2, EPOCH, 1, ids[1], 1))
+            .await
+            .unwrap();
+        assert_eq!(slivers.len(), 1);
+        assert_eq!(slivers[0].0, ids[1]);
+        // A blob whose sliver this node lacks is skipped.
+        node.store().delete_blob_data(&ids[0]).unwrap();
+        let SyncShardResponse::V1(slivers) = node
+            .sync_shard(request(2, EPOCH, 1, BlobId([0; 32]), 10))
+            .await
+            .unwrap();
+        assert_eq!(
+            slivers.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+            ids[1..]
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_current_owner_may_pull_and_only_what_this_node_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = node(dir.path(), true);
+        store_blobs(&node, 1);
+        let refused = |result: Result<SyncShardResponse, NodeError>| result.unwrap_err().reason;
+        // Node 3 does not own shard 1; nobody unknown does either.
+        assert_eq!(
+            refused(
+                node.sync_shard(request(3, EPOCH, 1, BlobId([0; 32]), 1))
+                    .await
+            ),
+            ErrorReason::Unauthorized
+        );
+        assert_eq!(
+            refused(
+                node.sync_shard(request(7, EPOCH, 1, BlobId([0; 32]), 1))
+                    .await
+            ),
+            ErrorReason::Unauthorized
+        );
+        // Another epoch.
+        assert_eq!(
+            refused(
+                node.sync_shard(request(2, EPOCH - 1, 1, BlobId([0; 32]), 1))
+                    .await
+            ),
+            ErrorReason::InvalidEpoch
+        );
+        // Shard 2 was never ours, even asked by its owner.
+        assert_eq!(
+            refused(
+                node.sync_shard(request(3, EPOCH, 2, BlobId([0; 32]), 1))
+                    .await
+            ),
+            ErrorReason::ShardNotAssigned
+        );
+        // Out of range.
+        assert_eq!(
+            refused(
+                node.sync_shard(request(2, EPOCH, N, BlobId([0; 32]), 1))
+                    .await
+            ),
+            ErrorReason::InvalidRequest
+        );
+        // A signature over other bytes.
+        let mut forged = request(2, EPOCH, 1, BlobId([0; 32]), 1);
+        forged.serialized_message[10] ^= 1;
+        assert_eq!(
+            refused(node.sync_shard(forged).await),
+            ErrorReason::Unauthorized
+        );
+    }
+
+    #[tokio::test]
+    async fn given_away_slivers_are_read_until_the_change_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let (blob_id, pair) = {
+            let node = node(dir.path(), true);
+            let blobs = store_blobs(&node, 1);
+            let blob_id = *blobs[0].metadata.blob_id();
+            let pair = ShardIndex(1).to_pair_index(N, &blob_id);
+            assert!(node
+                .get_sliver(blob_id, pair, SliverType::Primary)
+                .await
+                .is_ok());
+            // Uploads to a given-away shard are refused.
+            assert_eq!(
+                node.check_pair(&blob_id, pair, false).unwrap_err().reason,
+                ErrorReason::ShardNotAssigned
+            );
+            (blob_id, pair)
+        };
+        let node = node(dir.path(), false);
+        assert_eq!(
+            node.get_sliver(blob_id, pair, SliverType::Primary)
+                .await
+                .unwrap_err()
+                .reason,
+            ErrorReason::ShardNotAssigned
+        );
+        let own_pair = ShardIndex(0).to_pair_index(N, &blob_id);
+        assert!(node
+            .get_sliver(blob_id, own_pair, SliverType::Primary)
+            .await
+            .is_ok());
+    }
 }

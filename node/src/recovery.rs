@@ -105,9 +105,10 @@ enum RecoveryFailure {
     Node(#[from] NodeError),
 }
 
-/// The recovery worker's shared state.
+/// The recovery worker's shared state (also used by the shard sync for metadata and the
+/// lies of previous owners).
 #[derive(Debug)]
-struct Worker {
+pub(crate) struct Worker {
     node: Arc<StorageNode>,
     chain: Arc<WalrusClient>,
     http: reqwest::Client,
@@ -117,26 +118,35 @@ struct Worker {
     liars: LiarBook,
 }
 
+impl Worker {
+    /// The worker of `node`, asking peers over `http` within `limits`.
+    pub(crate) fn new(
+        node: Arc<StorageNode>,
+        chain: Arc<WalrusClient>,
+        http: reqwest::Client,
+        limits: RecoveryLimits,
+    ) -> Arc<Self> {
+        Arc::new(Worker {
+            node,
+            chain,
+            http,
+            limits,
+            requests: Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1))),
+            in_flight: Mutex::new(HashSet::new()),
+            liars: LiarBook::default(),
+        })
+    }
+}
+
 /// Runs the recovery worker until `shutdown` flips: blobs from the store's recovery list at
 /// start, then from `queue`.
-pub async fn run_recovery(
-    node: Arc<StorageNode>,
-    chain: Arc<WalrusClient>,
-    http: reqwest::Client,
-    limits: RecoveryLimits,
+pub(crate) async fn run_recovery(
+    worker: Arc<Worker>,
     queue_sender: mpsc::UnboundedSender<BlobId>,
     mut queue: mpsc::UnboundedReceiver<BlobId>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let worker = Arc::new(Worker {
-        node,
-        chain,
-        http,
-        limits,
-        requests: Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1))),
-        in_flight: Mutex::new(HashSet::new()),
-        liars: LiarBook::default(),
-    });
+    let limits = worker.limits;
     match worker.node.store().pending_recoveries() {
         Ok(pending) => {
             for blob_id in pending {
@@ -192,20 +202,26 @@ pub async fn run_recovery(
 }
 
 impl Worker {
-    /// The other committee members, those with the fewest remembered lies first (committee
-    /// order among equals).
+    /// The nodes serving slivers now (the other committee members and, while shards move, the
+    /// previous owners of the moved shards), those with the fewest remembered lies first
+    /// (committee order among equals).
     fn peers(&self) -> Vec<Peer> {
         let view = self.node.committee();
         let mut peers: Vec<Peer> = view
-            .peers()
-            .filter_map(|(index, member)| {
+            .serving_peers()
+            .into_iter()
+            .filter_map(|member| {
+                let index = view
+                    .members
+                    .iter()
+                    .position(|m| m.node_id == member.node_id);
                 NodeClient::with_http(&member.url, self.http.clone())
                     .ok()
                     .map(|client| Peer {
                         index,
                         node_id: member.node_id,
                         client,
-                        shards: member.shards.clone(),
+                        shards: member.shards,
                     })
             })
             .collect();
@@ -225,6 +241,33 @@ impl Worker {
                 "peer lied to recovery; asking it last"
             );
         }
+    }
+
+    /// The verified metadata of `blob_id`: stored, or fetched from peers, verified and stored.
+    pub(crate) async fn metadata(
+        &self,
+        blob_id: &BlobId,
+        n_shards: u16,
+    ) -> Result<VerifiedBlobMetadataWithId, NodeError> {
+        if let Ok(metadata) = self.node.verified_metadata(blob_id).await {
+            return Ok(metadata);
+        }
+        let metadata = self
+            .fetch_metadata(blob_id, n_shards)
+            .await
+            .map_err(|error| {
+                NodeError::new(
+                    walrus_node_client::api::ErrorReason::Unavailable,
+                    error.to_string(),
+                )
+            })?;
+        self.node.store_fetched_metadata(&metadata).await?;
+        Ok(metadata)
+    }
+
+    /// Records that `node` (a previous shard owner) lied in a shard sync.
+    pub(crate) fn note_sync_lie(&self, blob_id: &BlobId, node: ObjectId, problem: String) {
+        self.note_lies(blob_id, [(node, Lie::Malformed(problem))]);
     }
 
     /// Recovers whatever `blob_id` misses on our shards; `Ok` when nothing is left to do.
@@ -494,10 +537,14 @@ impl Worker {
         let proof = Arc::new(proof);
         let mut requests = JoinSet::new();
         for peer in self.peers() {
+            // Only members of the current committee attest.
+            let Some(index) = peer.index else {
+                continue;
+            };
             let proof = proof.clone();
             requests.spawn(async move {
                 (
-                    peer.index,
+                    index,
                     peer.client
                         .submit_inconsistency_proof(&blob_id, &proof)
                         .await,
@@ -553,8 +600,9 @@ impl Worker {
 /// A committee member, as recovery asks it.
 #[derive(Debug, Clone)]
 struct Peer {
-    /// Its position in the committee (signer index).
-    index: usize,
+    /// Its position in the committee (signer index); `None` for a previous owner that left
+    /// the committee but still serves the shards it gave away.
+    index: Option<usize>,
     /// Its node ID: the key of its record in the [`LiarBook`].
     node_id: ObjectId,
     /// Its REST API.
@@ -967,7 +1015,7 @@ mod tests {
             .start()
             .await;
         let peer = Peer {
-            index: usize::from(index),
+            index: Some(usize::from(index)),
             node_id: ObjectId([index; 32]),
             client: NodeClient::new(node.url()).unwrap(),
             shards: shards.iter().map(|s| ShardIndex(*s)).collect(),
@@ -1142,8 +1190,8 @@ mod tests {
         assert_eq!(book.record(liar.node_id, now), 1);
         let mut peers = vec![liar, a, b, c];
         book.order(&mut peers, now);
-        let order: Vec<usize> = peers.iter().map(|peer| peer.index).collect();
-        assert_eq!(order, [1, 2, 3, 0]);
+        let order: Vec<Option<usize>> = peers.iter().map(|peer| peer.index).collect();
+        assert_eq!(order, [Some(1), Some(2), Some(3), Some(0)]);
         // The honest peers hold exactly the 7 symbols needed: the liar is never asked.
         let collected = collect::<Primary>(&blob, target, peers, HEDGE_AFTER).await;
         assert_eq!(collected.symbols.len(), 7);

@@ -28,21 +28,21 @@ use axum::{
 };
 use serde::Serialize;
 use utoipa_axum::routes;
-use walrus_core::messages::StorageConfirmation;
+use walrus_core::messages::{SignedSyncShardRequest, StorageConfirmation};
 use walrus_node_client::api::{
     ApiError, ApiSuccess, BlobIdPath, BlobStatus, DeletableConfirmationPath, ErrorReason,
     EventProgress, InconsistencyProofPath, RecoverySymbolsQuery, ServiceHealthInfo, SliverPath,
     StoredOnNodeStatus, BCS_CONTENT_TYPE, BLOB_STATUS_ENDPOINT, DELETABLE_CONFIRMATION_ENDPOINT,
     HEALTH_ENDPOINT, INCONSISTENCY_PROOF_ENDPOINT, METADATA_ENDPOINT, METADATA_STATUS_ENDPOINT,
     PERMANENT_CONFIRMATION_ENDPOINT, RECOVERY_SYMBOLS_ENDPOINT, SLIVER_ENDPOINT,
-    SLIVER_STATUS_ENDPOINT,
+    SLIVER_STATUS_ENDPOINT, SYNC_SHARD_ENDPOINT,
 };
 use walrus_service::{
     router::{BLOBS_TAG, SERVICE_TAG},
     ServiceRouter,
 };
 
-use crate::node::{NodeError, StorageNode};
+use crate::node::{NodeError, StorageNode, MAX_SYNC_SHARD_REQUEST_BYTES};
 
 /// Seconds a client is told to wait (`Retry-After`) when the node sheds load.
 const RETRY_AFTER_SECS: u64 = 1;
@@ -180,6 +180,14 @@ mod bodies {
         /// BCS `walrus_core::encoding::InconsistencyProof<Primary|Secondary>`:
         /// `{ target_sliver_index: u16, recovery_symbols: Vec<RecoverySymbol<T>> }`.
         pub BcsInconsistencyProof;
+        /// BCS `walrus_core::messages::SignedSyncShardRequest`: `{ serialized_message: Vec<u8>,
+        /// signature: [u8; 96] }`, the message being intent `[3,0,3]` || epoch (u32 LE) ||
+        /// `{ shard_index: u16, sliver_type: u8, starting_blob_id: [u8; 32], sliver_count: u64 }`.
+        pub BcsSignedSyncShardRequest;
+        /// BCS `SyncShardResponse`: enum, `V1` = tag 0, then `Vec<(BlobId, Sliver)>` in
+        /// increasing blob-ID order (`Sliver`: enum, `Primary` = 0, `Secondary` = 1, then
+        /// `SliverData`).
+        pub BcsSyncShardResponse;
     }
 
     walrus_service::schema! {
@@ -525,6 +533,37 @@ async fn inconsistency_proof(
     Ok(json_ok(StatusCode::OK, signed))
 }
 
+/// Pull a shard's slivers from its previous owner (shard migration)
+#[utoipa::path(
+    post,
+    path = SYNC_SHARD_ENDPOINT,
+    tag = SERVICE_TAG,
+    operation_id = "syncShard",
+    request_body(
+        content = bodies::BcsSignedSyncShardRequest,
+        content_type = BCS_CONTENT_TYPE,
+        description = "BCS `SignedSyncShardRequest`: the shard, axis, starting blob ID and sliver count, for the current epoch, signed with the BLS key of the shard's owner in the current epoch."
+    ),
+    responses(
+        (status = 200, description = "BCS `SyncShardResponse`: the slivers of that shard and axis that this node stores for the certified blobs from the starting blob ID (inclusive), in blob-ID order; at most `sliver_count` (and at most 1000) slivers, about 32 MiB at most (at least one sliver). Blobs whose sliver this node lacks are skipped.", body = bodies::BcsSyncShardResponse, content_type = BCS_CONTENT_TYPE),
+        (status = 400, description = "INVALID_REQUEST: the body is not a signed sync-shard request or the shard is out of range; INVALID_EPOCH: the request is for another epoch; SHARD_NOT_ASSIGNED: this node held the shard neither in the previous epoch nor now.", body = ApiError),
+        (status = 403, description = "UNAUTHORIZED: the signature is not the key of the shard's owner in the current epoch.", body = ApiError),
+        (status = 429, description = "RATE_LIMITED: too many shard syncs at once; retry later.", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "INVALID_EPOCH", "SHARD_NOT_ASSIGNED", "UNAUTHORIZED", "PAYLOAD_TOO_LARGE", "REQUEST_TIMEOUT", "RATE_LIMITED", "INTERNAL"])))
+)]
+async fn sync_shard(
+    State(node): NodeState,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, NodeError> {
+    let bytes = read_body(&node, &headers, body, MAX_SYNC_SHARD_REQUEST_BYTES).await?;
+    let request: SignedSyncShardRequest = bcs::from_bytes(&bytes)
+        .map_err(|error| bad_request(format!("invalid sync-shard request: {error}")))?;
+    let response = node.sync_shard(request).await?;
+    bcs_encode(&response)
+}
+
 /// The blob's on-chain status as the node sees it
 #[utoipa::path(
     get,
@@ -596,6 +635,7 @@ pub fn router(node: Arc<StorageNode>) -> Router {
         .routes(routes!(deletable_confirmation))
         .routes(routes!(recovery_symbols))
         .routes(routes!(inconsistency_proof))
+        .routes(routes!(sync_shard))
         .routes(routes!(blob_status))
         .routes(routes!(health))
         .finish(node, &metrics.registry, &metrics.requests)

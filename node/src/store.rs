@@ -7,6 +7,8 @@
 //! - `blob_info`: blob ID → BCS [`BlobInfo`], what the chain said about the blob;
 //! - `recovery`: blob IDs that were certified and may miss slivers of our shards: a durable
 //!   to-do list, emptied by the recovery worker;
+//! - `shard_sync`: shard (u16 BE) → BCS [`ShardSync`], the durable progress of pulling a
+//!   shard this node gained at an epoch change (a crash resumes at the last stored batch);
 //! - `meta`: the event cursor (written in the same transaction as the effects of the event,
 //!   so an event is applied exactly once), the events-processed count, the format version.
 //!
@@ -24,9 +26,9 @@ use std::{
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use walrus_core::{
-    encoding::{EncodingAxis, SliverData},
+    encoding::{EncodingAxis, Sliver, SliverData},
     metadata::BlobMetadata,
-    BlobId, Epoch, ObjectId, SliverPairIndex, SliverType,
+    BlobId, Epoch, ObjectId, ShardIndex, SliverPairIndex, SliverType,
 };
 use walrus_node_client::api::{BlobStatus, DeletableCounts, EventId};
 
@@ -38,11 +40,15 @@ const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("metadata")
 const SLIVERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("slivers");
 const BLOB_INFO: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blob_info");
 const RECOVERY: TableDefinition<&[u8], ()> = TableDefinition::new("recovery");
+const SHARD_SYNC: TableDefinition<&[u8], &[u8]> = TableDefinition::new("shard_sync");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const META_FORMAT: &str = "format_version";
 const META_CURSOR: &str = "event_cursor";
 const META_EVENTS: &str = "events_processed";
+const META_SYNC_REPORTED: &str = "epoch_sync_reported";
+const META_RELEASED: &str = "shards_released_epoch";
+const META_EPOCH_STARTED: &str = "epoch_started";
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +253,7 @@ impl NodeStore {
             tx.open_table(SLIVERS)?;
             tx.open_table(BLOB_INFO)?;
             tx.open_table(RECOVERY)?;
+            tx.open_table(SHARD_SYNC)?;
         }
         tx.commit()?;
         Ok(Self { db, path })
@@ -415,16 +422,7 @@ impl NodeStore {
             Some(value) => Some(bcs::from_bytes(value.value()).map_err(|e| corrupt("cursor", e))?),
             None => None,
         };
-        let processed = match meta.get(META_EVENTS)? {
-            Some(value) => u64::from_le_bytes(
-                value
-                    .value()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("events processed".into()))?,
-            ),
-            None => 0,
-        };
-        Ok((cursor, processed))
+        Ok((cursor, Self::events_processed_in(&meta)?))
     }
 
     /// Applies one chain event atomically with its cursor: `update` changes the blob info of
@@ -437,21 +435,7 @@ impl NodeStore {
     ) -> Result<Usage, StoreError> {
         let tx = self.db.begin_write()?;
         let mut freed = Usage::default();
-        {
-            let mut meta = tx.open_table(META)?;
-            let processed = match meta.get(META_EVENTS)? {
-                Some(value) => u64::from_le_bytes(
-                    value
-                        .value()
-                        .try_into()
-                        .map_err(|_| StoreError::Corrupt("events processed".into()))?,
-                ),
-                None => 0,
-            };
-            let cursor_bytes = bcs::to_bytes(&cursor).map_err(|e| corrupt("cursor", e))?;
-            meta.insert(META_CURSOR, cursor_bytes.as_slice())?;
-            meta.insert(META_EVENTS, (processed + 1).to_le_bytes().as_slice())?;
-        }
+        Self::advance_cursor_in(&tx, cursor)?;
         if let Some(blob_id) = blob_id {
             let mut infos = tx.open_table(BLOB_INFO)?;
             let mut info = Self::blob_info_in(&infos, blob_id)?;
@@ -478,6 +462,46 @@ impl NodeStore {
         }
         tx.commit()?;
         Ok(freed)
+    }
+
+    /// Applies an `EpochChangeStart` of `epoch` with its cursor, in one transaction: from then
+    /// on every blob event before the epoch change is in the store.
+    pub fn apply_epoch_start(&self, cursor: EventId, epoch: Epoch) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        Self::advance_cursor_in(&tx, cursor)?;
+        tx.open_table(META)?
+            .insert(META_EPOCH_STARTED, epoch.to_le_bytes().as_slice())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The latest epoch whose `EpochChangeStart` event was applied.
+    pub fn epoch_started(&self) -> Result<Option<Epoch>, StoreError> {
+        self.meta_epoch(META_EPOCH_STARTED)
+    }
+
+    /// The number of events processed, from the `meta` table.
+    fn events_processed_in(
+        meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    ) -> Result<u64, StoreError> {
+        match meta.get(META_EVENTS)? {
+            Some(value) => {
+                Ok(u64::from_le_bytes(value.value().try_into().map_err(
+                    |_| StoreError::Corrupt("events processed".into()),
+                )?))
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// Stores the event cursor and counts the event, in `tx`.
+    fn advance_cursor_in(tx: &redb::WriteTransaction, cursor: EventId) -> Result<(), StoreError> {
+        let mut meta = tx.open_table(META)?;
+        let processed = Self::events_processed_in(&meta)?;
+        let cursor_bytes = bcs::to_bytes(&cursor).map_err(|e| corrupt("cursor", e))?;
+        meta.insert(META_CURSOR, cursor_bytes.as_slice())?;
+        meta.insert(META_EVENTS, (processed + 1).to_le_bytes().as_slice())?;
+        Ok(())
     }
 
     /// Drops the objects that expired by `epoch` from every blob info, deletes the data of
@@ -558,6 +582,203 @@ impl NodeStore {
         Ok(())
     }
 
+    /// The certified, valid blobs live in `epoch` from `start` (inclusive) in blob-ID order, at
+    /// most `limit` of them.
+    pub fn certified_blobs_from(
+        &self,
+        start: &BlobId,
+        limit: usize,
+        epoch: Epoch,
+    ) -> Result<Vec<BlobId>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(BLOB_INFO)?;
+        let mut ids = Vec::new();
+        for entry in table.range(start.as_bytes().as_slice()..)? {
+            if ids.len() >= limit {
+                break;
+            }
+            let (key, value) = entry?;
+            let info: BlobInfo =
+                bcs::from_bytes(value.value()).map_err(|e| corrupt("blob info", e))?;
+            if info.is_certified(epoch) {
+                ids.push(BlobId(
+                    key.value()
+                        .try_into()
+                        .map_err(|_| StoreError::Corrupt("blob info key".into()))?,
+                ));
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The progress of every shard being (or last) synced.
+    pub fn shard_syncs(&self) -> Result<BTreeMap<ShardIndex, ShardSync>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(SHARD_SYNC)?;
+        let mut syncs = BTreeMap::new();
+        for entry in table.iter()? {
+            let (key, value) = entry?;
+            let shard = u16::from_be_bytes(
+                key.value()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("shard sync key".into()))?,
+            );
+            let sync = bcs::from_bytes(value.value()).map_err(|e| corrupt("shard sync", e))?;
+            syncs.insert(ShardIndex(shard), sync);
+        }
+        Ok(syncs)
+    }
+
+    /// Starts syncing `shards` for `epoch` (from the first blob, primary slivers first), unless
+    /// a sync of that shard for `epoch` is already recorded; syncs of other shards recorded
+    /// for earlier epochs are dropped. One transaction.
+    pub fn start_shard_syncs(&self, epoch: Epoch, shards: &[ShardIndex]) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut table = tx.open_table(SHARD_SYNC)?;
+            let stale: Vec<Vec<u8>> = table
+                .iter()?
+                .filter_map(|entry| {
+                    let (key, value) = entry.ok()?;
+                    let sync: ShardSync = bcs::from_bytes(value.value()).ok()?;
+                    (sync.epoch < epoch).then(|| key.value().to_vec())
+                })
+                .collect();
+            for key in stale {
+                table.remove(key.as_slice())?;
+            }
+            for shard in shards {
+                let key = shard.0.to_be_bytes();
+                if table.get(key.as_slice())?.is_none() {
+                    let sync = ShardSync {
+                        epoch,
+                        phase: SyncPhase::Direct {
+                            axis: SliverType::Primary,
+                            from: BlobId([0; 32]),
+                        },
+                    };
+                    let bytes = bcs::to_bytes(&sync).map_err(|e| corrupt("shard sync", e))?;
+                    table.insert(key.as_slice(), bytes.as_slice())?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores verified slivers of a synced batch of `shard` (keeping slivers already stored)
+    /// and its new progress `next`, in one transaction: a crash either keeps both or neither.
+    /// `slivers` are `(blob ID, pair, sliver)`; returns what was added.
+    pub fn put_synced_batch(
+        &self,
+        shard: ShardIndex,
+        slivers: &[(BlobId, SliverPairIndex, Sliver)],
+        next: &ShardSync,
+    ) -> Result<Usage, StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut added = Usage::default();
+        {
+            let mut table = tx.open_table(SLIVERS)?;
+            for (blob_id, pair, sliver) in slivers {
+                let key = sliver_key(blob_id, *pair, sliver.sliver_type());
+                if table.get(key.as_slice())?.is_some() {
+                    continue;
+                }
+                let bytes = match sliver {
+                    Sliver::Primary(sliver) => bcs::to_bytes(sliver),
+                    Sliver::Secondary(sliver) => bcs::to_bytes(sliver),
+                }
+                .map_err(|e| corrupt("sliver", e))?;
+                table.insert(key.as_slice(), bytes.as_slice())?;
+                added.bytes += bytes.len() as u64;
+                added.slivers += 1;
+            }
+            let bytes = bcs::to_bytes(next).map_err(|e| corrupt("shard sync", e))?;
+            tx.open_table(SHARD_SYNC)?
+                .insert(shard.0.to_be_bytes().as_slice(), bytes.as_slice())?;
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Records the progress of syncing `shard`.
+    pub fn set_shard_sync(&self, shard: ShardIndex, sync: &ShardSync) -> Result<(), StoreError> {
+        self.put_synced_batch(shard, &[], sync).map(drop)
+    }
+
+    /// Deletes every sliver of a shard not in `own` (shards given away once the epoch change
+    /// is done) and records `epoch` as released; returns what was freed.
+    pub fn release_shards(
+        &self,
+        own: &std::collections::BTreeSet<ShardIndex>,
+        n_shards: u16,
+        epoch: Epoch,
+    ) -> Result<Usage, StoreError> {
+        let tx = self.db.begin_write()?;
+        let mut freed = Usage::default();
+        {
+            let mut slivers = tx.open_table(SLIVERS)?;
+            for entry in slivers.extract_if(|key, _| !Self::key_in_shards(key, own, n_shards))? {
+                let (_, value) = entry?;
+                freed.bytes += value.value().len() as u64;
+                freed.slivers += 1;
+            }
+            tx.open_table(META)?
+                .insert(META_RELEASED, epoch.to_le_bytes().as_slice())?;
+        }
+        tx.commit()?;
+        Ok(freed)
+    }
+
+    /// Whether the sliver under `key` belongs to one of `shards` (malformed keys do not).
+    fn key_in_shards(
+        key: &[u8],
+        shards: &std::collections::BTreeSet<ShardIndex>,
+        n_shards: u16,
+    ) -> bool {
+        let (Some(blob_id), Some(pair)) = (key.get(..32), key.get(32..34)) else {
+            return false;
+        };
+        let Ok(blob_id) = <[u8; 32]>::try_from(blob_id) else {
+            return false;
+        };
+        let pair = SliverPairIndex(u16::from_be_bytes([pair[0], pair[1]]));
+        pair.0 < n_shards && shards.contains(&pair.to_shard_index(n_shards, &BlobId(blob_id)))
+    }
+
+    /// The last epoch whose given-away shards were deleted.
+    pub fn released_epoch(&self) -> Result<Option<Epoch>, StoreError> {
+        self.meta_epoch(META_RELEASED)
+    }
+
+    /// The last epoch this node reported synced on chain (`epoch_sync_done`).
+    pub fn sync_reported_epoch(&self) -> Result<Option<Epoch>, StoreError> {
+        self.meta_epoch(META_SYNC_REPORTED)
+    }
+
+    /// Records that `epoch_sync_done` for `epoch` went through.
+    pub fn set_sync_reported_epoch(&self, epoch: Epoch) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(META)?
+            .insert(META_SYNC_REPORTED, epoch.to_le_bytes().as_slice())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn meta_epoch(&self, key: &str) -> Result<Option<Epoch>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let meta = tx.open_table(META)?;
+        match meta.get(key)? {
+            Some(value) => Ok(Some(u32::from_le_bytes(
+                value
+                    .value()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt(key.to_owned()))?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
     /// Everything stored (a full scan: for the metrics at start-up).
     pub fn usage(&self) -> Result<Usage, StoreError> {
         let tx = self.db.begin_read()?;
@@ -589,6 +810,30 @@ impl std::ops::AddAssign for Usage {
     }
 }
 
+/// The durable progress of syncing one gained shard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardSync {
+    /// The epoch in which the shard was gained.
+    pub epoch: Epoch,
+    /// Where the sync stands.
+    pub phase: SyncPhase,
+}
+
+/// Where a shard sync stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncPhase {
+    /// Pulling slivers of `axis` from the previous owner, from blob `from` (inclusive);
+    /// primary slivers first, then secondary ones.
+    Direct {
+        /// The axis being pulled.
+        axis: SliverType,
+        /// The next blob to ask for.
+        from: BlobId,
+    },
+    /// Every sliver was pulled, or the blobs missing some were put on the recovery list.
+    Done,
+}
+
 /// What an event does to a blob's data, besides its info.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventEffect {
@@ -598,6 +843,23 @@ pub enum EventEffect {
     Recover,
     /// Delete the blob's metadata and slivers (deleted or invalid).
     DeleteData,
+}
+
+/// Stores the metadata and every sliver of `blob` (tests of the store and the node).
+#[cfg(test)]
+pub(crate) fn put_whole_blob(store: &NodeStore, blob: &walrus_core::encoding::EncodedBlob) {
+    let blob_id = *blob.metadata.blob_id();
+    store
+        .put_metadata(&blob_id, blob.metadata.metadata())
+        .unwrap();
+    for pair in &blob.sliver_pairs {
+        store
+            .put_sliver(&blob_id, pair.index(), &pair.primary)
+            .unwrap();
+        store
+            .put_sliver(&blob_id, pair.index(), &pair.secondary)
+            .unwrap();
+    }
 }
 
 #[cfg(test)]
@@ -794,5 +1056,157 @@ mod tests {
         info.invalid = Some(event(4));
         assert_eq!(info.status(1), BlobStatus::Invalid { event: event(4) });
         assert!(!info.is_registered(1));
+    }
+
+    /// A blob info with one certified permanent object alive until `end_epoch`.
+    fn certified_info(end_epoch: Epoch) -> impl FnOnce(&mut BlobInfo) -> EventEffect {
+        move |info: &mut BlobInfo| {
+            info.objects.insert(
+                ObjectId([7; 32]),
+                BlobObjectInfo {
+                    deletable: false,
+                    end_epoch,
+                    certified_epoch: Some(1),
+                    event: event(1),
+                },
+            );
+            EventEffect::None
+        }
+    }
+
+    #[test]
+    fn certified_blobs_are_listed_in_order_from_a_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = NodeStore::open(dir.path()).unwrap();
+        let ids: Vec<BlobId> = [5u8, 1, 9, 3].iter().map(|b| BlobId([*b; 32])).collect();
+        for (i, id) in ids.iter().enumerate() {
+            // Blob 9 expires at epoch 2; the others live on.
+            let end = if id.0[0] == 9 { 2 } else { 10 };
+            store
+                .apply_event(event(i as u64 + 1), Some(id), certified_info(end))
+                .unwrap();
+        }
+        // Registered only: not listed.
+        store
+            .apply_event(event(9), Some(&BlobId([4; 32])), |info| {
+                info.objects.insert(
+                    ObjectId([8; 32]),
+                    BlobObjectInfo {
+                        deletable: false,
+                        end_epoch: 10,
+                        certified_epoch: None,
+                        event: event(9),
+                    },
+                );
+                EventEffect::None
+            })
+            .unwrap();
+        let listed = store.certified_blobs_from(&BlobId([0; 32]), 10, 1).unwrap();
+        assert_eq!(listed, [1u8, 3, 5, 9].map(|b| BlobId([b; 32])));
+        let listed = store.certified_blobs_from(&BlobId([3; 32]), 2, 1).unwrap();
+        assert_eq!(listed, [3u8, 5].map(|b| BlobId([b; 32])));
+        // In epoch 2 blob 9 has expired.
+        let listed = store.certified_blobs_from(&BlobId([4; 32]), 10, 2).unwrap();
+        assert_eq!(listed, [BlobId([5; 32])]);
+    }
+
+    #[test]
+    fn shard_sync_progress_is_durable_with_its_slivers() {
+        let dir = tempfile::tempdir().unwrap();
+        let (blob_id, metadata, blob) = encoded(4);
+        let shard = ShardIndex(2);
+        let pair = shard.to_pair_index(4, &blob_id);
+        {
+            let store = NodeStore::open(dir.path()).unwrap();
+            store.put_metadata(&blob_id, &metadata).unwrap();
+            store.start_shard_syncs(3, &[shard, ShardIndex(0)]).unwrap();
+            let syncs = store.shard_syncs().unwrap();
+            assert_eq!(syncs.len(), 2);
+            assert_eq!(
+                syncs[&shard],
+                ShardSync {
+                    epoch: 3,
+                    phase: SyncPhase::Direct {
+                        axis: SliverType::Primary,
+                        from: BlobId([0; 32])
+                    }
+                }
+            );
+            let next = ShardSync {
+                epoch: 3,
+                phase: SyncPhase::Direct {
+                    axis: SliverType::Primary,
+                    from: BlobId([0xee; 32]),
+                },
+            };
+            let sliver = Sliver::Primary(blob.sliver_pairs[usize::from(pair.0)].primary.clone());
+            let added = store
+                .put_synced_batch(shard, &[(blob_id, pair, sliver.clone())], &next)
+                .unwrap();
+            assert_eq!(added.slivers, 1);
+            // Stored slivers are kept, not counted twice.
+            let again = store
+                .put_synced_batch(shard, &[(blob_id, pair, sliver)], &next)
+                .unwrap();
+            assert_eq!(again, Usage::default());
+            // Starting the same epoch again keeps the progress.
+            store.start_shard_syncs(3, &[shard]).unwrap();
+        }
+        let store = NodeStore::open(dir.path()).unwrap();
+        let syncs = store.shard_syncs().unwrap();
+        assert_eq!(
+            syncs[&shard].phase,
+            SyncPhase::Direct {
+                axis: SliverType::Primary,
+                from: BlobId([0xee; 32])
+            }
+        );
+        assert_eq!(
+            store.sliver::<Primary>(&blob_id, pair).unwrap().as_ref(),
+            Some(&blob.sliver_pairs[usize::from(pair.0)].primary)
+        );
+        // A later epoch drops the records of the earlier one.
+        store.start_shard_syncs(4, &[ShardIndex(1)]).unwrap();
+        let syncs = store.shard_syncs().unwrap();
+        assert_eq!(syncs.keys().copied().collect::<Vec<_>>(), [ShardIndex(1)]);
+        assert_eq!(syncs[&ShardIndex(1)].epoch, 4);
+    }
+
+    #[test]
+    fn released_shards_lose_exactly_their_slivers() {
+        let dir = tempfile::tempdir().unwrap();
+        let (blob_id, _, blob) = encoded(4);
+        let store = NodeStore::open(dir.path()).unwrap();
+        put_whole_blob(&store, &blob);
+        assert_eq!(store.released_epoch().unwrap(), None);
+        let keep: std::collections::BTreeSet<ShardIndex> = [ShardIndex(1), ShardIndex(3)].into();
+        let freed = store.release_shards(&keep, 4, 5).unwrap();
+        assert_eq!(freed.slivers, 4);
+        assert_eq!(store.released_epoch().unwrap(), Some(5));
+        for shard in 0..4 {
+            let pair = ShardIndex(shard).to_pair_index(4, &blob_id);
+            let kept = keep.contains(&ShardIndex(shard));
+            for axis in [SliverType::Primary, SliverType::Secondary] {
+                assert_eq!(store.has_sliver(&blob_id, pair, axis).unwrap(), kept);
+            }
+        }
+        // The metadata stay.
+        assert!(store.metadata(&blob_id).unwrap().is_some());
+    }
+
+    #[test]
+    fn epoch_start_moves_the_cursor_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = NodeStore::open(dir.path()).unwrap();
+            assert_eq!(store.epoch_started().unwrap(), None);
+            store.apply_epoch_start(event(4), 2).unwrap();
+            assert_eq!(store.sync_reported_epoch().unwrap(), None);
+            store.set_sync_reported_epoch(2).unwrap();
+        }
+        let store = NodeStore::open(dir.path()).unwrap();
+        assert_eq!(store.epoch_started().unwrap(), Some(2));
+        assert_eq!(store.event_progress().unwrap(), (Some(event(4)), 1));
+        assert_eq!(store.sync_reported_epoch().unwrap(), Some(2));
     }
 }

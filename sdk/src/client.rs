@@ -219,6 +219,15 @@ impl WalrusSdk {
         Ok(self.chain.committee_view(None).await?)
     }
 
+    /// The current committee if its epoch is later than `view`'s (a node said the epoch
+    /// moved, or an operation failed and the committee may have changed).
+    async fn newer_committee(&self, view: &CommitteeView) -> Option<CommitteeView> {
+        match self.committee().await {
+            Ok(newer) if newer.epoch > view.epoch => Some(newer),
+            _ => None,
+        }
+    }
+
     /// Encodes `blob` for the current committee (CPU-heavy; runs off the async runtime).
     pub async fn encode(
         &self,
@@ -319,11 +328,38 @@ impl WalrusSdk {
         } else {
             BlobPersistenceType::Permanent
         };
-        let certificate = self
-            .nodes
-            .upload(&view, Arc::new(encoded), blob_type, progress)
-            .await?;
-        let certified = self.chain.certify_blob(object_id, &certificate).await?;
+        let encoded = Arc::new(encoded);
+        let mut view = view;
+        let certified = loop {
+            // Confirmations are for the committee's epoch; if the epoch moves during the
+            // upload or before the certificate lands, the new committee is asked again (the
+            // registration stays valid).
+            let attempt = match self
+                .nodes
+                .upload(&view, encoded.clone(), blob_type, progress)
+                .await
+            {
+                Ok(certificate) => self
+                    .chain
+                    .certify_blob(object_id, &certificate)
+                    .await
+                    .map_err(SdkError::from),
+                Err(error) => Err(error),
+            };
+            match attempt {
+                Ok(certified) => break certified,
+                Err(error) => match self.newer_committee(&view).await {
+                    Some(newer) => {
+                        tracing::info!(
+                            %blob_id, from = view.epoch, to = newer.epoch, %error,
+                            "the epoch changed during the store; uploading to the new committee"
+                        );
+                        view = newer;
+                    }
+                    None => return Err(error),
+                },
+            }
+        };
         Ok(StoreOutcome::NewlyCreated {
             blob_object: BlobObject::from(&certified),
             resource_operation: ResourceOperation::RegisterFromScratch {
@@ -341,7 +377,16 @@ impl WalrusSdk {
         progress: &dyn Progress,
     ) -> Result<Vec<u8>, SdkError> {
         let view = self.committee().await?;
-        self.nodes.read(&view, blob_id, progress).await
+        match self.nodes.read(&view, blob_id, progress).await {
+            Err(error) if !matches!(error, SdkError::BlobInvalid(_)) => {
+                // The committee may have moved on (old holders released their shards).
+                match self.newer_committee(&view).await {
+                    Some(view) => self.nodes.read(&view, blob_id, progress).await,
+                    None => Err(error),
+                }
+            }
+            result => result,
+        }
     }
 
     /// Reads the bytes `range` of `blob_id` from the current committee: see
@@ -353,13 +398,35 @@ impl WalrusSdk {
         progress: &dyn Progress,
     ) -> Result<Vec<u8>, SdkError> {
         let view = self.committee().await?;
-        self.nodes.read_range(&view, blob_id, range, progress).await
+        match self
+            .nodes
+            .read_range(&view, blob_id, range.clone(), progress)
+            .await
+        {
+            Err(error) if !matches!(error, SdkError::BlobInvalid(_)) => {
+                // The committee may have moved on (old holders released their shards).
+                match self.newer_committee(&view).await {
+                    Some(view) => self.nodes.read_range(&view, blob_id, range, progress).await,
+                    None => Err(error),
+                }
+            }
+            result => result,
+        }
     }
 
     /// The size in bytes of `blob_id`: see [`StorageNodes::blob_size`].
     pub async fn blob_size(&self, blob_id: &BlobId) -> Result<u64, SdkError> {
         let view = self.committee().await?;
-        self.nodes.blob_size(&view, blob_id).await
+        match self.nodes.blob_size(&view, blob_id).await {
+            Err(error) if !matches!(error, SdkError::BlobInvalid(_)) => {
+                // The committee may have moved on (old holders released their shards).
+                match self.newer_committee(&view).await {
+                    Some(view) => self.nodes.blob_size(&view, blob_id).await,
+                    None => Err(error),
+                }
+            }
+            result => result,
+        }
     }
 
     /// The blob's status as the current committee reports it: see [`StorageNodes::status`].

@@ -19,7 +19,7 @@
 use std::{collections::BTreeMap, ops::Range, sync::Arc, time::Instant};
 
 use tokio::{sync::Semaphore, task::JoinSet};
-use walrus_chain::client::committee::CommitteeView;
+use walrus_chain::client::committee::{CommitteeView, MemberInfo};
 use walrus_core::{
     crypto::Threshold,
     encoding::{decode_and_verify, DecodeError, EncodedBlob, EncodingConfig, Primary, SliverData},
@@ -297,13 +297,21 @@ impl StorageNodes {
         blob_id: &BlobId,
     ) -> Result<ReadSource, SdkError> {
         let config = encoding_config(view)?;
-        let clients = node_clients(view, &self.http);
+        let mut clients = node_clients(view, &self.http);
+        // While shards move, their previous owners still serve them: asked after the members.
+        let previous_holders = view.transition_holders();
+        clients.extend(
+            previous_holders
+                .iter()
+                .map(|member| NodeClient::with_http(&member.url, self.http.clone()).ok()),
+        );
         let metadata = self.read_metadata(view, &clients, blob_id, &config).await?;
         Ok(ReadSource {
             blob_id: *blob_id,
             view: view.clone(),
             config,
             clients,
+            previous_holders,
             metadata: Arc::new(metadata),
         })
     }
@@ -370,7 +378,12 @@ impl StorageNodes {
                 };
                 let metadata = source.metadata.clone();
                 let limiter = limiter.clone();
-                let weight = view.committee.members()[member].weight;
+                // A previous owner is not a member: its reports do not count as a shard's.
+                let weight = view
+                    .committee
+                    .members()
+                    .get(member)
+                    .map_or(0, |member| member.weight);
                 in_flight.spawn(async move {
                     let _permit = limiter.acquire_owned().await;
                     let sliver = fetch_verified_primary(&client, metadata, pair, weight).await;
@@ -443,7 +456,12 @@ impl StorageNodes {
             let Some(client) = client.clone() else {
                 continue;
             };
-            let weight = view.committee.members()[index].weight;
+            // Previous owners (after the members) answer with no shard weight.
+            let weight = view
+                .committee
+                .members()
+                .get(index)
+                .map_or(0, |member| member.weight);
             let blob_id = *blob_id;
             let limit = metadata_response_limit(view.n_shards);
             requests.spawn(async move {
@@ -507,7 +525,10 @@ struct ReadSource {
     blob_id: BlobId,
     view: CommitteeView,
     config: EncodingConfig,
+    /// A client per member, then per [`Self::previous_holders`] entry.
     clients: Vec<Option<NodeClient>>,
+    /// While shards move: the previous owners of the moved shards, with those shards.
+    previous_holders: Vec<MemberInfo>,
     metadata: Arc<VerifiedBlobMetadataWithId>,
 }
 
@@ -517,19 +538,25 @@ impl ReadSource {
         self.metadata.metadata().unencoded_length()
     }
 
-    /// Every `(pair, member holding it)`, by pair index.
+    /// Every `(pair, index in clients)` of a member holding it, by pair index; then, while
+    /// shards move, the same for their previous owners.
     fn holders(&self) -> Vec<(SliverPairIndex, usize)> {
-        let mut by_pair: Vec<(SliverPairIndex, usize)> = Vec::new();
-        for (index, member) in self.view.members.iter().enumerate() {
-            for shard in &member.shards {
-                by_pair.push((
-                    shard.to_pair_index(self.view.n_shards, &self.blob_id),
-                    index,
-                ));
+        let by_pair = |members: &[MemberInfo], offset: usize| {
+            let mut by_pair: Vec<(SliverPairIndex, usize)> = Vec::new();
+            for (index, member) in members.iter().enumerate() {
+                for shard in &member.shards {
+                    by_pair.push((
+                        shard.to_pair_index(self.view.n_shards, &self.blob_id),
+                        offset + index,
+                    ));
+                }
             }
-        }
-        by_pair.sort_unstable();
-        by_pair
+            by_pair.sort_unstable();
+            by_pair
+        };
+        let mut holders = by_pair(&self.view.members, 0);
+        holders.extend(by_pair(&self.previous_holders, self.view.members.len()));
+        holders
     }
 }
 

@@ -65,8 +65,8 @@ pub enum ContractRejection {
     /// `staking::EPoolNotFound`: no staking pool for the node.
     #[error("no staking pool for this node")]
     PoolNotFound,
-    /// `staking::ENotWithdrawing`: withdrawing stake whose withdrawal was not requested.
-    #[error("the stake's withdrawal was not requested")]
+    /// `staking::ENotWithdrawing`: withdrawing active stake whose withdrawal was not requested.
+    #[error("the stake is active and its withdrawal was not requested")]
     NotWithdrawing,
     /// `staking::EWithdrawTooEarly`: withdrawing before the withdrawal epoch.
     #[error("the stake cannot be withdrawn before its withdrawal epoch")]
@@ -204,6 +204,8 @@ mod tests {
             ("unknown", 0, "ESomethingElse", None),
             // Operators' aborts are no client's concern.
             ("staking", 7, "EEpochNotOver", None),
+            ("staking", 11, "EWrongEpochState", None),
+            ("staking", 12, "EVotingNotOver", None),
         ];
         for (module, code, name, expected) in cases {
             let error = move_abort(module, code, name);

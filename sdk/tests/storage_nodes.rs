@@ -85,6 +85,8 @@ impl Network {
             members,
             own_index: None,
             own_shards: BTreeSet::new(),
+            previous: None,
+            in_transition: false,
         };
         Self { blob, nodes, view }
     }

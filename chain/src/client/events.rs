@@ -21,8 +21,8 @@ use sui_sdk_types::{Address, TransactionEvents};
 
 use super::ClientError;
 use crate::contract::events::{
-    BlobCertified, BlobDeleted, BlobRegistered, EpochChangeDone, EpochChangeStart, Event,
-    InvalidBlobId, ShardsReceived, StakingPoolCreated,
+    BlobCertified, BlobDeleted, BlobRegistered, EpochChangeDone, EpochChangeStart,
+    EpochParametersSelected, Event, InvalidBlobId, ShardsReceived, StakingPoolCreated,
 };
 
 const CHECKPOINT_MASK: &str = "sequence_number,transactions.events.bcs";
@@ -58,6 +58,9 @@ pub fn decode_event(
         "EpochChangeStart" => Event::EpochChangeStart(de::<EpochChangeStart>(bytes)?),
         "EpochChangeDone" => Event::EpochChangeDone(de::<EpochChangeDone>(bytes)?),
         "ShardsReceived" => Event::ShardsReceived(de::<ShardsReceived>(bytes)?),
+        "EpochParametersSelected" => {
+            Event::EpochParametersSelected(de::<EpochParametersSelected>(bytes)?)
+        }
         "StakingPoolCreated" => Event::StakingPoolCreated(de::<StakingPoolCreated>(bytes)?),
         other => {
             return Err(ClientError::Decode(format!(

@@ -339,10 +339,19 @@ impl WalrusClient {
         &self,
         own_key: Option<&walrus_core::crypto::PublicKey>,
     ) -> Result<committee::CommitteeView, ClientError> {
-        let system = self.system().await?;
-        let staking = self.staking().await?;
-        committee::CommitteeView::from_chain(&system, &staking, own_key)
-            .map_err(|error| ClientError::Decode(error.to_string()))
+        // The two objects are read one after the other: an epoch change between the reads
+        // gives a committee and an assignment of different epochs, so read again.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let system = self.system().await?;
+            let staking = self.staking().await?;
+            if system.committee.epoch != staking.epoch && attempts < 5 {
+                continue;
+            }
+            return committee::CommitteeView::from_chain(&system, &staking, own_key)
+                .map_err(|error| ClientError::Decode(error.to_string()));
+        }
     }
 
     /// The object `id` at its current version.
@@ -897,7 +906,7 @@ impl WalrusClient {
         self.keep_and_execute(tx, cap, &ty).await
     }
 
-    /// `set_votes` of the node of `cap`.
+    /// `set_votes` of the node of `cap` (counted at the next `voting_end`).
     pub async fn set_votes(
         &self,
         cap: ObjectId,
@@ -905,19 +914,14 @@ impl WalrusClient {
         write_price: u64,
         node_capacity: u64,
     ) -> Result<ExecutedTransaction, ClientError> {
-        let cap_object = self.get_raw_object(to_address(cap)).await?;
-        let mut tx = self.new_transaction().await?;
-        let staking = tx.object(self.shared_staking());
-        let cap_arg = tx.object(cap_object.owned_input());
-        let args = vec![
-            staking,
-            cap_arg,
-            tx.pure(&storage_price),
-            tx.pure(&write_price),
-            tx.pure(&node_capacity),
-        ];
-        self.call(&mut tx, "staking", "set_votes", args)?;
-        self.execute(tx).await
+        self.cap_call(cap, "set_votes", |tx| {
+            vec![
+                tx.pure(&storage_price),
+                tx.pure(&write_price),
+                tx.pure(&node_capacity),
+            ]
+        })
+        .await
     }
 
     /// `stake_with_pool`: stakes `amount` FROST of the signer's WAL with `node_id`; the
@@ -962,7 +966,8 @@ impl WalrusClient {
         self.get_staked_wal(staked_wal).await
     }
 
-    /// `withdraw_stake`: the principal comes back to the signer as a WAL coin (returned).
+    /// `withdraw_stake`: the staked WAL's value (principal, plus its rewards minus commission
+    /// if it was active) comes back to the signer as a WAL coin (returned).
     pub async fn withdraw_stake(&self, staked_wal: ObjectId) -> Result<Coin, ClientError> {
         let object = self.get_raw_object(to_address(staked_wal)).await?;
         let mut tx = self.new_transaction().await?;
@@ -973,8 +978,73 @@ impl WalrusClient {
             .await
     }
 
-    /// `collect_rewards` of the node of `cap`: a WAL coin to the signer (returned).
-    pub async fn collect_rewards(&self, cap: ObjectId) -> Result<Coin, ClientError> {
+    /// `set_commission_rate` of the node of `cap` (basis points, from the next epoch change).
+    pub async fn set_commission_rate(
+        &self,
+        cap: ObjectId,
+        rate: u16,
+    ) -> Result<ExecutedTransaction, ClientError> {
+        self.cap_call(cap, "set_commission_rate", |tx| vec![tx.pure(&rate)])
+            .await
+    }
+
+    /// `set_name` of the node of `cap`.
+    pub async fn set_name(
+        &self,
+        cap: ObjectId,
+        name: &str,
+    ) -> Result<ExecutedTransaction, ClientError> {
+        let name = name.to_string();
+        self.cap_call(cap, "set_name", |tx| vec![tx.pure(&name)])
+            .await
+    }
+
+    /// `set_network_address` of the node of `cap` (`host:port`).
+    pub async fn set_network_address(
+        &self,
+        cap: ObjectId,
+        network_address: &str,
+    ) -> Result<ExecutedTransaction, ClientError> {
+        let address = network_address.to_string();
+        self.cap_call(cap, "set_network_address", |tx| vec![tx.pure(&address)])
+            .await
+    }
+
+    /// `set_next_public_key` of the node of `cap`: its BLS key from the next committee
+    /// selection on, with the proof of possession of the key for the signer's address and the
+    /// current epoch.
+    pub async fn set_next_public_key(
+        &self,
+        cap: ObjectId,
+        public_key: &[u8],
+        proof_of_possession: &[u8],
+    ) -> Result<ExecutedTransaction, ClientError> {
+        let (key, proof) = (public_key.to_vec(), proof_of_possession.to_vec());
+        self.cap_call(cap, "set_next_public_key", |tx| {
+            vec![tx.pure(&key), tx.pure(&proof)]
+        })
+        .await
+    }
+
+    /// `staking::<function>(staking, &cap, args..)` with the node capability `cap`.
+    async fn cap_call(
+        &self,
+        cap: ObjectId,
+        function: &'static str,
+        args: impl FnOnce(&mut TransactionBuilder) -> Vec<Argument>,
+    ) -> Result<ExecutedTransaction, ClientError> {
+        let cap_object = self.get_raw_object(to_address(cap)).await?;
+        let mut tx = self.new_transaction().await?;
+        let staking = tx.object(self.shared_staking());
+        let cap_arg = tx.object(cap_object.owned_input());
+        let mut arguments = vec![staking, cap_arg];
+        arguments.extend(args(&mut tx));
+        self.call(&mut tx, "staking", function, arguments)?;
+        self.execute(tx).await
+    }
+
+    /// `collect_commission` of the node of `cap`: a WAL coin to the signer (returned).
+    pub async fn collect_commission(&self, cap: ObjectId) -> Result<Coin, ClientError> {
         let cap_object = self.get_raw_object(to_address(cap)).await?;
         let mut tx = self.new_transaction().await?;
         let staking = tx.object(self.shared_staking());
@@ -982,14 +1052,29 @@ impl WalrusClient {
         let coin = self.call(
             &mut tx,
             "staking",
-            "collect_rewards",
+            "collect_commission",
             vec![staking, cap_arg],
         )?;
         self.keep_and_execute(tx, coin, &self.config.wal_coin_type())
             .await
     }
 
-    /// `initiate_epoch_change` (anyone may call it once the epoch's duration has passed).
+    /// `voting_end` (anyone may call it once half of the epoch has passed and the epoch
+    /// change is done): selects the next committee and parameters.
+    pub async fn voting_end(&self) -> Result<ExecutedTransaction, ClientError> {
+        let mut tx = self.new_transaction().await?;
+        let staking = tx.object(self.shared_staking());
+        let clock = tx.object(ObjectInput::shared(
+            CLOCK_ID,
+            CLOCK_INITIAL_SHARED_VERSION,
+            false,
+        ));
+        self.call(&mut tx, "staking", "voting_end", vec![staking, clock])?;
+        self.execute(tx).await
+    }
+
+    /// `initiate_epoch_change` (anyone may call it once the epoch's duration has passed and
+    /// the next committee is selected).
     pub async fn initiate_epoch_change(&self) -> Result<ExecutedTransaction, ClientError> {
         let mut tx = self.new_transaction().await?;
         let staking = tx.object(self.shared_staking());

@@ -88,6 +88,13 @@ pub struct ShardsReceived {
     pub shards: Vec<u16>,
 }
 
+/// The committee and parameters of the next epoch were selected (`staking::voting_end`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochParametersSelected {
+    /// The epoch they are for.
+    pub next_epoch: u32,
+}
+
 /// A staking pool was created for a new storage node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StakingPoolCreated {
@@ -112,6 +119,8 @@ pub enum Event {
     EpochChangeDone(EpochChangeDone),
     /// `events::ShardsReceived`.
     ShardsReceived(ShardsReceived),
+    /// `events::EpochParametersSelected`.
+    EpochParametersSelected(EpochParametersSelected),
     /// `events::StakingPoolCreated`.
     StakingPoolCreated(StakingPoolCreated),
 }
@@ -127,6 +136,7 @@ impl Event {
             Event::EpochChangeStart(_) => "EpochChangeStart",
             Event::EpochChangeDone(_) => "EpochChangeDone",
             Event::ShardsReceived(_) => "ShardsReceived",
+            Event::EpochParametersSelected(_) => "EpochParametersSelected",
             Event::StakingPoolCreated(_) => "StakingPoolCreated",
         }
     }
@@ -141,6 +151,7 @@ impl Event {
             Event::EpochChangeStart(event) => bcs::to_bytes(event),
             Event::EpochChangeDone(event) => bcs::to_bytes(event),
             Event::ShardsReceived(event) => bcs::to_bytes(event),
+            Event::EpochParametersSelected(event) => bcs::to_bytes(event),
             Event::StakingPoolCreated(event) => bcs::to_bytes(event),
         };
         bytes.expect("events are plain structs and always serialize")
@@ -203,6 +214,10 @@ mod tests {
         for (event, epoch) in [
             (Event::EpochChangeStart(EpochChangeStart { epoch: 5 }), 5u32),
             (Event::EpochChangeDone(EpochChangeDone { epoch: 6 }), 6),
+            (
+                Event::EpochParametersSelected(EpochParametersSelected { next_epoch: 7 }),
+                7,
+            ),
         ] {
             assert_eq!(event.bcs_contents(), epoch.to_le_bytes());
         }

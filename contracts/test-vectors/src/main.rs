@@ -572,10 +572,61 @@ impl Network {
             .unwrap()
     }
 
-    fn next_epoch(&mut self) -> Result<(), Abort> {
-        self.clock.timestamp_ms += EPOCH_MS;
+    /// `staking_tests::voting_end`: the clock to half of the epoch (if earlier), `voting_end`.
+    fn voting_end(&mut self) -> Result<(), Abort> {
+        let half = self.staking.epoch_start_ms + EPOCH_MS / 2;
+        self.clock.timestamp_ms = self.clock.timestamp_ms.max(half);
+        self.staking.voting_end(&self.clock, &mut self.ctx)
+    }
+
+    /// `staking_tests::initiate`: the clock to the end of the epoch (if earlier), the epoch
+    /// change.
+    fn initiate(&mut self) -> Result<(), Abort> {
+        let end = self.staking.epoch_start_ms + EPOCH_MS;
+        self.clock.timestamp_ms = self.clock.timestamp_ms.max(end);
         self.staking
             .initiate_epoch_change(&mut self.system, &self.clock, &mut self.ctx)
+    }
+
+    /// `staking_tests::next_epoch`: if the epoch change is syncing, every node that has not
+    /// reported reports; then `voting_end` and `initiate_epoch_change`.
+    fn next_epoch(&mut self) -> Result<(), Abort> {
+        if self.staking.epoch_state == staking::EPOCH_CHANGE_SYNC {
+            let epoch = self.staking.epoch;
+            for cap in &mut self.caps {
+                if cap.last_epoch_sync_done < epoch {
+                    self.staking.epoch_sync_done(cap, epoch, &mut self.ctx)?;
+                }
+            }
+        }
+        self.voting_end()?;
+        self.initiate()
+    }
+
+    /// `staking_tests::pay`: buys `mib` MiB of storage for the current epoch (rewards for its
+    /// committee at the current price).
+    fn pay(&mut self, mib: u64) {
+        let mut payment = Coin {
+            id: ObjectId([0xdd; 32]),
+            balance: 1_000_000_000,
+        };
+        self.system
+            .reserve_space(mib << 20, 1, &mut payment, &mut self.ctx)
+            .unwrap();
+    }
+
+    fn withdraw(&mut self, staked: staking::StakedWal) -> Result<u64, Abort> {
+        self.staking
+            .withdraw_stake(staked, &mut self.ctx)
+            .map(|coin| coin.balance)
+    }
+
+    fn collect(&mut self, node: usize) -> u64 {
+        let cap = self.caps[node].clone();
+        self.staking
+            .collect_commission(&cap, &mut self.ctx)
+            .unwrap()
+            .balance
     }
 }
 
@@ -669,13 +720,46 @@ fn staking_vectors(out: &mut Move) {
     );
     register(s, &candidate_key, &candidate_pop_epoch_1, 0, 0x29).unwrap();
 
-    // epoch_change_builds_the_committee_from_stake (3 nodes).
+    // the_epoch_state_machine (3 nodes) and its aborts.
     let mut three = Network::new(3, &node_pops);
-    assert_eq!(three.next_epoch(), Err(staking::E_NO_STAKE));
+    assert_eq!(three.voting_end(), Err(staking::E_NO_STAKE));
+    assert_eq!(three.initiate(), Err(staking::E_WRONG_EPOCH_STATE));
+    let mut early = Network::new(3, &node_pops);
+    early.stake(0, 100);
+    let before_half = Clock {
+        timestamp_ms: EPOCH_MS / 2 - 1,
+    };
+    assert_eq!(
+        early.staking.voting_end(&before_half, &mut early.ctx),
+        Err(staking::E_VOTING_NOT_OVER)
+    );
+    early.voting_end().unwrap();
+    let before_end = Clock {
+        timestamp_ms: EPOCH_MS - 1,
+    };
+    assert_eq!(
+        early
+            .staking
+            .initiate_epoch_change(&mut early.system, &before_end, &mut early.ctx),
+        Err(staking::E_EPOCH_NOT_OVER)
+    );
+    let mut three = Network::new(3, &node_pops);
     for (node, amount) in [(0, 100), (1, 300), (2, 600)] {
         three.stake(node, amount);
     }
-    three.next_epoch().unwrap();
+    three.voting_end().unwrap();
+    assert_eq!(three.staking.epoch_state, staking::NEXT_PARAMS_SELECTED);
+    assert_eq!(three.voting_end(), Err(staking::E_WRONG_EPOCH_STATE));
+    three.initiate().unwrap();
+    assert_eq!(
+        (
+            three.staking.epoch,
+            three.staking.epoch_state,
+            three.staking.epoch_start_ms
+        ),
+        (1, staking::EPOCH_CHANGE_DONE, EPOCH_MS)
+    );
+    assert!(three.staking.previous_shard_assignment.is_empty());
     let weights: Vec<u16> = three
         .system
         .committee
@@ -692,74 +776,105 @@ fn staking_vectors(out: &mut Move) {
         ),
         (30, NODE_WRITE_PRICE, NODE_CAPACITY)
     );
-    let received: Vec<Vec<u16>> = three
-        .ctx
-        .events()
-        .iter()
-        .filter_map(|event| match event {
-            walrus_chain::contract::events::Event::ShardsReceived(e) => Some(e.shards.clone()),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        received,
+        (
+            three.staking.pools[2].active_stake,
+            three.staking.pools[2].num_shares,
+            three.staking.pools[2].wal_balance
+        ),
+        (600, 600, 600)
+    );
+    let names: Vec<&str> = three.ctx.events().iter().map(|e| e.type_name()).collect();
+    assert_eq!(
+        names,
+        [
+            "EpochParametersSelected",
+            "ShardsReceived",
+            "ShardsReceived",
+            "ShardsReceived",
+            "EpochChangeStart",
+            "EpochChangeDone"
+        ]
+    );
+    let received = |net: &Network| -> Vec<Vec<u16>> {
+        net.ctx
+            .events()
+            .iter()
+            .filter_map(|event| match event {
+                walrus_chain::contract::events::Event::ShardsReceived(e) => Some(e.shards.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        received(&three),
         [
             (0..10).collect::<Vec<u16>>(),
             (10..40).collect(),
             (40..100).collect()
         ]
     );
+    let first_assignment = three.staking.shard_assignment.clone();
+    three.stake(0, 1000);
+    three.next_epoch().unwrap();
+    assert_eq!(
+        (three.staking.epoch, three.staking.epoch_state),
+        (2, staking::EPOCH_CHANGE_SYNC)
+    );
+    assert_eq!(three.staking.previous_shard_assignment, first_assignment);
+    let shards: Vec<u16> = (0..10).chain(25..40).chain(70..100).collect();
+    assert_eq!(three.staking.shards_of(&three.caps[0].node_id), shards);
+    assert_eq!(
+        received(&three)[3],
+        (25..40).chain(70..100).collect::<Vec<u16>>()
+    );
+    assert_eq!(three.voting_end(), Err(staking::E_WRONG_EPOCH_STATE));
     let mut caps = three.caps.clone();
     three
         .staking
-        .epoch_sync_done(&mut caps[2], 1, &mut three.ctx)
+        .epoch_sync_done(&mut caps[2], 2, &mut three.ctx)
         .unwrap();
-    assert_eq!(three.staking.epoch_state, staking::EPOCH_CHANGE_SYNC);
+    assert_eq!(
+        (three.staking.epoch_state, three.staking.sync_done_weight),
+        (staking::EPOCH_CHANGE_SYNC, 30)
+    );
     three
         .staking
-        .epoch_sync_done(&mut caps[0], 1, &mut three.ctx)
+        .epoch_sync_done(&mut caps[0], 2, &mut three.ctx)
         .unwrap();
     assert_eq!(three.staking.epoch_state, staking::EPOCH_CHANGE_DONE);
-    three.stake(0, 1000);
-    three.next_epoch().unwrap();
-    let shards: Vec<u16> = (0..10).chain(25..40).chain(70..100).collect();
-    assert_eq!(three.staking.shards_of(&three.caps[0].node_id), shards);
 
-    // storage_fees_become_node_rewards (2 nodes, stakes 1 and 3: 25 and 75 shards).
+    // the_committee_and_parameters_are_fixed_at_voting_end (2 nodes, stakes 1 and 3): node 1
+    // votes 7, 3 and 1 GiB after epoch 1's voting_end.
     let mut two = Network::new(2, &node_pops);
     two.stake(0, 1);
     two.stake(1, 3);
     two.next_epoch().unwrap();
-    assert_eq!(two.system.storage_price_per_unit_size, 20);
-    let mut payment = Coin {
-        id: ObjectId([0xdd; 32]),
-        balance: 1_000_000,
-    };
-    two.system
-        .reserve_space(2 << 20, 1, &mut payment, &mut two.ctx)
-        .unwrap();
-    assert_eq!(payment.balance, 1_000_000 - 40);
-    two.next_epoch().unwrap();
-    let rewards: Vec<u64> = two
-        .caps
-        .clone()
-        .iter()
-        .map(|cap| {
-            two.staking
-                .collect_rewards(cap, &mut two.ctx)
-                .unwrap()
-                .balance
-        })
-        .collect();
-    assert_eq!(rewards, [10, 30]);
-
-    // votes_take_effect_at_the_next_epoch_change: node 1 (75 shards) votes 7, 3 and 1 GiB.
-    let mut two = Network::new(2, &node_pops);
-    two.stake(0, 1);
-    two.stake(1, 3);
+    two.voting_end().unwrap();
+    let late = two.stake(1, 4);
+    assert_eq!(late.activation_epoch, 3);
     let cap = two.caps[1].clone();
     two.staking.set_votes(&cap, 7, 3, 1 << 30).unwrap();
+    two.initiate().unwrap();
+    assert_eq!(
+        (
+            two.system.storage_price_per_unit_size,
+            two.system.write_price_per_unit_size,
+            two.system.total_capacity_size
+        ),
+        (20, NODE_WRITE_PRICE, NODE_CAPACITY)
+    );
+    assert_eq!(two.staking.pools[1].stake_at_epoch(3), 7);
     two.next_epoch().unwrap();
+    // 1 : 7 of the stake, 13 : 87 of the shards (the tie of remainders to the earlier pool).
+    let weights: Vec<u16> = two
+        .system
+        .committee
+        .members
+        .iter()
+        .map(|m| m.weight)
+        .collect();
+    assert_eq!(weights, [13, 87]);
     assert_eq!(
         (
             two.system.storage_price_per_unit_size,
@@ -768,6 +883,210 @@ fn staking_vectors(out: &mut Move) {
         ),
         (7, 3, 1 << 30)
     );
+
+    // stake_and_withdrawals_take_effect_at_the_epoch_boundaries (2 nodes).
+    let mut two = Network::new(2, &node_pops);
+    let mut keep = two.stake(1, 1000);
+    let mut first = two.stake(0, 100);
+    two.voting_end().unwrap();
+    let mut second = two.stake(0, 100);
+    assert_eq!(second.activation_epoch, 2);
+    let pending = two.stake(0, 50);
+    assert_eq!(two.withdraw(pending), Ok(50));
+    two.initiate().unwrap();
+    assert_eq!(
+        (
+            two.staking.pools[0].active_stake,
+            two.staking.pools[0].stake_at_epoch(2)
+        ),
+        (100, 200)
+    );
+    two.staking.request_withdraw_stake(&mut first).unwrap();
+    assert_eq!(first.withdraw_epoch, Some(2));
+    assert_eq!(
+        two.staking.request_withdraw_stake(&mut first),
+        Err(staking::E_ALREADY_WITHDRAWING)
+    );
+    assert_eq!(
+        two.withdraw(first.clone()),
+        Err(staking::E_WITHDRAW_TOO_EARLY)
+    );
+    let third = two.stake(0, 100);
+    two.voting_end().unwrap();
+    let fourth = two.stake(0, 100);
+    assert_eq!(fourth.activation_epoch, 3);
+    two.staking.request_withdraw_stake(&mut keep).unwrap();
+    assert_eq!(keep.withdraw_epoch, Some(3));
+    two.staking.request_withdraw_stake(&mut second).unwrap();
+    assert_eq!(second.withdraw_epoch, Some(1));
+    assert_eq!(two.withdraw(second), Ok(100));
+    two.initiate().unwrap();
+    let weights: Vec<u16> = two
+        .system
+        .committee
+        .members
+        .iter()
+        .map(|m| m.weight)
+        .collect();
+    assert_eq!(weights, [17, 83]);
+    assert_eq!(two.withdraw(first), Ok(100));
+    assert_eq!(two.withdraw(third.clone()), Err(staking::E_NOT_WITHDRAWING));
+    two.next_epoch().unwrap();
+    assert_eq!(two.system.committee.members.len(), 1);
+    assert_eq!(two.withdraw(keep), Ok(1000));
+    assert_eq!(
+        (
+            two.staking.pools[0].active_stake,
+            two.staking.pools[1].wal_balance
+        ),
+        (200, 0)
+    );
+    assert_eq!(two.staking.staked_wal_value(&third), 100);
+    assert_eq!(two.staking.staked_wal_value(&fourth), 100);
+
+    // rewards_pay_the_commission_then_compound (2 nodes, 1% commission; the median price of
+    // the votes 10 and 20 over 50 shards each is 10).
+    let mut two = Network::new(2, &node_pops);
+    let staked = two.stake(0, 1000);
+    let leaving = two.stake(1, 1000);
+    two.voting_end().unwrap();
+    assert_eq!(two.withdraw(leaving), Ok(1000));
+    two.initiate().unwrap();
+    assert_eq!(two.system.storage_price_per_unit_size, 10);
+    assert_eq!(two.staking.pools[1].active_stake, 0);
+    two.pay(100);
+    two.next_epoch().unwrap();
+    assert_eq!(
+        (
+            two.staking.pools[0].commission,
+            two.staking.pools[0].active_stake,
+            two.staking.pools[1].commission
+        ),
+        (5, 1495, 500)
+    );
+    assert_eq!(two.staking.staked_wal_value(&staked), 1495);
+    assert_eq!(
+        (two.collect(0), two.collect(0), two.collect(1)),
+        (5, 0, 500)
+    );
+    assert_eq!(two.system.rewards_pool, 0);
+    let cap = two.caps[0].clone();
+    assert_eq!(
+        two.staking.set_commission_rate(&cap, 10_001),
+        Err(staking::E_COMMISSION_TOO_HIGH)
+    );
+    two.staking.set_commission_rate(&cap, 5000).unwrap();
+    two.pay(10);
+    two.next_epoch().unwrap();
+    assert_eq!(
+        (
+            two.staking.pools[0].commission,
+            two.staking.pools[0].active_stake,
+            two.staking.pools[0].commission_rate
+        ),
+        (1, 1594, 5000)
+    );
+    two.pay(10);
+    two.next_epoch().unwrap();
+    assert_eq!(two.staking.pools[0].commission, 51);
+    assert_eq!(two.staking.staked_wal_value(&staked), 1644);
+
+    // rewards_are_shared_pro_rata_between_stakers (1 node, 1% commission, price 10).
+    let mut one = Network::new(1, &node_pops);
+    let mut first = one.stake(0, 1000);
+    one.next_epoch().unwrap();
+    let second = one.stake(0, 1000);
+    assert_eq!(second.activation_epoch, 2);
+    one.pay(50);
+    one.next_epoch().unwrap();
+    let pool = &one.staking.pools[0];
+    assert_eq!((pool.active_stake, pool.num_shares), (2495, 1668));
+    let rate = pool.rate_at(2);
+    assert_eq!((rate.wal_amount, rate.share_amount), (1495, 1000));
+    assert_eq!(
+        (
+            one.staking.staked_wal_value(&first),
+            one.staking.staked_wal_value(&second)
+        ),
+        (1495, 999)
+    );
+    one.pay(30);
+    one.next_epoch().unwrap();
+    assert_eq!(
+        (
+            one.staking.staked_wal_value(&first),
+            one.staking.staked_wal_value(&second)
+        ),
+        (1673, 1118)
+    );
+    one.staking.request_withdraw_stake(&mut first).unwrap();
+    assert_eq!(first.withdraw_epoch, Some(4));
+    one.pay(167);
+    one.next_epoch().unwrap();
+    assert_eq!(one.withdraw(first), Ok(2665));
+    assert_eq!(one.staking.staked_wal_value(&second), 1781);
+    assert_eq!(
+        (
+            one.staking.pools[0].wal_balance,
+            one.staking.pools[0].commission
+        ),
+        (1781, 24)
+    );
+
+    // the_next_public_key_is_used_from_the_selected_committee_on (2 nodes): node 0 takes the
+    // candidate's key in epoch 1.
+    let candidate_pop_node_0_epoch_1 = candidate
+        .proof_of_possession(node_sender(0), 1)
+        .as_bytes()
+        .to_vec();
+    let mut two = Network::new(2, &node_pops);
+    two.stake(0, 100);
+    two.stake(1, 100);
+    two.next_epoch().unwrap();
+    let cap = two.caps[0].clone();
+    let mut node_ctx = TxContext::new(node_sender(0), [0x32; 32]);
+    assert_eq!(
+        two.staking.set_next_public_key(
+            &cap,
+            candidate_key.clone(),
+            candidate_pop_epoch_1.clone(),
+            &mut node_ctx
+        ),
+        invalid
+    );
+    two.staking
+        .set_next_public_key(
+            &cap,
+            candidate_key.clone(),
+            candidate_pop_node_0_epoch_1.clone(),
+            &mut node_ctx,
+        )
+        .unwrap();
+    assert_eq!(
+        register(
+            &mut two.staking,
+            &candidate_key,
+            &candidate_pop_epoch_1,
+            0,
+            0x33
+        )
+        .map(|_| ()),
+        Err(staking::E_DUPLICATE_NODE)
+    );
+    two.voting_end().unwrap();
+    assert_eq!(two.staking.pools[0].info.public_key, candidate_key);
+    assert_eq!(
+        two.system.committee.members[0].public_key,
+        node_key(0).public().as_bytes().to_vec()
+    );
+    two.initiate().unwrap();
+    assert_eq!(two.system.committee.members[0].public_key, candidate_key);
+
+    // The apportionment cases of `staking_tests` (the twin's unit test and two more).
+    assert_eq!(staking::apportion(10, &[1, 1, 1]), [4, 3, 3]);
+    assert_eq!(staking::apportion(2, &[1, 2, 3]), [0, 1, 1]);
+    assert_eq!(staking::apportion(2, &[1, 1, 1]), [1, 1, 0]);
+    assert_eq!(staking::apportion_amount(40, &[25, 75]), [10, 30]);
 
     // genesis_to_the_first_committee (init_tests): node 0 alone, 10 shards.
     let mut ctx = TxContext::new([0; 32], [0x30; 32]);
@@ -796,10 +1115,13 @@ fn staking_vectors(out: &mut Move) {
     genesis
         .stake_with_pool(coin, cap.node_id, &mut node_ctx)
         .unwrap();
-    clock.timestamp_ms += 1000;
+    clock.timestamp_ms += 500;
+    genesis.voting_end(&clock, &mut ctx).unwrap();
+    clock.timestamp_ms += 500;
     genesis
         .initiate_epoch_change(&mut system, &clock, &mut ctx)
         .unwrap();
+    assert_eq!(genesis.epoch_state, staking::EPOCH_CHANGE_DONE);
     assert_eq!((system.epoch(), system.n_shards()), (1, 10));
     assert_eq!(
         (
@@ -810,12 +1132,6 @@ fn staking_vectors(out: &mut Move) {
         ),
         (100, 7, 1 << 30, 1005)
     );
-
-    // The apportionment cases of `staking_tests` (the twin's unit test and two more).
-    assert_eq!(staking::apportion(10, &[1, 1, 1]), [4, 3, 3]);
-    assert_eq!(staking::apportion(2, &[1, 2, 3]), [0, 1, 1]);
-    assert_eq!(staking::apportion(2, &[1, 1, 1]), [1, 1, 0]);
-    assert_eq!(staking::apportion_amount(40, &[25, 75]), [10, 30]);
 
     out.section(&format!(
         "Staking: node i has the key of seed [{NODE_KEY_SEED_BASE} + i; 32] and registers from \
@@ -845,6 +1161,11 @@ fn staking_vectors(out: &mut Move) {
     out.bytes("candidate_pop", &candidate_pop);
     out.bytes("candidate_pop_epoch_1", &candidate_pop_epoch_1);
     out.bytes("candidate_pop_other_sender", &candidate_pop_other_sender);
+    out.line("// The candidate's key signed for node_senders()[0] in epoch 1 (its next key).");
+    out.bytes(
+        "candidate_pop_node_0_epoch_1",
+        &candidate_pop_node_0_epoch_1,
+    );
 }
 
 fn main() -> ExitCode {

@@ -60,6 +60,11 @@ public struct ShardsReceived has copy, drop {
     shards: vector<u16>,
 }
 
+/// The committee and parameters of the next epoch were selected (`staking::voting_end`).
+public struct EpochParametersSelected has copy, drop {
+    next_epoch: u32,
+}
+
 /// A staking pool was created for a new storage node.
 public struct StakingPoolCreated has copy, drop {
     node_id: ID,
@@ -120,6 +125,10 @@ public(package) fun emit_epoch_change_done(epoch: u32) {
 
 public(package) fun emit_shards_received(epoch: u32, shards: vector<u16>) {
     event::emit(ShardsReceived { epoch, shards });
+}
+
+public(package) fun emit_epoch_parameters_selected(next_epoch: u32) {
+    event::emit(EpochParametersSelected { next_epoch });
 }
 
 public(package) fun emit_staking_pool_created(node_id: ID) {

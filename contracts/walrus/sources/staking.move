@@ -1,17 +1,22 @@
 // Rust twin: chain/src/contract/staking.rs
 
-/// Storage-node registration (with proof of possession of the BLS key), staking pools, staked
-/// WAL, epoch changes with committee selection and shard assignment from stake, price and
-/// capacity votes, and the distribution of storage rewards.
+/// Storage-node registration (with proof of possession of the BLS key), staking pools with
+/// shares and exchange rates (rewards compound for the stakers, the commission goes to the
+/// operator), staked WAL, the epoch state machine of Walrus (`voting_end` selects the next
+/// committee and parameters, `initiate_epoch_change` installs them and pays the finished
+/// epoch's rewards, `epoch_sync_done` ends the change), committee selection and shard
+/// assignment from stake, and price and capacity votes.
 ///
-/// Simplification against Walrus (`contracts/DESIGN.md`): stake is not compounded through
-/// exchange rates; stakers get their principal back and the rewards of the shards a node held
-/// go to the node's pool, collected by the holder of its `StorageNodeCap`. The staked WAL stays
-/// in the pool's `wal_balance`; a `StakedWal` records its amount (`principal`).
+/// Pool accounting (`contracts/DESIGN.md`): a pool's active stake (`active_stake`) is divided
+/// into `num_shares` shares. Stake activates, and withdrawals leave, only at epoch changes, at
+/// the exchange rate of that moment (after the finished epoch's rewards), which the pool records
+/// in `exchange_rates`; a `StakedWal` is worth its principal's shares at its activation
+/// epoch's rate, valued at the rate of its withdraw epoch. All the pool's staked WAL is in its
+/// `wal_balance`; a `StakedWal` records its amount (`principal`).
 module walrus::staking;
 
 use std::string::String;
-use sui::{balance::{Self, Balance}, clock::Clock, coin::{Self, Coin}};
+use sui::{balance::{Self, Balance}, clock::Clock, coin::{Self, Coin}, vec_map::{Self, VecMap}};
 use wal::wal::WAL;
 use walrus::{bls_aggregate::{Self, BlsCommittee}, events, messages, system::System};
 
@@ -25,7 +30,7 @@ const ECommissionTooHigh: u64 = 1;
 const EZeroStake: u64 = 2;
 /// No pool for the node ID.
 const EPoolNotFound: u64 = 3;
-/// Withdrawing stake that was not requested for withdrawal.
+/// Withdrawing active stake that was not requested for withdrawal.
 const ENotWithdrawing: u64 = 4;
 /// Withdrawing before the withdraw epoch.
 const EWithdrawTooEarly: u64 = 5;
@@ -35,17 +40,24 @@ const EAlreadyWithdrawing: u64 = 6;
 const EEpochNotOver: u64 = 7;
 /// An epoch-sync report for another epoch, or a repeated one.
 const EWrongEpoch: u64 = 8;
-/// A candidate with a public key already registered.
+/// A public key already registered (current or next key of some pool).
 const EDuplicateNode: u64 = 9;
-/// An epoch change with no stake at all.
+/// Selecting a committee with no stake at all.
 const ENoStake: u64 = 10;
+/// `voting_end` outside `EPOCH_CHANGE_DONE`, or `initiate_epoch_change` outside
+/// `NEXT_PARAMS_SELECTED`.
+const EWrongEpochState: u64 = 11;
+/// `voting_end` before half of the epoch's duration has passed.
+const EVotingNotOver: u64 = 12;
 
 /// Commission rates are in basis points.
 const MAX_COMMISSION_RATE: u16 = 10_000;
-/// Epoch state: the epoch change is done (a quorum synced).
+/// Epoch state: the epoch change is done (a quorum synced, or there was nothing to sync).
 const EPOCH_CHANGE_DONE: u8 = 0;
 /// Epoch state: the new committee is syncing its shards.
 const EPOCH_CHANGE_SYNC: u8 = 1;
+/// Epoch state: the next committee and parameters are selected (after `voting_end`).
+const NEXT_PARAMS_SELECTED: u8 = 2;
 /// `u64::MAX`, as a `u128`.
 const MAX_U64: u128 = 18_446_744_073_709_551_615;
 
@@ -62,10 +74,23 @@ public struct StorageNodeInfo has copy, drop, store {
     node_id: ID,
     /// Where its REST API listens (`host:port`).
     network_address: String,
-    /// BLS12-381 public key (48 bytes).
+    /// BLS12-381 public key (48 bytes): the key of the latest committee selection.
     public_key: vector<u8>,
     /// Network (TLS) public key.
     network_public_key: vector<u8>,
+    /// The key that replaces `public_key` at the next `voting_end`, if any.
+    next_epoch_public_key: Option<vector<u8>>,
+}
+
+/// A pool's exchange rate at the start of an epoch: `wal_amount` FROST of active stake for
+/// `share_amount` shares (no shares: one share per FROST).
+public struct ExchangeRate has copy, drop, store {
+    /// The epoch that started at this rate.
+    epoch: u32,
+    /// Active stake, in FROST.
+    wal_amount: u64,
+    /// Shares of the active stake.
+    share_amount: u64,
 }
 
 /// A node's staking pool.
@@ -74,18 +99,25 @@ public struct StakingPool has store {
     node_id: ID,
     /// The node's information.
     info: StorageNodeInfo,
-    /// Commission in basis points.
+    /// Commission in basis points, taken from the pool's rewards.
     commission_rate: u16,
-    /// Stake counted for the committee of the current epoch.
+    /// The commission rate from the next epoch change on.
+    next_commission_rate: u16,
+    /// Active stake in the current epoch (principal and compounded rewards), in FROST.
     active_stake: u64,
-    /// Stake that becomes active at the next epoch change.
-    pending_stake: u64,
-    /// Active stake that leaves at the next epoch change.
-    pending_withdraw: u64,
-    /// All staked principal held by the pool.
+    /// Shares of the active stake.
+    num_shares: u64,
+    /// FROST that activates at the epoch change into each epoch (key).
+    pending_stake: VecMap<u32, u64>,
+    /// Shares that leave at the epoch change into each epoch (key).
+    pending_shares_withdraw: VecMap<u32, u64>,
+    /// The rate at each epoch change where stake activated or withdrew, by increasing epoch.
+    exchange_rates: vector<ExchangeRate>,
+    /// All the pool's staked WAL: active, pending, withdrawn but not yet paid out, and
+    /// rounding dust.
     wal_balance: Balance<WAL>,
-    /// Rewards earned and not yet collected.
-    rewards: Balance<WAL>,
+    /// Commission earned and not yet collected.
+    commission: Balance<WAL>,
     /// Vote for the storage price per unit per epoch.
     storage_price: u64,
     /// Vote for the write price per unit.
@@ -100,11 +132,11 @@ public struct StakedWal has key, store {
     id: UID,
     /// The pool.
     node_id: ID,
-    /// The principal, in FROST.
+    /// The amount staked, in FROST.
     principal: u64,
     /// First epoch the stake counts.
     activation_epoch: u32,
-    /// Epoch from which it can be withdrawn, once requested.
+    /// Once requested: the epoch from which it can be withdrawn.
     withdraw_epoch: Option<u32>,
 }
 
@@ -115,6 +147,16 @@ public struct StorageNodeCap has key, store {
     node_id: ID,
     /// Last epoch the node reported its shards synced.
     last_epoch_sync_done: u32,
+}
+
+/// The parameters of the next epoch, fixed at `voting_end`.
+public struct EpochParams has copy, drop, store {
+    /// The capacity a quorum of the next committee's shards voted for.
+    total_capacity_size: u64,
+    /// The shard-weighted median of the storage price votes.
+    storage_price_per_unit_size: u64,
+    /// The shard-weighted median of the write price votes.
+    write_price_per_unit_size: u64,
 }
 
 /// The `Staking` shared object.
@@ -132,10 +174,16 @@ public struct Staking has key {
     pools: vector<StakingPool>,
     /// Owner (node ID) of each shard in the current epoch (empty before the first committee).
     shard_assignment: vector<ID>,
+    /// Owner of each shard in epoch `epoch - 1` (empty when there was no previous committee).
+    previous_shard_assignment: vector<ID>,
+    /// Owner of each shard in epoch `epoch + 1`, selected at `voting_end` (empty otherwise).
+    next_shard_assignment: vector<ID>,
     /// Shards whose owners reported them synced in this epoch.
     sync_done_weight: u16,
-    /// `EPOCH_CHANGE_DONE` or `EPOCH_CHANGE_SYNC`.
+    /// `EPOCH_CHANGE_DONE`, `EPOCH_CHANGE_SYNC` or `NEXT_PARAMS_SELECTED`.
     epoch_state: u8,
+    /// The next epoch's parameters (`some` exactly in `NEXT_PARAMS_SELECTED`).
+    next_epoch_params: Option<EpochParams>,
 }
 
 /// At genesis (`init::initialize_walrus`): epoch 0, no pools and no committee.
@@ -153,8 +201,11 @@ public(package) fun create(
         epoch_start_ms: clock.timestamp_ms(),
         pools: vector[],
         shard_assignment: vector[],
+        previous_shard_assignment: vector[],
+        next_shard_assignment: vector[],
         sync_done_weight: 0,
         epoch_state: EPOCH_CHANGE_DONE,
+        next_epoch_params: option::none(),
     }
 }
 
@@ -163,6 +214,44 @@ public(package) fun create(
 public(package) fun share(self: Staking) {
     transfer::share_object(self)
 }
+
+// === Exchange rates ===
+
+/// The shares `amount` FROST buy at this rate (rounded down).
+public fun shares_for(self: &ExchangeRate, amount: u64): u64 {
+    if (self.share_amount == 0 || self.wal_amount == 0) return amount;
+    mul_div(amount, self.share_amount, self.wal_amount)
+}
+
+/// The FROST `shares` are worth at this rate (rounded down).
+public fun wal_for(self: &ExchangeRate, shares: u64): u64 {
+    if (self.share_amount == 0) return 0;
+    mul_div(shares, self.wal_amount, self.share_amount)
+}
+
+/// The rate recorded at the latest epoch change into an epoch `<= epoch` (one share per FROST
+/// if none).
+public fun rate_at(self: &StakingPool, epoch: u32): ExchangeRate {
+    let mut index = self.exchange_rates.length();
+    while (index > 0) {
+        let rate = self.exchange_rates[index - 1];
+        if (rate.epoch <= epoch) return rate;
+        index = index - 1;
+    };
+    ExchangeRate { epoch: 0, wal_amount: 0, share_amount: 0 }
+}
+
+/// The pool's expected stake in `epoch` (from the current epoch on): the active stake, minus
+/// the withdrawals and plus the activations due by then, withdrawals valued at the current
+/// rate. For the current epoch it is `active_stake`.
+public fun stake_at_epoch(self: &StakingPool, epoch: u32): u64 {
+    let rate = self.current_rate(epoch);
+    let withdrawing = sum_until(&self.pending_shares_withdraw, epoch);
+    let activating = sum_until(&self.pending_stake, epoch);
+    self.active_stake - rate.wal_for(withdrawing) + activating
+}
+
+// === Registration and the operator's settings ===
 
 /// Registers the sender as a storage-node candidate with a new pool; the proof of possession
 /// is the BLS signature of the proof-of-possession message (this epoch, the sender's address,
@@ -190,11 +279,7 @@ public fun register_candidate(
         EInvalidProofOfPossession,
     );
     assert!(commission_rate <= MAX_COMMISSION_RATE, ECommissionTooHigh);
-    let mut index = 0;
-    while (index < self.pools.length()) {
-        assert!(self.pools[index].info.public_key != public_key, EDuplicateNode);
-        index = index + 1;
-    };
+    assert!(self.key_is_new(&public_key), EDuplicateNode);
     // A fresh ID, as the twin's `ctx.fresh_id()` (the same derivation as `object::new`).
     let node_id = object::id_from_address(ctx.fresh_object_address());
     self
@@ -207,13 +292,17 @@ public fun register_candidate(
                 network_address,
                 public_key,
                 network_public_key,
+                next_epoch_public_key: option::none(),
             },
             commission_rate,
+            next_commission_rate: commission_rate,
             active_stake: 0,
-            pending_stake: 0,
-            pending_withdraw: 0,
+            num_shares: 0,
+            pending_stake: vec_map::empty(),
+            pending_shares_withdraw: vec_map::empty(),
+            exchange_rates: vector[],
             wal_balance: balance::zero(),
-            rewards: balance::zero(),
+            commission: balance::zero(),
             storage_price,
             write_price,
             node_capacity,
@@ -222,7 +311,7 @@ public fun register_candidate(
     StorageNodeCap { id: object::new(ctx), node_id, last_epoch_sync_done: 0 }
 }
 
-/// The node's votes for prices and capacity, effective at the next epoch change.
+/// The node's votes for prices and capacity, counted at the next `voting_end`.
 public fun set_votes(
     self: &mut Staking,
     cap: &StorageNodeCap,
@@ -237,8 +326,66 @@ public fun set_votes(
     pool.node_capacity = node_capacity;
 }
 
-/// Stakes the coin with `node_id`; it counts from the next epoch. The coin's WAL goes into the
-/// pool's `wal_balance`.
+/// The node's commission (basis points) from the next epoch change on (the finished epoch's
+/// rewards still pay the current rate).
+public fun set_commission_rate(self: &mut Staking, cap: &StorageNodeCap, rate: u16) {
+    assert!(rate <= MAX_COMMISSION_RATE, ECommissionTooHigh);
+    let index = self.pool_index(&cap.node_id);
+    self.pools[index].next_commission_rate = rate;
+}
+
+/// The node's name, at once.
+public fun set_name(self: &mut Staking, cap: &StorageNodeCap, name: String) {
+    let index = self.pool_index(&cap.node_id);
+    self.pools[index].info.name = name;
+}
+
+/// The node's network address (`host:port`), at once.
+public fun set_network_address(self: &mut Staking, cap: &StorageNodeCap, network_address: String) {
+    let index = self.pool_index(&cap.node_id);
+    self.pools[index].info.network_address = network_address;
+}
+
+/// The node's next BLS key, with its proof of possession for this epoch and the sender (as at
+/// registration), used from the committee selected at the next `voting_end` on. No pool may
+/// have it as its key or next key.
+public fun set_next_public_key(
+    self: &mut Staking,
+    cap: &StorageNodeCap,
+    public_key: vector<u8>,
+    proof_of_possession: vector<u8>,
+    ctx: &TxContext,
+) {
+    let index = self.pool_index(&cap.node_id);
+    assert!(
+        messages::verify_proof_of_possession(
+            self.epoch,
+            ctx.sender(),
+            &public_key,
+            &proof_of_possession,
+        ),
+        EInvalidProofOfPossession,
+    );
+    assert!(self.key_is_new(&public_key), EDuplicateNode);
+    self.pools[index].info.next_epoch_public_key = option::some(public_key);
+}
+
+/// The node's uncollected commission, to the holder of its capability.
+public fun collect_commission(
+    self: &mut Staking,
+    cap: &StorageNodeCap,
+    ctx: &mut TxContext,
+): Coin<WAL> {
+    let index = self.pool_index(&cap.node_id);
+    let pool = &mut self.pools[index];
+    let commission = pool.commission.withdraw_all();
+    coin::from_balance(commission, ctx)
+}
+
+// === Stake ===
+
+/// Stakes the coin with `node_id`; it counts from the next epoch if the next committee is not
+/// selected yet, else from the one after. The coin's WAL goes into the pool's `wal_balance`.
 public fun stake_with_pool(
     self: &mut Staking,
     to_stake: Coin<WAL>,
@@ -248,9 +395,9 @@ public fun stake_with_pool(
     assert!(to_stake.value() > 0, EZeroStake);
     let index = self.pool_index(&node_id);
     let principal = to_stake.value();
-    let activation_epoch = self.epoch + 1;
+    let activation_epoch = self.next_stake_epoch();
     let pool = &mut self.pools[index];
-    pool.pending_stake = pool.pending_stake + principal;
+    add_to(&mut pool.pending_stake, activation_epoch, principal);
     pool.wal_balance.join(to_stake.into_balance());
     StakedWal {
         id: object::new(ctx),
@@ -261,132 +408,187 @@ public fun stake_with_pool(
     }
 }
 
-/// Stake not yet active can be withdrawn at once; active stake leaves the committee at the
-/// next epoch change and can be withdrawn from then on.
+/// Stake not yet active leaves its pool's pending stake and can be withdrawn at once; active
+/// stake keeps earning until it leaves at the next epoch change (before `voting_end`) or the
+/// one after (once the next committee is selected).
 public fun request_withdraw_stake(self: &mut Staking, staked_wal: &mut StakedWal) {
     assert!(staked_wal.withdraw_epoch.is_none(), EAlreadyWithdrawing);
     let index = self.pool_index(&staked_wal.node_id);
     let epoch = self.epoch;
+    let withdraw_epoch = self.next_stake_epoch();
     let pool = &mut self.pools[index];
     if (staked_wal.activation_epoch > epoch) {
-        pool.pending_stake = pool.pending_stake - staked_wal.principal;
+        subtract_from(&mut pool.pending_stake, staked_wal.activation_epoch, staked_wal.principal);
         staked_wal.withdraw_epoch = option::some(epoch);
     } else {
-        pool.pending_withdraw = pool.pending_withdraw + staked_wal.principal;
-        staked_wal.withdraw_epoch = option::some(epoch + 1);
+        let shares = pool.shares_of(staked_wal);
+        add_to(&mut pool.pending_shares_withdraw, withdraw_epoch, shares);
+        staked_wal.withdraw_epoch = option::some(withdraw_epoch);
     };
 }
 
-/// Returns the principal, taken out of the pool, once the withdraw epoch has come.
+/// Pays out the staked WAL: the principal of stake that never activated (at once, requested
+/// or not), else, once the withdraw epoch has come, the value of its shares at the withdraw
+/// epoch's rate (principal plus its rewards minus commission), taken out of the pool.
 public fun withdraw_stake(
     self: &mut Staking,
     staked_wal: StakedWal,
     ctx: &mut TxContext,
 ): Coin<WAL> {
-    assert!(staked_wal.withdraw_epoch.is_some(), ENotWithdrawing);
-    let withdraw_epoch = *staked_wal.withdraw_epoch.borrow();
-    assert!(self.epoch >= withdraw_epoch, EWithdrawTooEarly);
+    let requested = staked_wal.withdraw_epoch.is_some();
+    if (requested) {
+        assert!(self.epoch >= *staked_wal.withdraw_epoch.borrow(), EWithdrawTooEarly);
+    } else {
+        assert!(staked_wal.activation_epoch > self.epoch, ENotWithdrawing);
+    };
     let index = self.pool_index(&staked_wal.node_id);
-    let StakedWal { id, node_id: _, principal, activation_epoch: _, withdraw_epoch: _ } =
-        staked_wal;
-    // Aborts with `sui::balance::ENotEnough` as the twin's `take_balance`.
     let pool = &mut self.pools[index];
-    let balance = pool.wal_balance.split(principal);
+    let was_active = requested && staked_wal.activation_epoch <= *staked_wal.withdraw_epoch.borrow();
+    let amount = if (was_active) {
+        let rate = pool.rate_at(*staked_wal.withdraw_epoch.borrow());
+        rate.wal_for(pool.shares_of(&staked_wal))
+    } else {
+        staked_wal.principal
+    };
+    // Aborts with `sui::balance::ENotEnough` as the twin's `take_balance`.
+    let balance = pool.wal_balance.split(amount);
+    if (!requested) {
+        subtract_from(&mut pool.pending_stake, staked_wal.activation_epoch, staked_wal.principal);
+    };
+    let StakedWal { id, node_id: _, principal: _, activation_epoch: _, withdraw_epoch: _ } =
+        staked_wal;
     id.delete();
     coin::from_balance(balance, ctx)
 }
 
-/// The node's uncollected rewards, to the holder of its capability.
-public fun collect_rewards(
-    self: &mut Staking,
-    cap: &StorageNodeCap,
-    ctx: &mut TxContext,
-): Coin<WAL> {
-    let index = self.pool_index(&cap.node_id);
-    let pool = &mut self.pools[index];
-    let rewards = pool.rewards.withdraw_all();
-    coin::from_balance(rewards, ctx)
-}
-
-/// Once the epoch's duration has passed, activates pending stake and withdrawals, selects the
-/// next committee (shards apportioned to stake by largest remainders, kept in place where
-/// possible), sets prices (stake-weighted medians of the votes) and capacity (the largest value
-/// a quorum of shards voted for), pays the finished epoch's rewards to its committee and moves
-/// `system` to the next epoch.
-public fun initiate_epoch_change(self: &mut Staking, system: &mut System, clock: &Clock) {
-    assert!(
-        clock.timestamp_ms() >= saturating_add(self.epoch_start_ms, self.epoch_duration_ms),
-        EEpochNotOver,
-    );
-    let n_pools = self.pools.length();
-    let mut stakes = vector[];
+/// What withdrawing `staked_wal` pays: its principal if it never activated, its value at the
+/// withdraw epoch's rate once that has come, else (still active) its value at the pool's
+/// current rate (an estimate: rewards still to come are not in it). Zero for an unknown pool.
+public fun staked_wal_value(self: &Staking, staked_wal: &StakedWal): u64 {
     let mut index = 0;
-    while (index < n_pools) {
-        let pool = &self.pools[index];
-        stakes.push_back(pool.active_stake + pool.pending_stake - pool.pending_withdraw);
+    while (index < self.pools.length() && self.pools[index].node_id != staked_wal.node_id) {
         index = index + 1;
     };
+    if (index == self.pools.length()) return 0;
+    let pool = &self.pools[index];
+    let not_active_by = staked_wal.withdraw_epoch.get_with_default(self.epoch);
+    if (staked_wal.activation_epoch > not_active_by) return staked_wal.principal;
+    let shares = pool.shares_of(staked_wal);
+    let withdrawn = staked_wal.withdraw_epoch.is_some() && not_active_by <= self.epoch;
+    let rate = if (withdrawn) pool.rate_at(not_active_by) else pool.current_rate(self.epoch);
+    rate.wal_for(shares)
+}
+
+// === Epochs ===
+
+/// Anyone, once half of the epoch has passed and the epoch change is done: selects the next
+/// epoch's committee from the stake each pool will have then (shards apportioned by largest
+/// remainders, kept in place where possible) into `next_shard_assignment`, applies the pools'
+/// next keys, and fixes the next prices (shard-weighted medians of the votes) and capacity
+/// (the largest value a quorum of shards voted for).
+public fun voting_end(self: &mut Staking, clock: &Clock) {
+    assert!(self.epoch_state == EPOCH_CHANGE_DONE, EWrongEpochState);
+    assert!(
+        clock.timestamp_ms() >= saturating_add(self.epoch_start_ms, self.epoch_duration_ms / 2),
+        EVotingNotOver,
+    );
+    let next_epoch = self.epoch + 1;
+    let n_pools = self.pools.length();
+    let mut stakes = vector[];
+    let mut node_ids = vector[];
     let mut any_stake = false;
-    index = 0;
+    let mut index = 0;
     while (index < n_pools) {
-        if (stakes[index] > 0) {
+        let stake = self.pools[index].stake_at_epoch(next_epoch);
+        if (stake > 0) {
             any_stake = true;
         };
+        stakes.push_back(stake);
+        node_ids.push_back(self.pools[index].node_id);
         index = index + 1;
     };
     assert!(any_stake, ENoStake);
     let counts = apportion(self.n_shards, &stakes);
-    let mut node_ids = vector[];
-    index = 0;
-    while (index < n_pools) {
-        node_ids.push_back(self.pools[index].node_id);
-        index = index + 1;
-    };
     let assignment = assign_shards(&self.shard_assignment, &node_ids, &counts);
-    let next_epoch = self.epoch + 1;
-    let mut members = vector[];
+    let (values, weights) = self.votes(&counts, VOTE_NODE_CAPACITY);
+    let total_capacity_size = quorum_capacity(values, weights, self.n_shards);
+    let (values, weights) = self.votes(&counts, VOTE_STORAGE_PRICE);
+    let storage_price_per_unit_size = weighted_median(values, weights);
+    let (values, weights) = self.votes(&counts, VOTE_WRITE_PRICE);
+    let write_price_per_unit_size = weighted_median(values, weights);
+
+    // Every check has passed: apply.
     index = 0;
     while (index < n_pools) {
-        if (counts[index] > 0) {
-            let pool = &self.pools[index];
-            members.push_back(
-                bls_aggregate::new_bls_committee_member(
-                    pool.info.public_key,
-                    counts[index],
-                    pool.node_id,
-                ),
-            );
+        let info = &mut self.pools[index].info;
+        if (info.next_epoch_public_key.is_some()) {
+            info.public_key = info.next_epoch_public_key.extract();
         };
         index = index + 1;
     };
+    self.next_shard_assignment = assignment;
+    self.next_epoch_params =
+        option::some(EpochParams {
+            total_capacity_size,
+            storage_price_per_unit_size,
+            write_price_per_unit_size,
+        });
+    self.epoch_state = NEXT_PARAMS_SELECTED;
+    events::emit_epoch_parameters_selected(next_epoch);
+}
+
+/// Anyone, once the epoch is over and the next committee is selected: pays the finished
+/// epoch's rewards to its committee's pools by shards, moves `system` to the next epoch with
+/// the selected committee and parameters, activates and withdraws the stake due, and installs
+/// the selected shard assignment. The committee's shards then sync (`epoch_sync_done`), except
+/// for the first committee, which has nothing to sync: its epoch change is done at once.
+public fun initiate_epoch_change(self: &mut Staking, system: &mut System, clock: &Clock) {
+    assert!(self.epoch_state == NEXT_PARAMS_SELECTED, EWrongEpochState);
+    assert!(
+        clock.timestamp_ms() >= saturating_add(self.epoch_start_ms, self.epoch_duration_ms),
+        EEpochNotOver,
+    );
+    let params = *self.next_epoch_params.borrow();
+    let next_epoch = self.epoch + 1;
+    let n_pools = self.pools.length();
+    let mut counts = vector[];
+    let mut members = vector[];
+    let mut index = 0;
+    while (index < n_pools) {
+        let pool = &self.pools[index];
+        let count = count_shards(&self.next_shard_assignment, &pool.node_id);
+        if (count > 0) {
+            members.push_back(
+                bls_aggregate::new_bls_committee_member(pool.info.public_key, count, pool.node_id),
+            );
+        };
+        counts.push_back(count);
+        index = index + 1;
+    };
     let committee = bls_aggregate::new_bls_committee(next_epoch, members);
-    let (values, weights) = self.votes(&counts, VOTE_STORAGE_PRICE);
-    let storage_price = weighted_median(values, weights);
-    let (values, weights) = self.votes(&counts, VOTE_WRITE_PRICE);
-    let write_price = weighted_median(values, weights);
-    let (values, weights) = self.votes(&counts, VOTE_NODE_CAPACITY);
-    let capacity = quorum_capacity(values, weights, self.n_shards);
 
     // Every check has passed: apply.
     let old_committee = *system.committee();
-    let rewards = system.advance_epoch(committee, capacity, storage_price, write_price);
+    let rewards = system.advance_epoch(
+        committee,
+        params.total_capacity_size,
+        params.storage_price_per_unit_size,
+        params.write_price_per_unit_size,
+    );
     self.pay_rewards(&old_committee, rewards);
     index = 0;
     while (index < n_pools) {
-        let pool = &mut self.pools[index];
-        pool.active_stake = stakes[index];
-        pool.pending_stake = 0;
-        pool.pending_withdraw = 0;
+        self.pools[index].process_epoch_change(next_epoch);
         index = index + 1;
     };
     index = 0;
     while (index < n_pools) {
-        let node_id = node_ids[index];
+        let node_id = self.pools[index].node_id;
         let mut received = vector[];
         let mut shard = 0;
-        while (shard < assignment.length()) {
+        while (shard < self.next_shard_assignment.length()) {
             if (
-                assignment[shard] == node_id &&
+                self.next_shard_assignment[shard] == node_id &&
                 (shard >= self.shard_assignment.length() || self.shard_assignment[shard] != node_id)
             ) {
                 received.push_back((shard as u16));
@@ -398,27 +600,26 @@ public fun initiate_epoch_change(self: &mut Staking, system: &mut System, clock:
         };
         index = index + 1;
     };
-    self.shard_assignment = assignment;
+    self.previous_shard_assignment = self.shard_assignment;
+    self.shard_assignment = self.next_shard_assignment;
+    self.next_shard_assignment = vector[];
     self.epoch = next_epoch;
     self.epoch_start_ms = clock.timestamp_ms();
     self.sync_done_weight = 0;
-    self.epoch_state = EPOCH_CHANGE_SYNC;
+    self.next_epoch_params = option::none();
+    let first_committee = self.previous_shard_assignment.is_empty();
+    self.epoch_state = if (first_committee) EPOCH_CHANGE_DONE else EPOCH_CHANGE_SYNC;
     events::emit_epoch_change_start(next_epoch);
+    if (first_committee) {
+        events::emit_epoch_change_done(next_epoch);
+    };
 }
 
 /// The node reports that it holds its shards of `epoch`; when a quorum of shards has, the
 /// epoch change is done.
 public fun epoch_sync_done(self: &mut Staking, cap: &mut StorageNodeCap, epoch: u32) {
     assert!(epoch == self.epoch && cap.last_epoch_sync_done < epoch, EWrongEpoch);
-    let mut weight: u64 = 0;
-    let mut shard = 0;
-    while (shard < self.shard_assignment.length()) {
-        if (self.shard_assignment[shard] == cap.node_id) {
-            weight = weight + 1;
-        };
-        shard = shard + 1;
-    };
-    let weight = (weight as u16);
+    let weight = count_shards(&self.shard_assignment, &cap.node_id);
     cap.last_epoch_sync_done = epoch;
     self.sync_done_weight = self.sync_done_weight + weight;
     if (
@@ -597,12 +798,36 @@ public fun shard_assignment(self: &Staking): &vector<ID> {
     &self.shard_assignment
 }
 
+public fun previous_shard_assignment(self: &Staking): &vector<ID> {
+    &self.previous_shard_assignment
+}
+
+public fun next_shard_assignment(self: &Staking): &vector<ID> {
+    &self.next_shard_assignment
+}
+
 public fun sync_done_weight(self: &Staking): u16 {
     self.sync_done_weight
 }
 
 public fun epoch_state(self: &Staking): u8 {
     self.epoch_state
+}
+
+public fun next_epoch_params(self: &Staking): Option<EpochParams> {
+    self.next_epoch_params
+}
+
+public fun total_capacity_size(self: &EpochParams): u64 {
+    self.total_capacity_size
+}
+
+public fun storage_price_per_unit_size(self: &EpochParams): u64 {
+    self.storage_price_per_unit_size
+}
+
+public fun write_price_per_unit_size(self: &EpochParams): u64 {
+    self.write_price_per_unit_size
 }
 
 /// `StakingPool.node_id` (one Move module cannot have two functions named `node_id`:
@@ -619,16 +844,28 @@ public fun commission_rate(self: &StakingPool): u16 {
     self.commission_rate
 }
 
+public fun next_commission_rate(self: &StakingPool): u16 {
+    self.next_commission_rate
+}
+
 public fun active_stake(self: &StakingPool): u64 {
     self.active_stake
 }
 
-public fun pending_stake(self: &StakingPool): u64 {
-    self.pending_stake
+public fun num_shares(self: &StakingPool): u64 {
+    self.num_shares
 }
 
-public fun pending_withdraw(self: &StakingPool): u64 {
-    self.pending_withdraw
+public fun pending_stake(self: &StakingPool): &VecMap<u32, u64> {
+    &self.pending_stake
+}
+
+public fun pending_shares_withdraw(self: &StakingPool): &VecMap<u32, u64> {
+    &self.pending_shares_withdraw
+}
+
+public fun exchange_rates(self: &StakingPool): &vector<ExchangeRate> {
+    &self.exchange_rates
 }
 
 /// The value of the pool's WAL, in FROST (the twin's `wal_balance: u64`).
@@ -636,9 +873,9 @@ public fun wal_balance(self: &StakingPool): u64 {
     self.wal_balance.value()
 }
 
-/// The value of the uncollected rewards, in FROST (the twin's `rewards: u64`).
-public fun rewards(self: &StakingPool): u64 {
-    self.rewards.value()
+/// The value of the uncollected commission, in FROST (the twin's `commission: u64`).
+public fun commission(self: &StakingPool): u64 {
+    self.commission.value()
 }
 
 public fun storage_price(self: &StakingPool): u64 {
@@ -651,6 +888,14 @@ public fun write_price(self: &StakingPool): u64 {
 
 public fun node_capacity(self: &StakingPool): u64 {
     self.node_capacity
+}
+
+public fun wal_amount(self: &ExchangeRate): u64 {
+    self.wal_amount
+}
+
+public fun share_amount(self: &ExchangeRate): u64 {
+    self.share_amount
 }
 
 public fun name(self: &StorageNodeInfo): &String {
@@ -667,6 +912,10 @@ public fun public_key(self: &StorageNodeInfo): &vector<u8> {
 
 public fun network_public_key(self: &StorageNodeInfo): &vector<u8> {
     &self.network_public_key
+}
+
+public fun next_epoch_public_key(self: &StorageNodeInfo): &Option<vector<u8>> {
+    &self.next_epoch_public_key
 }
 
 /// `StakedWal.node_id` (see `pool_node_id`).
@@ -707,7 +956,74 @@ fun pool_index(self: &Staking, node_id: &ID): u64 {
     abort EPoolNotFound
 }
 
-/// Pays `rewards` to the members of `committee` in proportion to their shards.
+/// Whether no pool has `public_key` as its key or its next key.
+fun key_is_new(self: &Staking, public_key: &vector<u8>): bool {
+    let mut index = 0;
+    while (index < self.pools.length()) {
+        let info = &self.pools[index].info;
+        if (&info.public_key == public_key || info.next_epoch_public_key.contains(public_key)) {
+            return false
+        };
+        index = index + 1;
+    };
+    true
+}
+
+/// The first epoch in which stake added now counts: the next one before `voting_end`, the one
+/// after once the next committee is selected.
+fun next_stake_epoch(self: &Staking): u32 {
+    if (self.epoch_state == NEXT_PARAMS_SELECTED) self.epoch + 2 else self.epoch + 1
+}
+
+/// The pool's current exchange rate, as a record of `epoch`.
+fun current_rate(self: &StakingPool, epoch: u32): ExchangeRate {
+    ExchangeRate { epoch, wal_amount: self.active_stake, share_amount: self.num_shares }
+}
+
+/// The shares of `staked_wal` (of this pool, active since its activation epoch).
+fun shares_of(self: &StakingPool, staked_wal: &StakedWal): u64 {
+    let rate = self.rate_at(staked_wal.activation_epoch);
+    rate.shares_for(staked_wal.principal)
+}
+
+/// Books `rewards`: the commission first, the rest compounds into the active stake (all of it
+/// is commission if the pool has no active stake).
+fun receive_rewards(self: &mut StakingPool, mut rewards: Balance<WAL>) {
+    let amount = rewards.value();
+    let commission = if (self.active_stake == 0) {
+        amount
+    } else {
+        mul_div(amount, (self.commission_rate as u64), (MAX_COMMISSION_RATE as u64))
+    };
+    self.commission.join(rewards.split(commission));
+    self.active_stake = self.active_stake + rewards.value();
+    self.wal_balance.join(rewards);
+}
+
+/// The epoch change into `epoch`: withdrawals due leave and pending stake activates, both at
+/// the rate of this moment (recorded if either happened); the next commission rate applies.
+/// (The twin's `StakingPool::advance_epoch`.)
+fun process_epoch_change(self: &mut StakingPool, epoch: u32) {
+    let rate = self.current_rate(epoch);
+    let withdrawing = self.pending_shares_withdraw.contains(&epoch);
+    let activating = self.pending_stake.contains(&epoch);
+    if (withdrawing) {
+        let (_, shares) = self.pending_shares_withdraw.remove(&epoch);
+        self.active_stake = self.active_stake - rate.wal_for(shares);
+        self.num_shares = self.num_shares - shares;
+    };
+    if (activating) {
+        let (_, amount) = self.pending_stake.remove(&epoch);
+        self.active_stake = self.active_stake + amount;
+        self.num_shares = self.num_shares + rate.shares_for(amount);
+    };
+    if (withdrawing || activating) {
+        self.exchange_rates.push_back(rate);
+    };
+    self.commission_rate = self.next_commission_rate;
+}
+
+/// Pays `rewards` to the pools of the members of `committee` in proportion to their shards.
 ///
 /// The twin drops what it cannot pay (no member, or a member without a pool); Move cannot drop
 /// WAL, and `destroy_zero` aborts on a nonzero remainder. Neither happens: the only committee
@@ -735,11 +1051,63 @@ fun pay_rewards(self: &mut Staking, committee: &BlsCommittee, mut rewards: Balan
         };
         if (pool < self.pools.length()) {
             let share = rewards.split(shares[index]);
-            self.pools[pool].rewards.join(share);
+            self.pools[pool].receive_rewards(share);
         };
         index = index + 1;
     };
     rewards.destroy_zero();
+}
+
+/// How many shards `node_id` owns in `assignment`.
+fun count_shards(assignment: &vector<ID>, node_id: &ID): u16 {
+    let mut count: u64 = 0;
+    let mut shard = 0;
+    while (shard < assignment.length()) {
+        if (&assignment[shard] == node_id) {
+            count = count + 1;
+        };
+        shard = shard + 1;
+    };
+    (count as u16)
+}
+
+/// The sum of the values of `map` whose key is at most `epoch`.
+fun sum_until(map: &VecMap<u32, u64>, epoch: u32): u64 {
+    let mut sum = 0;
+    let mut index = 0;
+    while (index < map.size()) {
+        let (key, value) = map.get_entry_by_idx(index);
+        if (*key <= epoch) {
+            sum = sum + *value;
+        };
+        index = index + 1;
+    };
+    sum
+}
+
+/// Adds `amount` to the value under `key` (inserted at the end if absent).
+fun add_to(map: &mut VecMap<u32, u64>, key: u32, amount: u64) {
+    if (map.contains(&key)) {
+        let value = map.get_mut(&key);
+        *value = *value + amount;
+    } else {
+        map.insert(key, amount);
+    };
+}
+
+/// Subtracts `amount` from the value under `key`, removing the entry when it reaches zero.
+fun subtract_from(map: &mut VecMap<u32, u64>, key: u32, amount: u64) {
+    let value = *map.get(&key) - amount;
+    if (value == 0) {
+        let (_, _) = map.remove(&key);
+    } else {
+        *map.get_mut(&key) = value;
+    };
+}
+
+/// `floor(a * b / c)` in `u128`.
+fun mul_div(a: u64, b: u64, c: u64): u64 {
+    (((a as u128) * (b as u128) / (c as u128)) as u64)
 }
 
 /// The votes for `kind` of the pools that get shards (`counts[i] > 0`), each weighted by its

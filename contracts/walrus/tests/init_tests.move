@@ -85,13 +85,20 @@ fun genesis_to_the_first_committee() {
         test_scenario::return_shared(staking);
     };
 
-    // Anyone starts the first epoch once the epoch duration has passed.
+    // Anyone selects the first committee once half of the epoch has passed, and starts the
+    // first epoch once the epoch duration has passed; it has nothing to sync.
     scenario.next_tx(PUBLISHER);
     {
         let mut staking = scenario.take_shared<Staking>();
         let mut system = scenario.take_shared<System>();
-        clock.increment_for_testing(1000);
+        clock.increment_for_testing(500);
+        staking.voting_end(&clock);
+        assert_eq!(staking.epoch_state(), 2);
+        clock.increment_for_testing(500);
         staking.initiate_epoch_change(&mut system, &clock);
+        assert_eq!(staking.epoch_state(), 0);
+        assert_eq!(staking.previous_shard_assignment().length(), 0);
+        assert_eq!(staking.shard_assignment().length(), 10);
         assert_eq!(system.epoch(), 1);
         assert_eq!(system.n_shards(), 10);
         assert_eq!(system.committee().members().length(), 1);

@@ -180,6 +180,8 @@ public fun other_sender(): address { @0x0707070707070707070707070707070707070707
 public fun candidate_pop(): vector<u8> { x"8613e3c6a7c75f1cb696810d4adf8057ec237a69c591a2d222bfefcf2d4fd4d87c359e9064bb988c80dcfc372542d4ec14679c5b8321d586ed612777b64722fb70df01eb32b386e1e185188e0057de7a62ad9550d046e295751e75d9d57abc2c" }
 public fun candidate_pop_epoch_1(): vector<u8> { x"a44c63d106c340a98140ac90311b73b1c80296e5fe08b5ce1d9b310ef096c3ac022e9f9e3d44970739fffb2b27e7608816db01bc6cebed29da83474acfcd6dd40a01cc68dfef95fe260506e3305d0a77657e82e48409008970403757204b3db7" }
 public fun candidate_pop_other_sender(): vector<u8> { x"ac57e5787f6a7c589e2ddf0a950be41b742ea8c064c07c12dd0210b44eeaae44db9667cc72ea7c10433b088e54cf2bc312113eea1466ce8ccc4454c2dfbcaffe95eddda0e9d9ac1289fac993a94b05d3d6c6deedb19dd820370247b5b3e3ec22" }
+// The candidate's key signed for node_senders()[0] in epoch 1 (its next key).
+public fun candidate_pop_node_0_epoch_1(): vector<u8> { x"84c721f7a258b8d82e398fce6e1b600f2bfd464e9183812773501f61e9287035f01d1e39b573b23d761d9a7fb9b07eb104c427e17ece3c3f270f16297fe8527355dc44c431db202a152b3fa850c34cda07821653eef70123d9f48ab8b6d98ff7" }
 
 // === Encoded lengths from the Rust encoder: [n_shards, unencoded length, encoded length] ===
 

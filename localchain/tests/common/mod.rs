@@ -233,13 +233,23 @@ pub fn chain_config(genesis: &Genesis) -> ChainConfig {
     )
 }
 
-/// Moves the served chain's clock past the epoch and changes the epoch through `client`.
+/// Sets the served chain's clock.
+async fn set_clock(server: &LocalServer, timestamp_ms: u64) {
+    let mut state = server.service.state().lock().await;
+    state.executor.set_timestamp_ms(timestamp_ms).unwrap();
+}
+
+/// Moves the served chain's clock to half of the epoch and ends the voting through `client`,
+/// then to the end of the epoch and changes the epoch through `client` (the epoch change must
+/// be done: no committee is syncing).
 pub async fn next_epoch_through(server: &LocalServer, client: &WalrusClient) {
-    {
-        let mut state = server.service.state().lock().await;
-        let now = state.executor.timestamp_ms().unwrap();
-        state.executor.set_timestamp_ms(now + EPOCH_MS).unwrap();
-    }
+    let now = {
+        let state = server.service.state().lock().await;
+        state.executor.timestamp_ms().unwrap()
+    };
+    set_clock(server, now + EPOCH_MS / 2).await;
+    client.voting_end().await.unwrap();
+    set_clock(server, now + EPOCH_MS).await;
     client.initiate_epoch_change().await.unwrap();
 }
 
@@ -575,9 +585,31 @@ impl Net {
         tx
     }
 
-    /// Moves the clock past the epoch and runs `initiate_epoch_change` (sent by user 0).
+    /// `voting_end` sent by `user`.
+    pub fn voting_end_tx(&self, user: usize) -> TransactionBuilder {
+        let mut tx = self.tx(user);
+        let staking = tx.object(self.staking(true));
+        let clock = tx.object(self.clock());
+        call(&mut tx, "staking", "voting_end", vec![staking, clock]);
+        tx
+    }
+
+    /// The next epoch, as the keeper and the nodes run it (all sent by user 0 but the
+    /// nodes' reports): if the epoch change is syncing, every registered node reports; then the
+    /// clock moves half an epoch and `voting_end` runs, then another half and
+    /// `initiate_epoch_change` runs. Returns the effects of the epoch change.
     pub fn next_epoch(&mut self) -> Effects {
+        let staking = self.staking_value();
+        if staking.epoch_state == walrus_chain::contract::staking::EPOCH_CHANGE_SYNC {
+            for node in 0..self.nodes.len() {
+                let user = self.nodes[node].user;
+                let tx = self.epoch_sync_done_tx(user, self.nodes[node].cap, staking.epoch);
+                self.execute(user, tx).unwrap();
+            }
+        }
         let now = self.executor.timestamp_ms().unwrap();
+        self.executor.set_timestamp_ms(now + EPOCH_MS / 2).unwrap();
+        self.execute(0, self.voting_end_tx(0)).unwrap();
         self.executor.set_timestamp_ms(now + EPOCH_MS).unwrap();
         self.execute(0, self.epoch_change_tx(0)).unwrap()
     }

@@ -2,13 +2,15 @@
 //! ADDR`), served over Sui's gRPC API, with an epoch clock and an optional HTTP faucet; or a
 //! whole local network (`walrus-localnet start --dir DIR`: chain, storage nodes, publisher,
 //! aggregator), whose nodes can be stopped, killed, started and wiped from another shell
-//! (`walrus-localnet node stop|kill|start|wipe I --dir DIR`).
+//! (`walrus-localnet node stop|kill|start|wipe I --dir DIR`), and to which nodes can be added
+//! as operators add them (`walrus-localnet node add --dir DIR [--stake WAL]`).
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use walrus_localchain::launcher::{run_chain, ChainOptions, FaucetConfig};
+use walrus_localchain::launcher::{run_chain, ChainOptions, FaucetConfig, ONE_COIN};
 use walrus_localnet::network::{
     default_bin_dir, LocalnetInfo, Network, NetworkDir, NetworkOptions,
 };
@@ -28,7 +30,7 @@ enum Command {
     /// Starts (or resumes) a whole local network in a directory: the chain with its faucet,
     /// the storage nodes, the publisher and the aggregator; stops it on Ctrl-C or SIGTERM.
     Start(StartArgs),
-    /// Acts on one storage node of a running network (from another shell).
+    /// Acts on one storage node of a running network (from another shell), or adds one.
     Node(NodeArgs),
     /// Stops a network from another shell: SIGTERM to its `start` supervisor, or, if that is
     /// gone, to every process of the network through its pid files.
@@ -54,7 +56,9 @@ struct StartArgs {
     /// Number of shards.
     #[arg(long, default_value_t = 100)]
     shards: u16,
-    /// Epoch duration in ms.
+    /// Epoch duration in ms (only when the network is created). Committee changes (such as
+    /// an added node joining) happen at epoch changes: tests use short epochs (a few
+    /// seconds) to see them.
     #[arg(long, default_value_t = 600_000)]
     epoch_duration_ms: u64,
     /// Directory of the binaries (default: this executable's directory).
@@ -71,33 +75,59 @@ struct StartArgs {
     startup_timeout_secs: u64,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum NodeAction {
-    /// SIGTERM and wait for the exit.
-    Stop,
-    /// SIGKILL.
-    Kill,
-    /// Start it again (log appended) and wait until it is healthy.
-    Start,
-    /// Stop it if it runs and delete its database (it stays stopped).
-    Wipe,
-}
-
 #[derive(Debug, clap::Args)]
 struct NodeArgs {
-    /// What to do.
-    action: NodeAction,
-    /// The node's index (0-based, genesis order).
-    index: usize,
+    #[command(subcommand)]
+    command: NodeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum NodeCommand {
+    /// SIGTERM the node and wait for its exit.
+    Stop(IndexArgs),
+    /// SIGKILL the node.
+    Kill(IndexArgs),
+    /// Start the node again (log appended) and wait until it is healthy.
+    Start(IndexArgs),
+    /// Stop the node if it runs and delete its database (it stays stopped).
+    Wipe(IndexArgs),
+    /// Add a node to the running network: a new node directory with fresh keys and
+    /// configuration (as `walrus-node setup`), gas and WAL from the faucet, registration with
+    /// its own wallet (as `walrus-node register`), with --stake that much WAL staked with it
+    /// from the client wallet; then start it. It joins the committee at the first committee
+    /// selection after it has stake.
+    Add(AddArgs),
+}
+
+/// Where the network is and how to start a node.
+#[derive(Debug, clap::Args)]
+struct NodeDirArgs {
     /// The network directory.
     #[arg(long)]
     dir: PathBuf,
     /// Directory of the binaries (default: this executable's directory).
     #[arg(long)]
     bin_dir: Option<PathBuf>,
-    /// Deadline for `start` to see the node healthy (s).
+    /// Deadline for a started node to be healthy (s).
     #[arg(long, default_value_t = 60)]
     timeout_secs: u64,
+}
+
+#[derive(Debug, clap::Args)]
+struct IndexArgs {
+    /// The node's index (0-based: genesis order, then added nodes).
+    index: usize,
+    #[command(flatten)]
+    net: NodeDirArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct AddArgs {
+    /// WAL to stake with the new node from the network's client wallet.
+    #[arg(long)]
+    stake: Option<u64>,
+    #[command(flatten)]
+    net: NodeDirArgs,
 }
 
 /// The human summary printed once the network runs.
@@ -132,10 +162,11 @@ fn summary(info: &LocalnetInfo) -> String {
             "  curl -X PUT --upload-file FILE {publisher}/v1/blobs\n  curl {aggregator}/v1/blobs/BLOB_ID\n"
         ));
     }
+    let dir = info.dir.display();
     text.push_str(&format!(
-        "  walrus-localnet node stop|kill|start|wipe I --dir {}\n\nCtrl-C stops the network; \
-         starting again on the same directory resumes it.\n",
-        info.dir.display()
+        "  walrus-localnet node stop|kill|start|wipe I --dir {dir}\n  walrus-localnet node add \
+         --dir {dir} --stake 1000\n\nCtrl-C stops the network; starting again on the same \
+         directory resumes it.\n"
     ));
     text
 }
@@ -211,28 +242,67 @@ async fn stop(args: StopArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn node(args: NodeArgs) -> anyhow::Result<()> {
-    let dir = NetworkDir::open(&args.dir)?;
+async fn add_node(args: AddArgs) -> anyhow::Result<()> {
+    let stake = args
+        .stake
+        .map(|wal| {
+            wal.checked_mul(ONE_COIN)
+                .filter(|frost| *frost > 0)
+                .context("--stake must be a positive number of WAL")
+        })
+        .transpose()?;
+    let mut dir = NetworkDir::open(&args.net.dir)?;
+    let bin_dir = args.net.bin_dir.unwrap_or_else(default_bin_dir);
+    let node = dir
+        .add_node(&bin_dir, stake, Duration::from_secs(args.net.timeout_secs))
+        .await?;
+    let stake = args.stake.map_or(
+        "none (stake with it to have it join the committee)".to_owned(),
+        |wal| {
+            format!("{wal} WAL from the client wallet (counted from the next committee selection)")
+        },
+    );
+    println!(
+        "node {} added and running: {}\n  node ID  {}\n  config   {}\n  log      {}\n  stake    {stake}",
+        node.index,
+        node.url,
+        node.node_id,
+        node.config.display(),
+        node.log.display(),
+    );
+    Ok(())
+}
+
+/// The network of `args` and the checked node index.
+fn indexed(args: &IndexArgs) -> anyhow::Result<(NetworkDir, usize)> {
+    let dir = NetworkDir::open(&args.net.dir)?;
     dir.check_index(args.index)?;
-    let i = args.index;
-    match args.action {
-        NodeAction::Stop => {
+    Ok((dir, args.index))
+}
+
+async fn node(args: NodeArgs) -> anyhow::Result<()> {
+    match args.command {
+        NodeCommand::Add(args) => add_node(args).await?,
+        NodeCommand::Stop(args) => {
+            let (dir, i) = indexed(&args)?;
             if dir.stop_node(i).await? {
                 println!("node {i} stopped");
             } else {
                 println!("node {i} was not running");
             }
         }
-        NodeAction::Kill => {
+        NodeCommand::Kill(args) => {
+            let (dir, i) = indexed(&args)?;
             if dir.kill_node(i)? {
                 println!("node {i} killed");
             } else {
                 println!("node {i} was not running");
             }
         }
-        NodeAction::Start => {
-            let bin_dir = args.bin_dir.unwrap_or_else(default_bin_dir);
-            dir.start_node(i, &bin_dir, Duration::from_secs(args.timeout_secs))
+        NodeCommand::Start(args) => {
+            let (dir, i) = indexed(&args)?;
+            let bin_dir = args.net.bin_dir.unwrap_or_else(default_bin_dir);
+            dir.start_node(i, &bin_dir, Duration::from_secs(args.net.timeout_secs))
                 .await?;
             println!(
                 "node {i} started (pid {}); log {}",
@@ -241,7 +311,8 @@ async fn node(args: NodeArgs) -> anyhow::Result<()> {
                 dir.node_log(i).display()
             );
         }
-        NodeAction::Wipe => {
+        NodeCommand::Wipe(args) => {
+            let (dir, i) = indexed(&args)?;
             dir.wipe_node(i).await?;
             println!(
                 "node {i} stopped and its database {} deleted; `walrus-localnet node start {i} --dir {}` brings it back empty",

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use walrus_chain::client::ChainConnection;
 use walrus_localchain::launcher::{AccountEntry, GenesisFile, NodeEntry, ONE_COIN};
+use walrus_node::NodeConfig;
 
 use super::process::{self, arg};
 
@@ -38,8 +39,10 @@ pub const FAULTS_FILE: &str = "faults.toml";
 /// **Test only.** The byzantine node binary (crate `walrus-byzantine-node`).
 pub const BYZANTINE_NODE_BIN: &str = "walrus-byzantine-node";
 
-/// SUI (MIST) of each node's account at genesis.
-const NODE_SUI: u64 = 1_000 * ONE_COIN;
+/// SUI (MIST) of each node's account at genesis (and from the faucet for an added node).
+pub(crate) const NODE_SUI: u64 = 1_000 * ONE_COIN;
+/// The recovery retry delay of the network's nodes (ms).
+const RECOVERY_RETRY_DELAY_MS: u64 = 1_000;
 /// SUI and WAL of the client wallet at genesis.
 const CLIENT_SUI: u64 = 10_000 * ONE_COIN;
 const CLIENT_WAL: u64 = 1_000_000 * ONE_COIN;
@@ -47,18 +50,31 @@ const CLIENT_WAL: u64 = 1_000_000 * ONE_COIN;
 pub(crate) const PUBLISHER_SUI: u64 = 10_000 * ONE_COIN;
 pub(crate) const PUBLISHER_WAL: u64 = 10_000 * ONE_COIN;
 
-/// One node of `network.toml`.
+/// One node of `network.toml`: a genesis node (with its BLS seed) or a node added to the
+/// running network (`walrus-localnet node add`: no seed, its keys are in its own `node.toml`,
+/// written by `walrus_node::operator::setup`; its node ID is recorded).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeKeys {
     /// REST address (also its on-chain network address).
     pub listen: SocketAddr,
-    /// BLS seed (32 bytes, hex).
-    pub bls_seed: String,
+    /// BLS seed (32 bytes, hex) of a genesis node; `None` for an added node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bls_seed: Option<String>,
     /// Ed25519 key of its Sui account (32 bytes, hex).
     pub sui_private_key: String,
-    /// Stake at genesis (FROST).
+    /// Stake at genesis, or staked when it was added (FROST).
     pub stake: u64,
+    /// The node ID (staking pool) of an added node, from its registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+}
+
+impl NodeKeys {
+    /// Whether the node was added to the running network (not registered at genesis).
+    pub fn is_added(&self) -> bool {
+        self.bls_seed.is_none()
+    }
 }
 
 /// `DIR/network.toml`: ports, keys and sizes of the network, fixed at creation.
@@ -90,7 +106,7 @@ pub struct NetworkFile {
     pub nodes: Vec<NodeKeys>,
 }
 
-fn key_from_hex(what: &str, text: &str) -> anyhow::Result<Ed25519PrivateKey> {
+pub(crate) fn key_from_hex(what: &str, text: &str) -> anyhow::Result<Ed25519PrivateKey> {
     let bytes: [u8; 32] = hex::decode(text.trim_start_matches("0x"))
         .with_context(|| format!("{what} is not hex"))?
         .try_into()
@@ -121,9 +137,10 @@ impl NetworkFile {
             .map(|(stake, listen)| {
                 Ok(NodeKeys {
                     listen: *listen,
-                    bls_seed: hex::encode(process::random_bytes()?),
+                    bls_seed: Some(hex::encode(process::random_bytes()?)),
                     sui_private_key: hex::encode(process::random_bytes()?),
                     stake: *stake,
+                    node_id: None,
                 })
             })
             .collect::<anyhow::Result<_>>()?;
@@ -154,11 +171,22 @@ impl NetworkFile {
                 &format!("nodes[{i}].sui_private_key"),
                 &node.sui_private_key,
             )?;
-            let seed = hex::decode(&node.bls_seed)
-                .with_context(|| format!("nodes[{i}].bls_seed is not hex"))?;
-            if seed.len() != 32 {
-                bail!("nodes[{i}].bls_seed must be 32 bytes");
+            match (&node.bls_seed, &node.node_id) {
+                (Some(seed), None) => {
+                    let seed = hex::decode(seed)
+                        .with_context(|| format!("nodes[{i}].bls_seed is not hex"))?;
+                    if seed.len() != 32 {
+                        bail!("nodes[{i}].bls_seed must be 32 bytes");
+                    }
+                }
+                (None, Some(_)) => {}
+                _ => bail!(
+                    "nodes[{i}] needs a bls_seed (a genesis node) or a node_id (an added node)"
+                ),
             }
+        }
+        if self.nodes.iter().all(NodeKeys::is_added) {
+            bail!("the network has no genesis node");
         }
         Ok(())
     }
@@ -173,6 +201,10 @@ impl NetworkFile {
         }];
         let mut nodes = Vec::new();
         for (i, node) in self.nodes.iter().enumerate() {
+            // Added nodes registered themselves on the running chain.
+            let Some(bls_seed) = &node.bls_seed else {
+                continue;
+            };
             let owner = sui_address(&node.sui_private_key)?;
             accounts.push(AccountEntry {
                 address: owner.clone(),
@@ -183,7 +215,7 @@ impl NetworkFile {
                 owner,
                 name: Some(format!("node-{i}")),
                 network_address: node.listen.to_string(),
-                bls_seed: Some(node.bls_seed.clone()),
+                bls_seed: Some(bls_seed.clone()),
                 bls_private_key: None,
                 network_public_key: None,
                 stake: node.stake,
@@ -283,6 +315,11 @@ impl LocalnetInfo {
             .with_context(|| format!("cannot read {}", path.display()))?;
         serde_json::from_str(&text).with_context(|| format!("invalid {}", path.display()))
     }
+
+    /// Writes `DIR/localnet.json` (atomically).
+    pub(crate) fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        write_atomic(&dir.join(INFO_FILE), &serde_json::to_string_pretty(self)?)
+    }
 }
 
 /// Writes `contents` to `path` atomically (temporary file + rename).
@@ -339,6 +376,12 @@ impl NetworkDir {
             dir: absolute(dir)?,
             file,
         })
+    }
+
+    /// Reads `network.toml` again (nodes may have been added by another process).
+    pub(crate) fn reload(&mut self) -> anyhow::Result<()> {
+        *self = Self::open(&self.dir)?;
+        Ok(())
     }
 
     /// Creates the directory's `network.toml` and `genesis.toml`.
@@ -510,13 +553,23 @@ impl NetworkDir {
         process::live_pid(&self.service_pid_file(name), &format!("walrus-{name}"))
     }
 
-    /// Writes node `i`'s configuration.
+    /// Writes node `i`'s configuration: a genesis node's from `network.toml`; an added node's
+    /// own configuration (its keys) is kept, with the chain connection and the network's
+    /// settings ([`NetworkDir::localnet_settings`]) brought up to date.
     pub(crate) fn write_node_config(
         &self,
         i: usize,
         chain: &ChainConnection,
     ) -> anyhow::Result<()> {
         let node = &self.file.nodes[i];
+        let Some(bls_seed) = &node.bls_seed else {
+            let path = self.node_config(i);
+            let mut config = NodeConfig::load(&path)
+                .with_context(|| format!("the configuration of added node {i}"))?;
+            config.chain = chain.clone();
+            self.localnet_settings(&mut config);
+            return Ok(walrus_node::operator::write_config(&path, &config)?);
+        };
         std::fs::create_dir_all(self.node_dir(i))
             .with_context(|| format!("cannot create {}", self.node_dir(i).display()))?;
         let storage_path = self.node_db(i);
@@ -526,7 +579,7 @@ impl NetworkDir {
         let mut table = toml::Table::new();
         table.insert("storage_path".into(), storage_path.into());
         table.insert("listen".into(), node.listen.to_string().into());
-        table.insert("bls_seed".into(), node.bls_seed.clone().into());
+        table.insert("bls_seed".into(), bls_seed.clone().into());
         table.insert(
             "sui_private_key".into(),
             node.sui_private_key.clone().into(),
@@ -539,9 +592,21 @@ impl NetworkDir {
         );
         table.insert("chain".into(), chain_table(chain)?.into());
         let mut recovery = toml::Table::new();
-        recovery.insert("retry_delay_ms".into(), 1_000.into());
+        recovery.insert(
+            "retry_delay_ms".into(),
+            i64::try_from(RECOVERY_RETRY_DELAY_MS)
+                .unwrap_or(i64::MAX)
+                .into(),
+        );
         table.insert("recovery".into(), recovery.into());
         write_atomic(&self.node_config(i), &toml::to_string(&table)?)
+    }
+
+    /// The settings every node of this network has (as the genesis nodes' configurations):
+    /// the registration wait and a short recovery retry delay.
+    pub(crate) fn localnet_settings(&self, config: &mut NodeConfig) {
+        config.registration_wait_ms = self.file.registration_wait_ms;
+        config.recovery.retry_delay_ms = RECOVERY_RETRY_DELAY_MS;
     }
 
     /// Spawns node `i` (log appended, pid file rewritten, operator mark removed). Fails if it

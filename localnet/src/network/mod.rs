@@ -16,7 +16,14 @@
 //! Nodes can be stopped, killed, started and wiped from another process through their pid
 //! files ([`NetworkDir`]); the supervisor ([`Network::check_processes`]) logs exits without
 //! restarting anything, and its shutdown also stops nodes started that way.
+//!
+//! Nodes can be added to the running network as an operator adds one to a real network
+//! ([`Network::add_node`], [`NetworkDir::add_node`], `walrus-localnet node add`): own keys and
+//! configuration (`walrus_node::operator::setup`), funds from the faucet, registration with
+//! its own wallet, stake from the client wallet; they are recorded in `network.toml` (indices
+//! after the genesis nodes) and resumed with the network.
 
+mod add;
 mod layout;
 mod process;
 
@@ -253,7 +260,7 @@ impl Network {
                     Ok(NodeInfo {
                         index: i,
                         url: format!("http://{}", file.nodes[i].listen),
-                        node_id: String::new(),
+                        node_id: file.nodes[i].node_id.clone().unwrap_or_default(),
                         shards: Vec::new(),
                         sui_address: sui_address(&file.nodes[i].sui_private_key)?,
                         config: dir.node_config(i),
@@ -349,10 +356,7 @@ impl Network {
     }
 
     fn write_info(&self) -> anyhow::Result<()> {
-        write_atomic(
-            &self.dir.path().join(INFO_FILE),
-            &serde_json::to_string_pretty(&self.info)?,
-        )
+        self.info.write(self.dir.path())
     }
 
     /// Spawns the chain and waits for its faucet's health.
@@ -434,23 +438,14 @@ impl Network {
 
     async fn fund_publisher(&self) -> anyhow::Result<()> {
         let address = &self.info.publisher_address;
-        let url = format!("{}/v1/gas", self.info.faucet_url);
-        let body = serde_json::json!({
-            "recipient": address,
-            "sui": layout::PUBLISHER_SUI,
-            "wal": layout::PUBLISHER_WAL,
-        });
-        let response = http_client()
-            .post(&url)
-            .json(&body)
-            .send()
-            .await
-            .with_context(|| format!("POST {url}"))?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            bail!("the faucet did not fund the publisher wallet {address}: HTTP {status}: {text}");
-        }
+        add::faucet_grant(
+            &self.info.faucet_url,
+            address,
+            layout::PUBLISHER_SUI,
+            layout::PUBLISHER_WAL,
+        )
+        .await
+        .context("the publisher wallet")?;
         tracing::info!(%address, "the faucet funded the publisher wallet");
         Ok(())
     }
@@ -461,7 +456,10 @@ impl Network {
             .wait_node_healthy(i, self.nodes[i].as_mut(), self.options.startup_timeout)
             .await?;
         let node = &mut self.info.nodes[i];
-        node.node_id = health.node_id;
+        // A node outside the committee reports no node ID: keep its registration's.
+        if !health.node_id.is_empty() {
+            node.node_id = health.node_id;
+        }
         node.shards = health.shards;
         node.shards.sort_unstable();
         Ok(())
@@ -608,6 +606,51 @@ impl Network {
         Ok(())
     }
 
+    /// Adds a storage node to the running network as an operator would: a node directory
+    /// `nodes/I` with fresh keys and `node.toml` (`walrus_node::operator::setup`, a free
+    /// port), gas and WAL from the faucet, registration as a candidate with the node's own
+    /// wallet (name `node-I`), recorded in `network.toml`; with `stake` (FROST), that much
+    /// staked with it from the client wallet. Starts the node and waits until it is healthy
+    /// (outside the committee it follows the chain and holds no shards; it joins at the first
+    /// committee selection after it has stake). Returns its index, for the node operations;
+    /// a resumed network starts it with the others.
+    pub async fn add_node(&mut self, stake: Option<u64>) -> anyhow::Result<usize> {
+        self.adopt_added_nodes()?;
+        let node = add::prepare_node(&mut self.dir, &self.info, stake).await?;
+        let i = node.index;
+        self.nodes.push(None);
+        self.node_running.push(false);
+        self.info.nodes.push(node);
+        self.nodes[i] = Some(self.dir.spawn_node(i, &self.options.bin_dir)?);
+        self.node_running[i] = true;
+        self.wait_node(i).await?;
+        self.write_info()?;
+        Ok(i)
+    }
+
+    /// Takes in the nodes another process added (`walrus-localnet node add`) since the
+    /// network started or last looked; returns their indices.
+    fn adopt_added_nodes(&mut self) -> anyhow::Result<Vec<usize>> {
+        self.dir.reload()?;
+        let known = self.nodes.len();
+        let file = self.dir.file().clone();
+        for i in known..self.dir.n_nodes() {
+            let keys = &file.nodes[i];
+            self.info.nodes.push(NodeInfo {
+                index: i,
+                url: format!("http://{}", keys.listen),
+                node_id: keys.node_id.clone().unwrap_or_default(),
+                shards: Vec::new(),
+                sui_address: sui_address(&keys.sui_private_key)?,
+                config: self.dir.node_config(i),
+                log: self.dir.node_log(i),
+            });
+            self.nodes.push(None);
+            self.node_running.push(self.dir.node_pid(i).is_some());
+        }
+        Ok((known..self.dir.n_nodes()).collect())
+    }
+
     /// Starts node `i` again (log appended) and waits until it is healthy.
     pub async fn start_node(&mut self, i: usize) -> anyhow::Result<()> {
         self.dir.check_index(i)?;
@@ -677,6 +720,23 @@ impl Network {
     /// (warning for an unexpected exit) and returns the messages. Nothing is restarted.
     pub fn check_processes(&mut self) -> Vec<String> {
         let mut messages = Vec::new();
+        match self.adopt_added_nodes() {
+            Ok(added) => {
+                for i in added {
+                    let message = format!(
+                        "node {i} was added (node ID {})",
+                        self.info.nodes[i].node_id
+                    );
+                    tracing::info!("{message}");
+                    messages.push(message);
+                }
+            }
+            Err(error) => {
+                let message = format!("cannot read the network file: {error:#}");
+                tracing::warn!("{message}");
+                messages.push(message);
+            }
+        }
         if let Some(child) = self.chain.as_mut() {
             if let Ok(Some(status)) = child.try_wait() {
                 let message = format!(

@@ -6,6 +6,7 @@
 
 mod commands;
 mod common;
+mod wal;
 
 use std::path::PathBuf;
 
@@ -13,7 +14,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::{
-    commands::{audit, blob_id, blobs, info, read, store},
+    commands::{audit, blob_id, blobs, info, read, staking, store},
     common::Context,
 };
 
@@ -21,7 +22,8 @@ use crate::{
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Store and read blobs on a Walrus-compatible decentralized storage network.
+/// Store and read blobs, and stake WAL with storage nodes, on a Walrus-compatible
+/// decentralized storage network.
 #[derive(Debug, Parser)]
 #[command(name = "walrus", version, about, long_about = None)]
 struct Cli {
@@ -48,6 +50,10 @@ enum Command {
     ListBlobs(blobs::ListBlobsArgs),
     Info(info::InfoArgs),
     Audit(audit::AuditArgs),
+    Stake(staking::StakeArgs),
+    RequestWithdrawStake(staking::RequestWithdrawStakeArgs),
+    WithdrawStake(staking::WithdrawStakeArgs),
+    ListStakedWal(staking::ListStakedWalArgs),
 }
 
 fn main() {
@@ -78,5 +84,9 @@ fn run(cli: Cli) -> Result<i32> {
         Command::ListBlobs(args) => args.run(&context).map(|()| 0),
         Command::Info(args) => args.run(&context).map(|()| 0),
         Command::Audit(args) => args.run(&context),
+        Command::Stake(args) => args.run(&context).map(|()| 0),
+        Command::RequestWithdrawStake(args) => args.run(&context).map(|()| 0),
+        Command::WithdrawStake(args) => args.run(&context).map(|()| 0),
+        Command::ListStakedWal(args) => args.run(&context).map(|()| 0),
     }
 }

@@ -5,4 +5,5 @@ pub mod blob_id;
 pub mod blobs;
 pub mod info;
 pub mod read;
+pub mod staking;
 pub mod store;
