@@ -92,7 +92,7 @@ impl Default for RecoveryLimits {
 
 /// Why one blob's recovery did not finish.
 #[derive(Debug, thiserror::Error)]
-enum RecoveryFailure {
+pub(crate) enum RecoveryFailure {
     #[error("no peer returned valid metadata")]
     NoMetadata,
     #[error("sliver {axis:?} {index}: {error}")]
@@ -248,19 +248,11 @@ impl Worker {
         &self,
         blob_id: &BlobId,
         n_shards: u16,
-    ) -> Result<VerifiedBlobMetadataWithId, NodeError> {
+    ) -> Result<VerifiedBlobMetadataWithId, RecoveryFailure> {
         if let Ok(metadata) = self.node.verified_metadata(blob_id).await {
             return Ok(metadata);
         }
-        let metadata = self
-            .fetch_metadata(blob_id, n_shards)
-            .await
-            .map_err(|error| {
-                NodeError::new(
-                    walrus_node_client::api::ErrorReason::Unavailable,
-                    error.to_string(),
-                )
-            })?;
+        let metadata = self.fetch_metadata(blob_id, n_shards).await?;
         self.node.store_fetched_metadata(&metadata).await?;
         Ok(metadata)
     }
@@ -301,14 +293,7 @@ impl Worker {
             return Ok(());
         }
         tracing::info!(%blob_id, missing = missing.len(), has_metadata, "recovering");
-        let metadata = match self.node.verified_metadata(&blob_id).await {
-            Ok(metadata) => metadata,
-            Err(_) => {
-                let metadata = self.fetch_metadata(&blob_id, view.n_shards).await?;
-                self.node.store_fetched_metadata(&metadata).await?;
-                metadata
-            }
-        };
+        let metadata = self.metadata(&blob_id, view.n_shards).await?;
         // Primary slivers first: each one rebuilt is a free symbol for every secondary sliver
         // we rebuild after it. But a primary sliver needs `n - f` symbols: if our peers hold
         // fewer shards (we hold more than `f`), rebuild the secondary slivers first (`n - 2f`

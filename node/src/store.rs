@@ -636,14 +636,15 @@ impl NodeStore {
         let tx = self.db.begin_write()?;
         {
             let mut table = tx.open_table(SHARD_SYNC)?;
-            let stale: Vec<Vec<u8>> = table
-                .iter()?
-                .filter_map(|entry| {
-                    let (key, value) = entry.ok()?;
-                    let sync: ShardSync = bcs::from_bytes(value.value()).ok()?;
-                    (sync.epoch < epoch).then(|| key.value().to_vec())
-                })
-                .collect();
+            let mut stale: Vec<Vec<u8>> = Vec::new();
+            for entry in table.iter()? {
+                let (key, value) = entry?;
+                let sync: ShardSync =
+                    bcs::from_bytes(value.value()).map_err(|e| corrupt("shard sync", e))?;
+                if sync.epoch < epoch {
+                    stale.push(key.value().to_vec());
+                }
+            }
             for key in stale {
                 table.remove(key.as_slice())?;
             }

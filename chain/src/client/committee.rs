@@ -305,10 +305,16 @@ impl CommitteeView {
 
     /// Whether the viewer serves pair `pair` of `blob_id` ([`Self::served_shards`]).
     pub fn serves_pair(&self, blob_id: &BlobId, pair: SliverPairIndex) -> bool {
-        pair.0 < self.n_shards
-            && self
-                .served_shards()
-                .contains(&pair.to_shard_index(self.n_shards, blob_id))
+        if pair.0 >= self.n_shards {
+            return false;
+        }
+        let shard = pair.to_shard_index(self.n_shards, blob_id);
+        self.own_shards.contains(&shard)
+            || self.in_transition
+                && self
+                    .previous
+                    .as_ref()
+                    .is_some_and(|previous| previous.own_shards.contains(&shard))
     }
 
     /// The pairs of `blob_id` the viewer serves ([`Self::served_shards`]).
