@@ -4,10 +4,13 @@
 //! - `encode`: slivers and metadata (what a client does before upload);
 //! - `metadata`: the blob ID only (`walrus blob-id`);
 //! - `decode/systematic`: from the first `n - 2f` primary slivers (copy fast path);
-//! - `decode/recovery`: from the last `n - 2f` primary slivers (full Reed-Solomon decode);
+//! - `decode/recovery`: from the last `n - 2f` primary slivers (every source row restored);
+//! - `decode/random`: from a random (seeded) `n - 2f` primary slivers, as a read that takes the
+//!   first slivers to arrive (some source rows given, the others restored);
 //! - `decode_verify`: `decode/recovery` plus the consistency check (re-encode, compare blob ID).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rand::{seq::SliceRandom, SeedableRng};
 use walrus_core::encoding::{
     compute_metadata, decode_and_verify, decode_blob, encode_blob, EncodingConfig, Primary,
     PrimarySliver,
@@ -76,12 +79,17 @@ fn bench_encoding(c: &mut Criterion) {
         drop(encoded);
         let systematic: Vec<PrimarySliver> = primaries[..k].to_vec();
         let recovery: Vec<PrimarySliver> = primaries[primaries.len() - k..].to_vec();
-        drop(primaries);
+        let mut random = primaries;
+        random.shuffle(&mut rand::rngs::StdRng::seed_from_u64(7));
+        random.truncate(k);
         group.bench_function(BenchmarkId::new("decode/systematic", &label), |b| {
             b.iter(|| decode_blob::<Primary, _>(&config, len as u64, &systematic).expect("decodes"))
         });
         group.bench_function(BenchmarkId::new("decode/recovery", &label), |b| {
             b.iter(|| decode_blob::<Primary, _>(&config, len as u64, &recovery).expect("decodes"))
+        });
+        group.bench_function(BenchmarkId::new("decode/random", &label), |b| {
+            b.iter(|| decode_blob::<Primary, _>(&config, len as u64, &random).expect("decodes"))
         });
         group.bench_function(BenchmarkId::new("decode_verify", &label), |b| {
             b.iter(|| {

@@ -7,9 +7,8 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use super::{
-    compute_metadata,
-    rs::{self, Packing},
-    BlobLayout, EncodingAxis, EncodingConfig, SliverData, SliverType,
+    compute_metadata, erasure::DecodePlan, rs::Packing, BlobLayout, EncodingAxis, EncodingConfig,
+    SliverData, SliverType,
 };
 use crate::{BlobId, EncodeError};
 
@@ -110,9 +109,21 @@ pub fn decode_and_verify<T: EncodingAxis, S: Borrow<SliverData<T>>>(
     Ok(blob)
 }
 
+/// How many lines to decode together so that a packed shard is about `target_shard_bytes`
+/// (larger symbols are split into segments instead), while leaving enough batches to keep
+/// every core busy.
+fn batch_lines(total_lines: usize, symbol_size: usize, target_shard_bytes: usize) -> usize {
+    let by_size = (target_shard_bytes / symbol_size).max(1);
+    let by_cores = total_lines
+        .div_ceil(4 * rayon::current_num_threads())
+        .max(1);
+    by_size.min(by_cores)
+}
+
 /// Rows `0..k_p` from `k_p` distinct rows (primary slivers): each source column is decoded
-/// with the primary code. Batches of columns write the restored symbols straight into their
-/// disjoint chunks of the missing rows.
+/// with the primary code, all with one plan (the erasure pattern is the same for every
+/// column). Batches of columns write the restored symbols straight into their disjoint chunks
+/// of the missing rows.
 fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<u8>, EncodeError> {
     let config = &layout.config;
     let (n, k_primary, k_secondary) = (
@@ -123,6 +134,7 @@ fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<
     let ss = layout.symbol_size();
     let row_length = layout.row_length();
     let positions: Vec<usize> = rows.iter().map(|(index, _)| *index).collect();
+    let plan = DecodePlan::new(k_primary, n, &positions)?;
     let mut blob = vec![0u8; k_primary * row_length];
     // Given source rows are copied; the others are restored below.
     let mut given: Vec<Option<&[u8]>> = vec![None; k_primary];
@@ -131,7 +143,8 @@ fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<
             *slot = Some(data);
         }
     }
-    let batch = super::encoder::batch_lines(k_secondary, ss, n);
+    let target = plan.target_shard_bytes();
+    let batch = batch_lines(k_secondary, ss, target);
     let mut targets: Vec<Vec<&mut [u8]>> = (0..k_secondary.div_ceil(batch))
         .map(|_| Vec::new())
         .collect();
@@ -145,20 +158,21 @@ fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<
             }
         }
     }
-    // A restored row's index in each batch's target list (missing rows, in order).
-    let missing: Vec<usize> = (0..k_primary).filter(|row| given[*row].is_none()).collect();
+    // The plan restores exactly the missing rows, ascending: a restored row's index in each
+    // batch's target list.
+    let missing = plan.restored();
+    if missing.is_empty() {
+        return Ok(blob);
+    }
     targets
         .into_par_iter()
         .enumerate()
-        .try_for_each(|(number, mut chunks)| {
+        .for_each(|(number, mut chunks)| {
             let first = number * batch;
             let lines = batch.min(k_secondary - first);
-            for packing in Packing::segments(ss, lines, rs::target_shard_bytes(n)) {
-                rs::decode_packed(
+            for packing in Packing::segments(ss, lines, target) {
+                plan.decode(
                     &packing,
-                    k_primary,
-                    n,
-                    &positions,
                     |line, a| {
                         let column = first + line;
                         &rows[a].1[column * ss..(column + 1) * ss]
@@ -171,15 +185,15 @@ fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<
                             packing.unpack(shard, line, out);
                         }
                     },
-                )?;
+                );
             }
-            Ok::<(), EncodeError>(())
-        })?;
+        });
     Ok(blob)
 }
 
 /// Rows `0..k_p` from `k_s` distinct columns (secondary slivers): each source row is decoded
-/// with the secondary code, a batch of rows at a time, straight into the output rows.
+/// with the secondary code (one plan for all), a batch of rows at a time, straight into the
+/// output rows.
 fn decode_from_columns(
     layout: &BlobLayout,
     columns: &[(usize, &[u8])],
@@ -193,17 +207,19 @@ fn decode_from_columns(
     let ss = layout.symbol_size();
     let row_length = layout.row_length();
     let positions: Vec<usize> = columns.iter().map(|(index, _)| *index).collect();
+    let plan = DecodePlan::new(k_secondary, n, &positions)?;
     let mut given: Vec<Option<&[u8]>> = vec![None; k_secondary];
     for (index, data) in columns {
         if let Some(slot) = given.get_mut(*index) {
             *slot = Some(data);
         }
     }
-    let batch = super::encoder::batch_lines(k_primary, ss, n);
+    let target = plan.target_shard_bytes();
+    let batch = batch_lines(k_primary, ss, target);
     let mut blob = vec![0u8; k_primary * row_length];
     blob.par_chunks_mut(batch * row_length)
         .enumerate()
-        .try_for_each(|(number, out)| -> Result<(), EncodeError> {
+        .for_each(|(number, out)| {
             let first = number * batch;
             for (line, row_out) in out.chunks_exact_mut(row_length).enumerate() {
                 let row = first + line;
@@ -214,12 +230,9 @@ fn decode_from_columns(
                 }
             }
             let lines = batch.min(k_primary - first);
-            for packing in Packing::segments(ss, lines, rs::target_shard_bytes(n)) {
-                rs::decode_packed(
+            for packing in Packing::segments(ss, lines, target) {
+                plan.decode(
                     &packing,
-                    k_secondary,
-                    n,
-                    &positions,
                     |line, a| {
                         let row = first + line;
                         &columns[a].1[row * ss..(row + 1) * ss]
@@ -233,9 +246,8 @@ fn decode_from_columns(
                             );
                         }
                     },
-                )?;
+                );
             }
-            Ok(())
-        })?;
+        });
     Ok(blob)
 }

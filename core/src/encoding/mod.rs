@@ -4,6 +4,7 @@ mod axis;
 mod config;
 mod decoder;
 mod encoder;
+mod erasure;
 pub(crate) mod rs;
 mod slivers;
 mod symbols;
