@@ -527,6 +527,8 @@ impl Executor {
                 return Err(ExecutionError::Internal(format!("{id} written twice")));
             }
         }
+        // An owned input moved into a transfer is written to its recipient, not deleted.
+        consumed.retain(|id| !written.contains_key(id));
         // Charge gas: the budget was reserved; give back what was not used.
         let refund = gas.budget - gas.cost;
         let coin = written

@@ -549,6 +549,26 @@ fn gas_checks() {
 }
 
 #[test]
+fn a_transferred_owned_object_changes_owner_and_survives() {
+    let mut net = Net::new(2);
+    let wal = net.wal(0);
+    let balance = net.balance(wal);
+    let mut tx = net.tx(0);
+    let coin = tx.object(net.input(wal));
+    let to = tx.pure(&net.users[1].address);
+    tx.transfer_objects(vec![coin], to);
+    let effects = net.execute(0, tx).unwrap();
+    assert!(effects.deleted.is_empty(), "{:?}", effects.deleted);
+    let received = net.owned(1, ObjectType::WalCoin);
+    assert!(
+        received.contains(&wal) && received.len() == 2,
+        "{received:?}"
+    );
+    assert!(!net.owned(0, ObjectType::WalCoin).contains(&wal));
+    assert_eq!(net.balance(wal), balance);
+}
+
+#[test]
 fn the_gas_coin_can_be_transferred_whole() {
     let mut net = Net::new(2);
     let mut tx = net.tx(0);
