@@ -1,6 +1,9 @@
 //! `walrus-publisher`: the write side of the Walrus HTTP API. `PUT /v1/blobs` stores the
-//! request body as a blob through [`WalrusSdk::store`] (the publisher's wallet pays) and
-//! answers Walrus's `BlobStoreResult` JSON ([`walrus_sdk::client::StoreOutcome`]).
+//! request body as a blob through [`WalrusSdk::store`] and answers Walrus's `BlobStoreResult`
+//! JSON ([`walrus_sdk::client::StoreOutcome`]). The publisher's wallet pays: each store runs
+//! with a wallet of its [`walrus_sdk::wallet_pool::WalletPool`], one store at a time per
+//! wallet, either the wallet itself ([`Publisher::new`]) or sub-wallets it funds
+//! ([`Publisher::with_sub_wallets`], what the binary's `--n-clients` sets up).
 //!
 //! Query parameters as Walrus's publisher: `epochs` (default 1), `permanent=true` (blobs are
 //! deletable by default), `deletable=true` (the default), `force=true`, `send_object_to=0x…`;
@@ -92,9 +95,9 @@ impl Default for PublisherConfig {
     }
 }
 
-/// Serves the publisher on `listener` until `shutdown` completes; then stops accepting
-/// connections and lets running requests and stores finish, for at most
-/// [`PublisherConfig::shutdown_grace`].
+/// Serves the publisher of `sdk`'s wallet alone ([`Publisher::new`]) on `listener` until
+/// `shutdown` completes; then stops accepting connections and lets running requests and stores
+/// finish, for at most [`PublisherConfig::shutdown_grace`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     sdk: WalrusSdk,

@@ -1,6 +1,10 @@
 //! Prometheus metrics of the publisher, served at `/metrics`.
 
 use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge};
+use walrus_sdk::{
+    client::SdkError,
+    wallet_pool::{RefillObserver, RefillReport},
+};
 use walrus_service::{MetricsRegistry, RequestMetrics};
 
 /// The publisher's metrics (handles into one registry; cheap to clone).
@@ -22,6 +26,17 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     /// Uploads waiting for a store slot.
     pub queued: IntGauge,
+    /// Refill transactions from the main wallet to the sub-wallets, by result (`ok`,
+    /// `error`).
+    pub refills: IntCounterVec,
+    /// Sub-wallet top-ups (one refill transaction may top up several sub-wallets).
+    pub topups: IntCounter,
+    /// SUI sent to sub-wallets, in MIST.
+    pub refilled_sui: IntCounter,
+    /// WAL sent to sub-wallets, in FROST.
+    pub refilled_wal: IntCounter,
+    /// Gas the refill transactions cost the main wallet, in MIST.
+    pub refill_gas: IntCounter,
 }
 
 impl Metrics {
@@ -51,8 +66,46 @@ impl Metrics {
                 "walrus_publisher_uploads_queued",
                 "Uploads waiting for a store slot",
             ),
+            refills: registry.counter_vec(
+                "walrus_publisher_refills_total",
+                "Refill transactions from the main wallet to the sub-wallets, by result",
+                &["result"],
+            ),
+            topups: registry.counter(
+                "walrus_publisher_sub_wallet_topups_total",
+                "Sub-wallet top-ups (a refill transaction may top up several)",
+            ),
+            refilled_sui: registry.counter(
+                "walrus_publisher_refilled_sui_mist_total",
+                "SUI sent from the main wallet to sub-wallets, in MIST",
+            ),
+            refilled_wal: registry.counter(
+                "walrus_publisher_refilled_wal_frost_total",
+                "WAL sent from the main wallet to sub-wallets, in FROST",
+            ),
+            refill_gas: registry.counter(
+                "walrus_publisher_refill_gas_mist_total",
+                "Gas of the refill transactions, in MIST",
+            ),
             registry,
         }
+    }
+}
+
+impl RefillObserver for Metrics {
+    fn refilled(&self, report: &RefillReport) {
+        self.refills.with_label_values(&["ok"]).inc();
+        for payment in &report.payments {
+            self.topups.inc();
+            self.refilled_sui.inc_by(payment.sui);
+            self.refilled_wal.inc_by(payment.wal);
+        }
+        self.refill_gas
+            .inc_by(u64::try_from(report.gas_cost).unwrap_or(0));
+    }
+
+    fn refill_failed(&self, _error: &SdkError) {
+        self.refills.with_label_values(&["error"]).inc();
     }
 }
 
@@ -77,5 +130,32 @@ mod tests {
         assert!(text.contains("walrus_publisher_stored_bytes_total 42"));
         assert!(text.contains("walrus_publisher_store_seconds_count 1"));
         assert!(text.contains("walrus_publisher_uploads_queued 0"));
+    }
+
+    #[test]
+    fn refills_are_counted() {
+        let metrics = Metrics::new();
+        let payment = |sui, wal| walrus_chain::client::Payment {
+            recipient: sui_sdk_types::Address::ZERO,
+            sui,
+            wal,
+        };
+        metrics.refilled(&RefillReport {
+            digest: sui_sdk_types::Digest::ZERO,
+            payments: vec![payment(5, 7), payment(0, 3)],
+            gas_cost: 11,
+        });
+        metrics.refill_failed(&SdkError::Internal("no funds".into()));
+        let text = metrics.registry.render();
+        for line in [
+            "walrus_publisher_refills_total{result=\"ok\"} 1",
+            "walrus_publisher_refills_total{result=\"error\"} 1",
+            "walrus_publisher_sub_wallet_topups_total 2",
+            "walrus_publisher_refilled_sui_mist_total 5",
+            "walrus_publisher_refilled_wal_frost_total 10",
+            "walrus_publisher_refill_gas_mist_total 11",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
     }
 }

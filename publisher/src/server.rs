@@ -1,6 +1,7 @@
-//! The publisher's router: `PUT /v1/blobs` over [`WalrusSdk::store`], health, metrics and the
-//! OpenAPI document (generated from the handlers' documentation). Every error is the JSON
-//! [`ApiError`].
+//! The publisher's router: `PUT /v1/blobs` over [`WalrusSdk::store`] with a wallet of its
+//! [`WalletPool`] (the main wallet alone, or sub-wallets it funds, one store at a time each),
+//! health, metrics and the OpenAPI document (generated from the handlers' documentation).
+//! Every error is the JSON [`ApiError`].
 
 use std::{sync::Arc, time::Instant};
 
@@ -18,8 +19,9 @@ use utoipa_axum::routes;
 use walrus_chain::client::ClientError;
 use walrus_node_client::api::{ApiError, ErrorReason};
 use walrus_sdk::{
-    client::{NoProgress, SdkError, StoreOutcome, WalrusSdk},
+    client::{NoProgress, SdkConfig, SdkError, StoreOutcome, WalrusSdk},
     rejection::ContractRejection,
+    wallet_pool::{WalletPool, WalletPoolConfig},
 };
 
 use walrus_service::router::{BLOBS_TAG, SERVICE_TAG};
@@ -38,7 +40,8 @@ pub const RETRY_AFTER_SECS: u64 = 5;
 /// How long `/health` waits for the chain's answer about the wallet balance.
 const HEALTH_CHAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// A running publisher's shared state: the SDK, the limits and the metrics. Cheap to clone.
+/// A running publisher's shared state: the wallet pool, the limits and the metrics. Cheap to
+/// clone.
 #[derive(Debug, Clone)]
 pub struct Publisher {
     inner: Arc<Inner>,
@@ -46,7 +49,8 @@ pub struct Publisher {
 
 #[derive(Debug)]
 struct Inner {
-    sdk: WalrusSdk,
+    /// The wallets stores run with.
+    pool: WalletPool,
     config: PublisherConfig,
     metrics: Metrics,
     /// Stores running or waiting: `max_concurrent_uploads + max_queued` permits.
@@ -56,9 +60,29 @@ struct Inner {
 }
 
 impl Publisher {
-    /// A publisher storing through `sdk` (whose wallet pays) with `config`'s limits
-    /// (`max_concurrent_uploads` is at least 1).
-    pub fn new(sdk: WalrusSdk, mut config: PublisherConfig) -> Self {
+    /// A publisher storing through `sdk` (whose wallet pays, one store at a time) with
+    /// `config`'s limits (`max_concurrent_uploads` is at least 1).
+    pub fn new(sdk: WalrusSdk, config: PublisherConfig) -> Self {
+        Self::with_pool(WalletPool::single(sdk), Metrics::new(), config)
+    }
+
+    /// A publisher whose stores run on `pool_config.n_clients` sub-wallets funded by `sdk`'s
+    /// wallet (see [`WalletPool`]; each sub-wallet an SDK client with `sdk_config`; refills
+    /// counted in the metrics), with `config`'s limits. Funds the sub-wallets that need it
+    /// before returning. With `n_clients` 1, the same as [`Self::new`].
+    pub async fn with_sub_wallets(
+        sdk: WalrusSdk,
+        sdk_config: SdkConfig,
+        pool_config: WalletPoolConfig,
+        config: PublisherConfig,
+    ) -> Self {
+        let metrics = Metrics::new();
+        let observer = Arc::new(metrics.clone());
+        let pool = WalletPool::new(sdk, sdk_config, pool_config, Some(observer)).await;
+        Self::with_pool(pool, metrics, config)
+    }
+
+    fn with_pool(pool: WalletPool, metrics: Metrics, mut config: PublisherConfig) -> Self {
         config.max_concurrent_uploads = config.max_concurrent_uploads.max(1);
         let admission = config
             .max_concurrent_uploads
@@ -68,9 +92,9 @@ impl Publisher {
             inner: Arc::new(Inner {
                 admission: Arc::new(Semaphore::new(admission)),
                 uploads: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
-                sdk,
+                pool,
                 config,
-                metrics: Metrics::new(),
+                metrics,
             }),
         }
     }
@@ -85,15 +109,22 @@ impl Publisher {
         &self.inner.metrics
     }
 
-    /// The SDK.
+    /// The SDK of the main wallet (which pays, directly or by funding the sub-wallets).
     pub fn sdk(&self) -> &WalrusSdk {
-        &self.inner.sdk
+        self.inner.pool.main()
     }
 
-    /// Waits until no store runs (each store runs to its end even if its client went away).
+    /// The wallet pool.
+    pub fn pool(&self) -> &WalletPool {
+        &self.inner.pool
+    }
+
+    /// Waits until no store runs (each store runs to its end even if its client went away)
+    /// and the wallets are back in the pool (balances read, refills done).
     pub async fn wait_idle(&self) {
         let all = u32::try_from(self.inner.config.max_concurrent_uploads).unwrap_or(u32::MAX);
         let _ = self.inner.uploads.acquire_many(all).await;
+        self.inner.pool.wait_idle().await;
     }
 
     /// The router serving every route of the publisher (each documented in the OpenAPI
@@ -168,7 +199,10 @@ fn outcome_label(outcome: &StoreOutcome) -> &'static str {
 /// per `--body-min-bytes-per-sec` (default 65536) bytes received; a slower body is answered 408
 /// and its slot goes to the next upload. When the publisher runs with `--auth-token`, the
 /// request needs `Authorization: Bearer <token>` (401 otherwise). Blobs are deletable unless
-/// `permanent=true`. A store runs to its end even if the client disconnects.
+/// `permanent=true`. A store runs to its end even if the client disconnects. Each store runs
+/// with one of the publisher's wallets (`--n-clients` sub-wallets funded by its main wallet,
+/// one store at a time each), which keeps the new `Blob` object unless `send_object_to` names
+/// a recipient.
 #[utoipa::path(
     put,
     path = BLOBS_ENDPOINT,
@@ -267,13 +301,27 @@ async fn store(
     let inner = &publisher.inner;
     let size = bytes.len() as u64;
     let start = Instant::now();
-    let result = inner.sdk.store(bytes, query.options, &NoProgress).await;
+    // The store runs with a wallet of the pool, its alone until `wallet` is dropped (which
+    // gives it back, topped up if it ran low).
+    let result = async {
+        let needed = inner
+            .pool
+            .funds_for_store(size, query.options.epochs)
+            .await?;
+        let wallet = inner.pool.checkout(needed).await?;
+        let outcome = wallet
+            .sdk()
+            .store(bytes, query.options, &NoProgress)
+            .await?;
+        Ok::<_, SdkError>((wallet, outcome))
+    }
+    .await;
     inner
         .metrics
         .store_seconds
         .observe(start.elapsed().as_secs_f64());
-    let outcome = match result {
-        Ok(outcome) => outcome,
+    let (wallet, outcome) = match result {
+        Ok(stored) => stored,
         Err(error) => {
             inner.metrics.stores.with_label_values(&["error"]).inc();
             tracing::warn!(%error, size, "store failed");
@@ -290,8 +338,9 @@ async fn store(
     if let (StoreOutcome::NewlyCreated { blob_object, .. }, Some(recipient)) =
         (&outcome, query.send_object_to)
     {
-        inner
-            .sdk
+        // The wallet that stored the blob owns its object.
+        wallet
+            .sdk()
             .send_blob_object(blob_object.id, recipient)
             .await
             .map_err(|error| {
@@ -325,13 +374,39 @@ pub struct Health {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
     pub chain_error: Option<String>,
+    /// Wallets that run stores (`--n-clients`): the sub-wallets, or 1 for the main wallet
+    /// alone.
+    pub n_clients: usize,
+    /// The sub-wallets the main wallet funds (empty when it stores itself).
+    pub sub_wallets: Vec<SubWalletHealth>,
+}
+
+/// A sub-wallet in [`Health`].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubWalletHealth {
+    /// Its Sui address.
+    pub address: String,
+    /// Whether a store is using it now.
+    pub busy: bool,
+    /// Its SUI in MIST as last seen (after its last store, plus refills since); absent if
+    /// unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64)]
+    pub sui_balance: Option<u64>,
+    /// Its WAL in FROST as last seen; absent if unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = u64)]
+    pub wal_balance: Option<u64>,
 }
 
 /// Health and the wallet
 ///
-/// Always 200 while the publisher serves. `status` is `ok` with the wallet's WAL balance
+/// Always 200 while the publisher serves. `status` is `ok` with the main wallet's WAL balance
 /// (FROST), or `degraded` with `chainError` (and no `walBalance`) when the chain does not
-/// answer within 5 s.
+/// answer within 5 s. `nClients` wallets run stores; `subWallets` lists the sub-wallets with
+/// their balances as the publisher last saw them (after each store and refill; no chain
+/// request).
 #[utoipa::path(
     get,
     path = HEALTH_ENDPOINT,
@@ -341,7 +416,21 @@ pub struct Health {
 )]
 async fn health(State(publisher): State<Publisher>) -> Response {
     let inner = &publisher.inner;
-    let chain = inner.sdk.chain();
+    let pool = &inner.pool;
+    let chain = pool.main().chain();
+    let sub_wallets = if pool.has_sub_wallets() {
+        pool.wallets()
+            .into_iter()
+            .map(|wallet| SubWalletHealth {
+                address: wallet.address.to_string(),
+                busy: wallet.busy,
+                sui_balance: wallet.balances.map(|funds| funds.sui),
+                wal_balance: wallet.balances.map(|funds| funds.wal),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut health = Health {
         status: "ok",
         wallet_address: chain.address().to_string(),
@@ -349,6 +438,8 @@ async fn health(State(publisher): State<Publisher>) -> Response {
         uploads_queued: inner.metrics.queued.get(),
         wal_balance: None,
         chain_error: None,
+        n_clients: pool.addresses().len(),
+        sub_wallets,
     };
     match tokio::time::timeout(HEALTH_CHAIN_TIMEOUT, chain.wal_balance()).await {
         Ok(Ok(balance)) => health.wal_balance = Some(balance),

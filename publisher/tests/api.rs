@@ -1,6 +1,6 @@
 //! The publisher's HTTP behaviour in process: query validation, body limits, auth, capacity,
-//! errors as JSON, health, metrics, serving and shutdown. The chain client points at an unused
-//! port, so every store that gets past validation fails at the chain (503).
+//! errors as JSON, health (with sub-wallets), metrics, serving and shutdown. The chain client
+//! points at an unused port, so every store that gets past validation fails at the chain (503).
 
 mod common;
 
@@ -16,7 +16,11 @@ use futures::channel::mpsc;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use walrus_publisher::PublisherConfig;
+use walrus_publisher::{Publisher, PublisherConfig};
+use walrus_sdk::{
+    client::SdkConfig,
+    wallet_pool::{WalletPoolConfig, SUB_WALLET_DOMAIN},
+};
 
 fn put(uri: &str, body: Body) -> Request<Body> {
     Request::put(uri).body(body).unwrap()
@@ -225,6 +229,9 @@ async fn health_docs_and_metrics() {
         assert_eq!(json["status"], "degraded", "{json}");
         assert_eq!(json["walletAddress"], wallet.as_str());
         assert!(json["walBalance"].is_null() && json["chainError"].is_string());
+        // The main wallet stores itself.
+        assert_eq!(json["nClients"], 1, "{json}");
+        assert_eq!(json["subWallets"], serde_json::json!([]), "{json}");
     }
     let (status, json) = send(
         &router,
@@ -255,6 +262,42 @@ async fn health_docs_and_metrics() {
     ] {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
     }
+}
+
+#[tokio::test]
+async fn health_lists_the_sub_wallets() {
+    let sdk = offline_sdk();
+    let pool = WalletPoolConfig {
+        n_clients: 3,
+        ..WalletPoolConfig::default()
+    };
+    let publisher = Publisher::with_sub_wallets(
+        sdk.clone(),
+        SdkConfig::default(),
+        pool,
+        PublisherConfig::default(),
+    )
+    .await;
+    let (status, json) = send(
+        &publisher.router(),
+        Request::get("/health").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["nClients"], 3, "{json}");
+    assert_eq!(json["walletAddress"], sdk.chain().address().to_string());
+    let wallets = json["subWallets"].as_array().expect("sub-wallets");
+    assert_eq!(wallets.len(), 3, "{json}");
+    for (i, wallet) in wallets.iter().enumerate() {
+        let expected = sdk.chain().derived_client(SUB_WALLET_DOMAIN, i as u64);
+        assert_eq!(wallet["address"], expected.address().to_string());
+        assert_eq!(wallet["busy"], false);
+        // The chain is unreachable: no balance was ever seen.
+        assert!(wallet["suiBalance"].is_null() && wallet["walBalance"].is_null());
+    }
+    // A store needs the chain to price the blob for a sub-wallet: 503.
+    let answer = send(&publisher.router(), put("/v1/blobs", Body::from("x"))).await;
+    assert_error(&answer, 503, "UNAVAILABLE", "chain");
 }
 
 #[tokio::test]

@@ -12,8 +12,11 @@
 //! Chain failures are [`SdkError::Chain`]; a Move abort of the contracts is classified by
 //! [`SdkError::rejection`] (e.g. [`ContractRejection::StorageExceeded`]).
 
+mod batch;
+
 use std::{ops::Range, sync::Arc, time::Duration};
 
+pub use self::batch::{BatchOutcome, PARALLEL_BLOB_UPLOADS};
 pub use crate::outcome::StoreOutcome;
 use crate::{
     audit::{AuditOptions, AuditReport},
@@ -23,12 +26,17 @@ use crate::{
 };
 use walrus_chain::{
     client::{committee::CommitteeView, BlobRegistration, ClientError, WalrusClient},
-    contract::{blob::Blob, redstuff, sui::U256, system::storage_units},
+    contract::{
+        blob::Blob,
+        redstuff,
+        sui::U256,
+        system::{storage_units, System},
+    },
 };
 use walrus_core::{
     encoding::{encode_blob, EncodedBlob, EncodingConfig},
     merkle::Node,
-    messages::BlobPersistenceType,
+    messages::{BlobPersistenceType, ConfirmationCertificate},
     BlobId, EncodeError, ObjectId,
 };
 use walrus_node_client::api::BlobStatus;
@@ -195,6 +203,69 @@ pub(crate) async fn spawn_blocking<T: Send + 'static>(
         .map_err(|error| SdkError::Internal(error.to_string()))
 }
 
+/// A store's chain side: its registration, size on chain and price.
+pub(crate) struct StorePlan {
+    registration: BlobRegistration,
+    encoded_length: u64,
+    cost: u64,
+    epochs: u32,
+}
+
+impl StorePlan {
+    /// The registration of `encoded` as `options` say, priced with `system`'s prices.
+    fn new(
+        system: &System,
+        encoded: &EncodedBlob,
+        options: StoreOptions,
+    ) -> Result<Self, SdkError> {
+        let size = encoded.metadata.metadata().unencoded_length();
+        let encoded_length = redstuff::encoded_blob_length(size, redstuff::RS2, system.n_shards())
+            .map_err(|abort| SdkError::Internal(abort.to_string()))?;
+        let units = storage_units(encoded_length);
+        let cost = units
+            .saturating_mul(system.storage_price_per_unit_size)
+            .saturating_mul(u64::from(options.epochs))
+            .saturating_add(units.saturating_mul(system.write_price_per_unit_size));
+        let Node::Digest(root) = encoded.metadata.root_hash() else {
+            return Err(SdkError::Internal("a blob has a Merkle root".into()));
+        };
+        Ok(Self {
+            registration: BlobRegistration {
+                blob_id: U256::from(*encoded.metadata.blob_id()),
+                root_hash: U256(root),
+                size,
+                encoding_type: redstuff::RS2,
+                deletable: options.deletable,
+                epochs_ahead: options.epochs,
+            },
+            encoded_length,
+            cost,
+            epochs: options.epochs,
+        })
+    }
+
+    /// How the nodes confirm the blob registered as `object_id`.
+    fn blob_type(&self, object_id: ObjectId) -> BlobPersistenceType {
+        if self.registration.deletable {
+            BlobPersistenceType::Deletable { object_id }
+        } else {
+            BlobPersistenceType::Permanent
+        }
+    }
+
+    /// The outcome once `certified`.
+    fn outcome(&self, certified: &Blob) -> StoreOutcome {
+        StoreOutcome::NewlyCreated {
+            blob_object: BlobObject::from(certified),
+            resource_operation: ResourceOperation::RegisterFromScratch {
+                encoded_length: self.encoded_length,
+                epochs_ahead: self.epochs,
+            },
+            cost: self.cost,
+        }
+    }
+}
+
 impl WalrusSdk {
     /// A client over `chain` with `config`.
     pub fn new(chain: WalrusClient, config: SdkConfig) -> Self {
@@ -281,64 +352,76 @@ impl WalrusSdk {
         options: StoreOptions,
         progress: &dyn Progress,
     ) -> Result<StoreOutcome, SdkError> {
-        let StoreOptions {
-            epochs,
-            deletable,
-            force,
-        } = options;
-        let size = encoded.metadata.metadata().unencoded_length();
-        let blob_id = *encoded.metadata.blob_id();
-        let end_epoch = view.epoch.saturating_add(epochs);
-        if !deletable && !force {
-            if let Some((existing_end, event)) = self.nodes.certified_until(&view, &blob_id).await {
-                if existing_end >= end_epoch {
-                    return Ok(StoreOutcome::AlreadyCertified {
-                        blob_id,
-                        event,
-                        end_epoch: existing_end,
-                    });
-                }
-            }
+        if let Some(outcome) = self.already_stored(&view, &encoded, options).await {
+            return Ok(outcome);
         }
-        let system = self.chain.system().await?;
-        let encoded_length = redstuff::encoded_blob_length(size, redstuff::RS2, system.n_shards())
-            .map_err(|abort| SdkError::Internal(abort.to_string()))?;
-        let units = storage_units(encoded_length);
-        let cost = units
-            .saturating_mul(system.storage_price_per_unit_size)
-            .saturating_mul(u64::from(epochs))
-            .saturating_add(units.saturating_mul(system.write_price_per_unit_size));
-        let Node::Digest(root) = encoded.metadata.root_hash() else {
-            return Err(SdkError::Internal("a blob has a Merkle root".into()));
-        };
+        let plan = StorePlan::new(&self.chain.system().await?, &encoded, options)?;
         let registered = self
             .chain
-            .reserve_and_register_blob(&BlobRegistration {
-                blob_id: U256::from(blob_id),
-                root_hash: U256(root),
-                size,
-                encoding_type: redstuff::RS2,
-                deletable,
-                epochs_ahead: epochs,
-            })
+            .reserve_and_register_blob(&plan.registration)
             .await?;
-        let object_id = registered.id;
-        let blob_type = if deletable {
-            BlobPersistenceType::Deletable { object_id }
-        } else {
-            BlobPersistenceType::Permanent
-        };
-        let encoded = Arc::new(encoded);
-        let mut view = view;
-        let certified = loop {
-            // Confirmations are for the committee's epoch; if the epoch moves during the
-            // upload or before the certificate lands, the new committee is asked again (the
-            // registration stays valid).
-            let attempt = match self
-                .nodes
-                .upload(&view, encoded.clone(), blob_type, progress)
-                .await
-            {
+        let certified = self
+            .upload_and_certify(
+                view,
+                Arc::new(encoded),
+                &plan,
+                registered.id,
+                None,
+                progress,
+            )
+            .await?;
+        Ok(plan.outcome(&certified))
+    }
+
+    /// The outcome of a store that is not needed: a permanent store (not forced) of a blob
+    /// the nodes hold certified at least until the store's end epoch.
+    async fn already_stored(
+        &self,
+        view: &CommitteeView,
+        encoded: &EncodedBlob,
+        options: StoreOptions,
+    ) -> Option<StoreOutcome> {
+        if options.deletable || options.force {
+            return None;
+        }
+        let blob_id = *encoded.metadata.blob_id();
+        let end_epoch = view.epoch.saturating_add(options.epochs);
+        match self.nodes.certified_until(view, &blob_id).await {
+            Some((existing_end, event)) if existing_end >= end_epoch => {
+                Some(StoreOutcome::AlreadyCertified {
+                    blob_id,
+                    event,
+                    end_epoch: existing_end,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Uploads `encoded` (registered as `object_id`) to `view`'s nodes and certifies it
+    /// (first with `certificate` if the caller already has one from `view`). Confirmations
+    /// are for the committee's epoch; if the epoch moves during the upload or before the
+    /// certificate lands, the new committee is asked again (the registration stays valid).
+    async fn upload_and_certify(
+        &self,
+        mut view: CommitteeView,
+        encoded: Arc<EncodedBlob>,
+        plan: &StorePlan,
+        object_id: ObjectId,
+        mut certificate: Option<ConfirmationCertificate>,
+        progress: &dyn Progress,
+    ) -> Result<Blob, SdkError> {
+        let blob_id = *encoded.metadata.blob_id();
+        loop {
+            let certificate = match certificate.take() {
+                Some(certificate) => Ok(certificate),
+                None => {
+                    self.nodes
+                        .upload(&view, encoded.clone(), plan.blob_type(object_id), progress)
+                        .await
+                }
+            };
+            let attempt = match certificate {
                 Ok(certificate) => self
                     .chain
                     .certify_blob(object_id, &certificate)
@@ -347,7 +430,7 @@ impl WalrusSdk {
                 Err(error) => Err(error),
             };
             match attempt {
-                Ok(certified) => break certified,
+                Ok(certified) => return Ok(certified),
                 Err(error) => match self.newer_committee(&view).await {
                     Some(newer) => {
                         tracing::info!(
@@ -359,15 +442,7 @@ impl WalrusSdk {
                     None => return Err(error),
                 },
             }
-        };
-        Ok(StoreOutcome::NewlyCreated {
-            blob_object: BlobObject::from(&certified),
-            resource_operation: ResourceOperation::RegisterFromScratch {
-                encoded_length,
-                epochs_ahead: epochs,
-            },
-            cost,
-        })
+        }
     }
 
     /// Reads `blob_id` from the current committee: see [`StorageNodes::read`].

@@ -3,7 +3,8 @@
 //! [`blob_id`] computes a blob's ID offline, as `walrus blob-id` prints it; [`audit`] checks
 //! which shards hold a blob without downloading it, as `walrus audit` prints it;
 //! [`nodes::StorageNodes`] is the storage-node side alone, over any committee;
-//! [`rejection`] classifies the contracts' Move aborts.
+//! [`rejection`] classifies the contracts' Move aborts; [`wallet_pool::WalletPool`] runs
+//! concurrent stores on sub-wallets funded by one main wallet.
 
 pub mod audit;
 pub mod blob_id;
@@ -12,3 +13,4 @@ pub mod config;
 pub mod nodes;
 pub mod outcome;
 pub mod rejection;
+pub mod wallet_pool;

@@ -12,6 +12,7 @@ pub mod committee;
 mod connection;
 mod error;
 mod events;
+mod transfer;
 
 use std::{str::FromStr, time::Duration};
 
@@ -42,12 +43,17 @@ use crate::contract::{
 pub use connection::ChainConnection;
 pub use error::ClientError;
 pub use events::{decode_event, EventCursor, EventStream};
+pub use transfer::Payment;
 
 /// The shared clock `0x6` and its initial shared version.
 const CLOCK_ID: Address = Address::from_static("0x6");
 const CLOCK_INITIAL_SHARED_VERSION: u64 = 1;
 /// Module of `StakedWal` and `StorageNodeCap` in the `walrus` package (`staking.move`).
 const STAKING_MODULE: &str = "staking";
+
+/// Most blobs registered or certified in one transaction (Sui allows 1024 commands and
+/// 2048 inputs a transaction; a registration takes 2 calls and 7 inputs).
+pub const MAX_BLOBS_PER_TRANSACTION: usize = 100;
 
 /// The read mask of objects the client decodes.
 const OBJECT_MASK: &str = "object_id,version,digest,object_type,contents";
@@ -282,6 +288,26 @@ fn to_address(id: ObjectId) -> Address {
 
 fn to_object_id(address: Address) -> ObjectId {
     ObjectId(address.into_inner())
+}
+
+/// Refuses a batch of more than [`MAX_BLOBS_PER_TRANSACTION`] blobs or with a blob ID twice
+/// (their `Blob` objects could not be told apart).
+fn check_batch(blob_ids: impl ExactSizeIterator<Item = U256>) -> Result<(), ClientError> {
+    if blob_ids.len() > MAX_BLOBS_PER_TRANSACTION {
+        return Err(ClientError::Build(format!(
+            "{} blobs in one transaction, at most {MAX_BLOBS_PER_TRANSACTION}",
+            blob_ids.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for blob_id in blob_ids {
+        if !seen.insert(blob_id) {
+            return Err(ClientError::Build(
+                "the same blob ID twice in one registration".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn build_error(error: impl std::fmt::Display) -> ClientError {
@@ -733,45 +759,98 @@ impl WalrusClient {
         &self,
         registration: &BlobRegistration,
     ) -> Result<Blob, ClientError> {
+        let mut blobs = self
+            .reserve_and_register_blobs(std::slice::from_ref(registration))
+            .await?;
+        blobs
+            .pop()
+            .ok_or_else(|| ClientError::NotFound("the registration wrote no Blob".into()))
+    }
+
+    /// `reserve_space` + `register_blob` for each of `registrations` in **one** transaction
+    /// (at most [`MAX_BLOBS_PER_TRANSACTION`], distinct blob IDs), paid from the signer's WAL;
+    /// the new `Blob`s go to the signer and are returned in the order of `registrations`. All
+    /// or nothing: a failure registers none of them.
+    pub async fn reserve_and_register_blobs(
+        &self,
+        registrations: &[BlobRegistration],
+    ) -> Result<Vec<Blob>, ClientError> {
+        check_batch(
+            registrations
+                .iter()
+                .map(|registration| registration.blob_id),
+        )?;
         let system = self.system().await?;
-        let encoded = redstuff::encoded_blob_length(
-            registration.size,
-            registration.encoding_type,
-            system.n_shards(),
-        )
-        .map_err(|abort| ClientError::Build(format!("cannot encode this blob: {abort}")))?;
-        let units = system::storage_units(encoded);
-        let price = units
-            .saturating_mul(system.storage_price_per_unit_size)
-            .saturating_mul(u64::from(registration.epochs_ahead))
-            .saturating_add(units.saturating_mul(system.write_price_per_unit_size));
+        let mut prices = Vec::with_capacity(registrations.len());
+        for registration in registrations {
+            let encoded = redstuff::encoded_blob_length(
+                registration.size,
+                registration.encoding_type,
+                system.n_shards(),
+            )
+            .map_err(|abort| ClientError::Build(format!("cannot encode this blob: {abort}")))?;
+            let units = system::storage_units(encoded);
+            let price = units
+                .saturating_mul(system.storage_price_per_unit_size)
+                .saturating_mul(u64::from(registration.epochs_ahead))
+                .saturating_add(units.saturating_mul(system.write_price_per_unit_size));
+            prices.push((encoded, price));
+        }
+        let total = prices
+            .iter()
+            .fold(0u64, |sum, (_, price)| sum.saturating_add(*price));
 
         let mut tx = self.new_transaction().await?;
         let system_arg = tx.object(self.shared_system(true));
-        let wal = self.wal_payment(&mut tx, price).await?;
-        let size = tx.pure(&encoded);
-        let epochs = tx.pure(&registration.epochs_ahead);
-        let storage = self.call(
-            &mut tx,
-            "system",
-            "reserve_space",
-            vec![system_arg, size, epochs, wal],
-        )?;
-        let blob_id = tx.pure(&registration.blob_id);
-        let root = tx.pure(&registration.root_hash);
-        let blob_size = tx.pure(&registration.size);
-        let encoding = tx.pure(&registration.encoding_type);
-        let deletable = tx.pure(&registration.deletable);
-        let blob = self.call(
-            &mut tx,
-            "system",
-            "register_blob",
-            vec![
-                system_arg, storage, blob_id, root, blob_size, encoding, deletable, wal,
-            ],
-        )?;
-        self.keep_and_execute(tx, blob, &self.config.walrus_type("blob", "Blob"))
-            .await
+        let wal = self.wal_payment(&mut tx, total).await?;
+        let mut blobs = Vec::with_capacity(registrations.len());
+        for (registration, (encoded, _)) in registrations.iter().zip(&prices) {
+            let size = tx.pure(encoded);
+            let epochs = tx.pure(&registration.epochs_ahead);
+            let storage = self.call(
+                &mut tx,
+                "system",
+                "reserve_space",
+                vec![system_arg, size, epochs, wal],
+            )?;
+            let blob_id = tx.pure(&registration.blob_id);
+            let root = tx.pure(&registration.root_hash);
+            let blob_size = tx.pure(&registration.size);
+            let encoding = tx.pure(&registration.encoding_type);
+            let deletable = tx.pure(&registration.deletable);
+            blobs.push(self.call(
+                &mut tx,
+                "system",
+                "register_blob",
+                vec![
+                    system_arg, storage, blob_id, root, blob_size, encoding, deletable, wal,
+                ],
+            )?);
+        }
+        let me = tx.pure(&self.address);
+        tx.transfer_objects(blobs, me);
+        let executed = self.execute(tx).await?;
+        let written: Vec<Blob> = self
+            .written_of_type(&executed, &self.config.walrus_type("blob", "Blob"))
+            .await?
+            .into_iter()
+            .map(|(_, blob)| blob)
+            .collect();
+        registrations
+            .iter()
+            .map(|registration| {
+                written
+                    .iter()
+                    .find(|blob| blob.blob_id == registration.blob_id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        ClientError::NotFound(format!(
+                            "transaction {} wrote no Blob of a registered blob ID (or it moved on)",
+                            executed.digest
+                        ))
+                    })
+            })
+            .collect()
     }
 
     /// `certify_blob` with `certificate` (a confirmation certificate of the current
@@ -781,22 +860,60 @@ impl WalrusClient {
         blob: ObjectId,
         certificate: &ProtocolMessageCertificate<T>,
     ) -> Result<Blob, ClientError> {
-        let bitmap = self.signers_bitmap(&certificate.signers).await?;
-        let blob_object = self.get_raw_object(to_address(blob)).await?;
+        let mut blobs = self.certify_blobs(&[(blob, certificate)]).await?;
+        blobs
+            .pop()
+            .ok_or_else(|| ClientError::NotFound(format!("blob object {blob}")))
+    }
+
+    /// `certify_blob` for each `(blob object, confirmation certificate of the current
+    /// committee)` in **one** transaction (at most [`MAX_BLOBS_PER_TRANSACTION`]); returns the
+    /// certified blobs in the same order. All or nothing.
+    pub async fn certify_blobs<T>(
+        &self,
+        certificates: &[(ObjectId, &ProtocolMessageCertificate<T>)],
+    ) -> Result<Vec<Blob>, ClientError> {
+        if certificates.len() > MAX_BLOBS_PER_TRANSACTION {
+            return Err(ClientError::Build(format!(
+                "{} blobs in one transaction, at most {MAX_BLOBS_PER_TRANSACTION}",
+                certificates.len()
+            )));
+        }
+        let committee = self.committee().await?;
+        let ids: Vec<Address> = certificates
+            .iter()
+            .map(|(blob, _)| to_address(*blob))
+            .collect();
+        let objects = self.get_raw_objects(&ids).await?;
         let mut tx = self.new_transaction().await?;
         let system = tx.object(self.shared_system(false));
-        let blob_arg = tx.object(blob_object.owned_input());
-        let signature = tx.pure(&certificate.signature.as_bytes().to_vec());
-        let bitmap = tx.pure(&bitmap);
-        let message = tx.pure(&certificate.serialized_message);
-        self.call(
-            &mut tx,
-            "system",
-            "certify_blob",
-            vec![system, blob_arg, signature, bitmap, message],
-        )?;
+        for ((blob, certificate), object) in certificates.iter().zip(objects) {
+            let object =
+                object.ok_or_else(|| ClientError::NotFound(format!("blob object {blob}")))?;
+            let bitmap = signers_to_bitmap(&certificate.signers, committee.members.len())
+                .map_err(build_error)?;
+            let blob_arg = tx.object(object.owned_input());
+            let signature = tx.pure(&certificate.signature.as_bytes().to_vec());
+            let bitmap = tx.pure(&bitmap);
+            let message = tx.pure(&certificate.serialized_message);
+            self.call(
+                &mut tx,
+                "system",
+                "certify_blob",
+                vec![system, blob_arg, signature, bitmap, message],
+            )?;
+        }
         self.execute(tx).await?;
-        self.get_blob(blob).await
+        self.get_raw_objects(&ids)
+            .await?
+            .into_iter()
+            .zip(&ids)
+            .map(|(object, id)| {
+                object
+                    .ok_or_else(|| ClientError::NotFound(format!("blob object {id}")))?
+                    .decode()
+            })
+            .collect()
     }
 
     /// `invalidate_blob_id` with an invalid-blob-ID certificate (signers of weight at least

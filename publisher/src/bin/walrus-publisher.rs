@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use walrus_publisher::{PublisherConfig, DEFAULT_LISTEN};
+use walrus_publisher::{Publisher, PublisherConfig, DEFAULT_LISTEN};
+use walrus_sdk::{client::SdkConfig, wallet_pool::WalletPoolConfig};
 use walrus_service::cli::{default_listen, ServiceArgs};
 
 /// The Walrus publisher: stores the bodies of `PUT /v1/blobs` requests as blobs, paid by the
@@ -17,6 +18,19 @@ use walrus_service::cli::{default_listen, ServiceArgs};
 /// An upload's body is read once it holds a store slot and must keep arriving
 /// (`--body-read-timeout-secs`, `--body-min-bytes-per-sec`); a client that sends it too slowly
 /// gets 408 and its slot goes to the next upload.
+///
+/// Stores run on `--n-clients` sub-wallets (default: `--max-concurrent-uploads`), one store at
+/// a time each, so that concurrent stores never compete for one wallet's coins. Their keys are
+/// derived from the configured wallet's key and their index (a restart finds the same
+/// sub-wallets, with their funds and `Blob` objects); the configured wallet funds them: a
+/// sub-wallet holding less than `--sub-wallets-min-balance` SUI or WAL (or less than a store
+/// needs) gets what it lacks plus `--gas-refill-amount` SUI or `--wal-refill-amount` WAL,
+/// checked at start, after each of its stores and before a store that needs more; one
+/// transaction tops up every idle sub-wallet that is low. `--n-clients 1` stores with
+/// the configured wallet itself, one store at a time. Unlike Walrus's publisher, there is no
+/// `--sub-wallets-dir` (no keys are stored) nor `--refill-interval` (refills follow the
+/// stores rather than a timer), and a `Blob` object stays with the sub-wallet that stored it
+/// unless `send_object_to` names a recipient.
 #[derive(Debug, Parser)]
 #[command(
     version,
@@ -52,6 +66,19 @@ struct Cli {
     /// arriving at least this fast never time out (0: the whole body within the timeout).
     #[arg(long, default_value_t = PublisherConfig::default().body_min_bytes_per_sec)]
     body_min_bytes_per_sec: u64,
+    /// Sub-wallets that run stores, one at a time each (default: `--max-concurrent-uploads`);
+    /// 1: the configured wallet stores itself.
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    n_clients: Option<usize>,
+    /// MIST a sub-wallet's top-up sends beyond what it lacks.
+    #[arg(long, default_value_t = WalletPoolConfig::default().gas_refill_amount)]
+    gas_refill_amount: u64,
+    /// FROST a sub-wallet's top-up sends beyond what it lacks.
+    #[arg(long, default_value_t = WalletPoolConfig::default().wal_refill_amount)]
+    wal_refill_amount: u64,
+    /// A sub-wallet holding less SUI (MIST) or less WAL (FROST) than this is refilled.
+    #[arg(long, default_value_t = WalletPoolConfig::default().min_sui_balance)]
+    sub_wallets_min_balance: u64,
 }
 
 #[tokio::main]
@@ -69,15 +96,29 @@ async fn main() -> anyhow::Result<()> {
         body_read_timeout: Duration::from_secs(cli.body_read_timeout_secs),
         body_min_bytes_per_sec: cli.body_min_bytes_per_sec,
     };
+    let pool_config = WalletPoolConfig {
+        n_clients: cli.n_clients.unwrap_or(cli.max_concurrent_uploads),
+        gas_refill_amount: cli.gas_refill_amount,
+        wal_refill_amount: cli.wal_refill_amount,
+        min_sui_balance: cli.sub_wallets_min_balance,
+        min_wal_balance: cli.sub_wallets_min_balance,
+    };
     let (listener, address) = cli.service.bind().await?;
+    let publisher =
+        Publisher::with_sub_wallets(sdk, SdkConfig::default(), pool_config, config).await;
     tracing::info!(
         %address,
         %wallet,
-        auth = config.auth_token.is_some(),
+        n_clients = pool_config.n_clients,
+        auth = publisher.config().auth_token.is_some(),
         "walrus-publisher listening"
     );
-    println!("listening on {address}, wallet {wallet}");
-    walrus_publisher::serve(listener, sdk, config, walrus_service::shutdown_signal())
+    println!(
+        "listening on {address}, wallet {wallet}, {} store wallet(s)",
+        publisher.pool().addresses().len()
+    );
+    publisher
+        .serve(listener, walrus_service::shutdown_signal())
         .await
         .context("the publisher failed")
 }

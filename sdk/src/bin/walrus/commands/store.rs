@@ -12,6 +12,10 @@ use walrus_sdk::{
 use crate::common::{human_bytes, Bar, Context};
 
 /// Store files: encode, register on chain, upload to the storage nodes and certify.
+///
+/// Many files are stored together: up to 100 registered (and certified) per chain
+/// transaction, uploads of several files at once. Every file's outcome is printed; the
+/// command fails (exit 1) if any file could not be stored.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// The files to store.
@@ -48,55 +52,110 @@ impl StoreArgs {
     }
 }
 
+/// Files of one `store_many` call hold at most this many bytes together (their encodings are
+/// in memory at once); a larger file is stored on its own.
+const BATCH_BYTES: u64 = 64 << 20;
+
+/// Stores `files` in batches (chain work of many files per transaction, uploads in parallel),
+/// prints every file's outcome, and fails at the end if any file failed.
 async fn store(
     sdk: &WalrusSdk,
     files: &[PathBuf],
     options: StoreOptions,
     json: bool,
 ) -> Result<()> {
-    let mut outputs = Vec::new();
+    let mut batches: Vec<Vec<(PathBuf, u64)>> = Vec::new();
+    let mut batch_bytes = 0u64;
     for file in files {
-        let bytes = std::fs::read(file).with_context(|| format!("reading '{}'", file.display()))?;
-        let bar = Bar::new("storing");
-        let outcome = sdk
-            .store(bytes, options, &bar)
-            .await
-            .with_context(|| format!("storing '{}'", file.display()))?;
-        bar.0.finish_and_clear();
-        outputs.push((file.clone(), outcome));
+        let size = std::fs::metadata(file)
+            .with_context(|| format!("reading '{}'", file.display()))?
+            .len();
+        match batches.last_mut() {
+            Some(batch) if batch_bytes.saturating_add(size) <= BATCH_BYTES => {
+                batch_bytes += size;
+                batch.push((file.clone(), size));
+            }
+            _ => {
+                batch_bytes = size;
+                batches.push(vec![(file.clone(), size)]);
+            }
+        }
     }
+    let mut outputs: Vec<(PathBuf, Result<StoreOutcome>)> = Vec::new();
+    for batch in batches {
+        let bar = Bar::new("storing");
+        if let [(file, _)] = batch.as_slice() {
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading '{}'", file.display()))?;
+            let outcome = sdk.store(bytes, options, &bar).await.map_err(Into::into);
+            outputs.push((file.clone(), outcome));
+        } else {
+            let mut blobs = Vec::with_capacity(batch.len());
+            for (file, _) in &batch {
+                blobs.push(
+                    std::fs::read(file).with_context(|| format!("reading '{}'", file.display()))?,
+                );
+            }
+            let stored = sdk.store_many(blobs, options, &bar).await?;
+            for ((file, _), outcome) in batch.into_iter().zip(stored.results) {
+                outputs.push((file, outcome.map_err(Into::into)));
+            }
+        }
+        bar.0.finish_and_clear();
+    }
+    if outputs.len() == 1 && outputs[0].1.is_err() {
+        // One file: its error is the command's error, in full.
+        let (_, outcome) = outputs.remove(0);
+        return outcome.map(drop);
+    }
+    let failed = outputs
+        .iter()
+        .filter(|(_, outcome)| outcome.is_err())
+        .count();
     if json {
         let values: Vec<serde_json::Value> = outputs
             .iter()
-            .map(|(file, outcome)| serde_json::json!({"path": file, "blobStoreResult": outcome}))
+            .map(|(file, outcome)| match outcome {
+                Ok(outcome) => serde_json::json!({"path": file, "blobStoreResult": outcome}),
+                Err(error) => serde_json::json!({"path": file, "error": format!("{error:#}")}),
+            })
             .collect();
         println!("{}", serde_json::to_string_pretty(&values)?);
-        return Ok(());
-    }
-    for (file, outcome) in outputs {
-        match outcome {
-            StoreOutcome::NewlyCreated {
-                blob_object,
-                resource_operation: ResourceOperation::RegisterFromScratch { encoded_length, .. },
-                cost,
-            } => println!(
-                "Success: {} blob stored from '{}'.\nBlob ID: {}\nSui object ID: {}\nUnencoded size: {}\nEncoded size: {}\nExpiry epoch (exclusive): {}\nCost: {} WAL",
-                if blob_object.deletable { "Deletable" } else { "Permanent" },
-                file.display(),
-                blob_object.blob_id,
-                blob_object.id,
-                human_bytes(blob_object.size),
-                human_bytes(encoded_length),
-                blob_object.storage.end_epoch,
-                human_wal(cost),
-            ),
-            StoreOutcome::AlreadyCertified { blob_id, end_epoch, .. } => println!(
-                "Success: blob from '{}' was already certified.\nBlob ID: {blob_id}\nExpiry epoch (exclusive): {end_epoch}",
-                file.display()
-            ),
+    } else {
+        for (file, outcome) in outputs {
+            print_outcome(&file, outcome);
         }
     }
+    if failed > 0 {
+        bail!("{failed} of {} files could not be stored", files.len());
+    }
     Ok(())
+}
+
+/// Prints one file's outcome for people.
+fn print_outcome(file: &std::path::Path, outcome: Result<StoreOutcome>) {
+    match outcome {
+        Ok(StoreOutcome::NewlyCreated {
+            blob_object,
+            resource_operation: ResourceOperation::RegisterFromScratch { encoded_length, .. },
+            cost,
+        }) => println!(
+            "Success: {} blob stored from '{}'.\nBlob ID: {}\nSui object ID: {}\nUnencoded size: {}\nEncoded size: {}\nExpiry epoch (exclusive): {}\nCost: {} WAL",
+            if blob_object.deletable { "Deletable" } else { "Permanent" },
+            file.display(),
+            blob_object.blob_id,
+            blob_object.id,
+            human_bytes(blob_object.size),
+            human_bytes(encoded_length),
+            blob_object.storage.end_epoch,
+            human_wal(cost),
+        ),
+        Ok(StoreOutcome::AlreadyCertified { blob_id, end_epoch, .. }) => println!(
+            "Success: blob from '{}' was already certified.\nBlob ID: {blob_id}\nExpiry epoch (exclusive): {end_epoch}",
+            file.display()
+        ),
+        Err(error) => println!("Error: storing '{}' failed: {error:#}", file.display()),
+    }
 }
 
 /// FROST as WAL, with all nine decimals.
