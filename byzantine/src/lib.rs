@@ -28,7 +28,7 @@ use std::{
 use anyhow::Context;
 use axum::{
     body::Body,
-    extract::{MatchedPath, Query, Request, State},
+    extract::{MatchedPath, Request, State},
     http::{header, HeaderValue, Method, StatusCode, Uri},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -41,7 +41,7 @@ use tokio::sync::watch;
 use tower::ServiceExt;
 use walrus_core::{BlobId, SliverIndex, SliverPairIndex, SliverType};
 use walrus_node_client::api::{
-    self, ApiError, ApiSuccess, BlobStatus, ErrorReason, EventId, RecoverySymbolsQuery,
+    self, ApiError, ApiSuccess, BlobStatus, ErrorReason, EventId, RecoverySymbolsRequest,
     BCS_CONTENT_TYPE, BLOB_STATUS_ENDPOINT, METADATA_ENDPOINT, RECOVERY_SYMBOLS_ENDPOINT,
     SLIVER_ENDPOINT,
 };
@@ -147,9 +147,10 @@ pub enum SymbolsFault {
     /// The first byte of every symbol flipped.
     FlipByte,
     /// Well-formed symbols from every index `0..n` (honest size and proof depth) with
-    /// made-up data and proofs.
+    /// made-up data and proofs, for the target asked (the first one asked, in the list form
+    /// of the route).
     Forged,
-    /// Another blob's genuine symbols for the same target.
+    /// Another blob's genuine symbols for the same target (or the same symbol IDs).
     OtherBlob,
     /// `symbols` copies of an honest symbol, each with its proof padded by `proof_nodes`
     /// `Node::Empty` entries (1 byte each on the wire, 33 once decoded).
@@ -221,7 +222,7 @@ pub fn write_faults(path: &Path, faults: &Faults) -> anyhow::Result<()> {
 }
 
 /// The request a lie applies to, parsed from its route.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Target {
     Metadata {
         blob_id: BlobId,
@@ -233,7 +234,7 @@ enum Target {
     },
     RecoverySymbols {
         blob_id: BlobId,
-        query: RecoverySymbolsQuery,
+        request: RecoverySymbolsRequest,
     },
     Status {
         blob_id: BlobId,
@@ -254,7 +255,7 @@ impl Target {
             }),
             RECOVERY_SYMBOLS_ENDPOINT => Some(Target::RecoverySymbols {
                 blob_id,
-                query: Query::<RecoverySymbolsQuery>::try_from_uri(uri).ok()?.0,
+                request: RecoverySymbolsRequest::parse(uri.query()).ok()?,
             }),
             BLOB_STATUS_ENDPOINT => Some(Target::Status { blob_id }),
             _ => None,
@@ -418,21 +419,33 @@ impl Byzantine {
                 SliverFault::Oversize { bytes } => Some(oversize(honest, bytes)),
                 SliverFault::Invalid => Some(blob_invalid()),
             },
-            Target::RecoverySymbols { blob_id, query } => match faults.recovery_symbols? {
+            Target::RecoverySymbols { blob_id, request } => match faults.recovery_symbols? {
                 SymbolsFault::FlipByte => lies::flip_symbol_bytes(honest).map(bcs_response),
                 SymbolsFault::Forged => {
                     let n_shards = self.n_shards(&blob_id).await?;
-                    lies::forged_symbols(honest, n_shards, query.target_index(), query.target_type)
-                        .map(bcs_response)
+                    // For the list form: symbols of every index for the first target asked.
+                    let (target, axis) = match &request {
+                        RecoverySymbolsRequest::Target(query) => {
+                            (query.target_index(), query.target_type)
+                        }
+                        RecoverySymbolsRequest::Ids { ids, proof_axis } => {
+                            let axis = proof_axis.unwrap_or(SliverType::Secondary).orthogonal();
+                            (ids.first()?.sliver_index(axis), axis)
+                        }
+                    };
+                    lies::forged_symbols(honest, n_shards, target, axis).map(bcs_response)
                 }
                 SymbolsFault::OtherBlob => {
                     let other = self
-                        .other_blob(blob_id, |other| {
-                            api::recovery_symbols_path(
+                        .other_blob(blob_id, |other| match &request {
+                            RecoverySymbolsRequest::Target(query) => api::recovery_symbols_path(
                                 other,
                                 query.target_index(),
                                 query.target_type,
-                            )
+                            ),
+                            RecoverySymbolsRequest::Ids { ids, proof_axis } => {
+                                api::recovery_symbol_ids_path(other, ids, *proof_axis)
+                            }
                         })
                         .await?;
                     Some(bcs_response(other.to_vec()))
@@ -466,7 +479,7 @@ impl Byzantine {
     }
 
     /// Whether `faults` lie on `target` at all (otherwise the honest answer streams through).
-    fn lies_on(faults: &Faults, target: Target) -> bool {
+    fn lies_on(faults: &Faults, target: &Target) -> bool {
         match target {
             Target::Metadata { .. } => faults.metadata.is_some(),
             Target::Sliver { .. } => faults.slivers.is_some(),
@@ -582,7 +595,7 @@ async fn inject(State(state): State<Arc<Byzantine>>, request: Request, next: Nex
         state.remember(target.blob_id());
     }
     let response = if (response.status().is_success() || matches!(target, Target::Status { .. }))
-        && Byzantine::lies_on(&faults, target)
+        && Byzantine::lies_on(&faults, &target)
     {
         let (parts, body) = response.into_parts();
         match axum::body::to_bytes(body, MAX_REWRITTEN_BODY).await {
@@ -664,9 +677,23 @@ timing = { delay = { ms = 3000 } }
             .parse()
             .unwrap();
         match Target::parse(RECOVERY_SYMBOLS_ENDPOINT, &uri) {
-            Some(Target::RecoverySymbols { query, .. }) => {
+            Some(Target::RecoverySymbols {
+                request: RecoverySymbolsRequest::Target(query),
+                ..
+            }) => {
                 assert_eq!(query.target_index(), SliverIndex(2));
             }
+            other => panic!("{other:?}"),
+        }
+        let ids = [api::SymbolId::new(SliverIndex(4), SliverIndex(1))];
+        let uri: Uri = api::recovery_symbol_ids_path(&blob_id, &ids, Some(SliverType::Secondary))
+            .parse()
+            .unwrap();
+        match Target::parse(RECOVERY_SYMBOLS_ENDPOINT, &uri) {
+            Some(Target::RecoverySymbols {
+                request: RecoverySymbolsRequest::Ids { ids: parsed, .. },
+                ..
+            }) => assert_eq!(parsed, ids),
             other => panic!("{other:?}"),
         }
         let uri: Uri = api::metadata_path(&blob_id).parse().unwrap();

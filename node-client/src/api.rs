@@ -255,6 +255,202 @@ impl RecoverySymbolsQuery {
     }
 }
 
+/// Most symbol IDs one list request of [`RECOVERY_SYMBOLS_ENDPOINT`] may name (the node
+/// refuses more with INVALID_REQUEST); see also [`max_symbol_ids_per_request`].
+pub const MAX_RECOVERY_SYMBOL_IDS: usize = 1_024;
+
+/// Most bytes of symbols (with their proofs) one list request of [`RECOVERY_SYMBOLS_ENDPOINT`]
+/// may ask for: with large symbols, fewer IDs than [`MAX_RECOVERY_SYMBOL_IDS`] fit.
+pub const MAX_RECOVERY_SYMBOL_LIST_BYTES: usize = 16 << 20;
+
+/// Most symbol IDs one list request may name for a blob of `layout`: at most
+/// [`MAX_RECOVERY_SYMBOL_IDS`], and no more than [`MAX_RECOVERY_SYMBOL_LIST_BYTES`] of answer
+/// (at least one).
+pub fn max_symbol_ids_per_request(layout: &walrus_core::encoding::BlobLayout) -> usize {
+    (MAX_RECOVERY_SYMBOL_LIST_BYTES / walrus_core::bounded::max_recovery_symbol_len(layout))
+        .clamp(1, MAX_RECOVERY_SYMBOL_IDS)
+}
+
+/// A symbol of the expanded matrix: the one where primary sliver (row) `primary` and
+/// secondary sliver (column) `secondary` cross. Text: `<primary>-<secondary>` (as Walrus),
+/// e.g. `17-21`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SymbolId {
+    /// The primary sliver holding the symbol.
+    pub primary: SliverIndex,
+    /// The secondary sliver holding the symbol.
+    pub secondary: SliverIndex,
+}
+
+impl SymbolId {
+    /// The symbol where primary sliver `primary` and secondary sliver `secondary` cross.
+    pub fn new(primary: SliverIndex, secondary: SliverIndex) -> Self {
+        Self { primary, secondary }
+    }
+
+    /// The symbol that the sliver `source` of the axis orthogonal to `target_type` gives for
+    /// rebuilding sliver `target` of `target_type`.
+    pub fn for_target(target: SliverIndex, target_type: SliverType, source: SliverIndex) -> Self {
+        match target_type {
+            SliverType::Primary => Self::new(target, source),
+            SliverType::Secondary => Self::new(source, target),
+        }
+    }
+
+    /// The index of the sliver of `axis` holding the symbol.
+    pub fn sliver_index(&self, axis: SliverType) -> SliverIndex {
+        match axis {
+            SliverType::Primary => self.primary,
+            SliverType::Secondary => self.secondary,
+        }
+    }
+}
+
+impl fmt::Display for SymbolId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.primary.get(), self.secondary.get())
+    }
+}
+
+impl FromStr for SymbolId {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || format!("invalid symbol ID '{text}' (<primary>-<secondary>)");
+        let (primary, secondary) = text.split_once('-').ok_or_else(invalid)?;
+        let index = |part: &str| part.parse::<u16>().map(SliverIndex).map_err(|_| invalid());
+        Ok(Self::new(index(primary)?, index(secondary)?))
+    }
+}
+
+/// What a request to [`RECOVERY_SYMBOLS_ENDPOINT`] asks for. Its query has one of two forms
+/// (Walrus's list endpoint):
+///
+/// - `?targetSliver=<u16>&targetType=<primary|secondary>` ([`RecoverySymbolsQuery`]): every
+///   symbol the node can give for rebuilding that sliver, one per sliver it holds on the
+///   orthogonal axis;
+/// - `?id=<P-S>&id=<P-S>...[&proofAxis=<primary|secondary>]`: the symbols named (at most
+///   [`MAX_RECOVERY_SYMBOL_IDS`], duplicates ignored) that the node holds, each with its
+///   Merkle proof in the tree of the sliver of `proofAxis` holding it (without `proofAxis`,
+///   whichever the node holds; the secondary sliver if both). A symbol proven in secondary
+///   sliver `S` rebuilds primary sliver `P`, and one proven in primary sliver `P` rebuilds
+///   secondary sliver `S`: many slivers' symbols in one request.
+///
+/// Other parameters are ignored; mixing the forms is an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoverySymbolsRequest {
+    /// The symbols for rebuilding one sliver.
+    Target(RecoverySymbolsQuery),
+    /// The symbols named by their IDs.
+    Ids {
+        /// The symbols, sorted, without duplicates, at most [`MAX_RECOVERY_SYMBOL_IDS`].
+        ids: Vec<SymbolId>,
+        /// The axis of the sliver whose tree proves each symbol, if asked.
+        proof_axis: Option<SliverType>,
+    },
+}
+
+impl RecoverySymbolsRequest {
+    /// Parses the URL query (without `?`). Values are plain digits, `-` and letters, taken
+    /// as they are (not percent-decoded).
+    pub fn parse(query: Option<&str>) -> Result<Self, String> {
+        let mut target_sliver = None;
+        let mut target_type = None;
+        let mut proof_axis = None;
+        let mut ids = Vec::new();
+        fn once<T>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), String> {
+            match slot.replace(value) {
+                Some(_) => Err(format!("query parameter '{key}' given twice")),
+                None => Ok(()),
+            }
+        }
+        for pair in query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "targetSliver" => {
+                    let index = value
+                        .parse::<u16>()
+                        .map_err(|_| format!("invalid targetSliver '{value}'"))?;
+                    once(&mut target_sliver, key, index)?;
+                }
+                "targetType" => once(&mut target_type, key, value.parse::<SliverType>()?)?,
+                "proofAxis" => once(&mut proof_axis, key, value.parse::<SliverType>()?)?,
+                "id" => {
+                    if ids.len() == MAX_RECOVERY_SYMBOL_IDS {
+                        return Err(format!(
+                            "more than {MAX_RECOVERY_SYMBOL_IDS} symbol IDs in one request"
+                        ));
+                    }
+                    ids.push(value.parse::<SymbolId>()?);
+                }
+                _ => {}
+            }
+        }
+        match (target_sliver, target_type, ids.is_empty()) {
+            (Some(target_sliver), Some(target_type), true) if proof_axis.is_none() => {
+                Ok(Self::Target(RecoverySymbolsQuery {
+                    target_sliver,
+                    target_type,
+                }))
+            }
+            (None, None, false) => {
+                ids.sort_unstable();
+                ids.dedup();
+                Ok(Self::Ids { ids, proof_axis })
+            }
+            _ => Err(
+                "the query must be either targetSliver and targetType, or id (repeated) with an \
+                 optional proofAxis"
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+/// Query parameters of [`RECOVERY_SYMBOLS_ENDPOINT`] as documented: both forms of
+/// [`RecoverySymbolsRequest`] (which parses them), every parameter optional.
+#[cfg(feature = "openapi")]
+#[derive(Debug, Clone, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct RecoverySymbolsParams {
+    /// Index of the sliver to rebuild, on its own axis (< n_shards); with `targetType`.
+    pub target_sliver: Option<u16>,
+    /// Axis of the sliver to rebuild; the symbols come from the other axis. With
+    /// `targetSliver`.
+    #[param(inline, value_type = Option<schema::SliverType>)]
+    pub target_type: Option<SliverType>,
+    /// The symbols asked, `<primary>-<secondary>`, repeated (`id=3-7&id=3-9`): at most 1024
+    /// and at most 16 MiB of answer; instead of `targetSliver` and `targetType`.
+    #[param(style = Form, explode, value_type = Option<Vec<String>>)]
+    pub id: Option<Vec<String>>,
+    /// With `id`: the axis of the sliver whose Merkle tree proves each symbol.
+    #[param(inline, value_type = Option<schema::SliverType>)]
+    pub proof_axis: Option<SliverType>,
+}
+
+/// Concrete path and query of [`RECOVERY_SYMBOLS_ENDPOINT`] in its list form:
+/// `...?id=<P-S>&...` and `&proofAxis=<axis>` if given.
+pub fn recovery_symbol_ids_path(
+    blob_id: &BlobId,
+    ids: &[SymbolId],
+    proof_axis: Option<SliverType>,
+) -> String {
+    let mut path = format!("/v1/blobs/{blob_id}/recoverySymbols?");
+    let mut separator = "";
+    for id in ids {
+        path.push_str(&format!("{separator}id={id}"));
+        separator = "&";
+    }
+    if let Some(axis) = proof_axis {
+        path.push_str(&format!("{separator}proofAxis={axis}"));
+    }
+    path
+}
+
 // ---------------------------------------------------------------------------------------------
 // Envelopes.
 // ---------------------------------------------------------------------------------------------
@@ -936,6 +1132,89 @@ mod tests {
         assert_golden(&query, r#"{"targetSliver":3,"targetType":"primary"}"#);
         assert_eq!(query.to_query_string(), "targetSliver=3&targetType=primary");
         assert_eq!(query.target_index(), SliverIndex(3));
+    }
+
+    #[test]
+    fn recovery_symbols_requests_parse_in_both_forms() {
+        let target = RecoverySymbolsRequest::parse(Some("targetSliver=3&targetType=secondary"));
+        assert_eq!(
+            target,
+            Ok(RecoverySymbolsRequest::Target(RecoverySymbolsQuery {
+                target_sliver: 3,
+                target_type: SliverType::Secondary,
+            }))
+        );
+        let id = |p, s| SymbolId::new(SliverIndex(p), SliverIndex(s));
+        // Sorted, duplicates dropped, unknown parameters ignored.
+        let ids = RecoverySymbolsRequest::parse(Some("id=9-2&id=3-7&x=1&id=3-7&proofAxis=primary"));
+        assert_eq!(
+            ids,
+            Ok(RecoverySymbolsRequest::Ids {
+                ids: vec![id(3, 7), id(9, 2)],
+                proof_axis: Some(SliverType::Primary),
+            })
+        );
+        assert_eq!(
+            RecoverySymbolsRequest::parse(Some("id=0-65535")),
+            Ok(RecoverySymbolsRequest::Ids {
+                ids: vec![id(0, 65_535)],
+                proof_axis: None,
+            })
+        );
+        // The path builder's query parses back.
+        let path = recovery_symbol_ids_path(&blob_id(), &[id(3, 7), id(9, 2)], None);
+        assert!(path.ends_with("/recoverySymbols?id=3-7&id=9-2"), "{path}");
+        let query = path.split_once('?').map(|(_, query)| query);
+        assert_eq!(
+            RecoverySymbolsRequest::parse(query),
+            Ok(RecoverySymbolsRequest::Ids {
+                ids: vec![id(3, 7), id(9, 2)],
+                proof_axis: None,
+            })
+        );
+        assert_eq!(id(17, 21).to_string(), "17-21");
+        assert_eq!("17-21".parse::<SymbolId>(), Ok(id(17, 21)));
+        assert_eq!(
+            SymbolId::for_target(SliverIndex(4), SliverType::Secondary, SliverIndex(8)),
+            id(8, 4)
+        );
+        assert_eq!(id(8, 4).sliver_index(SliverType::Secondary), SliverIndex(4));
+        // Refused: no query, mixed forms, a lone half, bad values, repeats, too many IDs.
+        for bad in [
+            None,
+            Some(""),
+            Some("targetSliver=3"),
+            Some("targetSliver=3&targetType=primary&id=1-2"),
+            Some("targetSliver=3&targetType=primary&proofAxis=primary"),
+            Some("proofAxis=primary"),
+            Some("id=1"),
+            Some("id=1-"),
+            Some("id=-1-2"),
+            Some("id=1-70000"),
+            Some("id=1-2&proofAxis=diagonal"),
+            Some("id=1-2&proofAxis=primary&proofAxis=primary"),
+            Some("targetSliver=3&targetSliver=4&targetType=primary"),
+            Some("targetSliver=x&targetType=primary"),
+        ] {
+            assert!(RecoverySymbolsRequest::parse(bad).is_err(), "{bad:?}");
+        }
+        let most = vec!["id=1-2"; MAX_RECOVERY_SYMBOL_IDS].join("&");
+        assert!(RecoverySymbolsRequest::parse(Some(&most)).is_ok());
+        assert!(RecoverySymbolsRequest::parse(Some(&format!("{most}&id=1-2"))).is_err());
+    }
+
+    #[test]
+    fn symbol_ids_per_request_fit_the_answer_budget() {
+        let config = walrus_core::encoding::EncodingConfig::new(100).unwrap();
+        let small = config.blob_layout(10_000).unwrap();
+        assert_eq!(max_symbol_ids_per_request(&small), MAX_RECOVERY_SYMBOL_IDS);
+        let large = config.blob_layout(config.max_blob_size()).unwrap();
+        let most = max_symbol_ids_per_request(&large);
+        assert!(most < MAX_RECOVERY_SYMBOL_IDS);
+        assert!(
+            most * walrus_core::bounded::max_recovery_symbol_len(&large)
+                <= MAX_RECOVERY_SYMBOL_LIST_BYTES
+        );
     }
 
     #[test]

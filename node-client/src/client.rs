@@ -375,6 +375,25 @@ impl NodeClient {
         .await
     }
 
+    /// GET the recovery symbols named by `ids` (the list form of the route: many slivers'
+    /// symbols in one request; at most [`api::max_symbol_ids_per_request`] IDs), each proven
+    /// in the tree of its sliver of `proof_axis` if given, with the answer capped at `limit`
+    /// bytes (e.g. [`recovery_symbols_response_limit`] of the blob's layout and `ids.len()`).
+    /// Unverified: the caller checks each symbol against the metadata.
+    pub async fn list_recovery_symbols_with_limit(
+        &self,
+        blob_id: &BlobId,
+        ids: &[api::SymbolId],
+        proof_axis: Option<SliverType>,
+        limit: usize,
+    ) -> Result<Vec<GeneralRecoverySymbol>, NodeClientError> {
+        self.get_bcs(
+            &api::recovery_symbol_ids_path(blob_id, ids, proof_axis),
+            limit,
+        )
+        .await
+    }
+
     /// POST an inconsistency proof; the node answers its signed invalid-blob-ID attestation.
     pub async fn submit_inconsistency_proof(
         &self,

@@ -13,7 +13,7 @@ use std::{
 };
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, RawQuery, State},
     http::{header::CONTENT_TYPE, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
@@ -29,7 +29,7 @@ use walrus_core::{
 };
 
 use crate::api::{
-    ApiSuccess, BlobIdPath, BlobStatus, ErrorReason, RecoverySymbolsQuery, SliverPath,
+    ApiSuccess, BlobIdPath, BlobStatus, ErrorReason, RecoverySymbolsRequest, SliverPath, SymbolId,
     BCS_CONTENT_TYPE, BLOB_STATUS_ENDPOINT, METADATA_ENDPOINT, RECOVERY_SYMBOLS_ENDPOINT,
     SLIVER_ENDPOINT,
 };
@@ -72,6 +72,45 @@ pub fn recovery_symbols(
             match target_type {
                 SliverType::Primary => symbol_of(&pair.secondary, layout, target),
                 SliverType::Secondary => symbol_of(&pair.primary, layout, target),
+            }
+        })
+        .collect()
+}
+
+/// The genuine recovery symbols a holder of `pairs` of `blob` answers for the symbol IDs `ids`
+/// (the list form of the route): each from its secondary sliver (for rebuilding the primary
+/// sliver) or its primary sliver (for the secondary one), of `proof_axis` if given, else
+/// whichever is held (secondary first); IDs of slivers not held are left out.
+///
+/// # Panics
+///
+/// If an ID is out of range for the blob's shard count.
+pub fn symbols_by_id(
+    blob: &EncodedBlob,
+    pairs: &[SliverPairIndex],
+    ids: &[SymbolId],
+    proof_axis: Option<SliverType>,
+) -> Vec<GeneralRecoverySymbol> {
+    let layout = blob.metadata.layout();
+    let n = blob.metadata.config().n_shards();
+    ids.iter()
+        .filter_map(|id| {
+            let in_secondary = SliverPairIndex(n - 1 - id.secondary.get());
+            let in_primary = SliverPairIndex(id.primary.get());
+            let by_secondary = pairs.contains(&in_secondary).then(|| {
+                let pair = &blob.sliver_pairs[usize::from(in_secondary.0)];
+                symbol_of(&pair.secondary, layout, id.primary)
+            });
+            let by_primary = || {
+                pairs.contains(&in_primary).then(|| {
+                    let pair = &blob.sliver_pairs[usize::from(in_primary.0)];
+                    symbol_of(&pair.primary, layout, id.secondary)
+                })
+            };
+            match proof_axis {
+                Some(SliverType::Secondary) => by_secondary,
+                Some(SliverType::Primary) => by_primary(),
+                None => by_secondary.or_else(by_primary),
             }
         })
         .collect()
@@ -340,19 +379,38 @@ async fn sliver(State(mock): MockState, Path(path): Path<SliverPath>) -> Respons
     }
 }
 
-async fn recovery_symbols_route(
-    State(mock): MockState,
-    Query(query): Query<RecoverySymbolsQuery>,
-) -> Response {
+async fn recovery_symbols_route(State(mock): MockState, RawQuery(query): RawQuery) -> Response {
     if let Some(response) = mock.arrive(Route::RecoverySymbols).await {
         return response;
     }
-    let mut target = query.target_index();
-    if mock.behavior == Behavior::WrongPosition {
-        let n_shards = mock.blob.metadata.config().n_shards();
-        target = SliverIndex((target.get() + 1) % n_shards);
-    }
-    let symbols = recovery_symbols(&mock.blob, &mock.pairs, target, query.target_type);
+    let n_shards = mock.blob.metadata.config().n_shards();
+    // `WrongPosition`: genuine symbols for the next target instead.
+    let shift = |target: SliverIndex| {
+        if mock.behavior == Behavior::WrongPosition {
+            SliverIndex((target.get() + 1) % n_shards)
+        } else {
+            target
+        }
+    };
+    let symbols = match RecoverySymbolsRequest::parse(query.as_deref()) {
+        Ok(RecoverySymbolsRequest::Target(query)) => recovery_symbols(
+            &mock.blob,
+            &mock.pairs,
+            shift(query.target_index()),
+            query.target_type,
+        ),
+        Ok(RecoverySymbolsRequest::Ids { ids, proof_axis }) => {
+            let ids: Vec<SymbolId> = ids
+                .into_iter()
+                .map(|id| match proof_axis {
+                    Some(SliverType::Primary) => SymbolId::new(id.primary, shift(id.secondary)),
+                    _ => SymbolId::new(shift(id.primary), id.secondary),
+                })
+                .collect();
+            symbols_by_id(&mock.blob, &mock.pairs, &ids, proof_axis)
+        }
+        Err(_) => return error_response(ErrorReason::InvalidRequest),
+    };
     if mock.behavior == Behavior::CorruptSymbols {
         return bcs_of(&forge(symbols));
     }

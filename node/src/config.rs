@@ -15,8 +15,9 @@
 //! initial_shared_version = 1
 //!
 //! [recovery]                  # optional
-//! max_concurrent_blobs = 4
-//! max_concurrent_requests = 16
+//! max_concurrent_blobs = 16
+//! max_concurrent_requests = 64
+//! max_in_flight_bytes = 268435456    # symbols and rebuilt slivers held at once (256 MiB)
 //!
 //! [limits]                    # optional: load shedding (429 + Retry-After beyond)
 //! max_concurrent_symbol_requests = 4   # default: twice the cores
@@ -84,19 +85,28 @@ pub struct RecoverySection {
     /// Blobs recovered at the same time.
     #[serde(default = "default_blobs")]
     pub max_concurrent_blobs: usize,
-    /// Requests to peers in flight at the same time.
+    /// Requests to peers in flight at the same time (each asks one peer for the symbols of
+    /// every missing sliver of one axis of a blob it can help with).
     #[serde(default = "default_requests")]
     pub max_concurrent_requests: usize,
+    /// Bytes of symbols and rebuilt slivers held at the same time, estimated from each blob's
+    /// layout (a larger blob is rebuilt a few slivers at a time): bounds the worker's memory
+    /// however many blobs wait.
+    #[serde(default = "default_in_flight_bytes")]
+    pub max_in_flight_bytes: usize,
     /// Wait before retrying a failed recovery, in milliseconds.
     #[serde(default = "default_retry_ms")]
     pub retry_delay_ms: u64,
 }
 
 fn default_blobs() -> usize {
-    4
+    RecoveryLimits::default().max_concurrent_blobs
 }
 fn default_requests() -> usize {
-    16
+    RecoveryLimits::default().max_concurrent_requests
+}
+fn default_in_flight_bytes() -> usize {
+    RecoveryLimits::default().max_in_flight_bytes
 }
 fn default_retry_ms() -> u64 {
     2_000
@@ -107,6 +117,7 @@ impl Default for RecoverySection {
         Self {
             max_concurrent_blobs: default_blobs(),
             max_concurrent_requests: default_requests(),
+            max_in_flight_bytes: default_in_flight_bytes(),
             retry_delay_ms: default_retry_ms(),
         }
     }
@@ -217,6 +228,7 @@ impl NodeConfig {
         RecoveryLimits {
             max_concurrent_blobs: self.recovery.max_concurrent_blobs,
             max_concurrent_requests: self.recovery.max_concurrent_requests,
+            max_in_flight_bytes: self.recovery.max_in_flight_bytes,
             retry_delay: Duration::from_millis(self.recovery.retry_delay_ms),
         }
     }

@@ -3,6 +3,7 @@
 //! the metadata before it touches the store; every write is durable before it returns.
 
 use std::{
+    collections::BTreeMap,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc, RwLock,
@@ -25,7 +26,9 @@ use walrus_core::{
     metadata::{BlobMetadata, BlobMetadataWithId, VerifiedBlobMetadataWithId},
     BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType,
 };
-use walrus_node_client::api::{BlobStatus, ErrorReason, StoredOnNodeStatus, SyncShardResponse};
+use walrus_node_client::api::{
+    self, BlobStatus, ErrorReason, StoredOnNodeStatus, SymbolId, SyncShardResponse,
+};
 
 use crate::{
     committee::CommitteeView,
@@ -631,8 +634,9 @@ impl StorageNode {
             .sign_message(&Confirmation::for_blob(view.epoch, blob_id, blob_type)))
     }
 
-    /// `GET recoverySymbols`: one symbol (with its proof) from every sliver of the orthogonal
-    /// axis this node holds, for rebuilding sliver `target` of `target_type`.
+    /// `GET recoverySymbols?targetSliver&targetType`: one symbol (with its proof) from every
+    /// sliver of the orthogonal axis this node serves, for rebuilding sliver `target` of
+    /// `target_type`.
     pub async fn recovery_symbols(
         &self,
         blob_id: BlobId,
@@ -647,21 +651,131 @@ impl StorageNode {
                 format!("target sliver {} out of range (n = {n})", target.get()),
             ));
         }
-        let pairs = self.committee().served_pairs(&blob_id);
+        let source_axis = target_type.orthogonal();
+        let mut plan = SymbolPlan::new();
+        for pair in self.committee().served_pairs(&blob_id) {
+            if pair.sliver_index(source_axis, n).is_some() {
+                plan.entry((source_axis, pair)).or_default().push(target);
+            }
+        }
+        self.compute_symbols(blob_id, metadata, plan).await
+    }
+
+    /// `GET recoverySymbols?id=...[&proofAxis]`: the symbols named by `ids` that this node can
+    /// prove from the slivers it serves: symbol `(P, S)` from secondary sliver `S` (a symbol
+    /// for rebuilding primary sliver `P`) or from primary sliver `P` (for secondary sliver
+    /// `S`), of `proof_axis` if given, else whichever is served (secondary first). Symbols of
+    /// slivers not served or not stored are left out. Each source sliver is read and expanded
+    /// once, however many of its symbols are asked. At most
+    /// [`api::max_symbol_ids_per_request`] IDs for the blob's layout (INVALID_REQUEST
+    /// beyond).
+    pub async fn recovery_symbols_by_id(
+        &self,
+        blob_id: BlobId,
+        ids: &[SymbolId],
+        proof_axis: Option<SliverType>,
+    ) -> Result<Vec<GeneralRecoverySymbol>, NodeError> {
+        let metadata = self.verified_metadata(&blob_id).await?;
+        let n = metadata.config().n_shards();
+        let most = api::max_symbol_ids_per_request(metadata.layout());
+        if ids.len() > most {
+            return Err(NodeError::new(
+                ErrorReason::InvalidRequest,
+                format!(
+                    "{} symbol IDs asked; at most {most} per request for this blob",
+                    ids.len()
+                ),
+            ));
+        }
+        if let Some(id) = ids
+            .iter()
+            .find(|id| id.primary.get() >= n || id.secondary.get() >= n)
+        {
+            return Err(NodeError::new(
+                ErrorReason::InvalidRequest,
+                format!("symbol {id} out of range (n = {n})"),
+            ));
+        }
+        self.symbols_by_id(metadata, ids, proof_axis).await
+    }
+
+    /// The symbols named by `ids` that this node can prove from the slivers it serves (as
+    /// [`Self::recovery_symbols_by_id`], without its checks) for the blob of `metadata`.
+    pub(crate) async fn symbols_by_id(
+        &self,
+        metadata: VerifiedBlobMetadataWithId,
+        ids: &[SymbolId],
+        proof_axis: Option<SliverType>,
+    ) -> Result<Vec<GeneralRecoverySymbol>, NodeError> {
+        let blob_id = *metadata.blob_id();
+        let n = metadata.config().n_shards();
+        let view = self.committee();
+        let mut plan = SymbolPlan::new();
+        for id in ids {
+            // The pair holding secondary sliver `S` is `n - 1 - S`; primary sliver `P`, `P`.
+            let (Some(in_secondary), in_primary) = (
+                n.saturating_sub(1)
+                    .checked_sub(id.secondary.get())
+                    .map(SliverPairIndex),
+                SliverPairIndex(id.primary.get()),
+            ) else {
+                continue;
+            };
+            let by_secondary = view.serves_pair(&blob_id, in_secondary).then_some((
+                SliverType::Secondary,
+                in_secondary,
+                id.primary,
+            ));
+            let by_primary = view.serves_pair(&blob_id, in_primary).then_some((
+                SliverType::Primary,
+                in_primary,
+                id.secondary,
+            ));
+            let source = match proof_axis {
+                Some(SliverType::Secondary) => by_secondary,
+                Some(SliverType::Primary) => by_primary,
+                None => by_secondary.or(by_primary),
+            };
+            if let Some((axis, pair, target)) = source {
+                plan.entry((axis, pair)).or_default().push(target);
+            }
+        }
+        self.compute_symbols(blob_id, metadata, plan).await
+    }
+
+    /// The symbols of `plan` (source sliver -> targets), off the runtime: each source sliver
+    /// read and expanded once; sources not stored give nothing.
+    async fn compute_symbols(
+        &self,
+        blob_id: BlobId,
+        metadata: VerifiedBlobMetadataWithId,
+        plan: SymbolPlan,
+    ) -> Result<Vec<GeneralRecoverySymbol>, NodeError> {
+        if plan.is_empty() {
+            return Ok(Vec::new());
+        }
         let store = self.store.clone();
         blocking(move || {
             let mut symbols = Vec::new();
-            for pair in pairs {
-                let symbol = match target_type {
-                    // Primary targets are rebuilt from symbols of secondary slivers.
-                    SliverType::Primary => {
-                        source_symbol::<Secondary>(&store, &blob_id, pair, &metadata, target)?
-                    }
-                    SliverType::Secondary => {
-                        source_symbol::<Primary>(&store, &blob_id, pair, &metadata, target)?
-                    }
-                };
-                symbols.extend(symbol);
+            for ((axis, pair), targets) in plan {
+                match axis {
+                    SliverType::Primary => source_symbols::<Primary>(
+                        &store,
+                        &blob_id,
+                        pair,
+                        &metadata,
+                        &targets,
+                        &mut symbols,
+                    )?,
+                    SliverType::Secondary => source_symbols::<Secondary>(
+                        &store,
+                        &blob_id,
+                        pair,
+                        &metadata,
+                        &targets,
+                        &mut symbols,
+                    )?,
+                }
             }
             Ok(symbols)
         })
@@ -879,22 +993,30 @@ pub(crate) fn pair_sliver_index(
     })
 }
 
-/// The recovery symbol for `target` from our sliver of axis `T` in pair `pair`, if stored.
-fn source_symbol<T: EncodingAxis>(
+/// Which symbols to compute: the targets of each source sliver (axis, pair).
+type SymbolPlan = BTreeMap<(SliverType, SliverPairIndex), Vec<SliverIndex>>;
+
+/// Appends to `out` the recovery symbols for `targets` from our sliver of axis `T` in pair
+/// `pair`, if stored (expanded once for all of them).
+fn source_symbols<T: EncodingAxis>(
     store: &NodeStore,
     blob_id: &BlobId,
     pair: SliverPairIndex,
     metadata: &VerifiedBlobMetadataWithId,
-    target: SliverIndex,
-) -> Result<Option<GeneralRecoverySymbol>, NodeError> {
+    targets: &[SliverIndex],
+    out: &mut Vec<GeneralRecoverySymbol>,
+) -> Result<(), NodeError> {
     let Some(sliver) = store.sliver::<T>(blob_id, pair)? else {
-        return Ok(None);
+        return Ok(());
     };
     let expanded = ExpandedSliver::new(&sliver, metadata.layout())
         .map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))?;
-    Ok(expanded
-        .recovery_symbol(target)
-        .map(|symbol| GeneralRecoverySymbol::from_recovery_symbol(symbol, target)))
+    out.extend(targets.iter().filter_map(|target| {
+        expanded
+            .recovery_symbol(*target)
+            .map(|symbol| GeneralRecoverySymbol::from_recovery_symbol(symbol, *target))
+    }));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1025,6 +1147,88 @@ mod tests {
                 sliver_count: count,
             },
         ))
+    }
+
+    #[tokio::test]
+    async fn symbols_by_id_come_from_the_served_slivers() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = node(dir.path(), false);
+        let blob = store_blobs(&node, 1).remove(0);
+        let blob_id = *blob.metadata.blob_id();
+        let [pair] = node.committee().own_pairs(&blob_id)[..] else {
+            panic!("one pair");
+        };
+        let primary = pair.primary_sliver_index();
+        let secondary = pair.secondary_sliver_index(N).unwrap();
+        // Every symbol of the served secondary sliver, every symbol of the served primary
+        // sliver, and one in neither.
+        let mut ids: Vec<SymbolId> = (0..N)
+            .map(|p| SymbolId::new(SliverIndex(p), secondary))
+            .chain((0..N).map(|s| SymbolId::new(primary, SliverIndex(s))))
+            .chain([SymbolId::new(
+                SliverIndex((primary.get() + 1) % N),
+                SliverIndex((secondary.get() + 1) % N),
+            )])
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let metadata = &blob.metadata;
+
+        // Proven in the secondary sliver: one symbol per primary target, as the one-target
+        // form answers them, each verifying.
+        let symbols = node
+            .recovery_symbols_by_id(blob_id, &ids, Some(SliverType::Secondary))
+            .await
+            .unwrap();
+        assert_eq!(symbols.len(), usize::from(N));
+        for symbol in &symbols {
+            let target = symbol.target_index;
+            assert_eq!(symbol.target_type(), SliverType::Primary);
+            let single = node
+                .recovery_symbols(blob_id, target, SliverType::Primary)
+                .await
+                .unwrap();
+            assert_eq!(single, std::slice::from_ref(symbol));
+            let typed = symbol
+                .clone()
+                .into_recovery_symbol::<Primary>(target)
+                .unwrap();
+            assert_eq!(typed.symbol.index, secondary.get());
+            typed.verify(metadata, target).unwrap();
+        }
+        // Proven in the primary sliver: one symbol per secondary target.
+        let symbols = node
+            .recovery_symbols_by_id(blob_id, &ids, Some(SliverType::Primary))
+            .await
+            .unwrap();
+        assert_eq!(symbols.len(), usize::from(N));
+        for symbol in symbols {
+            let target = symbol.target_index;
+            let typed = symbol.into_recovery_symbol::<Secondary>(target).unwrap();
+            assert_eq!(typed.symbol.index, primary.get());
+            typed.verify(metadata, target).unwrap();
+        }
+        // Either: the secondary sliver's where both hold the symbol.
+        let symbols = node
+            .recovery_symbols_by_id(blob_id, &ids, None)
+            .await
+            .unwrap();
+        assert_eq!(symbols.len(), usize::from(2 * N - 1));
+
+        // Out of range, or more IDs than one answer may hold.
+        let out_of_range = [SymbolId::new(SliverIndex(N), SliverIndex(0))];
+        let error = node
+            .recovery_symbols_by_id(blob_id, &out_of_range, None)
+            .await
+            .unwrap_err();
+        assert_eq!(error.reason, ErrorReason::InvalidRequest);
+        let most = api::max_symbol_ids_per_request(metadata.layout());
+        let too_many = vec![ids[0]; most + 1];
+        let error = node
+            .recovery_symbols_by_id(blob_id, &too_many, None)
+            .await
+            .unwrap_err();
+        assert_eq!(error.reason, ErrorReason::InvalidRequest);
     }
 
     #[tokio::test]

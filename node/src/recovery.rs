@@ -7,27 +7,37 @@
 //!
 //! Work comes from the durable recovery list in the store (filled by the follower in the same
 //! transaction as the `BlobCertified` event), so a crash mid-recovery resumes. At most
-//! `max_concurrent_blobs` blobs are recovered at once and at most `max_concurrent_requests`
-//! symbol requests are in flight, so a node catching up does not flood its peers.
+//! `max_concurrent_blobs` blobs are recovered at once, at most `max_concurrent_requests` symbol
+//! requests are in flight (so a node catching up does not flood its peers), and the symbols
+//! and rebuilt slivers held at once are bounded by `max_in_flight_bytes`, estimated from each
+//! blob's layout before its symbols are asked: memory stays bounded however many blobs wait.
+//!
+//! A blob's missing slivers are rebuilt one axis at a time, all slivers of the axis together:
+//! each peer is asked once for the symbols of every missing sliver it can help with, in one
+//! request of the list form of `GET recoverySymbols` (`?id=<P-S>&...&proofAxis=`, named symbol
+//! by symbol, so that a peer sends only what is still missing); the rebuilt slivers are stored
+//! concurrently (one group commit).
 //!
 //! Peers may lie, and recovery must not stall on them. Every answer is checked when it arrives,
 //! never trusted for arriving first (`collect_symbols`): a peer's answer is capped, before it
-//! is decoded, at what the symbols of the shards it holds for the blob can weigh; each symbol
-//! must be for the sliver asked (axis and target index), come from a source sliver of a shard
-//! the peer holds in the current committee, once, and verify against the verified metadata
-//! (large answers are verified on the blocking pool). Only such symbols are kept (one per
-//! source sliver); anything else makes the answer a lie. Peers are asked in order, each at
-//! most once per sliver, just enough to cover the shortfall; more when answers fall short or
+//! is decoded, at what the symbols asked can weigh; each symbol must be one that was asked of
+//! that peer (axis, target sliver and source sliver, which is one of a shard the peer holds in
+//! the current committee), once, and verify against the verified metadata (large answers are
+//! verified on the blocking pool). Only such symbols are kept (one per source sliver and
+//! target); anything else makes the answer a lie. Peers are asked in order, each at most once
+//! per sliver, just enough to cover every sliver's shortfall; more when answers fall short or
 //! when a request has been out for `HEDGE_AFTER` (a silent peer does not hold the recovery
-//! up). When every peer was asked and valid symbols are still short, the attempt fails and the
-//! blob is retried after `retry_delay`. Liars are recorded in the worker's `LiarBook` (warned
-//! about, counted in `walrus_node_recovery_lies_total`) and asked last from then on; a record
-//! is forgotten `LIE_MEMORY` after the peer's last lie, and the book is bounded. Metadata
-//! fetched from peers are capped by the shard count and must verify against the blob ID, or
-//! the answer is a lie too.
+//! up). A peer that answers 429 (its symbol computations are busy) is asked again after a
+//! short pause, a few times. When every peer was asked and valid symbols are still short, the
+//! slivers rebuilt are kept and the blob is retried after `retry_delay`. Liars are recorded in
+//! the worker's `LiarBook` (warned about, counted in `walrus_node_recovery_lies_total`) and
+//! asked last from then on; a record is forgotten `LIE_MEMORY` after the peer's last lie, and
+//! the book is bounded. Metadata fetched from peers are capped by the shard count and must
+//! verify against the blob ID, or the answer is a lie too.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque},
+    cmp::Reverse,
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     sync::{Arc, Mutex, OnceLock},
     time::{Duration, Instant},
 };
@@ -40,15 +50,17 @@ use walrus_chain::client::WalrusClient;
 use walrus_core::{
     crypto::Threshold,
     encoding::{
-        recover_sliver, EncodingAxis, EncodingConfig, GeneralRecoverySymbol,
+        recover_sliver, EitherDecodingSymbol, EncodingAxis, EncodingConfig, GeneralRecoverySymbol,
         InconsistencyProofEither, Primary, RecoveryError, RecoverySymbol, Secondary,
         SymbolVerificationError,
     },
+    merkle::Node,
     messages::{InvalidBlobCertificate, SignedInvalidBlobIdMsg},
     metadata::{BlobMetadataWithId, VerifiedBlobMetadataWithId},
     BlobId, ObjectId, ShardIndex, SliverIndex, SliverPairIndex, SliverType,
 };
 use walrus_node_client::{
+    api::{max_symbol_ids_per_request, ErrorReason, SymbolId},
     client::{metadata_response_limit, recovery_symbols_response_limit},
     NodeClient, NodeClientError,
 };
@@ -76,6 +88,9 @@ pub struct RecoveryLimits {
     pub max_concurrent_blobs: usize,
     /// Symbol (and metadata) requests to peers in flight at the same time.
     pub max_concurrent_requests: usize,
+    /// Bytes of symbols and rebuilt slivers held at the same time (estimated per blob from its
+    /// layout; a blob larger than this is rebuilt a few slivers at a time).
+    pub max_in_flight_bytes: usize,
     /// Wait before retrying a blob whose recovery failed.
     pub retry_delay: Duration,
 }
@@ -83,8 +98,9 @@ pub struct RecoveryLimits {
 impl Default for RecoveryLimits {
     fn default() -> Self {
         Self {
-            max_concurrent_blobs: 4,
-            max_concurrent_requests: 16,
+            max_concurrent_blobs: 16,
+            max_concurrent_requests: 64,
+            max_in_flight_bytes: 256 << 20,
             retry_delay: Duration::from_secs(2),
         }
     }
@@ -114,6 +130,8 @@ pub(crate) struct Worker {
     http: reqwest::Client,
     limits: RecoveryLimits,
     requests: Arc<Semaphore>,
+    /// The memory budget, in KiB (`max_in_flight_bytes`).
+    memory: Arc<Semaphore>,
     in_flight: Mutex<HashSet<BlobId>>,
     liars: LiarBook,
 }
@@ -132,6 +150,7 @@ impl Worker {
             http,
             limits,
             requests: Arc::new(Semaphore::new(limits.max_concurrent_requests.max(1))),
+            memory: Arc::new(Semaphore::new(budget_kib(limits.max_in_flight_bytes))),
             in_flight: Mutex::new(HashSet::new()),
             liars: LiarBook::default(),
         })
@@ -206,6 +225,11 @@ impl Worker {
     /// previous owners of the moved shards), those with the fewest remembered lies first
     /// (committee order among equals).
     fn peers(&self) -> Vec<Peer> {
+        self.peers_by(|_| ())
+    }
+
+    /// Like [`Self::peers`], ordered by `key` among peers with as many remembered lies.
+    fn peers_by<K: Ord>(&self, key: impl Fn(&Peer) -> K) -> Vec<Peer> {
         let view = self.node.committee();
         let mut peers: Vec<Peer> = view
             .serving_peers()
@@ -225,7 +249,7 @@ impl Worker {
                     })
             })
             .collect();
-        self.liars.order(&mut peers, Instant::now());
+        self.liars.order(&mut peers, Instant::now(), key);
         peers
     }
 
@@ -278,7 +302,7 @@ impl Worker {
                 .map_err(NodeError::from)?;
             return Ok(());
         }
-        let mut missing = self.node.missing_slivers(&blob_id)?;
+        let missing = self.node.missing_slivers(&blob_id)?;
         let has_metadata = self
             .node
             .store()
@@ -292,42 +316,41 @@ impl Worker {
                 .map_err(NodeError::from)?;
             return Ok(());
         }
-        tracing::info!(%blob_id, missing = missing.len(), has_metadata, "recovering");
-        let metadata = self.metadata(&blob_id, view.n_shards).await?;
-        // Primary slivers first: each one rebuilt is a free symbol for every secondary sliver
-        // we rebuild after it. But a primary sliver needs `n - f` symbols: if our peers hold
-        // fewer shards (we hold more than `f`), rebuild the secondary slivers first (`n - 2f`
-        // symbols each); their symbols then complete the primaries.
-        let peer_shards = usize::from(view.n_shards).saturating_sub(view.own_shards.len());
-        let primaries_first =
-            peer_shards >= metadata.config().n_symbols_in_sliver(SliverType::Primary);
-        missing.sort_by_key(|(_, axis)| (*axis == SliverType::Primary) != primaries_first);
-        for (pair, axis) in missing {
-            let result = match axis {
-                SliverType::Primary => self.recover_one::<Primary>(&metadata, pair).await,
-                SliverType::Secondary => self.recover_one::<Secondary>(&metadata, pair).await,
-            };
-            match result {
-                Ok(()) => {}
-                Err(RecoveryFailure::Sliver {
-                    error: RecoveryError::Inconsistent(proof),
-                    ..
-                }) => {
-                    self.node
-                        .metrics()
-                        .recoveries
-                        .with_label_values(&["inconsistent"])
-                        .inc();
-                    tracing::warn!(%blob_id, "inconsistent encoding: proving the blob invalid");
-                    self.prove_invalid(blob_id, *proof).await?;
-                    self.node
-                        .store()
-                        .finish_recovery(&blob_id)
-                        .map_err(NodeError::from)?;
-                    return Ok(());
-                }
-                Err(error) => return Err(error),
+        tracing::debug!(%blob_id, missing = missing.len(), has_metadata, "recovering");
+        // Fetched metadata are stored with the first slivers rebuilt (one commit).
+        let (metadata, mut unstored) = match self.node.verified_metadata(&blob_id).await {
+            Ok(metadata) => (metadata, None),
+            Err(_) => {
+                let metadata = self.fetch_metadata(&blob_id, view.n_shards).await?;
+                (metadata.clone(), Some(metadata))
             }
+        };
+        let rebuilt = self
+            .rebuild_missing(&metadata, &missing, &mut unstored)
+            .await;
+        if let Some(metadata) = unstored {
+            self.node.store_fetched_metadata(&metadata).await?;
+        }
+        match rebuilt {
+            Ok(()) => {}
+            Err(RecoveryFailure::Sliver {
+                error: RecoveryError::Inconsistent(proof),
+                ..
+            }) => {
+                self.node
+                    .metrics()
+                    .recoveries
+                    .with_label_values(&["inconsistent"])
+                    .inc();
+                tracing::warn!(%blob_id, "inconsistent encoding: proving the blob invalid");
+                self.prove_invalid(blob_id, *proof).await?;
+                self.node
+                    .store()
+                    .finish_recovery(&blob_id)
+                    .map_err(NodeError::from)?;
+                return Ok(());
+            }
+            Err(error) => return Err(error),
         }
         self.node
             .store()
@@ -338,7 +361,7 @@ impl Worker {
             .recoveries
             .with_label_values(&["ok"])
             .inc();
-        tracing::info!(%blob_id, "recovered");
+        tracing::debug!(%blob_id, "recovered");
         Ok(())
     }
 
@@ -349,12 +372,8 @@ impl Worker {
         blob_id: &BlobId,
         n_shards: u16,
     ) -> Result<VerifiedBlobMetadataWithId, RecoveryFailure> {
-        let config = EncodingConfig::new(n_shards).map_err(|e| {
-            NodeError::new(
-                walrus_node_client::api::ErrorReason::Internal,
-                e.to_string(),
-            )
-        })?;
+        let config = EncodingConfig::new(n_shards)
+            .map_err(|e| NodeError::new(ErrorReason::Internal, e.to_string()))?;
         let limit = metadata_response_limit(n_shards);
         // Peers in order (fewest lies first), one more each time `HEDGE_AFTER` passes
         // without a valid answer, so a silent peer cannot stall the recovery.
@@ -428,42 +447,177 @@ impl Worker {
         Err(RecoveryFailure::NoMetadata)
     }
 
-    /// Rebuilds the sliver of axis `T` in `pair` from our own and peers' verified symbols
-    /// ([`collect_symbols`]), and stores it.
-    async fn recover_one<T: EncodingAxis>(
+    /// Rebuilds and stores the `missing` slivers of the blob of `metadata`, one axis at a time
+    /// (`unstored`: metadata to store with the first slivers, taken once stored).
+    async fn rebuild_missing(
         &self,
         metadata: &VerifiedBlobMetadataWithId,
-        pair: SliverPairIndex,
+        missing: &[(SliverPairIndex, SliverType)],
+        unstored: &mut Option<VerifiedBlobMetadataWithId>,
+    ) -> Result<(), RecoveryFailure> {
+        // One axis first, then the other: each sliver rebuilt first is a free symbol for every
+        // sliver of the other axis rebuilt after it, so the second axis has every source
+        // sliver, its systematic ones included (a copy, no Reed-Solomon decode). The first axis
+        // decodes only if we miss one of its systematic source slivers (of the other axis):
+        // start with the axis for which we miss none, if any (primaries by default). A
+        // primary sliver needs `n - f` symbols: if our peers hold fewer shards (we hold more
+        // than `f`), the secondary slivers (`n - 2f` symbols each) come first regardless.
+        let view = self.node.committee();
+        let config = metadata.config();
+        let n = config.n_shards();
+        let peer_shards = usize::from(n).saturating_sub(view.own_shards.len());
+        let decodes_first = |axis: SliverType| {
+            let systematic = required_u16(config.n_symbols_in_sliver(axis));
+            missing.iter().any(|(pair, missing_axis)| {
+                *missing_axis == axis.orthogonal()
+                    && pair
+                        .sliver_index(*missing_axis, n)
+                        .is_some_and(|index| index.get() < systematic)
+            })
+        };
+        let primaries_first = peer_shards >= config.n_symbols_in_sliver(SliverType::Primary)
+            && (!decodes_first(SliverType::Primary) || decodes_first(SliverType::Secondary));
+        let axes = if primaries_first {
+            [SliverType::Primary, SliverType::Secondary]
+        } else {
+            [SliverType::Secondary, SliverType::Primary]
+        };
+        for axis in axes {
+            let pairs: Vec<SliverPairIndex> = missing
+                .iter()
+                .filter(|(_, missing_axis)| *missing_axis == axis)
+                .map(|(pair, _)| *pair)
+                .collect();
+            if pairs.is_empty() {
+                continue;
+            }
+            match axis {
+                SliverType::Primary => {
+                    self.recover_axis::<Primary>(metadata, &pairs, unstored)
+                        .await?
+                }
+                SliverType::Secondary => {
+                    self.recover_axis::<Secondary>(metadata, &pairs, unstored)
+                        .await?
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the slivers of axis `T` in `pairs` from our own and peers' verified symbols
+    /// ([`collect_symbols`]) and stores them: as many at a time as the memory budget allows.
+    /// Slivers rebuilt are stored even if others fall short (the first shortfall is the
+    /// error); an inconsistent encoding is the error at once (nothing of its chunk stored).
+    async fn recover_axis<T: EncodingAxis>(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+        pairs: &[SliverPairIndex],
+        unstored: &mut Option<VerifiedBlobMetadataWithId>,
+    ) -> Result<(), RecoveryFailure>
+    where
+        InconsistencyProofEither: From<walrus_core::encoding::InconsistencyProof<T>>,
+    {
+        let n = metadata.config().n_shards();
+        let per_sliver = sliver_memory(metadata, T::TYPE);
+        let budget = self.limits.max_in_flight_bytes.max(1);
+        // At least two chunks (of this or other blobs) fit in the budget at once.
+        let chunk = (budget / 2 / per_sliver).clamp(1, pairs.len().max(1));
+        let mut shortfall = None;
+        for pairs in pairs.chunks(chunk) {
+            let kib = budget_kib(per_sliver.saturating_mul(pairs.len()))
+                .min(budget_kib(budget))
+                .max(1);
+            let _memory = self
+                .memory
+                .clone()
+                .acquire_many_owned(u32::try_from(kib).unwrap_or(u32::MAX))
+                .await
+                .map_err(|error| NodeError::new(ErrorReason::Unavailable, error.to_string()))?;
+            let targets = pairs
+                .iter()
+                .map(|pair| Ok((pair_sliver_index(T::TYPE, *pair, n)?, *pair)))
+                .collect::<Result<BTreeMap<SliverIndex, SliverPairIndex>, NodeError>>()?;
+            if let Err(error) = self
+                .recover_targets::<T>(metadata, &targets, unstored)
+                .await
+            {
+                match error {
+                    RecoveryFailure::Sliver {
+                        error: RecoveryError::NotEnoughSymbols { .. },
+                        ..
+                    } => {
+                        shortfall.get_or_insert(error);
+                    }
+                    error => return Err(error),
+                }
+            }
+        }
+        shortfall.map_or(Ok(()), Err)
+    }
+
+    /// Rebuilds and stores the slivers of axis `T` of `targets` (sliver index -> pair), and
+    /// `unstored` metadata with them.
+    async fn recover_targets<T: EncodingAxis>(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+        targets: &BTreeMap<SliverIndex, SliverPairIndex>,
+        unstored: &mut Option<VerifiedBlobMetadataWithId>,
     ) -> Result<(), RecoveryFailure>
     where
         InconsistencyProofEither: From<walrus_core::encoding::InconsistencyProof<T>>,
     {
         let blob_id = *metadata.blob_id();
         let n = metadata.config().n_shards();
-        let target = pair_sliver_index(T::TYPE, pair, n)?;
         let required = metadata.config().n_symbols_in_sliver(T::TYPE);
-        // Our own orthogonal slivers first: free. They are checked like any answer (a corrupt
-        // store is no reason to build a wrong sliver), but are no lie.
-        let own_answer = self
-            .node
-            .recovery_symbols(blob_id, target, T::TYPE)
-            .await
-            .unwrap_or_default();
-        let own_sources = source_indices(
-            &self.node.committee().own_shards,
-            &blob_id,
-            n,
-            T::Orthogonal::TYPE,
-        );
-        let own = check_answer_off_runtime::<T>(metadata, target, own_sources, own_answer).await?;
+        // Our own orthogonal slivers first (those stored): free. They are checked like any
+        // answer (a corrupt store is no reason to build a wrong sliver), but are no lie.
+        let store = self.node.store().clone();
+        let own_pairs = self.node.committee().own_pairs(&blob_id);
+        let own_sources: BTreeSet<u16> = blocking(move || {
+            let mut sources = BTreeSet::new();
+            for pair in own_pairs {
+                if store.has_sliver(&blob_id, pair, T::Orthogonal::TYPE)? {
+                    sources.extend(pair.sliver_index(T::Orthogonal::TYPE, n).map(|i| i.get()));
+                }
+            }
+            Ok(sources)
+        })
+        .await?;
+        let own_asked: Asked = if own_sources.is_empty() {
+            Asked::new()
+        } else {
+            targets
+                .keys()
+                .map(|target| (target.get(), own_sources.clone()))
+                .collect()
+        };
+        let mut own_answer = Vec::new();
+        for ids in symbol_ids::<T>(&own_asked).chunks(max_symbol_ids_per_request(metadata.layout()))
+        {
+            let symbols = self
+                .node
+                .symbols_by_id(metadata.clone(), ids, Some(T::Orthogonal::TYPE))
+                .await
+                .unwrap_or_default();
+            own_answer.extend(symbols);
+        }
+        let own = check_answer_off_runtime::<T>(metadata, Arc::new(own_asked), own_answer).await?;
         if let Some(problem) = own.lie {
             tracing::error!(%blob_id, %problem, "own recovery symbol refused");
         }
+        // Among honest peers, those holding the most systematic source slivers first (index
+        // below `required`): a sliver whose symbols include every systematic one is a copy,
+        // not a Reed-Solomon decode.
+        let peers = self.peers_by(|peer| {
+            let sources = source_indices(&peer.shards, &blob_id, n, T::Orthogonal::TYPE);
+            Reverse(sources.range(..required_u16(required)).count())
+        });
         let collected = collect_symbols::<T>(
             metadata,
-            target,
+            targets.keys().copied().collect(),
             own.valid,
-            self.peers(),
+            peers,
             &self.requests,
             HEDGE_AFTER,
         )
@@ -473,34 +627,60 @@ impl Worker {
             .recovery_bytes_fetched
             .inc_by(collected.bytes);
         self.note_lies(&blob_id, collected.lies);
-        if collected.symbols.len() < required {
-            return Err(RecoveryFailure::Sliver {
-                axis: T::TYPE,
-                index: target.get(),
-                error: RecoveryError::NotEnoughSymbols {
-                    available: collected.symbols.len(),
-                    required,
-                    rejected: collected.rejected,
-                },
-            });
-        }
-        // Every symbol verified: this either rebuilds the sliver or proves the encoding
-        // inconsistent.
-        let candidates: Vec<RecoverySymbol<T>> = collected.symbols.into_values().collect();
-        let metadata_clone = metadata.clone();
-        let result =
-            blocking(move || Ok(recover_sliver::<T>(&metadata_clone, target, candidates))).await?;
-        match result {
-            Ok(sliver) => {
-                self.node.store_recovered(blob_id, pair, sliver).await?;
-                Ok(())
+        // Every symbol verified: each sliver with enough of them is either rebuilt or proves
+        // the encoding inconsistent.
+        let mut shortfall = None;
+        let mut work = Vec::new();
+        let mut symbols = collected.symbols;
+        for (target, pair) in targets {
+            let candidates = symbols.remove(&target.get()).unwrap_or_default();
+            if candidates.len() < required {
+                shortfall.get_or_insert(RecoveryFailure::Sliver {
+                    axis: T::TYPE,
+                    index: target.get(),
+                    error: RecoveryError::NotEnoughSymbols {
+                        available: candidates.len(),
+                        required,
+                        rejected: collected.rejected,
+                    },
+                });
+                continue;
             }
-            Err(error) => Err(RecoveryFailure::Sliver {
-                axis: T::TYPE,
-                index: target.get(),
-                error,
-            }),
+            work.push((*target, *pair, candidates.into_values().collect::<Vec<_>>()));
         }
+        let metadata_clone = metadata.clone();
+        let rebuilt = blocking(move || {
+            let mut slivers = Vec::with_capacity(work.len());
+            for (target, pair, candidates) in work {
+                match recover_sliver::<T>(&metadata_clone, target, candidates) {
+                    Ok(sliver) => slivers.push((pair, sliver)),
+                    Err(error) => {
+                        return Ok(Err(RecoveryFailure::Sliver {
+                            axis: T::TYPE,
+                            index: target.get(),
+                            error,
+                        }))
+                    }
+                }
+            }
+            Ok(Ok(slivers))
+        })
+        .await??;
+        // Stored concurrently (with the metadata if not stored yet): the store commits them
+        // together.
+        let mut stores = JoinSet::new();
+        if let Some(metadata) = unstored.take_if(|_| !rebuilt.is_empty()) {
+            let node = self.node.clone();
+            stores.spawn(async move { node.store_fetched_metadata(&metadata).await });
+        }
+        for (pair, sliver) in rebuilt {
+            let node = self.node.clone();
+            stores.spawn(async move { node.store_recovered(blob_id, pair, sliver).await });
+        }
+        while let Some(stored) = stores.join_next().await {
+            stored.map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))??;
+        }
+        shortfall.map_or(Ok(()), Err)
     }
 
     /// Shares `proof`, collects invalid-blob attestations of `f + 1` shards and submits the
@@ -558,19 +738,13 @@ impl Worker {
         requests.abort_all();
         if !Threshold::Validity.is_met(weight, view.n_shards) {
             return Err(RecoveryFailure::Node(NodeError::new(
-                walrus_node_client::api::ErrorReason::Unavailable,
+                ErrorReason::Unavailable,
                 format!("only {weight} shards attested that {blob_id} is invalid"),
             )));
         }
-        let certificate = InvalidBlobCertificate::from_signed_messages_and_indices(
-            &signed, &signers,
-        )
-        .map_err(|e| {
-            NodeError::new(
-                walrus_node_client::api::ErrorReason::Internal,
-                e.to_string(),
-            )
-        })?;
+        let certificate =
+            InvalidBlobCertificate::from_signed_messages_and_indices(&signed, &signers)
+                .map_err(|e| NodeError::new(ErrorReason::Internal, e.to_string()))?;
         match self.chain.invalidate_blob_id(&certificate).await {
             Ok(_) => tracing::info!(%blob_id, "submitted the invalid-blob certificate"),
             Err(error) => {
@@ -628,12 +802,13 @@ enum Lie {
     /// A symbol for another sliver than the one asked.
     #[error("symbol for {axis} sliver {index}, not the one asked")]
     WrongTarget { axis: SliverType, index: u16 },
-    /// A symbol from a source sliver of a shard the peer does not hold.
-    #[error("symbol from source sliver {0}, which the peer does not hold")]
-    NotHeld(u16),
-    /// A second symbol from a source sliver.
-    #[error("two symbols from source sliver {0}")]
-    Duplicate(u16),
+    /// A symbol from a source sliver that was not asked for its target (the peer does not
+    /// hold it, or it was not needed).
+    #[error("symbol from source sliver {from} for sliver {target}, which was not asked")]
+    NotAsked { target: u16, from: u16 },
+    /// A second symbol from a source sliver for the same target.
+    #[error("two symbols from source sliver {from} for sliver {target}")]
+    Duplicate { target: u16, from: u16 },
     /// A symbol that does not verify against the metadata.
     #[error("symbol from source sliver {index} does not verify: {error}")]
     Invalid {
@@ -703,30 +878,90 @@ impl LiarBook {
             .map_or(0, |record| record.lies)
     }
 
-    /// Sorts `peers` by their lies remembered at `now`, fewest first (stable).
-    fn order(&self, peers: &mut [Peer], now: Instant) {
-        peers.sort_by_cached_key(|peer| self.lies(&peer.node_id, now));
+    /// Sorts `peers` by their lies remembered at `now`, fewest first, then by `key` (stable).
+    fn order<K: Ord>(&self, peers: &mut [Peer], now: Instant, key: impl Fn(&Peer) -> K) {
+        peers.sort_by_cached_key(|peer| (self.lies(&peer.node_id, now), key(peer)));
     }
+}
+
+/// The symbols asked of a peer (or of our own slivers): target sliver index -> source sliver
+/// indices (on the orthogonal axis).
+type Asked = BTreeMap<u16, BTreeSet<u16>>;
+
+/// The IDs of the symbols of `asked`, for targets of axis `T`.
+fn symbol_ids<T: EncodingAxis>(asked: &Asked) -> Vec<SymbolId> {
+    asked
+        .iter()
+        .flat_map(|(target, sources)| {
+            sources.iter().map(move |source| {
+                SymbolId::for_target(SliverIndex(*target), T::TYPE, SliverIndex(*source))
+            })
+        })
+        .collect()
+}
+
+/// `required` (a symbol count, at most `n_shards`) as a sliver index bound.
+fn required_u16(required: usize) -> u16 {
+    u16::try_from(required).unwrap_or(u16::MAX)
+}
+
+/// The length of the BCS encoding of `symbols` (what a peer sent), computed without encoding
+/// them again.
+fn wire_len(symbols: &[GeneralRecoverySymbol]) -> usize {
+    let uleb_len = |value: usize| (usize::BITS - value.max(1).leading_zeros()).div_ceil(7) as usize;
+    let symbol_len = |symbol: &GeneralRecoverySymbol| {
+        let data = match &symbol.symbol {
+            EitherDecodingSymbol::Primary(symbol) => symbol.data.len(),
+            EitherDecodingSymbol::Secondary(symbol) => symbol.data.len(),
+        };
+        let path = &symbol.proof.path;
+        let nodes: usize = path
+            .iter()
+            .map(|node| match node {
+                Node::Empty => 1,
+                Node::Digest(_) => 33,
+            })
+            .sum();
+        // Axis tag, source index, data, target index, proof path.
+        1 + 2 + uleb_len(data) + data + 2 + uleb_len(path.len()) + nodes
+    };
+    uleb_len(symbols.len()) + symbols.iter().map(symbol_len).sum::<usize>()
+}
+
+/// The memory one sliver of `axis` of the blob of `metadata` takes to rebuild: a symbol with
+/// its proof from every source sliver (at most all of them are collected) and the sliver.
+fn sliver_memory(metadata: &VerifiedBlobMetadataWithId, axis: SliverType) -> usize {
+    let layout = metadata.layout();
+    layout
+        .config
+        .n()
+        .saturating_mul(walrus_core::bounded::max_recovery_symbol_len(layout))
+        .saturating_add(layout.sliver_length(axis))
+        .max(1)
+}
+
+/// `bytes` in the KiB units of the worker's memory budget (at least one).
+fn budget_kib(bytes: usize) -> usize {
+    bytes.div_ceil(1024).clamp(1, Semaphore::MAX_PERMITS)
 }
 
 /// An answer split by [`check_answer`].
 #[derive(Debug)]
 struct CheckedAnswer<T: EncodingAxis> {
-    /// The symbols that are what was asked and verify, one per source sliver.
-    valid: Vec<RecoverySymbol<T>>,
+    /// The symbols that are what was asked and verify, by target, one per source sliver.
+    valid: Vec<(u16, RecoverySymbol<T>)>,
     /// How many symbols were refused.
     rejected: usize,
     /// The first reason a symbol was refused.
     lie: Option<Lie>,
 }
 
-/// Splits `answer` into the symbols that are what was asked (for sliver `target` of axis `T`,
-/// from a source sliver in `sources`, proven against `metadata`; the first valid one per
-/// source sliver) and the refused ones.
+/// Splits `answer` into the symbols that are what was asked (for a target sliver of axis `T`
+/// in `asked`, from a source sliver asked for it, proven against `metadata`; the first valid
+/// one per target and source) and the refused ones.
 fn check_answer<T: EncodingAxis>(
     metadata: &VerifiedBlobMetadataWithId,
-    target: SliverIndex,
-    sources: &BTreeSet<u16>,
+    asked: &Asked,
     answer: Vec<GeneralRecoverySymbol>,
 ) -> CheckedAnswer<T> {
     let mut checked = CheckedAnswer {
@@ -736,20 +971,26 @@ fn check_answer<T: EncodingAxis>(
     };
     let mut seen = BTreeSet::new();
     for symbol in answer {
-        let (axis, index) = (symbol.target_type(), symbol.target_index.get());
-        let verdict = match symbol.into_recovery_symbol::<T>(target) {
-            Err(_) => Err(Lie::WrongTarget { axis, index }),
-            Ok(symbol) => {
-                let source = symbol.symbol.index;
+        let (axis, target) = (symbol.target_type(), symbol.target_index);
+        let sources = asked.get(&target.get()).filter(|_| axis == T::TYPE);
+        let verdict = match (sources, symbol.into_recovery_symbol::<T>(target)) {
+            (Some(sources), Ok(symbol)) => {
+                let (target, source) = (target.get(), symbol.symbol.index);
                 if !sources.contains(&source) {
-                    Err(Lie::NotHeld(source))
-                } else if seen.contains(&source) {
-                    Err(Lie::Duplicate(source))
+                    Err(Lie::NotAsked {
+                        target,
+                        from: source,
+                    })
+                } else if seen.contains(&(target, source)) {
+                    Err(Lie::Duplicate {
+                        target,
+                        from: source,
+                    })
                 } else {
-                    match symbol.verify(metadata, target) {
+                    match symbol.verify(metadata, SliverIndex(target)) {
                         Ok(()) => {
-                            seen.insert(source);
-                            Ok(symbol)
+                            seen.insert((target, source));
+                            Ok((target, symbol))
                         }
                         Err(error) => Err(Lie::Invalid {
                             index: source,
@@ -758,6 +999,10 @@ fn check_answer<T: EncodingAxis>(
                     }
                 }
             }
+            _ => Err(Lie::WrongTarget {
+                axis,
+                index: target.get(),
+            }),
         };
         match verdict {
             Ok(symbol) => checked.valid.push(symbol),
@@ -774,24 +1019,23 @@ fn check_answer<T: EncodingAxis>(
 /// [`INLINE_VERIFY_BYTES`] of symbols.
 async fn check_answer_off_runtime<T: EncodingAxis>(
     metadata: &VerifiedBlobMetadataWithId,
-    target: SliverIndex,
-    sources: BTreeSet<u16>,
+    asked: Arc<Asked>,
     answer: Vec<GeneralRecoverySymbol>,
 ) -> Result<CheckedAnswer<T>, NodeError> {
     let bytes = answer.len().saturating_mul(metadata.layout().symbol_size());
     if bytes <= INLINE_VERIFY_BYTES {
-        return Ok(check_answer(metadata, target, &sources, answer));
+        return Ok(check_answer(metadata, &asked, answer));
     }
     let metadata = metadata.clone();
-    blocking(move || Ok(check_answer(&metadata, target, &sources, answer))).await
+    blocking(move || Ok(check_answer(&metadata, &asked, answer))).await
 }
 
-/// What [`collect_symbols`] gathered for one sliver.
+/// What [`collect_symbols`] gathered.
 #[derive(Debug)]
 struct Collected<T: EncodingAxis> {
-    /// Verified symbols by source sliver index: at least the required number unless every
-    /// peer was asked.
-    symbols: BTreeMap<u16, RecoverySymbol<T>>,
+    /// Verified symbols by target sliver index and source sliver index: at least the
+    /// required number per target unless every peer that could help was asked.
+    symbols: BTreeMap<u16, BTreeMap<u16, RecoverySymbol<T>>>,
     /// Symbols refused.
     rejected: usize,
     /// Bytes of the peers' answers.
@@ -804,27 +1048,70 @@ struct Collected<T: EncodingAxis> {
 #[derive(Debug)]
 struct InFlight {
     node_id: ObjectId,
-    /// The source slivers the peer holds.
-    sources: BTreeSet<u16>,
-    /// How many missing symbols its answer is counted on for (none once it is slow).
-    weight: usize,
+    /// The symbols asked.
+    asked: Arc<Asked>,
+    /// How many missing symbols of each target its answer is counted on for (none once it is
+    /// slow).
+    weights: BTreeMap<u16, usize>,
     /// When it was sent (after waiting for a request permit).
     sent: Arc<OnceLock<Instant>>,
 }
 
-/// Collects verified symbols for sliver `target` of axis `T` of the blob of `metadata`: `own`
-/// (already checked) and then peers' answers, asking `peers` in their order, at most once each
-/// and only those holding a source sliver still missing: just enough to cover the shortfall,
-/// the next ones when answers fall short or a request has been out for `hedge_after` (a slow
-/// request's answer is still used, but no longer counted on), with at most the permits of
-/// `requests` in flight. Each answer is capped at what the peer's shards allow
-/// ([`recovery_symbols_response_limit`]) and checked ([`check_answer`]) as it arrives, so a
-/// liar answering first costs nothing but its own answer. Returns once the required number
-/// of symbols is in or every peer asked has answered.
+/// Most times a request answered 429 (the peer's symbol computations are busy) is sent again.
+const BUSY_RETRIES: u32 = 3;
+
+/// Pause before sending a request answered 429 again (doubling each time).
+const BUSY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Asks `client` for the symbols `ids` of `blob_id` proven in slivers of `proof_axis`, with a
+/// request permit of `permits` while the request is out; `sent` records when it first went
+/// out. A 429 answer is retried after a pause (without holding the permit), a few times.
+async fn ask_symbols(
+    client: NodeClient,
+    blob_id: BlobId,
+    ids: Vec<SymbolId>,
+    proof_axis: SliverType,
+    limit: usize,
+    permits: Arc<Semaphore>,
+    sent: Arc<OnceLock<Instant>>,
+) -> Result<Vec<GeneralRecoverySymbol>, NodeClientError> {
+    let mut attempt = 0;
+    loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return Ok(Vec::new());
+        };
+        let _ = sent.set(Instant::now());
+        let answer = client
+            .list_recovery_symbols_with_limit(&blob_id, &ids, Some(proof_axis), limit)
+            .await;
+        drop(permit);
+        match answer {
+            Err(error)
+                if error.reason() == Some(ErrorReason::RateLimited) && attempt < BUSY_RETRIES =>
+            {
+                tokio::time::sleep(BUSY_PAUSE * 2u32.pow(attempt)).await;
+                attempt += 1;
+            }
+            answer => return answer,
+        }
+    }
+}
+
+/// Collects verified symbols for the slivers `targets` of axis `T` of the blob of `metadata`:
+/// `own` (already checked) and then peers' answers. Peers are asked in their order, each at
+/// most once per target and only for symbols still missing from source slivers it holds: just
+/// enough to cover every target's shortfall; the next ones when answers fall short or a
+/// request has been out for `hedge_after` (a slow request's answer is still used, but no longer
+/// counted on), with at most the permits of `requests` in flight. One request asks a peer for
+/// all the targets it can help with (split if more symbols than one request may name). Each
+/// answer is capped at what the symbols asked can weigh ([`recovery_symbols_response_limit`])
+/// and checked ([`check_answer`]) as it arrives, so a liar answering first costs nothing but
+/// its own answer. Returns once every target has the required number of symbols, or no peer
+/// is left to ask and every request has answered.
 async fn collect_symbols<T: EncodingAxis>(
     metadata: &VerifiedBlobMetadataWithId,
-    target: SliverIndex,
-    own: Vec<RecoverySymbol<T>>,
+    targets: Vec<SliverIndex>,
+    own: Vec<(u16, RecoverySymbol<T>)>,
     peers: Vec<Peer>,
     requests: &Arc<Semaphore>,
     hedge_after: Duration,
@@ -833,63 +1120,119 @@ async fn collect_symbols<T: EncodingAxis>(
     let layout = *metadata.layout();
     let n = layout.config.n_shards();
     let required = layout.config.n_symbols_in_sliver(T::TYPE);
+    let per_request = max_symbol_ids_per_request(&layout);
     let mut collected = Collected {
-        symbols: own.into_iter().map(|s| (s.symbol.index, s)).collect(),
+        symbols: targets
+            .iter()
+            .map(|target| (target.get(), BTreeMap::new()))
+            .collect(),
         rejected: 0,
         bytes: 0,
         lies: Vec::new(),
     };
-    let mut queue: VecDeque<(Peer, BTreeSet<u16>)> = peers
+    for (target, symbol) in own {
+        if let Some(symbols) = collected.symbols.get_mut(&target) {
+            symbols.entry(symbol.symbol.index).or_insert(symbol);
+        }
+    }
+    // Each peer with its source slivers and the targets it was asked for.
+    let mut peers: Vec<(Peer, BTreeSet<u16>, BTreeSet<u16>)> = peers
         .into_iter()
         .map(|peer| {
             let sources = source_indices(&peer.shards, &blob_id, n, T::Orthogonal::TYPE);
-            (peer, sources)
+            (peer, sources, BTreeSet::new())
         })
         .collect();
     let mut fetches = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, InFlight> = HashMap::new();
-    // Asks the next peer that can still bring a missing symbol; false when there is none.
-    let mut ask_next = |symbols: &BTreeMap<u16, RecoverySymbol<T>>,
-                        fetches: &mut JoinSet<_>,
-                        in_flight: &mut HashMap<tokio::task::Id, InFlight>| {
-        while let Some((peer, sources)) = queue.pop_front() {
-            let weight = sources.iter().filter(|s| !symbols.contains_key(s)).count();
-            if weight == 0 {
+    loop {
+        // What each target still lacks beyond what requests in flight are counted on for.
+        let mut pending: BTreeMap<u16, usize> = BTreeMap::new();
+        for request in in_flight.values() {
+            for (target, weight) in &request.weights {
+                *pending.entry(*target).or_default() += weight;
+            }
+        }
+        let short = |symbols: &BTreeMap<u16, BTreeMap<u16, RecoverySymbol<T>>>,
+                     pending: &BTreeMap<u16, usize>,
+                     target: u16| {
+            let have = symbols.get(&target).map_or(0, BTreeMap::len);
+            have + pending.get(&target).copied().unwrap_or(0) < required
+        };
+        // Ask peers, in order, for what the short targets lack, until it is covered.
+        for (peer, sources, asked_targets) in &mut peers {
+            let mut asked = Asked::new();
+            for (target, symbols) in &collected.symbols {
+                if asked_targets.contains(target) || !short(&collected.symbols, &pending, *target) {
+                    continue;
+                }
+                let missing: BTreeSet<u16> = sources
+                    .iter()
+                    .filter(|source| !symbols.contains_key(source))
+                    .copied()
+                    .collect();
+                if missing.is_empty() {
+                    continue;
+                }
+                *pending.entry(*target).or_default() += missing.len();
+                asked_targets.insert(*target);
+                asked.insert(*target, missing);
+            }
+            if asked.is_empty() {
                 continue;
             }
-            let limit = recovery_symbols_response_limit(&layout, sources.len());
-            let permits = requests.clone();
-            let client = peer.client;
-            let sent = Arc::new(OnceLock::new());
-            let sent_at = sent.clone();
-            let handle = fetches.spawn(async move {
-                let Ok(_permit) = permits.acquire_owned().await else {
-                    return Ok(Vec::new());
-                };
-                let _ = sent_at.set(Instant::now());
-                client
-                    .get_recovery_symbols_with_limit(&blob_id, target, T::TYPE, limit)
-                    .await
-            });
-            in_flight.insert(
-                handle.id(),
-                InFlight {
-                    node_id: peer.node_id,
-                    sources,
-                    weight,
-                    sent,
-                },
-            );
-            return true;
+            // Split into requests of at most `per_request` symbols, whole targets each unless
+            // one target alone has more sources.
+            let mut batches: Vec<Asked> = vec![Asked::new()];
+            for (target, sources) in asked {
+                let sources: Vec<u16> = sources.into_iter().collect();
+                for part in sources.chunks(per_request) {
+                    let last = batches.last_mut().expect("at least one batch");
+                    let size: usize = last.values().map(BTreeSet::len).sum();
+                    if size + part.len() > per_request {
+                        batches.push(Asked::new());
+                    }
+                    batches
+                        .last_mut()
+                        .expect("at least one batch")
+                        .entry(target)
+                        .or_default()
+                        .extend(part.iter().copied());
+                }
+            }
+            for batch in batches.into_iter().filter(|batch| !batch.is_empty()) {
+                let ids = symbol_ids::<T>(&batch);
+                let limit = recovery_symbols_response_limit(&layout, ids.len());
+                let sent = Arc::new(OnceLock::new());
+                let handle = fetches.spawn(ask_symbols(
+                    peer.client.clone(),
+                    blob_id,
+                    ids,
+                    T::Orthogonal::TYPE,
+                    limit,
+                    requests.clone(),
+                    sent.clone(),
+                ));
+                in_flight.insert(
+                    handle.id(),
+                    InFlight {
+                        node_id: peer.node_id,
+                        weights: batch
+                            .iter()
+                            .map(|(target, sources)| (*target, sources.len()))
+                            .collect(),
+                        asked: Arc::new(batch),
+                        sent,
+                    },
+                );
+            }
         }
-        false
-    };
-    while collected.symbols.len() < required {
-        let mut pending: usize = in_flight.values().map(|request| request.weight).sum();
-        while collected.symbols.len() + pending < required
-            && ask_next(&collected.symbols, &mut fetches, &mut in_flight)
-        {
-            pending = in_flight.values().map(|request| request.weight).sum();
+        let done = collected
+            .symbols
+            .values()
+            .all(|symbols| symbols.len() >= required);
+        if done || fetches.is_empty() {
+            break;
         }
         let joined = match tokio::time::timeout(hedge_after, fetches.join_next_with_id()).await {
             Ok(Some(joined)) => joined,
@@ -903,7 +1246,7 @@ async fn collect_symbols<T: EncodingAxis>(
                         .get()
                         .is_some_and(|at| at.elapsed() >= hedge_after)
                     {
-                        request.weight = 0;
+                        request.weights.clear();
                     }
                 }
                 continue;
@@ -921,20 +1264,17 @@ async fn collect_symbols<T: EncodingAxis>(
         };
         match answer {
             Ok(answer) => {
-                let size = bcs::serialized_size(&answer).unwrap_or(0);
-                collected.bytes += size as u64;
+                collected.bytes += wire_len(&answer) as u64;
                 let checked =
-                    check_answer_off_runtime::<T>(metadata, target, request.sources, answer)
-                        .await?;
+                    check_answer_off_runtime::<T>(metadata, request.asked, answer).await?;
                 collected.rejected += checked.rejected;
                 if let Some(lie) = checked.lie {
                     collected.lies.push((request.node_id, lie));
                 }
-                for symbol in checked.valid {
-                    collected
-                        .symbols
-                        .entry(symbol.symbol.index)
-                        .or_insert(symbol);
+                for (target, symbol) in checked.valid {
+                    if let Some(symbols) = collected.symbols.get_mut(&target) {
+                        symbols.entry(symbol.symbol.index).or_insert(symbol);
+                    }
                 }
             }
             Err(error) => match Lie::from_error(&error) {
@@ -1039,10 +1379,19 @@ mod tests {
         peers: Vec<Peer>,
         hedge_after: Duration,
     ) -> Collected<T> {
+        collect_many(blob, vec![target], peers, hedge_after).await
+    }
+
+    async fn collect_many<T: EncodingAxis>(
+        blob: &EncodedBlob,
+        targets: Vec<SliverIndex>,
+        peers: Vec<Peer>,
+        hedge_after: Duration,
+    ) -> Collected<T> {
         let requests = Arc::new(Semaphore::new(16));
         collect_symbols::<T>(
             &blob.metadata,
-            target,
+            targets,
             Vec::new(),
             peers,
             &requests,
@@ -1052,16 +1401,24 @@ mod tests {
         .unwrap()
     }
 
+    /// The symbols collected for `target`.
+    fn count<T: EncodingAxis>(collected: &Collected<T>, target: SliverIndex) -> usize {
+        collected
+            .symbols
+            .get(&target.get())
+            .map_or(0, BTreeMap::len)
+    }
+
     /// Rebuilds the sliver from what was collected and checks it is the original.
     fn assert_rebuilds<T: EncodingAxis>(
         blob: &EncodedBlob,
         target: SliverIndex,
-        collected: Collected<T>,
+        collected: &Collected<T>,
         original: &SliverData<T>,
     ) where
         InconsistencyProofEither: From<walrus_core::encoding::InconsistencyProof<T>>,
     {
-        let symbols = collected.symbols.into_values();
+        let symbols = collected.symbols[&target.get()].values().cloned();
         let sliver = recover_sliver::<T>(&blob.metadata, target, symbols).unwrap();
         assert_eq!(&sliver, original);
     }
@@ -1091,19 +1448,22 @@ mod tests {
         let (b, b_mock) = honest(&blob, 2, &[6, 7], SLOW).await;
         let (c, c_mock) = honest(&blob, 3, &[8, 9], SLOW).await;
         let collected = collect::<Primary>(&blob, target, vec![liar, a, b, c], HEDGE_AFTER).await;
-        assert_eq!(collected.symbols.len(), 7);
+        assert_eq!(count(&collected, target), 7);
         assert_eq!(collected.rejected, 3);
         assert_eq!(collected.lies.len(), 1);
         let liar_lies = lies_of(&collected.lies, 0);
         assert!(
-            matches!(liar_lies[..], [Lie::Invalid { .. }] | [Lie::NotHeld(_)]),
+            matches!(
+                liar_lies[..],
+                [Lie::Invalid { .. }] | [Lie::NotAsked { .. }]
+            ),
             "{liar_lies:?}"
         );
         for mock in [&liar_mock, &a_mock, &b_mock, &c_mock] {
             assert_eq!(hits(mock), 1);
         }
         let pair = &blob.sliver_pairs[usize::from(target.get())];
-        assert_rebuilds(&blob, target, collected, &pair.primary);
+        assert_rebuilds(&blob, target, &collected, &pair.primary);
     }
 
     #[tokio::test]
@@ -1124,9 +1484,9 @@ mod tests {
             collect::<Secondary>(&blob, target, vec![junk, greedy, a, b], HEDGE_AFTER).await;
         assert_eq!(lies_of(&collected.lies, 0), [Lie::Oversize { limit }]);
         assert_eq!(lies_of(&collected.lies, 1), [Lie::Oversize { limit }]);
-        assert_eq!(collected.symbols.len(), 4);
+        assert_eq!(count(&collected, target), 4);
         let pair = &blob.sliver_pairs[usize::from(N - 1 - target.get())];
-        assert_rebuilds(&blob, target, collected, &pair.secondary);
+        assert_rebuilds(&blob, target, &collected, &pair.secondary);
     }
 
     #[tokio::test]
@@ -1157,7 +1517,7 @@ mod tests {
         );
         assert_eq!(collected.rejected, 6);
         let pair = &blob.sliver_pairs[usize::from(N - 1 - target.get())];
-        assert_rebuilds(&blob, target, collected, &pair.secondary);
+        assert_rebuilds(&blob, target, &collected, &pair.secondary);
     }
 
     #[tokio::test]
@@ -1174,12 +1534,12 @@ mod tests {
         let now = Instant::now();
         assert_eq!(book.record(liar.node_id, now), 1);
         let mut peers = vec![liar, a, b, c];
-        book.order(&mut peers, now);
+        book.order(&mut peers, now, |_| ());
         let order: Vec<Option<usize>> = peers.iter().map(|peer| peer.index).collect();
         assert_eq!(order, [Some(1), Some(2), Some(3), Some(0)]);
         // The honest peers hold exactly the 7 symbols needed: the liar is never asked.
         let collected = collect::<Primary>(&blob, target, peers, HEDGE_AFTER).await;
-        assert_eq!(collected.symbols.len(), 7);
+        assert_eq!(count(&collected, target), 7);
         assert!(collected.lies.is_empty());
         assert_eq!(hits(&liar_mock), 0);
     }
@@ -1197,7 +1557,7 @@ mod tests {
         let empty: Vec<GeneralRecoverySymbol> = Vec::new();
         let (c, c_mock) = peer(&blob, 3, &[8, 9], bcs::to_bytes(&empty).unwrap()).await;
         let collected = collect::<Primary>(&blob, target, vec![liar, a, b, c], HEDGE_AFTER).await;
-        assert_eq!(collected.symbols.len(), 5);
+        assert_eq!(count(&collected, target), 5);
         assert_eq!(collected.lies.len(), 1);
         for mock in [&liar_mock, &a_mock, &b_mock, &c_mock] {
             assert_eq!(hits(mock), 1);
@@ -1221,9 +1581,82 @@ mod tests {
         )
         .await;
         assert!(started.elapsed() < Duration::from_secs(10));
-        assert!(collected.symbols.len() >= 4);
+        assert!(count(&collected, target) >= 4);
         let pair = &blob.sliver_pairs[usize::from(N - 1 - target.get())];
-        assert_rebuilds(&blob, target, collected, &pair.secondary);
+        assert_rebuilds(&blob, target, &collected, &pair.secondary);
+    }
+
+    #[tokio::test]
+    async fn one_request_per_peer_covers_every_missing_sliver() {
+        let blob = blob(1 << 16);
+        let targets = vec![
+            SliverIndex(0),
+            SliverIndex(2),
+            SliverIndex(5),
+            SliverIndex(9),
+        ];
+        let (a, a_mock) = honest(&blob, 1, &[0, 1, 2], FAST).await;
+        let (b, b_mock) = honest(&blob, 2, &[3, 4, 5], FAST).await;
+        let (c, c_mock) = honest(&blob, 3, &[6, 7], FAST).await;
+        let (d, d_mock) = honest(&blob, 4, &[8, 9], FAST).await;
+        let collected =
+            collect_many::<Primary>(&blob, targets.clone(), vec![a, b, c, d], HEDGE_AFTER).await;
+        // 3 + 3 + 2 shards cover the 7 symbols of every target: the fourth peer is not asked,
+        // the others once each.
+        assert_eq!([&a_mock, &b_mock, &c_mock, &d_mock].map(hits), [1, 1, 1, 0]);
+        assert!(collected.lies.is_empty());
+        for target in targets {
+            assert_eq!(count(&collected, target), 8);
+            let pair = &blob.sliver_pairs[usize::from(target.get())];
+            assert_rebuilds(&blob, target, &collected, &pair.primary);
+        }
+    }
+
+    #[tokio::test]
+    async fn only_missing_symbols_are_asked() {
+        let blob = blob(20_000);
+        let target = SliverIndex(3);
+        let pairs = pairs_of(&blob, &[0, 1, 2]);
+        // Our own slivers of shards 0..3 give three symbols; a peer holding the same shards
+        // (a previous owner, say) has nothing to add and is not asked.
+        let own: Vec<(u16, RecoverySymbol<Secondary>)> =
+            recovery_symbols(&blob, &pairs, target, SliverType::Secondary)
+                .into_iter()
+                .map(|symbol| (target.get(), symbol.into_recovery_symbol(target).unwrap()))
+                .collect();
+        let (same, same_mock) = honest(&blob, 1, &[0, 1, 2], FAST).await;
+        let (other, other_mock) = honest(&blob, 2, &[3, 4, 5], FAST).await;
+        let requests = Arc::new(Semaphore::new(16));
+        let collected = collect_symbols::<Secondary>(
+            &blob.metadata,
+            vec![target],
+            own,
+            vec![same, other],
+            &requests,
+            HEDGE_AFTER,
+        )
+        .await
+        .unwrap();
+        assert_eq!([&same_mock, &other_mock].map(hits), [0, 1]);
+        assert_eq!(count(&collected, target), 6);
+        let pair = &blob.sliver_pairs[usize::from(N - 1 - target.get())];
+        assert_rebuilds(&blob, target, &collected, &pair.secondary);
+    }
+
+    #[tokio::test]
+    async fn a_busy_peer_is_asked_again_a_few_times() {
+        let blob = blob(20_000);
+        let target = SliverIndex(1);
+        let busy = Behavior::Refuse(walrus_node_client::api::ErrorReason::RateLimited);
+        let (busy, busy_mock) = member(&blob, 0, &[0, 1, 2], busy, FAST).await;
+        let (a, _) = honest(&blob, 1, &[3, 4, 5], FAST).await;
+        let (b, _) = honest(&blob, 2, &[6, 7], FAST).await;
+        let (c, _) = honest(&blob, 3, &[8, 9], FAST).await;
+        let collected = collect::<Secondary>(&blob, target, vec![busy, a, b, c], HEDGE_AFTER).await;
+        // The first attempt and the retries, then the others cover its share; no lie.
+        assert_eq!(hits(&busy_mock), 1 + BUSY_RETRIES as usize);
+        assert!(collected.lies.is_empty());
+        assert!(count(&collected, target) >= 4);
     }
 
     #[test]
@@ -1242,11 +1675,23 @@ mod tests {
             N,
             SliverType::Secondary,
         );
-        let checked = check_answer::<Primary>(&blob.metadata, target, &source, answer);
+        let asked = Asked::from([(target.get(), source)]);
+        let checked = check_answer::<Primary>(&blob.metadata, &asked, answer);
         assert_eq!(checked.valid.len(), 1);
-        assert!(checked.valid[0].verify(&blob.metadata, target).is_ok());
+        assert_eq!(checked.valid[0].0, target.get());
+        assert!(checked.valid[0].1.verify(&blob.metadata, target).is_ok());
         assert_eq!(checked.rejected, 2);
         assert!(matches!(checked.lie, Some(Lie::Invalid { .. })));
+    }
+
+    #[test]
+    fn wire_len_is_the_bcs_length() {
+        let blob = blob(20_000);
+        let pairs = pairs_of(&blob, &[0, 1, 2]);
+        let mut symbols = recovery_symbols(&blob, &pairs, SliverIndex(4), SliverType::Primary);
+        symbols[0].proof.path.push(Node::Empty);
+        assert_eq!(wire_len(&symbols), bcs::serialized_size(&symbols).unwrap());
+        assert_eq!(wire_len(&[]), 1);
     }
 
     #[test]

@@ -18,10 +18,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     body::Body,
     body::Bytes,
-    extract::{
-        rejection::{PathRejection, QueryRejection},
-        Path, Query, State,
-    },
+    extract::{rejection::PathRejection, Path, RawQuery, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json, Router,
@@ -31,11 +28,11 @@ use utoipa_axum::routes;
 use walrus_core::messages::{SignedSyncShardRequest, StorageConfirmation};
 use walrus_node_client::api::{
     ApiError, ApiSuccess, BlobIdPath, BlobStatus, DeletableConfirmationPath, ErrorReason,
-    EventProgress, InconsistencyProofPath, RecoverySymbolsQuery, ServiceHealthInfo, SliverPath,
-    StoredOnNodeStatus, BCS_CONTENT_TYPE, BLOB_STATUS_ENDPOINT, DELETABLE_CONFIRMATION_ENDPOINT,
-    HEALTH_ENDPOINT, INCONSISTENCY_PROOF_ENDPOINT, METADATA_ENDPOINT, METADATA_STATUS_ENDPOINT,
-    PERMANENT_CONFIRMATION_ENDPOINT, RECOVERY_SYMBOLS_ENDPOINT, SLIVER_ENDPOINT,
-    SLIVER_STATUS_ENDPOINT, SYNC_SHARD_ENDPOINT,
+    EventProgress, InconsistencyProofPath, RecoverySymbolsParams, RecoverySymbolsRequest,
+    ServiceHealthInfo, SliverPath, StoredOnNodeStatus, BCS_CONTENT_TYPE, BLOB_STATUS_ENDPOINT,
+    DELETABLE_CONFIRMATION_ENDPOINT, HEALTH_ENDPOINT, INCONSISTENCY_PROOF_ENDPOINT,
+    METADATA_ENDPOINT, METADATA_STATUS_ENDPOINT, PERMANENT_CONFIRMATION_ENDPOINT,
+    RECOVERY_SYMBOLS_ENDPOINT, SLIVER_ENDPOINT, SLIVER_STATUS_ENDPOINT, SYNC_SHARD_ENDPOINT,
 };
 use walrus_service::{
     router::{BLOBS_TAG, SERVICE_TAG},
@@ -465,16 +462,23 @@ async fn deletable_confirmation(
     Ok(json_ok(StatusCode::OK, StorageConfirmation::Signed(signed)))
 }
 
-/// Get recovery symbols for rebuilding a sliver
+/// Get recovery symbols for rebuilding slivers
+///
+/// Two forms (Walrus's list endpoint): `?targetSliver=<u16>&targetType=<axis>`, every symbol
+/// this node can give for rebuilding that sliver (one per sliver of the orthogonal axis it
+/// holds); or `?id=<P-S>&id=<P-S>...[&proofAxis=<axis>]`, the named symbols it holds, each
+/// proven in its sliver of `proofAxis` (a symbol proven in secondary sliver `S` rebuilds
+/// primary sliver `P`; one proven in primary sliver `P` rebuilds secondary sliver `S`), so
+/// that a recovering node gets the symbols of many slivers in one request.
 #[utoipa::path(
     get,
     path = RECOVERY_SYMBOLS_ENDPOINT,
     tag = BLOBS_TAG,
     operation_id = "getRecoverySymbols",
-    params(BlobIdPath, RecoverySymbolsQuery),
+    params(BlobIdPath, RecoverySymbolsParams),
     responses(
-        (status = 200, description = "BCS `Vec<GeneralRecoverySymbol>`: one symbol with its Merkle proof from every sliver of the orthogonal axis the node holds (possibly empty).", body = bodies::BcsRecoverySymbols, content_type = BCS_CONTENT_TYPE),
-        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse, the query is missing or malformed, or `targetSliver` >= n_shards.", body = ApiError),
+        (status = 200, description = "BCS `Vec<GeneralRecoverySymbol>`: each with its Merkle proof; those asked that the node holds (possibly none).", body = bodies::BcsRecoverySymbols, content_type = BCS_CONTENT_TYPE),
+        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse, the query is missing, malformed or mixes the forms, an index is >= n_shards, or more symbols are asked than one answer may hold (1024, or 16 MiB of symbols).", body = ApiError),
         (status = 410, description = "BLOB_INVALID: no metadata are stored and the blob was proven invalid.", body = ApiError),
     ),
     extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "METADATA_NOT_FOUND", "BLOB_INVALID", "RATE_LIMITED", "INTERNAL"])))
@@ -482,16 +486,23 @@ async fn deletable_confirmation(
 async fn recovery_symbols(
     State(node): NodeState,
     params: Result<Path<BlobIdPath>, PathRejection>,
-    query: Result<Query<RecoverySymbolsQuery>, QueryRejection>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, NodeError> {
     let BlobIdPath { blob_id } = path(params)?;
-    let Query(query) = query
-        .map_err(|rejection| bad_request(format!("invalid query: {}", rejection.body_text())))?;
+    let request = RecoverySymbolsRequest::parse(query.as_deref())
+        .map_err(|error| bad_request(format!("invalid query: {error}")))?;
     // Each answer expands and hashes slivers: a bounded number at a time.
     let _slot = node.symbol_slot().await?;
-    let symbols = node
-        .recovery_symbols(blob_id, query.target_index(), query.target_type)
-        .await?;
+    let symbols = match request {
+        RecoverySymbolsRequest::Target(query) => {
+            node.recovery_symbols(blob_id, query.target_index(), query.target_type)
+                .await?
+        }
+        RecoverySymbolsRequest::Ids { ids, proof_axis } => {
+            node.recovery_symbols_by_id(blob_id, &ids, proof_axis)
+                .await?
+        }
+    };
     bcs_encode(&symbols)
 }
 

@@ -21,6 +21,7 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
+    sync::Mutex,
 };
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -64,6 +65,9 @@ pub enum StoreError {
     /// redb failed (open, read, write or commit).
     #[error("node database: {0}")]
     Redb(#[from] redb::Error),
+    /// The group commit holding this write failed (the error is another thread's).
+    #[error("node database: {0}")]
+    GroupCommit(String),
     /// Stored bytes do not decode: the file is corrupt or of another version.
     #[error("node database is corrupt: {0}")]
     Corrupt(String),
@@ -213,16 +217,55 @@ fn blob_sliver_range(blob_id: &BlobId) -> ([u8; 35], [u8; 35]) {
     )
 }
 
+/// Locks `mutex`; a panic of another holder leaves nothing half-done here (the queue holds
+/// whole inserts; the committer lock guards nothing but turns), so poisoning is ignored.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn corrupt(what: &str, error: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {error}"))
 }
 
 /// The node's durable store. All methods block (run them off the async runtime); every write
-/// is one fsync'd transaction.
+/// is one fsync'd transaction, except that concurrent inserts of metadata and slivers share
+/// one (group commit: each returns only once the commit holding it is durable).
 #[derive(Debug)]
 pub struct NodeStore {
     db: Database,
     path: PathBuf,
+    /// Inserts waiting for the next group commit.
+    queued: Mutex<Vec<QueuedInsert>>,
+    /// Held by the thread committing a group.
+    committer: Mutex<()>,
+}
+
+/// The tables whose inserts are group-committed.
+#[derive(Debug, Clone, Copy)]
+enum GroupTable {
+    Metadata,
+    Slivers,
+}
+
+impl GroupTable {
+    fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+        match self {
+            GroupTable::Metadata => METADATA,
+            GroupTable::Slivers => SLIVERS,
+        }
+    }
+}
+
+/// A metadata or sliver insert waiting for its group commit.
+#[derive(Debug)]
+struct QueuedInsert {
+    table: GroupTable,
+    key: Vec<u8>,
+    value: Vec<u8>,
+    /// Whether it was new (`false`: a value was there), or why the commit failed.
+    reply: std::sync::mpsc::SyncSender<Result<bool, String>>,
 }
 
 impl NodeStore {
@@ -256,7 +299,12 @@ impl NodeStore {
             tx.open_table(SHARD_SYNC)?;
         }
         tx.commit()?;
-        Ok(Self { db, path })
+        Ok(Self {
+            db,
+            path,
+            queued: Mutex::new(Vec::new()),
+            committer: Mutex::new(()),
+        })
     }
 
     /// The database file.
@@ -282,29 +330,76 @@ impl NodeStore {
     }
 
     /// Stores `value` (BCS) under `key` in `table` unless a value is there; `true` if stored.
+    /// Concurrent calls share one fsync'd commit: the first caller to find no commit running
+    /// commits everything queued, the others wait for the commit that holds theirs.
     fn insert_new<T: Serialize>(
         &self,
-        table: TableDefinition<&[u8], &[u8]>,
+        table: GroupTable,
         key: &[u8],
         value: &T,
         what: &str,
     ) -> Result<bool, StoreError> {
-        let bytes = bcs::to_bytes(value).map_err(|e| corrupt(what, e))?;
         // A re-upload of stored data costs a read, not an fsync'd commit.
-        if self.db.begin_read()?.open_table(table)?.get(key)?.is_some() {
+        let definition = table.definition();
+        if self
+            .db
+            .begin_read()?
+            .open_table(definition)?
+            .get(key)?
+            .is_some()
+        {
             return Ok(false);
         }
-        let tx = self.db.begin_write()?;
-        let fresh = {
-            let mut table = tx.open_table(table)?;
-            let fresh = table.get(key)?.is_none();
-            if fresh {
-                table.insert(key, bytes.as_slice())?;
+        let value = bcs::to_bytes(value).map_err(|e| corrupt(what, e))?;
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        lock(&self.queued).push(QueuedInsert {
+            table,
+            key: key.to_vec(),
+            value,
+            reply,
+        });
+        loop {
+            if let Ok(result) = answer.try_recv() {
+                return result.map_err(StoreError::GroupCommit);
             }
-            fresh
-        };
-        tx.commit()?;
-        Ok(fresh)
+            let _committing = lock(&self.committer);
+            // The previous commit may have held this insert.
+            if let Ok(result) = answer.try_recv() {
+                return result.map_err(StoreError::GroupCommit);
+            }
+            let group = std::mem::take(&mut *lock(&self.queued));
+            self.commit_group(group);
+        }
+    }
+
+    /// Inserts `group` in one transaction and answers each insert.
+    fn commit_group(&self, group: Vec<QueuedInsert>) {
+        let applied = (|| -> Result<Vec<bool>, StoreError> {
+            let tx = self.db.begin_write()?;
+            let mut fresh = Vec::with_capacity(group.len());
+            for insert in &group {
+                let mut table = tx.open_table(insert.table.definition())?;
+                let new = table.get(insert.key.as_slice())?.is_none();
+                if new {
+                    table.insert(insert.key.as_slice(), insert.value.as_slice())?;
+                }
+                fresh.push(new);
+            }
+            tx.commit()?;
+            Ok(fresh)
+        })();
+        match applied {
+            Ok(fresh) => {
+                for (insert, new) in group.iter().zip(fresh) {
+                    let _ = insert.reply.send(Ok(new));
+                }
+            }
+            Err(error) => {
+                for insert in &group {
+                    let _ = insert.reply.send(Err(error.to_string()));
+                }
+            }
+        }
     }
 
     /// The stored metadata of `blob_id`.
@@ -318,7 +413,12 @@ impl NodeStore {
         blob_id: &BlobId,
         metadata: &BlobMetadata,
     ) -> Result<bool, StoreError> {
-        self.insert_new(METADATA, blob_id.as_bytes(), metadata, "metadata")
+        self.insert_new(
+            GroupTable::Metadata,
+            blob_id.as_bytes(),
+            metadata,
+            "metadata",
+        )
     }
 
     /// The stored sliver of `axis` `T` in pair `pair`.
@@ -366,7 +466,7 @@ impl NodeStore {
         sliver: &SliverData<T>,
     ) -> Result<bool, StoreError> {
         self.insert_new(
-            SLIVERS,
+            GroupTable::Slivers,
             &sliver_key(blob_id, pair, T::TYPE),
             sliver,
             "sliver",

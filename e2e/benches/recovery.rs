@@ -1,0 +1,291 @@
+//! Recovery of a wiped storage node on a local network of real processes: how fast a node
+//! that lost its whole database gets every sliver of its shards back from its peers' recovery
+//! symbols, for many small blobs and for a few large ones (each class on its own network, so
+//! that each figure is that class alone).
+//!
+//! For each class: store the blobs with the SDK, wipe one node's database, start it again and
+//! poll its `walrus_node_slivers_recovered_total` until it covers every sliver the node should
+//! hold (blobs x its shards x 2). Printed per class: slivers/s from the node's start (process
+//! start, chain catch-up and recovery) and from its first recovered sliver, against the target
+//! of 1,000 slivers/s; bytes fetched from peers per rebuilt sliver
+//! (`walrus_node_recovery_bytes_fetched_total`: symbols, proofs and metadata) next to the
+//! sliver sizes; the recovery-symbol requests the peers served; the node's peak resident
+//! memory (`VmHWM`) and CPU time, and how busy the whole machine was meanwhile. Every rebuilt
+//! sliver is then checked byte-exact against the encoding.
+//!
+//! Run with `scripts/bench-recovery.sh` (it builds the binaries first). Environment:
+//! `BENCH_NODES` (10), `BENCH_SHARDS` (100), `BENCH_SMALL_BLOBS` (300), `BENCH_SMALL_KB`
+//! (10), `BENCH_LARGE_BLOBS` (10), `BENCH_LARGE_MIB` (4), `BENCH_WIPED` (the wiped node, 0),
+//! `BENCH_TIMEOUT_S` (600: give up on a recovery after this long), `BENCH_TRACE` (set: print
+//! the recovered slivers, applied chain events and node CPU every 250 ms).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use walrus_core::{
+    encoding::{EncodedBlob, EncodingConfig},
+    SliverType,
+};
+use walrus_e2e::{encode, test_data, TestNetwork};
+use walrus_sdk::client::{NoProgress, StoreOptions};
+
+/// The rate the recovery should reach.
+const TARGET_SLIVERS_PER_S: f64 = 1_000.0;
+/// Blobs per `store_many` call.
+const STORE_BATCH: usize = 100;
+/// How often the wiped node's metrics are read.
+const POLL: Duration = Duration::from_millis(20);
+
+fn parse<T: std::str::FromStr>(name: &str, default: &str) -> Result<T> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_owned())
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{name} is not a number"))
+}
+
+/// One class of blobs.
+struct Class {
+    name: &'static str,
+    blobs: usize,
+    bytes: usize,
+}
+
+/// What one wiped-node recovery measured.
+struct Figures {
+    slivers: u64,
+    /// From the node's process start to the last sliver.
+    total: Duration,
+    /// From the first recovered sliver to the last.
+    window: Duration,
+    /// Bytes fetched from peers.
+    fetched: f64,
+    /// Primary and secondary sliver sizes (bytes of symbols).
+    sliver_sizes: (usize, usize),
+    /// Recovery-symbol requests the peers served during the recovery.
+    symbol_requests: f64,
+    /// The wiped node's peak resident memory (KiB).
+    peak_kib: Option<u64>,
+    /// CPU seconds the wiped node used from its start to the last sliver.
+    node_cpu_s: Option<f64>,
+    /// Share of the machine's CPU time busy (any process) meanwhile.
+    machine_busy: Option<f64>,
+}
+
+/// CPU time (user + system) process `pid` has used, in seconds.
+fn process_cpu_s(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (in parentheses): utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// The machine's (busy, total) CPU time in clock ticks so far.
+fn machine_cpu() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let values: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|value| value.parse().ok())
+        .collect();
+    let total: u64 = values.iter().sum();
+    // idle and iowait
+    let idle = values.get(3)? + values.get(4)?;
+    Some((total - idle, total))
+}
+
+/// Resident-memory figure `field` (`VmRSS`, `VmHWM`) of process `pid` in KiB.
+fn memory_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Recovery-symbol requests served by the nodes other than `wiped`.
+async fn symbol_requests(net: &TestNetwork, nodes: usize, wiped: usize) -> Result<f64> {
+    let mut total = 0.0;
+    for i in (0..nodes).filter(|i| *i != wiped) {
+        total += net
+            .node_metric(i, "walrus_node_requests_total", &["recoverySymbols"])
+            .await?;
+    }
+    Ok(total)
+}
+
+/// Stores `class` on a fresh network, wipes node `wiped`, and times its recovery.
+async fn measure(nodes: usize, shards: u16, wiped: usize, class: &Class) -> Result<Figures> {
+    let mut net =
+        TestNetwork::start_with(nodes, shards, |options| options.services = false).await?;
+    let sdk = net.sdk()?;
+    let seed = class.bytes as u64 * 1_000;
+    let data: Vec<Vec<u8>> = (0..class.blobs)
+        .map(|index| test_data(class.bytes, seed + index as u64))
+        .collect();
+    let stored = Instant::now();
+    for batch in data.chunks(STORE_BATCH) {
+        let outcome = sdk
+            .store_many(batch.to_vec(), StoreOptions::permanent(3), &NoProgress)
+            .await?;
+        for result in outcome.results {
+            result.context("a store of the batch")?;
+        }
+    }
+    println!(
+        "{}: stored {} blobs of {} bytes in {:.1?}",
+        class.name,
+        class.blobs,
+        class.bytes,
+        stored.elapsed()
+    );
+    let encoded: Vec<EncodedBlob> = data.iter().map(|blob| encode(blob, shards)).collect();
+    drop(data);
+    // Let uploads that finished after the certificates settle.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let slivers = (class.blobs * net.shards.shards(wiped).len() * 2) as u64;
+    let requests_before = symbol_requests(&net, nodes, wiped).await?;
+    net.network.wipe_node(wiped).await?;
+    let started = Instant::now();
+    let machine_before = machine_cpu();
+    net.network.start_node(wiped).await?;
+    let pid = net.node_pid(wiped).context("the wiped node's process")?;
+    let trace = std::env::var_os("BENCH_TRACE").is_some();
+    let mut last_trace = Instant::now();
+    let timeout = Duration::from_secs(parse("BENCH_TIMEOUT_S", "600")?);
+    let mut first: Option<Instant> = None;
+    let (done, fetched, (peak_kib, node_cpu_s, machine_after)) = loop {
+        let recovered = net
+            .node_metric(wiped, "walrus_node_slivers_recovered_total", &[])
+            .await?;
+        if recovered > 0.0 && first.is_none() {
+            first = Some(Instant::now());
+        }
+        if trace && last_trace.elapsed() >= Duration::from_millis(250) {
+            last_trace = Instant::now();
+            let events = net
+                .node_metric(wiped, "walrus_node_events_processed_total", &[])
+                .await?;
+            println!(
+                "  {:6.2} s: {recovered:5} slivers, {events:5} events, node CPU {:.2} s",
+                started.elapsed().as_secs_f64(),
+                process_cpu_s(pid).unwrap_or(0.0)
+            );
+        }
+        if recovered >= slivers as f64 {
+            let done = Instant::now();
+            let fetched = net
+                .node_metric(wiped, "walrus_node_recovery_bytes_fetched_total", &[])
+                .await?;
+            break (
+                done,
+                fetched,
+                (memory_kib(pid, "VmHWM"), process_cpu_s(pid), machine_cpu()),
+            );
+        }
+        if started.elapsed() > timeout {
+            bail!(
+                "{}: node {wiped} recovered {recovered} of {slivers} slivers in {timeout:?}\n{}",
+                class.name,
+                net.node_log_tail(wiped, 40)
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    let symbol_requests = symbol_requests(&net, nodes, wiped).await? - requests_before;
+    net.wait_node_slivers(wiped, &encoded, Duration::from_secs(120))
+        .await
+        .context("every recovered sliver byte-exact")?;
+    let layout = EncodingConfig::new(shards)?.blob_layout(class.bytes as u64)?;
+    Ok(Figures {
+        slivers,
+        total: done - started,
+        window: done - first.unwrap_or(done),
+        fetched,
+        sliver_sizes: (
+            layout.sliver_length(SliverType::Primary),
+            layout.sliver_length(SliverType::Secondary),
+        ),
+        symbol_requests,
+        peak_kib,
+        node_cpu_s,
+        machine_busy: machine_before.zip(machine_after).map(|(before, after)| {
+            (after.0 - before.0) as f64 / (after.1 - before.1).max(1) as f64
+        }),
+    })
+}
+
+fn rate(slivers: u64, time: Duration) -> f64 {
+    slivers as f64 / time.as_secs_f64().max(1e-9)
+}
+
+async fn bench() -> Result<()> {
+    let nodes: usize = parse("BENCH_NODES", "10")?;
+    let shards: u16 = parse("BENCH_SHARDS", "100")?;
+    let wiped: usize = parse("BENCH_WIPED", "0")?;
+    let classes = [
+        Class {
+            name: "small",
+            blobs: parse("BENCH_SMALL_BLOBS", "300")?,
+            bytes: parse::<usize>("BENCH_SMALL_KB", "10")? * 1_000,
+        },
+        Class {
+            name: "large",
+            blobs: parse("BENCH_LARGE_BLOBS", "10")?,
+            bytes: parse::<usize>("BENCH_LARGE_MIB", "4")? << 20,
+        },
+    ];
+    let mut rows = Vec::new();
+    for class in classes.iter().filter(|class| class.blobs > 0) {
+        let figures = measure(nodes, shards, wiped, class).await?;
+        rows.push((class, figures));
+    }
+    println!("\n{nodes} nodes, {shards} shards; node {wiped} wiped and started again");
+    println!(
+        "| blobs | slivers | from start | slivers/s (from start) | target | ratio | from first sliver | slivers/s (from first) | bytes fetched / sliver | sliver size (primary / secondary) | symbol requests | peak RSS | node CPU | machine busy |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (class, f) in &rows {
+        let total_rate = rate(f.slivers, f.total);
+        println!(
+            "| {} x {} B ({}) | {} | {:.2} s | {:.0} | {:.0} | {:.2} | {:.2} s | {:.0} | {:.0} B | {} / {} B | {:.0} ({:.1} per blob) | {} | {} | {} |",
+            class.blobs,
+            class.bytes,
+            class.name,
+            f.slivers,
+            f.total.as_secs_f64(),
+            total_rate,
+            TARGET_SLIVERS_PER_S,
+            total_rate / TARGET_SLIVERS_PER_S,
+            f.window.as_secs_f64(),
+            rate(f.slivers, f.window),
+            f.fetched / f.slivers as f64,
+            f.sliver_sizes.0,
+            f.sliver_sizes.1,
+            f.symbol_requests,
+            f.symbol_requests / class.blobs as f64,
+            f.peak_kib
+                .map_or_else(|| "n/a".to_owned(), |kib| format!("{:.1} MiB", kib as f64 / 1024.0)),
+            f.node_cpu_s
+                .map_or_else(|| "n/a".to_owned(), |cpu| format!("{cpu:.2} s")),
+            f.machine_busy
+                .map_or_else(|| "n/a".to_owned(), |busy| format!("{:.0} %", busy * 100.0)),
+        );
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    if std::env::args().any(|arg| arg == "--list" || arg == "--test") {
+        return Ok(()); // `cargo test --benches` and `cargo bench -- --list` probe bench targets
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(bench())
+}
