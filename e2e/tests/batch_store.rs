@@ -12,6 +12,8 @@ use walrus_sdk::client::{NoProgress, SdkError, StoreOptions, StoreOutcome};
 
 const NODES: usize = 4;
 const SHARDS: u16 = 10;
+/// Distinct blobs of the batch.
+const DISTINCT: usize = 60;
 
 #[test]
 fn many_blobs_in_one_store_batch_the_chain_work_and_fail_per_blob() {
@@ -22,8 +24,11 @@ fn many_blobs_in_one_store_batch_the_chain_work_and_fail_per_blob() {
         let sdk = net.sdk().expect("an SDK client");
         let too_large = EncodingConfig::new(SHARDS).unwrap().max_blob_size() + 1;
 
-        // 12 distinct 10 KB blobs, the first one again, and one blob too large to encode.
-        let mut blobs: Vec<Vec<u8>> = (0..12).map(|seed| test_data(10_000, 100 + seed)).collect();
+        // 60 distinct 10 KB blobs (more than one default gas budget's worth of registrations),
+        // the first one again, and one blob too large to encode.
+        let mut blobs: Vec<Vec<u8>> = (0..DISTINCT as u64)
+            .map(|seed| test_data(10_000, 100 + seed))
+            .collect();
         blobs.push(blobs[0].clone());
         blobs.push(test_data(usize::try_from(too_large).unwrap(), 7));
         let outcome = sdk
@@ -38,16 +43,16 @@ fn many_blobs_in_one_store_batch_the_chain_work_and_fail_per_blob() {
                 outcome.one_by_one
             ),
             (1, 1, 0),
-            "12 blobs: one registration and one certification transaction"
+            "{DISTINCT} blobs: one registration and one certification transaction"
         );
-        match &outcome.results[13] {
+        match &outcome.results[DISTINCT + 1] {
             Err(SdkError::Encode(error)) => {
                 assert!(error.to_string().contains("too large"), "{error}")
             }
             other => panic!("the oversize blob fails alone before the chain: {other:?}"),
         }
         let mut ids: Vec<(BlobId, &Vec<u8>)> = Vec::new();
-        for (index, result) in outcome.results[..13].iter().enumerate() {
+        for (index, result) in outcome.results[..=DISTINCT].iter().enumerate() {
             let Ok(StoreOutcome::NewlyCreated { blob_object, .. }) = result else {
                 panic!("blob {index} is newly created: {result:?}");
             };
@@ -59,7 +64,7 @@ fn many_blobs_in_one_store_batch_the_chain_work_and_fail_per_blob() {
             ids.push((blob_object.blob_id, &blobs[index]));
         }
         assert_eq!(
-            outcome.results[12].as_ref().unwrap(),
+            outcome.results[DISTINCT].as_ref().unwrap(),
             outcome.results[0].as_ref().unwrap(),
             "the repeated blob shares the first one's outcome"
         );
@@ -73,7 +78,7 @@ fn many_blobs_in_one_store_batch_the_chain_work_and_fail_per_blob() {
             );
             *objects.entry(BlobId::from(blob.blob_id)).or_default() += 1;
         }
-        assert_eq!(objects.len(), 12, "{objects:?}");
+        assert_eq!(objects.len(), DISTINCT, "{objects:?}");
         assert!(objects.values().all(|count| *count == 1), "{objects:?}");
         for (blob_id, data) in &ids {
             let read = sdk.read(blob_id, &NoProgress).await.expect("read back");
@@ -93,7 +98,7 @@ fn many_blobs_in_one_store_batch_the_chain_work_and_fail_per_blob() {
             .unwrap();
             paths.push(file.to_str().unwrap().to_owned());
         }
-        let large = write_file(&scratch, "large", &blobs[13]).unwrap();
+        let large = write_file(&scratch, "large", &blobs[DISTINCT + 1]).unwrap();
         paths.push(large.to_str().unwrap().to_owned());
         let mut args = vec!["--json", "store", "--epochs", "1"];
         args.extend(paths.iter().map(String::as_str));

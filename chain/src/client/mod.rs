@@ -55,6 +55,10 @@ const STAKING_MODULE: &str = "staking";
 /// 2048 inputs a transaction; a registration takes 2 calls and 7 inputs).
 pub const MAX_BLOBS_PER_TRANSACTION: usize = 100;
 
+/// A transaction of many blobs gets the configured gas budget once per this many blobs, and
+/// once more (a registration costs ~2% of the default budget on the localnet).
+pub const BLOBS_PER_GAS_BUDGET: usize = 20;
+
 /// The read mask of objects the client decodes.
 const OBJECT_MASK: &str = "object_id,version,digest,object_type,contents";
 
@@ -73,7 +77,8 @@ pub struct ChainConfig {
     pub staking_object: Address,
     /// Its initial shared version.
     pub staking_initial_shared_version: u64,
-    /// Gas budget of every transaction, in MIST.
+    /// Gas budget of every transaction, in MIST; a transaction of many blobs gets this
+    /// budget once per [`BLOBS_PER_GAS_BUDGET`] blobs (and once more).
     pub gas_budget: u64,
     /// How long to wait for an executed transaction's checkpoint.
     pub checkpoint_timeout: Duration,
@@ -637,14 +642,28 @@ impl WalrusClient {
 
     /// A transaction from the signer with gas coins and the reference gas price.
     async fn new_transaction(&self) -> Result<TransactionBuilder, ClientError> {
+        self.new_transaction_with_budget(self.config.gas_budget)
+            .await
+    }
+
+    /// A transaction of `blobs` blobs: the budget grows with the batch.
+    async fn new_batch_transaction(&self, blobs: usize) -> Result<TransactionBuilder, ClientError> {
+        let times = 1 + u64::try_from(blobs / BLOBS_PER_GAS_BUDGET).unwrap_or(u64::MAX);
+        self.new_transaction_with_budget(self.config.gas_budget.saturating_mul(times))
+            .await
+    }
+
+    /// A transaction from the signer paying up to `budget` MIST of gas.
+    async fn new_transaction_with_budget(
+        &self,
+        budget: u64,
+    ) -> Result<TransactionBuilder, ClientError> {
         let price = self.rpc.clone().get_reference_gas_price().await?;
-        let gas = self
-            .select_coins(&StructTag::gas_coin(), self.config.gas_budget)
-            .await?;
+        let gas = self.select_coins(&StructTag::gas_coin(), budget).await?;
         let mut tx = TransactionBuilder::new();
         tx.set_sender(self.address);
         tx.set_gas_price(price);
-        tx.set_gas_budget(self.config.gas_budget);
+        tx.set_gas_budget(budget);
         tx.add_gas_objects(gas.iter().map(RawObject::owned_input));
         Ok(tx)
     }
@@ -800,7 +819,7 @@ impl WalrusClient {
             .iter()
             .fold(0u64, |sum, (_, price)| sum.saturating_add(*price));
 
-        let mut tx = self.new_transaction().await?;
+        let mut tx = self.new_batch_transaction(registrations.len()).await?;
         let system_arg = tx.object(self.shared_system(true));
         let wal = self.wal_payment(&mut tx, total).await?;
         let mut blobs = Vec::with_capacity(registrations.len());
@@ -885,7 +904,7 @@ impl WalrusClient {
             .map(|(blob, _)| to_address(*blob))
             .collect();
         let objects = self.get_raw_objects(&ids).await?;
-        let mut tx = self.new_transaction().await?;
+        let mut tx = self.new_batch_transaction(certificates.len()).await?;
         let system = tx.object(self.shared_system(false));
         for ((blob, certificate), object) in certificates.iter().zip(objects) {
             let object =

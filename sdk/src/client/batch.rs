@@ -62,6 +62,7 @@ impl WalrusSdk {
         progress: &dyn Progress,
     ) -> Result<BatchOutcome, SdkError> {
         let total = blobs.len();
+        let started = std::time::Instant::now();
         let mut results: Vec<Option<Result<StoreOutcome, SdkError>>> =
             (0..total).map(|_| None).collect();
         let view = self.committee().await?;
@@ -117,6 +118,11 @@ impl WalrusSdk {
         let done = |results: &[Option<_>]| results.iter().filter(|r| r.is_some()).count() as u64;
         progress.update("store", done(&results), total as u64);
 
+        tracing::debug!(
+            blobs = pending.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "encoded and checked"
+        );
         let mut register_transactions = 0;
         let mut one_by_one = 0;
         let mut registered = Vec::new();
@@ -142,6 +148,11 @@ impl WalrusSdk {
             }
         }
 
+        tracing::debug!(
+            blobs = registered.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "registered"
+        );
         let view_ref = &view;
         let mut uploads = futures::stream::iter(registered)
             .map(|(pending, object_id)| async move {
@@ -166,6 +177,11 @@ impl WalrusSdk {
             uploaded.push(upload);
         }
         drop(uploads);
+        tracing::debug!(
+            blobs = uploaded.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "uploaded"
+        );
 
         let mut certify_transactions = 0;
         let mut leftovers = Vec::new();
