@@ -120,7 +120,7 @@ impl WalrusSdk {
 
         tracing::debug!(
             blobs = pending.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            elapsed = ?started.elapsed(),
             "encoded and checked"
         );
         let mut register_transactions = 0;
@@ -150,7 +150,7 @@ impl WalrusSdk {
 
         tracing::debug!(
             blobs = registered.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            elapsed = ?started.elapsed(),
             "registered"
         );
         let view_ref = &view;
@@ -179,7 +179,7 @@ impl WalrusSdk {
         drop(uploads);
         tracing::debug!(
             blobs = uploaded.len(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
+            elapsed = ?started.elapsed(),
             "uploaded"
         );
 
