@@ -1,14 +1,16 @@
 //! The SDK (`walrus_sdk::client::WalrusSdk`) against real node processes and the chain
 //! ([`StorageCluster`]: 4 nodes holding 1, 2, 3 and 4 of 10 shards): store
 //! and read back blobs of several sizes, a second store answered `AlreadyCertified`, the status
-//! the nodes agree on, a deletable blob deleted by its owner (every node drops its data), and
-//! reads while a node is down.
+//! the nodes agree on, a deletable blob deleted by its owner (every node drops its data), a file
+//! stored through a spill file and read back into a file (bounded memory), and reads while a
+//! node is down.
 
 use std::time::Duration;
 
-use walrus_e2e::{poll, test_data, StorageCluster};
+use walrus_core::encoding::{compute_metadata, EncodingConfig};
+use walrus_e2e::{poll, test_data, write_file, StorageCluster};
 use walrus_node_client::api::BlobStatus;
-use walrus_sdk::client::{NoProgress, SdkError, StoreOptions, StoreOutcome};
+use walrus_sdk::client::{NoProgress, SdkConfig, SdkError, StoreOptions, StoreOutcome, WalrusSdk};
 
 #[test]
 fn sdk_stores_and_reads_blobs_of_several_sizes() {
@@ -133,6 +135,32 @@ fn sdk_stores_and_reads_blobs_of_several_sizes() {
             BlobStatus::Nonexistent
         );
 
+        // A file stored through a spill file (this client spills every file): the slivers and
+        // blob ID of the in-memory encoder, uploaded a sliver at a time from disk.
+        let spilling = WalrusSdk::new(
+            net.chain_client().expect("a chain client"),
+            SdkConfig {
+                spill_threshold: 0,
+                ..SdkConfig::default()
+            },
+        );
+        let spilled_data = test_data(700_001, 5);
+        let path = write_file(&net.scratch(), "spilled.bin", &spilled_data).unwrap();
+        let outcome = spilling
+            .store_file(&path, StoreOptions::permanent(2), &NoProgress)
+            .await
+            .expect("store through a spill file");
+        assert!(
+            matches!(outcome, StoreOutcome::NewlyCreated { .. }),
+            "{outcome:?}"
+        );
+        let spilled_id = outcome.blob_id();
+        let config = EncodingConfig::new(StorageCluster::SHARDS).unwrap();
+        assert_eq!(
+            spilled_id,
+            *compute_metadata(&config, &spilled_data).unwrap().blob_id()
+        );
+
         // A node down (the one with the most shards): reads still succeed from the others.
         let biggest = (0..StorageCluster::NODES)
             .max_by_key(|&node| net.shards.weight(&[node]))
@@ -143,6 +171,14 @@ fn sdk_stores_and_reads_blobs_of_several_sizes() {
             .await
             .expect("read with a node down");
         assert!(read == data);
+        // Into a file, in bounded memory: the rows of the dead node are decoded.
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let size = sdk
+            .read_to_file(&spilled_id, file.as_file(), &NoProgress)
+            .await
+            .expect("read into a file with a node down");
+        assert_eq!(size, spilled_data.len() as u64);
+        assert!(std::fs::read(file.path()).unwrap() == spilled_data);
 
         // A blob nobody stored.
         let unknown = walrus_core::BlobId([9; 32]);

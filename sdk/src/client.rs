@@ -14,15 +14,16 @@
 
 mod batch;
 
-use std::{ops::Range, sync::Arc, time::Duration};
+use std::{fs::File, ops::Range, path::Path, sync::Arc, time::Duration};
 
 pub use self::batch::{BatchOutcome, PARALLEL_BLOB_UPLOADS};
 pub use crate::outcome::StoreOutcome;
 use crate::{
     audit::{AuditOptions, AuditReport},
-    nodes::StorageNodes,
+    nodes::{Slivers, StorageNodes},
     outcome::{BlobObject, ResourceOperation, StorageResource},
     rejection::ContractRejection,
+    spill::{io_error, SpilledBlob, DEFAULT_SPILL_THRESHOLD},
 };
 use walrus_chain::{
     client::{committee::CommitteeView, BlobRegistration, ClientError, WalrusClient},
@@ -34,9 +35,10 @@ use walrus_chain::{
     },
 };
 use walrus_core::{
-    encoding::{encode_blob, EncodedBlob, EncodingConfig},
+    encoding::{encode_blob, EncodedBlob, EncodingConfig, DEFAULT_STRIPE_BYTES},
     merkle::Node,
     messages::{BlobPersistenceType, ConfirmationCertificate},
+    metadata::VerifiedBlobMetadataWithId,
     BlobId, EncodeError, ObjectId,
 };
 use walrus_node_client::api::BlobStatus;
@@ -87,6 +89,14 @@ pub enum SdkError {
         /// The blob's size.
         size: u64,
     },
+    /// A local file could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The failure.
+        source: std::io::Error,
+    },
     /// Local work failed (a task panicked).
     #[error("internal error: {0}")]
     Internal(String),
@@ -121,6 +131,9 @@ pub struct SdkConfig {
     /// it asks further nodes for the slivers still missing (hedged requests), and a ranged
     /// read falls back to a whole read.
     pub hedge_after: Duration,
+    /// Files at least this large are stored through a spill file, a stripe at a time
+    /// ([`WalrusSdk::store_file`]).
+    pub spill_threshold: u64,
 }
 
 impl Default for SdkConfig {
@@ -133,6 +146,7 @@ impl Default for SdkConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(120),
             hedge_after: Duration::from_secs(2),
+            spill_threshold: DEFAULT_SPILL_THRESHOLD,
         }
     }
 }
@@ -212,13 +226,13 @@ pub(crate) struct StorePlan {
 }
 
 impl StorePlan {
-    /// The registration of `encoded` as `options` say, priced with `system`'s prices.
+    /// The registration of the blob of `metadata` as `options` say, priced with `system`'s prices.
     fn new(
         system: &System,
-        encoded: &EncodedBlob,
+        metadata: &VerifiedBlobMetadataWithId,
         options: StoreOptions,
     ) -> Result<Self, SdkError> {
-        let size = encoded.metadata.metadata().unencoded_length();
+        let size = metadata.metadata().unencoded_length();
         let encoded_length = redstuff::encoded_blob_length(size, redstuff::RS2, system.n_shards())
             .map_err(|abort| SdkError::Internal(abort.to_string()))?;
         let units = storage_units(encoded_length);
@@ -226,12 +240,12 @@ impl StorePlan {
             .saturating_mul(system.storage_price_per_unit_size)
             .saturating_mul(u64::from(options.epochs))
             .saturating_add(units.saturating_mul(system.write_price_per_unit_size));
-        let Node::Digest(root) = encoded.metadata.root_hash() else {
+        let Node::Digest(root) = metadata.root_hash() else {
             return Err(SdkError::Internal("a blob has a Merkle root".into()));
         };
         Ok(Self {
             registration: BlobRegistration {
-                blob_id: U256::from(*encoded.metadata.blob_id()),
+                blob_id: U256::from(*metadata.blob_id()),
                 root_hash: U256(root),
                 size,
                 encoding_type: redstuff::RS2,
@@ -321,7 +335,40 @@ impl WalrusSdk {
         progress.update("encode", 0, size);
         let (view, encoded) = self.encode(Arc::new(blob)).await?;
         progress.update("encode", size, size);
-        self.store_for(view, encoded, options, progress).await
+        self.store_for(view, Slivers::Memory(Arc::new(encoded)), options, progress)
+            .await
+    }
+
+    /// Stores the file at `path` as `options` say. A file of at least
+    /// [`SdkConfig::spill_threshold`] bytes is encoded a stripe at a time into a spill file
+    /// ([`SpilledBlob`]) and uploaded from it a sliver at a time, so memory stays bounded
+    /// whatever its size; a smaller one is stored from memory as [`Self::store`] does. A file
+    /// too large for the shard count is an error before any chain transaction.
+    pub async fn store_file(
+        &self,
+        path: &Path,
+        options: StoreOptions,
+        progress: &dyn Progress,
+    ) -> Result<StoreOutcome, SdkError> {
+        let size = std::fs::metadata(path)
+            .map_err(|error| io_error(format!("reading '{}'", path.display()), error))?
+            .len();
+        if size < self.nodes.config().spill_threshold {
+            let blob = std::fs::read(path)
+                .map_err(|error| io_error(format!("reading '{}'", path.display()), error))?;
+            return self.store(blob, options, progress).await;
+        }
+        let view = self.committee().await?;
+        let config = encoding_config(&view)?;
+        config.blob_layout(size)?;
+        progress.update("encode", 0, size);
+        let path = path.to_path_buf();
+        let spilled =
+            spawn_blocking(move || SpilledBlob::encode_file(&config, &path, DEFAULT_STRIPE_BYTES))
+                .await??;
+        progress.update("encode", size, size);
+        self.store_for(view, Slivers::Spilled(Arc::new(spilled)), options, progress)
+            .await
     }
 
     /// Stores a blob encoded by the caller (for the current committee's shard count). Nothing
@@ -341,34 +388,31 @@ impl WalrusSdk {
                 view.n_shards
             )));
         }
-        self.store_for(view, encoded, options, progress).await
+        self.store_for(view, Slivers::Memory(Arc::new(encoded)), options, progress)
+            .await
     }
 
     /// Stores `encoded` with the committee `view`.
     async fn store_for(
         &self,
         view: CommitteeView,
-        encoded: EncodedBlob,
+        encoded: Slivers,
         options: StoreOptions,
         progress: &dyn Progress,
     ) -> Result<StoreOutcome, SdkError> {
-        if let Some(outcome) = self.already_stored(&view, &encoded, options).await {
+        if let Some(outcome) = self
+            .already_stored(&view, encoded.metadata(), options)
+            .await
+        {
             return Ok(outcome);
         }
-        let plan = StorePlan::new(&self.chain.system().await?, &encoded, options)?;
+        let plan = StorePlan::new(&self.chain.system().await?, encoded.metadata(), options)?;
         let registered = self
             .chain
             .reserve_and_register_blob(&plan.registration)
             .await?;
         let certified = self
-            .upload_and_certify(
-                view,
-                Arc::new(encoded),
-                &plan,
-                registered.id,
-                None,
-                progress,
-            )
+            .upload_and_certify(view, encoded, &plan, registered.id, None, progress)
             .await?;
         Ok(plan.outcome(&certified))
     }
@@ -378,13 +422,13 @@ impl WalrusSdk {
     async fn already_stored(
         &self,
         view: &CommitteeView,
-        encoded: &EncodedBlob,
+        metadata: &VerifiedBlobMetadataWithId,
         options: StoreOptions,
     ) -> Option<StoreOutcome> {
         if options.deletable || options.force {
             return None;
         }
-        let blob_id = *encoded.metadata.blob_id();
+        let blob_id = *metadata.blob_id();
         let end_epoch = view.epoch.saturating_add(options.epochs);
         match self.nodes.certified_until(view, &blob_id).await {
             Some((existing_end, event)) if existing_end >= end_epoch => {
@@ -405,13 +449,13 @@ impl WalrusSdk {
     async fn upload_and_certify(
         &self,
         mut view: CommitteeView,
-        encoded: Arc<EncodedBlob>,
+        encoded: Slivers,
         plan: &StorePlan,
         object_id: ObjectId,
         mut certificate: Option<ConfirmationCertificate>,
         progress: &dyn Progress,
     ) -> Result<Blob, SdkError> {
-        let blob_id = *encoded.metadata.blob_id();
+        let blob_id = *encoded.metadata().blob_id();
         loop {
             let certificate = match certificate.take() {
                 Some(certificate) => Ok(certificate),
@@ -457,6 +501,26 @@ impl WalrusSdk {
                 // The committee may have moved on (old holders released their shards).
                 match self.newer_committee(&view).await {
                     Some(view) => self.nodes.read(&view, blob_id, progress).await,
+                    None => Err(error),
+                }
+            }
+            result => result,
+        }
+    }
+
+    /// Reads `blob_id` from the current committee into `out` in bounded memory: see
+    /// [`StorageNodes::read_to_file`]. Returns the blob's size.
+    pub async fn read_to_file(
+        &self,
+        blob_id: &BlobId,
+        out: &File,
+        progress: &dyn Progress,
+    ) -> Result<u64, SdkError> {
+        let view = self.committee().await?;
+        match self.nodes.read_to_file(&view, blob_id, out, progress).await {
+            Err(error) if !matches!(error, SdkError::BlobInvalid(_)) => {
+                match self.newer_committee(&view).await {
+                    Some(view) => self.nodes.read_to_file(&view, blob_id, out, progress).await,
                     None => Err(error),
                 }
             }

@@ -4,7 +4,8 @@
 //! which shards hold a blob without downloading it, as `walrus audit` prints it;
 //! [`nodes::StorageNodes`] is the storage-node side alone, over any committee;
 //! [`rejection`] classifies the contracts' Move aborts; [`wallet_pool::WalletPool`] runs
-//! concurrent stores on sub-wallets funded by one main wallet.
+//! concurrent stores on sub-wallets funded by one main wallet; [`spill`] stores and reads
+//! blobs of any size in bounded memory, through files.
 
 pub mod audit;
 pub mod blob_id;
@@ -13,4 +14,5 @@ pub mod config;
 pub mod nodes;
 pub mod outcome;
 pub mod rejection;
+pub mod spill;
 pub mod wallet_pool;

@@ -16,13 +16,24 @@
 //! sliver of another pair is a lie like any other), and a node that fails a check is just a
 //! failed request: another node is asked.
 
-use std::{collections::BTreeMap, ops::Range, sync::Arc, time::Instant};
+use std::{
+    borrow::Cow,
+    collections::{BTreeMap, BTreeSet},
+    fs::File,
+    ops::Range,
+    sync::Arc,
+    time::Instant,
+};
 
 use tokio::{sync::Semaphore, task::JoinSet};
 use walrus_chain::client::committee::{CommitteeView, MemberInfo};
 use walrus_core::{
     crypto::Threshold,
-    encoding::{decode_and_verify, DecodeError, EncodedBlob, EncodingConfig, Primary, SliverData},
+    encoding::{
+        compute_metadata_striped, decode_and_verify, restore_source_rows_striped, DecodeError,
+        EncodedBlob, EncodingConfig, Primary, PrimarySliver, SecondarySliver, SliverData,
+        DEFAULT_STRIPE_BYTES,
+    },
     messages::{
         BlobPersistenceType, ConfirmationCertificate, SignedStorageConfirmation,
         StorageConfirmationBody,
@@ -36,7 +47,10 @@ use walrus_node_client::{
     NodeClient, NodeClientError,
 };
 
-use crate::client::{encoding_config, spawn_blocking, Progress, SdkConfig, SdkError};
+use crate::{
+    client::{encoding_config, spawn_blocking, Progress, SdkConfig, SdkError},
+    spill::{io_error, spill_file, striped_error, FileStripes, ReadFiles, SpilledBlob},
+};
 
 /// HTTP access to storage nodes, tuned by an [`SdkConfig`]. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -62,6 +76,11 @@ impl StorageNodes {
         let http =
             walrus_node_client::default_http_client(config.connect_timeout, config.request_timeout);
         Self { http, config }
+    }
+
+    /// The tuning this was made with.
+    pub fn config(&self) -> &SdkConfig {
+        &self.config
     }
 
     /// The end epoch (and certifying event) of a certified permanent registration of
@@ -128,12 +147,14 @@ impl StorageNodes {
     pub(crate) async fn upload(
         &self,
         view: &CommitteeView,
-        encoded: Arc<EncodedBlob>,
+        encoded: Slivers,
         blob_type: BlobPersistenceType,
         progress: &dyn Progress,
     ) -> Result<ConfirmationCertificate, SdkError> {
-        let blob_id = *encoded.metadata.blob_id();
+        let blob_id = *encoded.metadata().blob_id();
         let limiter = Arc::new(Semaphore::new(self.config.max_concurrent_requests.max(1)));
+        // Slivers read from a spill file and not yet sent: at most as many as requests.
+        let loaded = Arc::new(Semaphore::new(self.config.max_concurrent_requests.max(1)));
         let mut tasks = JoinSet::new();
         for (index, client) in node_clients(view, &self.http).into_iter().enumerate() {
             let Some(client) = client else { continue };
@@ -147,6 +168,7 @@ impl StorageNodes {
                 encoded: encoded.clone(),
                 pairs,
                 limiter: limiter.clone(),
+                loaded: loaded.clone(),
                 config: self.config,
                 blob_type,
             };
@@ -213,6 +235,67 @@ impl StorageNodes {
     ) -> Result<Vec<u8>, SdkError> {
         let source = self.read_source(view, blob_id).await?;
         self.read_whole(&source, progress).await
+    }
+
+    /// Reads `blob_id` into `out` (a file open for reading and writing, left at the blob's
+    /// size) in memory bounded by a constant, whatever the blob's size: each verified primary
+    /// sliver goes to disk as it arrives (source rows at their place in `out`, the others to a
+    /// spill file), the missing source rows are restored a window of columns at a time, and
+    /// the result is re-encoded a stripe at a time: it must give the blob ID (otherwise
+    /// [`SdkError::BlobInvalid`], and `out` holds no valid blob). Returns the blob's size.
+    pub async fn read_to_file(
+        &self,
+        view: &CommitteeView,
+        blob_id: &BlobId,
+        out: &File,
+        progress: &dyn Progress,
+    ) -> Result<u64, SdkError> {
+        let source = self.read_source(view, blob_id).await?;
+        let length = source.size();
+        let config = source.config;
+        let layout = config.blob_layout(length)?;
+        let required = config.n_source_symbols(walrus_core::SliverType::Primary);
+        let writing = |error| io_error("writing the blob being read".into(), error);
+        let mut files = ReadFiles::new(
+            out.try_clone().map_err(writing)?,
+            spill_file()?,
+            layout.row_length(),
+        );
+        self.fetch_primary_into(
+            &source,
+            source.holders(),
+            required,
+            Stalled::Wait,
+            progress,
+            |sliver| {
+                files
+                    .keep(sliver.index.0, sliver.symbols.data(), required)
+                    .map_err(writing)
+            },
+        )
+        .await?;
+        let blob_id = *blob_id;
+        progress.update("verify", 0, length);
+        spawn_blocking(move || {
+            let available = files.available();
+            restore_source_rows_striped(&layout, &available, &files, DEFAULT_STRIPE_BYTES)
+                .map_err(|error| striped_error(error, "restoring the blob's rows"))?;
+            let blob = files.finish(length).map_err(writing)?;
+            let check = FileStripes {
+                blob,
+                spill: spill_file()?,
+            };
+            let computed = compute_metadata_striped(&config, length, &check, DEFAULT_STRIPE_BYTES)
+                .map_err(|error| striped_error(error, "re-encoding the blob read"))?;
+            if *computed.blob_id() == blob_id {
+                Ok(())
+            } else {
+                Err(SdkError::BlobInvalid(blob_id))
+            }
+        })
+        .await??;
+        progress.update("verify", length, length);
+        Ok(length)
     }
 
     /// The size in bytes of `blob_id`, from metadata verified against the blob ID.
@@ -356,12 +439,39 @@ impl StorageNodes {
         stalled: Stalled,
         progress: &dyn Progress,
     ) -> Result<BTreeMap<u16, SliverData<Primary>>, SdkError> {
+        let mut slivers = BTreeMap::new();
+        self.fetch_primary_into(
+            source,
+            candidates,
+            required,
+            stalled,
+            progress,
+            |sliver: SliverData<Primary>| {
+                slivers.insert(sliver.index.0, sliver);
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(slivers)
+    }
+
+    /// As [`Self::fetch_primary`], but each verified sliver goes to `keep` as it arrives
+    /// (each pair once) instead of being held.
+    async fn fetch_primary_into(
+        &self,
+        source: &ReadSource,
+        candidates: Vec<(SliverPairIndex, usize)>,
+        required: usize,
+        stalled: Stalled,
+        progress: &dyn Progress,
+        mut keep: impl FnMut(SliverData<Primary>) -> Result<(), SdkError>,
+    ) -> Result<(), SdkError> {
         let (view, blob_id) = (&source.view, &source.blob_id);
         let total = u64::try_from(required).unwrap_or(u64::MAX);
         let limiter = Arc::new(Semaphore::new(self.config.max_concurrent_requests.max(1)));
         let mut queue = candidates.into_iter();
         let mut in_flight = JoinSet::new();
-        let mut slivers: BTreeMap<u16, SliverData<Primary>> = BTreeMap::new();
+        let mut slivers: BTreeSet<u16> = BTreeSet::new();
         let mut failures = 0usize;
         let mut invalid_reports = 0u16;
         let mut last_failure = String::new();
@@ -419,7 +529,9 @@ impl StorageNodes {
             let (pair, sliver) = joined.map_err(|error| SdkError::Internal(error.to_string()))?;
             match sliver {
                 Ok(sliver) => {
-                    slivers.insert(pair.0, sliver);
+                    if slivers.insert(pair.0) {
+                        keep(sliver)?;
+                    }
                     progress.update("read", slivers.len() as u64, total);
                 }
                 Err(SliverFailure::ReportedInvalid(weight)) => {
@@ -440,7 +552,7 @@ impl StorageNodes {
             }
         }
         in_flight.abort_all();
-        Ok(slivers)
+        Ok(())
     }
 
     /// Metadata from the first member whose answer verifies against the blob ID.
@@ -670,12 +782,70 @@ enum SliverFailure {
     ReportedInvalid(u16),
 }
 
+/// The slivers a store uploads: an encoding in memory, or one spilled to disk (read back one
+/// sliver at a time, off the async runtime). Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) enum Slivers {
+    /// Every sliver in memory.
+    Memory(Arc<EncodedBlob>),
+    /// Every sliver in a spill file.
+    Spilled(Arc<SpilledBlob>),
+}
+
+impl Slivers {
+    /// The blob's verified metadata.
+    pub(crate) fn metadata(&self) -> &VerifiedBlobMetadataWithId {
+        match self {
+            Slivers::Memory(encoded) => &encoded.metadata,
+            Slivers::Spilled(spilled) => spilled.metadata(),
+        }
+    }
+
+    async fn primary(&self, pair: SliverPairIndex) -> Result<Cow<'_, PrimarySliver>, String> {
+        match self {
+            Slivers::Memory(encoded) => encoded
+                .sliver_pairs
+                .get(usize::from(pair.0))
+                .map(|pair| Cow::Borrowed(&pair.primary))
+                .ok_or_else(|| format!("no sliver pair {}", pair.0)),
+            Slivers::Spilled(spilled) => {
+                let spilled = spilled.clone();
+                spawn_blocking(move || spilled.primary(pair))
+                    .await
+                    .and_then(|sliver| sliver)
+                    .map(Cow::Owned)
+                    .map_err(|error| error.to_string())
+            }
+        }
+    }
+
+    async fn secondary(&self, pair: SliverPairIndex) -> Result<Cow<'_, SecondarySliver>, String> {
+        match self {
+            Slivers::Memory(encoded) => encoded
+                .sliver_pairs
+                .get(usize::from(pair.0))
+                .map(|pair| Cow::Borrowed(&pair.secondary))
+                .ok_or_else(|| format!("no sliver pair {}", pair.0)),
+            Slivers::Spilled(spilled) => {
+                let spilled = spilled.clone();
+                spawn_blocking(move || spilled.secondary(pair))
+                    .await
+                    .and_then(|sliver| sliver)
+                    .map(Cow::Owned)
+                    .map_err(|error| error.to_string())
+            }
+        }
+    }
+}
+
 /// The upload to one node: metadata, then its slivers, then its confirmation.
 struct NodeUpload {
     client: NodeClient,
-    encoded: Arc<EncodedBlob>,
+    encoded: Slivers,
     pairs: Vec<SliverPairIndex>,
     limiter: Arc<Semaphore>,
+    /// Bounds the spilled slivers held in memory.
+    loaded: Arc<Semaphore>,
     config: SdkConfig,
     blob_type: BlobPersistenceType,
 }
@@ -705,23 +875,29 @@ impl NodeUpload {
     }
 
     async fn run(self) -> Result<SignedStorageConfirmation, String> {
-        let blob_id = *self.encoded.metadata.blob_id();
-        let metadata = self.encoded.metadata.metadata();
+        let blob_id = *self.encoded.metadata().blob_id();
+        let metadata = self.encoded.metadata().metadata();
         self.retry("metadata", || self.client.put_metadata(&blob_id, metadata))
             .await?;
         let this = &self;
         let id = &blob_id;
-        let primaries = self.pairs.iter().map(|pair| {
-            let sliver = &this.encoded.sliver_pairs[usize::from(pair.0)].primary;
+        let primaries = self.pairs.iter().map(|pair| async move {
+            let _loaded = this.loaded.acquire().await;
+            let sliver = this.encoded.primary(*pair).await?;
+            let sliver = &*sliver;
             this.retry("primary sliver", move || {
                 this.client.put_sliver(id, *pair, sliver)
             })
+            .await
         });
-        let secondaries = self.pairs.iter().map(|pair| {
-            let sliver = &this.encoded.sliver_pairs[usize::from(pair.0)].secondary;
+        let secondaries = self.pairs.iter().map(|pair| async move {
+            let _loaded = this.loaded.acquire().await;
+            let sliver = this.encoded.secondary(*pair).await?;
+            let sliver = &*sliver;
             this.retry("secondary sliver", move || {
                 this.client.put_sliver(id, *pair, sliver)
             })
+            .await
         });
         futures::future::try_join(
             futures::future::try_join_all(primaries),

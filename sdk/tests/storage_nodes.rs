@@ -5,6 +5,7 @@
 use std::{
     collections::BTreeSet,
     ops::Range,
+    os::fd::AsRawFd,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -51,6 +52,15 @@ impl Network {
     /// Node `i` answers as `behaviors[i]` (missing entries: honest) and reports `status`.
     async fn start(behaviors: Vec<Behavior>, status: impl Fn(usize) -> BlobStatus) -> Self {
         let blob = Arc::new(encoded_blob(N_SHARDS, BLOB_LEN, 0x5a));
+        Self::start_with_blob(blob, behaviors, status).await
+    }
+
+    /// As [`Self::start`], serving `blob`.
+    async fn start_with_blob(
+        blob: Arc<EncodedBlob>,
+        behaviors: Vec<Behavior>,
+        status: impl Fn(usize) -> BlobStatus,
+    ) -> Self {
         let blob_id = *blob.metadata.blob_id();
         let mut nodes = Vec::new();
         let mut members = Vec::new();
@@ -181,6 +191,86 @@ async fn reads_around_missing_lying_and_silent_nodes() {
     assert!(started.elapsed() < PROMPTLY, "{:?}", started.elapsed());
     // Every node was asked once, the silent one included: none twice.
     assert_eq!(network.sliver_requests(), [1; 10]);
+}
+
+/// Reads the network's blob with [`StorageNodes::read_to_file`] into a fresh file.
+async fn read_to_file(network: &Network, nodes: &StorageNodes) -> Result<Vec<u8>, SdkError> {
+    let file = tempfile::tempfile().unwrap();
+    let size = nodes
+        .read_to_file(&network.view, &network.blob_id(), &file, &NoProgress)
+        .await?;
+    let bytes = std::fs::read(format!("/proc/self/fd/{}", file.as_raw_fd())).unwrap();
+    assert_eq!(size, bytes.len() as u64);
+    Ok(bytes)
+}
+
+#[tokio::test]
+async fn reads_into_a_file_from_source_rows_or_by_decoding() {
+    // All source rows: copied into place.
+    let network = Network::with(vec![]).await;
+    let nodes = storage_nodes(NO_HEDGE);
+    assert_eq!(read_to_file(&network, &nodes).await.unwrap(), data());
+    assert_eq!(network.sliver_requests(), [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]);
+
+    // Two source rows missing, one lying: restored from repair rows a window at a time.
+    let network = Network::with(vec![
+        Behavior::Refuse(ErrorReason::SliverNotFound),
+        Behavior::OtherSliver,
+        Behavior::Honest,
+        Behavior::Refuse(ErrorReason::SliverNotFound),
+    ])
+    .await;
+    assert_eq!(
+        read_to_file(&network, &storage_nodes(HEDGE_AFTER))
+            .await
+            .unwrap(),
+        data()
+    );
+    assert_eq!(network.sliver_requests()[..6], [1, 1, 1, 1, 1, 1]);
+}
+
+#[tokio::test]
+async fn reading_an_inconsistent_blob_into_a_file_is_refused() {
+    // The writer doctored the repair row 5 (and committed to it): with the source rows
+    // missing, the read decodes through it, and the re-encoding does not give the blob ID.
+    let config = walrus_core::encoding::EncodingConfig::new(N_SHARDS).unwrap();
+    let mut encoded = walrus_core::encoding::encode_blob(&config, &data()).unwrap();
+    let layout = *encoded.metadata.layout();
+    let doctored = &mut encoded.sliver_pairs[5].primary;
+    let mut bytes = doctored.symbols.data().to_vec();
+    bytes[0] ^= 0xff;
+    *doctored = walrus_core::encoding::PrimarySliver::new(
+        walrus_core::encoding::Symbols::new(bytes, layout.symbol_size).unwrap(),
+        doctored.index,
+    );
+    let mut hashes = encoded.metadata.metadata().hashes().to_vec();
+    hashes[5].primary_hash = encoded.sliver_pairs[5].primary.root(&layout).unwrap();
+    let metadata = walrus_core::metadata::BlobMetadata::V1(walrus_core::metadata::BlobMetadataV1 {
+        encoding_type: encoded.metadata.metadata().encoding_type(),
+        unencoded_length: data().len() as u64,
+        hashes,
+    });
+    encoded.metadata = walrus_core::metadata::BlobMetadataWithId {
+        blob_id: metadata.compute_blob_id(),
+        metadata,
+    }
+    .verify(&config)
+    .unwrap();
+    let network = Network::start_with_blob(
+        Arc::new(encoded),
+        vec![Behavior::Refuse(ErrorReason::SliverNotFound); 4],
+        |_| BlobStatus::Nonexistent,
+    )
+    .await;
+    let error = read_to_file(&network, &storage_nodes(HEDGE_AFTER))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, SdkError::BlobInvalid(id) if id == network.blob_id()),
+        "{error:?}"
+    );
+    // The doctored row was really used: the holders of pairs 4..8 were asked.
+    assert_eq!(network.sliver_requests()[4..8], [1, 1, 1, 1]);
 }
 
 #[tokio::test]

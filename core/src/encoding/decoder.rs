@@ -120,10 +120,8 @@ fn batch_lines(total_lines: usize, symbol_size: usize, target_shard_bytes: usize
     by_size.min(by_cores)
 }
 
-/// Rows `0..k_p` from `k_p` distinct rows (primary slivers): each source column is decoded
-/// with the primary code, all with one plan (the erasure pattern is the same for every
-/// column). Batches of columns write the restored symbols straight into their disjoint chunks
-/// of the missing rows.
+/// Rows `0..k_p` from `k_p` distinct rows (primary slivers): given source rows are copied,
+/// the others restored column by column ([`restore_rows`]).
 fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<u8>, EncodeError> {
     let config = &layout.config;
     let (n, k_primary, k_secondary) = (
@@ -143,42 +141,58 @@ fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<
             *slot = Some(data);
         }
     }
-    let target = plan.target_shard_bytes();
-    let batch = batch_lines(k_secondary, ss, target);
-    let mut targets: Vec<Vec<&mut [u8]>> = (0..k_secondary.div_ceil(batch))
-        .map(|_| Vec::new())
-        .collect();
+    let mut missing = Vec::new();
     for (row, out) in blob.chunks_exact_mut(row_length).enumerate() {
         match given[row] {
             Some(data) => out.copy_from_slice(data),
-            None => {
-                for (number, chunk) in out.chunks_mut(batch * ss).enumerate() {
-                    targets[number].push(chunk);
-                }
-            }
+            None => missing.push(out),
         }
     }
-    // The plan restores exactly the missing rows, ascending: a restored row's index in each
-    // batch's target list.
-    let missing = plan.restored();
-    if missing.is_empty() {
-        return Ok(blob);
+    let rows: Vec<&[u8]> = rows.iter().map(|(_, data)| *data).collect();
+    restore_rows(&plan, ss, k_secondary, &rows, missing);
+    Ok(blob)
+}
+
+/// Restores a window of `width` columns of the missing source rows of a blob: `rows[a]` is
+/// the window of the row at the plan's available position `a`; `missing[m]` receives the
+/// window of the `m`-th row the plan restores (ascending). Each column is decoded with the
+/// primary code, all with the one plan (the erasure pattern is the same for every column);
+/// batches of columns write straight into their disjoint chunks of the missing rows.
+pub(crate) fn restore_rows(
+    plan: &DecodePlan,
+    ss: usize,
+    width: usize,
+    rows: &[&[u8]],
+    missing: Vec<&mut [u8]>,
+) {
+    let restored = plan.restored();
+    if restored.is_empty() || width == 0 {
+        return;
+    }
+    debug_assert_eq!(missing.len(), restored.len());
+    let target = plan.target_shard_bytes();
+    let batch = batch_lines(width, ss, target);
+    let mut targets: Vec<Vec<&mut [u8]>> = (0..width.div_ceil(batch)).map(|_| Vec::new()).collect();
+    for out in missing {
+        for (number, chunk) in out.chunks_mut(batch * ss).enumerate() {
+            targets[number].push(chunk);
+        }
     }
     targets
         .into_par_iter()
         .enumerate()
         .for_each(|(number, mut chunks)| {
             let first = number * batch;
-            let lines = batch.min(k_secondary - first);
+            let lines = batch.min(width - first);
             for packing in Packing::segments(ss, lines, target) {
                 plan.decode(
                     &packing,
                     |line, a| {
                         let column = first + line;
-                        &rows[a].1[column * ss..(column + 1) * ss]
+                        &rows[a][column * ss..(column + 1) * ss]
                     },
                     |position, shard| {
-                        let Ok(slot) = missing.binary_search(&position) else {
+                        let Ok(slot) = restored.binary_search(&position) else {
                             return;
                         };
                         for (line, out) in chunks[slot].chunks_exact_mut(ss).enumerate() {
@@ -188,7 +202,6 @@ fn decode_from_rows(layout: &BlobLayout, rows: &[(usize, &[u8])]) -> Result<Vec<
                 );
             }
         });
-    Ok(blob)
 }
 
 /// Rows `0..k_p` from `k_s` distinct columns (secondary slivers): each source row is decoded

@@ -7,6 +7,7 @@ mod encoder;
 mod erasure;
 pub(crate) mod rs;
 mod slivers;
+mod striped;
 mod symbols;
 
 pub use axis::{EncodingAxis, Primary, Secondary, SliverType};
@@ -17,6 +18,10 @@ pub(crate) use slivers::expand_symbols;
 pub use slivers::{
     PrimarySliver, SecondarySliver, Sliver, SliverData, SliverPair, SliverVerificationError,
     Symbols, SymbolsError,
+};
+pub use striped::{
+    compute_metadata_striped, encode_striped, restore_source_rows_striped, RowStorage, SpillLayout,
+    StripeStorage, StripedError, DEFAULT_STRIPE_BYTES,
 };
 pub use symbols::{
     expand_sliver_data, recover_sliver, DecodingSymbol, EitherDecodingSymbol, ExpandedSliver,

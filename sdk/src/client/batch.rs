@@ -7,14 +7,11 @@ use std::{collections::HashMap, sync::Arc};
 
 use futures::StreamExt as _;
 use walrus_chain::client::MAX_BLOBS_PER_TRANSACTION;
-use walrus_core::{
-    encoding::{encode_blob, EncodedBlob},
-    messages::ConfirmationCertificate,
-    BlobId, ObjectId,
-};
+use walrus_core::{encoding::encode_blob, messages::ConfirmationCertificate, BlobId, ObjectId};
 
 use super::{encoding_config, spawn_blocking, StorePlan};
 use crate::client::{NoProgress, Progress, SdkError, StoreOptions, StoreOutcome, WalrusSdk};
+use crate::nodes::Slivers;
 
 /// Blobs whose uploads run at once in [`WalrusSdk::store_many`] (each upload itself sends
 /// up to `max_concurrent_requests` requests at once).
@@ -40,7 +37,7 @@ pub struct BatchOutcome {
 struct Pending {
     /// Index of the first input blob with these bytes.
     index: usize,
-    encoded: Arc<EncodedBlob>,
+    encoded: Slivers,
     plan: StorePlan,
 }
 
@@ -96,7 +93,7 @@ impl WalrusSdk {
         let checks = futures::future::join_all(
             encoded_blobs
                 .iter()
-                .map(|(_, encoded)| self.already_stored(&view, encoded, options)),
+                .map(|(_, encoded)| self.already_stored(&view, &encoded.metadata, options)),
         )
         .await;
         let system = self.chain.system().await?;
@@ -106,10 +103,10 @@ impl WalrusSdk {
                 results[index] = Some(Ok(outcome));
                 continue;
             }
-            match StorePlan::new(&system, &encoded, options) {
+            match StorePlan::new(&system, &encoded.metadata, options) {
                 Ok(plan) => pending.push(Pending {
                     index,
-                    encoded: Arc::new(encoded),
+                    encoded: Slivers::Memory(Arc::new(encoded)),
                     plan,
                 }),
                 Err(error) => results[index] = Some(Err(error)),

@@ -1,6 +1,9 @@
 //! Reading blobs: `walrus read` and `walrus blob-status`.
 
-use std::{io::Write, path::PathBuf};
+use std::{
+    io::{Seek, SeekFrom},
+    path::PathBuf,
+};
 
 use anyhow::{Context as _, Result};
 use clap::Args;
@@ -19,36 +22,60 @@ pub struct ReadArgs {
 }
 
 impl ReadArgs {
-    /// Reads the blob and writes it out.
+    /// Reads the blob and writes it out. Memory stays bounded whatever the blob's size: the
+    /// slivers go to disk as they arrive and the blob is decoded and checked a stripe at a
+    /// time (into the output file, or a temporary file copied to stdout).
     pub fn run(self, context: &Context) -> Result<()> {
         let blob_id = parse_blob_id(&self.blob_id)?;
-        let bytes = context.with_sdk(async |sdk| {
+        let file = match &self.out {
+            Some(path) => std::fs::File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(path)
+                .with_context(|| format!("creating '{}'", path.display()))?,
+            None => tempfile::tempfile().context("creating a temporary file")?,
+        };
+        let read = context.with_sdk(async |sdk| {
             let bar = Bar::new("reading");
-            let bytes = sdk
-                .read(&blob_id, &bar)
+            let size = sdk
+                .read_to_file(&blob_id, &file, &bar)
                 .await
                 .with_context(|| format!("reading blob {blob_id}"))?;
             bar.0.finish_and_clear();
-            Ok(bytes)
-        })?;
+            Ok(size)
+        });
+        let size = match read {
+            Ok(size) => size,
+            Err(error) => {
+                if let Some(path) = &self.out {
+                    // Nothing half-written is left behind.
+                    let _ = std::fs::remove_file(path);
+                }
+                return Err(error);
+            }
+        };
         match self.out {
             Some(path) => {
-                std::fs::write(&path, &bytes)
-                    .with_context(|| format!("writing '{}'", path.display()))?;
                 if context.json {
                     println!(
                         "{}",
-                        serde_json::json!({"blobId": blob_id.to_string(), "out": path, "size": bytes.len()})
+                        serde_json::json!({"blobId": blob_id.to_string(), "out": path, "size": size})
                     );
                 } else {
                     eprintln!(
                         "Success: blob {blob_id} ({}) written to '{}'",
-                        human_bytes(bytes.len() as u64),
+                        human_bytes(size),
                         path.display()
                     );
                 }
             }
-            None => std::io::stdout().lock().write_all(&bytes)?,
+            None => {
+                let mut file = file;
+                file.seek(SeekFrom::Start(0))?;
+                std::io::copy(&mut file, &mut std::io::stdout().lock())?;
+            }
         }
         Ok(())
     }

@@ -53,7 +53,8 @@ impl StoreArgs {
 }
 
 /// Files of one `store_many` call hold at most this many bytes together (their encodings are
-/// in memory at once); a larger file is stored on its own.
+/// in memory at once); a larger file is stored on its own, encoded into a spill file a stripe
+/// at a time (`WalrusSdk::store_file`), so memory stays bounded whatever its size.
 const BATCH_BYTES: u64 = 64 << 20;
 
 /// Stores `files` in batches (chain work of many files per transaction, uploads in parallel),
@@ -85,9 +86,11 @@ async fn store(
     for batch in batches {
         let bar = Bar::new("storing");
         if let [(file, _)] = batch.as_slice() {
-            let bytes =
-                std::fs::read(file).with_context(|| format!("reading '{}'", file.display()))?;
-            let outcome = sdk.store(bytes, options, &bar).await.map_err(Into::into);
+            // Large files go through a spill file: memory stays bounded.
+            let outcome = sdk
+                .store_file(file, options, &bar)
+                .await
+                .map_err(Into::into);
             outputs.push((file.clone(), outcome));
         } else {
             let mut blobs = Vec::with_capacity(batch.len());
