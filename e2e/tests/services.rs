@@ -2,13 +2,13 @@
 //! (chain, 4 storage nodes): round trips of 0 B, 1 B, 1 MiB and 100 MiB
 //! through the HTTP API, range and HEAD reads, reads by object ID, `alreadyCertified`, the
 //! publisher's 4xx answers, an inconsistent blob read as invalid, and the CLI's store, read,
-//! status, list, extend and delete.
+//! status, list, extend and delete, the largest blob of the shard count and one byte more.
 
 use std::{net::TcpListener, process::Stdio, time::Duration};
 
 use reqwest::{header, StatusCode};
 use serde_json::Value;
-use walrus_core::{BlobId, SliverPairIndex};
+use walrus_core::{encoding::EncodingConfig, BlobId, SliverPairIndex};
 use walrus_e2e::{inconsistent_encoding, poll, run, test_data, write_file, TestNetwork};
 use walrus_sdk::client::{NoProgress, StoreOptions};
 
@@ -236,6 +236,37 @@ fn cli_stores_reads_lists_extends_and_deletes() {
         .await
         .map(|stderr| assert!(stderr.contains("not found"), "{stderr}"))
         .expect("deleted");
+
+        // The largest blob 10 shards can encode is stored and read back; one byte more is
+        // refused before any chain transaction (the wallet pays no gas).
+        let max = usize::try_from(EncodingConfig::new(10).unwrap().max_blob_size()).unwrap();
+        let largest = test_data(max, 12);
+        let file = write_file(&scratch, "largest.bin", &largest).unwrap();
+        let result = cli.store(&file, 1).await.unwrap();
+        let largest_id = result["blobId"].as_str().expect("a blob ID").to_owned();
+        assert!(
+            cli.read(&largest_id, &scratch.join("largest-out.bin"))
+                .await
+                .unwrap()
+                == largest
+        );
+        let too_large = write_file(&scratch, "too-large.bin", &test_data(max + 1, 13)).unwrap();
+        let chain = net.chain_client().unwrap();
+        let sui_before = chain.sui_balance_of(chain.address()).await.unwrap();
+        let output = cli
+            .run(&["store", too_large.to_str().unwrap()])
+            .await
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("at most {max} for this shard count")),
+            "{stderr}"
+        );
+        assert_eq!(
+            chain.sui_balance_of(chain.address()).await.unwrap(),
+            sui_before
+        );
 
         // Clear errors for bad input.
         let output = cli.run(&["read", "not-a-blob-id"]).await.unwrap();

@@ -134,6 +134,9 @@ pub struct SdkConfig {
     /// Files at least this large are stored through a spill file, a stripe at a time
     /// ([`WalrusSdk::store_file`]).
     pub spill_threshold: u64,
+    /// Bytes of slivers a read may have in flight, and an upload from a spill file may hold
+    /// read back and not yet sent: with the stripe buffers, what bounds a large blob's memory.
+    pub max_sliver_bytes_in_flight: u64,
 }
 
 impl Default for SdkConfig {
@@ -147,6 +150,7 @@ impl Default for SdkConfig {
             request_timeout: Duration::from_secs(120),
             hedge_after: Duration::from_secs(2),
             spill_threshold: DEFAULT_SPILL_THRESHOLD,
+            max_sliver_bytes_in_flight: 128 << 20,
         }
     }
 }

@@ -25,14 +25,17 @@ use std::{
     time::Instant,
 };
 
-use tokio::{sync::Semaphore, task::JoinSet};
+use tokio::{
+    sync::{Semaphore, SemaphorePermit},
+    task::JoinSet,
+};
 use walrus_chain::client::committee::{CommitteeView, MemberInfo};
 use walrus_core::{
     crypto::Threshold,
     encoding::{
         compute_metadata_striped, decode_and_verify, restore_source_rows_striped, DecodeError,
         EncodedBlob, EncodingConfig, Primary, PrimarySliver, SecondarySliver, SliverData,
-        DEFAULT_STRIPE_BYTES,
+        SliverType, DEFAULT_STRIPE_BYTES,
     },
     messages::{
         BlobPersistenceType, ConfirmationCertificate, SignedStorageConfirmation,
@@ -153,8 +156,11 @@ impl StorageNodes {
     ) -> Result<ConfirmationCertificate, SdkError> {
         let blob_id = *encoded.metadata().blob_id();
         let limiter = Arc::new(Semaphore::new(self.config.max_concurrent_requests.max(1)));
-        // Slivers read from a spill file and not yet sent: at most as many as requests.
-        let loaded = Arc::new(Semaphore::new(self.config.max_concurrent_requests.max(1)));
+        // Slivers read from a spill file and not yet sent: at most
+        // `max_sliver_bytes_in_flight`, counted in KiB.
+        let loaded = Arc::new(Semaphore::new(kib_permits(
+            self.config.max_sliver_bytes_in_flight,
+        )));
         let mut tasks = JoinSet::new();
         for (index, client) in node_clients(view, &self.http).into_iter().enumerate() {
             let Some(client) = client else { continue };
@@ -254,7 +260,7 @@ impl StorageNodes {
         let length = source.size();
         let config = source.config;
         let layout = config.blob_layout(length)?;
-        let required = config.n_source_symbols(walrus_core::SliverType::Primary);
+        let required = config.n_source_symbols(SliverType::Primary);
         let writing = |error| io_error("writing the blob being read".into(), error);
         let mut files = ReadFiles::new(
             out.try_clone().map_err(writing)?,
@@ -468,7 +474,16 @@ impl StorageNodes {
     ) -> Result<(), SdkError> {
         let (view, blob_id) = (&source.view, &source.blob_id);
         let total = u64::try_from(required).unwrap_or(u64::MAX);
-        let limiter = Arc::new(Semaphore::new(self.config.max_concurrent_requests.max(1)));
+        // Answers in flight hold a sliver each: at most `max_sliver_bytes_in_flight` of them.
+        let sliver_bytes = source
+            .config
+            .blob_layout(source.size())
+            .map_or(1, |layout| layout.row_length().max(1) as u64);
+        let by_bytes = usize::try_from(self.config.max_sliver_bytes_in_flight / sliver_bytes)
+            .unwrap_or(usize::MAX);
+        let limiter = Arc::new(Semaphore::new(
+            self.config.max_concurrent_requests.min(by_bytes).max(1),
+        ));
         let mut queue = candidates.into_iter();
         let mut in_flight = JoinSet::new();
         let mut slivers: BTreeSet<u16> = BTreeSet::new();
@@ -838,6 +853,11 @@ impl Slivers {
     }
 }
 
+/// `bytes` as semaphore permits of 1 KiB (at least one, at most what a semaphore holds).
+fn kib_permits(bytes: u64) -> usize {
+    usize::try_from((bytes / 1024).clamp(1, u64::from(u32::MAX >> 4))).unwrap_or(1)
+}
+
 /// The upload to one node: metadata, then its slivers, then its confirmation.
 struct NodeUpload {
     client: NodeClient,
@@ -874,6 +894,18 @@ impl NodeUpload {
         }
     }
 
+    /// Room for one more sliver of `axis` in memory, if the slivers come from a spill file.
+    async fn acquire_loaded(&self, axis: SliverType) -> Option<SemaphorePermit<'_>> {
+        let Slivers::Spilled(spilled) = &self.encoded else {
+            return None;
+        };
+        let bytes = spilled.sliver_length(axis) as u64;
+        let permits = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX).min(
+            u32::try_from(kib_permits(self.config.max_sliver_bytes_in_flight)).unwrap_or(u32::MAX),
+        );
+        self.loaded.acquire_many(permits).await.ok()
+    }
+
     async fn run(self) -> Result<SignedStorageConfirmation, String> {
         let blob_id = *self.encoded.metadata().blob_id();
         let metadata = self.encoded.metadata().metadata();
@@ -882,7 +914,7 @@ impl NodeUpload {
         let this = &self;
         let id = &blob_id;
         let primaries = self.pairs.iter().map(|pair| async move {
-            let _loaded = this.loaded.acquire().await;
+            let _loaded = this.acquire_loaded(SliverType::Primary).await;
             let sliver = this.encoded.primary(*pair).await?;
             let sliver = &*sliver;
             this.retry("primary sliver", move || {
@@ -891,7 +923,7 @@ impl NodeUpload {
             .await
         });
         let secondaries = self.pairs.iter().map(|pair| async move {
-            let _loaded = this.loaded.acquire().await;
+            let _loaded = this.acquire_loaded(SliverType::Secondary).await;
             let sliver = this.encoded.secondary(*pair).await?;
             let sliver = &*sliver;
             this.retry("secondary sliver", move || {

@@ -20,7 +20,7 @@ use walrus_core::{
         StripeStorage, StripedError,
     },
     metadata::VerifiedBlobMetadataWithId,
-    SliverPairIndex,
+    SliverPairIndex, SliverType,
 };
 
 use crate::client::SdkError;
@@ -127,6 +127,11 @@ impl SpilledBlob {
     /// The blob's verified metadata (and blob ID).
     pub fn metadata(&self) -> &VerifiedBlobMetadataWithId {
         &self.metadata
+    }
+
+    /// Bytes of one sliver of `axis`.
+    pub fn sliver_length(&self, axis: SliverType) -> usize {
+        self.layout.blob_layout().sliver_length(axis)
     }
 
     /// The primary sliver of `pair` (blocking read of the spill file).

@@ -14,15 +14,20 @@ use crate::{
 };
 
 /// A sequence of equally sized symbols. BCS: `{ data: Vec<u8>, symbol_size: u16 }`.
+///
+/// The bytes go through serde as one byte string (`serde_bytes`: the same BCS, a length and
+/// the bytes), not element by element: decoding a sliver was most of a storage node's CPU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "SymbolsWire")]
 pub struct Symbols {
+    #[serde(with = "serde_bytes")]
     data: Vec<u8>,
     symbol_size: NonZeroU16,
 }
 
 #[derive(Deserialize)]
 struct SymbolsWire {
+    #[serde(with = "serde_bytes")]
     data: Vec<u8>,
     symbol_size: u16,
 }

@@ -36,7 +36,7 @@ use crate::{
 };
 
 /// Default memory budget of one stripe's buffers.
-pub const DEFAULT_STRIPE_BYTES: usize = 256 << 20;
+pub const DEFAULT_STRIPE_BYTES: usize = 64 << 20;
 
 /// Where a striped encoding reads its blob and keeps the slivers it produces. Offsets are in
 /// bytes; the encoder reads only bytes it wrote before, and only blob bytes below the blob's

@@ -30,7 +30,8 @@ use crate::{
 pub struct DecodingSymbol<T: EncodingAxis> {
     /// Index of the source sliver (on the orthogonal axis).
     pub index: u16,
-    /// The symbol bytes.
+    /// The symbol bytes (one byte string in serde: see [`super::Symbols`]).
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
     #[serde(skip)]
     axis: PhantomData<T>,
