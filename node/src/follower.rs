@@ -1,5 +1,6 @@
-//! Follows the chain: applies `walrus` events to the store from the durable cursor (each event
-//! and its cursor in one transaction, so every event is applied exactly once across crashes),
+//! Follows the chain: applies `walrus` events to the store from the durable cursor (the events
+//! of a checkpoint that arrived together and the cursor of the last in one transaction, so
+//! every event is applied exactly once across crashes),
 //! keeps the committee view current, and garbage-collects expired blobs.
 //!
 //! - `BlobRegistered`: the blob object becomes live (uploads are accepted).
@@ -25,7 +26,7 @@ use walrus_node_client::api::EventId;
 use crate::{
     committee::CommitteeView,
     node::{NodeError, StorageNode},
-    store::{BlobObjectInfo, EventEffect},
+    store::{BlobEvent, BlobInfo, BlobObjectInfo, EventEffect, InfoUpdate},
 };
 
 /// How often the committee and epoch are re-read even without epoch events.
@@ -94,25 +95,15 @@ pub async fn collect_expired(node: &StorageNode, epoch: u32) -> Result<(), NodeE
     Ok(())
 }
 
-/// A change to a blob's info, saying what to do with its data.
-type InfoUpdate = Box<dyn FnOnce(&mut crate::store::BlobInfo) -> EventEffect + Send>;
+/// Most events applied in one store transaction (a checkpoint's events come together).
+const MAX_EVENTS_PER_COMMIT: usize = 512;
 
-/// Applies one event; returns the blob to recover, if any.
-async fn apply(
-    node: &StorageNode,
-    cursor: EventId,
-    event: Event,
-) -> Result<Option<BlobId>, NodeError> {
-    if let Event::EpochChangeStart(start) = &event {
-        let (store, epoch) = (node.store().clone(), start.epoch);
-        crate::node::blocking(move || Ok(store.apply_epoch_start(cursor, epoch)?)).await?;
-        node.event_applied();
-        return Ok(None);
-    }
+/// The store change of one blob event: the blob it concerns and the change to its info.
+fn blob_event(cursor: EventId, event: Event) -> BlobEvent {
     let (blob_id, update): (Option<BlobId>, InfoUpdate) = match event {
         Event::BlobRegistered(event) => (
             Some(event.blob_id.into()),
-            Box::new(move |info: &mut crate::store::BlobInfo| {
+            Box::new(move |info: &mut BlobInfo| {
                 info.objects
                     .entry(event.object_id)
                     .or_insert(BlobObjectInfo {
@@ -126,7 +117,7 @@ async fn apply(
         ),
         Event::BlobCertified(event) => (
             Some(event.blob_id.into()),
-            Box::new(move |info: &mut crate::store::BlobInfo| {
+            Box::new(move |info: &mut BlobInfo| {
                 let object = info
                     .objects
                     .entry(event.object_id)
@@ -148,7 +139,7 @@ async fn apply(
         ),
         Event::BlobDeleted(event) => (
             Some(event.blob_id.into()),
-            Box::new(move |info: &mut crate::store::BlobInfo| {
+            Box::new(move |info: &mut BlobInfo| {
                 info.objects.remove(&event.object_id);
                 if info.objects.is_empty() {
                     EventEffect::DeleteData
@@ -159,30 +150,52 @@ async fn apply(
         ),
         Event::InvalidBlobId(event) => (
             Some(event.blob_id.into()),
-            Box::new(move |info: &mut crate::store::BlobInfo| {
+            Box::new(move |info: &mut BlobInfo| {
                 info.invalid.get_or_insert(cursor);
                 EventEffect::DeleteData
             }),
         ),
-        _ => (
-            None,
-            Box::new(|_: &mut crate::store::BlobInfo| EventEffect::None),
-        ),
+        _ => (None, Box::new(|_: &mut BlobInfo| EventEffect::None)),
     };
+    BlobEvent {
+        cursor,
+        blob_id,
+        update,
+    }
+}
+
+/// Applies `events` (in chain order) in one store transaction with the cursor of the last;
+/// returns the blobs to recover. An `EpochChangeStart` must come alone.
+async fn apply(
+    node: &StorageNode,
+    events: Vec<(EventId, Event)>,
+) -> Result<Vec<BlobId>, NodeError> {
+    let count = events.len();
+    if let [(cursor, Event::EpochChangeStart(start))] = events.as_slice() {
+        let (store, cursor, epoch) = (node.store().clone(), *cursor, start.epoch);
+        crate::node::blocking(move || Ok(store.apply_epoch_start(cursor, epoch)?)).await?;
+        node.event_applied();
+        return Ok(Vec::new());
+    }
+    let changes: Vec<BlobEvent> = events
+        .into_iter()
+        .map(|(cursor, event)| blob_event(cursor, event))
+        .collect();
     let store = node.store().clone();
-    let (freed, recover) = crate::node::blocking(move || {
-        let mut recover = false;
-        let freed = store.apply_event(cursor, blob_id.as_ref(), |info| {
-            let effect = update(info);
-            recover = effect == EventEffect::Recover;
-            effect
-        })?;
-        Ok((freed, recover))
-    })
-    .await?;
+    let (freed, recover) = crate::node::blocking(move || Ok(store.apply_events(changes)?)).await?;
     node.metrics().remove_stored(freed);
-    node.event_applied();
-    Ok(if recover { blob_id } else { None })
+    for _ in 0..count {
+        node.event_applied();
+    }
+    Ok(recover)
+}
+
+/// Whether `event` changes the epoch (applied on its own, and the committee re-read after).
+fn is_epoch_event(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::EpochChangeStart(_) | Event::EpochChangeDone(_)
+    )
 }
 
 /// Re-reads the committee every few seconds until `shutdown` flips (a separate task, so the
@@ -227,18 +240,25 @@ pub async fn run_follower(
                 _ = shutdown.changed() => return,
                 next = stream.next() => match next {
                     Ok((cursor, event)) => {
-                        let epoch_event = matches!(
-                            event,
-                            Event::EpochChangeStart(_) | Event::EpochChangeDone(_)
-                        );
-                        tracing::debug!(?cursor, event = event.type_name(), "chain event");
-                        match apply(&node, to_event_id(cursor), event).await {
-                            Ok(Some(blob_id)) => {
-                                let _ = recover.send(blob_id);
+                        // The rest of the checkpoint, already fetched, goes in the same
+                        // commit; an epoch event is applied on its own.
+                        let epoch_event = is_epoch_event(&event);
+                        let mut batch = vec![(to_event_id(cursor), event)];
+                        while !epoch_event && batch.len() < MAX_EVENTS_PER_COMMIT {
+                            match stream.next_buffered_if(|event| !is_epoch_event(event)) {
+                                Some((cursor, event)) => batch.push((to_event_id(cursor), event)),
+                                None => break,
                             }
-                            Ok(None) => {}
+                        }
+                        tracing::debug!(?cursor, events = batch.len(), "chain events");
+                        match apply(&node, batch).await {
+                            Ok(recover_blobs) => {
+                                for blob_id in recover_blobs {
+                                    let _ = recover.send(blob_id);
+                                }
+                            }
                             Err(error) => {
-                                tracing::error!(%error, "cannot apply a chain event; retrying");
+                                tracing::error!(%error, "cannot apply chain events; retrying");
                                 tokio::time::sleep(RETRY_DELAY).await;
                                 continue 'resubscribe;
                             }

@@ -268,6 +268,11 @@ struct QueuedInsert {
     reply: std::sync::mpsc::SyncSender<Result<bool, String>>,
 }
 
+/// Memory redb may use for its page cache and write buffers. Its default (1 GiB) is for one
+/// database per machine; slivers are written once and read rarely, and ten nodes of a
+/// localnet on one machine with 1 GiB each starved the page cache during large stores.
+const STORE_CACHE_BYTES: usize = 128 << 20;
+
 impl NodeStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -276,7 +281,9 @@ impl NodeStore {
             source,
         })?;
         let path = dir.join(DB_FILE_NAME);
-        let db = Database::create(&path)?;
+        let db = redb::Builder::new()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(&path)?;
         let tx = db.begin_write()?;
         {
             let mut meta = tx.open_table(META)?;
@@ -534,34 +541,64 @@ impl NodeStore {
         update: impl FnOnce(&mut BlobInfo) -> EventEffect,
     ) -> Result<Usage, StoreError> {
         let tx = self.db.begin_write()?;
+        let (freed, _) = Self::apply_event_in(&tx, cursor, blob_id, update)?;
+        tx.commit()?;
+        Ok(freed)
+    }
+
+    /// Applies `events` in order, as [`Self::apply_event`] does, in one transaction (one
+    /// fsync for all: the follower applies a checkpoint's events together); the cursor ends at
+    /// the last one. Returns what was freed and the blobs to recover.
+    pub fn apply_events(&self, events: Vec<BlobEvent>) -> Result<(Usage, Vec<BlobId>), StoreError> {
+        let tx = self.db.begin_write()?;
         let mut freed = Usage::default();
-        Self::advance_cursor_in(&tx, cursor)?;
-        if let Some(blob_id) = blob_id {
-            let mut infos = tx.open_table(BLOB_INFO)?;
-            let mut info = Self::blob_info_in(&infos, blob_id)?;
-            let effect = update(&mut info);
-            let bytes = bcs::to_bytes(&info).map_err(|e| corrupt("blob info", e))?;
-            if info == BlobInfo::default() {
-                infos.remove(blob_id.as_bytes().as_slice())?;
-            } else {
-                infos.insert(blob_id.as_bytes().as_slice(), bytes.as_slice())?;
-            }
-            drop(infos);
-            match effect {
-                EventEffect::None => {}
-                EventEffect::Recover => {
-                    tx.open_table(RECOVERY)?
-                        .insert(blob_id.as_bytes().as_slice(), ())?;
-                }
-                EventEffect::DeleteData => {
-                    freed = Self::delete_data_in(&tx, blob_id)?;
-                    tx.open_table(RECOVERY)?
-                        .remove(blob_id.as_bytes().as_slice())?;
-                }
+        let mut recover = Vec::new();
+        for event in events {
+            let (event_freed, effect) =
+                Self::apply_event_in(&tx, event.cursor, event.blob_id.as_ref(), event.update)?;
+            freed += event_freed;
+            if let (EventEffect::Recover, Some(blob_id)) = (effect, event.blob_id) {
+                recover.push(blob_id);
             }
         }
         tx.commit()?;
-        Ok(freed)
+        Ok((freed, recover))
+    }
+
+    fn apply_event_in(
+        tx: &redb::WriteTransaction,
+        cursor: EventId,
+        blob_id: Option<&BlobId>,
+        update: impl FnOnce(&mut BlobInfo) -> EventEffect,
+    ) -> Result<(Usage, EventEffect), StoreError> {
+        let mut freed = Usage::default();
+        Self::advance_cursor_in(tx, cursor)?;
+        let Some(blob_id) = blob_id else {
+            return Ok((freed, EventEffect::None));
+        };
+        let mut infos = tx.open_table(BLOB_INFO)?;
+        let mut info = Self::blob_info_in(&infos, blob_id)?;
+        let effect = update(&mut info);
+        let bytes = bcs::to_bytes(&info).map_err(|e| corrupt("blob info", e))?;
+        if info == BlobInfo::default() {
+            infos.remove(blob_id.as_bytes().as_slice())?;
+        } else {
+            infos.insert(blob_id.as_bytes().as_slice(), bytes.as_slice())?;
+        }
+        drop(infos);
+        match effect {
+            EventEffect::None => {}
+            EventEffect::Recover => {
+                tx.open_table(RECOVERY)?
+                    .insert(blob_id.as_bytes().as_slice(), ())?;
+            }
+            EventEffect::DeleteData => {
+                freed = Self::delete_data_in(tx, blob_id)?;
+                tx.open_table(RECOVERY)?
+                    .remove(blob_id.as_bytes().as_slice())?;
+            }
+        }
+        Ok((freed, effect))
     }
 
     /// Applies an `EpochChangeStart` of `epoch` with its cursor, in one transaction: from then
@@ -935,6 +972,29 @@ pub enum SyncPhase {
     Done,
 }
 
+/// One chain event for [`NodeStore::apply_events`]: its cursor, the blob it concerns (if any)
+/// and the change to that blob's info, which says what to do with the blob's data.
+pub struct BlobEvent {
+    /// The event's position on chain.
+    pub cursor: EventId,
+    /// The blob the event concerns.
+    pub blob_id: Option<BlobId>,
+    /// The change to the blob's info.
+    pub update: InfoUpdate,
+}
+
+/// A change to a blob's info, saying what to do with the blob's data.
+pub type InfoUpdate = Box<dyn FnOnce(&mut BlobInfo) -> EventEffect + Send>;
+
+impl std::fmt::Debug for BlobEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobEvent")
+            .field("cursor", &self.cursor)
+            .field("blob_id", &self.blob_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What an event does to a blob's data, besides its info.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventEffect {
@@ -1041,6 +1101,64 @@ mod tests {
             .unwrap());
         assert_eq!(store.usage().unwrap().slivers, 0);
         assert!(store.metadata(&other_id).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_batch_of_events_is_one_commit_with_the_last_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = NodeStore::open(dir.path()).unwrap();
+        let (blob_id, metadata, _) = encoded(4);
+        let (other_id, other_metadata, _) = {
+            let config = EncodingConfig::new(4).unwrap();
+            let blob = encode_blob(&config, b"another blob").unwrap();
+            (
+                *blob.metadata.blob_id(),
+                blob.metadata.metadata().clone(),
+                blob,
+            )
+        };
+        store.put_metadata(&blob_id, &metadata).unwrap();
+        store.put_metadata(&other_id, &other_metadata).unwrap();
+        let certify = |id: BlobId, at: u64| BlobEvent {
+            cursor: event(at),
+            blob_id: Some(id),
+            update: Box::new(move |info: &mut BlobInfo| {
+                certified_info(9)(info);
+                EventEffect::Recover
+            }),
+        };
+        let events = vec![
+            certify(blob_id, 1),
+            BlobEvent {
+                cursor: event(2),
+                blob_id: None,
+                update: Box::new(|_: &mut BlobInfo| unreachable!()),
+            },
+            certify(other_id, 3),
+            // The other blob is then deleted in the same batch: its data go, it is not
+            // left to recover.
+            BlobEvent {
+                cursor: event(4),
+                blob_id: Some(other_id),
+                update: Box::new(|info: &mut BlobInfo| {
+                    info.objects.clear();
+                    EventEffect::DeleteData
+                }),
+            },
+        ];
+        let (freed, recover) = store.apply_events(events).unwrap();
+        assert_eq!(recover, vec![blob_id, other_id]);
+        assert!(freed.bytes > 0);
+        assert_eq!(store.event_progress().unwrap(), (Some(event(4)), 4));
+        assert_eq!(store.pending_recoveries().unwrap(), vec![blob_id]);
+        assert_eq!(store.metadata(&other_id).unwrap(), None);
+        assert!(store.blob_info(&blob_id).unwrap().is_registered(1));
+        // An empty batch changes nothing.
+        assert_eq!(
+            store.apply_events(Vec::new()).unwrap().1,
+            Vec::<BlobId>::new()
+        );
+        assert_eq!(store.event_progress().unwrap(), (Some(event(4)), 4));
     }
 
     #[test]

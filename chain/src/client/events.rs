@@ -124,6 +124,20 @@ impl EventStream {
         }
     }
 
+    /// The next event if it is already fetched (the rest of a checkpoint) and `accept`s it,
+    /// without waiting; the stream moves past it only then.
+    pub fn next_buffered_if(
+        &mut self,
+        accept: impl FnOnce(&Event) -> bool,
+    ) -> Option<(EventCursor, Event)> {
+        if !accept(&self.buffer.front()?.1) {
+            return None;
+        }
+        let (cursor, event) = self.buffer.pop_front()?;
+        self.after = Some(cursor);
+        Some((cursor, event))
+    }
+
     async fn subscribe(&mut self) -> Result<(), ClientError> {
         if self.subscription.is_none() {
             let request = pb::SubscribeCheckpointsRequest::default()
