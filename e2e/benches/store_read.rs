@@ -1,6 +1,9 @@
 //! Store and read throughput on a local network of real processes, as ratios of the raw
 //! encode and decode speed measured in the same run, and the `walrus` CLI's peak memory.
 //!
+//! The store's bound is this machine's, as issue 15 defines it: one encode, one verification of
+//! every sliver by the nodes (about one more encode) and an fsync'd write of the encoded size.
+//!
 //! For each blob size: the raw speed is `encode_blob` (store) and `decode_and_verify` from the
 //! source primary slivers (read; what a read decodes) in this process, best of three; the
 //! network speed is `walrus store` / `walrus read --out` as processes (wall time, process start
@@ -12,7 +15,9 @@
 //! `BENCH_MEMORY_MIB` (default 1024: one store and read of this size on a second network
 //! with `BENCH_MEMORY_SHARDS` shards, default 300, since 100 shards cap blobs at ~149 MB;
 //! 0 skips it; 4096 needs at least 600 shards), reported as the CLI's peak RSS over the
-//! blob's size.
+//! blob's size; `BENCH_DRY_RUN_MIB` (default 0: skipped) with `BENCH_DRY_RUN_SHARDS` (1000):
+//! `walrus store --dry-run` of a blob of this size, the client's encoding through its spill
+//! file alone (a whole 4 GiB store needs about 45 GB of disk: the spill and the nodes' copies).
 
 use std::{
     path::Path,
@@ -198,19 +203,67 @@ fn measure(net: &TestNetwork, size: usize, seed: u64, runs: usize) -> Result<Row
     })
 }
 
+/// Writes a blob of `size` bytes to `path` a chunk at a time (chunk `i` is
+/// `test_data(len, 1000 + i)`).
+fn write_chunked(path: &Path, size: usize) -> Result<()> {
+    use std::io::Write;
+    let mut writer = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for (index, start) in (0..size).step_by(MEMORY_CHUNK).enumerate() {
+        writer.write_all(&test_data(
+            MEMORY_CHUNK.min(size - start),
+            1000 + index as u64,
+        ))?;
+    }
+    writer.into_inner()?.sync_all()?;
+    Ok(())
+}
+
+/// Chunks of the memory benches' blobs.
+const MEMORY_CHUNK: usize = 64 << 20;
+
+/// `walrus store --dry-run` of a blob of `size` bytes: the client side of a store (encoding
+/// through a spill file) alone, for blobs whose store would not fit this disk twice over
+/// (the spill and the nodes' copies are each about 4.5x the blob).
+fn measure_dry_run(net: &TestNetwork, size: usize) -> Result<()> {
+    let file = net.scratch().join("dry-run.bin");
+    write_chunked(&file, size)?;
+    let config = net.network.client_config_path();
+    let file_arg = file.to_str().context("a UTF-8 path")?;
+    let run = run_cli(&config, &["--json", "store", "--dry-run", file_arg])?;
+    std::fs::remove_file(&file)?;
+    let n_shards = net.network.info().n_shards;
+    println!(
+        "\n{} MiB blob, {n_shards} shards: `walrus store --dry-run` (encode through the spill file)",
+        size >> 20
+    );
+    println!("| time | MB/s | CLI peak RSS | RSS / blob |");
+    println!("|---|---|---|---|");
+    let (peak, ratio) = run.peak_kib.map_or_else(
+        || ("n/a".to_owned(), "n/a".to_owned()),
+        |kib| {
+            (
+                format!("{} MiB", kib / 1024),
+                format!("{:.3}", (kib * 1024) as f64 / size as f64),
+            )
+        },
+    );
+    println!(
+        "| {:.1} s | {:.1} | {peak} | {ratio} |",
+        run.elapsed.as_secs_f64(),
+        mbps(size, run.elapsed)
+    );
+    Ok(())
+}
+
 /// One store and one read of a blob of `size` bytes through the CLI, for memory: the file is
 /// written and compared a chunk at a time (the blob is never whole in this process), and no
 /// raw speed is measured (the in-memory encoder would hold 4.5x the blob).
 fn measure_memory(net: &TestNetwork, size: usize) -> Result<()> {
-    use std::io::{Read, Write};
-    const CHUNK: usize = 64 << 20;
+    use std::io::Read;
+    const CHUNK: usize = MEMORY_CHUNK;
     let chunk = |index: usize, len: usize| test_data(len, 1000 + index as u64);
     let file = net.scratch().join("memory.bin");
-    let mut writer = std::io::BufWriter::new(std::fs::File::create(&file)?);
-    for (index, start) in (0..size).step_by(CHUNK).enumerate() {
-        writer.write_all(&chunk(index, CHUNK.min(size - start)))?;
-    }
-    writer.into_inner()?.sync_all()?;
+    write_chunked(&file, size)?;
     let config = net.network.client_config_path();
     let file_arg = file.to_str().context("a UTF-8 path")?;
     let store = run_cli(
@@ -275,10 +328,18 @@ fn measure_memory(net: &TestNetwork, size: usize) -> Result<()> {
     Ok(())
 }
 
+/// The store bound of this machine for one blob (the issue's definition): one encode, one
+/// verification of every sliver by the nodes (about one more encode in total) and an fsync'd
+/// write of the encoded size, done one after the other.
+fn machine_bound_mbps(row: &Row, disk_mbps: f64) -> f64 {
+    let write_s = row.size as f64 * row.expansion / MB / disk_mbps;
+    row.size as f64 / MB / (2.0 * row.encode.as_secs_f64() + write_s)
+}
+
 fn print_rows(title: &str, rows: &[Row], disk_mbps: f64) {
     println!("\n{title}; disk write {disk_mbps:.0} MB/s (fsync'd)");
     println!(
-        "| blob | raw encode MB/s | store MB/s | store/encode | disk bound MB/s | store/bound | raw decode MB/s | read MB/s | read/decode | CLI peak RSS store / read |"
+        "| blob | raw encode MB/s | store MB/s | store/encode | machine bound MB/s | store/bound | raw decode MB/s | read MB/s | read/decode | CLI peak RSS store / read |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
@@ -290,7 +351,7 @@ fn print_rows(title: &str, rows: &[Row], disk_mbps: f64) {
             run.peak_kib
                 .map_or_else(|| "n/a".to_owned(), |kib| format!("{} MiB", kib / 1024))
         };
-        let bound = disk_mbps / row.expansion;
+        let bound = machine_bound_mbps(row, disk_mbps);
         println!(
             "| {} MiB | {encode:.0} | {store:.1} | {:.0}% | {bound:.1} | {:.0}% | {decode:.0} | {read:.1} | {:.0}% | {} / {} |",
             row.size >> 20,
@@ -332,6 +393,13 @@ async fn bench() -> Result<()> {
         let net = TestNetwork::start(nodes, memory_shards).await?;
         eprintln!("measuring {memory_mib} MiB ...");
         measure_memory(&net, memory_mib << 20)?;
+    }
+    let dry_run_mib: usize = parse("BENCH_DRY_RUN_MIB", "0")?;
+    if dry_run_mib > 0 {
+        let shards: u16 = parse("BENCH_DRY_RUN_SHARDS", "1000")?;
+        let net = TestNetwork::start(nodes, shards).await?;
+        eprintln!("encoding {dry_run_mib} MiB (dry run) ...");
+        measure_dry_run(&net, dry_run_mib << 20)?;
     }
     Ok(())
 }

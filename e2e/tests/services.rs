@@ -2,7 +2,8 @@
 //! (chain, 4 storage nodes): round trips of 0 B, 1 B, 1 MiB and 100 MiB
 //! through the HTTP API, range and HEAD reads, reads by object ID, `alreadyCertified`, the
 //! publisher's 4xx answers, an inconsistent blob read as invalid, and the CLI's store, read,
-//! status, list, extend and delete, the largest blob of the shard count and one byte more.
+//! status, list, extend and delete, a dry run, the largest blob of the shard count and one byte
+//! more.
 
 use std::{net::TcpListener, process::Stdio, time::Duration};
 
@@ -180,6 +181,20 @@ fn cli_stores_reads_lists_extends_and_deletes() {
             .json(&["blob-id", file.to_str().unwrap(), "--n-shards", "10"])
             .await
             .unwrap();
+        // A dry run encodes and prices, and sends nothing.
+        let chain = net.chain_client().unwrap();
+        let sui_before = chain.sui_balance_of(chain.address()).await.unwrap();
+        let dry = cli
+            .json(&["store", "--dry-run", file.to_str().unwrap()])
+            .await
+            .unwrap();
+        assert_eq!(dry[0]["dryRunResult"]["blobId"], offline["blobId"], "{dry}");
+        assert_eq!(dry[0]["dryRunResult"]["unencodedSize"], 300_000);
+        assert!(dry[0]["dryRunResult"]["storageCost"].as_u64().unwrap() > 0);
+        assert_eq!(
+            chain.sui_balance_of(chain.address()).await.unwrap(),
+            sui_before
+        );
         let result = cli.store(&file, 2).await.unwrap();
         let blob_id = result["blobId"].as_str().expect("a blob ID").to_owned();
         let object_id = result["id"].as_str().expect("an object ID").to_owned();
@@ -251,7 +266,6 @@ fn cli_stores_reads_lists_extends_and_deletes() {
                 == largest
         );
         let too_large = write_file(&scratch, "too-large.bin", &test_data(max + 1, 13)).unwrap();
-        let chain = net.chain_client().unwrap();
         let sui_before = chain.sui_balance_of(chain.address()).await.unwrap();
         let output = cli
             .run(&["store", too_large.to_str().unwrap()])

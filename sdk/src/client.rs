@@ -155,6 +155,20 @@ impl Default for SdkConfig {
     }
 }
 
+/// What a store would do: [`WalrusSdk::dry_run_file`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunOutcome {
+    /// The blob ID the file would be stored under.
+    pub blob_id: BlobId,
+    /// Bytes of the file.
+    pub unencoded_size: u64,
+    /// The encoded size the contract charges storage for.
+    pub encoded_size: u64,
+    /// What the storage would cost, in FROST.
+    pub storage_cost: u64,
+}
+
 /// How to store a blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -354,13 +368,47 @@ impl WalrusSdk {
         options: StoreOptions,
         progress: &dyn Progress,
     ) -> Result<StoreOutcome, SdkError> {
+        let (view, encoded) = self.encode_file(path, progress).await?;
+        self.store_for(view, encoded, options, progress).await
+    }
+
+    /// What [`Self::store_file`] would do, without any transaction or upload: the file is
+    /// encoded as a store would encode it (through a spill file if large) and priced with
+    /// the chain's current prices.
+    pub async fn dry_run_file(
+        &self,
+        path: &Path,
+        options: StoreOptions,
+        progress: &dyn Progress,
+    ) -> Result<DryRunOutcome, SdkError> {
+        let (_, encoded) = self.encode_file(path, progress).await?;
+        let plan = StorePlan::new(&self.chain.system().await?, encoded.metadata(), options)?;
+        Ok(DryRunOutcome {
+            blob_id: *encoded.metadata().blob_id(),
+            unencoded_size: encoded.metadata().metadata().unencoded_length(),
+            encoded_size: plan.encoded_length,
+            storage_cost: plan.cost,
+        })
+    }
+
+    /// Encodes the file at `path` for the current committee: in memory below
+    /// [`SdkConfig::spill_threshold`], through a spill file otherwise. A file too large for
+    /// the shard count is an error before anything else.
+    async fn encode_file(
+        &self,
+        path: &Path,
+        progress: &dyn Progress,
+    ) -> Result<(CommitteeView, Slivers), SdkError> {
         let size = std::fs::metadata(path)
             .map_err(|error| io_error(format!("reading '{}'", path.display()), error))?
             .len();
         if size < self.nodes.config().spill_threshold {
             let blob = std::fs::read(path)
                 .map_err(|error| io_error(format!("reading '{}'", path.display()), error))?;
-            return self.store(blob, options, progress).await;
+            progress.update("encode", 0, size);
+            let (view, encoded) = self.encode(Arc::new(blob)).await?;
+            progress.update("encode", size, size);
+            return Ok((view, Slivers::Memory(Arc::new(encoded))));
         }
         let view = self.committee().await?;
         let config = encoding_config(&view)?;
@@ -371,8 +419,7 @@ impl WalrusSdk {
             spawn_blocking(move || SpilledBlob::encode_file(&config, &path, DEFAULT_STRIPE_BYTES))
                 .await??;
         progress.update("encode", size, size);
-        self.store_for(view, Slivers::Spilled(Arc::new(spilled)), options, progress)
-            .await
+        Ok((view, Slivers::Spilled(Arc::new(spilled))))
     }
 
     /// Stores a blob encoded by the caller (for the current committee's shard count). Nothing

@@ -34,6 +34,10 @@ pub struct StoreArgs {
     /// Store even if the network already holds the blob certified long enough.
     #[arg(long)]
     force: bool,
+    /// Only encode the files and print their blob IDs, encoded sizes and storage costs: no
+    /// transaction, no upload (large files are encoded through a spill file, as a store does).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 impl StoreArgs {
@@ -48,8 +52,50 @@ impl StoreArgs {
             deletable: self.deletable || !self.permanent,
             force: self.force,
         };
+        if self.dry_run {
+            return context
+                .with_sdk(async |sdk| dry_run(sdk, &self.files, options, context.json).await);
+        }
         context.with_sdk(async |sdk| store(sdk, &self.files, options, context.json).await)
     }
+}
+
+/// Encodes and prices every file, one at a time, and prints what a store would do.
+async fn dry_run(
+    sdk: &WalrusSdk,
+    files: &[PathBuf],
+    options: StoreOptions,
+    json: bool,
+) -> Result<()> {
+    let mut outputs = Vec::new();
+    for file in files {
+        let bar = Bar::new("encoding");
+        let outcome = sdk
+            .dry_run_file(file, options, &bar)
+            .await
+            .with_context(|| format!("encoding '{}'", file.display()))?;
+        bar.0.finish_and_clear();
+        outputs.push((file, outcome));
+    }
+    if json {
+        let values: Vec<serde_json::Value> = outputs
+            .iter()
+            .map(|(file, outcome)| serde_json::json!({"path": file, "dryRunResult": outcome}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&values)?);
+    } else {
+        for (file, outcome) in outputs {
+            println!(
+                "Dry run of '{}': nothing was stored.\nBlob ID: {}\nUnencoded size: {}\nEncoded size: {}\nCost: {} WAL",
+                file.display(),
+                outcome.blob_id,
+                human_bytes(outcome.unencoded_size),
+                human_bytes(outcome.encoded_size),
+                human_wal(outcome.storage_cost),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Files of one `store_many` call hold at most this many bytes together (their encodings are
