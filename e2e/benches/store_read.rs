@@ -238,6 +238,12 @@ fn measure_dry_run(net: &TestNetwork, size: usize) -> Result<()> {
     );
     println!("| time | MB/s | CLI peak RSS | RSS / blob |");
     println!("|---|---|---|---|");
+    println!("{}", memory_row(&run, size));
+    Ok(())
+}
+
+/// `| time | MB/s | peak RSS | RSS / blob |` of a CLI run on a blob of `size` bytes.
+fn memory_row(run: &CliRun, size: usize) -> String {
     let (peak, ratio) = run.peak_kib.map_or_else(
         || ("n/a".to_owned(), "n/a".to_owned()),
         |kib| {
@@ -247,12 +253,11 @@ fn measure_dry_run(net: &TestNetwork, size: usize) -> Result<()> {
             )
         },
     );
-    println!(
+    format!(
         "| {:.1} s | {:.1} | {peak} | {ratio} |",
         run.elapsed.as_secs_f64(),
         mbps(size, run.elapsed)
-    );
-    Ok(())
+    )
 }
 
 /// One store and one read of a blob of `size` bytes through the CLI, for memory: the file is
@@ -310,20 +315,7 @@ fn measure_memory(net: &TestNetwork, size: usize) -> Result<()> {
     println!("| operation | time | MB/s | CLI peak RSS | RSS / blob |");
     println!("|---|---|---|---|---|");
     for (name, run) in [("store", &store), ("read", &read)] {
-        let (peak, ratio) = run.peak_kib.map_or_else(
-            || ("n/a".to_owned(), "n/a".to_owned()),
-            |kib| {
-                (
-                    format!("{} MiB", kib / 1024),
-                    format!("{:.2}", (kib * 1024) as f64 / size as f64),
-                )
-            },
-        );
-        println!(
-            "| {name} | {:.1} s | {:.1} | {peak} | {ratio} |",
-            run.elapsed.as_secs_f64(),
-            mbps(size, run.elapsed)
-        );
+        println!("| {name} {}", memory_row(run, size));
     }
     Ok(())
 }
