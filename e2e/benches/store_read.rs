@@ -119,6 +119,33 @@ fn run_cli(config: &Path, args: &[&str]) -> Result<CliRun> {
     })
 }
 
+/// `walrus --json store FILE` for one epoch, `--force`d so that every run stores anew.
+fn store_anew(config: &Path, file: &str) -> Result<CliRun> {
+    run_cli(
+        config,
+        &[
+            "--json",
+            "store",
+            file,
+            "--epochs",
+            "1",
+            "--permanent",
+            "--force",
+        ],
+    )
+}
+
+/// The blob ID in the JSON output of [`store_anew`].
+fn stored_blob_id(store: &CliRun) -> Result<String> {
+    let stored: serde_json::Value = serde_json::from_str(&store.stdout)?;
+    Ok(
+        stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
+            .as_str()
+            .context("a blob ID in the store output")?
+            .to_owned(),
+    )
+}
+
 /// Sequential write bandwidth of the disk under `dir` (256 MiB, fsync'd), in MB/s. On one
 /// machine every node writes to this one disk, so a store cannot beat
 /// `bandwidth / (encoded size / blob size)`.
@@ -163,26 +190,8 @@ fn measure(net: &TestNetwork, size: usize, seed: u64, runs: usize) -> Result<Row
     drop(data);
     let config = net.network.client_config_path();
     let file_arg = file.to_str().context("a UTF-8 path")?;
-    // `--force`, so every run stores anew.
-    let (_, store) = best_of(runs, || {
-        run_cli(
-            &config,
-            &[
-                "--json",
-                "store",
-                file_arg,
-                "--epochs",
-                "1",
-                "--permanent",
-                "--force",
-            ],
-        )
-    })?;
-    let stored: serde_json::Value = serde_json::from_str(&store.stdout)?;
-    let blob_id = stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
-        .as_str()
-        .context("a blob ID in the store output")?
-        .to_owned();
+    let (_, store) = best_of(runs, || store_anew(&config, file_arg))?;
+    let blob_id = stored_blob_id(&store)?;
     let out = net.scratch().join(format!("read-{size}.bin"));
     let out_arg = out.to_str().context("a UTF-8 path")?;
     let (_, read) = best_of(runs, || {
@@ -271,23 +280,8 @@ fn measure_memory(net: &TestNetwork, size: usize) -> Result<()> {
     write_chunked(&file, size)?;
     let config = net.network.client_config_path();
     let file_arg = file.to_str().context("a UTF-8 path")?;
-    let store = run_cli(
-        &config,
-        &[
-            "--json",
-            "store",
-            file_arg,
-            "--epochs",
-            "1",
-            "--permanent",
-            "--force",
-        ],
-    )?;
-    let stored: serde_json::Value = serde_json::from_str(&store.stdout)?;
-    let blob_id = stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["blobId"]
-        .as_str()
-        .context("a blob ID in the store output")?
-        .to_owned();
+    let store = store_anew(&config, file_arg)?;
+    let blob_id = stored_blob_id(&store)?;
     std::fs::remove_file(&file)?;
     let out = net.scratch().join("memory-read.bin");
     let out_arg = out.to_str().context("a UTF-8 path")?;

@@ -34,8 +34,8 @@ use walrus_core::{
     crypto::Threshold,
     encoding::{
         compute_metadata_striped, decode_and_verify, restore_source_rows_striped, DecodeError,
-        EncodedBlob, EncodingConfig, Primary, PrimarySliver, SecondarySliver, SliverData,
-        SliverType, DEFAULT_STRIPE_BYTES,
+        EncodedBlob, EncodingAxis, EncodingConfig, Primary, PrimarySliver, SecondarySliver,
+        SliverData, SliverPair, SliverType, DEFAULT_STRIPE_BYTES,
     },
     messages::{
         BlobPersistenceType, ConfirmationCertificate, SignedStorageConfirmation,
@@ -817,33 +817,32 @@ impl Slivers {
     }
 
     async fn primary(&self, pair: SliverPairIndex) -> Result<Cow<'_, PrimarySliver>, String> {
-        match self {
-            Slivers::Memory(encoded) => encoded
-                .sliver_pairs
-                .get(usize::from(pair.0))
-                .map(|pair| Cow::Borrowed(&pair.primary))
-                .ok_or_else(|| format!("no sliver pair {}", pair.0)),
-            Slivers::Spilled(spilled) => {
-                let spilled = spilled.clone();
-                spawn_blocking(move || spilled.primary(pair))
-                    .await
-                    .and_then(|sliver| sliver)
-                    .map(Cow::Owned)
-                    .map_err(|error| error.to_string())
-            }
-        }
+        self.sliver(pair, |pair| &pair.primary, SpilledBlob::primary)
+            .await
     }
 
     async fn secondary(&self, pair: SliverPairIndex) -> Result<Cow<'_, SecondarySliver>, String> {
+        self.sliver(pair, |pair| &pair.secondary, SpilledBlob::secondary)
+            .await
+    }
+
+    /// The sliver of `pair` on one axis: `in_memory` picks it from a pair in memory, `load`
+    /// reads it from the spill file (off the async runtime).
+    async fn sliver<T: EncodingAxis>(
+        &self,
+        pair: SliverPairIndex,
+        in_memory: impl FnOnce(&SliverPair) -> &SliverData<T>,
+        load: fn(&SpilledBlob, SliverPairIndex) -> Result<SliverData<T>, SdkError>,
+    ) -> Result<Cow<'_, SliverData<T>>, String> {
         match self {
             Slivers::Memory(encoded) => encoded
                 .sliver_pairs
                 .get(usize::from(pair.0))
-                .map(|pair| Cow::Borrowed(&pair.secondary))
+                .map(|pair| Cow::Borrowed(in_memory(pair)))
                 .ok_or_else(|| format!("no sliver pair {}", pair.0)),
             Slivers::Spilled(spilled) => {
                 let spilled = spilled.clone();
-                spawn_blocking(move || spilled.secondary(pair))
+                spawn_blocking(move || load(&spilled, pair))
                     .await
                     .and_then(|sliver| sliver)
                     .map(Cow::Owned)
