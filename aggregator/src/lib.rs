@@ -65,6 +65,9 @@ pub const DEFAULT_MAX_CONCURRENT_READS: usize = 8;
 /// The default of [`AggregatorConfig::max_queued_reads`].
 pub const DEFAULT_MAX_QUEUED_READS: usize = 32;
 
+/// The default of [`AggregatorConfig::stream_threshold_bytes`]: 8 MiB.
+pub const DEFAULT_STREAM_THRESHOLD_BYTES: u64 = 8 << 20;
+
 /// Settings of the aggregator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AggregatorConfig {
@@ -85,6 +88,10 @@ pub struct AggregatorConfig {
     /// Reads that may wait for a running place; beyond that, 503 UNAVAILABLE with
     /// `Retry-After`.
     pub max_queued_reads: usize,
+    /// Uncached whole blobs larger than this are streamed: the first bytes go out while the
+    /// rest is still being read, in memory bounded by a constant (rows wait in a temporary
+    /// file); smaller ones are read whole, shared by concurrent requests, then cached.
+    pub stream_threshold_bytes: u64,
 }
 
 impl Default for AggregatorConfig {
@@ -95,6 +102,7 @@ impl Default for AggregatorConfig {
             allow_active_content: false,
             max_concurrent_reads: DEFAULT_MAX_CONCURRENT_READS,
             max_queued_reads: DEFAULT_MAX_QUEUED_READS,
+            stream_threshold_bytes: DEFAULT_STREAM_THRESHOLD_BYTES,
         }
     }
 }

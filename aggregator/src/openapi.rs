@@ -38,6 +38,22 @@ pub struct ObjectPath {
     pub object_id: String,
 }
 
+/// The query parameters of a blob read: Walrus's consistency checks.
+#[derive(Debug, Default, IntoParams, serde::Deserialize)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub struct ReadQuery {
+    /// Re-encode the whole blob and check that it gives the blob ID (slower; also refuses a
+    /// blob whose repair slivers alone are inconsistent). Not with `skip_consistency_check`.
+    #[param(required = false)]
+    pub strict_consistency_check: bool,
+    /// No check after decoding: trusts the writer (readers of an inconsistently encoded blob
+    /// may get different bytes). By default each source row of the blob, received or decoded,
+    /// must match its hash in the metadata, so every reader that succeeds gets the same bytes.
+    #[param(required = false)]
+    pub skip_consistency_check: bool,
+}
+
 /// The request headers a blob read takes.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Header)]
@@ -130,9 +146,9 @@ fn blob_answers(head: bool) -> BTreeMap<String, RefOr<Response>> {
             "description": "`If-None-Match` names the blob's ETag (blobs are immutable), or is `*` and the blob exists; no body.",
             "headers": { "ETag": { "description": "The blob ID, quoted.", "schema": { "type": "string" } } }
         },
-        "400": error("INVALID_REQUEST: the blob ID (by object ID: the object ID) does not parse."),
+        "400": error("INVALID_REQUEST: the blob ID (by object ID: the object ID) does not parse, or both consistency-check parameters are set."),
         "404": error("NOT_FOUND: no node knows the blob (never stored, deleted or expired), or, by object ID, there is no such `Blob` object."),
-        "410": error("BLOB_INVALID: the blob was proven invalid (inconsistent encoding)."),
+        "410": error("BLOB_INVALID: the blob was proven invalid, or failed the consistency check (inconsistent encoding)."),
         "413": error("PAYLOAD_TOO_LARGE: the blob is larger than the aggregator's `--max-blob-bytes`."),
         "416": unsatisfiable,
         "500": error("INTERNAL: an unexpected failure."),

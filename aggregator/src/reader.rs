@@ -10,10 +10,14 @@ use std::{
 };
 
 use axum::body::Bytes;
-use futures::future::{BoxFuture, FutureExt, Shared, WeakShared};
+use futures::{
+    future::{BoxFuture, FutureExt, Shared, WeakShared},
+    stream::{BoxStream, StreamExt},
+};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use walrus_core::{BlobId, ObjectId};
+use walrus_core::{encoding::ConsistencyCheck, BlobId, ObjectId};
 use walrus_node_client::api::ErrorReason;
+use walrus_sdk::client::{BlobStream, SdkError};
 
 use crate::{
     cache::{BlobCache, CacheStats},
@@ -40,8 +44,9 @@ pub(crate) struct BlobFacts {
     pub(crate) content_type: &'static str,
 }
 
-/// Reads through the cache. Whole reads of the same uncached blob share one read of the source
-/// (single flight): the first request starts it, later ones wait for the same result. The read
+/// Reads through the cache. Whole reads of the same uncached blob with the same consistency
+/// check share one read of the source (single flight): the first request starts it, later ones
+/// wait for the same result. The read
 /// is driven by the requests waiting for it and is cancelled when the last of them goes away
 /// (the client closed its connection); the in-flight table holds it only weakly.
 ///
@@ -69,18 +74,21 @@ pub(crate) struct BlobReader {
 /// read removes its own entry and never a newer read's.
 #[derive(Default)]
 struct InFlight {
-    reads: HashMap<BlobId, (u64, WeakShared<ReadFuture>)>,
+    reads: HashMap<ReadKey, (u64, WeakShared<ReadFuture>)>,
     next_generation: u64,
 }
 
+/// What a whole read is of: the blob and the consistency check it runs.
+type ReadKey = (BlobId, ConsistencyCheck);
+
 impl InFlight {
-    fn remove(&mut self, blob_id: &BlobId, generation: u64) {
+    fn remove(&mut self, key: &ReadKey, generation: u64) {
         if self
             .reads
-            .get(blob_id)
+            .get(key)
             .is_some_and(|(current, _)| *current == generation)
         {
-            self.reads.remove(blob_id);
+            self.reads.remove(key);
         }
     }
 }
@@ -89,7 +97,7 @@ impl InFlight {
 /// finished (every waiting client went away), and counts the cancellation.
 struct CancelGuard {
     reader: Arc<BlobReader>,
-    blob_id: BlobId,
+    key: ReadKey,
     generation: u64,
     armed: bool,
 }
@@ -99,9 +107,9 @@ impl Drop for CancelGuard {
         if self.armed {
             // Never dropped with `in_flight` locked: the last `Shared` handle of a read is
             // only ever dropped outside that lock.
-            lock(&self.reader.in_flight).remove(&self.blob_id, self.generation);
+            lock(&self.reader.in_flight).remove(&self.key, self.generation);
             self.reader.metrics.reads_cancelled.inc();
-            tracing::debug!(blob_id = %self.blob_id, "whole read cancelled: no client waits for it");
+            tracing::debug!(blob_id = %self.key.0, "whole read cancelled: no client waits for it");
         }
     }
 }
@@ -170,9 +178,9 @@ impl BlobReader {
         memo.insert(blob_id, facts);
     }
 
-    /// The cached blob, counting a cache hit or miss.
-    pub(crate) fn cached(&self, blob_id: &BlobId) -> Option<Bytes> {
-        let found = lock(&self.cache).get(blob_id);
+    /// The cached blob, if it passed `check` or a stronger one, counting a cache hit or miss.
+    pub(crate) fn cached(&self, blob_id: &BlobId, check: ConsistencyCheck) -> Option<Bytes> {
+        let found = lock(&self.cache).get(blob_id, check);
         match found {
             Some(_) => self.metrics.cache_hits.inc(),
             None => self.metrics.cache_misses.inc(),
@@ -222,19 +230,25 @@ impl BlobReader {
         timed(&self.metrics, "object", self.source.blob_object(object_id)).await
     }
 
-    /// The whole blob: from the cache, or one shared read of the source that fills the cache.
-    /// Only the request that starts a read takes a place (503 when the aggregator is at
-    /// capacity); requests for a blob already being read join that read.
-    pub(crate) async fn whole(self: &Arc<Self>, blob_id: BlobId) -> Result<Bytes, AggregatorError> {
+    /// The whole blob, having passed `check`: from the cache, or one shared read of the
+    /// source that fills the cache. Only the request that starts a read takes a place (503
+    /// when the aggregator is at capacity); requests for a blob already being read with the
+    /// same check join that read.
+    pub(crate) async fn whole(
+        self: &Arc<Self>,
+        blob_id: BlobId,
+        check: ConsistencyCheck,
+    ) -> Result<Bytes, AggregatorError> {
+        let key = (blob_id, check);
         let read: Shared<ReadFuture> = {
             let mut in_flight = lock(&self.in_flight);
-            if let Some(bytes) = lock(&self.cache).get(&blob_id) {
+            if let Some(bytes) = lock(&self.cache).get(&blob_id, check) {
                 return Ok(bytes);
             }
             // A dead entry (a read being cancelled) does not upgrade and is replaced.
             match in_flight
                 .reads
-                .get(&blob_id)
+                .get(&key)
                 .and_then(|(_, read)| read.upgrade())
             {
                 Some(read) => read,
@@ -244,12 +258,12 @@ impl BlobReader {
                     let generation = in_flight.next_generation;
                     let read = self
                         .clone()
-                        .read_whole(blob_id, generation, admitted)
+                        .read_whole(key, generation, admitted)
                         .boxed()
                         .shared();
                     // Not polled yet, so it downgrades.
                     if let Some(weak) = read.downgrade() {
-                        in_flight.reads.insert(blob_id, (generation, weak));
+                        in_flight.reads.insert(key, (generation, weak));
                     }
                     read
                 }
@@ -262,33 +276,97 @@ impl BlobReader {
     /// leaves the in-flight table. Dropped before its end, it leaves the table too.
     async fn read_whole(
         self: Arc<Self>,
-        blob_id: BlobId,
+        key: ReadKey,
         generation: u64,
         admitted: OwnedSemaphorePermit,
     ) -> Result<Bytes, AggregatorError> {
         let mut guard = CancelGuard {
             reader: self.clone(),
-            blob_id,
+            key,
             generation,
             armed: true,
         };
+        let (blob_id, check) = key;
         let result = self
             .limited(admitted, || {
-                timed(&self.metrics, "blob", self.source.read(&blob_id))
+                timed(&self.metrics, "blob", self.source.read(&blob_id, check))
             })
             .await
             .map(Bytes::from);
         guard.armed = false;
         let mut in_flight = lock(&self.in_flight);
         if let Ok(bytes) = &result {
-            let mut cache = lock(&self.cache);
-            cache.insert(blob_id, bytes.clone());
-            let stats = cache.stats();
-            self.metrics.cache_bytes.set(gauge(stats.bytes));
-            self.metrics.cache_entries.set(gauge(stats.entries));
+            self.cache_insert(blob_id, bytes.clone(), check);
         }
-        in_flight.remove(&blob_id, generation);
+        in_flight.remove(&key, generation);
         result
+    }
+
+    /// Caches a blob that passed `check` (if small enough) and updates the cache gauges.
+    fn cache_insert(&self, blob_id: BlobId, bytes: Bytes, check: ConsistencyCheck) {
+        let mut cache = lock(&self.cache);
+        cache.insert(blob_id, bytes, check);
+        let stats = cache.stats();
+        self.metrics.cache_bytes.set(gauge(stats.bytes));
+        self.metrics.cache_entries.set(gauge(stats.entries));
+    }
+
+    /// Streams the blob as it is read (a bounded read: 503 when the aggregator is at
+    /// capacity; the place is held until the stream ends or is dropped). A blob small enough
+    /// for the cache is cached once streamed whole. Not shared with other requests.
+    pub(crate) async fn stream(
+        self: &Arc<Self>,
+        blob_id: BlobId,
+        check: ConsistencyCheck,
+    ) -> Result<(u64, BoxStream<'static, Result<Bytes, SdkError>>), AggregatorError> {
+        let admitted = self.admit()?;
+        let running = {
+            let _queued = walrus_service::GaugeGuard::new(&self.metrics.reads_queued);
+            self.running.clone().acquire_owned().await.map_err(|_| {
+                AggregatorError::new(ErrorReason::Unavailable, "the aggregator is stopping")
+            })?
+        };
+        let running_gauge = walrus_service::GaugeGuard::new(&self.metrics.reads_running);
+        let BlobStream { size, chunks } = timed(
+            &self.metrics,
+            "stream",
+            self.source.read_stream(&blob_id, check),
+        )
+        .await?;
+        let cacheable = size <= lock(&self.cache).max_entry_bytes();
+        let state = StreamState {
+            chunks,
+            reader: self.clone(),
+            blob_id,
+            check,
+            tee: cacheable.then(Vec::new),
+            size,
+            _places: (admitted, running, running_gauge),
+        };
+        let stream = futures::stream::unfold(Some(state), |state| async move {
+            let mut state = state?;
+            let item = state.chunks.next().await?;
+            match &item {
+                Ok(chunk) => {
+                    state.reader.metrics.bytes_served.inc_by(chunk.len() as u64);
+                    if let Some(tee) = &mut state.tee {
+                        tee.extend_from_slice(chunk);
+                        if tee.len() as u64 == state.size {
+                            let bytes = Bytes::from(std::mem::take(tee));
+                            state.reader.cache_insert(state.blob_id, bytes, state.check);
+                            state.tee = None;
+                        }
+                    }
+                    Some((item, Some(state)))
+                }
+                Err(error) => {
+                    tracing::warn!(blob_id = %state.blob_id, %error, "a streamed read failed");
+                    // Ends the stream after the error.
+                    Some((item, None))
+                }
+            }
+        });
+        Ok((size, stream.boxed()))
     }
 
     /// A place for one read of the source, or 503 UNAVAILABLE with `Retry-After` when
@@ -328,6 +406,22 @@ impl BlobReader {
         drop((running, admitted));
         result
     }
+}
+
+/// A streamed read in progress: the source's chunks, the bytes kept for the cache, and the
+/// read's places, released when the stream ends or is dropped.
+struct StreamState {
+    chunks: BoxStream<'static, Result<Bytes, SdkError>>,
+    reader: Arc<BlobReader>,
+    blob_id: BlobId,
+    check: ConsistencyCheck,
+    tee: Option<Vec<u8>>,
+    size: u64,
+    _places: (
+        OwnedSemaphorePermit,
+        OwnedSemaphorePermit,
+        walrus_service::GaugeGuard,
+    ),
 }
 
 async fn timed<T>(

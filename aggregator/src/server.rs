@@ -10,15 +10,19 @@ use std::{ops::Range, str::FromStr, sync::Arc, time::Instant};
 
 use axum::{
     body::{Body, Bytes},
-    extract::{rejection::PathRejection, Path, State},
+    extract::{
+        rejection::{PathRejection, QueryRejection},
+        Path, Query, State,
+    },
     http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
     Json, Router,
 };
+use futures::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
-use walrus_core::{BlobId, ObjectId};
+use walrus_core::{encoding::ConsistencyCheck, BlobId, ObjectId};
 use walrus_node_client::api::{ApiError, ApiErrorBody, ErrorReason};
 use walrus_service::{
     router::{BLOBS_TAG, SERVICE_TAG},
@@ -29,7 +33,8 @@ use crate::{
     error::AggregatorError,
     metrics::Metrics,
     openapi::{
-        BlobAnswers, BlobHeadAnswers, BlobPath, BlobRequestHeaders, ObjectPath, DESCRIPTION, TITLE,
+        BlobAnswers, BlobHeadAnswers, BlobPath, BlobRequestHeaders, ObjectPath, ReadQuery,
+        DESCRIPTION, TITLE,
     },
     range::{parse_range, ByteRange},
     reader::{BlobFacts, BlobReader},
@@ -108,6 +113,21 @@ fn path_param<T: FromStr<Err: std::fmt::Display>>(
         .map_err(|error| bad_request(format!("invalid {what} '{text}': {error}")))
 }
 
+/// The consistency check a read asks for (400 INVALID_REQUEST for a malformed query or both
+/// flags).
+fn consistency_check(
+    query: Result<Query<ReadQuery>, QueryRejection>,
+) -> Result<ConsistencyCheck, AggregatorError> {
+    let Query(query) = query
+        .map_err(|rejection| bad_request(format!("invalid query: {}", rejection.body_text())))?;
+    ConsistencyCheck::from_flags(query.strict_consistency_check, query.skip_consistency_check)
+        .ok_or_else(|| {
+            bad_request(
+                "strict_consistency_check and skip_consistency_check cannot both be set".into(),
+            )
+        })
+}
+
 /// The reasons a blob read can fail with (`x-error-reasons` of the blob operations).
 const BLOB_ERROR_REASONS: [&str; 6] = [
     "INVALID_REQUEST",
@@ -133,7 +153,7 @@ const BLOB_ERROR_REASONS: [&str; 6] = [
     path = BLOB_ENDPOINT,
     tag = BLOBS_TAG,
     operation_id = "getBlob",
-    params(BlobPath, BlobRequestHeaders),
+    params(BlobPath, ReadQuery, BlobRequestHeaders),
     responses(BlobAnswers),
     extensions(("x-error-reasons" = json!(BLOB_ERROR_REASONS)))
 )]
@@ -142,9 +162,13 @@ async fn get_blob(
     method: Method,
     headers: HeaderMap,
     param: Result<Path<String>, PathRejection>,
+    query: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Response, AggregatorError> {
     let blob_id: BlobId = path_param(param, "blob ID")?;
-    state.serve_blob(blob_id, &method, &headers, &[]).await
+    let check = consistency_check(query)?;
+    state
+        .serve_blob(blob_id, check, &method, &headers, &[])
+        .await
 }
 
 /// A blob's headers
@@ -155,7 +179,7 @@ async fn get_blob(
     path = BLOB_ENDPOINT,
     tag = BLOBS_TAG,
     operation_id = "headBlob",
-    params(BlobPath, BlobRequestHeaders),
+    params(BlobPath, ReadQuery, BlobRequestHeaders),
     responses(BlobHeadAnswers),
     extensions(("x-error-reasons" = json!(BLOB_ERROR_REASONS)))
 )]
@@ -164,8 +188,9 @@ async fn head_blob(
     method: Method,
     headers: HeaderMap,
     param: Result<Path<String>, PathRejection>,
+    query: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Response, AggregatorError> {
-    get_blob(state, method, headers, param).await
+    get_blob(state, method, headers, param, query).await
 }
 
 /// Read the blob of a Blob object
@@ -180,7 +205,7 @@ async fn head_blob(
     path = BLOB_BY_OBJECT_ENDPOINT,
     tag = BLOBS_TAG,
     operation_id = "getBlobByObjectId",
-    params(ObjectPath, BlobRequestHeaders),
+    params(ObjectPath, ReadQuery, BlobRequestHeaders),
     responses(BlobAnswers),
     extensions(("x-error-reasons" = json!(BLOB_ERROR_REASONS)))
 )]
@@ -189,8 +214,10 @@ async fn get_blob_by_object(
     method: Method,
     headers: HeaderMap,
     param: Result<Path<String>, PathRejection>,
+    query: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Response, AggregatorError> {
     let object_id: ObjectId = path_param(param, "object ID")?;
+    let check = consistency_check(query)?;
     let object = state.reader.object(object_id).await?;
     let attributes: Vec<(HeaderName, HeaderValue)> = ATTRIBUTE_HEADERS
         .iter()
@@ -203,7 +230,7 @@ async fn get_blob_by_object(
         })
         .collect();
     state
-        .serve_blob(object.blob_id, &method, &headers, &attributes)
+        .serve_blob(object.blob_id, check, &method, &headers, &attributes)
         .await
 }
 
@@ -215,7 +242,7 @@ async fn get_blob_by_object(
     path = BLOB_BY_OBJECT_ENDPOINT,
     tag = BLOBS_TAG,
     operation_id = "headBlobByObjectId",
-    params(ObjectPath, BlobRequestHeaders),
+    params(ObjectPath, ReadQuery, BlobRequestHeaders),
     responses(BlobHeadAnswers),
     extensions(("x-error-reasons" = json!(BLOB_ERROR_REASONS)))
 )]
@@ -224,8 +251,9 @@ async fn head_blob_by_object(
     method: Method,
     headers: HeaderMap,
     param: Result<Path<String>, PathRejection>,
+    query: Result<Query<ReadQuery>, QueryRejection>,
 ) -> Result<Response, AggregatorError> {
-    get_blob_by_object(state, method, headers, param).await
+    get_blob_by_object(state, method, headers, param, query).await
 }
 
 /// What the `If-None-Match` fields of a request match (RFC 9110 §13.1.2).
@@ -377,6 +405,7 @@ impl AppState {
     async fn serve_blob(
         &self,
         blob_id: BlobId,
+        check: ConsistencyCheck,
         method: &Method,
         request: &HeaderMap,
         attributes: &[(HeaderName, HeaderValue)],
@@ -417,7 +446,7 @@ impl AppState {
         let range_header = request
             .get(header::RANGE)
             .and_then(|value| value.to_str().ok());
-        let mut whole = self.reader.cached(&blob_id);
+        let mut whole = self.reader.cached(&blob_id, check);
         let facts = self.reader.facts(&blob_id);
         if none_match == NoneMatch::Any {
             if whole.is_none() && facts.is_none() {
@@ -430,17 +459,7 @@ impl AppState {
         let size = match (&whole, facts) {
             (Some(bytes), _) => bytes.len() as u64,
             (None, Some(facts)) => facts.size,
-            (None, None)
-                if head || range_header.is_some() || self.config.max_blob_bytes.is_some() =>
-            {
-                self.reader.size(&blob_id).await?
-            }
-            (None, None) => {
-                let bytes = self.reader.whole(blob_id).await?;
-                let size = bytes.len() as u64;
-                whole = Some(bytes);
-                size
-            }
+            (None, None) => self.reader.size(&blob_id).await?,
         };
         if let Some(max) = self.config.max_blob_bytes {
             if size > max {
@@ -456,6 +475,10 @@ impl AppState {
             Some(ByteRange::Ignored) | None => None,
         };
 
+        if !head && whole.is_none() && range.is_none() && size > self.config.stream_threshold_bytes
+        {
+            return self.stream_blob(blob_id, check, size, facts, headers).await;
+        }
         let body = if head {
             None
         } else {
@@ -464,7 +487,7 @@ impl AppState {
                 (Some(bytes), None) => bytes.clone(),
                 (None, Some(range)) => self.reader.range(&blob_id, range.clone()).await?,
                 (None, None) => {
-                    let bytes = self.reader.whole(blob_id).await?;
+                    let bytes = self.reader.whole(blob_id, check).await?;
                     whole = Some(bytes.clone());
                     bytes
                 }
@@ -515,6 +538,55 @@ impl AppState {
                 (status, headers, Body::empty()).into_response()
             }
         })
+    }
+
+    /// Serves the whole blob as it is read (200): headers once its first bytes passed the
+    /// consistency check (so a blob that cannot be read at all gets a proper error answer),
+    /// then the rest as it comes. A failure later cuts the body short of its
+    /// `Content-Length`.
+    async fn stream_blob(
+        &self,
+        blob_id: BlobId,
+        check: ConsistencyCheck,
+        size: u64,
+        facts: Option<BlobFacts>,
+        mut headers: HeaderMap,
+    ) -> Result<Response, AggregatorError> {
+        let (size_read, mut chunks) = self.reader.stream(blob_id, check).await?;
+        if size_read != size {
+            return Err(AggregatorError::new(
+                ErrorReason::Internal,
+                format!("blob {blob_id} has {size_read} bytes, not the {size} its metadata said"),
+            ));
+        }
+        let first = match chunks.next().await {
+            Some(Ok(first)) => first,
+            Some(Err(error)) => return Err(error.into()),
+            None => Bytes::new(),
+        };
+        if !headers.contains_key(header::CONTENT_TYPE) {
+            let content_type = match facts {
+                Some(facts) => facts.content_type,
+                None => {
+                    let prefix = self
+                        .prefix(&blob_id, size, None, Some(&first), Some(&(0..size)))
+                        .await?;
+                    sniff_content_type(&prefix)
+                }
+            };
+            headers.insert(
+                header::CONTENT_TYPE,
+                served_content_type(
+                    &HeaderValue::from_static(content_type),
+                    self.config.allow_active_content,
+                ),
+            );
+            self.reader
+                .remember(blob_id, BlobFacts { size, content_type });
+        }
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+        let body = futures::stream::once(async move { Ok(first) }).chain(chunks);
+        Ok((StatusCode::OK, headers, Body::from_stream(body)).into_response())
     }
 
     /// The first bytes of the blob, to guess its type: from the bytes at hand if they cover

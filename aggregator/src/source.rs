@@ -4,8 +4,8 @@
 use std::ops::Range;
 
 use futures::future::BoxFuture;
-use walrus_core::{BlobId, ObjectId};
-use walrus_sdk::client::{NoProgress, SdkError, WalrusSdk};
+use walrus_core::{encoding::ConsistencyCheck, BlobId, ObjectId};
+use walrus_sdk::client::{BlobStream, NoProgress, SdkError, WalrusSdk};
 
 /// What the aggregator needs of a `Blob` object on chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,8 +23,20 @@ pub trait BlobSource: Send + Sync + 'static {
     /// The blob's size in bytes, without reading its data (verified metadata).
     fn blob_size<'a>(&'a self, blob_id: &'a BlobId) -> BoxFuture<'a, Result<u64, SdkError>>;
 
-    /// The whole blob, decoded and checked.
-    fn read<'a>(&'a self, blob_id: &'a BlobId) -> BoxFuture<'a, Result<Vec<u8>, SdkError>>;
+    /// The whole blob, decoded and checked with `check`.
+    fn read<'a>(
+        &'a self,
+        blob_id: &'a BlobId,
+        check: ConsistencyCheck,
+    ) -> BoxFuture<'a, Result<Vec<u8>, SdkError>>;
+
+    /// The blob's size, then its bytes in order as they pass `check` (memory bounded by a
+    /// constant whatever the blob's size).
+    fn read_stream<'a>(
+        &'a self,
+        blob_id: &'a BlobId,
+        check: ConsistencyCheck,
+    ) -> BoxFuture<'a, Result<BlobStream, SdkError>>;
 
     /// The bytes `range` of the blob (`range.end` at most its size), reading as little as
     /// possible.
@@ -43,8 +55,20 @@ impl BlobSource for WalrusSdk {
         Box::pin(WalrusSdk::blob_size(self, blob_id))
     }
 
-    fn read<'a>(&'a self, blob_id: &'a BlobId) -> BoxFuture<'a, Result<Vec<u8>, SdkError>> {
-        Box::pin(WalrusSdk::read(self, blob_id, &NoProgress))
+    fn read<'a>(
+        &'a self,
+        blob_id: &'a BlobId,
+        check: ConsistencyCheck,
+    ) -> BoxFuture<'a, Result<Vec<u8>, SdkError>> {
+        Box::pin(WalrusSdk::read_checked(self, blob_id, check, &NoProgress))
+    }
+
+    fn read_stream<'a>(
+        &'a self,
+        blob_id: &'a BlobId,
+        check: ConsistencyCheck,
+    ) -> BoxFuture<'a, Result<BlobStream, SdkError>> {
+        Box::pin(WalrusSdk::read_stream(self, blob_id, check))
     }
 
     fn read_range<'a>(

@@ -6,9 +6,9 @@ mod common;
 use std::{sync::Arc, time::Duration};
 
 use axum::{http::StatusCode, Router};
-use common::{call, get, MockSource};
+use common::{call, call_body, get, MockSource};
 use walrus_aggregator::{router, AggregatorConfig, BlobObjectInfo, BlobSource};
-use walrus_core::{BlobId, ObjectId};
+use walrus_core::{encoding::ConsistencyCheck, BlobId, ObjectId};
 
 const PNG_HEADER: [u8; 16] = [
     0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, b'I', b'H', b'D', b'R',
@@ -418,7 +418,8 @@ async fn health_and_metrics() {
         "walrus_aggregator_cache_bytes 64",
         "walrus_aggregator_cache_entries 1",
         "walrus_aggregator_read_seconds_count{kind=\"blob\",result=\"ok\"} 1",
-        "walrus_aggregator_read_seconds_count{kind=\"blob\",result=\"error\"} 1",
+        // The missing blob fails at its metadata, before any data is read.
+        "walrus_aggregator_read_seconds_count{kind=\"size\",result=\"error\"} 1",
     ] {
         assert!(text.contains(expected), "missing {expected} in\n{text}");
     }
@@ -456,4 +457,101 @@ async fn serve_answers_over_tcp_and_shuts_down_gracefully() {
         .expect("the server stops")
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn large_blobs_are_streamed_and_cached_if_small_enough() {
+    let (source, app) = setup(AggregatorConfig {
+        cache_bytes: 40_000,
+        stream_threshold_bytes: 1000,
+        ..AggregatorConfig::default()
+    });
+    source.add(id(1), png(5000));
+    source.add(id(2), binary(20_000));
+    source.add(id(3), binary(1000));
+
+    let answer = get(&app, &path(&id(1))).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body.as_ref(), png(5000).as_slice());
+    assert_eq!(answer.header("content-length"), "5000");
+    assert_eq!(answer.header("content-type"), "image/png");
+    assert_eq!((source.streams(), source.reads()), (1, 0));
+    // At most a quarter of the cache: kept once streamed whole.
+    assert_eq!(get(&app, &path(&id(1))).await.body.len(), 5000);
+    assert_eq!(source.streams(), 1);
+
+    // Larger than a quarter of the cache: streamed each time.
+    for _ in 0..2 {
+        let answer = get(&app, &path(&id(2))).await;
+        assert_eq!(answer.body.as_ref(), binary(20_000).as_slice());
+    }
+    assert_eq!(source.streams(), 3);
+    // Not above the threshold: read whole.
+    assert_eq!(get(&app, &path(&id(3))).await.body.len(), 1000);
+    assert_eq!((source.streams(), source.reads()), (3, 1));
+    let health = get(&app, "/v1/health").await.json();
+    assert_eq!(health["cache"]["entries"], 2);
+}
+
+#[tokio::test]
+async fn a_stream_failing_before_its_first_bytes_is_an_error_answer_and_after_them_a_cut_body() {
+    let (source, app) = setup_with(
+        MockSource {
+            stream_fails_after: Some(2),
+            ..MockSource::default()
+        },
+        AggregatorConfig {
+            stream_threshold_bytes: 100,
+            ..AggregatorConfig::default()
+        },
+    );
+    source.add(id(1), binary(5000));
+    source.add(id(2), binary(5000));
+    source.failing.lock().unwrap().insert(id(2), "invalid");
+    let (answer, body) = call_body(&app, "GET", &path(&id(1)), &[]).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-length"), "5000");
+    assert!(body.is_err(), "the body is cut short");
+    let answer = get(&app, &path(&id(2))).await;
+    assert_eq!(answer.status, StatusCode::GONE);
+    assert_eq!(answer.reason(), "BLOB_INVALID");
+    assert_eq!(source.streams(), 1, "an invalid blob's stream never starts");
+    // A failed stream is not cached.
+    let (_, body) = call_body(&app, "GET", &path(&id(1)), &[]).await;
+    assert!(body.is_err());
+    assert_eq!(source.streams(), 2);
+}
+
+#[tokio::test]
+async fn reads_run_the_consistency_check_asked_for() {
+    let (source, app) = setup(AggregatorConfig::default());
+    source.add(id(1), binary(100));
+    source.add(id(2), binary(100));
+    let blob = path(&id(1));
+
+    assert_eq!(get(&app, &blob).await.status, StatusCode::OK);
+    // The cached blob passed the default check: a strict read reads again, a skip read
+    // does not.
+    let strict = format!("{blob}?strict_consistency_check=true");
+    assert_eq!(get(&app, &strict).await.status, StatusCode::OK);
+    let skip = format!("{blob}?skip_consistency_check=true");
+    assert_eq!(get(&app, &skip).await.status, StatusCode::OK);
+    assert_eq!(get(&app, &strict).await.status, StatusCode::OK);
+    assert_eq!(
+        source.checks(),
+        [ConsistencyCheck::Default, ConsistencyCheck::Strict]
+    );
+    let skip = format!("{}?skip_consistency_check=true", path(&id(2)));
+    assert_eq!(get(&app, &skip).await.status, StatusCode::OK);
+    assert_eq!(source.checks()[2], ConsistencyCheck::Skip);
+
+    for query in [
+        "?strict_consistency_check=true&skip_consistency_check=true",
+        "?strict_consistency_check=yes",
+    ] {
+        let answer = get(&app, &format!("{blob}{query}")).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(answer.reason(), "INVALID_REQUEST");
+    }
+    assert_eq!(source.checks().len(), 3);
 }

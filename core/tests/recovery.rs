@@ -4,10 +4,10 @@
 use proptest::prelude::*;
 use walrus_core::{
     encoding::{
-        decode_and_verify, decode_blob, encode_blob, expand_sliver_data, recover_sliver,
-        DecodeError, EncodedBlob, EncodingAxis, EncodingConfig, ExpandedSliver,
-        InconsistencyProofEither, InconsistencyVerificationError, Primary, RecoveryError,
-        RecoverySymbol, Secondary, SliverData,
+        decode_and_check, decode_and_verify, decode_blob, encode_blob, expand_sliver_data,
+        recover_sliver, ConsistencyCheck, DecodeError, EncodedBlob, EncodingAxis, EncodingConfig,
+        ExpandedSliver, InconsistencyProofEither, InconsistencyVerificationError, Primary,
+        RecoveryError, RecoverySymbol, Secondary, SliverData,
     },
     merkle::{MerkleTree, Node},
     metadata::{BlobMetadata, BlobMetadataWithId, VerifiedBlobMetadataWithId},
@@ -236,6 +236,113 @@ fn inconsistent_encoding_yields_a_verifiable_proof() {
         matches!(error, DecodeError::InconsistentBlob { .. }),
         "{error}"
     );
+}
+
+/// Decodes `rows` (primary sliver indices) of `encoded` with each consistency check.
+fn decode_rows(
+    encoded: &EncodedBlob,
+    metadata: &VerifiedBlobMetadataWithId,
+    rows: &[usize],
+) -> [Result<Vec<u8>, DecodeError>; 3] {
+    let primaries = slivers::<Primary>(encoded);
+    let chosen: Vec<&SliverData<Primary>> = rows.iter().map(|row| &primaries[*row]).collect();
+    [
+        ConsistencyCheck::Skip,
+        ConsistencyCheck::Default,
+        ConsistencyCheck::Strict,
+    ]
+    .map(|check| decode_and_check(metadata, chosen.iter().copied(), check))
+}
+
+#[test]
+fn consistency_checks_pass_a_consistent_blob_from_any_slivers() {
+    let config = EncodingConfig::new(10).unwrap();
+    for len in [0, 1, 27, 2000, 5000] {
+        let data = blob(len, 9);
+        let encoded = encode_blob(&config, &data).unwrap();
+        let metadata = encoded.metadata.clone();
+        // Source rows only, repair rows only, a mix (k_p = 4 at n = 10).
+        for rows in [[0, 1, 2, 3], [6, 7, 8, 9], [0, 3, 5, 8]] {
+            for result in decode_rows(&encoded, &metadata, &rows) {
+                assert_eq!(result.unwrap(), data, "{len} bytes from rows {rows:?}");
+            }
+        }
+        let columns = slivers::<Secondary>(&encoded);
+        for check in [
+            ConsistencyCheck::Skip,
+            ConsistencyCheck::Default,
+            ConsistencyCheck::Strict,
+        ] {
+            let decoded = decode_and_check(&metadata, columns.iter().rev(), check).unwrap();
+            assert_eq!(decoded, data, "{len} bytes from columns, {check}");
+        }
+    }
+}
+
+#[test]
+fn consistency_checks_against_an_inconsistent_writer() {
+    let config = EncodingConfig::new(10).unwrap();
+    let data = blob(2000, 3);
+    let is_inconsistent = |result: &Result<Vec<u8>, DecodeError>| {
+        matches!(
+            result,
+            Err(DecodeError::InconsistentBlob { .. } | DecodeError::InconsistentSourceRow { .. })
+        )
+    };
+
+    // A tampered source row (2 of 0..4), committed to in the metadata.
+    let (encoded, metadata) = inconsistent_encoding(&config, &data, 2);
+    // Read from the source rows: the bytes are those committed to, garbage row included;
+    // default passes them (every row matches its hash), strict refuses.
+    let [skip, default, strict] = decode_rows(&encoded, &metadata, &[0, 1, 2, 3]);
+    let committed = skip.unwrap();
+    assert_ne!(committed, data);
+    assert_eq!(default.unwrap(), committed);
+    assert!(is_inconsistent(&strict));
+    // Row 2 restored from honest rows: it does not match its hash; skip returns other bytes
+    // than the reader above got (skip trusts the writer).
+    let [skip, default, strict] = decode_rows(&encoded, &metadata, &[0, 1, 3, 7]);
+    assert_eq!(skip.unwrap(), data);
+    assert!(matches!(
+        default,
+        Err(DecodeError::InconsistentSourceRow { row: 2, .. })
+    ));
+    assert!(is_inconsistent(&strict));
+
+    // A tampered repair row (6): source rows give the honest bytes under default, strict
+    // still refuses; decoding through the bad row, default refuses too.
+    let (encoded, metadata) = inconsistent_encoding(&config, &data, 6);
+    let [skip, default, strict] = decode_rows(&encoded, &metadata, &[0, 1, 2, 3]);
+    assert_eq!(skip.unwrap(), data);
+    assert_eq!(default.unwrap(), data);
+    assert!(is_inconsistent(&strict));
+    let [skip, default, strict] = decode_rows(&encoded, &metadata, &[0, 1, 6, 7]);
+    assert_ne!(skip.unwrap(), data);
+    assert!(is_inconsistent(&default));
+    assert!(is_inconsistent(&strict));
+}
+
+#[test]
+fn consistency_check_flags_and_names() {
+    assert_eq!(ConsistencyCheck::default(), ConsistencyCheck::Default);
+    assert_eq!(
+        ConsistencyCheck::from_flags(true, false),
+        Some(ConsistencyCheck::Strict)
+    );
+    assert_eq!(
+        ConsistencyCheck::from_flags(false, true),
+        Some(ConsistencyCheck::Skip)
+    );
+    assert_eq!(ConsistencyCheck::from_flags(true, true), None);
+    for check in [
+        ConsistencyCheck::Skip,
+        ConsistencyCheck::Default,
+        ConsistencyCheck::Strict,
+    ] {
+        assert_eq!(check.to_string().parse::<ConsistencyCheck>(), Ok(check));
+    }
+    assert!(ConsistencyCheck::Skip < ConsistencyCheck::Default);
+    assert!(ConsistencyCheck::Default < ConsistencyCheck::Strict);
 }
 
 #[test]

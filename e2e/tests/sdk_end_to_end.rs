@@ -7,10 +7,13 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use walrus_core::encoding::{compute_metadata, EncodingConfig};
 use walrus_e2e::{poll, test_data, write_file, StorageCluster};
 use walrus_node_client::api::BlobStatus;
-use walrus_sdk::client::{NoProgress, SdkConfig, SdkError, StoreOptions, StoreOutcome, WalrusSdk};
+use walrus_sdk::client::{
+    ConsistencyCheck, NoProgress, SdkConfig, SdkError, StoreOptions, StoreOutcome, WalrusSdk,
+};
 
 #[test]
 fn sdk_stores_and_reads_blobs_of_several_sizes() {
@@ -171,14 +174,31 @@ fn sdk_stores_and_reads_blobs_of_several_sizes() {
             .await
             .expect("read with a node down");
         assert!(read == data);
-        // Into a file, in bounded memory: the rows of the dead node are decoded.
+        // Into a file, in bounded memory, re-encoded (strict): the rows of the dead node are
+        // decoded.
         let file = tempfile::NamedTempFile::new().unwrap();
         let size = sdk
-            .read_to_file(&spilled_id, file.as_file(), &NoProgress)
+            .read_to_file(
+                &spilled_id,
+                file.as_file(),
+                ConsistencyCheck::Strict,
+                &NoProgress,
+            )
             .await
             .expect("read into a file with a node down");
         assert_eq!(size, spilled_data.len() as u64);
         assert!(std::fs::read(file.path()).unwrap() == spilled_data);
+        // Streamed, under the default check: the same bytes, in order.
+        let mut stream = sdk
+            .read_stream(&spilled_id, ConsistencyCheck::Default)
+            .await
+            .expect("a stream with a node down");
+        assert_eq!(stream.size, spilled_data.len() as u64);
+        let mut streamed = Vec::new();
+        while let Some(chunk) = stream.chunks.next().await {
+            streamed.extend_from_slice(&chunk.expect("a chunk"));
+        }
+        assert!(streamed == spilled_data);
 
         // A blob nobody stored.
         let unknown = walrus_core::BlobId([9; 32]);

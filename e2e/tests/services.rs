@@ -68,9 +68,28 @@ fn publisher_and_aggregator_serve_the_walrus_http_api() {
             stored.push((blob_id, object["id"].as_str().unwrap().to_owned(), data));
         }
 
+        // (The 100 MiB blob, above the aggregator's stream threshold, was streamed.)
         // Range and HEAD reads of the 1 MiB blob (rows of 67 symbols of 460 B: the range
         // spans ten rows).
         let (blob_id, object_id, data) = &stored[2];
+        // Walrus's consistency checks by query parameter; not both.
+        for query in [
+            "strict_consistency_check=true",
+            "skip_consistency_check=true",
+        ] {
+            let response = net
+                .aggregate(&format!("/v1/blobs/{blob_id}?{query}"), &[])
+                .await;
+            assert_eq!(response.status(), StatusCode::OK, "{query}");
+            assert!(response.bytes().await.unwrap()[..] == data[..], "{query}");
+        }
+        let both = format!(
+            "/v1/blobs/{blob_id}?strict_consistency_check=true&skip_consistency_check=true"
+        );
+        assert_eq!(
+            net.aggregate(&both, &[]).await.status(),
+            StatusCode::BAD_REQUEST
+        );
         let response = aggregate_range(&net, blob_id, "bytes=1000-299999").await;
         assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
         assert_eq!(
@@ -151,7 +170,10 @@ fn publisher_and_aggregator_serve_the_walrus_http_api() {
         let response = net.aggregate("/v1/blobs/not-a-blob-id", &[]).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
-        // A writer that committed to an inconsistent encoding: its blob reads as invalid.
+        // A writer that committed to an inconsistent encoding (a doctored source row): the
+        // strict check re-encodes and finds it invalid at once. (The default check reads the
+        // bytes its source rows commit to, the same for every reader, until the nodes prove
+        // the blob invalid: as Walrus does.)
         let sdk = net.sdk().expect("an SDK client");
         let inconsistent = inconsistent_encoding(test_data(30_000, 6), 100, SliverPairIndex(0));
         let outcome = sdk
@@ -159,7 +181,13 @@ fn publisher_and_aggregator_serve_the_walrus_http_api() {
             .await
             .expect("the nodes accept slivers that match the metadata");
         let response = net
-            .aggregate(&format!("/v1/blobs/{}", outcome.blob_id()), &[])
+            .aggregate(
+                &format!(
+                    "/v1/blobs/{}?strict_consistency_check=true",
+                    outcome.blob_id()
+                ),
+                &[],
+            )
             .await;
         assert_eq!(response.status(), StatusCode::GONE);
         let answer: Value = response.json().await.unwrap();
@@ -207,6 +235,39 @@ fn cli_stores_reads_lists_extends_and_deletes() {
         let output = cli.run(&["read", &blob_id]).await.unwrap();
         assert!(output.status.success());
         assert!(output.stdout == data);
+        // Walrus's consistency-check flags: strict to a file, skip streamed to stdout; not
+        // both.
+        let out_arg = out.to_str().unwrap();
+        cli.ok(&[
+            "read",
+            &blob_id,
+            "--out",
+            out_arg,
+            "--strict-consistency-check",
+        ])
+        .await
+        .unwrap();
+        assert!(std::fs::read(&out).unwrap() == data);
+        let output = cli
+            .run(&["read", &blob_id, "--skip-consistency-check"])
+            .await
+            .unwrap();
+        assert!(output.status.success() && output.stdout == data);
+        let output = cli
+            .run(&[
+                "read",
+                &blob_id,
+                "--strict-consistency-check",
+                "--skip-consistency-check",
+            ])
+            .await
+            .unwrap();
+        assert!(!output.status.success());
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("cannot be used with"),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
 
         let status = cli.json(&["blob-status", &blob_id]).await.unwrap();
         assert!(status.to_string().contains("deletable"), "{status}");

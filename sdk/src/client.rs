@@ -17,6 +17,7 @@ mod batch;
 use std::{fs::File, ops::Range, path::Path, sync::Arc, time::Duration};
 
 pub use self::batch::{BatchOutcome, PARALLEL_BLOB_UPLOADS};
+pub use crate::nodes::BlobStream;
 pub use crate::outcome::StoreOutcome;
 use crate::{
     audit::{AuditOptions, AuditReport},
@@ -34,6 +35,7 @@ use walrus_chain::{
         system::{storage_units, System},
     },
 };
+pub use walrus_core::encoding::ConsistencyCheck;
 use walrus_core::{
     encoding::{encode_blob, EncodedBlob, EncodingConfig, DEFAULT_STRIPE_BYTES},
     merkle::Node,
@@ -540,18 +542,39 @@ impl WalrusSdk {
         }
     }
 
-    /// Reads `blob_id` from the current committee: see [`StorageNodes::read`].
+    /// Reads `blob_id` from the current committee with Walrus's default consistency check:
+    /// see [`StorageNodes::read`].
     pub async fn read(
         &self,
         blob_id: &BlobId,
         progress: &dyn Progress,
     ) -> Result<Vec<u8>, SdkError> {
+        self.read_checked(blob_id, ConsistencyCheck::Default, progress)
+            .await
+    }
+
+    /// Reads `blob_id` from the current committee with the consistency check `check`: see
+    /// [`StorageNodes::read_checked`].
+    pub async fn read_checked(
+        &self,
+        blob_id: &BlobId,
+        check: ConsistencyCheck,
+        progress: &dyn Progress,
+    ) -> Result<Vec<u8>, SdkError> {
         let view = self.committee().await?;
-        match self.nodes.read(&view, blob_id, progress).await {
+        match self
+            .nodes
+            .read_checked(&view, blob_id, check, progress)
+            .await
+        {
             Err(error) if !matches!(error, SdkError::BlobInvalid(_)) => {
                 // The committee may have moved on (old holders released their shards).
                 match self.newer_committee(&view).await {
-                    Some(view) => self.nodes.read(&view, blob_id, progress).await,
+                    Some(view) => {
+                        self.nodes
+                            .read_checked(&view, blob_id, check, progress)
+                            .await
+                    }
                     None => Err(error),
                 }
             }
@@ -565,13 +588,40 @@ impl WalrusSdk {
         &self,
         blob_id: &BlobId,
         out: &File,
+        check: ConsistencyCheck,
         progress: &dyn Progress,
     ) -> Result<u64, SdkError> {
         let view = self.committee().await?;
-        match self.nodes.read_to_file(&view, blob_id, out, progress).await {
+        match self
+            .nodes
+            .read_to_file(&view, blob_id, out, check, progress)
+            .await
+        {
             Err(error) if !matches!(error, SdkError::BlobInvalid(_)) => {
                 match self.newer_committee(&view).await {
-                    Some(view) => self.nodes.read_to_file(&view, blob_id, out, progress).await,
+                    Some(view) => {
+                        self.nodes
+                            .read_to_file(&view, blob_id, out, check, progress)
+                            .await
+                    }
+                    None => Err(error),
+                }
+            }
+            result => result,
+        }
+    }
+
+    /// Streams `blob_id` from the current committee: see [`StorageNodes::read_stream`].
+    pub async fn read_stream(
+        &self,
+        blob_id: &BlobId,
+        check: ConsistencyCheck,
+    ) -> Result<BlobStream, SdkError> {
+        let view = self.committee().await?;
+        match self.nodes.read_stream(&view, blob_id, check).await {
+            Err(error) if !matches!(error, SdkError::BlobInvalid(_)) => {
+                match self.newer_committee(&view).await {
+                    Some(view) => self.nodes.read_stream(&view, blob_id, check).await,
                     None => Err(error),
                 }
             }

@@ -3,8 +3,9 @@
 //!
 //! **Read:** metadata from any node (verified against the blob ID), then primary slivers from
 //! the nodes holding them, each verified against the metadata, until `n - 2f` decode the blob;
-//! the decoded blob is re-encoded and must give the blob ID (an inconsistent blob is
-//! [`SdkError::BlobInvalid`], never bytes).
+//! then one of Walrus's consistency checks ([`ConsistencyCheck`]; by default the source rows
+//! restored by decoding must match their hashes, strict re-encodes the whole blob): an
+//! inconsistent blob is [`SdkError::BlobInvalid`], never bytes.
 //!
 //! **Upload** (the middle of a store): metadata and the sliver pairs of each node's shards to
 //! every node in parallel (bounded concurrency, retries, timeouts), storage confirmations
@@ -21,21 +22,25 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     fs::File,
     ops::Range,
+    os::unix::fs::FileExt,
     sync::Arc,
     time::Instant,
 };
 
+use bytes::Bytes;
+use futures::{stream::BoxStream, StreamExt};
+use rayon::prelude::*;
 use tokio::{
-    sync::{Semaphore, SemaphorePermit},
+    sync::{mpsc, watch, Semaphore, SemaphorePermit},
     task::JoinSet,
 };
 use walrus_chain::client::committee::{CommitteeView, MemberInfo};
 use walrus_core::{
     crypto::Threshold,
     encoding::{
-        compute_metadata_striped, decode_and_verify, restore_source_rows_striped, DecodeError,
-        EncodedBlob, EncodingAxis, EncodingConfig, Primary, PrimarySliver, SecondarySliver,
-        SliverData, SliverPair, SliverType, DEFAULT_STRIPE_BYTES,
+        compute_metadata_striped, decode_and_check, restore_source_rows_striped, verify_source_row,
+        ConsistencyCheck, DecodeError, EncodedBlob, EncodingAxis, EncodingConfig, Primary,
+        PrimarySliver, SecondarySliver, SliverData, SliverPair, SliverType, DEFAULT_STRIPE_BYTES,
     },
     messages::{
         BlobPersistenceType, ConfirmationCertificate, SignedStorageConfirmation,
@@ -51,7 +56,7 @@ use walrus_node_client::{
 };
 
 use crate::{
-    client::{encoding_config, spawn_blocking, Progress, SdkConfig, SdkError},
+    client::{encoding_config, spawn_blocking, NoProgress, Progress, SdkConfig, SdkError},
     spill::{io_error, spill_file, striped_error, FileStripes, ReadFiles, SpilledBlob},
 };
 
@@ -232,31 +237,116 @@ impl StorageNodes {
             .map_err(|error| SdkError::Internal(error.to_string()))
     }
 
-    /// Reads `blob_id` from the members of `view`; see the module docs.
+    /// Reads `blob_id` from the members of `view` with Walrus's default consistency check;
+    /// see the module docs and [`Self::read_checked`].
     pub async fn read(
         &self,
         view: &CommitteeView,
         blob_id: &BlobId,
         progress: &dyn Progress,
     ) -> Result<Vec<u8>, SdkError> {
+        self.read_checked(view, blob_id, ConsistencyCheck::Default, progress)
+            .await
+    }
+
+    /// Reads `blob_id` from the members of `view`, decoding it in memory and running `check`
+    /// on the result (a failed check is [`SdkError::BlobInvalid`], never bytes).
+    pub async fn read_checked(
+        &self,
+        view: &CommitteeView,
+        blob_id: &BlobId,
+        check: ConsistencyCheck,
+        progress: &dyn Progress,
+    ) -> Result<Vec<u8>, SdkError> {
         let source = self.read_source(view, blob_id).await?;
-        self.read_whole(&source, progress).await
+        self.read_whole(&source, check, progress).await
     }
 
     /// Reads `blob_id` into `out` (a file open for reading and writing, left at the blob's
     /// size) in memory bounded by a constant, whatever the blob's size: each verified primary
     /// sliver goes to disk as it arrives (source rows at their place in `out`, the others to a
-    /// spill file), the missing source rows are restored a window of columns at a time, and
-    /// the result is re-encoded a stripe at a time: it must give the blob ID (otherwise
-    /// [`SdkError::BlobInvalid`], and `out` holds no valid blob). Returns the blob's size.
+    /// spill file), the missing source rows are restored a window of columns at a time, then
+    /// `check` runs (restored rows hashed, or the whole file re-encoded a stripe at a time);
+    /// a failed check is [`SdkError::BlobInvalid`], and `out` then holds no valid blob.
+    /// Returns the blob's size.
     pub async fn read_to_file(
         &self,
         view: &CommitteeView,
         blob_id: &BlobId,
         out: &File,
+        check: ConsistencyCheck,
         progress: &dyn Progress,
     ) -> Result<u64, SdkError> {
         let source = self.read_source(view, blob_id).await?;
+        let (ready, _) = watch::channel(Vec::new());
+        self.read_rows_into(&source, out, check, progress, ready)
+            .await?;
+        Ok(source.size())
+    }
+
+    /// Streams `blob_id`: its size (from verified metadata) at once, then its bytes in order
+    /// while the rest is still being read. A source row is sent as soon as it and every row
+    /// before it have passed `check`: rows received from their holders at once under
+    /// [`ConsistencyCheck::Default`] and [`ConsistencyCheck::Skip`], restored rows once
+    /// decoded (and hashed); under [`ConsistencyCheck::Strict`] nothing before the whole blob
+    /// re-encoded to its ID. Memory is bounded by a constant (rows wait in a temporary file).
+    /// A failure after the first bytes ends the stream with an error item; dropping the
+    /// stream cancels the read.
+    pub async fn read_stream(
+        &self,
+        view: &CommitteeView,
+        blob_id: &BlobId,
+        check: ConsistencyCheck,
+    ) -> Result<BlobStream, SdkError> {
+        let source = self.read_source(view, blob_id).await?;
+        let size = source.size();
+        let layout = source.config.blob_layout(size)?;
+        let k_primary = source.config.n_source_symbols(SliverType::Primary);
+        let out = Arc::new(spill_file()?);
+        let (ready_sender, ready) = watch::channel(vec![false; k_primary]);
+        let (sender, mut receiver) = mpsc::channel(STREAM_CHUNKS_BUFFERED);
+        let nodes = self.clone();
+        tokio::spawn(async move {
+            let fetch = nodes.read_rows_into(&source, &out, check, &NoProgress, ready_sender);
+            let emit = emit_rows(out.clone(), ready, size, layout.row_length(), &sender);
+            tokio::pin!(fetch, emit);
+            let mut fetched = false;
+            loop {
+                tokio::select! {
+                    result = &mut fetch, if !fetched => match result {
+                        Ok(()) => fetched = true,
+                        Err(error) => {
+                            let _ = sender.send(Err(error)).await;
+                            return;
+                        }
+                    },
+                    end = &mut emit => {
+                        // Rows stopped coming before the end: the read failed.
+                        if end == EmitEnd::RowsAbandoned && !fetched {
+                            if let Err(error) = fetch.await {
+                                let _ = sender.send(Err(error)).await;
+                            }
+                        }
+                        return;
+                    }
+                }
+            }
+        });
+        let chunks = futures::stream::poll_fn(move |context| receiver.poll_recv(context)).boxed();
+        Ok(BlobStream { size, chunks })
+    }
+
+    /// Fetches, restores and checks the source rows of `source`'s blob into `out` (row `r` at
+    /// byte `r * row_length`; `out` ends at the blob's size), announcing on `ready` each
+    /// source row that passed `check` (under strict, all of them at the end).
+    async fn read_rows_into(
+        &self,
+        source: &ReadSource,
+        out: &File,
+        check: ConsistencyCheck,
+        progress: &dyn Progress,
+        ready: watch::Sender<Vec<bool>>,
+    ) -> Result<(), SdkError> {
         let length = source.size();
         let config = source.config;
         let layout = config.blob_layout(length)?;
@@ -268,7 +358,7 @@ impl StorageNodes {
             layout.row_length(),
         );
         self.fetch_primary_into(
-            &source,
+            source,
             source.holders(),
             required,
             Stalled::Wait,
@@ -276,32 +366,61 @@ impl StorageNodes {
             |sliver| {
                 files
                     .keep(sliver.index.0, sliver.symbols.data(), required)
-                    .map_err(writing)
+                    .map_err(writing)?;
+                // Verified against the metadata on arrival: passes the default check.
+                if check != ConsistencyCheck::Strict {
+                    announce(&ready, &[sliver.index.as_usize()]);
+                }
+                Ok(())
             },
         )
         .await?;
-        let blob_id = *blob_id;
         progress.update("verify", 0, length);
+        let metadata = source.metadata.clone();
         spawn_blocking(move || {
+            let blob_id = *metadata.blob_id();
             let available = files.available();
-            restore_source_rows_striped(&layout, &available, &files, DEFAULT_STRIPE_BYTES)
-                .map_err(|error| striped_error(error, "restoring the blob's rows"))?;
+            let restored =
+                restore_source_rows_striped(&layout, &available, &files, DEFAULT_STRIPE_BYTES)
+                    .map_err(|error| striped_error(error, "restoring the blob's rows"))?;
             let blob = files.finish(length).map_err(writing)?;
-            let check = FileStripes {
-                blob,
-                spill: spill_file()?,
-            };
-            let computed = compute_metadata_striped(&config, length, &check, DEFAULT_STRIPE_BYTES)
-                .map_err(|error| striped_error(error, "re-encoding the blob read"))?;
-            if *computed.blob_id() == blob_id {
-                Ok(())
-            } else {
-                Err(SdkError::BlobInvalid(blob_id))
+            let row_length = layout.row_length() as u64;
+            match check {
+                ConsistencyCheck::Skip => announce(&ready, &restored),
+                ConsistencyCheck::Default => {
+                    restored.par_iter().try_for_each(|row| {
+                        let start = (*row as u64 * row_length).min(length);
+                        let end = (start + row_length).min(length);
+                        let mut data = vec![0u8; usize::try_from(end - start).unwrap_or(0)];
+                        blob.read_exact_at(&mut data, start).map_err(|error| {
+                            io_error("reading a restored row back".into(), error)
+                        })?;
+                        verify_source_row(&metadata, *row, &data)
+                            .map_err(|_| SdkError::BlobInvalid(blob_id))?;
+                        announce(&ready, &[*row]);
+                        Ok::<(), SdkError>(())
+                    })?;
+                }
+                ConsistencyCheck::Strict => {
+                    let check = FileStripes {
+                        blob,
+                        spill: spill_file()?,
+                    };
+                    let computed =
+                        compute_metadata_striped(&config, length, &check, DEFAULT_STRIPE_BYTES)
+                            .map_err(|error| striped_error(error, "re-encoding the blob read"))?;
+                    if *computed.blob_id() != blob_id {
+                        return Err(SdkError::BlobInvalid(blob_id));
+                    }
+                    let all: Vec<usize> = (0..required).collect();
+                    announce(&ready, &all);
+                }
             }
+            Ok(())
         })
         .await??;
         progress.update("verify", length, length);
-        Ok(length)
+        Ok(())
     }
 
     /// The size in bytes of `blob_id`, from metadata verified against the blob ID.
@@ -356,7 +475,9 @@ impl StorageNodes {
         {
             Ok(rows) => rows,
             Err(SdkError::NotEnoughSlivers { .. }) => {
-                let blob = self.read_whole(&source, progress).await?;
+                let blob = self
+                    .read_whole(&source, ConsistencyCheck::Default, progress)
+                    .await?;
                 return slice_range(&blob, &range);
             }
             Err(error) => return Err(error),
@@ -410,6 +531,7 @@ impl StorageNodes {
     async fn read_whole(
         &self,
         source: &ReadSource,
+        check: ConsistencyCheck,
         progress: &dyn Progress,
     ) -> Result<Vec<u8>, SdkError> {
         let required = source
@@ -418,14 +540,15 @@ impl StorageNodes {
         let slivers = self
             .fetch_primary(source, source.holders(), required, Stalled::Wait, progress)
             .await?;
-        let length = source.size();
-        let (config, id) = (source.config, source.blob_id);
+        let (metadata, id) = (source.metadata.clone(), source.blob_id);
         let decoded =
-            spawn_blocking(move || decode_and_verify(&config, &id, length, slivers.into_values()))
+            spawn_blocking(move || decode_and_check(&metadata, slivers.into_values(), check))
                 .await?;
         match decoded {
             Ok(bytes) => Ok(bytes),
-            Err(DecodeError::InconsistentBlob { .. }) => Err(SdkError::BlobInvalid(id)),
+            Err(
+                DecodeError::InconsistentBlob { .. } | DecodeError::InconsistentSourceRow { .. },
+            ) => Err(SdkError::BlobInvalid(id)),
             Err(error) => Err(SdkError::NotEnoughSlivers {
                 blob_id: id,
                 detail: error.to_string(),
@@ -635,6 +758,96 @@ impl StorageNodes {
 
 /// Given `(weight, value)` answers sorted best first, the best value that nodes of at least one
 /// correct shard's weight (validity) report or exceed.
+/// Chunks of a streamed blob waiting for the consumer.
+const STREAM_CHUNKS_BUFFERED: usize = 4;
+
+/// The largest chunk a blob stream yields.
+const STREAM_CHUNK_BYTES: u64 = 1 << 20;
+
+/// A blob being read: its size, then its bytes in order ([`StorageNodes::read_stream`]).
+pub struct BlobStream {
+    /// The blob's size in bytes: the chunks add up to it unless one is an error.
+    pub size: u64,
+    /// The blob's bytes, in order, in chunks of at most 1 MiB; an error item ends it early.
+    pub chunks: BoxStream<'static, Result<Bytes, SdkError>>,
+}
+
+impl std::fmt::Debug for BlobStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStream")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How [`emit_rows`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EmitEnd {
+    /// Every byte was sent.
+    Sent,
+    /// The consumer went away.
+    ConsumerGone,
+    /// No more rows will be announced (the read ended, having failed) or one could not be
+    /// read back (the error was sent).
+    RowsAbandoned,
+}
+
+/// Marks `rows` as ready to be sent.
+fn announce(ready: &watch::Sender<Vec<bool>>, rows: &[usize]) {
+    ready.send_modify(|ready| {
+        for row in rows {
+            if let Some(flag) = ready.get_mut(*row) {
+                *flag = true;
+            }
+        }
+    });
+}
+
+/// Sends the first `size` bytes of `out` in order, each row once `ready` announces it, in
+/// chunks of at most [`STREAM_CHUNK_BYTES`].
+async fn emit_rows(
+    out: Arc<File>,
+    mut ready: watch::Receiver<Vec<bool>>,
+    size: u64,
+    row_length: usize,
+    sender: &mpsc::Sender<Result<Bytes, SdkError>>,
+) -> EmitEnd {
+    let row_length = (row_length as u64).max(1);
+    for row in 0..size.div_ceil(row_length) {
+        let index = usize::try_from(row).unwrap_or(usize::MAX);
+        let announced = ready
+            .wait_for(|ready| ready.get(index).copied().unwrap_or(false))
+            .await
+            .is_ok();
+        if !announced {
+            return EmitEnd::RowsAbandoned;
+        }
+        let (start, end) = (row * row_length, ((row + 1) * row_length).min(size));
+        let mut at = start;
+        while at < end {
+            let piece = (end - at).min(STREAM_CHUNK_BYTES);
+            let file = out.clone();
+            let read = spawn_blocking(move || {
+                let mut buf = vec![0u8; usize::try_from(piece).unwrap_or(0)];
+                file.read_exact_at(&mut buf, at)
+                    .map(|()| Bytes::from(buf))
+                    .map_err(|error| io_error("reading back a row being streamed".into(), error))
+            })
+            .await
+            .and_then(|read| read);
+            let failed = read.is_err();
+            if sender.send(read).await.is_err() {
+                return EmitEnd::ConsumerGone;
+            }
+            if failed {
+                return EmitEnd::RowsAbandoned;
+            }
+            at += piece;
+        }
+    }
+    EmitEnd::Sent
+}
+
 fn first_with_validity<T>(sorted: Vec<(u16, T)>, n_shards: u16) -> Option<T> {
     let mut weight = 0u16;
     for (w, value) in sorted {

@@ -10,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures::StreamExt;
 use walrus_chain::client::committee::{CommitteeView, MemberInfo};
 use walrus_core::{
     crypto::{Committee, CommitteeMember, ProtocolKeyPair},
@@ -23,9 +24,16 @@ use walrus_node_client::{
 };
 use walrus_sdk::{
     audit::{AuditOptions, Verdict},
-    client::{NoProgress, SdkConfig, SdkError},
+    client::{ConsistencyCheck, NoProgress, SdkConfig, SdkError},
     nodes::StorageNodes,
 };
+
+/// The three consistency checks, weakest first.
+const CHECKS: [ConsistencyCheck; 3] = [
+    ConsistencyCheck::Skip,
+    ConsistencyCheck::Default,
+    ConsistencyCheck::Strict,
+];
 
 /// Shards of the mock networks (`f = 3`: reads need 4 primary slivers, validity is 4 shards,
 /// a quorum 7).
@@ -195,9 +203,18 @@ async fn reads_around_missing_lying_and_silent_nodes() {
 
 /// Reads the network's blob with [`StorageNodes::read_to_file`] into a fresh file.
 async fn read_to_file(network: &Network, nodes: &StorageNodes) -> Result<Vec<u8>, SdkError> {
+    read_to_file_checked(network, nodes, ConsistencyCheck::Default).await
+}
+
+/// As [`read_to_file`], with the consistency check `check`.
+async fn read_to_file_checked(
+    network: &Network,
+    nodes: &StorageNodes,
+    check: ConsistencyCheck,
+) -> Result<Vec<u8>, SdkError> {
     let file = tempfile::tempfile().unwrap();
     let size = nodes
-        .read_to_file(&network.view, &network.blob_id(), &file, &NoProgress)
+        .read_to_file(&network.view, &network.blob_id(), &file, check, &NoProgress)
         .await?;
     let bytes = std::fs::read(format!("/proc/self/fd/{}", file.as_raw_fd())).unwrap();
     assert_eq!(size, bytes.len() as u64);
@@ -229,14 +246,112 @@ async fn reads_into_a_file_from_source_rows_or_by_decoding() {
     assert_eq!(network.sliver_requests()[..6], [1, 1, 1, 1, 1, 1]);
 }
 
+/// Reads the network's blob with [`StorageNodes::read_stream`], collecting its chunks.
+async fn read_stream(
+    network: &Network,
+    nodes: &StorageNodes,
+    check: ConsistencyCheck,
+) -> Result<Vec<u8>, SdkError> {
+    let mut stream = nodes
+        .read_stream(&network.view, &network.blob_id(), check)
+        .await?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.chunks.next().await {
+        bytes.extend_from_slice(&chunk?);
+    }
+    assert_eq!(stream.size, bytes.len() as u64);
+    Ok(bytes)
+}
+
+/// Reads the network's blob in memory, into a file and as a stream, with `check`: the
+/// three results, which must agree.
+async fn read_three_ways(network: &Network, check: ConsistencyCheck) -> Result<Vec<u8>, SdkError> {
+    let nodes = storage_nodes(HEDGE_AFTER);
+    let in_memory = nodes
+        .read_checked(&network.view, &network.blob_id(), check, &NoProgress)
+        .await;
+    let in_file = read_to_file_checked(network, &nodes, check).await;
+    let streamed = read_stream(network, &nodes, check).await;
+    let describe = |result: &Result<Vec<u8>, SdkError>| match result {
+        Ok(bytes) => format!("{} bytes {:x?}", bytes.len(), &bytes[..8.min(bytes.len())]),
+        Err(error) => format!("{error:?}"),
+    };
+    for other in [&in_file, &streamed] {
+        assert_eq!(describe(&in_memory), describe(other), "{check}");
+        if let (Ok(a), Ok(b)) = (&in_memory, other) {
+            assert!(a == b, "{check}: the reads disagree");
+        }
+    }
+    in_memory
+}
+
 #[tokio::test]
-async fn reading_an_inconsistent_blob_into_a_file_is_refused() {
-    // The writer doctored the repair row 5 (and committed to it): with the source rows
-    // missing, the read decodes through it, and the re-encoding does not give the blob ID.
+async fn streams_the_blob_in_order_from_source_rows_or_by_decoding() {
+    for check in CHECKS {
+        let network = Network::with(vec![]).await;
+        assert_eq!(read_three_ways(&network, check).await.unwrap(), data());
+        let network = Network::with(vec![
+            Behavior::Refuse(ErrorReason::SliverNotFound),
+            Behavior::Honest,
+            Behavior::OtherSliver,
+        ])
+        .await;
+        assert_eq!(read_three_ways(&network, check).await.unwrap(), data());
+    }
+}
+
+#[tokio::test]
+async fn a_stream_sends_the_first_rows_before_the_missing_ones_are_decoded() {
+    // The holder of the last source row is silent: after `hedge_after` the read asks repair
+    // rows and decodes it. The first row is sent before any repair row is even asked for.
+    let hedge_after = Duration::from_secs(3);
+    let network = Network::with(vec![
+        Behavior::Honest,
+        Behavior::Honest,
+        Behavior::Honest,
+        Behavior::Hang,
+    ])
+    .await;
+    let nodes = storage_nodes(hedge_after);
+    let mut stream = nodes
+        .read_stream(&network.view, &network.blob_id(), ConsistencyCheck::Default)
+        .await
+        .unwrap();
+    let first = stream.chunks.next().await.unwrap().unwrap();
+    assert_eq!(
+        network.sliver_requests()[4..],
+        [0; 6],
+        "no repair row asked yet"
+    );
+    let row = usize::try_from(row_length(&network)).unwrap();
+    assert_eq!(first.as_ref(), &data()[..row]);
+    let mut bytes = first.to_vec();
+    while let Some(chunk) = stream.chunks.next().await {
+        bytes.extend_from_slice(&chunk.unwrap());
+    }
+    assert!(bytes == data());
+    assert!(
+        network.sliver_requests()[4..].contains(&1),
+        "row 3 was decoded"
+    );
+
+    // Under the strict check nothing is sent before the whole blob re-encoded to its ID.
+    let network = Network::with(vec![]).await;
+    let mut stream = nodes
+        .read_stream(&network.view, &network.blob_id(), ConsistencyCheck::Strict)
+        .await
+        .unwrap();
+    assert!(stream.chunks.next().await.unwrap().is_ok());
+    assert_eq!(network.sliver_requests()[..4], [1; 4]);
+}
+
+/// A blob whose primary sliver `row` the writer doctored (flipping a byte) and committed to in
+/// the metadata: every sliver verifies on its own, but the encoding is inconsistent.
+fn doctored_blob(row: usize) -> Arc<EncodedBlob> {
     let config = walrus_core::encoding::EncodingConfig::new(N_SHARDS).unwrap();
     let mut encoded = walrus_core::encoding::encode_blob(&config, &data()).unwrap();
     let layout = *encoded.metadata.layout();
-    let doctored = &mut encoded.sliver_pairs[5].primary;
+    let doctored = &mut encoded.sliver_pairs[row].primary;
     let mut bytes = doctored.symbols.data().to_vec();
     bytes[0] ^= 0xff;
     *doctored = walrus_core::encoding::PrimarySliver::new(
@@ -244,7 +359,7 @@ async fn reading_an_inconsistent_blob_into_a_file_is_refused() {
         doctored.index,
     );
     let mut hashes = encoded.metadata.metadata().hashes().to_vec();
-    hashes[5].primary_hash = encoded.sliver_pairs[5].primary.root(&layout).unwrap();
+    hashes[row].primary_hash = encoded.sliver_pairs[row].primary.root(&layout).unwrap();
     let metadata = walrus_core::metadata::BlobMetadata::V1(walrus_core::metadata::BlobMetadataV1 {
         encoding_type: encoded.metadata.metadata().encoding_type(),
         unencoded_length: data().len() as u64,
@@ -256,8 +371,54 @@ async fn reading_an_inconsistent_blob_into_a_file_is_refused() {
     }
     .verify(&config)
     .unwrap();
+    Arc::new(encoded)
+}
+
+#[tokio::test]
+async fn the_three_checks_against_an_inconsistent_writer() {
+    let invalid = |result: Result<Vec<u8>, SdkError>, network: &Network| matches!(result, Err(SdkError::BlobInvalid(id)) if id == network.blob_id());
+    // Repair row 5 doctored, every source row at hand: default and skip read the bytes
+    // the metadata commit to (every source row matches its hash); strict re-encodes and
+    // refuses.
+    let network =
+        Network::start_with_blob(doctored_blob(5), vec![], |_| BlobStatus::Nonexistent).await;
+    let [skip, default, strict] = [
+        read_three_ways(&network, ConsistencyCheck::Skip).await,
+        read_three_ways(&network, ConsistencyCheck::Default).await,
+        read_three_ways(&network, ConsistencyCheck::Strict).await,
+    ];
+    assert!(skip.unwrap() == data());
+    assert!(default.unwrap() == data());
+    assert!(invalid(strict, &network));
+
+    // Source rows missing: the reads decode through the doctored row. Default finds restored
+    // rows that do not match their hashes, strict a wrong blob ID; skip trusts the writer and
+    // returns other bytes than the readers above got.
     let network = Network::start_with_blob(
-        Arc::new(encoded),
+        doctored_blob(5),
+        vec![Behavior::Refuse(ErrorReason::SliverNotFound); 4],
+        |_| BlobStatus::Nonexistent,
+    )
+    .await;
+    let skipped = read_three_ways(&network, ConsistencyCheck::Skip)
+        .await
+        .unwrap();
+    assert_eq!(skipped.len(), data().len());
+    assert!(skipped != data());
+    for check in [ConsistencyCheck::Default, ConsistencyCheck::Strict] {
+        assert!(
+            invalid(read_three_ways(&network, check).await, &network),
+            "{check}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn reading_an_inconsistent_blob_into_a_file_is_refused() {
+    // The writer doctored the repair row 5 (and committed to it): with the source rows
+    // missing, the read decodes through it, and the restored rows do not match their hashes.
+    let network = Network::start_with_blob(
+        doctored_blob(5),
         vec![Behavior::Refuse(ErrorReason::SliverNotFound); 4],
         |_| BlobStatus::Nonexistent,
     )

@@ -14,7 +14,8 @@ use walrus_service::cli::{default_listen, ServiceArgs};
 /// The Walrus aggregator: serves blobs by blob ID or `Blob` object ID over HTTP.
 ///
 /// Routes: `GET|HEAD /v1/blobs/{blob_id}`, `GET|HEAD /v1/blobs/by-object-id/{object_id}`
-/// (single byte ranges, `If-None-Match`), `GET /v1/health`, `GET /metrics` (Prometheus),
+/// (single byte ranges, `If-None-Match`, `?strict_consistency_check=true`,
+/// `?skip_consistency_check=true`), `GET /v1/health`, `GET /metrics` (Prometheus),
 /// `GET /v1/api` (OpenAPI). Stops gracefully on SIGTERM or Ctrl-C.
 ///
 /// Blobs are content anyone can publish, served from this aggregator's origin: by default a
@@ -56,6 +57,11 @@ struct Cli {
     /// Reads that may wait for a running slot; beyond that requests get 503 with Retry-After.
     #[arg(long, default_value_t = DEFAULT_MAX_QUEUED_READS)]
     max_queued_reads: usize,
+    /// Uncached blobs larger than this are streamed: bytes go out while the rest is still
+    /// being read, in constant memory (rows wait in a temporary file under TMPDIR); smaller
+    /// blobs are read whole (one read shared by concurrent requests) and cached.
+    #[arg(long, default_value = "8MiB", value_parser = parse_byte_size)]
+    stream_threshold: u64,
 }
 
 #[tokio::main]
@@ -69,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
         allow_active_content: cli.allow_active_content,
         max_concurrent_reads: cli.max_concurrent_reads,
         max_queued_reads: cli.max_queued_reads,
+        stream_threshold_bytes: cli.stream_threshold,
     };
     if config.allow_active_content {
         tracing::warn!(

@@ -17,12 +17,12 @@ use axum::{
     http::{HeaderMap, Request, StatusCode},
     Router,
 };
-use futures::future::BoxFuture;
+use futures::{future::BoxFuture, StreamExt};
 use tower::ServiceExt;
 use walrus_aggregator::{BlobObjectInfo, BlobSource};
 use walrus_chain::client::ClientError;
-use walrus_core::{BlobId, ObjectId};
-use walrus_sdk::client::SdkError;
+use walrus_core::{encoding::ConsistencyCheck, BlobId, ObjectId};
+use walrus_sdk::client::{BlobStream, SdkError};
 
 /// Blobs and objects in memory; unknown blobs are `BlobNotFound`, unknown objects
 /// `Chain(NotFound)`.
@@ -42,6 +42,13 @@ pub struct MockSource {
     pub reads: AtomicUsize,
     pub range_reads: AtomicUsize,
     pub size_calls: AtomicUsize,
+    pub streams: AtomicUsize,
+    /// The consistency check of every whole read and stream, in order.
+    pub checks: Mutex<Vec<ConsistencyCheck>>,
+    /// Bytes per chunk of a stream (1000 if 0).
+    pub stream_chunk: usize,
+    /// If set, streams fail after this many chunks.
+    pub stream_fails_after: Option<usize>,
 }
 
 impl MockSource {
@@ -51,6 +58,14 @@ impl MockSource {
 
     pub fn reads(&self) -> usize {
         self.reads.load(Ordering::SeqCst)
+    }
+
+    pub fn streams(&self) -> usize {
+        self.streams.load(Ordering::SeqCst)
+    }
+
+    pub fn checks(&self) -> Vec<ConsistencyCheck> {
+        self.checks.lock().unwrap().clone()
     }
 
     pub fn range_reads(&self) -> usize {
@@ -114,8 +129,13 @@ impl BlobSource for MockSource {
         Box::pin(async move { result })
     }
 
-    fn read<'a>(&'a self, blob_id: &'a BlobId) -> BoxFuture<'a, Result<Vec<u8>, SdkError>> {
+    fn read<'a>(
+        &'a self,
+        blob_id: &'a BlobId,
+        check: ConsistencyCheck,
+    ) -> BoxFuture<'a, Result<Vec<u8>, SdkError>> {
         self.reads.fetch_add(1, Ordering::SeqCst);
+        self.checks.lock().unwrap().push(check);
         Box::pin(async move {
             let mut counter = self.pass_gate().await;
             if let Some(delay) = self.read_delay {
@@ -123,6 +143,40 @@ impl BlobSource for MockSource {
             }
             counter.finished = true;
             self.lookup(blob_id)
+        })
+    }
+
+    fn read_stream<'a>(
+        &'a self,
+        blob_id: &'a BlobId,
+        check: ConsistencyCheck,
+    ) -> BoxFuture<'a, Result<BlobStream, SdkError>> {
+        self.streams.fetch_add(1, Ordering::SeqCst);
+        self.checks.lock().unwrap().push(check);
+        Box::pin(async move {
+            let mut counter = self.pass_gate().await;
+            counter.finished = true;
+            let bytes = self.lookup(blob_id)?;
+            let chunk = if self.stream_chunk == 0 {
+                1000
+            } else {
+                self.stream_chunk
+            };
+            let mut chunks: Vec<Result<Bytes, SdkError>> = bytes
+                .chunks(chunk)
+                .map(|piece| Ok(Bytes::copy_from_slice(piece)))
+                .collect();
+            if let Some(after) = self.stream_fails_after {
+                chunks.truncate(after);
+                chunks.push(Err(SdkError::NotEnoughSlivers {
+                    blob_id: *blob_id,
+                    detail: "the nodes went away mid-read".to_owned(),
+                }));
+            }
+            Ok(BlobStream {
+                size: bytes.len() as u64,
+                chunks: futures::stream::iter(chunks).boxed(),
+            })
         })
     }
 
@@ -191,6 +245,20 @@ impl Answer {
 
 /// Sends `method path` with `headers` to `app`.
 pub async fn call(app: &Router, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let (answer, body) = call_body(app, method, path, headers).await;
+    Answer {
+        body: body.expect("a complete body"),
+        ..answer
+    }
+}
+
+/// Sends `method path` with `headers` to `app`; the body may fail part way (a stream cut).
+pub async fn call_body(
+    app: &Router,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (Answer, Result<Bytes, axum::Error>) {
     let mut request = Request::builder().method(method).uri(path);
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -202,14 +270,15 @@ pub async fn call(app: &Router, method: &str, path: &str, headers: &[(&str, &str
         .unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    Answer {
-        status,
-        headers,
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await;
+    (
+        Answer {
+            status,
+            headers,
+            body: Bytes::new(),
+        },
         body,
-    }
+    )
 }
 
 /// `GET path`.

@@ -1,16 +1,83 @@
 //! Decoding a blob from slivers of one axis: any `n - 2f` primary slivers or any `n - f`
-//! secondary slivers, with an optional consistency check that re-encodes the result.
+//! secondary slivers, followed by one of Walrus's three consistency checks
+//! ([`ConsistencyCheck`]).
 
-use std::{borrow::Borrow, collections::BTreeMap};
+use std::{borrow::Borrow, collections::BTreeMap, fmt, str::FromStr};
 
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::{
     compute_metadata, erasure::DecodePlan, rs::Packing, BlobLayout, EncodingAxis, EncodingConfig,
-    SliverData, SliverType,
+    PrimarySliver, SliverData, SliverType,
 };
-use crate::{BlobId, EncodeError};
+use crate::{metadata::VerifiedBlobMetadataWithId, BlobId, EncodeError, SliverIndex};
+
+/// How a reader checks that the bytes it decoded are those the writer committed to: Walrus's
+/// three consistency checks, weakest first (so `a >= b` means `a` checks at least what `b`
+/// does). Every sliver used is first verified against the metadata in all three.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsistencyCheck {
+    /// No check after decoding: trusts the writer. If it encoded the blob inconsistently,
+    /// readers using different slivers may get different bytes.
+    Skip,
+    /// Each source row (primary slivers `0 .. n - 2f`, which hold the blob's bytes) must match
+    /// its hash in the metadata: rows received from nodes were verified on arrival, rows
+    /// restored by decoding are extended and hashed. Every reader that passes it gets the same
+    /// bytes, those the blob ID commits to. Walrus's default, and ours.
+    #[default]
+    Default,
+    /// The whole decoded blob is re-encoded and must give the blob ID: also refuses a blob
+    /// whose repair slivers are inconsistent even when its source rows are not.
+    Strict,
+}
+
+impl ConsistencyCheck {
+    /// The check chosen by Walrus's pair of flags (`strict_consistency_check`,
+    /// `skip_consistency_check`); `None` if both are set.
+    pub fn from_flags(strict: bool, skip: bool) -> Option<Self> {
+        match (strict, skip) {
+            (true, true) => None,
+            (true, false) => Some(Self::Strict),
+            (false, true) => Some(Self::Skip),
+            (false, false) => Some(Self::Default),
+        }
+    }
+
+    /// The check's name: `skip`, `default` or `strict`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Skip => "skip",
+            Self::Default => "default",
+            Self::Strict => "strict",
+        }
+    }
+}
+
+impl fmt::Display for ConsistencyCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ConsistencyCheck {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "skip" => Ok(Self::Skip),
+            "default" => Ok(Self::Default),
+            "strict" => Ok(Self::Strict),
+            other => Err(format!(
+                "unknown consistency check '{other}' (skip, default or strict)"
+            )),
+        }
+    }
+}
 
 /// Why a blob could not be decoded.
 #[derive(Debug, Error, PartialEq, Eq, Clone)]
@@ -39,6 +106,15 @@ pub enum DecodeError {
         /// The blob ID of the decoded data.
         computed: BlobId,
     },
+    /// A source row restored by decoding does not match its hash in the metadata (the
+    /// default consistency check): the writer uploaded an inconsistent encoding.
+    #[error("inconsistent blob {blob_id}: decoded source row {row} does not match its metadata")]
+    InconsistentSourceRow {
+        /// The blob read.
+        blob_id: BlobId,
+        /// The primary sliver index of the row.
+        row: usize,
+    },
 }
 
 /// Decodes a blob of `unencoded_length` bytes from slivers of axis `T`. Slivers with a wrong
@@ -52,16 +128,11 @@ pub fn decode_blob<T: EncodingAxis, S: Borrow<SliverData<T>>>(
 ) -> Result<Vec<u8>, DecodeError> {
     let layout = config.blob_layout(unencoded_length)?;
     let required = config.n_source_symbols(T::TYPE);
-    let expected_length = layout.sliver_length(T::TYPE);
     let mut usable: BTreeMap<usize, S> = BTreeMap::new();
     for item in slivers {
         let sliver = item.borrow();
-        let index = sliver.index.as_usize();
-        if index < config.n()
-            && sliver.symbols.symbol_size() == layout.symbol_size
-            && sliver.symbols.data().len() == expected_length
-        {
-            usable.entry(index).or_insert(item);
+        if fits(&layout, sliver) {
+            usable.entry(sliver.index.as_usize()).or_insert(item);
         }
     }
     if usable.len() < required {
@@ -107,6 +178,89 @@ pub fn decode_and_verify<T: EncodingAxis, S: Borrow<SliverData<T>>>(
         });
     }
     Ok(blob)
+}
+
+/// Decodes as [`decode_blob`] slivers already verified against `metadata`, then runs `check`
+/// (see [`ConsistencyCheck`]); a failed check yields [`DecodeError::InconsistentBlob`] or
+/// [`DecodeError::InconsistentSourceRow`], never the bytes.
+pub fn decode_and_check<T: EncodingAxis, S: Borrow<SliverData<T>>>(
+    metadata: &VerifiedBlobMetadataWithId,
+    slivers: impl IntoIterator<Item = S>,
+    check: ConsistencyCheck,
+) -> Result<Vec<u8>, DecodeError> {
+    let layout = metadata.layout();
+    let config = &layout.config;
+    let length = metadata.metadata().unencoded_length();
+    let k_primary = config.n_primary_source_symbols();
+    let slivers: Vec<S> = slivers.into_iter().collect();
+    // Source rows given as (verified) primary slivers are used as they are by the decoder.
+    let mut given = vec![false; k_primary];
+    if T::TYPE == SliverType::Primary {
+        for sliver in &slivers {
+            let sliver = sliver.borrow();
+            if fits(layout, sliver) {
+                if let Some(flag) = given.get_mut(sliver.index.as_usize()) {
+                    *flag = true;
+                }
+            }
+        }
+    }
+    let blob = decode_blob(config, length, slivers)?;
+    match check {
+        ConsistencyCheck::Skip => {}
+        ConsistencyCheck::Default => {
+            let row_length = layout.row_length();
+            (0..k_primary)
+                .into_par_iter()
+                .filter(|row| !given[*row])
+                .try_for_each(|row| {
+                    let start = (row * row_length).min(blob.len());
+                    let end = ((row + 1) * row_length).min(blob.len());
+                    verify_source_row(metadata, row, &blob[start..end])
+                })?;
+        }
+        ConsistencyCheck::Strict => {
+            let computed = *compute_metadata(config, &blob)?.blob_id();
+            if computed != *metadata.blob_id() {
+                return Err(DecodeError::InconsistentBlob {
+                    expected: *metadata.blob_id(),
+                    computed,
+                });
+            }
+        }
+    }
+    Ok(blob)
+}
+
+/// Checks source row `row` (primary sliver `row < n - 2f`; `data` its bytes, without the
+/// padding past the blob's end) against its hash in `metadata`: the default consistency check
+/// of one restored row.
+pub fn verify_source_row(
+    metadata: &VerifiedBlobMetadataWithId,
+    row: usize,
+    data: &[u8],
+) -> Result<(), DecodeError> {
+    let layout = metadata.layout();
+    let mismatch = || DecodeError::InconsistentSourceRow {
+        blob_id: *metadata.blob_id(),
+        row,
+    };
+    let index = u16::try_from(row).map_err(|_| mismatch())?;
+    if row >= layout.config.n_primary_source_symbols() || data.len() > layout.row_length() {
+        return Err(mismatch());
+    }
+    let mut padded = vec![0u8; layout.row_length()];
+    padded[..data.len()].copy_from_slice(data);
+    let sliver = PrimarySliver::from_data(padded, layout.symbol_size, SliverIndex(index))
+        .map_err(|_| mismatch())?;
+    sliver.verify(metadata).map_err(|_| mismatch())
+}
+
+/// Whether `sliver` has an index, length and symbol size the layout allows.
+fn fits<T: EncodingAxis>(layout: &BlobLayout, sliver: &SliverData<T>) -> bool {
+    sliver.index.as_usize() < layout.config.n()
+        && sliver.symbols.symbol_size() == layout.symbol_size
+        && sliver.symbols.data().len() == layout.sliver_length(T::TYPE)
 }
 
 /// How many lines to decode together so that a packed shard is about `target_shard_bytes`

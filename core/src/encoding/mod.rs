@@ -12,7 +12,10 @@ mod symbols;
 
 pub use axis::{EncodingAxis, Primary, Secondary, SliverType};
 pub use config::{BlobLayout, EncodingConfig, DIGEST_LEN, MAX_SYMBOL_SIZE, SYMBOL_ALIGNMENT};
-pub use decoder::{decode_and_verify, decode_blob, DecodeError};
+pub use decoder::{
+    decode_and_check, decode_and_verify, decode_blob, verify_source_row, ConsistencyCheck,
+    DecodeError,
+};
 pub use encoder::{compute_metadata, encode_blob, EncodedBlob};
 pub(crate) use slivers::expand_symbols;
 pub use slivers::{

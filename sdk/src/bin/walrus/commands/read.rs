@@ -1,13 +1,12 @@
 //! Reading blobs: `walrus read` and `walrus blob-status`.
 
-use std::{
-    io::{Seek, SeekFrom},
-    path::PathBuf,
-};
+use std::{io::Write, path::PathBuf};
 
 use anyhow::{Context as _, Result};
 use clap::Args;
+use futures::StreamExt;
 use walrus_node_client::api::BlobStatus;
+use walrus_sdk::client::ConsistencyCheck;
 
 use crate::common::{human_bytes, parse_blob_id, Bar, Context};
 
@@ -16,31 +15,60 @@ use crate::common::{human_bytes, parse_blob_id, Bar, Context};
 pub struct ReadArgs {
     /// The blob ID (unpadded base64url).
     blob_id: String,
-    /// Where to write the blob (default: stdout).
+    /// Where to write the blob (default: stdout, streamed: the bytes start coming out while
+    /// the rest is still being read).
     #[arg(long, short)]
     out: Option<PathBuf>,
+    /// Re-encode the whole blob read and check that it gives the blob ID: also refuses a
+    /// blob whose repair slivers (never read here) are inconsistent. Slower; the default
+    /// check already guarantees that every reader that succeeds gets the same bytes: each
+    /// source row, received or decoded, must match its hash in the blob's metadata.
+    #[arg(long, conflicts_with = "skip_consistency_check")]
+    strict_consistency_check: bool,
+    /// Skip the check after decoding: trusts the writer. If it encoded the blob
+    /// inconsistently, readers using different slivers may get different bytes. Each sliver
+    /// is still verified against the metadata.
+    #[arg(long)]
+    skip_consistency_check: bool,
 }
 
 impl ReadArgs {
     /// Reads the blob and writes it out. Memory stays bounded whatever the blob's size: the
     /// slivers go to disk as they arrive and the blob is decoded and checked a stripe at a
-    /// time (into the output file, or a temporary file copied to stdout).
+    /// time (into the output file, or a temporary file streamed to stdout).
     pub fn run(self, context: &Context) -> Result<()> {
         let blob_id = parse_blob_id(&self.blob_id)?;
-        let file = match &self.out {
-            Some(path) => std::fs::File::options()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(path)
-                .with_context(|| format!("creating '{}'", path.display()))?,
-            None => tempfile::tempfile().context("creating a temporary file")?,
+        let check = ConsistencyCheck::from_flags(
+            self.strict_consistency_check,
+            self.skip_consistency_check,
+        )
+        .context("choose at most one of the strict and skip consistency checks")?;
+        let Some(path) = self.out else {
+            return context.with_sdk(async |sdk| {
+                let mut stream = sdk
+                    .read_stream(&blob_id, check)
+                    .await
+                    .with_context(|| format!("reading blob {blob_id}"))?;
+                let mut stdout = std::io::stdout().lock();
+                while let Some(chunk) = stream.chunks.next().await {
+                    let chunk = chunk.with_context(|| format!("reading blob {blob_id}"))?;
+                    stdout.write_all(&chunk).context("writing to stdout")?;
+                }
+                stdout.flush().context("writing to stdout")?;
+                Ok(())
+            });
         };
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .with_context(|| format!("creating '{}'", path.display()))?;
         let read = context.with_sdk(async |sdk| {
             let bar = Bar::new("reading");
             let size = sdk
-                .read_to_file(&blob_id, &file, &bar)
+                .read_to_file(&blob_id, &file, check, &bar)
                 .await
                 .with_context(|| format!("reading blob {blob_id}"))?;
             bar.0.finish_and_clear();
@@ -49,33 +77,22 @@ impl ReadArgs {
         let size = match read {
             Ok(size) => size,
             Err(error) => {
-                if let Some(path) = &self.out {
-                    // Nothing half-written is left behind.
-                    let _ = std::fs::remove_file(path);
-                }
+                // Nothing half-written is left behind.
+                let _ = std::fs::remove_file(&path);
                 return Err(error);
             }
         };
-        match self.out {
-            Some(path) => {
-                if context.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"blobId": blob_id.to_string(), "out": path, "size": size})
-                    );
-                } else {
-                    eprintln!(
-                        "Success: blob {blob_id} ({}) written to '{}'",
-                        human_bytes(size),
-                        path.display()
-                    );
-                }
-            }
-            None => {
-                let mut file = file;
-                file.seek(SeekFrom::Start(0))?;
-                std::io::copy(&mut file, &mut std::io::stdout().lock())?;
-            }
+        if context.json {
+            println!(
+                "{}",
+                serde_json::json!({"blobId": blob_id.to_string(), "out": path, "size": size})
+            );
+        } else {
+            eprintln!(
+                "Success: blob {blob_id} ({}) written to '{}'",
+                human_bytes(size),
+                path.display()
+            );
         }
         Ok(())
     }
