@@ -459,6 +459,19 @@ impl<T: ProtocolMessageKind> SignedMessage<T> {
         expected_epoch: Epoch,
         expected_contents: &T::Contents,
     ) -> Result<T, MessageVerificationError> {
+        let message = self.check_message(expected_epoch, expected_contents)?;
+        self.verify_signature(public_key)?;
+        Ok(message)
+    }
+
+    /// The checks of [`Self::verify_signature_and_get_message`] but the signature's: decodes
+    /// the message, compares the epoch and the contents. For signatures checked later in a
+    /// batch.
+    pub fn check_message(
+        &self,
+        expected_epoch: Epoch,
+        expected_contents: &T::Contents,
+    ) -> Result<T, MessageVerificationError> {
         let message = self.decode_message()?;
         if message.epoch() != expected_epoch {
             return Err(MessageVerificationError::EpochMismatch {
@@ -469,7 +482,6 @@ impl<T: ProtocolMessageKind> SignedMessage<T> {
         if message.contents() != expected_contents {
             return Err(MessageVerificationError::MessageContent);
         }
-        self.verify_signature(public_key)?;
         Ok(message)
     }
 }

@@ -3,10 +3,10 @@
 //! the metadata before it touches the store; every write is durable before it returns.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     sync::{
         atomic::{AtomicUsize, Ordering},
-        Arc, RwLock,
+        Arc, Mutex, MutexGuard, PoisonError, RwLock,
     },
     time::{Duration, Instant},
 };
@@ -89,7 +89,13 @@ pub struct StorageNode {
     symbol_queue: AtomicUsize,
     registration_waits: Semaphore,
     sync_shard_slots: Semaphore,
+    /// Verified metadata of the blobs being uploaded: every sliver of a blob is checked
+    /// against them, so they are read, decoded and verified once, not once per sliver.
+    metadata_cache: Mutex<HashMap<BlobId, VerifiedBlobMetadataWithId>>,
 }
+
+/// Verified metadata kept in memory (then the cache starts afresh): 16 MiB at 1000 shards.
+const METADATA_CACHE_ENTRIES: usize = 256;
 
 /// Decrements a queue length when the waiting request finishes or is cancelled.
 struct QueuePlace<'a>(&'a AtomicUsize);
@@ -128,6 +134,7 @@ impl StorageNode {
             symbol_queue: AtomicUsize::new(0),
             registration_waits: Semaphore::new(limits.max_registration_waits.max(1)),
             sync_shard_slots: Semaphore::new(limits.max_concurrent_sync_shard_requests.max(1)),
+            metadata_cache: Mutex::new(HashMap::new()),
         })
     }
 
@@ -259,6 +266,33 @@ impl StorageNode {
     fn encoding_config(view: &CommitteeView) -> Result<EncodingConfig, NodeError> {
         EncodingConfig::new(view.n_shards)
             .map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))
+    }
+
+    /// The verified metadata an upload checks its slivers against: from the cache of the
+    /// blobs being uploaded, else as [`Self::verified_metadata`] and cached. Metadata verified
+    /// against the blob ID never change; the caller checks that the blob is still registered
+    /// (a deleted blob's metadata may linger here).
+    async fn upload_metadata(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<VerifiedBlobMetadataWithId, NodeError> {
+        if let Some(metadata) = self.cached_metadata().get(blob_id) {
+            return Ok(metadata.clone());
+        }
+        let metadata = self.verified_metadata(blob_id).await?;
+        let mut cache = self.cached_metadata();
+        if cache.len() >= METADATA_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(*blob_id, metadata.clone());
+        Ok(metadata)
+    }
+
+    fn cached_metadata(&self) -> MutexGuard<'_, HashMap<BlobId, VerifiedBlobMetadataWithId>> {
+        // The critical sections do not panic; a poisoned lock still holds consistent data.
+        self.metadata_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The stored metadata of `blob_id`, verified (they were verified before being stored;
@@ -422,7 +456,7 @@ impl StorageNode {
     ) -> Result<(VerifiedBlobMetadataWithId, usize), NodeError> {
         self.require_registered(blob_id).await?;
         self.check_pair(blob_id, pair, false)?;
-        let metadata = self.verified_metadata(blob_id).await?;
+        let metadata = self.upload_metadata(blob_id).await?;
         let length = bounded::sliver_len(metadata.layout(), axis);
         Ok((metadata, length))
     }

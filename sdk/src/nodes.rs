@@ -186,9 +186,11 @@ impl StorageNodes {
             tasks.spawn(async move { (index, upload.run().await) });
         }
         let n_members = view.members.len();
-        let mut signed: Vec<SignedStorageConfirmation> = Vec::new();
-        let mut signers: Vec<u16> = Vec::new();
-        let mut weight = 0u16;
+        // Signatures are checked in batches, one aggregate check each: the confirmations of
+        // `unchecked` (right message, signature not checked yet) join `checked` when their
+        // weight would make a quorum, and at the end.
+        let mut checked = Confirmations::default();
+        let mut unchecked = Confirmations::default();
         let mut failures: Vec<String> = Vec::new();
         let mut quorum_at: Option<Instant> = None;
         let expected = StorageConfirmationBody { blob_id, blob_type };
@@ -206,34 +208,47 @@ impl StorageNodes {
             let Some(joined) = next else { break };
             let (index, result) = joined.map_err(|error| SdkError::Internal(error.to_string()))?;
             let member = &view.members[index];
-            let verified = result.and_then(|confirmation| {
+            let message_checked = result.and_then(|confirmation| {
                 confirmation
-                    .verify_signature_and_get_message(&member.public_key, view.epoch, &expected)
+                    .check_message(view.epoch, &expected)
                     .map(|_| confirmation)
                     .map_err(|error| format!("invalid confirmation: {error}"))
             });
-            match verified {
+            match message_checked {
                 Ok(confirmation) => {
-                    signed.push(confirmation);
-                    signers.push(u16::try_from(index).unwrap_or(u16::MAX));
-                    weight = weight.saturating_add(view.committee.members()[index].weight);
-                    progress.update("confirm", signers.len() as u64, n_members as u64);
-                    if quorum_at.is_none() && Threshold::Quorum.is_met(weight, view.n_shards) {
-                        quorum_at = Some(Instant::now());
+                    unchecked.push(
+                        confirmation,
+                        u16::try_from(index).unwrap_or(u16::MAX),
+                        view.committee.members()[index].weight,
+                    );
+                    progress.update(
+                        "confirm",
+                        (checked.len() + unchecked.len()) as u64,
+                        n_members as u64,
+                    );
+                    if quorum_at.is_none()
+                        && Threshold::Quorum
+                            .is_met(checked.weight + unchecked.weight, view.n_shards)
+                    {
+                        checked.check_and_add(&mut unchecked, view, &mut failures);
+                        if Threshold::Quorum.is_met(checked.weight, view.n_shards) {
+                            quorum_at = Some(Instant::now());
+                        }
                     }
                 }
                 Err(error) => failures.push(format!("{}: {error}", member.url)),
             }
         }
         tasks.abort_all();
-        if !Threshold::Quorum.is_met(weight, view.n_shards) {
+        checked.check_and_add(&mut unchecked, view, &mut failures);
+        if !Threshold::Quorum.is_met(checked.weight, view.n_shards) {
             return Err(SdkError::NotEnoughConfirmations {
-                weight,
+                weight: checked.weight,
                 required: Threshold::Quorum.min_weight(view.n_shards),
                 failures: failures.join("; "),
             });
         }
-        ConfirmationCertificate::from_signed_messages_and_indices(&signed, &signers)
+        ConfirmationCertificate::from_signed_messages_and_indices(&checked.signed, &checked.signers)
             .map_err(|error| SdkError::Internal(error.to_string()))
     }
 
@@ -758,6 +773,55 @@ impl StorageNodes {
 
 /// Given `(weight, value)` answers sorted best first, the best value that nodes of at least one
 /// correct shard's weight (validity) report or exceed.
+/// Storage confirmations of one blob (all with the same message) and their signers' weight.
+#[derive(Debug, Default)]
+struct Confirmations {
+    signed: Vec<SignedStorageConfirmation>,
+    signers: Vec<u16>,
+    weight: u16,
+}
+
+impl Confirmations {
+    fn push(&mut self, confirmation: SignedStorageConfirmation, signer: u16, weight: u16) {
+        self.signed.push(confirmation);
+        self.signers.push(signer);
+        self.weight = self.weight.saturating_add(weight);
+    }
+
+    fn len(&self) -> usize {
+        self.signed.len()
+    }
+
+    /// Moves the confirmations of `batch` whose signatures verify into `self`: all of them
+    /// after one aggregate check when it passes (the usual case: one pairing check instead of
+    /// one per node), else each checked alone; the others are failures.
+    fn check_and_add(
+        &mut self,
+        batch: &mut Confirmations,
+        view: &CommitteeView,
+        failures: &mut Vec<String>,
+    ) {
+        let batch = std::mem::take(batch);
+        let aggregate_verifies = batch.len() > 1
+            && ConfirmationCertificate::from_signed_messages_and_indices(
+                &batch.signed,
+                &batch.signers,
+            )
+            .is_ok_and(|certificate| certificate.verify_signature(&view.committee).is_ok());
+        for (confirmation, signer) in batch.signed.into_iter().zip(batch.signers) {
+            let member = &view.members[usize::from(signer)];
+            if !aggregate_verifies {
+                if let Err(error) = confirmation.verify_signature(&member.public_key) {
+                    failures.push(format!("{}: invalid confirmation: {error}", member.url));
+                    continue;
+                }
+            }
+            let weight = view.committee.members()[usize::from(signer)].weight;
+            self.push(confirmation, signer, weight);
+        }
+    }
+}
+
 /// Chunks of a streamed blob waiting for the consumer.
 const STREAM_CHUNKS_BUFFERED: usize = 4;
 
@@ -1166,6 +1230,95 @@ mod tests {
     use super::*;
 
     const N_SHARDS: u16 = 10;
+
+    /// A committee of `n` members of weight 1 (keys from seeds `0..n`) and their keys.
+    fn signing_committee(n: u16) -> (CommitteeView, Vec<walrus_core::crypto::ProtocolKeyPair>) {
+        use walrus_core::crypto::{Committee, CommitteeMember, ProtocolKeyPair};
+        let keys: Vec<ProtocolKeyPair> = (0..n)
+            .map(|seed| ProtocolKeyPair::from_seed([u8::try_from(seed).unwrap(); 32]))
+            .collect();
+        let weights = keys
+            .iter()
+            .map(|key| CommitteeMember {
+                public_key: key.public().clone(),
+                weight: 1,
+            })
+            .collect();
+        let members = keys
+            .iter()
+            .enumerate()
+            .map(|(index, key)| MemberInfo {
+                node_id: walrus_core::ObjectId([u8::try_from(index).unwrap(); 32]),
+                public_key: key.public().clone(),
+                url: format!("http://node-{index}"),
+                shards: vec![walrus_core::ShardIndex(u16::try_from(index).unwrap())],
+            })
+            .collect();
+        let view = CommitteeView {
+            epoch: 3,
+            n_shards: n,
+            committee: Committee::new(3, n, weights).unwrap(),
+            members,
+            own_index: None,
+            own_shards: std::collections::BTreeSet::new(),
+            previous: None,
+            in_transition: false,
+        };
+        (view, keys)
+    }
+
+    #[test]
+    fn confirmations_are_checked_in_one_aggregate_or_alone_when_one_is_forged() {
+        use walrus_core::messages::Confirmation;
+        let (view, keys) = signing_committee(7);
+        let blob_id = BlobId([5; 32]);
+        let message = Confirmation::for_blob(3, blob_id, BlobPersistenceType::Permanent);
+        let signed: Vec<SignedStorageConfirmation> =
+            keys.iter().map(|key| key.sign_message(&message)).collect();
+
+        // All genuine: every one is kept (one aggregate check).
+        let mut batch = Confirmations::default();
+        for (index, confirmation) in signed.iter().enumerate() {
+            batch.push(confirmation.clone(), u16::try_from(index).unwrap(), 1);
+        }
+        let mut checked = Confirmations::default();
+        let mut failures = Vec::new();
+        checked.check_and_add(&mut batch, &view, &mut failures);
+        assert_eq!((checked.len(), checked.weight, batch.len()), (7, 7, 0));
+        assert!(failures.is_empty());
+        let certificate = ConfirmationCertificate::from_signed_messages_and_indices(
+            &checked.signed,
+            &checked.signers,
+        )
+        .unwrap();
+        certificate
+            .verify(&view.committee, Threshold::Quorum)
+            .unwrap();
+
+        // Member 2 answers with member 4's signature, member 5 with a signature over another
+        // blob: the aggregate fails and each is checked alone; only those two are refused.
+        let other = keys[5].sign_message(&Confirmation::for_blob(
+            3,
+            BlobId([6; 32]),
+            BlobPersistenceType::Permanent,
+        ));
+        let mut forged = signed.clone();
+        forged[2].signature = signed[4].signature.clone();
+        forged[5].signature = other.signature;
+        let mut batch = Confirmations::default();
+        for (index, confirmation) in forged.into_iter().enumerate() {
+            batch.push(confirmation, u16::try_from(index).unwrap(), 1);
+        }
+        let mut checked = Confirmations::default();
+        let mut failures = Vec::new();
+        checked.check_and_add(&mut batch, &view, &mut failures);
+        assert_eq!(checked.signers, [0, 1, 3, 4, 6]);
+        assert_eq!(checked.weight, 5);
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(
+            failures[0].starts_with("http://node-2") && failures[1].starts_with("http://node-5")
+        );
+    }
 
     fn client(node: &MockNode) -> NodeClient {
         NodeClient::new(node.url()).unwrap()

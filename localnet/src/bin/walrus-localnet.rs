@@ -342,7 +342,7 @@ struct ChainArgs {
     #[arg(long)]
     epoch_duration_ms: Option<u64>,
     /// How often executed transactions are sealed into a checkpoint (ms).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = walrus_localchain::service::DEFAULT_CHECKPOINT_INTERVAL_MS)]
     checkpoint_interval_ms: u64,
     /// Faucet requests granted per recipient in any 60 s window (0: no limit); more are
     /// answered 429 `rate_limited`.

@@ -58,6 +58,14 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    // Logs (to stderr) only when asked for, e.g. `RUST_LOG=walrus_sdk=debug walrus store ...`
+    // shows the phases of a store and their times.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match run(cli) {
         Ok(0) => {}
         Ok(code) => std::process::exit(code),
