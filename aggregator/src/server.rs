@@ -630,12 +630,12 @@ fn unsatisfiable(size: u64, mut headers: HeaderMap) -> Response {
     );
     let status = StatusCode::RANGE_NOT_SATISFIABLE;
     let body = ApiError {
-        error: ApiErrorBody {
-            code: status.as_u16(),
-            status: "OUT_OF_RANGE".to_owned(),
-            reason: ErrorReason::InvalidRequest.as_str().to_owned(),
-            message: format!("the range is not within the blob's {size} bytes"),
-        },
+        error: ApiErrorBody::with_status(
+            status.as_u16(),
+            "OUT_OF_RANGE",
+            ErrorReason::InvalidRequest,
+            format!("the range is not within the blob's {size} bytes"),
+        ),
     };
     (status, headers, Json(body)).into_response()
 }

@@ -492,8 +492,10 @@ impl<T> ApiSuccess<T> {
     }
 }
 
-/// The JSON error envelope:
-/// `{"error":{"code":404,"status":"NOT_FOUND","reason":"METADATA_NOT_FOUND","message":"..."}}`.
+/// The JSON error envelope, Google's AIP-193 shape as Walrus answers it (public clients read
+/// the reason from `details[0].reason`), with the reason also at the top level:
+/// `{"error":{"code":404,"status":"NOT_FOUND","reason":"METADATA_NOT_FOUND","message":"...",
+/// "details":[{"@type":"ErrorInfo","reason":"METADATA_NOT_FOUND","domain":"storage.walrus.space","metadata":{}}]}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(
     feature = "openapi",
@@ -503,6 +505,12 @@ impl<T> ApiSuccess<T> {
         "status": "NOT_FOUND",
         "reason": "METADATA_NOT_FOUND",
         "message": "no metadata stored for blob CmzciFdWJP1IIM-rD3cqXlVBXYM0fpAfHahZBvkaZUI",
+        "details": [{
+            "@type": "ErrorInfo",
+            "reason": "METADATA_NOT_FOUND",
+            "domain": ERROR_DOMAIN,
+            "metadata": {},
+        }],
     }}))
 )]
 pub struct ApiError {
@@ -528,22 +536,74 @@ pub struct ApiErrorBody {
     /// Human-readable text.
     #[serde(default)]
     pub message: String,
+    /// AIP-193 details: an [`ErrorInfo`] with the reason (what Walrus's clients read).
+    #[serde(default)]
+    pub details: Vec<ErrorInfo>,
+}
+
+/// The `domain` of the [`ErrorInfo`] of every error answer.
+pub const ERROR_DOMAIN: &str = "storage.walrus.space";
+
+/// An AIP-193 `ErrorInfo` detail: `{"@type":"ErrorInfo","reason","domain","metadata"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorInfo {
+    /// Always `ErrorInfo`.
+    #[serde(rename = "@type", default)]
+    pub kind: String,
+    /// The machine-readable reason, as [`ApiErrorBody::reason`].
+    #[serde(default)]
+    pub reason: String,
+    /// Who defines the reasons: [`ERROR_DOMAIN`].
+    #[serde(default)]
+    pub domain: String,
+    /// Further facts (none so far).
+    #[serde(default)]
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+impl ErrorInfo {
+    /// The detail of `reason`.
+    pub fn new(reason: &str) -> Self {
+        Self {
+            kind: "ErrorInfo".to_owned(),
+            reason: reason.to_owned(),
+            domain: ERROR_DOMAIN.to_owned(),
+            metadata: std::collections::BTreeMap::new(),
+        }
+    }
 }
 
 impl ApiErrorBody {
     /// The error body for `reason`, with its HTTP status and canonical status name.
     pub fn new(reason: ErrorReason, message: impl Into<String>) -> Self {
+        Self::with_status(reason.http_status(), reason.status(), reason, message)
+    }
+
+    /// The error body for `reason` with another HTTP status and canonical status name than
+    /// the reason's own (e.g. 416 `OUT_OF_RANGE` for a range outside the blob).
+    pub fn with_status(
+        code: u16,
+        status: &str,
+        reason: ErrorReason,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
-            code: reason.http_status(),
-            status: reason.status().to_owned(),
+            code,
+            status: status.to_owned(),
             reason: reason.as_str().to_owned(),
             message: message.into(),
+            details: vec![ErrorInfo::new(reason.as_str())],
         }
     }
 
-    /// The reason, if this client knows it.
+    /// The reason, if this client knows it: the top-level `reason`, else that of the first
+    /// `ErrorInfo` detail (as upstream Walrus nodes send it).
     pub fn reason(&self) -> Option<ErrorReason> {
-        self.reason.parse().ok()
+        if !self.reason.is_empty() {
+            return self.reason.parse().ok();
+        }
+        self.details.first()?.reason.parse().ok()
     }
 }
 
@@ -1303,7 +1363,7 @@ mod tests {
         let error = ApiError::new(ErrorReason::MetadataNotFound, "no metadata for the blob");
         assert_golden(
             &error,
-            r#"{"error":{"code":404,"status":"NOT_FOUND","reason":"METADATA_NOT_FOUND","message":"no metadata for the blob"}}"#,
+            r#"{"error":{"code":404,"status":"NOT_FOUND","reason":"METADATA_NOT_FOUND","message":"no metadata for the blob","details":[{"@type":"ErrorInfo","reason":"METADATA_NOT_FOUND","domain":"storage.walrus.space","metadata":{}}]}}"#,
         );
         assert_eq!(error.reason(), Some(ErrorReason::MetadataNotFound));
         assert_eq!(error.http_status(), 404);

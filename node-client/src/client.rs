@@ -630,9 +630,24 @@ mod tests {
                 status: "INVALID_ARGUMENT".into(),
                 reason: "SOMETHING_NEW".into(),
                 message: String::new(),
+                details: Vec::new(),
             },
         };
         assert_eq!(unknown.reason(), None);
+        // An upstream node's answer: the reason only in the AIP-193 details.
+        let upstream: crate::api::ApiError = serde_json::from_str(
+            r#"{"error":{"code":404,"status":"NOT_FOUND","message":"not registered",
+                "details":[{"@type":"ErrorInfo","reason":"NOT_REGISTERED","domain":"storage.walrus.space","metadata":{}}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(upstream.reason(), Some(ErrorReason::NotRegistered));
+        // Ours carries both.
+        let ours =
+            serde_json::to_value(crate::api::ApiError::new(ErrorReason::SliverNotFound, "x"))
+                .unwrap();
+        assert_eq!(ours["error"]["reason"], "SLIVER_NOT_FOUND");
+        assert_eq!(ours["error"]["details"][0]["reason"], "SLIVER_NOT_FOUND");
+        assert_eq!(ours["error"]["details"][0]["@type"], "ErrorInfo");
         assert!(!unknown.is_not_found());
         let unavailable = NodeClientError::UnexpectedStatus {
             status: 503,
