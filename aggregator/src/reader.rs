@@ -320,13 +320,7 @@ impl BlobReader {
         check: ConsistencyCheck,
     ) -> Result<(u64, BoxStream<'static, Result<Bytes, SdkError>>), AggregatorError> {
         let admitted = self.admit()?;
-        let running = {
-            let _queued = walrus_service::GaugeGuard::new(&self.metrics.reads_queued);
-            self.running.clone().acquire_owned().await.map_err(|_| {
-                AggregatorError::new(ErrorReason::Unavailable, "the aggregator is stopping")
-            })?
-        };
-        let running_gauge = walrus_service::GaugeGuard::new(&self.metrics.reads_running);
+        let (running, running_gauge) = self.running_slot().await?;
         let BlobStream { size, chunks } = timed(
             &self.metrics,
             "stream",
@@ -395,16 +389,27 @@ impl BlobReader {
     where
         F: Future<Output = Result<T, AggregatorError>>,
     {
+        let (running, _running_gauge) = self.running_slot().await?;
+        let result = read().await;
+        drop((running, admitted));
+        result
+    }
+
+    /// Waits for one of the `max_concurrent_reads` running slots (counted as queued
+    /// meanwhile); the slot and the running gauge's count last until both are dropped.
+    async fn running_slot(
+        &self,
+    ) -> Result<(OwnedSemaphorePermit, walrus_service::GaugeGuard), AggregatorError> {
         let running = {
             let _queued = walrus_service::GaugeGuard::new(&self.metrics.reads_queued);
             self.running.clone().acquire_owned().await.map_err(|_| {
                 AggregatorError::new(ErrorReason::Unavailable, "the aggregator is stopping")
             })?
         };
-        let _running = walrus_service::GaugeGuard::new(&self.metrics.reads_running);
-        let result = read().await;
-        drop((running, admitted));
-        result
+        Ok((
+            running,
+            walrus_service::GaugeGuard::new(&self.metrics.reads_running),
+        ))
     }
 }
 
