@@ -318,7 +318,8 @@ impl StorageNodes {
         let layout = source.config.blob_layout(size)?;
         let k_primary = source.config.n_source_symbols(SliverType::Primary);
         let out = Arc::new(spill_file()?);
-        let (ready_sender, ready) = watch::channel(vec![false; k_primary]);
+        // One flag per source row, and a last one: the whole read succeeded.
+        let (ready_sender, ready) = watch::channel(vec![false; k_primary + 1]);
         let (sender, mut receiver) = mpsc::channel(STREAM_CHUNKS_BUFFERED);
         let nodes = self.clone();
         tokio::spawn(async move {
@@ -353,7 +354,8 @@ impl StorageNodes {
 
     /// Fetches, restores and checks the source rows of `source`'s blob into `out` (row `r` at
     /// byte `r * row_length`; `out` ends at the blob's size), announcing on `ready` each
-    /// source row that passed `check` (under strict, all of them at the end).
+    /// source row that passed `check` (under strict, all of them at the end), then the flag
+    /// after the rows' once the whole read succeeded.
     async fn read_rows_into(
         &self,
         source: &ReadSource,
@@ -382,9 +384,11 @@ impl StorageNodes {
                 files
                     .keep(sliver.index.0, sliver.symbols.data(), required)
                     .map_err(writing)?;
-                // Verified against the metadata on arrival: passes the default check.
-                if check != ConsistencyCheck::Strict {
-                    announce(&ready, &[sliver.index.as_usize()]);
+                // A source row verified against the metadata on arrival passes the default
+                // check.
+                let row = sliver.index.as_usize();
+                if check != ConsistencyCheck::Strict && row < required {
+                    announce(&ready, &[row]);
                 }
                 Ok(())
             },
@@ -431,6 +435,8 @@ impl StorageNodes {
                     announce(&ready, &all);
                 }
             }
+            // The read as a whole succeeded: `n - 2f` verified slivers, checked.
+            announce(&ready, &[required]);
             Ok(())
         })
         .await??;
@@ -868,7 +874,9 @@ fn announce(ready: &watch::Sender<Vec<bool>>, rows: &[usize]) {
 }
 
 /// Sends the first `size` bytes of `out` in order, each row once `ready` announces it, in
-/// chunks of at most [`STREAM_CHUNK_BYTES`].
+/// chunks of at most [`STREAM_CHUNK_BYTES`]; the last chunk only once the last flag of `ready`
+/// says the whole read succeeded, so that a stream ends complete only if a whole read would
+/// have succeeded (a small blob's rows may all come from fewer than `n - 2f` nodes).
 async fn emit_rows(
     out: Arc<File>,
     mut ready: watch::Receiver<Vec<bool>>,
@@ -877,6 +885,10 @@ async fn emit_rows(
     sender: &mpsc::Sender<Result<Bytes, SdkError>>,
 ) -> EmitEnd {
     let row_length = (row_length as u64).max(1);
+    let succeeded = |ready: &Vec<bool>| ready.last().copied().unwrap_or(false);
+    if size == 0 && ready.wait_for(succeeded).await.is_err() {
+        return EmitEnd::RowsAbandoned;
+    }
     for row in 0..size.div_ceil(row_length) {
         let index = usize::try_from(row).unwrap_or(usize::MAX);
         let announced = ready
@@ -890,6 +902,9 @@ async fn emit_rows(
         let mut at = start;
         while at < end {
             let piece = (end - at).min(STREAM_CHUNK_BYTES);
+            if at + piece == size && ready.wait_for(succeeded).await.is_err() {
+                return EmitEnd::RowsAbandoned;
+            }
             let file = out.clone();
             let read = spawn_blocking(move || {
                 let mut buf = vec![0u8; usize::try_from(piece).unwrap_or(0)];

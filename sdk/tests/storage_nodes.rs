@@ -345,6 +345,25 @@ async fn a_stream_sends_the_first_rows_before_the_missing_ones_are_decoded() {
     assert_eq!(network.sliver_requests()[..4], [1; 4]);
 }
 
+#[tokio::test]
+async fn a_stream_ends_complete_only_if_the_whole_read_succeeds() {
+    // A 1-byte blob: its only bytes are in row 0, whose holder answers; but 9 of 10 nodes
+    // refuse, so `n - 2f` slivers cannot be had: the stream fails as a whole read does.
+    let blob = Arc::new(encoded_blob(N_SHARDS, 1, 0x5a));
+    let mut behaviors = vec![Behavior::Honest];
+    behaviors.extend(vec![Behavior::Refuse(ErrorReason::SliverNotFound); 9]);
+    let network = Network::start_with_blob(blob, behaviors, |_| BlobStatus::Nonexistent).await;
+    let nodes = storage_nodes(HEDGE_AFTER);
+    let error = read_stream(&network, &nodes, ConsistencyCheck::Default)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, SdkError::NotEnoughSlivers { .. }),
+        "{error:?}"
+    );
+    assert_eq!(network.sliver_requests()[0], 1, "row 0 was read");
+}
+
 /// A blob whose primary sliver `row` the writer doctored (flipping a byte) and committed to in
 /// the metadata: every sliver verifies on its own, but the encoding is inconsistent.
 fn doctored_blob(row: usize) -> Arc<EncodedBlob> {
