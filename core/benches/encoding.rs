@@ -7,13 +7,16 @@
 //! - `decode/recovery`: from the last `n - 2f` primary slivers (every source row restored);
 //! - `decode/random`: from a random (seeded) `n - 2f` primary slivers, as a read that takes the
 //!   first slivers to arrive (some source rows given, the others restored);
-//! - `decode_verify`: `decode/recovery` plus the consistency check (re-encode, compare blob ID).
+//! - `decode_verify`: `decode/recovery` plus the consistency check (re-encode, compare blob ID);
+//! - `check/{skip,default,strict}/{recovery,random}`: `decode_and_check` with each of Walrus's
+//!   three consistency checks, from the recovery and the random slivers (`walrus read`'s cost
+//!   of `--skip-consistency-check`, the default and `--strict-consistency-check`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::{seq::SliceRandom, SeedableRng};
 use walrus_core::encoding::{
-    compute_metadata, decode_and_verify, decode_blob, encode_blob, EncodingConfig, Primary,
-    PrimarySliver,
+    compute_metadata, decode_and_check, decode_and_verify, decode_blob, encode_blob,
+    ConsistencyCheck, EncodingConfig, Primary, PrimarySliver,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -70,6 +73,7 @@ fn bench_encoding(c: &mut Criterion) {
 
         let encoded = encode_blob(&config, &data).expect("encodes");
         let blob_id = *encoded.metadata.blob_id();
+        let metadata = encoded.metadata.clone();
         let k = config.n_primary_source_symbols();
         let primaries: Vec<PrimarySliver> = encoded
             .sliver_pairs
@@ -97,6 +101,20 @@ fn bench_encoding(c: &mut Criterion) {
                     .expect("decodes")
             })
         });
+        for check in [
+            ConsistencyCheck::Skip,
+            ConsistencyCheck::Default,
+            ConsistencyCheck::Strict,
+        ] {
+            for (set, slivers) in [("recovery", &recovery), ("random", &random)] {
+                let name = format!("check/{check}/{set}");
+                group.bench_function(BenchmarkId::new(name, &label), |b| {
+                    b.iter(|| {
+                        decode_and_check::<Primary, _>(&metadata, slivers, check).expect("decodes")
+                    })
+                });
+            }
+        }
         group.finish();
     }
 }
