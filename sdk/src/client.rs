@@ -561,25 +561,12 @@ impl WalrusSdk {
         check: ConsistencyCheck,
         progress: &dyn Progress,
     ) -> Result<Vec<u8>, SdkError> {
-        let view = self.committee().await?;
-        match self
-            .nodes
-            .read_checked(&view, blob_id, check, progress)
-            .await
-        {
-            Err(error) if !matches!(error, SdkError::BlobInvalid(_)) => {
-                // The committee may have moved on (old holders released their shards).
-                match self.newer_committee(&view).await {
-                    Some(view) => {
-                        self.nodes
-                            .read_checked(&view, blob_id, check, progress)
-                            .await
-                    }
-                    None => Err(error),
-                }
-            }
-            result => result,
-        }
+        self.on_committee(|view| async move {
+            self.nodes
+                .read_checked(&view, blob_id, check, progress)
+                .await
+        })
+        .await
     }
 
     /// Reads `blob_id` from the current committee into `out` in bounded memory: see
@@ -591,24 +578,12 @@ impl WalrusSdk {
         check: ConsistencyCheck,
         progress: &dyn Progress,
     ) -> Result<u64, SdkError> {
-        let view = self.committee().await?;
-        match self
-            .nodes
-            .read_to_file(&view, blob_id, out, check, progress)
-            .await
-        {
-            Err(error) if !matches!(error, SdkError::BlobInvalid(_)) => {
-                match self.newer_committee(&view).await {
-                    Some(view) => {
-                        self.nodes
-                            .read_to_file(&view, blob_id, out, check, progress)
-                            .await
-                    }
-                    None => Err(error),
-                }
-            }
-            result => result,
-        }
+        self.on_committee(|view| async move {
+            self.nodes
+                .read_to_file(&view, blob_id, out, check, progress)
+                .await
+        })
+        .await
     }
 
     /// Streams `blob_id` from the current committee: see [`StorageNodes::read_stream`].
@@ -617,16 +592,8 @@ impl WalrusSdk {
         blob_id: &BlobId,
         check: ConsistencyCheck,
     ) -> Result<BlobStream, SdkError> {
-        let view = self.committee().await?;
-        match self.nodes.read_stream(&view, blob_id, check).await {
-            Err(error) if !matches!(error, SdkError::BlobInvalid(_)) => {
-                match self.newer_committee(&view).await {
-                    Some(view) => self.nodes.read_stream(&view, blob_id, check).await,
-                    None => Err(error),
-                }
-            }
-            result => result,
-        }
+        self.on_committee(|view| async move { self.nodes.read_stream(&view, blob_id, check).await })
+            .await
     }
 
     /// Reads the bytes `range` of `blob_id` from the current committee: see
@@ -637,31 +604,34 @@ impl WalrusSdk {
         range: Range<u64>,
         progress: &dyn Progress,
     ) -> Result<Vec<u8>, SdkError> {
-        let view = self.committee().await?;
-        match self
-            .nodes
-            .read_range(&view, blob_id, range.clone(), progress)
-            .await
-        {
-            Err(error) if !matches!(error, SdkError::BlobInvalid(_)) => {
-                // The committee may have moved on (old holders released their shards).
-                match self.newer_committee(&view).await {
-                    Some(view) => self.nodes.read_range(&view, blob_id, range, progress).await,
-                    None => Err(error),
-                }
-            }
-            result => result,
-        }
+        let range = &range;
+        self.on_committee(|view| async move {
+            self.nodes
+                .read_range(&view, blob_id, range.clone(), progress)
+                .await
+        })
+        .await
     }
 
     /// The size in bytes of `blob_id`: see [`StorageNodes::blob_size`].
     pub async fn blob_size(&self, blob_id: &BlobId) -> Result<u64, SdkError> {
+        self.on_committee(|view| async move { self.nodes.blob_size(&view, blob_id).await })
+            .await
+    }
+
+    /// Runs a read `op` with the current committee and, if it fails for another reason than
+    /// the blob being invalid, once more with a newer committee if there is one (the
+    /// committee may have moved on and old holders released their shards).
+    async fn on_committee<T, F, Fut>(&self, op: F) -> Result<T, SdkError>
+    where
+        F: Fn(CommitteeView) -> Fut,
+        Fut: std::future::Future<Output = Result<T, SdkError>>,
+    {
         let view = self.committee().await?;
-        match self.nodes.blob_size(&view, blob_id).await {
+        match op(view.clone()).await {
             Err(error) if !matches!(error, SdkError::BlobInvalid(_)) => {
-                // The committee may have moved on (old holders released their shards).
                 match self.newer_committee(&view).await {
-                    Some(view) => self.nodes.blob_size(&view, blob_id).await,
+                    Some(newer) => op(newer).await,
                     None => Err(error),
                 }
             }
