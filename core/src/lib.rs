@@ -6,6 +6,7 @@
 //! - [`merkle`]: Blake2b-256 Merkle trees and proofs.
 //! - [`ids`]: blob/object IDs and the shard, pair and sliver index spaces.
 //! - [`bft`]: fault-tolerance thresholds.
+//! - [`quilt`]: quilts (`QuiltV1`), many small files in one blob, byte-compatible with Walrus.
 //! - [`bounded`]: bounded decoding of untrusted BCS (sequence length limits).
 
 pub mod bft;
@@ -17,6 +18,7 @@ pub mod ids;
 pub mod merkle;
 pub mod messages;
 pub mod metadata;
+pub mod quilt;
 
 pub use encoding::SliverType;
 pub use ids::{BlobId, Epoch, IdParseError, ObjectId, ShardIndex, SliverIndex, SliverPairIndex};

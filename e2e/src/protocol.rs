@@ -109,6 +109,7 @@ impl ProtocolClient {
             encoding_type: redstuff::RS2,
             deletable: false,
             epochs_ahead,
+            attributes: Vec::new(),
         };
         self.chain
             .reserve_and_register_blob(&registration)

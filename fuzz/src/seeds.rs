@@ -270,6 +270,29 @@ fn message_seeds(out: &mut TargetWriter) {
     out.put(pop_bytes);
 }
 
+/// Quilts of a few shard counts with patches read back, and their patch IDs as text.
+fn quilt_seeds(out: &mut TargetWriter) {
+    use walrus_core::quilt::{encode_quilt, QuiltFile};
+    for n in [4u16, 7, 10] {
+        let config = walrus_core::encoding::EncodingConfig::new(n).expect("valid shard count");
+        let files = [
+            QuiltFile::new("a.txt", b"hello quilt".to_vec()),
+            QuiltFile::new("b", vec![7; 300]).with_tags(
+                [("k".to_string(), "v".to_string())].into_iter().collect(),
+            ),
+        ];
+        let quilt = encode_quilt(&config, &files).expect("a small quilt");
+        for patch in &quilt.index.patches {
+            let mut seed = vec![(n - 4) as u8];
+            seed.extend_from_slice(&patch.start_index.to_le_bytes());
+            seed.extend_from_slice(&patch.end_index.to_le_bytes());
+            seed.extend_from_slice(&quilt.bytes);
+            out.put(seed);
+            out.put(patch.patch_id(BlobId([n as u8; 32])).to_string());
+        }
+    }
+}
+
 fn id_seeds(out: &mut TargetWriter) {
     let blob_id = *consistent().metadata.blob_id();
     out.put(blob_id.to_string());
@@ -547,6 +570,7 @@ pub fn write(target: &str, dir: &std::path::Path) -> usize {
         "inconsistency_proof" => inconsistency_seeds(&mut out),
         "messages" => message_seeds(&mut out),
         "ids" => id_seeds(&mut out),
+        "quilt" => quilt_seeds(&mut out),
         "node_http" => node_http_seeds(&mut out),
         other => panic!("no seeds for unknown fuzz target {other}"),
     }

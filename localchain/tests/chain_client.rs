@@ -127,6 +127,7 @@ fn registration(deletable: bool, epochs_ahead: u32) -> BlobRegistration {
         encoding_type: redstuff::RS2,
         deletable,
         epochs_ahead,
+        attributes: Vec::new(),
     }
 }
 
@@ -201,13 +202,20 @@ async fn full_blob_life_cycle() {
     let client = &setup.clients[0];
     let wal_before = client.wal_balance().await.unwrap();
 
-    // Reserve + register in one transaction.
+    // Reserve + register (with an attribute set on the new object) in one transaction.
     let blob = client
-        .reserve_and_register_blob(&registration(true, 3))
+        .reserve_and_register_blob(&BlobRegistration {
+            attributes: vec![("_walrusBlobType".into(), "quilt".into())],
+            ..registration(true, 3)
+        })
         .await
         .unwrap();
     let (blob_id, _) = blob_ids(DATA);
     assert_eq!(blob.blob_id, blob_id);
+    assert_eq!(
+        blob.attributes.get(&"_walrusBlobType".to_string()),
+        Some(&"quilt".to_string())
+    );
     assert_eq!((blob.storage.start_epoch, blob.storage.end_epoch), (1, 4));
     assert_eq!(blob.storage.storage_size, encoded_size());
     assert!(blob.deletable && blob.certified_epoch.is_none());

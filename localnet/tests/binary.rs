@@ -401,6 +401,7 @@ fn registration(seed: u32) -> BlobRegistration {
         encoding_type: redstuff::RS2,
         deletable: false,
         epochs_ahead: 5,
+        attributes: Vec::new(),
     }
 }
 

@@ -18,7 +18,8 @@ use std::{fs::File, ops::Range, path::Path, sync::Arc, time::Duration};
 
 pub use self::batch::{BatchOutcome, PARALLEL_BLOB_UPLOADS};
 pub use crate::nodes::BlobStream;
-pub use crate::outcome::StoreOutcome;
+pub use crate::nodes::{PatchSelection, ReadPatch};
+pub use crate::outcome::{QuiltStoreOutcome, StoreOutcome, StoredQuiltPatch};
 use crate::{
     audit::{AuditOptions, AuditReport},
     nodes::{Slivers, StorageNodes},
@@ -41,6 +42,9 @@ use walrus_core::{
     merkle::Node,
     messages::{BlobPersistenceType, ConfirmationCertificate},
     metadata::VerifiedBlobMetadataWithId,
+    quilt::{
+        encode_quilt, QuiltError, QuiltFile, QuiltIndex, QuiltPatchId, QUILT_BLOB_TYPE_ATTRIBUTE,
+    },
     BlobId, EncodeError, ObjectId,
 };
 use walrus_node_client::api::BlobStatus;
@@ -99,6 +103,10 @@ pub enum SdkError {
         /// The failure.
         source: std::io::Error,
     },
+    /// A quilt could not be built, or the blob read is not a well-formed quilt, or has no
+    /// patch of that identifier.
+    #[error("quilt: {0}")]
+    Quilt(#[from] QuiltError),
     /// Local work failed (a task panicked).
     #[error("internal error: {0}")]
     Internal(String),
@@ -251,6 +259,7 @@ impl StorePlan {
         system: &System,
         metadata: &VerifiedBlobMetadataWithId,
         options: StoreOptions,
+        attributes: &[(String, String)],
     ) -> Result<Self, SdkError> {
         let size = metadata.metadata().unencoded_length();
         let encoded_length = redstuff::encoded_blob_length(size, redstuff::RS2, system.n_shards())
@@ -271,6 +280,7 @@ impl StorePlan {
                 encoding_type: redstuff::RS2,
                 deletable: options.deletable,
                 epochs_ahead: options.epochs,
+                attributes: attributes.to_vec(),
             },
             encoded_length,
             cost,
@@ -355,8 +365,51 @@ impl WalrusSdk {
         progress.update("encode", 0, size);
         let (view, encoded) = self.encode(Arc::new(blob)).await?;
         progress.update("encode", size, size);
-        self.store_for(view, Slivers::Memory(Arc::new(encoded)), options, progress)
-            .await
+        self.store_for(
+            view,
+            Slivers::Memory(Arc::new(encoded)),
+            options,
+            &[],
+            progress,
+        )
+        .await
+    }
+
+    /// Packs `files` into a quilt ([`walrus_core::quilt`]: identifiers unique, at most
+    /// `n - f - 1` files) and stores it as one blob as `options` say, marked with the attribute
+    /// `_walrusBlobType` = `quilt`; returns the store's outcome and every patch's ID.
+    pub async fn store_quilt(
+        &self,
+        files: Vec<QuiltFile>,
+        options: StoreOptions,
+        progress: &dyn Progress,
+    ) -> Result<QuiltStoreOutcome, SdkError> {
+        let view = self.committee().await?;
+        let config = encoding_config(&view)?;
+        let size: u64 = files.iter().map(|file| file.contents.len() as u64).sum();
+        progress.update("encode", 0, size);
+        let (index, encoded) = spawn_blocking(move || {
+            let quilt = encode_quilt(&config, &files)?;
+            let encoded = encode_blob(&config, &quilt.bytes)?;
+            Ok::<_, SdkError>((quilt.index, encoded))
+        })
+        .await??;
+        progress.update("encode", size, size);
+        let quilt_id = *encoded.metadata.blob_id();
+        let (key, value) = QUILT_BLOB_TYPE_ATTRIBUTE;
+        let blob_store_result = self
+            .store_for(
+                view,
+                Slivers::Memory(Arc::new(encoded)),
+                options,
+                &[(key.to_owned(), value.to_owned())],
+                progress,
+            )
+            .await?;
+        Ok(QuiltStoreOutcome {
+            blob_store_result,
+            stored_quilt_blobs: stored_patches(quilt_id, &index),
+        })
     }
 
     /// Stores the file at `path` as `options` say. A file of at least
@@ -371,7 +424,7 @@ impl WalrusSdk {
         progress: &dyn Progress,
     ) -> Result<StoreOutcome, SdkError> {
         let (view, encoded) = self.encode_file(path, progress).await?;
-        self.store_for(view, encoded, options, progress).await
+        self.store_for(view, encoded, options, &[], progress).await
     }
 
     /// What [`Self::store_file`] would do, without any transaction or upload: the file is
@@ -384,7 +437,12 @@ impl WalrusSdk {
         progress: &dyn Progress,
     ) -> Result<DryRunOutcome, SdkError> {
         let (_, encoded) = self.encode_file(path, progress).await?;
-        let plan = StorePlan::new(&self.chain.system().await?, encoded.metadata(), options)?;
+        let plan = StorePlan::new(
+            &self.chain.system().await?,
+            encoded.metadata(),
+            options,
+            &[],
+        )?;
         Ok(DryRunOutcome {
             blob_id: *encoded.metadata().blob_id(),
             unencoded_size: encoded.metadata().metadata().unencoded_length(),
@@ -441,16 +499,23 @@ impl WalrusSdk {
                 view.n_shards
             )));
         }
-        self.store_for(view, Slivers::Memory(Arc::new(encoded)), options, progress)
-            .await
+        self.store_for(
+            view,
+            Slivers::Memory(Arc::new(encoded)),
+            options,
+            &[],
+            progress,
+        )
+        .await
     }
 
-    /// Stores `encoded` with the committee `view`.
+    /// Stores `encoded` with the committee `view`; a new `Blob` object gets `attributes`.
     async fn store_for(
         &self,
         view: CommitteeView,
         encoded: Slivers,
         options: StoreOptions,
+        attributes: &[(String, String)],
         progress: &dyn Progress,
     ) -> Result<StoreOutcome, SdkError> {
         if let Some(outcome) = self
@@ -459,7 +524,12 @@ impl WalrusSdk {
         {
             return Ok(outcome);
         }
-        let plan = StorePlan::new(&self.chain.system().await?, encoded.metadata(), options)?;
+        let plan = StorePlan::new(
+            &self.chain.system().await?,
+            encoded.metadata(),
+            options,
+            attributes,
+        )?;
         let registered = self
             .chain
             .reserve_and_register_blob(&plan.registration)
@@ -619,6 +689,45 @@ impl WalrusSdk {
             .await
     }
 
+    /// The index of the quilt `quilt_id`: see [`StorageNodes::read_quilt_index`].
+    pub async fn read_quilt_index(
+        &self,
+        quilt_id: &BlobId,
+        progress: &dyn Progress,
+    ) -> Result<QuiltIndex, SdkError> {
+        self.on_committee(|view| async move {
+            self.nodes.read_quilt_index(&view, quilt_id, progress).await
+        })
+        .await
+    }
+
+    /// The patches of `quilt_id` that `selection` names: see [`StorageNodes::read_quilt`].
+    pub async fn read_quilt(
+        &self,
+        quilt_id: &BlobId,
+        selection: &PatchSelection,
+        progress: &dyn Progress,
+    ) -> Result<Vec<ReadPatch>, SdkError> {
+        self.on_committee(|view| async move {
+            self.nodes
+                .read_quilt(&view, quilt_id, selection, progress)
+                .await
+        })
+        .await
+    }
+
+    /// The patch `patch_id`: see [`StorageNodes::read_quilt_patch`].
+    pub async fn read_quilt_patch(
+        &self,
+        patch_id: &QuiltPatchId,
+        progress: &dyn Progress,
+    ) -> Result<ReadPatch, SdkError> {
+        self.on_committee(|view| async move {
+            self.nodes.read_quilt_patch(&view, patch_id, progress).await
+        })
+        .await
+    }
+
     /// Runs a read `op` with the current committee and, if it fails for another reason than
     /// the blob being invalid, once more with a newer committee if there is one (the
     /// committee may have moved on and old holders released their shards).
@@ -717,4 +826,16 @@ impl WalrusSdk {
     pub async fn blob_object(&self, object_id: ObjectId) -> Result<Blob, SdkError> {
         Ok(self.chain.get_blob(object_id).await?)
     }
+}
+
+/// Every patch of `index` with its ID in the quilt `quilt_id`.
+fn stored_patches(quilt_id: BlobId, index: &QuiltIndex) -> Vec<StoredQuiltPatch> {
+    index
+        .patches
+        .iter()
+        .map(|patch| StoredQuiltPatch {
+            identifier: patch.identifier.clone(),
+            quilt_patch_id: patch.patch_id(quilt_id),
+        })
+        .collect()
 }

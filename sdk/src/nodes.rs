@@ -17,6 +17,10 @@
 //! sliver of another pair is a lie like any other), and a node that fails a check is just a
 //! failed request: another node is asked.
 
+mod quilt;
+
+pub use self::quilt::{PatchSelection, ReadPatch};
+
 use std::{
     borrow::Cow,
     collections::{BTreeMap, BTreeSet},
@@ -374,7 +378,7 @@ impl StorageNodes {
             spill_file()?,
             layout.row_length(),
         );
-        self.fetch_primary_into(
+        self.fetch_slivers_into::<Primary>(
             source,
             source.holders(),
             required,
@@ -590,7 +594,7 @@ impl StorageNodes {
         progress: &dyn Progress,
     ) -> Result<BTreeMap<u16, SliverData<Primary>>, SdkError> {
         let mut slivers = BTreeMap::new();
-        self.fetch_primary_into(
+        self.fetch_slivers_into::<Primary>(
             source,
             candidates,
             required,
@@ -605,16 +609,17 @@ impl StorageNodes {
         Ok(slivers)
     }
 
-    /// As [`Self::fetch_primary`], but each verified sliver goes to `keep` as it arrives
-    /// (each pair once) instead of being held.
-    async fn fetch_primary_into(
+    /// As [`Self::fetch_primary`], for slivers of axis `T`, and each verified sliver goes to
+    /// `keep` as it arrives (each pair once) instead of being held.
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_slivers_into<T: EncodingAxis>(
         &self,
         source: &ReadSource,
         candidates: Vec<(SliverPairIndex, usize)>,
         required: usize,
         stalled: Stalled,
         progress: &dyn Progress,
-        mut keep: impl FnMut(SliverData<Primary>) -> Result<(), SdkError>,
+        mut keep: impl FnMut(SliverData<T>) -> Result<(), SdkError>,
     ) -> Result<(), SdkError> {
         let (view, blob_id) = (&source.view, &source.blob_id);
         let total = u64::try_from(required).unwrap_or(u64::MAX);
@@ -622,7 +627,7 @@ impl StorageNodes {
         let sliver_bytes = source
             .config
             .blob_layout(source.size())
-            .map_or(1, |layout| layout.row_length().max(1) as u64);
+            .map_or(1, |layout| layout.sliver_length(T::TYPE).max(1) as u64);
         let by_bytes = usize::try_from(self.config.max_sliver_bytes_in_flight / sliver_bytes)
             .unwrap_or(usize::MAX);
         let limiter = Arc::new(Semaphore::new(
@@ -655,7 +660,7 @@ impl StorageNodes {
                     .map_or(0, |member| member.weight);
                 in_flight.spawn(async move {
                     let _permit = limiter.acquire_owned().await;
-                    let sliver = fetch_verified_primary(&client, metadata, pair, weight).await;
+                    let sliver = fetch_verified_sliver::<T>(&client, metadata, pair, weight).await;
                     (pair, sliver)
                 });
             }
@@ -680,8 +685,9 @@ impl StorageNodes {
                 return Err(SdkError::NotEnoughSlivers {
                     blob_id: *blob_id,
                     detail: format!(
-                        "{} of {required} primary slivers ({failures} requests failed; last: {last_failure})",
-                        slivers.len()
+                        "{} of {required} {} slivers ({failures} requests failed; last: {last_failure})",
+                        slivers.len(),
+                        T::TYPE
                     ),
                 });
             };
@@ -1027,20 +1033,20 @@ pub(crate) fn verify_metadata(
     Ok(verified)
 }
 
-/// Fetches the primary sliver of `pair` from `client` (answer capped at what the sliver can
-/// be) and checks it: it must be the sliver of that pair (a genuine sliver of another row is a
-/// lie too) and verify against `metadata`. `weight` is the node's, for a report that the blob
-/// is invalid.
-async fn fetch_verified_primary(
+/// Fetches the sliver of axis `T` of `pair` from `client` (answer capped at what the sliver
+/// can be) and checks it: it must be the sliver of that pair (a genuine sliver of another row
+/// or column is a lie too) and verify against `metadata`. `weight` is the node's, for a report
+/// that the blob is invalid.
+async fn fetch_verified_sliver<T: EncodingAxis>(
     client: &NodeClient,
     metadata: Arc<VerifiedBlobMetadataWithId>,
     pair: SliverPairIndex,
     weight: u16,
-) -> Result<SliverData<Primary>, SliverFailure> {
+) -> Result<SliverData<T>, SliverFailure> {
     let blob_id = *metadata.blob_id();
-    let limit = sliver_response_limit(metadata.layout(), walrus_core::SliverType::Primary);
+    let limit = sliver_response_limit(metadata.layout(), T::TYPE);
     let sliver = match client
-        .get_sliver_with_limit::<Primary>(&blob_id, pair, limit)
+        .get_sliver_with_limit::<T>(&blob_id, pair, limit)
         .await
     {
         Ok(sliver) => sliver,
@@ -1049,11 +1055,13 @@ async fn fetch_verified_primary(
         }
         Err(error) => return Err(SliverFailure::Node(error)),
     };
-    let expected = pair.primary_sliver_index();
-    if sliver.index != expected {
+    let n_shards = metadata.config().n_shards();
+    let expected = pair.sliver_index(T::TYPE, n_shards);
+    if Some(sliver.index) != expected {
         return Err(SliverFailure::Invalid(format!(
-            "asked for primary sliver {}, got sliver {}",
-            expected.get(),
+            "asked for the {} sliver of pair {}, got sliver {}",
+            T::TYPE,
+            pair.get(),
             sliver.index.get()
         )));
     }
@@ -1355,9 +1363,10 @@ mod tests {
         let start = |behavior| MockNode::start(blob.clone(), pairs(0..N_SHARDS), behavior);
         let honest = start(Behavior::Honest).await;
         for pair in pairs(0..N_SHARDS) {
-            let sliver = fetch_verified_primary(&client(&honest), metadata.clone(), pair, 1)
-                .await
-                .unwrap();
+            let sliver =
+                fetch_verified_sliver::<Primary>(&client(&honest), metadata.clone(), pair, 1)
+                    .await
+                    .unwrap();
             assert_eq!(sliver, blob.sliver_pairs[usize::from(pair.0)].primary);
         }
 
@@ -1365,11 +1374,17 @@ mod tests {
         let liar = start(Behavior::OtherSliver).await;
         let other = &blob.sliver_pairs[4].primary;
         other.verify(&metadata).unwrap();
-        match fetch_verified_primary(&client(&liar), metadata.clone(), SliverPairIndex(3), 1).await
+        match fetch_verified_sliver::<Primary>(
+            &client(&liar),
+            metadata.clone(),
+            SliverPairIndex(3),
+            1,
+        )
+        .await
         {
             Err(SliverFailure::Invalid(error)) => {
                 assert!(
-                    error.contains("asked for primary sliver 3, got sliver 4"),
+                    error.contains("asked for the primary sliver of pair 3, got sliver 4"),
                     "{error}"
                 )
             }
@@ -1380,7 +1395,14 @@ mod tests {
         let big = start(oversize()).await;
         let limit = sliver_response_limit(metadata.layout(), walrus_core::SliverType::Primary);
         assert!(limit < 8 << 20);
-        match fetch_verified_primary(&client(&big), metadata.clone(), SliverPairIndex(0), 1).await {
+        match fetch_verified_sliver::<Primary>(
+            &client(&big),
+            metadata.clone(),
+            SliverPairIndex(0),
+            1,
+        )
+        .await
+        {
             Err(SliverFailure::Node(NodeClientError::ResponseTooLarge { limit: refused })) => {
                 assert_eq!(refused, limit)
             }
@@ -1389,7 +1411,7 @@ mod tests {
         // A node without the sliver fails with its error.
         let empty = start(Behavior::Refuse(ErrorReason::MetadataNotFound)).await;
         assert!(matches!(
-            fetch_verified_primary(&client(&empty), metadata, SliverPairIndex(0), 1).await,
+            fetch_verified_sliver::<Primary>(&client(&empty), metadata, SliverPairIndex(0), 1).await,
             Err(SliverFailure::Node(error)) if error.is_not_found()
         ));
     }

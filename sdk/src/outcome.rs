@@ -17,8 +17,31 @@
 
 use serde::{Deserialize, Serialize};
 use walrus_chain::contract::{blob::Blob, storage_resource::Storage};
-use walrus_core::{metadata::EncodingType, BlobId, Epoch, ObjectId};
+use walrus_core::{metadata::EncodingType, quilt::QuiltPatchId, BlobId, Epoch, ObjectId};
 use walrus_node_client::api::EventId;
+
+/// The outcome of a quilt store, in Walrus's `QuiltStoreResult` JSON shape:
+/// `{"blobStoreResult": {...}, "storedQuiltBlobs": [{"identifier": "…", "quiltPatchId": "…"}]}`
+/// (patches in quilt order, by identifier).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuiltStoreOutcome {
+    /// The store of the quilt blob.
+    pub blob_store_result: StoreOutcome,
+    /// Every patch stored, with its ID.
+    pub stored_quilt_blobs: Vec<StoredQuiltPatch>,
+}
+
+/// One patch of a stored quilt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredQuiltPatch {
+    /// The patch's identifier.
+    pub identifier: String,
+    /// Its quilt patch ID (read it with `walrus read-quilt --quilt-patch-ids` or the
+    /// aggregator's `/v1/blobs/by-quilt-patch-id/{id}`).
+    pub quilt_patch_id: QuiltPatchId,
+}
 
 /// The outcome of a store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

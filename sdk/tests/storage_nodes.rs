@@ -1,6 +1,6 @@
 //! The SDK's storage-node side ([`StorageNodes`]) against committees of mock nodes, without a
-//! chain: whole and ranged reads around missing, lying and silent nodes, blob status by
-//! validity weight, and audits.
+//! chain: whole and ranged reads around missing, lying and silent nodes, quilt patches from
+//! their own columns, blob status by validity weight, and audits.
 
 use std::{
     collections::BTreeSet,
@@ -14,7 +14,8 @@ use futures::StreamExt;
 use walrus_chain::client::committee::{CommitteeView, MemberInfo};
 use walrus_core::{
     crypto::{Committee, CommitteeMember, ProtocolKeyPair},
-    encoding::EncodedBlob,
+    encoding::{encode_blob, EncodedBlob, EncodingConfig},
+    quilt::{encode_quilt, QuiltError, QuiltFile, QuiltIndex},
     BlobId, ObjectId, SliverPairIndex,
 };
 use walrus_node_client::{
@@ -24,7 +25,7 @@ use walrus_node_client::{
 };
 use walrus_sdk::{
     audit::{AuditOptions, Verdict},
-    client::{ConsistencyCheck, NoProgress, SdkConfig, SdkError},
+    client::{ConsistencyCheck, NoProgress, PatchSelection, SdkConfig, SdkError},
     nodes::StorageNodes,
 };
 
@@ -681,4 +682,164 @@ async fn an_audit_reports_every_shard() {
         (7, 1, 1, 1)
     );
     assert!(summary.recoverable && !report.all_hold());
+}
+
+/// A quilt of four files (one tagged `kind=note`, one spanning several columns) for the mock
+/// network's ten shards, and the files.
+fn quilt() -> (Arc<EncodedBlob>, QuiltIndex, Vec<QuiltFile>) {
+    let tagged = |file: QuiltFile| {
+        file.with_tags(
+            [("kind".to_string(), "note".to_string())]
+                .into_iter()
+                .collect(),
+        )
+    };
+    let files = vec![
+        QuiltFile::new("b.bin", blob_bytes(3_000, 1)),
+        tagged(QuiltFile::new("a.txt", b"first".to_vec())),
+        QuiltFile::new("d", Vec::new()),
+        tagged(QuiltFile::new("c.txt", blob_bytes(40, 2))),
+    ];
+    let config = EncodingConfig::new(N_SHARDS).unwrap();
+    let quilt = encode_quilt(&config, &files).unwrap();
+    let blob = encode_blob(&config, &quilt.bytes).unwrap();
+    (Arc::new(blob), quilt.index, files)
+}
+
+/// The nodes holding column `column` of the quilt (one each here: node `n - 1 - column`).
+fn column_holder(column: u16) -> usize {
+    usize::from(N_SHARDS - 1 - column)
+}
+
+#[tokio::test]
+async fn a_quilt_patch_is_read_from_its_own_columns_only() {
+    let (blob, index, files) = quilt();
+    let network = Network::start_with_blob(blob, vec![], |_| BlobStatus::Nonexistent).await;
+    let nodes = storage_nodes(NO_HEDGE);
+    let quilt_id = network.blob_id();
+    let file = |identifier: &str| files.iter().find(|f| f.identifier == identifier).unwrap();
+
+    // The index: column 0 only.
+    let read = nodes
+        .read_quilt_index(&network.view, &quilt_id, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(read, index);
+    let mut expected = vec![0; usize::from(N_SHARDS)];
+    expected[column_holder(0)] = 1;
+    assert_eq!(network.sliver_requests(), expected);
+
+    // One patch by its ID: its columns only, not even the index.
+    let patch = index.by_identifiers(&["b.bin"]).unwrap()[0].clone();
+    assert!(patch.end_index - patch.start_index > 1, "{patch:?}");
+    let read = nodes
+        .read_quilt_patch(&network.view, &patch.patch_id(quilt_id), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(&read.file, file("b.bin"));
+    assert_eq!(read.patch_id, patch.patch_id(quilt_id));
+    for column in patch.start_index..patch.end_index {
+        expected[column_holder(column)] += 1;
+    }
+    assert_eq!(network.sliver_requests(), expected);
+
+    // By identifiers (in the order asked), by tag, and all of them.
+    let read = nodes
+        .read_quilt(
+            &network.view,
+            &quilt_id,
+            &PatchSelection::Identifiers(vec!["c.txt".into(), "a.txt".into()]),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    let identifiers: Vec<&str> = read.iter().map(|p| p.file.identifier.as_str()).collect();
+    assert_eq!(identifiers, ["c.txt", "a.txt"]);
+    assert_eq!(&read[0].file, file("c.txt"));
+    let tagged = nodes
+        .read_quilt(
+            &network.view,
+            &quilt_id,
+            &PatchSelection::Tag {
+                key: "kind".into(),
+                value: "note".into(),
+            },
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    let identifiers: Vec<&str> = tagged.iter().map(|p| p.file.identifier.as_str()).collect();
+    assert_eq!(identifiers, ["a.txt", "c.txt"]);
+    let all = nodes
+        .read_quilt(&network.view, &quilt_id, &PatchSelection::All, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), files.len());
+    for read in &all {
+        assert_eq!(&read.file, file(&read.file.identifier));
+    }
+
+    // An identifier the quilt does not have.
+    match nodes
+        .read_quilt(
+            &network.view,
+            &quilt_id,
+            &PatchSelection::Identifiers(vec!["a.txt".into(), "nope".into()]),
+            &NoProgress,
+        )
+        .await
+    {
+        Err(SdkError::Quilt(QuiltError::PatchesNotFound(missing))) => {
+            assert_eq!(missing, ["nope"])
+        }
+        other => panic!("expected a missing patch, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_quilt_patch_whose_column_holder_fails_is_read_from_the_whole_quilt() {
+    let (blob, index, files) = quilt();
+    let patch = index.by_identifiers(&["b.bin"]).unwrap()[0].clone();
+    let file = files.iter().find(|f| f.identifier == "b.bin").unwrap();
+    // The holder of the patch's last column lies (a genuine sliver of another column), then
+    // refuses.
+    for behavior in [
+        Behavior::OtherSliver,
+        Behavior::Refuse(ErrorReason::SliverNotFound),
+    ] {
+        let mut behaviors = vec![Behavior::Honest; usize::from(N_SHARDS)];
+        let holder = column_holder(patch.end_index - 1);
+        behaviors[holder] = behavior;
+        let network =
+            Network::start_with_blob(blob.clone(), behaviors, |_| BlobStatus::Nonexistent).await;
+        let read = storage_nodes(HEDGE_AFTER)
+            .read_quilt_patch(
+                &network.view,
+                &patch.patch_id(network.blob_id()),
+                &NoProgress,
+            )
+            .await
+            .unwrap();
+        assert_eq!(&read.file, file);
+        // The failed column was asked once; the whole read asked primary slivers of others.
+        let requests = network.sliver_requests();
+        assert!(requests[holder] >= 1, "{requests:?}");
+        let total: usize = requests.iter().sum();
+        let columns = usize::from(patch.end_index - patch.start_index);
+        assert!(total >= columns + 4, "{requests:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_blob_that_is_no_quilt_is_refused_as_such() {
+    let network = Network::with(vec![]).await;
+    let error = storage_nodes(NO_HEDGE)
+        .read_quilt_index(&network.view, &network.blob_id(), &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, SdkError::Quilt(QuiltError::Malformed(_))),
+        "{error:?}"
+    );
+    assert_eq!(network.sliver_requests().iter().sum::<usize>(), 0);
 }

@@ -147,6 +147,9 @@ pub struct BlobRegistration {
     pub deletable: bool,
     /// Number of epochs to store it for, from the current one.
     pub epochs_ahead: u32,
+    /// Attributes (key, value) set on the new `Blob` in the same transaction (e.g.
+    /// `_walrusBlobType` = `quilt`).
+    pub attributes: Vec<(String, String)>,
 }
 
 /// The arguments of `staking::register_candidate`.
@@ -837,14 +840,25 @@ impl WalrusClient {
             let blob_size = tx.pure(&registration.size);
             let encoding = tx.pure(&registration.encoding_type);
             let deletable = tx.pure(&registration.deletable);
-            blobs.push(self.call(
+            let blob = self.call(
                 &mut tx,
                 "system",
                 "register_blob",
                 vec![
                     system_arg, storage, blob_id, root, blob_size, encoding, deletable, wal,
                 ],
-            )?);
+            )?;
+            for (key, value) in &registration.attributes {
+                let key = tx.pure(key);
+                let value = tx.pure(value);
+                self.call(
+                    &mut tx,
+                    "blob",
+                    "add_or_replace_attribute",
+                    vec![blob, key, value],
+                )?;
+            }
+            blobs.push(blob);
         }
         let me = tx.pure(&self.address);
         tx.transfer_objects(blobs, me);

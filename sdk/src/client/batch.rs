@@ -103,7 +103,7 @@ impl WalrusSdk {
                 results[index] = Some(Ok(outcome));
                 continue;
             }
-            match StorePlan::new(&system, &encoded.metadata, options) {
+            match StorePlan::new(&system, &encoded.metadata, options, &[]) {
                 Ok(plan) => pending.push(Pending {
                     index,
                     encoded: Slivers::Memory(Arc::new(encoded)),
