@@ -14,7 +14,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::{
-    commands::{audit, blob_id, blobs, info, read, staking, store},
+    commands::{audit, blob_id, blobs, info, quilt, read, staking, store},
     common::Context,
 };
 
@@ -45,6 +45,11 @@ enum Command {
     Store(store::StoreArgs),
     Read(read::ReadArgs),
     BlobStatus(read::BlobStatusArgs),
+    #[command(visible_alias = "write-quilt")]
+    StoreQuilt(quilt::StoreQuiltArgs),
+    ReadQuilt(quilt::ReadQuiltArgs),
+    #[command(visible_alias = "resolve-quilt")]
+    ListPatchesInQuilt(quilt::ListPatchesInQuiltArgs),
     Delete(blobs::DeleteArgs),
     Extend(blobs::ExtendArgs),
     ListBlobs(blobs::ListBlobsArgs),
@@ -87,6 +92,9 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Store(args) => args.run(&context).map(|()| 0),
         Command::Read(args) => args.run(&context).map(|()| 0),
         Command::BlobStatus(args) => args.run(&context).map(|()| 0),
+        Command::StoreQuilt(args) => args.run(&context).map(|()| 0),
+        Command::ReadQuilt(args) => args.run(&context).map(|()| 0),
+        Command::ListPatchesInQuilt(args) => args.run(&context).map(|()| 0),
         Command::Delete(args) => args.run(&context).map(|()| 0),
         Command::Extend(args) => args.run(&context).map(|()| 0),
         Command::ListBlobs(args) => args.run(&context).map(|()| 0),

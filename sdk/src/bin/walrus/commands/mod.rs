@@ -4,6 +4,7 @@ pub mod audit;
 pub mod blob_id;
 pub mod blobs;
 pub mod info;
+pub mod quilt;
 pub mod read;
 pub mod staking;
 pub mod store;
