@@ -35,12 +35,15 @@ pub mod http;
 pub mod metrics;
 pub mod openapi;
 pub mod query;
+pub mod quilt_form;
 pub mod server;
 
 pub use server::Publisher;
 
 /// `PUT`: store a blob.
 pub const BLOBS_ENDPOINT: &str = "/v1/blobs";
+/// `PUT`: store files as a quilt (`multipart/form-data`).
+pub const QUILTS_ENDPOINT: &str = "/v1/quilts";
 /// `GET`: health and the wallet.
 pub const HEALTH_ENDPOINT: &str = "/health";
 /// `GET`: the same as [`HEALTH_ENDPOINT`].

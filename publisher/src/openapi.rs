@@ -32,6 +32,41 @@ walrus_service::binary_schemas! {
 }
 
 walrus_service::schema! {
+    /// The form of `PUT /v1/quilts`.
+    pub QuiltForm = {
+        "type": "object",
+        "description": "One part per file (the part's name is the file's identifier, its body the contents), and optionally `_metadata`: a JSON list of `{\"identifier\", \"tags\"}`.",
+        "properties": {
+            "_metadata": { "type": "string", "description": "JSON list of `{\"identifier\": string, \"tags\": {string: string}}`." }
+        },
+        "additionalProperties": { "type": "string", "format": "binary" }
+    }
+}
+
+walrus_service::schema! {
+    /// Walrus's `QuiltStoreResult`.
+    pub QuiltStoreResult uses(BlobStoreResult) = {
+        "type": "object",
+        "description": "The quilt's store result and its patches (in quilt order).",
+        "required": ["blobStoreResult", "storedQuiltBlobs"],
+        "properties": {
+            "blobStoreResult": { "$ref": "#/components/schemas/BlobStoreResult" },
+            "storedQuiltBlobs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["identifier", "quiltPatchId"],
+                    "properties": {
+                        "identifier": { "type": "string" },
+                        "quiltPatchId": { "type": "string", "description": "The quilt patch ID: base64url of the quilt ID, version 1, start and end column." }
+                    }
+                }
+            }
+        }
+    }
+}
+
+walrus_service::schema! {
     /// Walrus's `BlobStoreResult` (the SDK's `StoreOutcome`).
     pub BlobStoreResult uses(BlobId, ObjectId, EventId) = {
         "description": "Walrus's `BlobStoreResult` (externally tagged). `alreadyCertified.event` is the certifying event as the storage nodes report it (`{checkpoint, eventIndex}`).",

@@ -1,5 +1,5 @@
-//! The query of `PUT /v1/blobs`, parsed strictly: unknown or repeated parameters and bad
-//! values are errors that name the parameter.
+//! The query of `PUT /v1/blobs` and `PUT /v1/quilts`, parsed strictly: unknown or repeated
+//! parameters and bad values are errors that name the parameter.
 
 use std::str::FromStr;
 
@@ -72,19 +72,40 @@ fn boolean(name: &str, value: &str) -> Result<bool, String> {
     }
 }
 
+/// The parameter only `PUT /v1/quilts` takes, besides those of `PUT /v1/blobs`.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QuiltParameters {
+    /// The quilt format: only version 1 (`V1`, `v1` or `1`, the default).
+    #[param(required = false, pattern = "^([Vv]?1)$")]
+    pub quilt_version: String,
+}
+
 impl StoreQuery {
-    /// Parses decoded `(name, value)` pairs. Defaults: 1 epoch, deletable, not forced.
+    /// Parses decoded `(name, value)` pairs of `PUT /v1/blobs`. Defaults: 1 epoch, deletable,
+    /// not forced.
     pub fn parse(pairs: &[(String, String)]) -> Result<Self, String> {
+        Self::parse_for(pairs, false)
+    }
+
+    /// Parses the pairs of `PUT /v1/quilts`: those of a blob, and `quilt_version`.
+    pub fn parse_quilt(pairs: &[(String, String)]) -> Result<Self, String> {
+        Self::parse_for(pairs, true)
+    }
+
+    fn parse_for(pairs: &[(String, String)], quilt: bool) -> Result<Self, String> {
         let mut seen = Vec::new();
         let mut epochs = 1u32;
         let (mut permanent, mut deletable, mut force) = (false, false, false);
         let mut send_object_to = None;
         for (name, value) in pairs {
             let name = name.as_str();
-            if !PARAMETERS.contains(&name) {
+            let quilt_version = quilt && name == "quilt_version";
+            if !PARAMETERS.contains(&name) && !quilt_version {
                 return Err(format!(
-                    "unknown query parameter `{name}` (accepted: {})",
-                    PARAMETERS.join(", ")
+                    "unknown query parameter `{name}` (accepted: {}{})",
+                    PARAMETERS.join(", "),
+                    if quilt { ", quilt_version" } else { "" }
                 ));
             }
             if seen.contains(&name) {
@@ -112,6 +133,13 @@ impl StoreQuery {
                 "share" => {
                     if boolean(name, value)? {
                         return Err("`share=true` is not supported by this publisher".to_owned());
+                    }
+                }
+                "quilt_version" => {
+                    if !matches!(value.as_str(), "V1" | "v1" | "1") {
+                        return Err(format!(
+                            "invalid value for `quilt_version`: only `V1` is supported, got `{value}`"
+                        ));
                     }
                 }
                 "encoding_type" => {
@@ -187,5 +215,20 @@ mod tests {
             let error = parse(query).unwrap_err();
             assert!(error.contains(needle), "{query:?}: {error}");
         }
+    }
+
+    #[test]
+    fn only_quilts_take_a_quilt_version() {
+        let pairs = |version: &str| vec![("quilt_version".to_string(), version.to_string())];
+        for version in ["V1", "v1", "1"] {
+            assert!(StoreQuery::parse_quilt(&pairs(version)).is_ok());
+            let error = StoreQuery::parse(&pairs(version)).unwrap_err();
+            assert!(
+                error.contains("unknown query parameter `quilt_version`"),
+                "{error}"
+            );
+        }
+        let error = StoreQuery::parse_quilt(&pairs("2")).unwrap_err();
+        assert!(error.contains("quilt_version"), "{error}");
     }
 }

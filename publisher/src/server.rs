@@ -1,4 +1,5 @@
-//! The publisher's router: `PUT /v1/blobs` over [`WalrusSdk::store`] with a wallet of its
+//! The publisher's router: `PUT /v1/blobs` over [`WalrusSdk::store`] and `PUT /v1/quilts`
+//! over [`WalrusSdk::store_encoded_quilt`], each with a wallet of its
 //! [`WalletPool`] (the main wallet alone, or sub-wallets it funds, one store at a time each),
 //! health, metrics and the OpenAPI document (generated from the handlers' documentation).
 //! Every error is the JSON [`ApiError`].
@@ -8,7 +9,7 @@ use std::{sync::Arc, time::Instant};
 use axum::{
     body::Body,
     extract::{rejection::QueryRejection, Query, State},
-    http::{HeaderMap, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::Response,
     Router,
 };
@@ -17,9 +18,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 use walrus_chain::client::ClientError;
+use walrus_core::quilt::{EncodedQuilt, QuiltError, QuiltFile};
 use walrus_node_client::api::{ApiError, ErrorReason};
 use walrus_sdk::{
-    client::{NoProgress, SdkConfig, SdkError, StoreOutcome, WalrusSdk},
+    client::{NoProgress, QuiltStoreOutcome, SdkConfig, SdkError, StoreOutcome, WalrusSdk},
     rejection::ContractRejection,
     wallet_pool::{WalletPool, WalletPoolConfig},
 };
@@ -29,9 +31,10 @@ use walrus_service::router::{BLOBS_TAG, SERVICE_TAG};
 use crate::{
     http::{check_bearer, check_content_length, json_response, read_body, HttpError},
     metrics::Metrics,
-    openapi::{service_router, BlobBytes, BlobStoreResult},
-    query::{StoreParameters, StoreQuery},
-    PublisherConfig, BLOBS_ENDPOINT, HEALTH_ENDPOINT, V1_HEALTH_ENDPOINT,
+    openapi::{service_router, BlobBytes, BlobStoreResult, QuiltForm, QuiltStoreResult},
+    query::{QuiltParameters, StoreParameters, StoreQuery},
+    quilt_form::parse_quilt_form,
+    PublisherConfig, BLOBS_ENDPOINT, HEALTH_ENDPOINT, QUILTS_ENDPOINT, V1_HEALTH_ENDPOINT,
 };
 
 /// Seconds a client is told to wait (`Retry-After`) when the publisher is at capacity.
@@ -133,6 +136,7 @@ impl Publisher {
         let metrics = &self.inner.metrics;
         service_router()
             .routes(routes!(put_blob))
+            .routes(routes!(put_quilt))
             .routes_with_alias(V1_HEALTH_ENDPOINT, routes!(health))
             .finish(self.clone(), &metrics.registry, &metrics.requests)
     }
@@ -157,6 +161,13 @@ pub fn store_error(error: SdkError) -> HttpError {
         };
     }
     match error {
+        SdkError::Quilt(QuiltError::TooLarge { .. }) => HttpError::new(
+            ErrorReason::PayloadTooLarge,
+            format!("failed to construct quilt: {error}"),
+        ),
+        SdkError::Quilt(error) => {
+            HttpError::bad_request(format!("failed to construct quilt: {error}"))
+        }
         SdkError::Encode(error) => HttpError::new(
             ErrorReason::PayloadTooLarge,
             format!("the blob cannot be encoded for this network: {error}"),
@@ -236,15 +247,90 @@ async fn put_blob(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
-    let inner = &publisher.inner;
-    if let Some(token) = &inner.config.auth_token {
-        check_bearer(&headers, token)?;
-    }
+    let query = parse_query(query, StoreQuery::parse)?;
+    let (bytes, permits) = admit_and_read(&publisher, &headers, body).await?;
+    run_store(publisher, Upload::Blob(bytes), query, permits).await
+}
+
+/// Store files as a quilt
+///
+/// The body is `multipart/form-data`: one part per file, the part's name its identifier
+/// (unique, not empty, no trailing whitespace or control characters), and optionally a part
+/// named `_metadata` holding a JSON list of `{"identifier": "...", "tags": {"key": "value"}}`.
+/// The files are packed into one quilt (Walrus's `QuiltV1`; at most `n - f - 1` files for `n`
+/// shards) and stored as one blob with the attribute `_walrusBlobType` = `quilt`, exactly as
+/// `PUT /v1/blobs` stores a blob: the same query parameters (and `quilt_version=V1`), body
+/// limit, concurrency limits, deadlines and auth. The answer is the blob's store result and
+/// every stored patch with its quilt patch ID (read it back from an aggregator with
+/// `GET /v1/blobs/by-quilt-patch-id/{id}`).
+#[utoipa::path(
+    put,
+    path = QUILTS_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "putQuilt",
+    params(StoreParameters, QuiltParameters),
+    request_body(
+        description = "The files, one part each (name: identifier), and an optional `_metadata` part with their tags.",
+        content((Option<QuiltForm> = "multipart/form-data")),
+    ),
+    security((), ("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The quilt is stored (`blobStoreResult`) with its patches (`storedQuiltBlobs`).", body = QuiltStoreResult),
+        (status = 400, description = "INVALID_REQUEST: a query parameter as for `PUT /v1/blobs`; not a multipart form; no files; an invalid or repeated identifier; too many files for the shard count; a malformed `_metadata`.", body = ApiError),
+        (status = 401, description = "INVALID_REQUEST with status UNAUTHENTICATED: missing or wrong bearer token (only when auth is on).", body = ApiError),
+        (status = 408, description = "REQUEST_TIMEOUT: the body did not arrive in time; the slot is freed.", body = ApiError),
+        (status = 413, description = "PAYLOAD_TOO_LARGE: the body exceeds the publisher's limit, or the files do not fit in one quilt.", body = ApiError),
+        (status = 429, description = "RATE_LIMITED: too many uploads running and waiting; retry after `Retry-After` seconds.", body = ApiError, headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 500, description = "INTERNAL: any other failure.", body = ApiError),
+        (status = 503, description = "UNAVAILABLE: the publisher's wallet cannot pay, the network lacks free capacity, or the chain is unreachable.", body = ApiError),
+        (status = 504, description = "UNAVAILABLE with code 504: not enough storage nodes confirmed the quilt.", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "REQUEST_TIMEOUT", "PAYLOAD_TOO_LARGE", "RATE_LIMITED", "UNAVAILABLE", "INTERNAL"])))
+)]
+async fn put_quilt(
+    State(publisher): State<Publisher>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
+    let query = parse_query(query, StoreQuery::parse_quilt)?;
+    let (bytes, permits) = admit_and_read(&publisher, &headers, body).await?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    let files = parse_quilt_form(content_type, bytes).await?;
+    run_store(publisher, Upload::Quilt(files), query, permits).await
+}
+
+fn parse_query(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    parse: fn(&[(String, String)]) -> Result<StoreQuery, String>,
+) -> Result<StoreQuery, HttpError> {
     let Query(pairs) = query.map_err(|rejection| {
         HttpError::bad_request(format!("invalid query: {}", rejection.body_text()))
     })?;
-    let query = StoreQuery::parse(&pairs).map_err(HttpError::bad_request)?;
-    check_content_length(&headers, inner.config.max_body_bytes)?;
+    parse(&pairs).map_err(HttpError::bad_request)
+}
+
+/// What a store holds while it runs: its admission, its store slot and the in-flight gauge.
+type StorePermits = (
+    OwnedSemaphorePermit,
+    OwnedSemaphorePermit,
+    walrus_service::GaugeGuard,
+);
+
+/// Checks auth and the announced length, admits the upload (429 beyond the queue), waits for
+/// a store slot and then reads the body within its limit and deadline.
+async fn admit_and_read(
+    publisher: &Publisher,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Vec<u8>, StorePermits), HttpError> {
+    let inner = &publisher.inner;
+    if let Some(token) = &inner.config.auth_token {
+        check_bearer(headers, token)?;
+    }
+    check_content_length(headers, inner.config.max_body_bytes)?;
     let admitted = inner.admission.clone().try_acquire_owned().map_err(|_| {
         HttpError::new(
             ErrorReason::RateLimited,
@@ -274,69 +360,116 @@ async fn put_blob(
             tracing::info!("upload refused: its body was too slow");
         }
     })?;
-    // The store runs in its own task: it finishes (and the wallet's spending is accounted for)
-    // even if the client disconnects.
-    let task = tokio::spawn(store(
-        publisher.clone(),
-        bytes,
-        query,
-        (admitted, slot, in_flight),
-    ));
+    Ok((bytes, (admitted, slot, in_flight)))
+}
+
+/// Runs the store in its own task, so that it finishes (and the wallet's spending is accounted
+/// for) even if the client disconnects, and answers its outcome.
+async fn run_store(
+    publisher: Publisher,
+    upload: Upload,
+    query: StoreQuery,
+    permits: StorePermits,
+) -> Result<Response, HttpError> {
+    let task = tokio::spawn(store(publisher, upload, query, permits));
     let outcome = task
         .await
         .map_err(|error| HttpError::internal(format!("the store failed: {error}")))??;
     Ok(json_response(StatusCode::OK, &outcome))
 }
 
+/// What a request asks to store.
+enum Upload {
+    /// A blob's bytes.
+    Blob(Vec<u8>),
+    /// Files to pack into a quilt.
+    Quilt(Vec<QuiltFile>),
+}
+
+/// What a store answers: a blob's outcome, or a quilt's with its patches.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Stored {
+    Blob(StoreOutcome),
+    Quilt(QuiltStoreOutcome),
+}
+
+impl Stored {
+    /// The store of the blob (of the quilt).
+    fn blob(&self) -> &StoreOutcome {
+        match self {
+            Stored::Blob(outcome) => outcome,
+            Stored::Quilt(outcome) => &outcome.blob_store_result,
+        }
+    }
+}
+
+/// An upload ready to store: a quilt is packed first, since its blob's size (what the store
+/// costs) depends on every file.
+enum Prepared {
+    Blob(Vec<u8>),
+    Quilt(EncodedQuilt),
+}
+
 async fn store(
     publisher: Publisher,
-    bytes: Vec<u8>,
+    upload: Upload,
     query: StoreQuery,
-    _permits: (
-        OwnedSemaphorePermit,
-        OwnedSemaphorePermit,
-        walrus_service::GaugeGuard,
-    ),
-) -> Result<StoreOutcome, HttpError> {
+    _permits: StorePermits,
+) -> Result<Stored, HttpError> {
     let inner = &publisher.inner;
-    let size = bytes.len() as u64;
     let start = Instant::now();
     // The store runs with a wallet of the pool, its alone until `wallet` is dropped (which
     // gives it back, topped up if it ran low).
     let result = async {
+        let prepared = match upload {
+            Upload::Blob(bytes) => Prepared::Blob(bytes),
+            Upload::Quilt(files) => Prepared::Quilt(inner.pool.main().encode_quilt(files).await?),
+        };
+        let size = match &prepared {
+            Prepared::Blob(bytes) => bytes.len() as u64,
+            Prepared::Quilt(quilt) => quilt.bytes.len() as u64,
+        };
         let needed = inner
             .pool
             .funds_for_store(size, query.options.epochs)
             .await?;
         let wallet = inner.pool.checkout(needed).await?;
-        let outcome = wallet
-            .sdk()
-            .store(bytes, query.options, &NoProgress)
-            .await?;
-        Ok::<_, SdkError>((wallet, outcome))
+        let sdk = wallet.sdk();
+        let outcome = match prepared {
+            Prepared::Blob(bytes) => {
+                Stored::Blob(sdk.store(bytes, query.options, &NoProgress).await?)
+            }
+            Prepared::Quilt(quilt) => Stored::Quilt(
+                sdk.store_encoded_quilt(quilt, query.options, &NoProgress)
+                    .await?,
+            ),
+        };
+        Ok::<_, SdkError>((wallet, outcome, size))
     }
     .await;
     inner
         .metrics
         .store_seconds
         .observe(start.elapsed().as_secs_f64());
-    let (wallet, outcome) = match result {
+    let (wallet, outcome, size) = match result {
         Ok(stored) => stored,
         Err(error) => {
             inner.metrics.stores.with_label_values(&["error"]).inc();
-            tracing::warn!(%error, size, "store failed");
+            tracing::warn!(%error, "store failed");
             return Err(store_error(error));
         }
     };
+    let blob = outcome.blob();
     inner
         .metrics
         .stores
-        .with_label_values(&[outcome_label(&outcome)])
+        .with_label_values(&[outcome_label(blob)])
         .inc();
     inner.metrics.stored_bytes.inc_by(size);
-    tracing::info!(blob_id = %outcome.blob_id(), size, outcome = outcome_label(&outcome), "stored");
+    tracing::info!(blob_id = %blob.blob_id(), size, outcome = outcome_label(blob), "stored");
     if let (StoreOutcome::NewlyCreated { blob_object, .. }, Some(recipient)) =
-        (&outcome, query.send_object_to)
+        (blob, query.send_object_to)
     {
         // The wallet that stored the blob owns its object.
         wallet

@@ -105,6 +105,57 @@ async fn valid_requests_of_the_walrus_docs_reach_the_store() {
     }
 }
 
+fn quilt_form(parts: &[(&str, &str)]) -> Request<Body> {
+    let mut body = String::new();
+    for (name, contents) in parts {
+        body.push_str(&format!(
+            "--B0UND\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{contents}\r\n"
+        ));
+    }
+    body.push_str("--B0UND--\r\n");
+    Request::put("/v1/quilts?epochs=2&quilt_version=V1")
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=B0UND")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn quilt_forms_are_checked_before_the_store() {
+    let router = publisher(PublisherConfig::default()).router();
+    // A well-formed form reaches the store (which fails at the offline chain: 503).
+    let metadata = r#"[{"identifier":"a.txt","tags":{"kind":"note"}}]"#;
+    let answer = send(
+        &router,
+        quilt_form(&[("a.txt", "hello"), ("b", "world"), ("_metadata", metadata)]),
+    )
+    .await;
+    assert_error(&answer, 503, "UNAVAILABLE", "chain");
+    // Malformed forms and queries are 400 before any chain work.
+    for (request, needle) in [
+        (quilt_form(&[]), "no files"),
+        (quilt_form(&[("a", "x"), ("_metadata", "[1]")]), "_metadata"),
+        (
+            Request::put("/v1/quilts")
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .body(Body::from("x"))
+                .unwrap(),
+            "multipart/form-data",
+        ),
+        (
+            Request::put("/v1/quilts?quilt_version=V2")
+                .body(Body::from("x"))
+                .unwrap(),
+            "quilt_version",
+        ),
+    ] {
+        let answer = send(&router, request).await;
+        assert_error(&answer, 400, "INVALID_REQUEST", needle);
+    }
+    // The blob route takes no quilt version.
+    let answer = send(&router, put("/v1/blobs?quilt_version=V1", Body::from("x"))).await;
+    assert_error(&answer, 400, "INVALID_REQUEST", "quilt_version");
+}
+
 #[tokio::test]
 async fn too_large_bodies_are_413_json() {
     let config = PublisherConfig {

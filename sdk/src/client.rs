@@ -43,7 +43,8 @@ use walrus_core::{
     messages::{BlobPersistenceType, ConfirmationCertificate},
     metadata::VerifiedBlobMetadataWithId,
     quilt::{
-        encode_quilt, QuiltError, QuiltFile, QuiltIndex, QuiltPatchId, QUILT_BLOB_TYPE_ATTRIBUTE,
+        encode_quilt, EncodedQuilt, QuiltError, QuiltFile, QuiltIndex, QuiltLayout, QuiltPatchId,
+        QUILT_BLOB_TYPE_ATTRIBUTE,
     },
     BlobId, EncodeError, ObjectId,
 };
@@ -376,24 +377,46 @@ impl WalrusSdk {
     }
 
     /// Packs `files` into a quilt ([`walrus_core::quilt`]: identifiers unique, at most
-    /// `n - f - 1` files) and stores it as one blob as `options` say, marked with the attribute
-    /// `_walrusBlobType` = `quilt`; returns the store's outcome and every patch's ID.
+    /// `n - f - 1` files) for the current committee's shard count, without storing it.
+    pub async fn encode_quilt(&self, files: Vec<QuiltFile>) -> Result<EncodedQuilt, SdkError> {
+        let config = encoding_config(&self.committee().await?)?;
+        Ok(spawn_blocking(move || encode_quilt(&config, &files)).await??)
+    }
+
+    /// Packs `files` into a quilt and stores it: [`Self::encode_quilt`], then
+    /// [`Self::store_encoded_quilt`].
     pub async fn store_quilt(
         &self,
         files: Vec<QuiltFile>,
         options: StoreOptions,
         progress: &dyn Progress,
     ) -> Result<QuiltStoreOutcome, SdkError> {
+        let quilt = self.encode_quilt(files).await?;
+        self.store_encoded_quilt(quilt, options, progress).await
+    }
+
+    /// Stores `quilt` (packed for the current shard count) as one blob as `options` say,
+    /// marked with the attribute `_walrusBlobType` = `quilt`; returns the store's outcome and
+    /// every patch's ID.
+    pub async fn store_encoded_quilt(
+        &self,
+        quilt: EncodedQuilt,
+        options: StoreOptions,
+        progress: &dyn Progress,
+    ) -> Result<QuiltStoreOutcome, SdkError> {
         let view = self.committee().await?;
         let config = encoding_config(&view)?;
-        let size: u64 = files.iter().map(|file| file.contents.len() as u64).sum();
+        let layout = QuiltLayout::of(&config, quilt.bytes.len() as u64)?;
+        if layout != quilt.layout {
+            return Err(SdkError::Internal(format!(
+                "the quilt is packed for {} x {} symbols, the committee's {} shards need {} x {}",
+                quilt.layout.rows, quilt.layout.columns, view.n_shards, layout.rows, layout.columns
+            )));
+        }
+        let size = quilt.bytes.len() as u64;
         progress.update("encode", 0, size);
-        let (index, encoded) = spawn_blocking(move || {
-            let quilt = encode_quilt(&config, &files)?;
-            let encoded = encode_blob(&config, &quilt.bytes)?;
-            Ok::<_, SdkError>((quilt.index, encoded))
-        })
-        .await??;
+        let EncodedQuilt { bytes, index, .. } = quilt;
+        let encoded = spawn_blocking(move || encode_blob(&config, &bytes)).await??;
         progress.update("encode", size, size);
         let quilt_id = *encoded.metadata.blob_id();
         let (key, value) = QUILT_BLOB_TYPE_ATTRIBUTE;

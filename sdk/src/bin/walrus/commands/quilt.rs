@@ -11,7 +11,9 @@ use base64::{engine::general_purpose::STANDARD, Engine as _};
 use clap::Args;
 use serde::Deserialize;
 use walrus_core::quilt::{QuiltFile, QuiltPatchId};
-use walrus_sdk::client::{PatchSelection, QuiltStoreOutcome, ReadPatch, StoreOptions, StoreOutcome};
+use walrus_sdk::client::{
+    PatchSelection, QuiltStoreOutcome, ReadPatch, StoreOptions, StoreOutcome,
+};
 
 use crate::common::{human_bytes, parse_blob_id, Bar, Context};
 
@@ -311,7 +313,9 @@ fn write_patches(dir: &Path, patches: &[ReadPatch], json: bool) -> Result<()> {
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"out": dir, "retrievedBlobs": values}))?
+            serde_json::to_string_pretty(
+                &serde_json::json!({"out": dir, "retrievedBlobs": values})
+            )?
         );
     } else {
         for (patch, path) in &written {
@@ -322,7 +326,11 @@ fn write_patches(dir: &Path, patches: &[ReadPatch], json: bool) -> Result<()> {
                 path.display()
             );
         }
-        eprintln!("Success: {} patches written to '{}'", written.len(), dir.display());
+        eprintln!(
+            "Success: {} patches written to '{}'",
+            written.len(),
+            dir.display()
+        );
     }
     Ok(())
 }
