@@ -5,6 +5,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use walrus_chain::client::ClientError;
+use walrus_core::quilt::QuiltError;
 use walrus_node_client::api::{ApiError, ErrorReason};
 use walrus_sdk::client::SdkError;
 
@@ -44,14 +45,18 @@ impl AggregatorError {
 }
 
 impl From<SdkError> for AggregatorError {
-    /// Not found (no node knows the blob, or no such object) -> 404 NOT_FOUND; proven invalid
-    /// -> 410 BLOB_INVALID; too few nodes answered -> 503 UNAVAILABLE; anything else -> 500.
+    /// Not found (no node knows the blob, or no such object) -> 404 NOT_FOUND; no patch of that
+    /// identifier in the quilt -> 404 QUILT_PATCH_NOT_FOUND; not a quilt (or not the patch the
+    /// ID says) -> 400 INVALID_REQUEST; proven invalid -> 410 BLOB_INVALID; too few nodes
+    /// answered -> 503 UNAVAILABLE; anything else -> 500.
     fn from(error: SdkError) -> Self {
         let reason = match &error {
             SdkError::BlobNotFound(_) | SdkError::Chain(ClientError::NotFound(_)) => {
                 ErrorReason::NotFound
             }
             SdkError::BlobInvalid(_) => ErrorReason::BlobInvalid,
+            SdkError::Quilt(QuiltError::PatchesNotFound(_)) => ErrorReason::QuiltPatchNotFound,
+            SdkError::Quilt(QuiltError::Malformed(_)) => ErrorReason::InvalidRequest,
             SdkError::NotEnoughSlivers { .. } => ErrorReason::Unavailable,
             _ => ErrorReason::Internal,
         };

@@ -38,6 +38,33 @@ pub struct ObjectPath {
     pub object_id: String,
 }
 
+/// The path of a read by quilt patch ID.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct PatchIdPath {
+    /// The quilt patch ID: URL-safe base64 without padding of the quilt's blob ID, the
+    /// version `1` and the patch's start and end column (`u16` little-endian each).
+    pub quilt_patch_id: String,
+}
+
+/// The path of a read by identifier.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct PatchIdentifierPath {
+    /// The quilt's blob ID.
+    pub quilt_id: String,
+    /// The patch's identifier (percent-encoded as a path segment).
+    pub identifier: String,
+}
+
+/// The path of a quilt.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct QuiltPath {
+    /// The quilt's blob ID.
+    pub quilt_id: String,
+}
+
 /// The query parameters of a blob read: Walrus's consistency checks.
 #[derive(Debug, Default, IntoParams, serde::Deserialize)]
 #[into_params(parameter_in = Query)]
@@ -155,6 +182,43 @@ fn blob_answers(head: bool) -> BTreeMap<String, RefOr<Response>> {
         "503": unavailable,
     });
     serde_json::from_value(answers).expect("valid OpenAPI responses")
+}
+
+/// The answers of a quilt patch read.
+pub struct QuiltPatchAnswers;
+
+impl IntoResponses for QuiltPatchAnswers {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let error = |description: &str| {
+            json!({
+                "description": description,
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } }
+            })
+        };
+        let answers = json!({
+            "200": {
+                "description": "The patch's bytes.",
+                "headers": {
+                    "ETag": { "description": "The quilt patch ID, quoted.", "schema": { "type": "string" } },
+                    "X-Quilt-Patch-Identifier": { "description": "The patch's identifier.", "schema": { "type": "string" } },
+                    "Cache-Control": { "description": format!("`{CACHE_CONTROL}`."), "schema": { "type": "string" } },
+                    "X-Content-Type-Options": { "description": "`nosniff`.", "schema": { "type": "string" } },
+                    "Content-Security-Policy": { "description": format!("`{CONTENT_SECURITY_POLICY}`."), "schema": { "type": "string" } }
+                },
+                "content": { "*/*": { "schema": { "type": "string", "format": "binary" } } }
+            },
+            "304": {
+                "description": "`If-None-Match` names the patch's ETag; no body.",
+                "headers": { "ETag": { "description": "The quilt patch ID, quoted.", "schema": { "type": "string" } } }
+            },
+            "400": error("INVALID_REQUEST: the quilt patch ID or quilt ID does not parse, or the blob is not a quilt (or has no patch at those columns)."),
+            "404": error("NOT_FOUND: no node knows the quilt; QUILT_PATCH_NOT_FOUND: the quilt has no patch of that identifier."),
+            "410": error("BLOB_INVALID: the quilt was proven invalid."),
+            "500": error("INTERNAL: an unexpected failure."),
+            "503": error("UNAVAILABLE: too few storage nodes answered, or the aggregator is at capacity (with `Retry-After`)."),
+        });
+        serde_json::from_value(answers).expect("valid OpenAPI responses")
+    }
 }
 
 fn content_range() -> serde_json::Value {

@@ -222,6 +222,23 @@ impl BlobReader {
         Ok(Bytes::from(bytes))
     }
 
+    /// The source of blobs.
+    pub(crate) fn source(&self) -> &dyn BlobSource {
+        self.source.as_ref()
+    }
+
+    /// A bounded read of quilt data (an index or patches) through the source: 503 when the
+    /// aggregator is at capacity.
+    pub(crate) async fn quilt<T>(
+        &self,
+        kind: &str,
+        read: impl Future<Output = Result<T, walrus_sdk::client::SdkError>>,
+    ) -> Result<T, AggregatorError> {
+        let admitted = self.admit()?;
+        self.limited(admitted, || timed(&self.metrics, kind, read))
+            .await
+    }
+
     /// The `Blob` object.
     pub(crate) async fn object(
         &self,

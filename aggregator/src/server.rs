@@ -1,10 +1,13 @@
-//! The HTTP API (axum): blob reads by blob ID and by object ID, health, metrics and the
+//! The HTTP API (axum): blob reads by blob ID and by object ID, quilt patches (`quilts`),
+//! health, metrics and the
 //! OpenAPI document (generated from the handlers' documentation, see [`crate::openapi`]). Every
 //! error is the JSON [`ApiError`].
 //!
 //! Blob answers never carry a content type that a browser executes or renders actively unless
 //! [`AggregatorConfig::allow_active_content`] is set ([`served_content_type`]), and always carry
 //! `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox`.
+
+mod quilts;
 
 use std::{ops::Range, str::FromStr, sync::Arc, time::Instant};
 
@@ -47,6 +50,11 @@ pub const BLOB_ENDPOINT: &str = "/v1/blobs/{blob_id}";
 /// GET / HEAD: the bytes of the blob a `Blob` object registers, with headers from its
 /// attributes.
 pub const BLOB_BY_OBJECT_ENDPOINT: &str = "/v1/blobs/by-object-id/{object_id}";
+pub use self::quilts::{
+    PatchListEntry, PATCHES_ENDPOINT, PATCH_BY_IDENTIFIER_ENDPOINT, PATCH_BY_ID_ENDPOINT,
+    PATCH_IDENTIFIER_HEADER,
+};
+
 /// GET: health as JSON.
 pub const HEALTH_ENDPOINT: &str = "/v1/health";
 /// GET: health as JSON (the same as [`HEALTH_ENDPOINT`]).
@@ -742,6 +750,9 @@ pub fn router(source: Arc<dyn BlobSource>, config: AggregatorConfig) -> Router {
     ServiceRouter::new(TITLE, DESCRIPTION, "Blob reads.")
         .routes(routes!(get_blob, head_blob))
         .routes(routes!(get_blob_by_object, head_blob_by_object))
+        .routes(routes!(quilts::get_patch_by_id))
+        .routes(routes!(quilts::get_patch_by_identifier))
+        .routes(routes!(quilts::list_patches))
         .routes_with_alias(HEALTH_ALIAS_ENDPOINT, routes!(health))
         .finish(state, &metrics.registry, &metrics.requests)
 }

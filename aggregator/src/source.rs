@@ -4,8 +4,12 @@
 use std::ops::Range;
 
 use futures::future::BoxFuture;
-use walrus_core::{encoding::ConsistencyCheck, BlobId, ObjectId};
-use walrus_sdk::client::{BlobStream, NoProgress, SdkError, WalrusSdk};
+use walrus_core::{
+    encoding::ConsistencyCheck,
+    quilt::{QuiltIndex, QuiltPatchId},
+    BlobId, ObjectId,
+};
+use walrus_sdk::client::{BlobStream, NoProgress, PatchSelection, ReadPatch, SdkError, WalrusSdk};
 
 /// What the aggregator needs of a `Blob` object on chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +52,25 @@ pub trait BlobSource: Send + Sync + 'static {
 
     /// The `Blob` object `object_id`: its blob ID and attributes.
     fn blob_object(&self, object_id: ObjectId) -> BoxFuture<'_, Result<BlobObjectInfo, SdkError>>;
+
+    /// The index of the quilt `quilt_id`.
+    fn quilt_index<'a>(
+        &'a self,
+        quilt_id: &'a BlobId,
+    ) -> BoxFuture<'a, Result<QuiltIndex, SdkError>>;
+
+    /// The patches of `quilt_id` that `selection` names.
+    fn quilt_patches<'a>(
+        &'a self,
+        quilt_id: &'a BlobId,
+        selection: &'a PatchSelection,
+    ) -> BoxFuture<'a, Result<Vec<ReadPatch>, SdkError>>;
+
+    /// The patch `patch_id`.
+    fn quilt_patch<'a>(
+        &'a self,
+        patch_id: &'a QuiltPatchId,
+    ) -> BoxFuture<'a, Result<ReadPatch, SdkError>>;
 }
 
 impl BlobSource for WalrusSdk {
@@ -77,6 +100,33 @@ impl BlobSource for WalrusSdk {
         range: Range<u64>,
     ) -> BoxFuture<'a, Result<Vec<u8>, SdkError>> {
         Box::pin(WalrusSdk::read_range(self, blob_id, range, &NoProgress))
+    }
+
+    fn quilt_index<'a>(
+        &'a self,
+        quilt_id: &'a BlobId,
+    ) -> BoxFuture<'a, Result<QuiltIndex, SdkError>> {
+        Box::pin(WalrusSdk::read_quilt_index(self, quilt_id, &NoProgress))
+    }
+
+    fn quilt_patches<'a>(
+        &'a self,
+        quilt_id: &'a BlobId,
+        selection: &'a PatchSelection,
+    ) -> BoxFuture<'a, Result<Vec<ReadPatch>, SdkError>> {
+        Box::pin(WalrusSdk::read_quilt(
+            self,
+            quilt_id,
+            selection,
+            &NoProgress,
+        ))
+    }
+
+    fn quilt_patch<'a>(
+        &'a self,
+        patch_id: &'a QuiltPatchId,
+    ) -> BoxFuture<'a, Result<ReadPatch, SdkError>> {
+        Box::pin(WalrusSdk::read_quilt_patch(self, patch_id, &NoProgress))
     }
 
     fn blob_object(&self, object_id: ObjectId) -> BoxFuture<'_, Result<BlobObjectInfo, SdkError>> {

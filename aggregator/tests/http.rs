@@ -1,14 +1,18 @@
 //! The HTTP API over an in-memory source: bodies, headers, ranges, HEAD, conditional requests,
-//! the cache, objects and error mapping.
+//! the cache, objects, quilt patches and error mapping.
 
 mod common;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use axum::{http::StatusCode, Router};
 use common::{call, call_body, get, MockSource};
 use walrus_aggregator::{router, AggregatorConfig, BlobObjectInfo, BlobSource};
-use walrus_core::{encoding::ConsistencyCheck, BlobId, ObjectId};
+use walrus_core::{
+    encoding::{ConsistencyCheck, EncodingConfig},
+    quilt::{encode_quilt, QuiltFile, QuiltIndex, QuiltPatchId},
+    BlobId, ObjectId,
+};
 
 const PNG_HEADER: [u8; 16] = [
     0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, b'I', b'H', b'D', b'R',
@@ -554,4 +558,144 @@ async fn reads_run_the_consistency_check_asked_for() {
         assert_eq!(answer.reason(), "INVALID_REQUEST");
     }
     assert_eq!(source.checks().len(), 3);
+}
+
+/// A quilt (for the mock's shard count) stored under `id(50)`: an HTML page tagged with its
+/// type and a disposition, a PNG, and text with a space in its identifier.
+fn quilt_source() -> (Arc<MockSource>, Router, QuiltIndex) {
+    let (source, app) = setup(AggregatorConfig::default());
+    let tags = BTreeMap::from([
+        ("content-type".to_string(), "text/html".to_string()),
+        ("content-disposition".to_string(), "inline".to_string()),
+        ("author".to_string(), "ann".to_string()),
+    ]);
+    let files = [
+        QuiltFile::new("page.html", b"<html>hi</html>".to_vec()).with_tags(tags),
+        QuiltFile::new("logo.png", png(700)),
+        QuiltFile::new("read me.txt", b"plain words\n".to_vec()),
+    ];
+    let config = EncodingConfig::new(common::QUILT_SHARDS).unwrap();
+    let quilt = encode_quilt(&config, &files).unwrap();
+    source.add(id(50), quilt.bytes);
+    (source, app, quilt.index)
+}
+
+#[tokio::test]
+async fn quilt_patches_by_id_and_identifier_and_the_patch_list() {
+    let (source, app, index) = quilt_source();
+    let quilt_id = id(50);
+
+    // The list: Walrus's field names, quilt order.
+    let answer = get(&app, &format!("/v1/quilts/{quilt_id}/patches")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let list = answer.json();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    for (entry, patch) in list.iter().zip(&index.patches) {
+        assert_eq!(entry["identifier"], patch.identifier.as_str());
+        assert_eq!(entry["patch_id"], patch.patch_id(quilt_id).to_string());
+        assert_eq!(entry["tags"].as_object().unwrap().len(), patch.tags.len());
+    }
+
+    // By patch ID and by identifier: the same bytes and headers.
+    let png_patch = index.by_identifiers(&["logo.png"]).unwrap()[0].patch_id(quilt_id);
+    for path in [
+        format!("/v1/blobs/by-quilt-patch-id/{png_patch}"),
+        format!("/v1/blobs/by-quilt-id/{quilt_id}/logo.png"),
+    ] {
+        let answer = get(&app, &path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert_eq!(answer.body.as_ref(), png(700).as_slice());
+        assert_eq!(answer.header("content-type"), "image/png");
+        assert_eq!(answer.header("x-quilt-patch-identifier"), "logo.png");
+        assert_eq!(answer.header("etag"), format!("\"{png_patch}\""));
+        assert_eq!(answer.header("x-content-type-options"), "nosniff");
+        assert_eq!(answer.header("content-security-policy"), "sandbox");
+        assert!(answer.header("cache-control").contains("max-age"));
+    }
+
+    // A percent-encoded identifier; sniffed text.
+    let answer = get(
+        &app,
+        &format!("/v1/blobs/by-quilt-id/{quilt_id}/read%20me.txt"),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body.as_ref(), b"plain words\n");
+    assert_eq!(answer.header("content-type"), "text/plain; charset=utf-8");
+    assert_eq!(answer.header("x-quilt-patch-identifier"), "read me.txt");
+
+    // Tags named like headers become headers; an active type from a tag is not served as
+    // such; other tags are not headers.
+    let answer = get(&app, &format!("/v1/blobs/by-quilt-id/{quilt_id}/page.html")).await;
+    assert_eq!(answer.header("content-type"), "application/octet-stream");
+    assert_eq!(answer.header("content-disposition"), "inline");
+    assert!(answer.headers.get("author").is_none());
+
+    // If-None-Match with the patch ID: 304 without reading.
+    let reads = source.quilt_reads.load(std::sync::atomic::Ordering::SeqCst);
+    let etag = format!("\"{png_patch}\"");
+    let answer = call(
+        &app,
+        "GET",
+        &format!("/v1/blobs/by-quilt-patch-id/{png_patch}"),
+        &[("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(
+        source.quilt_reads.load(std::sync::atomic::Ordering::SeqCst),
+        reads
+    );
+}
+
+#[tokio::test]
+async fn quilt_errors_are_api_errors() {
+    let (source, app, _) = quilt_source();
+    source.add(id(51), binary(1000));
+    let quilt_id = id(50);
+    for (path, status, reason) in [
+        (
+            format!("/v1/blobs/by-quilt-id/{quilt_id}/nope"),
+            StatusCode::NOT_FOUND,
+            "QUILT_PATCH_NOT_FOUND",
+        ),
+        (
+            format!("/v1/blobs/by-quilt-id/{}/x", id(52)),
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+        ),
+        (
+            "/v1/blobs/by-quilt-patch-id/not-an-id".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+        ),
+        (
+            format!("/v1/blobs/by-quilt-id/{quilt_id}x/a"),
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+        ),
+        (
+            format!("/v1/quilts/{}/patches", id(51)),
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+        ),
+        (
+            // Columns that hold no patch start.
+            format!(
+                "/v1/blobs/by-quilt-patch-id/{}",
+                QuiltPatchId {
+                    quilt_id,
+                    start_index: 0,
+                    end_index: 1
+                }
+            ),
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+        ),
+    ] {
+        let answer = get(&app, &path).await;
+        assert_eq!(answer.status, status, "{path}");
+        assert_eq!(answer.reason(), reason, "{path}");
+    }
 }

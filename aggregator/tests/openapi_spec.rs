@@ -1,6 +1,6 @@
 //! The OpenAPI document at `/v1/api` against the aggregator's real router: the shared checks of
 //! `walrus_service::openapi::check` (document and router walk), and every described operation
-//! answers 200 for a blob and an object that exist.
+//! answers 200 for a blob, an object and a quilt patch that exist.
 
 mod common;
 
@@ -9,7 +9,11 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use common::MockSource;
 use walrus_aggregator::{router, AggregatorConfig};
-use walrus_core::{BlobId, ObjectId};
+use walrus_core::{
+    encoding::EncodingConfig,
+    quilt::{encode_quilt, QuiltFile},
+    BlobId, ObjectId,
+};
 use walrus_service::openapi::check::check_router;
 
 #[tokio::test]
@@ -25,12 +29,21 @@ async fn the_router_serves_the_document_and_every_described_operation() {
             attributes: Vec::new(),
         },
     );
+    // A quilt with one patch, `a`.
+    let quilt_id = BlobId([5; 32]);
+    let config = EncodingConfig::new(common::QUILT_SHARDS).unwrap();
+    let quilt = encode_quilt(&config, &[QuiltFile::new("a", b"patch".to_vec())]).unwrap();
+    let patch_id = quilt.index.patches[0].patch_id(quilt_id);
+    source.add(quilt_id, quilt.bytes);
     let app = router(source, AggregatorConfig::default());
     let (_, answers) = check_router(
         &app,
         &[
             ("blob_id", &blob_id.to_string()),
             ("object_id", &object_id.to_string()),
+            ("quilt_id", &quilt_id.to_string()),
+            ("identifier", "a"),
+            ("quilt_patch_id", &patch_id.to_string()),
         ],
     )
     .await;

@@ -750,6 +750,8 @@ error_reasons! {
     SliverNotFound = ("SLIVER_NOT_FOUND", 404, "NOT_FOUND"),
     /// Anything else that does not exist (blob, route).
     NotFound = ("NOT_FOUND", 404, "NOT_FOUND"),
+    /// The quilt has no patch of that identifier (aggregator).
+    QuiltPatchNotFound = ("QUILT_PATCH_NOT_FOUND", 404, "NOT_FOUND"),
     /// The blob was certified invalid: its data is never served.
     BlobInvalid = ("BLOB_INVALID", 410, "FAILED_PRECONDITION"),
     /// The route exists but not with this HTTP method.
@@ -1495,6 +1497,12 @@ mod tests {
             ),
             (ErrorReason::Unavailable, "UNAVAILABLE", 503, "UNAVAILABLE"),
             (ErrorReason::Internal, "INTERNAL", 500, "INTERNAL"),
+            (
+                ErrorReason::QuiltPatchNotFound,
+                "QUILT_PATCH_NOT_FOUND",
+                404,
+                "NOT_FOUND",
+            ),
             (
                 ErrorReason::InvalidEpoch,
                 "INVALID_EPOCH",

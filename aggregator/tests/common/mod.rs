@@ -21,8 +21,15 @@ use futures::{future::BoxFuture, StreamExt};
 use tower::ServiceExt;
 use walrus_aggregator::{BlobObjectInfo, BlobSource};
 use walrus_chain::client::ClientError;
-use walrus_core::{encoding::ConsistencyCheck, BlobId, ObjectId};
-use walrus_sdk::client::{BlobStream, SdkError};
+use walrus_core::{
+    encoding::{ConsistencyCheck, EncodingConfig},
+    quilt::{read_index, read_patch, QuiltIndex, QuiltLayout, QuiltPatchId},
+    BlobId, ObjectId,
+};
+use walrus_sdk::client::{BlobStream, PatchSelection, ReadPatch, SdkError};
+
+/// Shards of the network the mock's quilts are packed for.
+pub const QUILT_SHARDS: u16 = 10;
 
 /// Blobs and objects in memory; unknown blobs are `BlobNotFound`, unknown objects
 /// `Chain(NotFound)`.
@@ -43,6 +50,8 @@ pub struct MockSource {
     pub range_reads: AtomicUsize,
     pub size_calls: AtomicUsize,
     pub streams: AtomicUsize,
+    /// Quilt reads (index, patches or a patch).
+    pub quilt_reads: AtomicUsize,
     /// The consistency check of every whole read and stream, in order.
     pub checks: Mutex<Vec<ConsistencyCheck>>,
     /// Bytes per chunk of a stream (1000 if 0).
@@ -86,6 +95,15 @@ impl MockSource {
             gate.acquire().await.unwrap().forget();
         }
         counter
+    }
+
+    /// The quilt `quilt_id` (packed for [`QUILT_SHARDS`] shards) and its layout.
+    fn quilt(&self, quilt_id: &BlobId) -> Result<(Vec<u8>, QuiltLayout), SdkError> {
+        self.quilt_reads.fetch_add(1, Ordering::SeqCst);
+        let bytes = self.lookup(quilt_id)?;
+        let config = EncodingConfig::new(QUILT_SHARDS).unwrap();
+        let layout = QuiltLayout::of(&config, bytes.len() as u64)?;
+        Ok((bytes, layout))
     }
 
     fn lookup(&self, blob_id: &BlobId) -> Result<Vec<u8>, SdkError> {
@@ -201,6 +219,64 @@ impl BlobSource for MockSource {
             let index = |value: u64| usize::try_from(value).unwrap();
             Ok(bytes[index(range.start)..index(range.end)].to_vec())
         })
+    }
+
+    fn quilt_index<'a>(
+        &'a self,
+        quilt_id: &'a BlobId,
+    ) -> BoxFuture<'a, Result<QuiltIndex, SdkError>> {
+        let result = self
+            .quilt(quilt_id)
+            .and_then(|(bytes, layout)| Ok(read_index(bytes.as_slice(), &layout)?));
+        Box::pin(async move { result })
+    }
+
+    fn quilt_patches<'a>(
+        &'a self,
+        quilt_id: &'a BlobId,
+        selection: &'a PatchSelection,
+    ) -> BoxFuture<'a, Result<Vec<ReadPatch>, SdkError>> {
+        let result = self.quilt(quilt_id).and_then(|(bytes, layout)| {
+            let index = read_index(bytes.as_slice(), &layout)?;
+            let patches = match selection {
+                PatchSelection::All => index.patches.iter().collect(),
+                PatchSelection::Identifiers(identifiers) => index.by_identifiers(identifiers)?,
+                PatchSelection::Tag { key, value } => index.by_tag(key, value),
+            };
+            patches
+                .into_iter()
+                .map(|patch| {
+                    Ok(ReadPatch {
+                        patch_id: patch.patch_id(*quilt_id),
+                        file: read_patch(
+                            bytes.as_slice(),
+                            &layout,
+                            patch.start_index,
+                            patch.end_index,
+                        )?,
+                    })
+                })
+                .collect()
+        });
+        Box::pin(async move { result })
+    }
+
+    fn quilt_patch<'a>(
+        &'a self,
+        patch_id: &'a QuiltPatchId,
+    ) -> BoxFuture<'a, Result<ReadPatch, SdkError>> {
+        let result = self.quilt(&patch_id.quilt_id).and_then(|(bytes, layout)| {
+            Ok(ReadPatch {
+                patch_id: *patch_id,
+                file: read_patch(
+                    bytes.as_slice(),
+                    &layout,
+                    patch_id.start_index,
+                    patch_id.end_index,
+                )?,
+            })
+        });
+        Box::pin(async move { result })
     }
 
     fn blob_object(&self, object_id: ObjectId) -> BoxFuture<'_, Result<BlobObjectInfo, SdkError>> {
