@@ -780,7 +780,10 @@ impl ErrorReason {
     pub fn is_not_found(self) -> bool {
         matches!(
             self,
-            ErrorReason::MetadataNotFound | ErrorReason::SliverNotFound | ErrorReason::NotFound
+            ErrorReason::MetadataNotFound
+                | ErrorReason::SliverNotFound
+                | ErrorReason::NotFound
+                | ErrorReason::QuiltPatchNotFound
         )
     }
 }
