@@ -43,7 +43,7 @@ use crate::contract::{
 pub use connection::ChainConnection;
 pub use error::ClientError;
 pub use events::{decode_event, EventCursor, EventStream};
-pub use transfer::Payment;
+pub use transfer::{Payment, SentTransactions};
 
 /// The shared clock `0x6` and its initial shared version.
 const CLOCK_ID: Address = Address::from_static("0x6");

@@ -186,7 +186,17 @@ impl WalrusClient {
         senders: &[Address],
         checkpoints: RangeInclusive<u64>,
     ) -> Result<i64, ClientError> {
-        let mut total = 0i64;
+        Ok(self.transactions_sent(senders, checkpoints).await?.net_gas)
+    }
+
+    /// The transactions sent by any of `senders` in the checkpoints `checkpoints`: how many,
+    /// and the SUI (MIST) they paid for gas, net of storage rebates, from their effects.
+    pub async fn transactions_sent(
+        &self,
+        senders: &[Address],
+        checkpoints: RangeInclusive<u64>,
+    ) -> Result<SentTransactions, ClientError> {
+        let mut sent = SentTransactions::default();
         for sequence_number in checkpoints {
             let request = pb::GetCheckpointRequest::by_sequence_number(sequence_number)
                 .with_read_mask(FieldMask::from_str(GAS_CHECKPOINT_MASK));
@@ -207,11 +217,23 @@ impl WalrusClient {
                 let effects: TransactionEffects =
                     bcs::from_bytes(transaction.effects().bcs().value())
                         .map_err(|error| ClientError::Decode(format!("effects: {error}")))?;
-                total = total.saturating_add(effects.gas_summary().net_gas_usage());
+                sent.count += 1;
+                sent.net_gas = sent
+                    .net_gas
+                    .saturating_add(effects.gas_summary().net_gas_usage());
             }
         }
-        Ok(total)
+        Ok(sent)
     }
+}
+
+/// What [`WalrusClient::transactions_sent`] counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SentTransactions {
+    /// Transactions.
+    pub count: u64,
+    /// SUI (MIST) paid for gas, net of storage rebates.
+    pub net_gas: i64,
 }
 
 #[cfg(test)]
