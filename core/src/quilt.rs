@@ -304,8 +304,8 @@ impl QuiltLayout {
         let cells = (rows * columns) as u64;
         let symbol_size = usize::try_from(length / cells.max(1)).unwrap_or(usize::MAX);
         if length == 0
-            || length % cells.max(1) != 0
-            || symbol_size % SYMBOL_ALIGNMENT != 0
+            || !length.is_multiple_of(cells.max(1))
+            || !symbol_size.is_multiple_of(SYMBOL_ALIGNMENT)
             || symbol_size > MAX_SYMBOL_SIZE
         {
             return Err(QuiltError::Malformed(format!(
@@ -871,7 +871,8 @@ mod tests {
                 })
                 .collect();
             SecondarySliver::new(
-                crate::encoding::Symbols::new(data, layout.symbol_size as u16).unwrap(),
+                crate::encoding::Symbols::new(data, u16::try_from(layout.symbol_size).unwrap())
+                    .unwrap(),
                 crate::SliverIndex(index),
             )
         };

@@ -65,7 +65,7 @@ fn generate(len: usize, seed: u32) -> Vec<u8> {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
-            x as u8
+            x.to_le_bytes()[0]
         })
         .collect()
 }

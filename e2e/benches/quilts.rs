@@ -90,7 +90,7 @@ fn storage_size(result: &Value) -> Result<u64> {
 }
 
 /// Sliver GETs answered by the nodes so far.
-async fn sliver_requests(net: &TestNetwork) -> Result<f64> {
+async fn sliver_requests(net: &TestNetwork) -> Result<u64> {
     let route = format!("route=\"{SLIVER_ENDPOINT}\"");
     let mut total = 0.0;
     for i in 0..net.network.n_nodes() {
@@ -98,7 +98,13 @@ async fn sliver_requests(net: &TestNetwork) -> Result<f64> {
             .node_metric(i, "walrus_node_requests_total", &[&route])
             .await?;
     }
-    Ok(total)
+    Ok(count(total))
+}
+
+/// A Prometheus counter's value (printed as a float, always a whole number here).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn count(value: f64) -> u64 {
+    value.round().max(0.0) as u64
 }
 
 async fn bench() -> Result<()> {
@@ -185,10 +191,10 @@ async fn bench() -> Result<()> {
     let whole_time = start.elapsed();
     let whole_slivers = sliver_requests(&net).await? - before;
     let metadata = layout.config.metadata_length();
-    let patch_bytes = metadata
-        + patch_slivers as u64 * layout.sliver_length(walrus_core::SliverType::Secondary) as u64;
-    let whole_bytes = metadata
-        + whole_slivers as u64 * layout.sliver_length(walrus_core::SliverType::Primary) as u64;
+    let patch_bytes =
+        metadata + patch_slivers * layout.sliver_length(walrus_core::SliverType::Secondary) as u64;
+    let whole_bytes =
+        metadata + whole_slivers * layout.sliver_length(walrus_core::SliverType::Primary) as u64;
 
     println!(
         "\n{nodes} nodes, {shards} shards; {files} files of {file_kb} KB; quilts of {per_quilt} files ({} quilts)",

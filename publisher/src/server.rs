@@ -302,9 +302,13 @@ async fn put_quilt(
     run_store(publisher, Upload::Quilt(files), query, permits).await
 }
 
+/// A parser of a store's query pairs ([`StoreQuery::parse`] or [`StoreQuery::parse_quilt`]).
+type QueryParser = fn(&[(String, String)]) -> Result<StoreQuery, String>;
+
+/// The store query, parsed by `parse` (400 INVALID_REQUEST naming what is wrong).
 fn parse_query(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-    parse: fn(&[(String, String)]) -> Result<StoreQuery, String>,
+    parse: QueryParser,
 ) -> Result<StoreQuery, HttpError> {
     let Query(pairs) = query.map_err(|rejection| {
         HttpError::bad_request(format!("invalid query: {}", rejection.body_text()))
