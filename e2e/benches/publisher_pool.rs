@@ -18,14 +18,7 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use walrus_e2e::{test_data, TestNetwork};
-
-fn parse<T: std::str::FromStr>(name: &str, default: &str) -> Result<T> {
-    std::env::var(name)
-        .unwrap_or_else(|_| default.to_owned())
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{name} is not a number"))
-}
+use walrus_e2e::{bench::bench_main, bench::env_number, test_data, TestNetwork};
 
 /// A `walrus-publisher` process, killed on drop.
 struct PublisherProcess {
@@ -116,12 +109,12 @@ async fn measure(
 }
 
 async fn bench() -> Result<()> {
-    let clients: u64 = parse("BENCH_CLIENTS", "8")?;
-    let per_client: u64 = parse("BENCH_BLOBS_PER_CLIENT", "10")?;
-    let kb: usize = parse("BENCH_BLOB_KB", "10")?;
-    let pool: usize = parse("BENCH_POOL", "8")?;
-    let nodes: usize = parse("BENCH_NODES", "4")?;
-    let shards: u16 = parse("BENCH_SHARDS", "10")?;
+    let clients: u64 = env_number("BENCH_CLIENTS", "8")?;
+    let per_client: u64 = env_number("BENCH_BLOBS_PER_CLIENT", "10")?;
+    let kb: usize = env_number("BENCH_BLOB_KB", "10")?;
+    let pool: usize = env_number("BENCH_POOL", "8")?;
+    let nodes: usize = env_number("BENCH_NODES", "4")?;
+    let shards: u16 = env_number("BENCH_SHARDS", "10")?;
 
     let net = TestNetwork::start_with(nodes, shards, |options| options.services = false).await?;
     eprintln!("pool size 1 ...");
@@ -140,9 +133,5 @@ async fn bench() -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    if std::env::args().any(|arg| arg == "--list" || arg == "--test") {
-        return Ok(()); // `cargo test --benches` and `cargo bench -- --list` probe bench targets
-    }
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(bench())
+    bench_main(bench)
 }

@@ -15,16 +15,9 @@ use std::{
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use walrus_core::{bft, encoding::EncodingConfig, quilt::QuiltPatchId, BlobId};
-use walrus_e2e::{test_data, write_file, TestNetwork};
+use walrus_e2e::{bench::bench_main, bench::env_number, test_data, write_file, TestNetwork};
 use walrus_node_client::api::SLIVER_ENDPOINT;
 use walrus_sdk::client::NoProgress;
-
-fn parse<T: std::str::FromStr>(name: &str, default: &str) -> Result<T> {
-    std::env::var(name)
-        .unwrap_or_else(|_| default.to_owned())
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{name} is not a number"))
-}
 
 /// `walrus --json --config CONFIG ARGS` as a process: its wall time and JSON output.
 fn run_cli(net: &TestNetwork, args: &[&str]) -> Result<(Duration, Value)> {
@@ -108,10 +101,10 @@ fn count(value: f64) -> u64 {
 }
 
 async fn bench() -> Result<()> {
-    let nodes: usize = parse("BENCH_NODES", "10")?;
-    let shards: u16 = parse("BENCH_SHARDS", "100")?;
-    let files: usize = parse("BENCH_FILES", "1000")?;
-    let file_kb: usize = parse("BENCH_FILE_KB", "10")?;
+    let nodes: usize = env_number("BENCH_NODES", "10")?;
+    let shards: u16 = env_number("BENCH_SHARDS", "100")?;
+    let files: usize = env_number("BENCH_FILES", "1000")?;
+    let file_kb: usize = env_number("BENCH_FILE_KB", "10")?;
     let net = TestNetwork::start_with(nodes, shards, |options| options.services = false).await?;
     let scratch = net.scratch();
     let per_quilt = usize::from(shards - bft::max_n_faulty(shards)) - 1;
@@ -262,9 +255,5 @@ async fn bench() -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    if std::env::args().any(|arg| arg == "--list" || arg == "--test") {
-        return Ok(()); // `cargo test --benches` and `cargo bench -- --list` probe bench targets
-    }
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(bench())
+    bench_main(bench)
 }

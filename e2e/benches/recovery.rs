@@ -26,7 +26,7 @@ use walrus_core::{
     encoding::{EncodedBlob, EncodingConfig},
     SliverType,
 };
-use walrus_e2e::{encode, test_data, TestNetwork};
+use walrus_e2e::{bench::bench_main, bench::env_number, encode, test_data, TestNetwork};
 use walrus_sdk::client::{NoProgress, StoreOptions};
 
 /// The rate the recovery should reach.
@@ -35,13 +35,6 @@ const TARGET_SLIVERS_PER_S: f64 = 1_000.0;
 const STORE_BATCH: usize = 100;
 /// How often the wiped node's metrics are read.
 const POLL: Duration = Duration::from_millis(20);
-
-fn parse<T: std::str::FromStr>(name: &str, default: &str) -> Result<T> {
-    std::env::var(name)
-        .unwrap_or_else(|_| default.to_owned())
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{name} is not a number"))
-}
 
 /// One class of blobs.
 struct Class {
@@ -159,7 +152,7 @@ async fn measure(nodes: usize, shards: u16, wiped: usize, class: &Class) -> Resu
     let pid = net.node_pid(wiped).context("the wiped node's process")?;
     let trace = std::env::var_os("BENCH_TRACE").is_some();
     let mut last_trace = Instant::now();
-    let timeout = Duration::from_secs(parse("BENCH_TIMEOUT_S", "600")?);
+    let timeout = Duration::from_secs(env_number("BENCH_TIMEOUT_S", "600")?);
     let mut first: Option<Instant> = None;
     let (done, fetched, (peak_kib, node_cpu_s, machine_after)) = loop {
         let recovered = net
@@ -227,19 +220,19 @@ fn rate(slivers: u64, time: Duration) -> f64 {
 }
 
 async fn bench() -> Result<()> {
-    let nodes: usize = parse("BENCH_NODES", "10")?;
-    let shards: u16 = parse("BENCH_SHARDS", "100")?;
-    let wiped: usize = parse("BENCH_WIPED", "0")?;
+    let nodes: usize = env_number("BENCH_NODES", "10")?;
+    let shards: u16 = env_number("BENCH_SHARDS", "100")?;
+    let wiped: usize = env_number("BENCH_WIPED", "0")?;
     let classes = [
         Class {
             name: "small",
-            blobs: parse("BENCH_SMALL_BLOBS", "300")?,
-            bytes: parse::<usize>("BENCH_SMALL_KB", "10")? * 1_000,
+            blobs: env_number("BENCH_SMALL_BLOBS", "300")?,
+            bytes: env_number::<usize>("BENCH_SMALL_KB", "10")? * 1_000,
         },
         Class {
             name: "large",
-            blobs: parse("BENCH_LARGE_BLOBS", "10")?,
-            bytes: parse::<usize>("BENCH_LARGE_MIB", "4")? << 20,
+            blobs: env_number("BENCH_LARGE_BLOBS", "10")?,
+            bytes: env_number::<usize>("BENCH_LARGE_MIB", "4")? << 20,
         },
     ];
     let mut rows = Vec::new();
@@ -283,9 +276,5 @@ async fn bench() -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    if std::env::args().any(|arg| arg == "--list" || arg == "--test") {
-        return Ok(()); // `cargo test --benches` and `cargo bench -- --list` probe bench targets
-    }
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(bench())
+    bench_main(bench)
 }

@@ -12,15 +12,8 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
-use walrus_e2e::{test_data, write_file, TestNetwork};
+use walrus_e2e::{bench::bench_main, bench::env_number, test_data, write_file, TestNetwork};
 use walrus_sdk::client::{NoProgress, StoreOptions};
-
-fn parse<T: std::str::FromStr>(name: &str, default: &str) -> Result<T> {
-    std::env::var(name)
-        .unwrap_or_else(|_| default.to_owned())
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{name} is not a number"))
-}
 
 /// `walrus --config CONFIG ARGS` as a process; its wall time.
 fn run_cli(net: &TestNetwork, args: &[&str]) -> Result<Duration> {
@@ -47,10 +40,10 @@ fn seconds(time: Duration) -> String {
 }
 
 async fn bench() -> Result<()> {
-    let nodes: usize = parse("BENCH_NODES", "10")?;
-    let shards: u16 = parse("BENCH_SHARDS", "100")?;
-    let files: usize = parse("BENCH_FILES", "150")?;
-    let file_kb: usize = parse("BENCH_FILE_KB", "10")?;
+    let nodes: usize = env_number("BENCH_NODES", "10")?;
+    let shards: u16 = env_number("BENCH_SHARDS", "100")?;
+    let files: usize = env_number("BENCH_FILES", "150")?;
+    let file_kb: usize = env_number("BENCH_FILE_KB", "10")?;
     let net = TestNetwork::start_with(nodes, shards, |options| options.services = false).await?;
     let scratch = net.scratch();
 
@@ -134,9 +127,5 @@ async fn bench() -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    if std::env::args().any(|arg| arg == "--list" || arg == "--test") {
-        return Ok(()); // `cargo test --benches` and `cargo bench -- --list` probe bench targets
-    }
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(bench())
+    bench_main(bench)
 }

@@ -27,7 +27,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use walrus_core::encoding::{decode_and_verify, encode_blob, EncodingConfig, Primary, SliverData};
-use walrus_e2e::{test_data, TestNetwork};
+use walrus_e2e::{bench::bench_main, test_data, TestNetwork};
 
 const MB: f64 = 1e6;
 
@@ -391,9 +391,5 @@ async fn bench() -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    if std::env::args().any(|arg| arg == "--list" || arg == "--test") {
-        return Ok(()); // `cargo test --benches` and `cargo bench -- --list` probe bench targets
-    }
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(bench())
+    bench_main(bench)
 }

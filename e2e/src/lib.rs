@@ -18,7 +18,10 @@
 //! The tests of one binary run one at a time ([`run`]), each on its own network; every
 //! process is killed when the [`TestNetwork`] is dropped, and on a failed test the tails of
 //! all logs are printed.
+//!
+//! [`bench`]: what the benches share (numbers from the environment, their `main`).
 
+pub mod bench;
 mod cli;
 mod data;
 mod network;

@@ -3,11 +3,11 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use walrus_core::{BlobId, ObjectId};
 use walrus_sdk::{
-    client::{Progress, SdkConfig, WalrusSdk},
+    client::{Progress, SdkConfig, StoreOptions, WalrusSdk},
     config::ClientConfig,
 };
 
@@ -33,6 +33,39 @@ impl Context {
         let chain = config.chain_client().map_err(anyhow::Error::msg)?;
         let sdk = WalrusSdk::new(chain, SdkConfig::default());
         runtime.block_on(work(&sdk))
+    }
+}
+
+/// How long and how to store: the flags `store` and `store-quilt` share.
+#[derive(Debug, clap::Args)]
+pub struct StorageFlags {
+    /// Number of epochs to store for, from the current one.
+    #[arg(long, default_value_t = 1)]
+    epochs: u32,
+    /// Make the blobs deletable by their owner before they expire (the default, as on
+    /// Walrus since v1.33).
+    #[arg(long, conflicts_with = "permanent")]
+    deletable: bool,
+    /// Make the blobs permanent: nobody can delete them before they expire.
+    #[arg(long)]
+    permanent: bool,
+    /// Store even if the network already holds the blob certified long enough.
+    #[arg(long)]
+    force: bool,
+}
+
+impl StorageFlags {
+    /// The store options the flags say: deletable unless `--permanent` (`--deletable` only
+    /// says so explicitly).
+    pub fn options(&self) -> Result<StoreOptions> {
+        if self.epochs == 0 {
+            bail!("--epochs must be at least 1");
+        }
+        Ok(StoreOptions {
+            epochs: self.epochs,
+            deletable: self.deletable || !self.permanent,
+            force: self.force,
+        })
     }
 }
 

@@ -11,11 +11,9 @@ use base64::{engine::general_purpose::STANDARD, Engine as _};
 use clap::Args;
 use serde::Deserialize;
 use walrus_core::quilt::{QuiltFile, QuiltPatchId};
-use walrus_sdk::client::{
-    PatchSelection, QuiltStoreOutcome, ReadPatch, StoreOptions, StoreOutcome,
-};
+use walrus_sdk::client::{PatchSelection, QuiltStoreOutcome, ReadPatch, StoreOutcome};
 
-use crate::common::{human_bytes, parse_blob_id, Bar, Context};
+use crate::common::{human_bytes, parse_blob_id, Bar, Context, StorageFlags};
 
 /// Store many small files as one quilt: a single blob (one registration, one certificate)
 /// from which each file can still be read alone, by its identifier or its quilt patch ID.
@@ -34,18 +32,8 @@ pub struct StoreQuiltArgs {
     /// name if left out; tags optional).
     #[arg(long, num_args = 1.., value_name = "JSON")]
     blobs: Vec<String>,
-    /// Number of epochs to store the quilt for, from the current one.
-    #[arg(long, default_value_t = 1)]
-    epochs: u32,
-    /// Make the quilt deletable by its owner before it expires (the default).
-    #[arg(long, conflicts_with = "permanent")]
-    deletable: bool,
-    /// Make the quilt permanent: nobody can delete it before it expires.
-    #[arg(long)]
-    permanent: bool,
-    /// Store even if the network already holds the same quilt certified long enough.
-    #[arg(long)]
-    force: bool,
+    #[command(flatten)]
+    storage: StorageFlags,
 }
 
 /// One `--blobs` entry.
@@ -61,14 +49,7 @@ struct BlobSpec {
 impl StoreQuiltArgs {
     /// Reads the files, stores the quilt and prints the quilt ID and every patch ID.
     pub fn run(self, context: &Context) -> Result<()> {
-        if self.epochs == 0 {
-            bail!("--epochs must be at least 1");
-        }
-        let options = StoreOptions {
-            epochs: self.epochs,
-            deletable: self.deletable || !self.permanent,
-            force: self.force,
-        };
+        let options = self.storage.options()?;
         let files = if self.blobs.is_empty() {
             files_of_paths(&self.paths)?
         } else {

@@ -9,7 +9,7 @@ use walrus_sdk::{
     outcome::ResourceOperation,
 };
 
-use crate::common::{human_bytes, Bar, Context};
+use crate::common::{human_bytes, Bar, Context, StorageFlags};
 
 /// Store files: encode, register on chain, upload to the storage nodes and certify.
 ///
@@ -21,19 +21,8 @@ pub struct StoreArgs {
     /// The files to store.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Number of epochs to store them for, from the current one.
-    #[arg(long, default_value_t = 1)]
-    epochs: u32,
-    /// Make the blobs deletable by their owner before they expire (the default, as on
-    /// Walrus since v1.33).
-    #[arg(long, conflicts_with = "permanent")]
-    deletable: bool,
-    /// Make the blobs permanent: nobody can delete them before they expire.
-    #[arg(long)]
-    permanent: bool,
-    /// Store even if the network already holds the blob certified long enough.
-    #[arg(long)]
-    force: bool,
+    #[command(flatten)]
+    storage: StorageFlags,
     /// Only encode the files and print their blob IDs, encoded sizes and storage costs: no
     /// transaction, no upload (large files are encoded through a spill file, as a store does).
     #[arg(long)]
@@ -43,15 +32,7 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// Stores every file, then prints the outcomes.
     pub fn run(self, context: &Context) -> Result<()> {
-        if self.epochs == 0 {
-            bail!("--epochs must be at least 1");
-        }
-        let options = StoreOptions {
-            epochs: self.epochs,
-            // Deletable unless `--permanent` (`--deletable` only says so explicitly).
-            deletable: self.deletable || !self.permanent,
-            force: self.force,
-        };
+        let options = self.storage.options()?;
         if self.dry_run {
             return context
                 .with_sdk(async |sdk| dry_run(sdk, &self.files, options, context.json).await);
