@@ -613,8 +613,31 @@ fn chain_restart_during_stores_loses_no_event() {
             first_done_rx.recv(),
         )
         .await;
-        // The first store certified while `lagging` was down: its events are on the chain,
-        // after `lagging`'s cursor.
+        // The first store certified while `lagging` was down: its events (registration and
+        // certification) are on the chain, after `lagging`'s cursor. The store returns when its
+        // certification executed; wait until the nodes up applied both events (they arrive
+        // with the next checkpoint), so that the chain is killed after them.
+        poll(
+            "the nodes up to apply the first store's events",
+            Duration::from_secs(30),
+            || async {
+                for &i in &online {
+                    let processed = net
+                        .network
+                        .node_health(i)
+                        .await
+                        .map_err(|error| error.to_string())?
+                        .event_progress
+                        .events_processed;
+                    if processed < lagging_before.events_processed + 2 {
+                        return Err(format!("node {i} applied {processed} events"));
+                    }
+                }
+                Ok(())
+            },
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
         let mut at_kill = Vec::new();
         for &i in &online {
             let health = net.network.node_health(i).await.expect("health");

@@ -15,7 +15,7 @@ use walrus_chain::client::committee::{CommitteeView, MemberInfo};
 use walrus_core::{
     crypto::{Committee, CommitteeMember, ProtocolKeyPair},
     encoding::{encode_blob, EncodedBlob, EncodingConfig},
-    quilt::{encode_quilt, QuiltError, QuiltFile, QuiltIndex},
+    quilt::{encode_quilt, QuiltError, QuiltFile, QuiltIndex, QuiltPatchId},
     BlobId, ObjectId, SliverPairIndex,
 };
 use walrus_node_client::{
@@ -828,6 +828,27 @@ async fn a_quilt_patch_whose_column_holder_fails_is_read_from_the_whole_quilt() 
         let columns = usize::from(patch.end_index - patch.start_index);
         assert!(total >= columns + 4, "{requests:?}");
     }
+}
+
+#[tokio::test]
+async fn a_patch_id_beyond_the_quilts_columns_fetches_nothing() {
+    let (blob, _, _) = quilt();
+    let network = Network::start_with_blob(blob, vec![], |_| BlobStatus::Nonexistent).await;
+    // Ten shards: columns 0..7; secondary slivers 7..10 exist but are repair slivers.
+    let made_up = QuiltPatchId {
+        quilt_id: network.blob_id(),
+        start_index: 5,
+        end_index: 9,
+    };
+    let error = storage_nodes(NO_HEDGE)
+        .read_quilt_patch(&network.view, &made_up, &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, SdkError::Quilt(QuiltError::Malformed(_))),
+        "{error:?}"
+    );
+    assert_eq!(network.sliver_requests().iter().sum::<usize>(), 0);
 }
 
 #[tokio::test]

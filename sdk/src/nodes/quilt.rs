@@ -152,6 +152,18 @@ impl<'a> QuiltReader<'a> {
     /// Reads the patches in `spans` (start and end column each), fetching all their columns
     /// in one round.
     async fn patches(&mut self, spans: &[(u16, u16)]) -> Result<Vec<ReadPatch>, SdkError> {
+        // A span beyond the quilt's columns (a made-up patch ID) is refused before any fetch:
+        // secondary slivers past the columns exist (repair slivers) but hold no patch.
+        if let Some((start, end)) = spans
+            .iter()
+            .find(|(start, end)| start >= end || usize::from(*end) > self.layout.columns)
+        {
+            return Err(QuiltError::Malformed(format!(
+                "no patch can take columns {start}..{end} of {}",
+                self.layout.columns
+            ))
+            .into());
+        }
         self.fetch(spans.iter().flat_map(|(start, end)| *start..*end))
             .await?;
         spans
