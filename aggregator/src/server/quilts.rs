@@ -82,16 +82,16 @@ pub(super) async fn get_patch_by_id(
     param: Result<Path<String>, PathRejection>,
 ) -> Result<Response, AggregatorError> {
     let patch_id: QuiltPatchId = path_param(param, "quilt patch ID")?;
-    let etag = format!("\"{patch_id}\"");
-    if if_none_match(&headers, &etag) == NoneMatch::Tag {
-        return Ok(not_modified(&etag));
+    // The ID names the patch's immutable bytes: a matching ETag needs no read.
+    if if_none_match(&headers, &patch_etag(&patch_id)) == NoneMatch::Tag {
+        return Ok(not_modified(&patch_id));
     }
     let source = state.reader.source();
     let patch = state
         .reader
         .quilt("quilt_patch", source.quilt_patch(&patch_id))
         .await?;
-    Ok(state.serve_patch(patch))
+    Ok(state.serve_patch(patch, &headers))
 }
 
 /// Read a quilt patch by identifier
@@ -129,11 +129,7 @@ pub(super) async fn get_patch_by_identifier(
             "the requested quilt patch does not exist",
         )
     })?;
-    let etag = format!("\"{}\"", patch.patch_id);
-    if if_none_match(&headers, &etag) == NoneMatch::Tag {
-        return Ok(not_modified(&etag));
-    }
-    Ok(state.serve_patch(patch))
+    Ok(state.serve_patch(patch, &headers))
 }
 
 /// List the patches of a quilt
@@ -179,22 +175,29 @@ pub(super) async fn list_patches(
     ))
 }
 
-fn not_modified(etag: &str) -> Response {
+/// A patch's ETag: its quilt patch ID, quoted.
+fn patch_etag(patch_id: &QuiltPatchId) -> String {
+    format!("\"{patch_id}\"")
+}
+
+fn not_modified(patch_id: &QuiltPatchId) -> Response {
     (
         StatusCode::NOT_MODIFIED,
-        [(header::ETAG, header_value(etag.to_owned()))],
+        [(header::ETAG, header_value(patch_etag(patch_id)))],
     )
         .into_response()
 }
 
 impl AppState {
-    /// The answer carrying `patch`'s bytes and headers.
-    fn serve_patch(&self, patch: ReadPatch) -> Response {
+    /// The answer carrying `patch`'s bytes and headers, or 304 if the `request`'s
+    /// `If-None-Match` names it.
+    fn serve_patch(&self, patch: ReadPatch, request: &HeaderMap) -> Response {
+        let etag = patch_etag(&patch.patch_id);
+        if if_none_match(request, &etag) == NoneMatch::Tag {
+            return not_modified(&patch.patch_id);
+        }
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::ETAG,
-            header_value(format!("\"{}\"", patch.patch_id)),
-        );
+        headers.insert(header::ETAG, header_value(etag));
         headers.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static(CACHE_CONTROL),
