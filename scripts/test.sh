@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --release --locked -- -D warnings
+# The public Walrus TypeScript clients (npm), which e2e/tests/public_ts_client.rs drives
+# against our nodes.
+npm ci --prefix e2e/ts --no-audit --no-fund --loglevel=error
 # The end-to-end tests (e2e/) start the binaries from the target directory.
 cargo build --workspace --release --locked --bins
 cargo test --workspace --release --locked
