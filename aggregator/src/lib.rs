@@ -68,8 +68,20 @@ pub const DEFAULT_MAX_QUEUED_READS: usize = 32;
 /// The default of [`AggregatorConfig::stream_threshold_bytes`]: 8 MiB.
 pub const DEFAULT_STREAM_THRESHOLD_BYTES: u64 = 8 << 20;
 
+/// The default of [`AggregatorConfig::allowed_headers`] (Walrus's): the `Blob` attributes and
+/// quilt patch tags of these names become response headers.
+pub const DEFAULT_ALLOWED_HEADERS: [&str; 7] = [
+    "content-type",
+    "authorization",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "content-location",
+    "link",
+];
+
 /// Settings of the aggregator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggregatorConfig {
     /// Bytes of whole blobs kept in memory (0 disables the cache); blobs larger than a quarter
     /// of it are not cached.
@@ -92,6 +104,14 @@ pub struct AggregatorConfig {
     /// rest is still being read, in memory bounded by a constant (rows wait in a temporary
     /// file); smaller ones are read whole, shared by concurrent requests, then cached.
     pub stream_threshold_bytes: u64,
+    /// The `Blob` object attributes (reads by object ID) and quilt patch tags of these names
+    /// become response headers (`content-type` under the active-content rule above). Never
+    /// one the aggregator sets itself (`ETag`, `Cache-Control`, `X-Content-Type-Options`,
+    /// `Content-Security-Policy`, ...) or one that frames the answer (`Content-Length`, ...).
+    pub allowed_headers: Vec<axum::http::HeaderName>,
+    /// Every quilt patch tag that is a valid header becomes one, not only
+    /// [`Self::allowed_headers`] (with the same exceptions).
+    pub allow_quilt_patch_tags_in_response: bool,
 }
 
 impl Default for AggregatorConfig {
@@ -103,6 +123,11 @@ impl Default for AggregatorConfig {
             max_concurrent_reads: DEFAULT_MAX_CONCURRENT_READS,
             max_queued_reads: DEFAULT_MAX_QUEUED_READS,
             stream_threshold_bytes: DEFAULT_STREAM_THRESHOLD_BYTES,
+            allowed_headers: DEFAULT_ALLOWED_HEADERS
+                .iter()
+                .map(|name| axum::http::HeaderName::from_static(name))
+                .collect(),
+            allow_quilt_patch_tags_in_response: false,
         }
     }
 }

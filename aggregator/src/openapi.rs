@@ -81,6 +81,17 @@ pub struct ReadQuery {
     pub skip_consistency_check: bool,
 }
 
+/// The query parameters of a byte-range read (both required).
+#[derive(Debug, IntoParams, serde::Deserialize)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ByteRangeQuery {
+    /// The offset of the first byte.
+    pub start: u64,
+    /// The number of bytes (at least 1; `start + length` at most the blob's size).
+    pub length: u64,
+}
+
 /// The request headers a blob read takes.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Header)]
@@ -214,6 +225,43 @@ impl IntoResponses for QuiltPatchAnswers {
             "400": error("INVALID_REQUEST: the quilt patch ID or quilt ID does not parse, or the blob is not a quilt (or has no patch at those columns)."),
             "404": error("NOT_FOUND: no node knows the quilt; QUILT_PATCH_NOT_FOUND: the quilt has no patch of that identifier."),
             "410": error("BLOB_INVALID: the quilt was proven invalid."),
+            "500": error("INTERNAL: an unexpected failure."),
+            "503": error("UNAVAILABLE: too few storage nodes answered, or the aggregator is at capacity (with `Retry-After`)."),
+        });
+        serde_json::from_value(answers).expect("valid OpenAPI responses")
+    }
+}
+
+/// The answers of a byte-range read.
+pub struct ByteRangeAnswers;
+
+impl IntoResponses for ByteRangeAnswers {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let error = |description: &str| {
+            json!({
+                "description": description,
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } }
+            })
+        };
+        let answers = json!({
+            "200": {
+                "description": "The `length` bytes of the blob from `start` (200, not 206, so that caches keep the answer like any other).",
+                "headers": {
+                    "ETag": { "description": "`\"BLOB_ID-START-LENGTH\"`.", "schema": { "type": "string" } },
+                    "Cache-Control": { "description": format!("`{CACHE_CONTROL}`."), "schema": { "type": "string" } },
+                    "X-Content-Type-Options": { "description": "`nosniff`.", "schema": { "type": "string" } },
+                    "Content-Security-Policy": { "description": format!("`{CONTENT_SECURITY_POLICY}`."), "schema": { "type": "string" } }
+                },
+                "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
+            },
+            "304": {
+                "description": "`If-None-Match` names the range's ETag; no body.",
+                "headers": { "ETag": { "description": "`\"BLOB_ID-START-LENGTH\"`.", "schema": { "type": "string" } } }
+            },
+            "400": error("INVALID_REQUEST: the blob ID or the query does not parse (both `start` and `length` are required, nothing else is accepted); INVALID_BYTE_RANGE: `length` is 0 or the range ends past the blob."),
+            "404": error("NOT_FOUND: no node knows the blob."),
+            "410": error("BLOB_INVALID: the blob was proven invalid."),
+            "413": error("PAYLOAD_TOO_LARGE: `length` exceeds the aggregator's `--max-blob-bytes`."),
             "500": error("INTERNAL: an unexpected failure."),
             "503": error("UNAVAILABLE: too few storage nodes answered, or the aggregator is at capacity (with `Retry-After`)."),
         });

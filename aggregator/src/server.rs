@@ -36,8 +36,8 @@ use crate::{
     error::AggregatorError,
     metrics::Metrics,
     openapi::{
-        BlobAnswers, BlobHeadAnswers, BlobPath, BlobRequestHeaders, ObjectPath, ReadQuery,
-        DESCRIPTION, TITLE,
+        BlobAnswers, BlobHeadAnswers, BlobPath, BlobRequestHeaders, ByteRangeAnswers,
+        ByteRangeQuery, ObjectPath, ReadQuery, DESCRIPTION, TITLE,
     },
     range::{parse_range, ByteRange},
     reader::{BlobFacts, BlobReader},
@@ -47,6 +47,8 @@ use crate::{
 
 /// GET / HEAD: the blob's bytes.
 pub const BLOB_ENDPOINT: &str = "/v1/blobs/{blob_id}";
+/// GET: `length` bytes of a blob from `start` (`?start=&length=`), as Walrus serves them.
+pub const BYTE_RANGE_ENDPOINT: &str = "/v1/blobs/{blob_id}/byte-range";
 /// GET / HEAD: the bytes of the blob a `Blob` object registers, with headers from its
 /// attributes.
 pub const BLOB_BY_OBJECT_ENDPOINT: &str = "/v1/blobs/by-object-id/{object_id}";
@@ -88,15 +90,46 @@ const PASSIVE_APPLICATION_TYPES: [&str; 10] = [
 /// How many leading bytes are looked at to guess the content type.
 const SNIFF_BYTES: u64 = 8192;
 
-/// Attributes of a `Blob` object that become response headers when present.
-const ATTRIBUTE_HEADERS: [HeaderName; 6] = [
-    header::CONTENT_TYPE,
-    header::CONTENT_DISPOSITION,
-    header::CONTENT_ENCODING,
-    header::CONTENT_LANGUAGE,
-    header::CONTENT_LOCATION,
-    header::LINK,
+/// Headers that no attribute or tag may set: those the aggregator sets itself and those that
+/// frame or route the answer.
+const PROTECTED_HEADERS: [HeaderName; 10] = [
+    header::ETAG,
+    header::CACHE_CONTROL,
+    header::X_CONTENT_TYPE_OPTIONS,
+    header::CONTENT_SECURITY_POLICY,
+    header::ACCEPT_RANGES,
+    header::CONTENT_RANGE,
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+    header::SET_COOKIE,
 ];
+
+/// The response headers that `pairs` (a `Blob` object's attributes or a quilt patch's tags,
+/// name and value) set: those named in `allowed` (any valid name if `allow_all`), with a valid
+/// value, except [`PROTECTED_HEADERS`]; the first of a name wins.
+fn headers_from_pairs<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    allowed: &[HeaderName],
+    allow_all: bool,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers: Vec<(HeaderName, HeaderValue)> = Vec::new();
+    for (key, value) in pairs {
+        let Ok(name) = HeaderName::from_bytes(key.trim().as_bytes()) else {
+            continue;
+        };
+        let Ok(value) = HeaderValue::from_str(value) else {
+            continue;
+        };
+        if (allow_all || allowed.contains(&name))
+            && !PROTECTED_HEADERS.contains(&name)
+            && !headers.iter().any(|(seen, _)| *seen == name)
+        {
+            headers.push((name, value));
+        }
+    }
+    headers
+}
 
 #[derive(Clone)]
 struct AppState {
@@ -179,6 +212,46 @@ async fn get_blob(
         .await
 }
 
+/// The reasons a byte-range read can fail with.
+const BYTE_RANGE_ERROR_REASONS: [&str; 7] = [
+    "INVALID_REQUEST",
+    "INVALID_BYTE_RANGE",
+    "NOT_FOUND",
+    "BLOB_INVALID",
+    "PAYLOAD_TOO_LARGE",
+    "INTERNAL",
+    "UNAVAILABLE",
+];
+
+/// Read a byte range of a blob
+///
+/// The `length` bytes of the blob from offset `start`, as Walrus's aggregator serves them:
+/// 200 (not 206), `Content-Type: application/octet-stream`, `ETag` naming the blob and the
+/// range. Only the slivers holding the range are fetched, each verified against the blob's
+/// metadata.
+#[utoipa::path(
+    get,
+    path = BYTE_RANGE_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "getBlobByteRange",
+    params(BlobPath, ByteRangeQuery),
+    responses(ByteRangeAnswers),
+    extensions(("x-error-reasons" = json!(BYTE_RANGE_ERROR_REASONS)))
+)]
+async fn get_byte_range(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    param: Result<Path<String>, PathRejection>,
+    query: Result<Query<ByteRangeQuery>, QueryRejection>,
+) -> Result<Response, AggregatorError> {
+    let blob_id: BlobId = path_param(param, "blob ID")?;
+    let Query(ByteRangeQuery { start, length }) = query
+        .map_err(|rejection| bad_request(format!("invalid query: {}", rejection.body_text())))?;
+    state
+        .serve_byte_range(blob_id, start, length, &headers)
+        .await
+}
+
 /// A blob's headers
 ///
 /// As GET, without the body; does not read the blob's data.
@@ -204,8 +277,9 @@ async fn head_blob(
 /// Read the blob of a Blob object
 ///
 /// Reads the `Blob` object and serves its blob as `GET /v1/blobs/{blob_id}` does; the object's
-/// attributes `content-type`, `content-disposition`, `content-encoding`, `content-language`,
-/// `content-location` and `link` become response headers (`content-type` replaces the guessed
+/// attributes named in the aggregator's `--allowed-headers` (by default `content-type`,
+/// `authorization`, `content-disposition`, `content-encoding`, `content-language`,
+/// `content-location` and `link`) become response headers (`content-type` replaces the guessed
 /// type, under the same rule: an active type is served as `application/octet-stream` unless
 /// the aggregator runs with `--allow-active-content`).
 #[utoipa::path(
@@ -227,16 +301,14 @@ async fn get_blob_by_object(
     let object_id: ObjectId = path_param(param, "object ID")?;
     let check = consistency_check(query)?;
     let object = state.reader.object(object_id).await?;
-    let attributes: Vec<(HeaderName, HeaderValue)> = ATTRIBUTE_HEADERS
-        .iter()
-        .filter_map(|name| {
-            let (_, value) = object
-                .attributes
-                .iter()
-                .find(|(key, _)| key.eq_ignore_ascii_case(name.as_str()))?;
-            Some((name.clone(), HeaderValue::from_str(value).ok()?))
-        })
-        .collect();
+    let attributes = headers_from_pairs(
+        object
+            .attributes
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str())),
+        &state.config.allowed_headers,
+        false,
+    );
     state
         .serve_blob(object.blob_id, check, &method, &headers, &attributes)
         .await
@@ -548,6 +620,69 @@ impl AppState {
         })
     }
 
+    /// Serves `length` bytes of `blob_id` from `start` (200), or 304 for a matching
+    /// `If-None-Match`; 400 INVALID_BYTE_RANGE for an empty range or one past the blob.
+    async fn serve_byte_range(
+        &self,
+        blob_id: BlobId,
+        start: u64,
+        length: u64,
+        request: &HeaderMap,
+    ) -> Result<Response, AggregatorError> {
+        let invalid =
+            |message: String| AggregatorError::new(ErrorReason::InvalidByteRange, message);
+        if length == 0 {
+            return Err(invalid("the byte range is empty (length 0)".into()));
+        }
+        let end = start
+            .checked_add(length)
+            .ok_or_else(|| invalid(format!("start {start} + length {length} overflows")))?;
+        if let Some(max) = self.config.max_blob_bytes {
+            if length > max {
+                return Err(AggregatorError::new(
+                    ErrorReason::PayloadTooLarge,
+                    format!("{length} bytes asked, more than this aggregator's limit of {max}"),
+                ));
+            }
+        }
+        let etag = format!("\"{blob_id}-{start}-{length}\"");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ETAG, header_value(etag.clone()));
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL),
+        );
+        if if_none_match(request, &etag) == NoneMatch::Tag {
+            return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+        }
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
+        let whole = self.reader.cached(&blob_id, ConsistencyCheck::Default);
+        let size = match (&whole, self.reader.facts(&blob_id)) {
+            (Some(bytes), _) => bytes.len() as u64,
+            (None, Some(facts)) => facts.size,
+            (None, None) => self.reader.size(&blob_id).await?,
+        };
+        if end > size {
+            return Err(invalid(format!(
+                "bytes {start}..{end} are not within blob {blob_id} of {size} bytes"
+            )));
+        }
+        let body = match whole {
+            Some(bytes) => bytes.slice(usize_range(&(start..end))),
+            None => self.reader.range(&blob_id, start..end).await?,
+        };
+        self.metrics.bytes_served.inc_by(body.len() as u64);
+        Ok((StatusCode::OK, headers, body).into_response())
+    }
+
     /// Serves the whole blob as it is read (200): headers once its first bytes passed the
     /// consistency check (so a blob that cannot be read at all gets a proper error answer),
     /// then the rest as it comes. A failure later cuts the body short of its
@@ -749,6 +884,7 @@ pub fn router(source: Arc<dyn BlobSource>, config: AggregatorConfig) -> Router {
     };
     ServiceRouter::new(TITLE, DESCRIPTION, "Blob reads.")
         .routes(routes!(get_blob, head_blob))
+        .routes(routes!(get_byte_range))
         .routes(routes!(get_blob_by_object, head_blob_by_object))
         .routes(routes!(quilts::get_patch_by_id))
         .routes(routes!(quilts::get_patch_by_identifier))

@@ -699,3 +699,133 @@ async fn quilt_errors_are_api_errors() {
         assert_eq!(answer.reason(), reason, "{path}");
     }
 }
+
+#[tokio::test]
+async fn byte_range_serves_the_range_as_walrus_does() {
+    let (source, app) = setup(AggregatorConfig {
+        max_blob_bytes: Some(500),
+        ..AggregatorConfig::default()
+    });
+    let bytes = png(1000);
+    source.add(id(1), bytes.clone());
+    let range = |query: &str| format!("/v1/blobs/{}/byte-range?{query}", id(1));
+
+    let answer = get(&app, &range("start=100&length=50")).await;
+    assert_eq!(answer.status, StatusCode::OK, "200, not 206");
+    assert_eq!(answer.body.as_ref(), &bytes[100..150]);
+    assert_eq!(answer.header("etag"), format!("\"{}-100-50\"", id(1)));
+    assert_eq!(answer.header("content-type"), "application/octet-stream");
+    assert_eq!(answer.header("x-content-type-options"), "nosniff");
+    assert_eq!(
+        answer.header("cache-control"),
+        "public, max-age=86400, stale-while-revalidate=3600"
+    );
+    assert_eq!(answer.header("content-length"), "50");
+    // The last byte exactly.
+    let answer = get(&app, &range("start=999&length=1")).await;
+    assert_eq!(answer.body.as_ref(), &bytes[999..]);
+    assert_eq!(source.reads(), 0, "only ranges are read");
+    assert_eq!(source.range_reads(), 2);
+
+    // The range's ETag: 304 without a read.
+    let answer = call(
+        &app,
+        "GET",
+        &range("start=100&length=50"),
+        &[("if-none-match", &format!("\"{}-100-50\"", id(1)))],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(source.range_reads(), 2);
+
+    for query in [
+        "start=0&length=0",
+        "start=990&length=11",
+        "start=1000&length=1",
+        "start=18446744073709551615&length=2",
+    ] {
+        let answer = get(&app, &range(query)).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(answer.reason(), "INVALID_BYTE_RANGE", "{query}");
+    }
+    for query in [
+        "start=1",
+        "length=1",
+        "start=a&length=1",
+        "start=0&length=1&x=1",
+    ] {
+        let answer = get(&app, &range(query)).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(answer.reason(), "INVALID_REQUEST", "{query}");
+    }
+    let answer = get(&app, &range("start=0&length=501")).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let answer = get(
+        &app,
+        &format!("/v1/blobs/{}/byte-range?start=0&length=1", id(9)),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(source.range_reads(), 2, "no read for a refused range");
+}
+
+#[tokio::test]
+async fn attribute_and_tag_headers_follow_the_allowed_list() {
+    let allowed = ["content-disposition", "x-walrus-note", "etag", "set-cookie"]
+        .map(axum::http::HeaderName::from_static)
+        .to_vec();
+    let (source, app) = setup(AggregatorConfig {
+        allowed_headers: allowed.clone(),
+        ..AggregatorConfig::default()
+    });
+    source.add(id(1), png(100));
+    let object = ObjectId([0xab; 32]);
+    source.objects.lock().unwrap().insert(
+        object,
+        BlobObjectInfo {
+            blob_id: id(1),
+            attributes: vec![
+                ("X-Walrus-Note".to_owned(), "hello".to_owned()),
+                ("link".to_owned(), "<https://walrus.xyz>".to_owned()),
+                ("etag".to_owned(), "\"forged\"".to_owned()),
+                ("set-cookie".to_owned(), "session=stolen".to_owned()),
+            ],
+        },
+    );
+    let answer = get(&app, &format!("/v1/blobs/by-object-id/{object}")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("x-walrus-note"), "hello");
+    // Not in the list (a default one), or one the aggregator owns: never from an attribute.
+    assert!(answer.headers.get("link").is_none());
+    assert_eq!(answer.header("etag"), format!("\"{}\"", id(1)));
+    assert!(answer.headers.get("set-cookie").is_none());
+
+    // Patch tags: only allowed names by default; every valid one with the flag, still never
+    // one the aggregator sets or a cookie.
+    let tags = BTreeMap::from([
+        ("content-disposition".to_string(), "inline".to_string()),
+        ("x-custom".to_string(), "yes".to_string()),
+        ("x-quilt-patch-identifier".to_string(), "forged".to_string()),
+        ("content-security-policy".to_string(), "none".to_string()),
+        ("set-cookie".to_string(), "a=b".to_string()),
+    ]);
+    let files = [QuiltFile::new("note.txt", b"words\n".to_vec()).with_tags(tags)];
+    let config = EncodingConfig::new(common::QUILT_SHARDS).unwrap();
+    let quilt = encode_quilt(&config, &files).unwrap();
+    let patch = format!("/v1/blobs/by-quilt-id/{}/note.txt", id(50));
+    for allow_all in [false, true] {
+        let (source, app) = setup(AggregatorConfig {
+            allowed_headers: allowed.clone(),
+            allow_quilt_patch_tags_in_response: allow_all,
+            ..AggregatorConfig::default()
+        });
+        source.add(id(50), quilt.bytes.clone());
+        let answer = get(&app, &patch).await;
+        assert_eq!(answer.status, StatusCode::OK, "{allow_all}");
+        assert_eq!(answer.header("content-disposition"), "inline");
+        assert_eq!(answer.headers.get("x-custom").is_some(), allow_all);
+        assert_eq!(answer.header("x-quilt-patch-identifier"), "note.txt");
+        assert_eq!(answer.header("content-security-policy"), "sandbox");
+        assert!(answer.headers.get("set-cookie").is_none());
+    }
+}

@@ -750,6 +750,8 @@ error_reasons! {
     SliverNotFound = ("SLIVER_NOT_FOUND", 404, "NOT_FOUND"),
     /// Anything else that does not exist (blob, route).
     NotFound = ("NOT_FOUND", 404, "NOT_FOUND"),
+    /// The byte range asked for is empty or not within the blob (aggregator's `byte-range`).
+    InvalidByteRange = ("INVALID_BYTE_RANGE", 400, "INVALID_ARGUMENT"),
     /// The quilt has no patch of that identifier (aggregator).
     QuiltPatchNotFound = ("QUILT_PATCH_NOT_FOUND", 404, "NOT_FOUND"),
     /// The blob was certified invalid: its data is never served.

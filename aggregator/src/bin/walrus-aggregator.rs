@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::http::HeaderName;
 use clap::Parser;
 use walrus_aggregator::{
-    parse_byte_size, AggregatorConfig, DEFAULT_LISTEN, DEFAULT_MAX_CONCURRENT_READS,
-    DEFAULT_MAX_QUEUED_READS,
+    parse_byte_size, AggregatorConfig, DEFAULT_ALLOWED_HEADERS, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONCURRENT_READS, DEFAULT_MAX_QUEUED_READS,
 };
 use walrus_service::cli::{default_listen, ServiceArgs};
 
@@ -15,7 +16,10 @@ use walrus_service::cli::{default_listen, ServiceArgs};
 ///
 /// Routes: `GET|HEAD /v1/blobs/{blob_id}`, `GET|HEAD /v1/blobs/by-object-id/{object_id}`
 /// (single byte ranges, `If-None-Match`, `?strict_consistency_check=true`,
-/// `?skip_consistency_check=true`), `GET /v1/health`, `GET /metrics` (Prometheus),
+/// `?skip_consistency_check=true`), `GET /v1/blobs/{blob_id}/byte-range?start=&length=`,
+/// the quilt reads (`/v1/blobs/by-quilt-patch-id/{id}`,
+/// `/v1/blobs/by-quilt-id/{quilt_id}/{identifier}`, `/v1/quilts/{quilt_id}/patches`),
+/// `GET /v1/health`, `GET /metrics` (Prometheus),
 /// `GET /v1/api` (OpenAPI). Stops gracefully on SIGTERM or Ctrl-C.
 ///
 /// Blobs are content anyone can publish, served from this aggregator's origin: by default a
@@ -62,6 +66,21 @@ struct Cli {
     /// blobs are read whole (one read shared by concurrent requests) and cached.
     #[arg(long, default_value = "8MiB", value_parser = parse_byte_size)]
     stream_threshold: u64,
+    /// `Blob` object attributes (reads by object ID) and quilt patch tags of these names
+    /// become response headers (never one the aggregator sets itself, such as `ETag` or
+    /// `Content-Security-Policy`, nor `Content-Length`, `Set-Cookie`, ...).
+    #[arg(long, num_args = 1.., default_values = DEFAULT_ALLOWED_HEADERS,
+          value_parser = parse_header_name)]
+    allowed_headers: Vec<HeaderName>,
+    /// Every quilt patch tag that is a valid header becomes one, not only those of
+    /// `--allowed-headers` (same exceptions).
+    #[arg(long)]
+    allow_quilt_patch_tags_in_response: bool,
+}
+
+/// A header name (case-insensitive).
+fn parse_header_name(text: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(text.as_bytes()).map_err(|error| format!("'{text}': {error}"))
 }
 
 #[tokio::main]
@@ -76,6 +95,8 @@ async fn main() -> anyhow::Result<()> {
         max_concurrent_reads: cli.max_concurrent_reads,
         max_queued_reads: cli.max_queued_reads,
         stream_threshold_bytes: cli.stream_threshold,
+        allowed_headers: cli.allowed_headers,
+        allow_quilt_patch_tags_in_response: cli.allow_quilt_patch_tags_in_response,
     };
     if config.allow_active_content {
         tracing::warn!(

@@ -3,8 +3,9 @@
 //! the network (see `walrus_sdk::nodes`). A patch is served as a blob is: `ETag` (the quoted
 //! patch ID; `If-None-Match` answers 304), immutable caching, `nosniff`, `sandbox`, the
 //! content type from a `content-type` tag or sniffed, under the same passive-only rule; the
-//! identifier in `X-Quilt-Patch-Identifier`, and the tags named like the headers a `Blob`
-//! object's attributes may set (`content-disposition`, ...) as those headers.
+//! identifier in `X-Quilt-Patch-Identifier`, and the tags named in the aggregator's
+//! `--allowed-headers` (every valid one with `--allow-quilt-patch-tags-in-response`) as those
+//! headers, never replacing one the aggregator sets.
 
 use axum::{
     extract::{rejection::PathRejection, Path, State},
@@ -21,8 +22,8 @@ use walrus_core::{
 use walrus_sdk::client::{PatchSelection, ReadPatch};
 
 use super::{
-    bad_request, header_value, if_none_match, path_param, served_content_type, sniff_content_type,
-    AppState, NoneMatch, ATTRIBUTE_HEADERS, CACHE_CONTROL, CONTENT_SECURITY_POLICY,
+    bad_request, header_value, headers_from_pairs, if_none_match, path_param, served_content_type,
+    sniff_content_type, AppState, NoneMatch, CACHE_CONTROL, CONTENT_SECURITY_POLICY,
 };
 use crate::{
     error::AggregatorError,
@@ -65,8 +66,10 @@ pub struct PatchListEntry {
 ///
 /// The patch's bytes, read from the slivers of its own columns (the whole quilt only if some
 /// of them cannot be had). Headers as for a blob, with the patch ID as `ETag`, the identifier
-/// in `X-Quilt-Patch-Identifier` and tags named `content-type`, `content-disposition`,
-/// `content-encoding`, `content-language`, `content-location` or `link` as those headers.
+/// in `X-Quilt-Patch-Identifier` and the tags named in `--allowed-headers` (by default
+/// `content-type`, `authorization`, `content-disposition`, `content-encoding`,
+/// `content-language`, `content-location`, `link`; every tag with
+/// `--allow-quilt-patch-tags-in-response`) as those headers.
 #[utoipa::path(
     get,
     path = PATCH_BY_ID_ENDPOINT,
@@ -214,20 +217,23 @@ impl AppState {
         if let Ok(value) = HeaderValue::from_bytes(patch.file.identifier.as_bytes()) {
             headers.insert(HeaderName::from_static(PATCH_IDENTIFIER_HEADER), value);
         }
-        let tag = |name: &HeaderName| {
+        let mut detected = None;
+        for (name, value) in headers_from_pairs(
             patch
                 .file
                 .tags
                 .iter()
-                .find(|(key, _)| key.eq_ignore_ascii_case(name.as_str()))
-                .and_then(|(_, value)| HeaderValue::from_str(value).ok())
-        };
-        for name in &ATTRIBUTE_HEADERS[1..] {
-            if let Some(value) = tag(name) {
-                headers.insert(name.clone(), value);
+                .map(|(key, value)| (key.as_str(), value.as_str())),
+            &self.config.allowed_headers,
+            self.config.allow_quilt_patch_tags_in_response,
+        ) {
+            if name == header::CONTENT_TYPE {
+                detected = Some(value);
+            } else {
+                headers.entry(name).or_insert(value);
             }
         }
-        let detected = tag(&header::CONTENT_TYPE).unwrap_or_else(|| {
+        let detected = detected.unwrap_or_else(|| {
             let prefix = &patch.file.contents[..patch.file.contents.len().min(8192)];
             HeaderValue::from_static(sniff_content_type(prefix))
         });
