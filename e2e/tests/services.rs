@@ -269,7 +269,10 @@ fn cli_stores_reads_lists_extends_and_deletes() {
             String::from_utf8_lossy(&output.stderr)
         );
 
-        let status = cli.json(&["blob-status", &blob_id]).await.unwrap();
+        let status = cli
+            .json(&["blob-status", "--blob-id", &blob_id])
+            .await
+            .unwrap();
         assert!(status.to_string().contains("deletable"), "{status}");
         let info = cli.json(&["info"]).await.unwrap();
         assert_eq!(info["nShards"], 10);

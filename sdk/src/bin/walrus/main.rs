@@ -6,6 +6,7 @@
 
 mod commands;
 mod common;
+mod time;
 mod wal;
 
 use std::path::PathBuf;

@@ -1,23 +1,35 @@
-//! `walrus info`: the network as the chain describes it; `walrus info committee`: the storage
-//! nodes, their stake and shards in the current and the next epoch.
-
-use std::time::{SystemTime, UNIX_EPOCH};
+//! `walrus info`: the network as the chain describes it, by section as on Walrus (`info
+//! epoch`, `storage`, `size`, `price`, `bft`, `committee`, `all`); plain `walrus info` shows
+//! the epoch, storage, size and price sections and the current storage nodes.
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use walrus_chain::contract::staking::{
-    Staking, StakingPool, EPOCH_CHANGE_DONE, EPOCH_CHANGE_SYNC, NEXT_PARAMS_SELECTED,
+use walrus_chain::{
+    client::committee::CommitteeView,
+    contract::{
+        redstuff,
+        staking::{
+            Staking, StakingPool, EPOCH_CHANGE_DONE, EPOCH_CHANGE_SYNC, NEXT_PARAMS_SELECTED,
+        },
+        system::{storage_units, System, BYTES_PER_UNIT_SIZE},
+    },
 };
-use walrus_core::ObjectId;
+use walrus_core::{bft, encoding::EncodingConfig, ObjectId};
 
-use crate::{common::Context, wal::format_wal};
+use crate::{
+    common::{human_bytes, Context},
+    time::{format_span_ms, format_utc_ms, now_ms, relative_time},
+    wal::{describe_wal, format_wal},
+};
 
-/// The current epoch, committee, shards and prices
+/// Print information about the network: epoch, storage, sizes, prices, fault tolerance,
+/// committee
 ///
-/// Without a subcommand: the epoch, the number of shards, the prices and the storage nodes
-/// of the current committee. `walrus info committee` shows every storage node with its
-/// stake, commission and shards, for the current and the next epoch.
+/// Without a subcommand: the epoch, storage, size and price sections and the storage nodes
+/// of the current committee. `walrus info all` adds the fault-tolerance and committee
+/// sections; each subcommand prints one section. Amounts are in FROST (1 WAL = 10^9 FROST)
+/// and times in milliseconds since the Unix epoch in the JSON output.
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment, args_conflicts_with_subcommands = true)]
 pub struct InfoArgs {
@@ -28,23 +40,101 @@ pub struct InfoArgs {
 /// The subcommands of `walrus info`.
 #[derive(Debug, Subcommand)]
 enum InfoCommand {
+    /// Print every section: epoch, storage, size, price, fault tolerance and committee.
+    All,
+    /// Print the current epoch, when it started and ends, its length and how many epochs
+    /// ahead storage can be bought.
+    Epoch,
+    /// Print the number of shards and storage nodes and the network's storage capacity.
+    Storage,
+    /// Print the storage unit and the largest blob the network can store.
+    Size,
+    /// Print the storage and write prices, with the cost of example blobs.
+    Price,
+    /// Print the byzantine fault tolerance: how many shards may fail, quorum sizes.
+    Bft,
     Committee(CommitteeArgs),
 }
 
 impl InfoArgs {
-    /// Runs the subcommand, or prints the epoch, shards, prices and storage nodes.
+    /// Runs the subcommand, or prints the default sections and the storage nodes.
     pub fn run(self, context: &Context) -> Result<()> {
-        match self.command {
-            Some(InfoCommand::Committee(args)) => args.run(context),
-            None => print_info(context),
-        }
+        let (view, system, staking) = context.with_sdk(async |sdk| {
+            let view = sdk.committee().await?;
+            let system = sdk.chain().system().await?;
+            let staking = sdk
+                .chain()
+                .staking()
+                .await
+                .context("reading the Staking object")?;
+            Ok((view, system, staking))
+        })?;
+        let facts = ChainFacts::new(&view, &system, &staking);
+        let now = now_ms();
+        let sections = match self.command {
+            None => return print_info(context, &view, &facts, now),
+            Some(InfoCommand::All) => {
+                let committee = CommitteeInfo::new(&staking);
+                if context.json {
+                    return print_json(&AllInfo {
+                        epoch_info: facts.epoch_info(),
+                        storage_info: facts.storage_info(),
+                        size_info: facts.size_info(),
+                        price_info: facts.price_info()?,
+                        bft_info: facts.bft_info(),
+                        committee_info: committee,
+                    });
+                }
+                let mut text = facts.epoch_info().render(now);
+                text.push_str(&facts.storage_info().render());
+                text.push_str(&facts.size_info().render());
+                text.push_str(&facts.price_info()?.render());
+                text.push_str(&facts.bft_info().render());
+                text.push_str(&committee.render(now));
+                text
+            }
+            Some(InfoCommand::Epoch) => {
+                section(context, &facts.epoch_info(), |info| info.render(now))?
+            }
+            Some(InfoCommand::Storage) => {
+                section(context, &facts.storage_info(), StorageInfo::render)?
+            }
+            Some(InfoCommand::Size) => section(context, &facts.size_info(), SizeInfo::render)?,
+            Some(InfoCommand::Price) => section(context, &facts.price_info()?, PriceInfo::render)?,
+            Some(InfoCommand::Bft) => section(context, &facts.bft_info(), BftInfo::render)?,
+            Some(InfoCommand::Committee(CommitteeArgs {})) => {
+                section(context, &CommitteeInfo::new(&staking), |info| {
+                    info.render(now)
+                })?
+            }
+        };
+        print!("{sections}");
+        Ok(())
     }
 }
 
-/// Prints the epoch, shards, prices and storage nodes.
-fn print_info(context: &Context) -> Result<()> {
-    let (view, system) =
-        context.with_sdk(async |sdk| Ok((sdk.committee().await?, sdk.chain().system().await?)))?;
+/// Prints `value` as JSON.
+fn print_json(value: &impl Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// One section: printed as JSON here (the empty text returned), or its text returned.
+fn section<T: Serialize>(
+    context: &Context,
+    info: &T,
+    render: impl Fn(&T) -> String,
+) -> Result<String> {
+    if context.json {
+        print_json(info)?;
+        Ok(String::new())
+    } else {
+        Ok(render(info))
+    }
+}
+
+/// Plain `walrus info`: the epoch, storage, size and price sections and the storage nodes.
+fn print_info(context: &Context, view: &CommitteeView, facts: &ChainFacts, now: u64) -> Result<()> {
     let members: Vec<serde_json::Value> = view
         .members
         .iter()
@@ -56,39 +146,385 @@ fn print_info(context: &Context) -> Result<()> {
             })
         })
         .collect();
+    let price_info = facts.price_info()?;
     if context.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "epoch": view.epoch,
-                "nShards": view.n_shards,
-                "storagePricePerUnitSize": system.storage_price_per_unit_size,
-                "writePricePerUnitSize": system.write_price_per_unit_size,
-                "maxEpochsAhead": system.max_epochs_ahead,
-                "members": members,
-            }))?
-        );
-    } else {
-        println!(
-            "Epoch: {}\nShards: {}\nStorage price: {} FROST per MiB per epoch\nWrite price: {} FROST per MiB\nStorage nodes:",
-            view.epoch,
-            view.n_shards,
-            system.storage_price_per_unit_size,
-            system.write_price_per_unit_size
-        );
-        for member in &view.members {
-            println!(
-                "  {} at {}: {} shards",
-                member.node_id,
-                member.url,
-                member.shards.len()
-            );
-        }
+        return print_json(&serde_json::json!({
+            "epoch": facts.epoch,
+            "nShards": facts.n_shards,
+            "storagePricePerUnitSize": facts.storage_price,
+            "writePricePerUnitSize": facts.write_price,
+            "maxEpochsAhead": facts.max_epochs_ahead,
+            "members": members,
+            "epochInfo": facts.epoch_info(),
+            "storageInfo": facts.storage_info(),
+            "sizeInfo": facts.size_info(),
+            "priceInfo": price_info,
+        }));
     }
+    let mut text = facts.epoch_info().render(now);
+    text.push_str(&facts.storage_info().render());
+    text.push_str(&facts.size_info().render());
+    text.push_str(&price_info.render());
+    text.push_str("Storage nodes of the current committee:\n");
+    for member in &view.members {
+        text.push_str(&format!(
+            "  {} at {}: {} shards\n",
+            member.node_id,
+            member.url,
+            member.shards.len()
+        ));
+    }
+    print!("{text}");
     Ok(())
 }
 
-/// Every storage node with its stake, commission and shards, this epoch and the next
+/// What the sections are computed from: the chain's `System` and `Staking` and the current
+/// committee, reduced to numbers (so the sections are pure and testable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainFacts {
+    /// The current epoch.
+    pub epoch: u32,
+    /// The epoch state (`EPOCH_CHANGE_DONE`, ...).
+    pub epoch_state: u8,
+    /// When the current epoch started.
+    pub epoch_start_ms: u64,
+    /// The epochs' length.
+    pub epoch_duration_ms: u64,
+    /// How many epochs ahead storage can be bought.
+    pub max_epochs_ahead: u32,
+    /// The number of shards.
+    pub n_shards: u16,
+    /// The shards of each current committee member.
+    pub member_shards: Vec<usize>,
+    /// FROST per storage unit per epoch.
+    pub storage_price: u64,
+    /// FROST per storage unit, once.
+    pub write_price: u64,
+    /// Encoded bytes the network can store per epoch.
+    pub total_capacity_size: u64,
+    /// Encoded bytes stored in the current epoch.
+    pub used_capacity_size: u64,
+}
+
+impl ChainFacts {
+    /// The facts of the chain state `system` / `staking` and the committee `view`.
+    pub fn new(view: &CommitteeView, system: &System, staking: &Staking) -> Self {
+        Self {
+            epoch: staking.epoch,
+            epoch_state: staking.epoch_state,
+            epoch_start_ms: staking.epoch_start_ms,
+            epoch_duration_ms: staking.epoch_duration_ms,
+            max_epochs_ahead: system.max_epochs_ahead,
+            n_shards: view.n_shards,
+            member_shards: view.members.iter().map(|m| m.shards.len()).collect(),
+            storage_price: system.storage_price_per_unit_size,
+            write_price: system.write_price_per_unit_size,
+            total_capacity_size: system.total_capacity_size,
+            used_capacity_size: system
+                .future_accounting
+                .first()
+                .map_or(0, |accounting| accounting.used_capacity),
+        }
+    }
+
+    /// `info epoch`.
+    pub fn epoch_info(&self) -> EpochInfo {
+        let state = epoch_state_name(self.epoch_state);
+        EpochInfo {
+            current_epoch: self.epoch,
+            start_of_current_epoch: format_utc_ms(self.epoch_start_ms),
+            start_of_current_epoch_ms: self.epoch_start_ms,
+            end_of_current_epoch_ms: self.epoch_start_ms.saturating_add(self.epoch_duration_ms),
+            epoch_duration_ms: self.epoch_duration_ms,
+            max_epochs_ahead: self.max_epochs_ahead,
+            epoch_state: state,
+        }
+    }
+
+    /// `info storage`.
+    pub fn storage_info(&self) -> StorageInfo {
+        StorageInfo {
+            n_shards: self.n_shards,
+            n_nodes: self.member_shards.len(),
+            total_capacity_size: self.total_capacity_size,
+            used_capacity_size: self.used_capacity_size,
+        }
+    }
+
+    /// `info size`.
+    pub fn size_info(&self) -> SizeInfo {
+        SizeInfo {
+            storage_unit_size: BYTES_PER_UNIT_SIZE,
+            max_blob_size: EncodingConfig::new(self.n_shards)
+                .map_or(0, |config| config.max_blob_size()),
+        }
+    }
+
+    /// `info price`: the prices, and what blobs of a few sizes cost per epoch (as `store`
+    /// charges: the encoded length, metadata included, in whole storage units).
+    pub fn price_info(&self) -> Result<PriceInfo> {
+        let config = EncodingConfig::new(self.n_shards)
+            .map_err(|error| anyhow::anyhow!("the network's {} shards: {error}", self.n_shards))?;
+        let max_blob_size = config.max_blob_size();
+        let mut marginal_size: u64 = 1 << 20;
+        while marginal_size > max_blob_size {
+            marginal_size /= 4;
+        }
+        let metadata_size = u64::from(self.n_shards).saturating_mul(config.metadata_length());
+        let marginal_slivers = config
+            .blob_layout(marginal_size)
+            .map_or(0, |layout| layout.encoded_slivers_length());
+        let first = max_blob_size
+            .checked_next_power_of_two()
+            .unwrap_or(max_blob_size)
+            / 1024;
+        let example_blobs = [first, first.saturating_mul(32), max_blob_size]
+            .into_iter()
+            .filter_map(|unencoded_size| {
+                let encoded_size =
+                    redstuff::encoded_blob_length(unencoded_size, redstuff::RS2, self.n_shards)
+                        .ok()?;
+                Some(ExampleBlob {
+                    unencoded_size,
+                    encoded_size,
+                    price: storage_units(encoded_size).saturating_mul(self.storage_price),
+                })
+            })
+            .collect();
+        Ok(PriceInfo {
+            storage_price_per_unit_size: self.storage_price,
+            write_price_per_unit_size: self.write_price,
+            encoding_dependent_price_info: vec![EncodingPriceInfo {
+                encoding_type: "RS2",
+                marginal_size,
+                metadata_price: storage_units(metadata_size).saturating_mul(self.storage_price),
+                marginal_price: storage_units(marginal_slivers).saturating_mul(self.storage_price),
+                example_blobs,
+            }],
+        })
+    }
+
+    /// `info bft`: `f`, `n - f`, and the fewest nodes (largest first) holding more than `f`
+    /// shards together.
+    pub fn bft_info(&self) -> BftInfo {
+        let f = bft::max_n_faulty(self.n_shards);
+        let mut shards = self.member_shards.clone();
+        shards.sort_unstable_by(|a, b| b.cmp(a));
+        let (mut min_nodes_above, mut shards_above) = (0, 0);
+        for held in shards {
+            if shards_above > usize::from(f) {
+                break;
+            }
+            min_nodes_above += 1;
+            shards_above += held;
+        }
+        BftInfo {
+            max_faulty_shards: f,
+            min_correct_shards: bft::min_n_correct(self.n_shards),
+            quorum_threshold: bft::min_n_correct(self.n_shards),
+            min_nodes_above,
+            shards_above,
+        }
+    }
+}
+
+/// `walrus info epoch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EpochInfo {
+    /// The current epoch.
+    pub current_epoch: u32,
+    /// When it started (RFC 3339, UTC).
+    pub start_of_current_epoch: String,
+    /// When it started.
+    pub start_of_current_epoch_ms: u64,
+    /// When it ends (the next epoch change may start from then on).
+    pub end_of_current_epoch_ms: u64,
+    /// The epochs' length.
+    pub epoch_duration_ms: u64,
+    /// How many epochs ahead storage can be bought.
+    pub max_epochs_ahead: u32,
+    /// `done`, `syncing` or `nextCommitteeSelected`.
+    pub epoch_state: String,
+}
+
+impl EpochInfo {
+    /// The section for people, with times relative to `now_ms`.
+    pub fn render(&self, now_ms: u64) -> String {
+        format!(
+            "Epoch information\n  Current epoch: {} ({})\n  Started: {}\n  Ends: {} ({})\n  Epoch duration: {}\n  Storage can be bought for up to {} epochs ahead\n",
+            self.current_epoch,
+            epoch_state_text(&self.epoch_state),
+            format_utc_ms(self.start_of_current_epoch_ms),
+            format_utc_ms(self.end_of_current_epoch_ms),
+            relative_time(self.end_of_current_epoch_ms, now_ms),
+            format_span_ms(self.epoch_duration_ms),
+            self.max_epochs_ahead,
+        )
+    }
+}
+
+/// `walrus info storage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageInfo {
+    /// The number of shards.
+    pub n_shards: u16,
+    /// The number of storage nodes in the current committee.
+    pub n_nodes: usize,
+    /// Encoded bytes the network can store per epoch.
+    pub total_capacity_size: u64,
+    /// Encoded bytes stored in the current epoch.
+    pub used_capacity_size: u64,
+}
+
+impl StorageInfo {
+    /// The section for people.
+    pub fn render(&self) -> String {
+        format!(
+            "Storage nodes\n  {} storage nodes hold {} shards\n  Capacity: {} used of {} per epoch\n",
+            self.n_nodes,
+            self.n_shards,
+            human_bytes(self.used_capacity_size),
+            human_bytes(self.total_capacity_size),
+        )
+    }
+}
+
+/// `walrus info size`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SizeInfo {
+    /// Bytes of one storage unit (storage is bought and priced in whole units).
+    pub storage_unit_size: u64,
+    /// The largest blob the network's shard count can encode.
+    pub max_blob_size: u64,
+}
+
+impl SizeInfo {
+    /// The section for people.
+    pub fn render(&self) -> String {
+        format!(
+            "Sizes\n  Storage unit: {}\n  Maximum blob size: {} ({} B)\n",
+            human_bytes(self.storage_unit_size),
+            human_bytes(self.max_blob_size),
+            self.max_blob_size
+        )
+    }
+}
+
+/// `walrus info price`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceInfo {
+    /// FROST per storage unit per epoch.
+    pub storage_price_per_unit_size: u64,
+    /// FROST per storage unit, paid once when a blob is registered.
+    pub write_price_per_unit_size: u64,
+    /// Costs of the encoding (RS2, the only one).
+    pub encoding_dependent_price_info: Vec<EncodingPriceInfo>,
+}
+
+/// The costs of blobs under one encoding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EncodingPriceInfo {
+    /// The encoding type.
+    pub encoding_type: &'static str,
+    /// The size the marginal price is given for (1 MiB, or less for few shards).
+    pub marginal_size: u64,
+    /// What the metadata of any blob costs per epoch.
+    pub metadata_price: u64,
+    /// What `marginal_size` more bytes cost per epoch (slivers only).
+    pub marginal_price: u64,
+    /// Example blobs and their cost per epoch.
+    pub example_blobs: Vec<ExampleBlob>,
+}
+
+/// One example blob of `info price`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExampleBlob {
+    /// Its size.
+    pub unencoded_size: u64,
+    /// The encoded size storage is charged for.
+    pub encoded_size: u64,
+    /// Its storage cost per epoch, in FROST (the write price comes on top, once).
+    pub price: u64,
+}
+
+impl PriceInfo {
+    /// The section for people.
+    pub fn render(&self) -> String {
+        let mut text = format!(
+            "Prices\n  Storage: {} per MiB per epoch\n  Write: {} per MiB, once\n",
+            describe_wal(self.storage_price_per_unit_size),
+            describe_wal(self.write_price_per_unit_size),
+        );
+        for info in &self.encoding_dependent_price_info {
+            text.push_str(&format!(
+                "  {}: metadata {} WAL per epoch; {} more data {} WAL per epoch\n",
+                info.encoding_type,
+                format_wal(info.metadata_price),
+                human_bytes(info.marginal_size),
+                format_wal(info.marginal_price),
+            ));
+            for blob in &info.example_blobs {
+                text.push_str(&format!(
+                    "    {} ({} encoded): {} WAL per epoch\n",
+                    human_bytes(blob.unencoded_size),
+                    human_bytes(blob.encoded_size),
+                    format_wal(blob.price),
+                ));
+            }
+        }
+        text
+    }
+}
+
+/// `walrus info bft`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BftInfo {
+    /// `f`: shards that may be faulty.
+    pub max_faulty_shards: u16,
+    /// `n - f`.
+    pub min_correct_shards: u16,
+    /// Shards whose signatures certify a blob (`n - f`, `2f + 1` when `n = 3f + 1`).
+    pub quorum_threshold: u16,
+    /// The fewest storage nodes holding more than `f` shards together.
+    pub min_nodes_above: usize,
+    /// The shards those nodes hold.
+    pub shards_above: usize,
+}
+
+impl BftInfo {
+    /// The section for people.
+    pub fn render(&self) -> String {
+        format!(
+            "Byzantine fault tolerance\n  Up to {} faulty shards tolerated; {} correct shards needed\n  Quorum: {} shards\n  The {} largest nodes hold {} shards, more than the faulty maximum\n",
+            self.max_faulty_shards,
+            self.min_correct_shards,
+            self.quorum_threshold,
+            self.min_nodes_above,
+            self.shards_above,
+        )
+    }
+}
+
+/// `walrus info all`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AllInfo {
+    epoch_info: EpochInfo,
+    storage_info: StorageInfo,
+    size_info: SizeInfo,
+    price_info: PriceInfo,
+    bft_info: BftInfo,
+    committee_info: CommitteeInfo,
+}
+
+/// Print every storage node with its stake, commission and shards, this epoch and the next
 ///
 /// For the current epoch and, once it is selected (from half-way through the epoch), the
 /// next one: each storage node's ID, name, network address, stake (the current epoch's
@@ -100,30 +536,6 @@ fn print_info(context: &Context) -> Result<()> {
 #[derive(Debug, Args)]
 #[command(verbatim_doc_comment)]
 pub struct CommitteeArgs {}
-
-impl CommitteeArgs {
-    /// Prints the committees.
-    pub fn run(self, context: &Context) -> Result<()> {
-        let staking = context.with_sdk(async |sdk| {
-            sdk.chain()
-                .staking()
-                .await
-                .context("reading the Staking object")
-        })?;
-        let info = CommitteeInfo::new(&staking);
-        if context.json {
-            println!("{}", serde_json::to_string_pretty(&info)?);
-        } else {
-            let now_ms = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |since| {
-                    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-                });
-            print!("{}", info.render(now_ms));
-        }
-        Ok(())
-    }
-}
 
 /// What `walrus info committee` shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -355,59 +767,6 @@ fn shard_ranges(shards: &[u16]) -> String {
         .join(", ")
 }
 
-/// Milliseconds since the Unix epoch as a UTC time (`2024-03-01T12:00:00Z`).
-fn format_utc_ms(ms: u64) -> String {
-    let seconds = ms / 1000;
-    let days = i64::try_from(seconds / 86_400).unwrap_or(i64::MAX / 2);
-    let of_day = seconds % 86_400;
-    // Days to a civil date (Howard Hinnant's `civil_from_days`).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60
-    )
-}
-
-/// `at_ms` relative to `now_ms`: `in 9m 12s` or `3s ago`.
-fn relative_time(at_ms: u64, now_ms: u64) -> String {
-    let (seconds, future) = if at_ms >= now_ms {
-        ((at_ms - now_ms) / 1000, true)
-    } else {
-        ((now_ms - at_ms) / 1000, false)
-    };
-    let span = match (
-        seconds / 86_400,
-        seconds / 3600 % 24,
-        seconds / 60 % 60,
-        seconds % 60,
-    ) {
-        (0, 0, 0, s) => format!("{s}s"),
-        (0, 0, m, s) => format!("{m}m {s}s"),
-        (0, h, m, _) => format!("{h}h {m}m"),
-        (d, h, _, _) => format!("{d}d {h}h"),
-    };
-    if future {
-        format!("in {span}")
-    } else {
-        format!("{span} ago")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use walrus_chain::contract::{
@@ -561,13 +920,107 @@ mod tests {
         assert_eq!(shard_ranges(&[]), "");
         assert_eq!(shard_ranges(&[0, 1, 2, 3, 7, 9, 10]), "0-3, 7, 9-10");
         assert_eq!(shard_ranges(&[u16::MAX]), "65535");
-        assert_eq!(format_utc_ms(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_utc_ms(951_782_400_000), "2000-02-29T00:00:00Z");
-        assert_eq!(format_utc_ms(1_709_294_399_999), "2024-03-01T11:59:59Z");
-        // No panic at the extremes.
-        assert!(format_utc_ms(u64::MAX).ends_with('Z'));
-        assert_eq!(relative_time(5_000, 0), "in 5s");
-        assert_eq!(relative_time(0, 3_600_000), "1h 0m ago");
-        assert_eq!(relative_time(90_061_000, 0), "in 1d 1h");
+    }
+
+    fn facts() -> ChainFacts {
+        ChainFacts {
+            epoch: 5,
+            epoch_state: EPOCH_CHANGE_DONE,
+            epoch_start_ms: 1_700_000_000_000,
+            epoch_duration_ms: 600_000,
+            max_epochs_ahead: 53,
+            n_shards: 10,
+            member_shards: vec![1, 2, 3, 4],
+            storage_price: 1_000,
+            write_price: 2_000,
+            total_capacity_size: 1 << 40,
+            used_capacity_size: 3 << 20,
+        }
+    }
+
+    #[test]
+    fn sections_from_the_chain_facts() {
+        let facts = facts();
+        let epoch = facts.epoch_info();
+        assert_eq!(epoch.current_epoch, 5);
+        assert_eq!(epoch.start_of_current_epoch, "2023-11-14T22:13:20Z");
+        assert_eq!(epoch.end_of_current_epoch_ms, 1_700_000_600_000);
+        assert_eq!(
+            (epoch.max_epochs_ahead, epoch.epoch_state.as_str()),
+            (53, "done")
+        );
+        let text = epoch.render(1_700_000_048_000);
+        assert!(
+            text.contains("Current epoch: 5 (epoch change done)"),
+            "{text}"
+        );
+        assert!(text.contains("(in 9m 12s)"), "{text}");
+        assert!(text.contains("Epoch duration: 10m 0s"), "{text}");
+        assert!(text.contains("up to 53 epochs ahead"), "{text}");
+
+        let storage = facts.storage_info();
+        assert_eq!((storage.n_shards, storage.n_nodes), (10, 4));
+        assert!(storage.render().contains("4 storage nodes hold 10 shards"));
+        assert!(storage.render().contains("3.00 MiB used of 1.00 TiB"));
+
+        // 10 shards: f = 3, 4 x 7 source symbols of at most 65534 bytes.
+        let size = facts.size_info();
+        assert_eq!(size.storage_unit_size, 1 << 20);
+        assert_eq!(size.max_blob_size, 4 * 7 * 65_534);
+
+        // Prices as `store` charges them: whole MiB units of the encoded length.
+        let price = facts.price_info().unwrap();
+        assert_eq!(
+            (
+                price.storage_price_per_unit_size,
+                price.write_price_per_unit_size
+            ),
+            (1_000, 2_000)
+        );
+        let rs2 = &price.encoding_dependent_price_info[0];
+        assert_eq!((rs2.encoding_type, rs2.marginal_size), ("RS2", 1 << 20));
+        // Metadata: 10 shards x (10 x 64 + 32) bytes, one unit.
+        assert_eq!(rs2.metadata_price, 1_000);
+        let encoded_1mib = redstuff::encoded_blob_length(1 << 20, redstuff::RS2, 10).unwrap();
+        assert!(
+            rs2.marginal_price > 0 && rs2.marginal_price <= storage_units(encoded_1mib) * 1_000
+        );
+        assert_eq!(rs2.example_blobs.len(), 3);
+        let largest = &rs2.example_blobs[2];
+        assert_eq!(largest.unencoded_size, size.max_blob_size);
+        assert_eq!(
+            largest.price,
+            storage_units(largest.encoded_size) * 1_000,
+            "{largest:?}"
+        );
+        assert!(price
+            .render()
+            .contains("Storage: 0.000001 WAL (1000 FROST) per MiB per epoch"));
+
+        // f = 3: the node of 4 shards alone holds more than f; with 3 and 3 it takes two.
+        let bft = facts.bft_info();
+        assert_eq!(
+            (
+                bft.max_faulty_shards,
+                bft.min_correct_shards,
+                bft.quorum_threshold
+            ),
+            (3, 7, 7)
+        );
+        assert_eq!((bft.min_nodes_above, bft.shards_above), (1, 4));
+        let even = ChainFacts {
+            member_shards: vec![1, 3, 1, 3, 2],
+            ..facts
+        };
+        assert_eq!(
+            (
+                even.bft_info().min_nodes_above,
+                even.bft_info().shards_above
+            ),
+            (2, 6)
+        );
+        let json = serde_json::to_value(even.epoch_info()).unwrap();
+        assert_eq!(json["currentEpoch"], 5);
+        assert_eq!(json["maxEpochsAhead"], 53);
     }
 }

@@ -2,13 +2,17 @@
 
 use std::{io::Write, path::PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use futures::StreamExt;
+use serde::Serialize;
 use walrus_node_client::api::BlobStatus;
-use walrus_sdk::client::ConsistencyCheck;
+use walrus_sdk::{blob_id::blob_id_of_file, client::ConsistencyCheck};
 
-use crate::common::{human_bytes, parse_blob_id, Bar, Context};
+use crate::{
+    common::{human_bytes, parse_blob_id, spinner, Bar, Context},
+    time::format_utc_ms,
+};
 
 /// Read a blob and write it to a file (or stdout).
 #[derive(Debug, Args)]
@@ -98,22 +102,91 @@ impl ReadArgs {
     }
 }
 
-/// The status of a blob as the storage nodes report it.
+/// Print the status of a blob as the storage nodes report it
+///
+/// Asks the storage nodes of the current committee and shows the "latest" status in the
+/// blob's life cycle that a node can back with a chain event: nonexistent, registered or
+/// certified (permanent, with its expiry, or deletable, with the number of objects), or
+/// invalid. Give the blob ID, or a file: its blob ID is computed locally (as `walrus
+/// blob-id` does, for the network's shard count) and nothing is uploaded.
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+#[group(required = true, multiple = false)]
 pub struct BlobStatusArgs {
     /// The blob ID (unpadded base64url).
+    #[arg(long, allow_hyphen_values = true)]
+    blob_id: Option<String>,
+    /// A file whose blob ID to check (computed locally, nothing is stored).
+    #[arg(long)]
+    file: Option<PathBuf>,
+}
+
+/// What `walrus blob-status --json` prints (Walrus's `BlobStatusOutput`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BlobStatusOutput {
     blob_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<PathBuf>,
+    status: BlobStatus,
+    /// For a permanent blob: when its end epoch starts, if epochs keep their length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    estimated_expiry_timestamp: Option<String>,
 }
 
 impl BlobStatusArgs {
     /// Prints the status.
     pub fn run(self, context: &Context) -> Result<()> {
-        let blob_id = parse_blob_id(&self.blob_id)?;
-        let status = context.with_sdk(async |sdk| Ok(sdk.status(&blob_id).await?))?;
+        let given = self.blob_id.as_deref().map(parse_blob_id).transpose()?;
+        let file = self.file;
+        let (blob_id, status, staking) = context.with_sdk(async |sdk| {
+            let blob_id = match (given, &file) {
+                (Some(blob_id), _) => blob_id,
+                (None, Some(path)) => {
+                    let n_shards = sdk.committee().await?.n_shards;
+                    let shown = path.display().to_string();
+                    let path = path.clone();
+                    let spinner = spinner("computing the blob ID");
+                    let output =
+                        tokio::task::spawn_blocking(move || blob_id_of_file(&path, n_shards))
+                            .await
+                            .context("computing the blob ID")?;
+                    spinner.finish_and_clear();
+                    output
+                        .with_context(|| format!("computing the blob ID of '{shown}'"))?
+                        .blob_id
+                }
+                (None, None) => bail!("give --blob-id or --file"),
+            };
+            let status = sdk.status(&blob_id).await?;
+            let staking = sdk.chain().staking().await?;
+            Ok((blob_id, status, staking))
+        })?;
+        let expiry_ms = match status {
+            BlobStatus::Permanent { end_epoch, .. } => Some(
+                staking.epoch_start_ms.saturating_add(
+                    u64::from(end_epoch.saturating_sub(staking.epoch))
+                        .saturating_mul(staking.epoch_duration_ms),
+                ),
+            ),
+            _ => None,
+        };
         if context.json {
-            println!("{}", serde_json::to_string_pretty(&status)?);
+            let output = BlobStatusOutput {
+                blob_id: blob_id.to_string(),
+                file,
+                status,
+                estimated_expiry_timestamp: expiry_ms.map(format_utc_ms),
+            };
+            println!("{}", serde_json::to_string_pretty(&output)?);
         } else {
+            if let Some(file) = &file {
+                println!("File: {}", file.display());
+            }
             println!("Blob ID: {blob_id}\nStatus: {}", describe_status(&status));
+            if let Some(ms) = expiry_ms {
+                println!("Estimated expiry: {}", format_utc_ms(ms));
+            }
         }
         Ok(())
     }

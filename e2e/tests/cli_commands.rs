@@ -1,0 +1,135 @@
+//! The `walrus` CLI's commands that mirror Walrus's against a small network of real
+//! processes (chain, 4 storage nodes, 8 shards): `blob-status` by blob ID and by file,
+//! the `info` sections against the chain's own objects.
+
+use walrus_e2e::{run, Cli, TestNetwork};
+
+/// Runs the CLI, which must fail; returns its stderr.
+async fn fails(cli: &Cli, args: &[&str]) -> String {
+    let output = cli.run(args).await.expect("the CLI runs");
+    assert!(
+        !output.status.success(),
+        "walrus {args:?} succeeded: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Writes `contents` to `name` in `dir`; returns the path as text.
+fn write_file(dir: &std::path::Path, name: &str, contents: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("a scratch file");
+    path.to_str().expect("a UTF-8 path").to_owned()
+}
+
+#[test]
+fn cli_commands_against_a_network() {
+    run(|| async {
+        let net = TestNetwork::start_with(4, 8, |options| options.services = false)
+            .await
+            .expect("a network");
+        let cli = &net.cli;
+        let chain = net.chain_client().expect("a chain client");
+        let scratch = net.scratch();
+
+        // `info` sections: the same numbers as the chain's objects.
+        let staking = chain.staking().await.unwrap();
+        let system = chain.system().await.unwrap();
+        let epoch = cli.json(&["info", "epoch"]).await.unwrap();
+        assert_eq!(epoch["currentEpoch"], staking.epoch, "{epoch}");
+        assert_eq!(
+            epoch["startOfCurrentEpochMs"], staking.epoch_start_ms,
+            "{epoch}"
+        );
+        assert_eq!(
+            epoch["epochDurationMs"], staking.epoch_duration_ms,
+            "{epoch}"
+        );
+        assert_eq!(epoch["maxEpochsAhead"], system.max_epochs_ahead, "{epoch}");
+        let storage = cli.json(&["info", "storage"]).await.unwrap();
+        assert_eq!(
+            (storage["nShards"].as_u64(), storage["nNodes"].as_u64()),
+            (Some(8), Some(4))
+        );
+        let size = cli.json(&["info", "size"]).await.unwrap();
+        assert_eq!(size["storageUnitSize"], 1 << 20);
+        // 8 shards: f = 2, 4 x 6 source symbols of at most 65534 bytes.
+        assert_eq!(size["maxBlobSize"], 4 * 6 * 65_534);
+        let price = cli.json(&["info", "price"]).await.unwrap();
+        assert_eq!(
+            price["storagePricePerUnitSize"],
+            system.storage_price_per_unit_size
+        );
+        assert_eq!(
+            price["writePricePerUnitSize"],
+            system.write_price_per_unit_size
+        );
+        let bft = cli.json(&["info", "bft"]).await.unwrap();
+        assert_eq!(
+            (
+                bft["maxFaultyShards"].as_u64(),
+                bft["quorumThreshold"].as_u64()
+            ),
+            (Some(2), Some(6))
+        );
+        // 2 shards each: two nodes hold more than f = 2.
+        assert_eq!(bft["minNodesAbove"], 2, "{bft}");
+        let all = cli.json(&["info", "all"]).await.unwrap();
+        assert_eq!(all["epochInfo"]["currentEpoch"], staking.epoch);
+        assert_eq!(all["bftInfo"], bft);
+        assert_eq!(
+            all["committeeInfo"]["current"]["nodes"]
+                .as_array()
+                .map(Vec::len),
+            Some(4)
+        );
+        let committee = cli.json(&["info", "committee"]).await.unwrap();
+        assert_eq!(committee["nShards"], 8);
+        let plain = cli.json(&["info"]).await.unwrap();
+        assert_eq!(plain["nShards"], 8, "{plain}");
+        assert_eq!(plain["epochInfo"]["currentEpoch"], staking.epoch, "{plain}");
+        let text = cli.ok(&["info", "epoch"]).await.unwrap();
+        assert!(
+            text.contains(&format!("Current epoch: {}", staking.epoch)),
+            "{text}"
+        );
+        let text = cli.ok(&["info"]).await.unwrap();
+        assert!(text.contains("4 storage nodes hold 8 shards"), "{text}");
+
+        // `blob-status`: a stored blob, by ID and by file (ID computed locally); a file never
+        // stored is nonexistent.
+        let stored_file = write_file(&scratch, "stored.txt", b"a blob whose status is asked");
+        let stored = cli.store(stored_file.as_ref(), 2).await.unwrap();
+        let blob_id = stored["blobId"].as_str().expect("a blob ID").to_owned();
+        let by_id = cli
+            .json(&["blob-status", "--blob-id", &blob_id])
+            .await
+            .unwrap();
+        assert_eq!(by_id["blobId"], blob_id.as_str());
+        let counts = &by_id["status"]["deletable"]["deletableCounts"];
+        assert_eq!(counts["count_deletable_certified"], 1, "{by_id}");
+        let by_file = cli
+            .json(&["blob-status", "--file", &stored_file])
+            .await
+            .unwrap();
+        assert_eq!(by_file["blobId"], blob_id.as_str(), "{by_file}");
+        assert_eq!(by_file["file"], stored_file.as_str(), "{by_file}");
+        assert_eq!(by_file["status"], by_id["status"]);
+        let never = write_file(&scratch, "never.txt", b"never stored");
+        let status = cli.json(&["blob-status", "--file", &never]).await.unwrap();
+        assert_eq!(status["status"], "nonexistent", "{status}");
+        let stderr = fails(
+            cli,
+            &["blob-status", "--blob-id", &blob_id, "--file", &never],
+        )
+        .await;
+        assert!(stderr.contains("cannot be used with"), "{stderr}");
+        let stderr = fails(cli, &["blob-status"]).await;
+        assert!(stderr.contains("required"), "{stderr}");
+        let text = cli
+            .ok(&["blob-status", "--blob-id", &blob_id])
+            .await
+            .unwrap();
+        assert!(text.contains("deletable (1 objects, 1 certified"), "{text}");
+    });
+}
