@@ -131,5 +131,58 @@ fn cli_commands_against_a_network() {
             .await
             .unwrap();
         assert!(text.contains("deletable (1 objects, 1 certified"), "{text}");
+
+        // `health`: every committee node answers, in the chain's epoch, with its shards.
+        let health = cli.json(&["health", "--committee"]).await.unwrap();
+        let nodes = health["healthInfo"].as_array().expect("nodes");
+        assert_eq!(nodes.len(), 4, "{health}");
+        let mut shards = 0;
+        for node in nodes {
+            let info = &node["healthInfo"]["Ok"];
+            assert_eq!(info["epoch"], staking.epoch, "{node}");
+            assert_eq!(info["nodeId"], node["nodeId"], "{node}");
+            shards += info["shards"].as_array().expect("shards").len();
+        }
+        assert_eq!(shards, 8);
+        let node_id = nodes[0]["nodeId"].as_str().unwrap().to_owned();
+        let by_id = cli.json(&["health", "--node-ids", &node_id]).await.unwrap();
+        assert_eq!(by_id["healthInfo"].as_array().map(Vec::len), Some(1));
+        assert_eq!(by_id["healthInfo"][0]["nodeId"], node_id.as_str());
+        let address = net.node_address(1).to_string();
+        let by_url = cli
+            .json(&["health", "--node-urls", &address])
+            .await
+            .unwrap();
+        assert_eq!(
+            by_url["healthInfo"][0]["nodeUrl"],
+            format!("http://{address}")
+        );
+        let all = cli
+            .json(&["health", "--active-set", "--sort-by", "id"])
+            .await
+            .unwrap();
+        let ids: Vec<&str> = all["healthInfo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|node| node["nodeId"].as_str().unwrap())
+            .collect();
+        assert!(
+            ids.len() == 4 && ids.windows(2).all(|w| w[0] <= w[1]),
+            "{ids:?}"
+        );
+        let text = cli
+            .ok(&["health", "--committee", "--detail"])
+            .await
+            .unwrap();
+        assert!(
+            text.contains(&format!("Epoch: {}", staking.epoch)),
+            "{text}"
+        );
+        assert!(text.contains("Uptime:"), "{text}");
+        let stderr = fails(cli, &["health", "--committee", "--active-set"]).await;
+        assert!(stderr.contains("cannot be used with"), "{stderr}");
+        let stderr = fails(cli, &["health", "--node-urls", "127.0.0.1:1"]).await;
+        assert!(stderr.contains("not found in the active set"), "{stderr}");
     });
 }

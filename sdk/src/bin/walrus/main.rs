@@ -15,7 +15,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::{
-    commands::{audit, blob_id, blobs, info, quilt, read, staking, store},
+    commands::{audit, blob_id, blobs, health, info, quilt, read, staking, store},
     common::Context,
 };
 
@@ -55,6 +55,7 @@ enum Command {
     Extend(blobs::ExtendArgs),
     ListBlobs(blobs::ListBlobsArgs),
     Info(info::InfoArgs),
+    Health(health::HealthArgs),
     Audit(audit::AuditArgs),
     Stake(staking::StakeArgs),
     RequestWithdrawStake(staking::RequestWithdrawStakeArgs),
@@ -100,6 +101,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Extend(args) => args.run(&context).map(|()| 0),
         Command::ListBlobs(args) => args.run(&context).map(|()| 0),
         Command::Info(args) => args.run(&context).map(|()| 0),
+        Command::Health(args) => args.run(&context).map(|()| 0),
         Command::Audit(args) => args.run(&context),
         Command::Stake(args) => args.run(&context).map(|()| 0),
         Command::RequestWithdrawStake(args) => args.run(&context).map(|()| 0),

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod blob_id;
 pub mod blobs;
+pub mod health;
 pub mod info;
 pub mod quilt;
 pub mod read;
