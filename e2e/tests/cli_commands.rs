@@ -2,6 +2,7 @@
 //! processes (chain, 4 storage nodes, 8 shards): `blob-status` by blob ID and by file,
 //! the `info` sections against the chain's own objects.
 
+use serde_json::Value;
 use walrus_e2e::{run, Cli, TestNetwork};
 
 /// Runs the CLI, which must fail; returns its stderr.
@@ -184,5 +185,71 @@ fn cli_commands_against_a_network() {
         assert!(stderr.contains("cannot be used with"), "{stderr}");
         let stderr = fails(cli, &["health", "--node-urls", "127.0.0.1:1"]).await;
         assert!(stderr.contains("not found in the active set"), "{stderr}");
+
+        // `delete` of several blobs: by file, by blob ID and by object ID in one call.
+        let files: Vec<String> = (0..3)
+            .map(|i| {
+                write_file(
+                    &scratch,
+                    &format!("delete-{i}.txt"),
+                    format!("blob {i} to delete").as_bytes(),
+                )
+            })
+            .collect();
+        let mut objects = Vec::new();
+        for file in &files {
+            objects.push(cli.store(file.as_ref(), 1).await.unwrap());
+        }
+        let id_of = |object: &Value, key: &str| object[key].as_str().unwrap().to_owned();
+        // Without --yes and without a terminal: refused before anything is done.
+        let stderr = fails(cli, &["delete", "--files", &files[0]]).await;
+        assert!(stderr.contains("pass --yes"), "{stderr}");
+        let deleted = cli
+            .json(&[
+                "delete",
+                "--files",
+                &files[0],
+                "--blob-ids",
+                &id_of(&objects[1], "blobId"),
+                "--object-ids",
+                &id_of(&objects[2], "id"),
+                "--yes",
+            ])
+            .await
+            .unwrap();
+        let outputs = deleted.as_array().expect("one output per blob");
+        assert_eq!(outputs.len(), 3, "{deleted}");
+        for (output, object) in outputs.iter().zip(&objects) {
+            assert_eq!(output["deletedBlobs"][0]["id"], object["id"], "{output}");
+            assert_eq!(output["noBlobFound"], false, "{output}");
+            assert_eq!(output["postDeletionStatus"], "nonexistent", "{output}");
+        }
+        assert_eq!(outputs[0]["blobIdentity"]["file"], files[0].as_str());
+        for object in &objects {
+            let status = cli
+                .json(&["blob-status", "--blob-id", &id_of(object, "blobId")])
+                .await
+                .unwrap();
+            assert_eq!(status["status"], "nonexistent", "{status}");
+        }
+        // Nothing left to delete: said per blob; an unknown object is an error (exit 1).
+        let again = cli
+            .json(&[
+                "delete",
+                "--blob-ids",
+                &id_of(&objects[1], "blobId"),
+                "--yes",
+            ])
+            .await
+            .unwrap();
+        assert_eq!(again[0]["noBlobFound"], true, "{again}");
+        let stderr = fails(
+            cli,
+            &["delete", "--object-ids", &id_of(&objects[2], "id"), "--yes"],
+        )
+        .await;
+        assert!(stderr.contains("could not be deleted"), "{stderr}");
+        let stderr = fails(cli, &["delete", "--yes"]).await;
+        assert!(stderr.contains("required"), "{stderr}");
     });
 }

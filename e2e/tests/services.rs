@@ -295,8 +295,11 @@ fn cli_stores_reads_lists_extends_and_deletes() {
             .await
             .unwrap();
         assert_eq!(extended["storage"]["endEpoch"], end_epoch + 2);
-        let deleted = cli.json(&["delete", "--blob-id", &blob_id]).await.unwrap();
-        assert_eq!(deleted["deletedObjectIds"][0], object_id.as_str());
+        let deleted = cli
+            .json(&["delete", "--blob-id", &blob_id, "--yes"])
+            .await
+            .unwrap();
+        assert_eq!(deleted[0]["deletedBlobs"][0]["id"], object_id.as_str());
         poll(
             "the deleted blob to be gone",
             Duration::from_secs(20),

@@ -1,12 +1,17 @@
 //! What the commands share: the global flags, the connection to the network, argument
 //! parsing and human-readable output.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    io::{BufRead, IsTerminal, Write},
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::{bail, Context as _, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use walrus_core::{BlobId, ObjectId};
 use walrus_sdk::{
+    blob_id::blob_id_of_file,
     client::{Progress, SdkConfig, StoreOptions, WalrusSdk},
     config::ClientConfig,
 };
@@ -79,6 +84,48 @@ pub fn parse_object_id(text: &str) -> Result<ObjectId> {
 pub fn parse_blob_id(text: &str) -> Result<BlobId> {
     text.parse()
         .map_err(|error| anyhow::anyhow!("invalid blob ID '{text}': {error}"))
+}
+
+/// The blob ID of the file at `path` for the network's shard count, computed locally (as
+/// `walrus blob-id` does; nothing is uploaded).
+pub async fn network_blob_id_of_file(sdk: &WalrusSdk, path: &Path) -> Result<BlobId> {
+    let n_shards = sdk.committee().await?.n_shards;
+    let owned = path.to_path_buf();
+    let spinner = spinner("computing the blob ID");
+    let output = tokio::task::spawn_blocking(move || blob_id_of_file(&owned, n_shards))
+        .await
+        .context("computing the blob ID")?;
+    spinner.finish_and_clear();
+    Ok(output
+        .with_context(|| format!("computing the blob ID of '{}'", path.display()))?
+        .blob_id)
+}
+
+/// Refuses, before anything is done, a destructive command that would have to ask for
+/// confirmation without a terminal to ask on (it would hang or guess otherwise).
+pub fn ensure_confirmable(yes: bool, command: &str) -> Result<()> {
+    if !yes && !std::io::stdin().is_terminal() {
+        bail!(
+            "{command} needs confirmation, and stdin is not a terminal to ask on: pass --yes to \
+             proceed without asking"
+        );
+    }
+    Ok(())
+}
+
+/// Asks `question` on the terminal (stderr, answer on stdin); true only for `y` or `yes`.
+pub fn confirm(question: &str) -> Result<bool> {
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().context("writing to stderr")?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// A progress bar on stderr that follows the SDK's stages.

@@ -1,58 +1,243 @@
 //! The wallet's blob objects: `walrus delete`, `walrus extend`, `walrus list-blobs`.
 
+use std::path::PathBuf;
+
 use anyhow::{bail, Context as _, Result};
-use clap::Args;
+use clap::{ArgGroup, Args};
+use serde::Serialize;
+use walrus_chain::contract::blob::Blob;
+use walrus_core::{BlobId, ObjectId};
+use walrus_node_client::api::BlobStatus;
+use walrus_sdk::outcome::BlobObject;
 
-use crate::common::{human_bytes, parse_blob_id, parse_object_id, Context};
+use crate::{
+    commands::read::describe_status,
+    common::{
+        confirm, ensure_confirmable, human_bytes, network_blob_id_of_file, parse_blob_id,
+        parse_object_id, Context,
+    },
+};
 
-/// Delete deletable blobs the wallet owns (their storage goes back to the wallet).
+/// Delete deletable blobs the wallet owns (their storage goes back to the wallet)
+///
+/// Name the blobs by file (its blob ID is computed locally), by blob ID (every deletable
+/// object of the blob ID the wallet owns is deleted) or by object ID (only that object);
+/// several of each may be given. The objects found are listed and confirmed on the terminal
+/// first, unless `--yes`; without a terminal, `--yes` is required. After deleting, the
+/// blob's status is checked (unless `--no-status-check`): it stays available while other
+/// objects keep it.
 #[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+#[command(group(ArgGroup::new("targets").required(true).multiple(true)))]
 pub struct DeleteArgs {
-    /// Delete every deletable blob object of this blob ID that the wallet owns.
-    #[arg(
-        long,
-        required_unless_present = "object_ids",
-        conflicts_with = "object_ids"
-    )]
-    blob_id: Option<String>,
-    /// Delete these blob objects (0x… Sui object IDs).
-    #[arg(long, num_args = 1..)]
+    /// Files whose blobs to delete (blob IDs computed for the network's shard count).
+    #[arg(long, num_args = 1.., alias = "file", group = "targets")]
+    files: Vec<PathBuf>,
+    /// A blob ID whose deletable objects owned by the wallet to delete (all of them); repeat
+    /// the flag for several (`--blob-ids A --blob-ids B`: a blob ID may start with `-`).
+    #[arg(long, alias = "blob-id", allow_hyphen_values = true, group = "targets")]
+    blob_ids: Vec<String>,
+    /// Blob objects to delete (0x… Sui object IDs).
+    #[arg(long, num_args = 1.., alias = "object-id", group = "targets")]
     object_ids: Vec<String>,
+    /// Delete without asking for confirmation.
+    #[arg(long)]
+    yes: bool,
+    /// Do not check the blobs' status after deleting (saves requests to the nodes).
+    #[arg(long)]
+    no_status_check: bool,
+}
+
+/// How a blob to delete was named (Walrus's `BlobIdentity`).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BlobIdentity {
+    blob_id: Option<BlobId>,
+    file: Option<PathBuf>,
+    object_id: Option<ObjectId>,
+}
+
+/// What happened to one named blob (Walrus's `DeleteOutput`).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteOutput {
+    blob_identity: BlobIdentity,
+    deleted_blobs: Vec<BlobObject>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    post_deletion_status: Option<BlobStatus>,
+    no_blob_found: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    aborted: bool,
 }
 
 impl DeleteArgs {
-    /// Deletes the objects and prints their IDs.
+    /// Finds the objects, confirms, deletes them and prints what happened to each.
     pub fn run(self, context: &Context) -> Result<()> {
+        ensure_confirmable(self.yes, "delete")?;
+        let blob_ids = self
+            .blob_ids
+            .iter()
+            .map(|text| parse_blob_id(text))
+            .collect::<Result<Vec<_>>>()?;
         let object_ids = self
             .object_ids
             .iter()
             .map(|text| parse_object_id(text))
             .collect::<Result<Vec<_>>>()?;
-        let blob_id = self.blob_id.as_deref().map(parse_blob_id).transpose()?;
-        let deleted = context.with_sdk(async |sdk| match blob_id {
-            Some(blob_id) => Ok(sdk.delete_blob_id(&blob_id).await?),
-            None => {
-                for object_id in &object_ids {
-                    sdk.delete(*object_id)
-                        .await
-                        .with_context(|| format!("deleting blob object {object_id}"))?;
+        let outputs = context.with_sdk(async |sdk| {
+            let mut identities = Vec::new();
+            for file in &self.files {
+                identities.push(BlobIdentity {
+                    blob_id: Some(network_blob_id_of_file(sdk, file).await?),
+                    file: Some(file.clone()),
+                    object_id: None,
+                });
+            }
+            identities.extend(blob_ids.iter().map(|blob_id| BlobIdentity {
+                blob_id: Some(*blob_id),
+                ..BlobIdentity::default()
+            }));
+            identities.extend(object_ids.iter().map(|object_id| BlobIdentity {
+                object_id: Some(*object_id),
+                ..BlobIdentity::default()
+            }));
+            let owned = sdk.chain().owned_blobs().await?;
+            let mut plans: Vec<(DeleteOutput, Vec<Blob>)> = identities
+                .into_iter()
+                .map(|identity| plan_deletion(identity, &owned))
+                .collect();
+            let objects: usize = plans.iter().map(|(_, blobs)| blobs.len()).sum();
+            if objects > 0 && !self.yes {
+                for (_, blobs) in &plans {
+                    for blob in blobs {
+                        eprintln!(
+                            "  blob object {} of blob {} (expires at epoch {})",
+                            blob.id,
+                            BlobId::from(blob.blob_id),
+                            blob.storage.end_epoch
+                        );
+                    }
                 }
-                Ok(object_ids.clone())
+                if !confirm(&format!("Delete these {objects} blob objects?"))? {
+                    for (output, _) in &mut plans {
+                        output.aborted = true;
+                    }
+                    return Ok(plans.into_iter().map(|(output, _)| output).collect());
+                }
             }
+            let mut outputs = Vec::with_capacity(plans.len());
+            for (mut output, blobs) in plans {
+                for blob in blobs {
+                    match sdk.delete(blob.id).await {
+                        Ok(_) => output.deleted_blobs.push(BlobObject::from(&blob)),
+                        Err(error) => {
+                            output.error =
+                                Some(format!("deleting blob object {}: {error}", blob.id));
+                            break;
+                        }
+                    }
+                }
+                outputs.push(output);
+            }
+            if !self.no_status_check {
+                for output in &mut outputs {
+                    let blob_id = output
+                        .blob_identity
+                        .blob_id
+                        .or_else(|| output.deleted_blobs.first().map(|blob| blob.blob_id));
+                    if let Some(blob_id) = blob_id {
+                        output.post_deletion_status = Some(sdk.status(&blob_id).await?);
+                    }
+                }
+            }
+            Ok(outputs)
         })?;
-        if let (Some(blob_id), true) = (blob_id, deleted.is_empty()) {
-            bail!("the wallet owns no deletable blob object of blob {blob_id}");
-        }
         if context.json {
-            let ids: Vec<String> = deleted.iter().map(ToString::to_string).collect();
-            println!("{}", serde_json::json!({ "deletedObjectIds": ids }));
+            println!("{}", serde_json::to_string_pretty(&outputs)?);
         } else {
-            for object_id in &deleted {
-                println!("Deleted blob object {object_id}");
+            for output in &outputs {
+                print!("{}", render_deletion(output));
             }
+        }
+        let failed = outputs
+            .iter()
+            .filter(|output| output.error.is_some())
+            .count();
+        if failed > 0 {
+            bail!("{failed} of {} blobs could not be deleted", outputs.len());
         }
         Ok(())
     }
+}
+
+/// What deleting `identity` means among the wallet's `owned` blob objects: the objects to
+/// delete, or why there are none.
+fn plan_deletion(identity: BlobIdentity, owned: &[Blob]) -> (DeleteOutput, Vec<Blob>) {
+    let mut output = DeleteOutput {
+        blob_identity: identity.clone(),
+        ..DeleteOutput::default()
+    };
+    let mut blobs = Vec::new();
+    if let Some(object_id) = identity.object_id {
+        match owned.iter().find(|blob| blob.id == object_id) {
+            None => {
+                output.error = Some(format!(
+                    "the wallet owns no blob object {object_id} (not a blob, another wallet's, or already deleted)"
+                ));
+            }
+            Some(blob) if !blob.deletable => {
+                output.error = Some(format!(
+                    "blob object {object_id} is permanent: it cannot be deleted before it expires"
+                ));
+            }
+            Some(blob) => blobs.push(blob.clone()),
+        }
+    } else if let Some(blob_id) = identity.blob_id {
+        blobs.extend(
+            owned
+                .iter()
+                .filter(|blob| blob.deletable && BlobId::from(blob.blob_id) == blob_id)
+                .cloned(),
+        );
+        output.no_blob_found = blobs.is_empty();
+    }
+    (output, blobs)
+}
+
+/// One named blob's deletion for people.
+fn render_deletion(output: &DeleteOutput) -> String {
+    let identity = &output.blob_identity;
+    let mut named = Vec::new();
+    if let Some(file) = &identity.file {
+        named.push(format!("file '{}'", file.display()));
+    }
+    if let Some(blob_id) = &identity.blob_id {
+        named.push(format!("blob {blob_id}"));
+    }
+    if let Some(object_id) = &identity.object_id {
+        named.push(format!("object {object_id}"));
+    }
+    let mut text = format!("{}:\n", named.join(", "));
+    if output.aborted {
+        text.push_str("  Not deleted: not confirmed\n");
+    }
+    if output.no_blob_found {
+        text.push_str("  The wallet owns no deletable blob object of this blob\n");
+    }
+    for blob in &output.deleted_blobs {
+        text.push_str(&format!(
+            "  Deleted blob object {} (blob {})\n",
+            blob.id, blob.blob_id
+        ));
+    }
+    if let Some(error) = &output.error {
+        text.push_str(&format!("  Error: {error}\n"));
+    }
+    if let Some(status) = &output.post_deletion_status {
+        text.push_str(&format!("  Status now: {}\n", describe_status(status)));
+    }
+    text
 }
 
 /// Extend the storage of a blob object the wallet owns, paid from the wallet.
@@ -126,5 +311,80 @@ impl ListBlobsArgs {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use walrus_chain::contract::{storage_resource::Storage, sui::U256};
+
+    use super::*;
+
+    fn blob(object: u8, blob: u8, deletable: bool) -> Blob {
+        Blob {
+            id: ObjectId([object; 32]),
+            registered_epoch: 1,
+            blob_id: U256([blob; 32]),
+            size: 10,
+            encoding_type: 1,
+            certified_epoch: Some(1),
+            storage: Storage {
+                id: ObjectId([object.wrapping_add(100); 32]),
+                start_epoch: 1,
+                end_epoch: 3,
+                storage_size: 1_000,
+            },
+            deletable,
+            attributes: Default::default(),
+        }
+    }
+
+    fn by_blob_id(byte: u8) -> BlobIdentity {
+        BlobIdentity {
+            blob_id: Some(BlobId::from(U256([byte; 32]))),
+            ..BlobIdentity::default()
+        }
+    }
+
+    fn by_object_id(byte: u8) -> BlobIdentity {
+        BlobIdentity {
+            object_id: Some(ObjectId([byte; 32])),
+            ..BlobIdentity::default()
+        }
+    }
+
+    #[test]
+    fn deletions_name_owned_deletable_objects_only() {
+        // Blob 7: two deletable objects and a permanent one; blob 8: permanent only.
+        let owned = [
+            blob(1, 7, true),
+            blob(2, 7, true),
+            blob(3, 7, false),
+            blob(4, 8, false),
+        ];
+        let (output, blobs) = plan_deletion(by_blob_id(7), &owned);
+        let ids: Vec<ObjectId> = blobs.iter().map(|blob| blob.id).collect();
+        assert_eq!(ids, [ObjectId([1; 32]), ObjectId([2; 32])]);
+        assert!(!output.no_blob_found && output.error.is_none());
+
+        let (output, blobs) = plan_deletion(by_blob_id(8), &owned);
+        assert!(blobs.is_empty() && output.no_blob_found);
+        assert!(render_deletion(&output).contains("owns no deletable blob object"));
+
+        let (output, blobs) = plan_deletion(by_object_id(2), &owned);
+        assert_eq!(blobs.len(), 1);
+        assert!(output.error.is_none());
+        let (output, blobs) = plan_deletion(by_object_id(3), &owned);
+        assert!(blobs.is_empty());
+        assert!(output.error.unwrap().contains("is permanent"));
+        let (output, blobs) = plan_deletion(by_object_id(9), &owned);
+        assert!(blobs.is_empty());
+        assert!(output.error.unwrap().contains("owns no blob object"));
+
+        let json = serde_json::to_value(plan_deletion(by_blob_id(8), &owned).0).unwrap();
+        assert_eq!(json["noBlobFound"], true);
+        assert_eq!(json["aborted"], false);
+        assert_eq!(json["blobIdentity"]["objectId"], serde_json::Value::Null);
+        assert!(json["blobIdentity"]["blobId"].is_string());
     }
 }

@@ -7,10 +7,10 @@ use clap::Args;
 use futures::StreamExt;
 use serde::Serialize;
 use walrus_node_client::api::BlobStatus;
-use walrus_sdk::{blob_id::blob_id_of_file, client::ConsistencyCheck};
+use walrus_sdk::client::ConsistencyCheck;
 
 use crate::{
-    common::{human_bytes, parse_blob_id, spinner, Bar, Context},
+    common::{human_bytes, network_blob_id_of_file, parse_blob_id, Bar, Context},
     time::format_utc_ms,
 };
 
@@ -142,20 +142,7 @@ impl BlobStatusArgs {
         let (blob_id, status, staking) = context.with_sdk(async |sdk| {
             let blob_id = match (given, &file) {
                 (Some(blob_id), _) => blob_id,
-                (None, Some(path)) => {
-                    let n_shards = sdk.committee().await?.n_shards;
-                    let shown = path.display().to_string();
-                    let path = path.clone();
-                    let spinner = spinner("computing the blob ID");
-                    let output =
-                        tokio::task::spawn_blocking(move || blob_id_of_file(&path, n_shards))
-                            .await
-                            .context("computing the blob ID")?;
-                    spinner.finish_and_clear();
-                    output
-                        .with_context(|| format!("computing the blob ID of '{shown}'"))?
-                        .blob_id
-                }
+                (None, Some(path)) => network_blob_id_of_file(sdk, path).await?,
                 (None, None) => bail!("give --blob-id or --file"),
             };
             let status = sdk.status(&blob_id).await?;
@@ -192,7 +179,8 @@ impl BlobStatusArgs {
     }
 }
 
-fn describe_status(status: &BlobStatus) -> String {
+/// A blob status for people.
+pub fn describe_status(status: &BlobStatus) -> String {
     match status {
         BlobStatus::Nonexistent => "nonexistent (never stored, deleted or expired)".into(),
         BlobStatus::Invalid { .. } => "invalid (inconsistent encoding)".into(),
