@@ -18,7 +18,7 @@ use walrus_core::{
 };
 use walrus_e2e::{encode, flip_byte, inconsistent_encoding, test_data, StorageCluster};
 use walrus_node_client::{
-    api::{BlobStatus, ErrorReason},
+    api::{BlobStatus, ErrorReason, StoredOnNodeStatus},
     NodeClientError,
 };
 
@@ -76,6 +76,85 @@ fn upload_to_all_nodes_certifies_and_every_node_serves_the_blob() {
             net.check_node_slivers(node, &blob).await.unwrap();
             assert_eq!(end_epoch, object.storage.end_epoch, "node {node}");
             assert_eq!(initial_certified_epoch, Some(client.epoch()), "node {node}");
+        }
+
+        // Health, as Walrus reports it: every shard ready, the events of the store processed.
+        for &node in &all {
+            let url = format!("http://{}/v1/health?detailed=true", net.node_address(node));
+            let health: serde_json::Value = net
+                .http
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let data = &health["success"]["data"];
+            let shards: Vec<u16> = net
+                .shards
+                .shards(node)
+                .iter()
+                .map(|shard| shard.0)
+                .collect();
+            assert_eq!(data["nodeStatus"], "Active", "{health}");
+            assert_eq!(data["epoch"], client.epoch(), "{health}");
+            assert!(data["uptime"]["secs"].is_u64(), "{health}");
+            let summary = &data["shardSummary"];
+            assert_eq!(summary["owned"], shards.len(), "{health}");
+            assert_eq!(
+                summary["ownedShardStatus"]["ready"],
+                shards.len(),
+                "{health}"
+            );
+            assert_eq!(summary["readOnly"], 0, "{health}");
+            let detailed: Vec<u64> = data["shardDetail"]["owned"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|shard| {
+                    assert_eq!(shard["status"], "ready", "{health}");
+                    shard["shard"].as_u64().unwrap()
+                })
+                .collect();
+            let mut sorted = shards
+                .iter()
+                .map(|&shard| u64::from(shard))
+                .collect::<Vec<_>>();
+            sorted.sort_unstable();
+            assert_eq!(detailed, sorted, "{health}");
+            let progress = &data["eventProgress"];
+            // At least the registration and the certification.
+            assert!(progress["persisted"].as_u64().unwrap() >= 2, "{health}");
+            assert_eq!(
+                progress["highestFinishedEventIndex"].as_u64(),
+                progress["persisted"].as_u64().map(|n| n - 1),
+                "{health}"
+            );
+            assert!(data["latestCheckpointSequenceNumber"].is_u64(), "{health}");
+            let plain: serde_json::Value = net
+                .http
+                .get(format!("http://{}/v1/health", net.node_address(node)))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(
+                plain["success"]["data"].get("shardDetail").is_none(),
+                "{plain}"
+            );
+            let bad = net
+                .http
+                .get(format!(
+                    "http://{}/v1/health?detailed=maybe",
+                    net.node_address(node)
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(bad.status(), 400);
         }
     });
 }
@@ -446,5 +525,122 @@ fn inconsistent_encoding_is_proven_invalid_on_chain() {
         }
         let inconsistent = net.node_recoveries(skipped, "inconsistent").await;
         assert!(inconsistent >= 1.0);
+    });
+}
+
+#[test]
+fn pending_uploads_are_buffered_until_the_registration_then_confirmed() {
+    StorageCluster::run(|StorageCluster { net, client }| async move {
+        let all: Vec<usize> = (0..N_NODES).collect();
+        let blob = encode(&test_data(60_000, 11), N_SHARDS);
+        let blob_id = *blob.metadata.blob_id();
+        let early = 3; // the node of 4 shards
+        let node = client.node(early);
+        let pairs = net.shards.pairs_of(early, &blob_id);
+
+        // Before the registration: a plain upload is refused (the node waited for it)...
+        assert_refused(
+            node.put_metadata(&blob_id, blob.metadata.metadata()).await,
+            400,
+            ErrorReason::NotRegistered,
+        );
+        // ...a pending one is verified and buffered: metadata first, then the slivers.
+        let first = &blob.sliver_pairs[usize::from(pairs[0].0)];
+        let pair_of_0 = net.shards.pairs_of(0, &blob_id)[0];
+        assert_refused(
+            client
+                .node(0)
+                .put_sliver_pending(
+                    &blob_id,
+                    pair_of_0,
+                    &blob.sliver_pairs[usize::from(pair_of_0.0)].primary,
+                )
+                .await,
+            404,
+            ErrorReason::MetadataNotFound,
+        );
+        node.put_metadata_pending(&blob_id, blob.metadata.metadata())
+            .await
+            .expect("buffered metadata");
+        assert_eq!(
+            node.get_metadata_status(&blob_id).await.unwrap(),
+            StoredOnNodeStatus::Buffered
+        );
+        assert_refused(
+            node.put_sliver_pending(&blob_id, pairs[0], &flip_byte(&first.primary, 3))
+                .await,
+            400,
+            ErrorReason::InvalidSliver,
+        );
+        for &pair in &pairs {
+            let slivers = &blob.sliver_pairs[usize::from(pair.0)];
+            node.put_sliver_pending(&blob_id, pair, &slivers.primary)
+                .await
+                .expect("a buffered primary sliver");
+            node.put_sliver_pending(&blob_id, pair, &slivers.secondary)
+                .await
+                .expect("a buffered secondary sliver");
+        }
+        for &pair in &pairs {
+            for axis in [SliverType::Primary, SliverType::Secondary] {
+                assert_eq!(
+                    node.get_sliver_status(&blob_id, pair, axis).await.unwrap(),
+                    StoredOnNodeStatus::Buffered
+                );
+            }
+        }
+        // Buffered is not stored: nothing is served, nothing is signed.
+        assert_refused(
+            node.get_sliver::<Primary>(&blob_id, pairs[0]).await,
+            404,
+            ErrorReason::SliverNotFound,
+        );
+        assert_refused(
+            node.get_confirmation(&blob_id, None).await,
+            400,
+            ErrorReason::NotRegistered,
+        );
+        // The query is checked: only `pending`.
+        let url = format!(
+            "http://{}/v1/blobs/{blob_id}/metadata?pending=true&later=1",
+            net.node_address(early)
+        );
+        let answer = net.http.put(&url).body(Vec::new()).send().await.unwrap();
+        assert_eq!(answer.status(), 400);
+
+        // The registration comes: a long-polled confirmation signs once the buffered uploads
+        // are stored, and every status says stored.
+        let object = client.register(&blob, 5).await;
+        let signed = node
+            .get_confirmation_waiting(&blob_id, None, Duration::from_secs(5))
+            .await
+            .expect("a confirmation after the registration");
+        let key = &client.chain.committee_view(None).await.unwrap().members;
+        let member = key
+            .iter()
+            .find(|member| {
+                member.url.trim_end_matches('/') == format!("http://{}", net.node_address(early))
+            })
+            .expect("the node is a member");
+        signed.verify_signature(&member.public_key).unwrap();
+        assert_eq!(
+            node.get_metadata_status(&blob_id).await.unwrap(),
+            StoredOnNodeStatus::Stored
+        );
+        for &pair in &pairs {
+            assert_eq!(
+                node.get_sliver_status(&blob_id, pair, SliverType::Secondary)
+                    .await
+                    .unwrap(),
+                StoredOnNodeStatus::Stored
+            );
+        }
+        // The others get a plain upload; the blob certifies and node 3 holds exactly its
+        // slivers.
+        client.upload(&blob, &[0, 1, 2]).await;
+        let certificate = client.certificate(&blob_id, &all).await;
+        client.certify(object.id, &certificate).await;
+        net.wait_certified(early, &blob_id, STATUS_TIMEOUT).await;
+        net.check_node_slivers(early, &blob).await.unwrap();
     });
 }

@@ -18,6 +18,7 @@ use walrus_chain::client::{ChainConnection, WalrusClient};
 use walrus_localchain::launcher::ONE_COIN;
 use walrus_localnet::network::{default_bin_dir, Network, NetworkOptions, INFO_FILE};
 use walrus_node::NodeConfig;
+use walrus_node_client::api::NODE_STATUS_STANDBY;
 
 /// `client.toml` as the SDK reads it.
 #[derive(Debug, Deserialize)]
@@ -92,7 +93,10 @@ async fn an_added_node_registers_runs_and_resumes() {
         anyhow::ensure!(network.n_nodes() == 6, "{} nodes", network.n_nodes());
         for (i, node_id) in &added {
             let health = network.node_health(*i).await?;
-            anyhow::ensure!(health.node_status == "standby", "node {i}: {health:?}");
+            anyhow::ensure!(
+                health.node_status == NODE_STATUS_STANDBY,
+                "node {i}: {health:?}"
+            );
             anyhow::ensure!(
                 &network.info().nodes[*i].node_id == node_id,
                 "node {i}'s ID"
@@ -121,7 +125,7 @@ async fn first_run(network: &mut Network, temp: &Path) -> anyhow::Result<Vec<(us
     let info = network.info().nodes[i].clone();
     let health = network.node_health(i).await?;
     anyhow::ensure!(
-        health.node_status == "standby" && health.shards.is_empty(),
+        health.node_status == NODE_STATUS_STANDBY && health.shards.is_empty(),
         "{health:?}"
     );
     let config = NodeConfig::load(&info.config)?;
@@ -302,7 +306,7 @@ async fn first_run(network: &mut Network, temp: &Path) -> anyhow::Result<Vec<(us
     let node_5 = network.info().nodes[5].node_id.clone();
     let health = network.node_health(5).await?;
     anyhow::ensure!(
-        health.node_status == "standby" && health.public_key == node_5_key,
+        health.node_status == NODE_STATUS_STANDBY && health.public_key == node_5_key,
         "{health:?}, set up with {node_5_key}"
     );
     anyhow::ensure!(network.node_url(5)? == format!("http://{listen}"));

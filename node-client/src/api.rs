@@ -750,6 +750,9 @@ error_reasons! {
     SliverNotFound = ("SLIVER_NOT_FOUND", 404, "NOT_FOUND"),
     /// Anything else that does not exist (blob, route).
     NotFound = ("NOT_FOUND", 404, "NOT_FOUND"),
+    /// The node's buffer of uploads made before their registration (`?pending=true`) is full;
+    /// retry once the registration is on chain.
+    CacheSaturated = ("CACHE_SATURATED", 400, "FAILED_PRECONDITION"),
     /// The byte range asked for is empty or not within the blob (aggregator's `byte-range`).
     InvalidByteRange = ("INVALID_BYTE_RANGE", 400, "INVALID_ARGUMENT"),
     /// The quilt has no patch of that identifier (aggregator).
@@ -823,7 +826,8 @@ impl SyncShardResponse {
     }
 }
 
-/// Whether a node stores an item (metadata or a sliver). JSON: `"nonexistent"` / `"stored"`.
+/// Whether a node stores an item (metadata or a sliver). JSON: `"nonexistent"` / `"stored"` /
+/// `"buffered"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -832,6 +836,54 @@ pub enum StoredOnNodeStatus {
     Nonexistent,
     /// The node has it.
     Stored,
+    /// The node holds it in memory until it sees the blob's registration (an upload with
+    /// `?pending=true`).
+    Buffered,
+}
+
+/// How an upload is treated if the node has not seen the blob's registration yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UploadIntent {
+    /// Wait a little for the registration, then refuse (NOT_REGISTERED).
+    #[default]
+    Immediate,
+    /// Verify and buffer it until the registration is seen (`?pending=true`, 202).
+    Pending,
+}
+
+/// The query of `PUT` metadata and sliver (Walrus's `UploadIntentQuery`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadIntentQuery {
+    /// `true`: if the blob's registration is not seen yet, verify and buffer the upload
+    /// (bounded, in memory) until it is, answering 202.
+    pub pending: Option<bool>,
+}
+
+impl UploadIntentQuery {
+    /// The intent the query asks for.
+    pub fn intent(self) -> UploadIntent {
+        if self.pending.unwrap_or(false) {
+            UploadIntent::Pending
+        } else {
+            UploadIntent::Immediate
+        }
+    }
+}
+
+/// The query of the confirmation routes (Walrus's `ConfirmationWaitQuery`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(default)]
+pub struct ConfirmationWaitQuery {
+    /// If uploads of the blob are buffered pending its registration, wait for the
+    /// registration (up to `wait_millis`, at most the node's limit) before answering.
+    pub wait_for_registration: bool,
+    /// The longest wait, in milliseconds (default and cap: the node's limit, 5 s by default).
+    pub wait_millis: Option<u64>,
 }
 
 impl StoredOnNodeStatus {
@@ -1004,18 +1056,110 @@ impl BlobStatus {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventProgress {
-    /// Events processed since genesis.
+    /// Events processed and persisted since genesis (Walrus's field).
+    pub persisted: u64,
+    /// Events received but not yet processed (Walrus's field; always 0 here: a checkpoint's
+    /// events are applied in one transaction when they arrive).
+    pub pending: u64,
+    /// Index of the last event processed, counting from 0 at genesis (Walrus's field).
+    pub highest_finished_event_index: Option<u64>,
+    /// Events processed since genesis (as `persisted`).
     pub events_processed: u64,
     /// The last event processed, if any.
     pub last_cursor: Option<EventId>,
 }
 
-/// The answer of [`HEALTH_ENDPOINT`]. JSON camelCase:
-/// `{"uptimeSecs","epoch","publicKey","nodeId","nodeStatus","eventProgress","shards"}`.
+impl EventProgress {
+    /// The progress after `events_processed` events, the last one at `last_cursor`.
+    pub fn new(events_processed: u64, last_cursor: Option<EventId>) -> Self {
+        Self {
+            persisted: events_processed,
+            pending: 0,
+            highest_finished_event_index: events_processed.checked_sub(1),
+            events_processed,
+            last_cursor,
+        }
+    }
+}
+
+/// A shard's state on a node (Walrus's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum ShardStatus {
+    /// Not known.
+    Unknown,
+    /// Held and serving.
+    Ready,
+    /// Gained this epoch, its slivers still being pulled from the previous owner.
+    InTransfer,
+    /// Gained this epoch, its missing slivers being recovered from other nodes.
+    InRecovery,
+    /// Given away this epoch, still served until the epoch change is done.
+    ReadOnly,
+}
+
+/// How many of the node's shards are in each state (`ownedShardStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OwnedShardStatus {
+    /// Shards of unknown state.
+    pub unknown: usize,
+    /// Ready shards.
+    pub ready: usize,
+    /// Shards being transferred.
+    pub in_transfer: usize,
+    /// Shards being recovered.
+    pub in_recovery: usize,
+}
+
+/// The node's shards by state (Walrus's `shardSummary`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ShardStatusSummary {
+    /// Shards held in the current epoch.
+    pub owned: usize,
+    /// Those by state.
+    pub owned_shard_status: OwnedShardStatus,
+    /// Shards given away this epoch and still served.
+    pub read_only: usize,
+}
+
+/// One shard and its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ShardHealthInfo {
+    /// The shard.
+    pub shard: u16,
+    /// Its state.
+    pub status: ShardStatus,
+}
+
+/// Every shard of the node with its state (`?detailed=true`; Walrus's `shardDetail`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ShardStatusDetail {
+    /// The shards held in the current epoch.
+    pub owned: Vec<ShardHealthInfo>,
+    /// Other shards the node still serves (read-only).
+    pub other: Vec<ShardHealthInfo>,
+}
+
+/// The answer of [`HEALTH_ENDPOINT`]: Walrus's fields (`uptime` as `{"secs","nanos"}`,
+/// `epoch`, `publicKey`, `nodeStatus` `"Active"` or `"Standby"`, `eventProgress`,
+/// `shardSummary`, `shardDetail` with `?detailed=true`, `latestCheckpointSequenceNumber`) and
+/// ours (`uptimeSecs`, `nodeId`, `shards`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceHealthInfo {
+    /// Time since the node started (`{"secs","nanos"}`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub uptime: std::time::Duration,
     /// Seconds since the node started.
     pub uptime_secs: u64,
     /// The node's current epoch.
@@ -1025,13 +1169,36 @@ pub struct ServiceHealthInfo {
     pub public_key: String,
     /// The node's ID (its staking pool object, `0x` + hex).
     pub node_id: String,
-    /// `"active"`, `"syncing"`, ...
+    /// `"Active"` (a committee member) or `"Standby"`.
     pub node_status: String,
     /// Chain event processing progress.
     pub event_progress: EventProgress,
+    /// The node's shards by state.
+    pub shard_summary: ShardStatusSummary,
+    /// Every shard with its state, when asked (`?detailed=true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_detail: Option<ShardStatusDetail>,
+    /// The checkpoint of the last event processed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_checkpoint_sequence_number: Option<u64>,
     /// The shards the node holds in the current epoch.
     pub shards: Vec<u16>,
 }
+
+/// The query of [`HEALTH_ENDPOINT`].
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[serde(default)]
+pub struct HealthQuery {
+    /// Include every shard with its state (`shardDetail`).
+    pub detailed: bool,
+}
+
+/// The status of a node in the committee ([`ServiceHealthInfo::node_status`]).
+pub const NODE_STATUS_ACTIVE: &str = "Active";
+/// The status of a node outside the committee ([`ServiceHealthInfo::node_status`]).
+pub const NODE_STATUS_STANDBY: &str = "Standby";
 
 impl ServiceHealthInfo {
     /// The text form of a BLS public key used in [`ServiceHealthInfo::public_key`].
@@ -1520,6 +1687,18 @@ mod tests {
                 403,
                 "PERMISSION_DENIED",
             ),
+            (
+                ErrorReason::InvalidByteRange,
+                "INVALID_BYTE_RANGE",
+                400,
+                "INVALID_ARGUMENT",
+            ),
+            (
+                ErrorReason::CacheSaturated,
+                "CACHE_SATURATED",
+                400,
+                "FAILED_PRECONDITION",
+            ),
         ];
         assert_eq!(expected.len(), ErrorReason::ALL.len());
         for &(reason, name, code, status) in expected {
@@ -1554,6 +1733,8 @@ mod tests {
         assert_golden(&StoredOnNodeStatus::Stored, r#""stored""#);
         assert!(StoredOnNodeStatus::Stored.is_stored());
         assert!(!StoredOnNodeStatus::Nonexistent.is_stored());
+        assert_golden(&StoredOnNodeStatus::Buffered, r#""buffered""#);
+        assert!(!StoredOnNodeStatus::Buffered.is_stored());
     }
 
     #[test]
@@ -1692,27 +1873,53 @@ mod tests {
         let key = ProtocolKeyPair::from_seed([6; 32]);
         let public_key = ServiceHealthInfo::encode_public_key(key.public());
         assert_eq!(STANDARD.decode(&public_key).unwrap().len(), 48);
+        let shard = |shard, status| ShardHealthInfo { shard, status };
         let info = ServiceHealthInfo {
+            uptime: std::time::Duration::new(42, 5),
             uptime_secs: 42,
             epoch: 3,
             public_key: public_key.clone(),
             node_id: format!("0x{}", "01".repeat(32)),
-            node_status: "active".into(),
-            event_progress: EventProgress {
-                events_processed: 17,
-                last_cursor: Some(event(8, 2)),
+            node_status: NODE_STATUS_ACTIVE.into(),
+            event_progress: EventProgress::new(17, Some(event(8, 2))),
+            shard_summary: ShardStatusSummary {
+                owned: 3,
+                owned_shard_status: OwnedShardStatus {
+                    ready: 2,
+                    in_transfer: 1,
+                    ..OwnedShardStatus::default()
+                },
+                read_only: 1,
             },
+            shard_detail: Some(ShardStatusDetail {
+                owned: vec![
+                    shard(0, ShardStatus::Ready),
+                    shard(5, ShardStatus::InTransfer),
+                    shard(9, ShardStatus::Ready),
+                ],
+                other: vec![shard(2, ShardStatus::ReadOnly)],
+            }),
+            latest_checkpoint_sequence_number: Some(8),
             shards: vec![0, 5, 9],
         };
+        // Walrus's fields and names (upstream `ServiceHealthInfo`), then ours.
         let golden = format!(
-            r#"{{"success":{{"code":200,"data":{{"uptimeSecs":42,"epoch":3,"publicKey":"{public_key}","nodeId":"0x{}","nodeStatus":"active","eventProgress":{{"eventsProcessed":17,"lastCursor":{{"checkpoint":8,"eventIndex":2}}}},"shards":[0,5,9]}}}}}}"#,
-            "01".repeat(32)
+            concat!(
+                r#"{{"success":{{"code":200,"data":{{"uptime":{{"secs":42,"nanos":5}},"uptimeSecs":42,"epoch":3,"#,
+                r#""publicKey":"{public_key}","nodeId":"0x{node_id}","nodeStatus":"Active","#,
+                r#""eventProgress":{{"persisted":17,"pending":0,"highestFinishedEventIndex":16,"eventsProcessed":17,"lastCursor":{{"checkpoint":8,"eventIndex":2}}}},"#,
+                r#""shardSummary":{{"owned":3,"ownedShardStatus":{{"unknown":0,"ready":2,"inTransfer":1,"inRecovery":0}},"readOnly":1}},"#,
+                r#""shardDetail":{{"owned":[{{"shard":0,"status":"ready"}},{{"shard":5,"status":"inTransfer"}},{{"shard":9,"status":"ready"}}],"other":[{{"shard":2,"status":"readOnly"}}]}},"#,
+                r#""latestCheckpointSequenceNumber":8,"shards":[0,5,9]}}}}}}"#
+            ),
+            public_key = public_key,
+            node_id = "01".repeat(32)
         );
         assert_golden(&ApiSuccess::ok(info.clone()), &golden);
         assert_eq!(&info.decode_public_key().unwrap(), key.public());
         assert_golden(
-            &EventProgress::default(),
-            r#"{"eventsProcessed":0,"lastCursor":null}"#,
+            &EventProgress::new(0, None),
+            r#"{"persisted":0,"pending":0,"highestFinishedEventIndex":null,"eventsProcessed":0,"lastCursor":null}"#,
         );
         let bad = ServiceHealthInfo {
             public_key: "AAAA".into(),

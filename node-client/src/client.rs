@@ -275,6 +275,17 @@ impl NodeClient {
             .map(drop)
     }
 
+    /// PUT the metadata of `blob_id` with `?pending=true`: a node that has not seen the blob's
+    /// registration yet verifies and buffers them until it does. Any 2xx status is success.
+    pub async fn put_metadata_pending(
+        &self,
+        blob_id: &BlobId,
+        metadata: &BlobMetadata,
+    ) -> Result<(), NodeClientError> {
+        let path = format!("{}?pending=true", api::metadata_path(blob_id));
+        self.send_bcs(Method::PUT, &path, metadata).await.map(drop)
+    }
+
     /// GET whether the node stores the metadata of `blob_id`.
     pub async fn get_metadata_status(
         &self,
@@ -322,6 +333,18 @@ impl NodeClient {
         .map(drop)
     }
 
+    /// PUT the sliver of axis `T` of pair `pair` with `?pending=true` (buffered until the node
+    /// sees the blob's registration, after its metadata). Any 2xx status is success.
+    pub async fn put_sliver_pending<T: EncodingAxis>(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        sliver: &SliverData<T>,
+    ) -> Result<(), NodeClientError> {
+        let path = format!("{}?pending=true", api::sliver_path(blob_id, pair, T::TYPE));
+        self.send_bcs(Method::PUT, &path, sliver).await.map(drop)
+    }
+
     /// GET whether the node stores the sliver of `sliver_type` of pair `pair`.
     pub async fn get_sliver_status(
         &self,
@@ -342,6 +365,24 @@ impl NodeClient {
         deletable_object: Option<ObjectId>,
     ) -> Result<SignedStorageConfirmation, NodeClientError> {
         let path = api::confirmation_path(blob_id, deletable_object.as_ref());
+        let StorageConfirmation::Signed(signed) = self.get_json(&path).await?;
+        Ok(signed)
+    }
+
+    /// Like [`Self::get_confirmation`], asking the node to wait up to `wait` for the blob's
+    /// registration if it holds uploads of the blob buffered pending it
+    /// (`?wait_for_registration=true&wait_millis=...`).
+    pub async fn get_confirmation_waiting(
+        &self,
+        blob_id: &BlobId,
+        deletable_object: Option<ObjectId>,
+        wait: std::time::Duration,
+    ) -> Result<SignedStorageConfirmation, NodeClientError> {
+        let path = format!(
+            "{}?wait_for_registration=true&wait_millis={}",
+            api::confirmation_path(blob_id, deletable_object.as_ref()),
+            wait.as_millis()
+        );
         let StorageConfirmation::Signed(signed) = self.get_json(&path).await?;
         Ok(signed)
     }

@@ -312,18 +312,22 @@ async fn blob_status(State(state): State<AppState>, Path(path): Path<BlobIdPath>
 
 fn canned_health(state: &Fixture) -> ServiceHealthInfo {
     ServiceHealthInfo {
+        uptime: std::time::Duration::from_secs(12),
         uptime_secs: 12,
         epoch: EPOCH,
         public_key: ServiceHealthInfo::encode_public_key(state.key.public()),
         node_id: ObjectId([3; 32]).to_string(),
-        node_status: "active".into(),
-        event_progress: EventProgress {
-            events_processed: 9,
-            last_cursor: Some(EventId {
+        node_status: "Active".into(),
+        event_progress: EventProgress::new(
+            9,
+            Some(EventId {
                 checkpoint: 44,
                 event_index: 1,
             }),
-        },
+        ),
+        shard_summary: Default::default(),
+        shard_detail: None,
+        latest_checkpoint_sequence_number: Some(44),
         shards: vec![1, 4],
     }
 }

@@ -34,7 +34,7 @@ use sui_crypto::ed25519::Ed25519PrivateKey;
 use walrus_chain::client::{ChainConfig, ChainConnection};
 use walrus_core::crypto::ProtocolKeyPair;
 
-use crate::recovery::RecoveryLimits;
+use crate::{pending::PendingLimits, recovery::RecoveryLimits};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +147,27 @@ pub struct RequestLimits {
     /// too slowly gets 408 and its connection back).
     #[serde(default = "default_body_timeout_ms")]
     pub body_timeout_ms: u64,
+    /// Blobs whose uploads (`?pending=true`) may be buffered before their registration is
+    /// seen; each holds its metadata.
+    #[serde(default = "default_pending_blobs")]
+    pub max_pending_blobs: usize,
+    /// Slivers buffered before their blob's registration, in all.
+    #[serde(default = "default_pending_slivers")]
+    pub max_pending_slivers: usize,
+    /// Bytes of slivers buffered before their blob's registration, in all.
+    #[serde(default = "default_pending_bytes")]
+    pub max_pending_bytes: usize,
+    /// Largest sliver that may be buffered before its blob's registration.
+    #[serde(default = "default_pending_sliver_bytes")]
+    pub max_pending_sliver_bytes: usize,
+    /// Seconds after its last upload that a blob's buffered uploads are dropped if its
+    /// registration has not come (0 disables buffering).
+    #[serde(default = "default_pending_ttl_secs")]
+    pub pending_ttl_secs: u64,
+    /// Longest wait of a confirmation request with `wait_for_registration=true`, in
+    /// milliseconds (0: no such waits).
+    #[serde(default = "default_confirmation_wait_ms")]
+    pub max_confirmation_wait_ms: u64,
 }
 
 fn default_symbol_requests() -> usize {
@@ -164,6 +185,37 @@ fn default_sync_shard_requests() -> usize {
 fn default_body_timeout_ms() -> u64 {
     60_000
 }
+fn default_pending_blobs() -> usize {
+    1_024
+}
+fn default_pending_slivers() -> usize {
+    8_192
+}
+fn default_pending_bytes() -> usize {
+    256 << 20
+}
+fn default_pending_sliver_bytes() -> usize {
+    4 << 20
+}
+fn default_pending_ttl_secs() -> u64 {
+    60
+}
+fn default_confirmation_wait_ms() -> u64 {
+    5_000
+}
+
+impl RequestLimits {
+    /// The bounds of the buffer of uploads pending registration.
+    pub fn pending_limits(&self) -> PendingLimits {
+        PendingLimits {
+            max_blobs: self.max_pending_blobs,
+            max_slivers: self.max_pending_slivers,
+            max_bytes: self.max_pending_bytes,
+            max_sliver_bytes: self.max_pending_sliver_bytes,
+            ttl: Duration::from_secs(self.pending_ttl_secs),
+        }
+    }
+}
 
 impl Default for RequestLimits {
     fn default() -> Self {
@@ -173,6 +225,12 @@ impl Default for RequestLimits {
             max_registration_waits: default_registration_waits(),
             max_concurrent_sync_shard_requests: default_sync_shard_requests(),
             body_timeout_ms: default_body_timeout_ms(),
+            max_pending_blobs: default_pending_blobs(),
+            max_pending_slivers: default_pending_slivers(),
+            max_pending_bytes: default_pending_bytes(),
+            max_pending_sliver_bytes: default_pending_sliver_bytes(),
+            pending_ttl_secs: default_pending_ttl_secs(),
+            max_confirmation_wait_ms: default_confirmation_wait_ms(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod follower;
 pub mod metrics;
 pub mod node;
 pub mod operator;
+pub mod pending;
 pub mod recovery;
 pub mod server;
 mod shard_sync;
@@ -165,6 +166,7 @@ pub async fn run_with(
             recover_tx.clone(),
             stopped.clone(),
         )),
+        tokio::spawn(node::run_pending_flusher(node.clone(), stopped.clone())),
         tokio::spawn(recovery::run_recovery(
             worker,
             recover_tx,

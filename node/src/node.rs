@@ -27,15 +27,41 @@ use walrus_core::{
     BlobId, ObjectId, SliverIndex, SliverPairIndex, SliverType,
 };
 use walrus_node_client::api::{
-    self, BlobStatus, ErrorReason, StoredOnNodeStatus, SymbolId, SyncShardResponse,
+    self, BlobStatus, ErrorReason, StoredOnNodeStatus, SymbolId, SyncShardResponse, UploadIntent,
 };
 
 use crate::{
     committee::CommitteeView,
     config::RequestLimits,
     metrics::Metrics,
+    pending::{PendingError, PendingUploads},
     store::{NodeStore, StoreError},
 };
+
+/// The answer to an upload that cannot be buffered (CACHE_SATURATED, or METADATA_NOT_FOUND
+/// for a sliver that came before its metadata).
+fn pending_refusal(error: PendingError) -> NodeError {
+    let reason = match error {
+        PendingError::Saturated(_) => ErrorReason::CacheSaturated,
+        PendingError::NoMetadata => ErrorReason::MetadataNotFound,
+    };
+    NodeError::new(reason, error.to_string())
+}
+
+/// Flushes buffered uploads whose registration was applied (after every applied event, and
+/// every second for those left over) until `shutdown` flips to `true`.
+pub async fn run_pending_flusher(node: Arc<StorageNode>, mut shutdown: watch::Receiver<bool>) {
+    let mut events = node.events_processed.subscribe();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = events.changed() => {}
+            _ = tick.tick() => {}
+        }
+        node.flush_pending().await;
+    }
+}
 
 /// An error answered to a client: a stable reason and a message.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -92,6 +118,11 @@ pub struct StorageNode {
     /// Verified metadata of the blobs being uploaded: every sliver of a blob is checked
     /// against them, so they are read, decoded and verified once, not once per sliver.
     metadata_cache: Mutex<HashMap<BlobId, VerifiedBlobMetadataWithId>>,
+    /// Verified uploads made before their blob's registration was seen (`?pending=true`).
+    pending: PendingUploads,
+    /// Held while buffered uploads move to the store: a confirmation that finds nothing
+    /// buffered any more waits for a move in progress before it looks at the store.
+    flush_lock: tokio::sync::Mutex<()>,
 }
 
 /// Verified metadata kept in memory (then the cache starts afresh): 16 MiB at 1000 shards.
@@ -135,6 +166,8 @@ impl StorageNode {
             registration_waits: Semaphore::new(limits.max_registration_waits.max(1)),
             sync_shard_slots: Semaphore::new(limits.max_concurrent_sync_shard_requests.max(1)),
             metadata_cache: Mutex::new(HashMap::new()),
+            pending: PendingUploads::new(limits.pending_limits()),
+            flush_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -223,7 +256,26 @@ impl StorageNode {
     /// Waits until `blob_id` is registered (or the registration wait passes); errors with
     /// NOT_REGISTERED or BLOB_INVALID.
     async fn require_registered(&self, blob_id: &BlobId) -> Result<(), NodeError> {
-        let deadline = tokio::time::Instant::now() + self.registration_wait;
+        self.await_registration(blob_id, self.registration_wait)
+            .await
+    }
+
+    /// Whether `blob_id` is registered now (no wait); BLOB_INVALID if it was proven invalid.
+    fn registered_now(&self, blob_id: &BlobId) -> Result<bool, NodeError> {
+        let info = self.store.blob_info(blob_id)?;
+        if info.invalid.is_some() {
+            return Err(NodeError::new(
+                ErrorReason::BlobInvalid,
+                format!("blob {blob_id} was proven invalid"),
+            ));
+        }
+        Ok(info.is_registered(self.committee().epoch))
+    }
+
+    /// Waits up to `wait` until `blob_id` is registered; errors with NOT_REGISTERED or
+    /// BLOB_INVALID.
+    async fn await_registration(&self, blob_id: &BlobId, wait: Duration) -> Result<(), NodeError> {
+        let deadline = tokio::time::Instant::now() + wait;
         let mut progress = self.events_processed.subscribe();
         let mut wait_slot = None;
         loop {
@@ -340,8 +392,19 @@ impl StorageNode {
 
     /// Admits a `PUT metadata` before its body is read: the blob must be registered; returns
     /// the largest body legitimate metadata can have for this committee's shard count.
-    pub async fn admit_metadata(&self, blob_id: &BlobId) -> Result<usize, NodeError> {
-        self.require_registered(blob_id).await?;
+    /// With `Pending` intent, a blob not registered yet is admitted at once (its metadata
+    /// will be buffered).
+    pub async fn admit_metadata(
+        &self,
+        blob_id: &BlobId,
+        intent: UploadIntent,
+    ) -> Result<usize, NodeError> {
+        match intent {
+            UploadIntent::Immediate => self.require_registered(blob_id).await?,
+            UploadIntent::Pending => {
+                self.registered_now(blob_id)?;
+            }
+        }
         Ok(bounded::max_metadata_len(self.committee().n_shards))
     }
 
@@ -352,6 +415,7 @@ impl StorageNode {
         &self,
         blob_id: BlobId,
         body: &[u8],
+        intent: UploadIntent,
     ) -> Result<bool, NodeError> {
         let limit = bounded::max_metadata_len(self.committee().n_shards);
         if body.len() > limit {
@@ -370,24 +434,40 @@ impl StorageNode {
                 format!("malformed metadata: {error}"),
             )
         })?;
-        self.put_metadata(blob_id, metadata).await
+        self.put_metadata(blob_id, metadata, intent).await
     }
 
     /// `PUT metadata`: verifies `metadata` against `blob_id` and stores them; `true` if newly
-    /// stored.
+    /// stored. With `Pending` intent, metadata of a blob not registered yet are buffered
+    /// (`true` if newly buffered).
     pub async fn put_metadata(
         &self,
         blob_id: BlobId,
         metadata: BlobMetadata,
+        intent: UploadIntent,
     ) -> Result<bool, NodeError> {
-        self.require_registered(&blob_id).await?;
+        if intent == UploadIntent::Immediate {
+            self.require_registered(&blob_id).await?;
+        }
         let config = Self::encoding_config(&self.committee())?;
-        BlobMetadataWithId {
+        let verified = BlobMetadataWithId {
             blob_id,
             metadata: metadata.clone(),
         }
         .verify(&config)
         .map_err(|error| NodeError::new(ErrorReason::InvalidMetadata, error.to_string()))?;
+        if intent == UploadIntent::Pending && !self.registered_now(&blob_id)? {
+            if self.store.metadata(&blob_id)?.is_some() {
+                return Ok(false);
+            }
+            let fresh = self
+                .pending
+                .insert_metadata(verified)
+                .map_err(pending_refusal)?;
+            // The registration may have been applied since it was checked.
+            self.flush_pending_blob(&blob_id).await?;
+            return Ok(fresh);
+        }
         let store = self.store.clone();
         let size = bcs::serialized_size(&metadata).unwrap_or(0) as u64;
         let fresh = blocking(move || Ok(store.put_metadata(&blob_id, &metadata)?)).await?;
@@ -402,10 +482,12 @@ impl StorageNode {
         Ok(self.verified_metadata(blob_id).await?.into_unverified())
     }
 
-    /// Whether the metadata are stored.
+    /// Whether the metadata are stored (or buffered pending the blob's registration).
     pub async fn metadata_status(&self, blob_id: &BlobId) -> Result<StoredOnNodeStatus, NodeError> {
         Ok(if self.store.metadata(blob_id)?.is_some() {
             StoredOnNodeStatus::Stored
+        } else if self.pending.has_metadata(blob_id) {
+            StoredOnNodeStatus::Buffered
         } else {
             StoredOnNodeStatus::Nonexistent
         })
@@ -448,12 +530,28 @@ impl StorageNode {
     /// Admits a `PUT sliver` before its body is read: the blob must be registered, the pair
     /// on one of our shards and the metadata stored; returns the metadata and the exact BCS
     /// length of the sliver.
+    ///
+    /// With `Pending` intent, a blob not registered yet is admitted at once if its metadata
+    /// are buffered (or stored) and the sliver is small enough to be buffered.
     pub async fn admit_sliver(
         &self,
         blob_id: &BlobId,
         pair: SliverPairIndex,
         axis: SliverType,
+        intent: UploadIntent,
     ) -> Result<(VerifiedBlobMetadataWithId, usize), NodeError> {
+        if intent == UploadIntent::Pending && !self.registered_now(blob_id)? {
+            self.check_pair(blob_id, pair, false)?;
+            let metadata = match self.pending.metadata(blob_id) {
+                Some(metadata) => metadata,
+                None => self.upload_metadata(blob_id).await?,
+            };
+            let length = bounded::sliver_len(metadata.layout(), axis);
+            self.pending
+                .admits_sliver_size(length)
+                .map_err(pending_refusal)?;
+            return Ok((metadata, length));
+        }
         self.require_registered(blob_id).await?;
         self.check_pair(blob_id, pair, false)?;
         let metadata = self.upload_metadata(blob_id).await?;
@@ -464,6 +562,9 @@ impl StorageNode {
     /// `PUT sliver` after [`Self::admit_sliver`] returned `metadata` and `length`: decodes
     /// the BCS sliver of `axis` only if `body` has exactly that length, checks its index and
     /// that it verifies against the metadata, and stores it; `true` if newly stored.
+    /// With `Pending` intent, the sliver of a blob not registered yet is buffered (`true` if
+    /// newly buffered).
+    #[allow(clippy::too_many_arguments)]
     pub async fn put_admitted_sliver(
         &self,
         blob_id: BlobId,
@@ -472,6 +573,7 @@ impl StorageNode {
         metadata: VerifiedBlobMetadataWithId,
         length: usize,
         body: &[u8],
+        intent: UploadIntent,
     ) -> Result<bool, NodeError> {
         if body.len() != length {
             if body.len() > length {
@@ -489,6 +591,25 @@ impl StorageNode {
                     body.len()
                 ),
             ));
+        }
+        if intent == UploadIntent::Pending && !self.registered_now(&blob_id)? {
+            let sliver = match axis {
+                SliverType::Primary => Sliver::Primary(
+                    self.verified_sliver::<Primary>(pair, metadata, body)
+                        .await?,
+                ),
+                SliverType::Secondary => Sliver::Secondary(
+                    self.verified_sliver::<Secondary>(pair, metadata, body)
+                        .await?,
+                ),
+            };
+            let fresh = self
+                .pending
+                .insert_sliver(&blob_id, pair, sliver, body.len())
+                .map_err(pending_refusal)?;
+            // The registration may have been applied since it was checked.
+            self.flush_pending_blob(&blob_id).await?;
+            return Ok(fresh);
         }
         let fresh = match axis {
             SliverType::Primary => {
@@ -514,6 +635,19 @@ impl StorageNode {
         metadata: VerifiedBlobMetadataWithId,
         body: &[u8],
     ) -> Result<bool, NodeError> {
+        let sliver = self.verified_sliver::<T>(pair, metadata, body).await?;
+        let store = self.store.clone();
+        blocking(move || Ok(store.put_sliver(&blob_id, pair, &sliver)?)).await
+    }
+
+    /// Decodes the BCS sliver of `T` in `body` and checks that it is the sliver of `pair` on
+    /// that axis and verifies against `metadata`.
+    async fn verified_sliver<T: EncodingAxis>(
+        &self,
+        pair: SliverPairIndex,
+        metadata: VerifiedBlobMetadataWithId,
+        body: &[u8],
+    ) -> Result<SliverData<T>, NodeError> {
         let sliver: SliverData<T> = bcs::from_bytes(body).map_err(|error| {
             NodeError::new(
                 ErrorReason::InvalidSliver,
@@ -534,14 +668,76 @@ impl StorageNode {
                 ),
             ));
         }
-        let store = self.store.clone();
         blocking(move || {
             sliver
                 .verify(&metadata)
                 .map_err(|error| NodeError::new(ErrorReason::InvalidSliver, error.to_string()))?;
-            Ok(store.put_sliver(&blob_id, pair, &sliver)?)
+            Ok(sliver)
         })
         .await
+    }
+
+    /// Moves the buffered uploads of `blob_id` to the store once its registration is applied
+    /// (only the slivers of shards this node still holds); drops them if the blob was proven
+    /// invalid.
+    pub async fn flush_pending_blob(&self, blob_id: &BlobId) -> Result<(), NodeError> {
+        let _flushing = self.flush_lock.lock().await;
+        if !self.pending.has_metadata(blob_id) {
+            return Ok(());
+        }
+        let info = self.store.blob_info(blob_id)?;
+        let view = self.committee();
+        if info.invalid.is_none() && !info.is_registered(view.epoch) {
+            return Ok(());
+        }
+        let Some(blob) = self.pending.take(blob_id) else {
+            return Ok(());
+        };
+        if info.invalid.is_some() {
+            return Ok(());
+        }
+        let store = self.store.clone();
+        let id = *blob_id;
+        let slivers: Vec<_> = blob
+            .slivers
+            .into_iter()
+            .filter(|((pair, _), _)| view.holds_pair(&id, *pair))
+            .collect();
+        let metadata = blob.metadata.metadata().clone();
+        let metadata_size = bcs::serialized_size(&metadata).unwrap_or(0) as u64;
+        let (metadata_fresh, stored) = blocking(move || {
+            let metadata_fresh = store.put_metadata(&id, &metadata)?;
+            let mut stored = Vec::new();
+            for ((pair, _), (sliver, size)) in slivers {
+                let fresh = match sliver {
+                    Sliver::Primary(sliver) => store.put_sliver(&id, pair, &sliver)?,
+                    Sliver::Secondary(sliver) => store.put_sliver(&id, pair, &sliver)?,
+                };
+                if fresh {
+                    stored.push(size as u64);
+                }
+            }
+            Ok((metadata_fresh, stored))
+        })
+        .await?;
+        if metadata_fresh {
+            self.metrics.add_stored(metadata_size, 0);
+        }
+        for size in stored {
+            self.metrics.slivers_uploaded.inc();
+            self.metrics.add_stored(size, 1);
+        }
+        Ok(())
+    }
+
+    /// Flushes (or drops) the buffered uploads of every blob whose registration (or proof of
+    /// invalidity) was applied; drops those idle past their time.
+    pub async fn flush_pending(&self) {
+        for blob_id in self.pending.blob_ids() {
+            if let Err(error) = self.flush_pending_blob(&blob_id).await {
+                tracing::warn!(%blob_id, %error, "cannot store buffered uploads");
+            }
+        }
     }
 
     /// Stores a sliver this node rebuilt and verified itself.
@@ -599,6 +795,8 @@ impl StorageNode {
         self.check_pair(&blob_id, pair, true)?;
         Ok(if self.store.has_sliver(&blob_id, pair, axis)? {
             StoredOnNodeStatus::Stored
+        } else if self.pending.has_sliver(&blob_id, pair, axis) {
+            StoredOnNodeStatus::Buffered
         } else {
             StoredOnNodeStatus::Nonexistent
         })
@@ -624,12 +822,25 @@ impl StorageNode {
     /// `GET confirmation`: signs a storage confirmation once the blob is registered (as
     /// permanent, or as the deletable object `deletable_object`) and the metadata and every
     /// sliver of our shards are durable.
+    ///
+    /// `wait_for_registration` (Walrus's long poll): if uploads of the blob are buffered
+    /// pending its registration, wait up to that long (at most
+    /// `max_confirmation_wait_ms`) for it, then store them and confirm.
     pub async fn confirmation(
         &self,
         blob_id: BlobId,
         deletable_object: Option<ObjectId>,
+        wait_for_registration: Option<Duration>,
     ) -> Result<SignedStorageConfirmation, NodeError> {
-        self.require_registered(&blob_id).await?;
+        let max_wait = Duration::from_millis(self.limits.max_confirmation_wait_ms);
+        match wait_for_registration.map(|wait| wait.min(max_wait)) {
+            Some(wait) if !wait.is_zero() && self.pending.has_metadata(&blob_id) => {
+                self.await_registration(&blob_id, wait.max(self.registration_wait))
+                    .await?;
+            }
+            _ => self.require_registered(&blob_id).await?,
+        }
+        self.flush_pending_blob(&blob_id).await?;
         let view = self.committee();
         let info = self.store.blob_info(&blob_id)?;
         if !info.can_confirm(view.epoch, deletable_object) {

@@ -13,12 +13,15 @@
 //! The routes are documented where they are handled (`#[utoipa::path]`): the OpenAPI document
 //! at `/v1/api` is generated from them and the wire types of `walrus_node_client::api`.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
     body::Bytes,
-    extract::{rejection::PathRejection, Path, RawQuery, State},
+    extract::{
+        rejection::{PathRejection, QueryRejection},
+        Path, Query, RawQuery, State,
+    },
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json, Router,
@@ -26,20 +29,27 @@ use axum::{
 use serde::Serialize;
 use utoipa_axum::routes;
 use walrus_core::messages::{SignedSyncShardRequest, StorageConfirmation};
+use walrus_core::ShardIndex;
 use walrus_node_client::api::{
-    ApiError, ApiSuccess, BlobIdPath, BlobStatus, DeletableConfirmationPath, ErrorReason,
-    EventProgress, InconsistencyProofPath, RecoverySymbolsParams, RecoverySymbolsRequest,
-    ServiceHealthInfo, SliverPath, StoredOnNodeStatus, BCS_CONTENT_TYPE, BLOB_STATUS_ENDPOINT,
-    DELETABLE_CONFIRMATION_ENDPOINT, HEALTH_ENDPOINT, INCONSISTENCY_PROOF_ENDPOINT,
-    METADATA_ENDPOINT, METADATA_STATUS_ENDPOINT, PERMANENT_CONFIRMATION_ENDPOINT,
-    RECOVERY_SYMBOLS_ENDPOINT, SLIVER_ENDPOINT, SLIVER_STATUS_ENDPOINT, SYNC_SHARD_ENDPOINT,
+    ApiError, ApiSuccess, BlobIdPath, BlobStatus, ConfirmationWaitQuery, DeletableConfirmationPath,
+    ErrorReason, EventProgress, HealthQuery, InconsistencyProofPath, RecoverySymbolsParams,
+    RecoverySymbolsRequest, ServiceHealthInfo, ShardHealthInfo, ShardStatus, ShardStatusDetail,
+    ShardStatusSummary, SliverPath, StoredOnNodeStatus, UploadIntent, UploadIntentQuery,
+    BCS_CONTENT_TYPE, BLOB_STATUS_ENDPOINT, DELETABLE_CONFIRMATION_ENDPOINT, HEALTH_ENDPOINT,
+    INCONSISTENCY_PROOF_ENDPOINT, METADATA_ENDPOINT, METADATA_STATUS_ENDPOINT, NODE_STATUS_ACTIVE,
+    NODE_STATUS_STANDBY, PERMANENT_CONFIRMATION_ENDPOINT, RECOVERY_SYMBOLS_ENDPOINT,
+    SLIVER_ENDPOINT, SLIVER_STATUS_ENDPOINT, SYNC_SHARD_ENDPOINT,
 };
 use walrus_service::{
     router::{BLOBS_TAG, SERVICE_TAG},
     ServiceRouter,
 };
 
-use crate::node::{NodeError, StorageNode, MAX_SYNC_SHARD_REQUEST_BYTES};
+use crate::{
+    committee::CommitteeView,
+    node::{NodeError, StorageNode, MAX_SYNC_SHARD_REQUEST_BYTES},
+    store::{ShardSync, SyncPhase},
+};
 
 /// Seconds a client is told to wait (`Retry-After`) when the node sheds load.
 const RETRY_AFTER_SECS: u64 = 1;
@@ -137,12 +147,30 @@ fn json_ok<T: Serialize>(status: StatusCode, data: T) -> Response {
     (status, Json(ApiSuccess::new(status.as_u16(), data))).into_response()
 }
 
-fn stored(fresh: bool, what: &str) -> Response {
-    if fresh {
-        json_ok(StatusCode::CREATED, format!("{what} stored"))
-    } else {
-        json_ok(StatusCode::OK, format!("{what} already stored"))
+/// The answer to an upload: 201 newly stored (202 with `?pending=true`: stored or buffered
+/// until the registration is seen), 200 already there.
+fn stored(fresh: bool, intent: UploadIntent, what: &str) -> Response {
+    match (fresh, intent) {
+        (true, UploadIntent::Immediate) => json_ok(StatusCode::CREATED, format!("{what} stored")),
+        (true, UploadIntent::Pending) => json_ok(
+            StatusCode::ACCEPTED,
+            format!("{what} buffered pending registration"),
+        ),
+        (false, _) => json_ok(StatusCode::OK, format!("{what} already stored")),
     }
+}
+
+/// The longest wait for a registration a confirmation query asks for, if it asks for one.
+fn confirmation_wait(
+    query: Result<Query<ConfirmationWaitQuery>, QueryRejection>,
+) -> Result<Option<Duration>, NodeError> {
+    let Query(query) = query
+        .map_err(|rejection| bad_request(format!("invalid query: {}", rejection.body_text())))?;
+    Ok(query.wait_for_registration.then(|| {
+        query
+            .wait_millis
+            .map_or(Duration::MAX, Duration::from_millis)
+    }))
 }
 
 type NodeState = State<Arc<StorageNode>>;
@@ -152,6 +180,7 @@ const BLOBS_DESCRIPTION: &str = "Blob metadata, slivers, confirmations, recovery
 
 // Descriptions of the answers several operations share (the responses of the error reasons an
 // operation lists and does not describe itself come from the reasons' meanings).
+const BUFFERED: &str = "Accepted with `?pending=true` (buffered until the registration is seen, or stored if it was): `{\"success\":{\"code\":202,\"data\":\"<what> buffered pending registration\"}}`.";
 const STORED: &str = "Newly stored: `{\"success\":{\"code\":201,\"data\":\"<what> stored\"}}`.";
 const ALREADY_STORED: &str = "Already stored before (idempotent): `{\"success\":{\"code\":200,\"data\":\"<what> already stored\"}}`.";
 const CONFIRMATION: &str =
@@ -245,13 +274,14 @@ async fn get_metadata(
 /// Store the blob's metadata
 ///
 /// If the node has not yet seen the blob registered it waits (default 10 s) for the
-/// registration event before answering NOT_REGISTERED.
+/// registration event before answering NOT_REGISTERED; with `?pending=true` it verifies the
+/// metadata and buffers them (bounded, in memory) until the registration is seen (202).
 #[utoipa::path(
     put,
     path = METADATA_ENDPOINT,
     tag = BLOBS_TAG,
     operation_id = "putMetadata",
-    params(BlobIdPath),
+    params(BlobIdPath, UploadIntentQuery),
     request_body(
         content = bodies::BcsBlobMetadata,
         content_type = BCS_CONTENT_TYPE,
@@ -259,24 +289,37 @@ async fn get_metadata(
     ),
     responses(
         (status = 201, description = STORED, body = ApiSuccess<String>),
+        (status = 202, description = BUFFERED, body = ApiSuccess<String>),
         (status = 200, description = ALREADY_STORED, body = ApiSuccess<String>),
-        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse or the body cannot be read; INVALID_METADATA: the body is not BCS `BlobMetadata` or does not verify (hash count, length, hashes to `blob_id`); NOT_REGISTERED: the blob is not registered on chain (or has expired) after waiting for the registration event.", body = ApiError),
+        (status = 400, description = "INVALID_REQUEST: a path parameter or the query does not parse, or the body cannot be read; CACHE_SATURATED: `?pending=true` and the node's buffer of uploads pending registration is full; INVALID_METADATA: the body is not BCS `BlobMetadata` or does not verify (hash count, length, hashes to `blob_id`); NOT_REGISTERED: the blob is not registered on chain (or has expired) after waiting for the registration event.", body = ApiError),
     ),
-    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "REQUEST_TIMEOUT", "INVALID_METADATA", "NOT_REGISTERED", "BLOB_INVALID", "RATE_LIMITED", "INTERNAL"])))
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "REQUEST_TIMEOUT", "INVALID_METADATA", "NOT_REGISTERED", "CACHE_SATURATED", "BLOB_INVALID", "RATE_LIMITED", "INTERNAL"])))
 )]
 async fn put_metadata(
     State(node): NodeState,
     params: Result<Path<BlobIdPath>, PathRejection>,
+    query: Result<Query<UploadIntentQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, NodeError> {
     let BlobIdPath { blob_id } = path(params)?;
-    let limit = node.admit_metadata(&blob_id).await?;
+    let intent = upload_intent(query)?;
+    let limit = node.admit_metadata(&blob_id, intent).await?;
     let bytes = read_body(&node, &headers, body, limit).await?;
     Ok(stored(
-        node.put_metadata_bytes(blob_id, &bytes).await?,
+        node.put_metadata_bytes(blob_id, &bytes, intent).await?,
+        intent,
         "metadata",
     ))
+}
+
+/// The upload intent of a `PUT` query (400 INVALID_REQUEST for anything but `pending`).
+fn upload_intent(
+    query: Result<Query<UploadIntentQuery>, QueryRejection>,
+) -> Result<UploadIntent, NodeError> {
+    let Query(query) = query
+        .map_err(|rejection| bad_request(format!("invalid query: {}", rejection.body_text())))?;
+    Ok(query.intent())
 }
 
 /// Whether the node stores the blob's metadata
@@ -287,7 +330,7 @@ async fn put_metadata(
     operation_id = "getMetadataStatus",
     params(BlobIdPath),
     responses(
-        (status = 200, description = "`{\"success\":{\"code\":200,\"data\":\"stored\"|\"nonexistent\"}}`.", body = ApiSuccess<StoredOnNodeStatus>),
+        (status = 200, description = "`{\"success\":{\"code\":200,\"data\":\"stored\"|\"buffered\"|\"nonexistent\"}}` (`buffered`: held in memory until the blob's registration is seen).", body = ApiSuccess<StoredOnNodeStatus>),
     ),
     extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "INTERNAL"])))
 )]
@@ -334,13 +377,15 @@ async fn get_sliver(
 /// Store a sliver
 ///
 /// Checks registration (waiting for it like PUT metadata), the shard assignment, the stored
-/// metadata and the sliver itself before storing it durably.
+/// metadata and the sliver itself before storing it durably. With `?pending=true`, a sliver of
+/// a blob whose registration is not seen yet is checked against the buffered (or stored)
+/// metadata and buffered until the registration is seen (202).
 #[utoipa::path(
     put,
     path = SLIVER_ENDPOINT,
     tag = BLOBS_TAG,
     operation_id = "putSliver",
-    params(SliverPath),
+    params(SliverPath, UploadIntentQuery),
     request_body(
         content = bodies::BcsSliverData,
         content_type = BCS_CONTENT_TYPE,
@@ -348,15 +393,17 @@ async fn get_sliver(
     ),
     responses(
         (status = 201, description = STORED, body = ApiSuccess<String>),
+        (status = 202, description = BUFFERED, body = ApiSuccess<String>),
         (status = 200, description = ALREADY_STORED, body = ApiSuccess<String>),
-        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse, the body cannot be read or `sliver_pair_index` >= n_shards; NOT_REGISTERED: the blob is not registered (or has expired) after waiting for the registration event; SHARD_NOT_ASSIGNED: the pair's shard is not held by this node; INVALID_SLIVER: the body is not a BCS sliver or does not verify against the stored metadata; SLIVER_INDEX_MISMATCH: the sliver's index is not the one the pair holds on this axis (primary: pair index; secondary: n_shards - 1 - pair index).", body = ApiError),
+        (status = 400, description = "INVALID_REQUEST: a path parameter or the query does not parse, the body cannot be read or `sliver_pair_index` >= n_shards; CACHE_SATURATED: `?pending=true` and the buffer of uploads pending registration is full (or the sliver is larger than it takes); NOT_REGISTERED: the blob is not registered (or has expired) after waiting for the registration event; SHARD_NOT_ASSIGNED: the pair's shard is not held by this node; INVALID_SLIVER: the body is not a BCS sliver or does not verify against the stored metadata; SLIVER_INDEX_MISMATCH: the sliver's index is not the one the pair holds on this axis (primary: pair index; secondary: n_shards - 1 - pair index).", body = ApiError),
         (status = 404, description = "METADATA_NOT_FOUND: the metadata must be stored before the slivers.", body = ApiError),
     ),
-    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "REQUEST_TIMEOUT", "NOT_REGISTERED", "BLOB_INVALID", "SHARD_NOT_ASSIGNED", "METADATA_NOT_FOUND", "INVALID_SLIVER", "SLIVER_INDEX_MISMATCH", "RATE_LIMITED", "INTERNAL"])))
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "PAYLOAD_TOO_LARGE", "REQUEST_TIMEOUT", "NOT_REGISTERED", "CACHE_SATURATED", "BLOB_INVALID", "SHARD_NOT_ASSIGNED", "METADATA_NOT_FOUND", "INVALID_SLIVER", "SLIVER_INDEX_MISMATCH", "RATE_LIMITED", "INTERNAL"])))
 )]
 async fn put_sliver(
     State(node): NodeState,
     params: Result<Path<SliverPath>, PathRejection>,
+    query: Result<Query<UploadIntentQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, NodeError> {
@@ -365,8 +412,9 @@ async fn put_sliver(
         sliver_pair_index,
         sliver_type,
     } = path(params)?;
+    let intent = upload_intent(query)?;
     let (metadata, length) = node
-        .admit_sliver(&blob_id, sliver_pair_index, sliver_type)
+        .admit_sliver(&blob_id, sliver_pair_index, sliver_type, intent)
         .await?;
     let bytes = read_body(&node, &headers, body, length).await?;
     let fresh = node
@@ -377,9 +425,10 @@ async fn put_sliver(
             metadata,
             length,
             &bytes,
+            intent,
         )
         .await?;
-    Ok(stored(fresh, "sliver"))
+    Ok(stored(fresh, intent, "sliver"))
 }
 
 /// Whether the node stores a sliver
@@ -390,7 +439,7 @@ async fn put_sliver(
     operation_id = "getSliverStatus",
     params(SliverPath),
     responses(
-        (status = 200, description = "`{\"success\":{\"code\":200,\"data\":\"stored\"|\"nonexistent\"}}`.", body = ApiSuccess<StoredOnNodeStatus>),
+        (status = 200, description = "`{\"success\":{\"code\":200,\"data\":\"stored\"|\"buffered\"|\"nonexistent\"}}` (`buffered`: held in memory until the blob's registration is seen).", body = ApiSuccess<StoredOnNodeStatus>),
         (status = 400, description = "INVALID_REQUEST: a path parameter does not parse or `sliver_pair_index` >= n_shards; SHARD_NOT_ASSIGNED: the pair's shard is not held by this node in the current epoch.", body = ApiError),
     ),
     extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "SHARD_NOT_ASSIGNED", "INTERNAL"])))
@@ -415,13 +464,15 @@ async fn sliver_status(
 ///
 /// Signed once the blob has a live permanent registration and the metadata and every sliver of
 /// the node's shards are durable. The message is intent `[1,0,3]`, epoch, blob ID,
-/// `BlobPersistenceType::Permanent`.
+/// `BlobPersistenceType::Permanent`. With `?wait_for_registration=true[&wait_millis=N]`, if
+/// uploads of the blob are buffered pending its registration, the node waits for it (at most
+/// `wait_millis`, capped by its limit, 5 s by default), stores them, then signs.
 #[utoipa::path(
     get,
     path = PERMANENT_CONFIRMATION_ENDPOINT,
     tag = BLOBS_TAG,
     operation_id = "getPermanentConfirmation",
-    params(BlobIdPath),
+    params(BlobIdPath, ConfirmationWaitQuery),
     responses(
         (status = 200, description = CONFIRMATION, body = ApiSuccess<bodies::StorageConfirmation>),
         (status = 400, description = "INVALID_REQUEST: a path parameter does not parse; NOT_REGISTERED: the blob is not registered (or has expired) after waiting for the registration, or has no live permanent registration; MISSING_SLIVERS: the metadata or a sliver of one of the node's shards is not stored yet (retry later).", body = ApiError),
@@ -431,9 +482,11 @@ async fn sliver_status(
 async fn permanent_confirmation(
     State(node): NodeState,
     params: Result<Path<BlobIdPath>, PathRejection>,
+    query: Result<Query<ConfirmationWaitQuery>, QueryRejection>,
 ) -> Result<Response, NodeError> {
     let BlobIdPath { blob_id } = path(params)?;
-    let signed = node.confirmation(blob_id, None).await?;
+    let wait = confirmation_wait(query)?;
+    let signed = node.confirmation(blob_id, None, wait).await?;
     Ok(json_ok(StatusCode::OK, StorageConfirmation::Signed(signed)))
 }
 
@@ -446,7 +499,7 @@ async fn permanent_confirmation(
     path = DELETABLE_CONFIRMATION_ENDPOINT,
     tag = BLOBS_TAG,
     operation_id = "getDeletableConfirmation",
-    params(DeletableConfirmationPath),
+    params(DeletableConfirmationPath, ConfirmationWaitQuery),
     responses(
         (status = 200, description = CONFIRMATION, body = ApiSuccess<bodies::StorageConfirmation>),
         (status = 400, description = "INVALID_REQUEST: a path parameter does not parse; NOT_REGISTERED: the blob is not registered (or has expired) after waiting for the registration, or has no live deletable object `object_id`; MISSING_SLIVERS: the metadata or a sliver of one of the node's shards is not stored yet (retry later).", body = ApiError),
@@ -456,9 +509,11 @@ async fn permanent_confirmation(
 async fn deletable_confirmation(
     State(node): NodeState,
     params: Result<Path<DeletableConfirmationPath>, PathRejection>,
+    query: Result<Query<ConfirmationWaitQuery>, QueryRejection>,
 ) -> Result<Response, NodeError> {
     let DeletableConfirmationPath { blob_id, object_id } = path(params)?;
-    let signed = node.confirmation(blob_id, Some(object_id)).await?;
+    let wait = confirmation_wait(query)?;
+    let signed = node.confirmation(blob_id, Some(object_id), wait).await?;
     Ok(json_ok(StatusCode::OK, StorageConfirmation::Signed(signed)))
 }
 
@@ -601,35 +656,103 @@ async fn blob_status(
     path = HEALTH_ENDPOINT,
     tag = SERVICE_TAG,
     operation_id = "getHealth",
+    params(HealthQuery),
     responses(
-        (status = 200, description = "Uptime, epoch, BLS public key, node ID (empty if the node is not in the committee), status (`active` in the committee, else `standby`), event progress and shards.", body = ApiSuccess<ServiceHealthInfo>),
+        (status = 200, description = "Walrus's health fields (uptime, epoch, BLS public key, status `Active` in the committee else `Standby`, event progress, shard summary, every shard's state with `?detailed=true`, the last checkpoint processed) and ours (uptime in seconds, node ID (empty if the node is not in the committee), shards).", body = ApiSuccess<ServiceHealthInfo>),
+        (status = 400, description = "INVALID_REQUEST: the query does not parse.", body = ApiError),
     ),
-    extensions(("x-error-reasons" = json!(["INTERNAL"])))
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "INTERNAL"])))
 )]
-async fn health(State(node): NodeState) -> Result<Response, NodeError> {
+async fn health(
+    State(node): NodeState,
+    query: Result<Query<HealthQuery>, QueryRejection>,
+) -> Result<Response, NodeError> {
+    let Query(query) = query
+        .map_err(|rejection| bad_request(format!("invalid query: {}", rejection.body_text())))?;
     let view = node.committee();
     let (last_cursor, events_processed) = node.store().event_progress()?;
     let node_id = view
         .own_index
         .map(|index| view.members[index].node_id.to_string())
         .unwrap_or_default();
+    let detail = shard_detail(&view, &node.store().shard_syncs()?);
+    let uptime = node.uptime();
     let info = ServiceHealthInfo {
-        uptime_secs: node.uptime().as_secs(),
+        uptime,
+        uptime_secs: uptime.as_secs(),
         epoch: view.epoch,
         public_key: ServiceHealthInfo::encode_public_key(node.keys().public()),
         node_id,
         node_status: if view.own_index.is_some() {
-            "active".to_owned()
+            NODE_STATUS_ACTIVE
         } else {
-            "standby".to_owned()
-        },
-        event_progress: EventProgress {
-            events_processed,
-            last_cursor,
-        },
+            NODE_STATUS_STANDBY
+        }
+        .to_owned(),
+        event_progress: EventProgress::new(events_processed, last_cursor),
+        shard_summary: shard_summary(&detail),
+        shard_detail: query.detailed.then_some(detail),
+        latest_checkpoint_sequence_number: last_cursor.map(|cursor| cursor.checkpoint),
         shards: view.own_shards.iter().map(|shard| shard.0).collect(),
     };
     Ok(json_ok(StatusCode::OK, info))
+}
+
+/// Every shard the node serves with its state: those it holds (in transfer while a sync
+/// from the previous owner runs, else ready) and, while the epoch change is not done, those
+/// it gave away (read-only).
+fn shard_detail(
+    view: &CommitteeView,
+    syncs: &BTreeMap<ShardIndex, ShardSync>,
+) -> ShardStatusDetail {
+    let owned = view
+        .own_shards
+        .iter()
+        .map(|shard| {
+            let syncing = syncs.get(shard).is_some_and(|sync| {
+                sync.epoch == view.epoch && matches!(sync.phase, SyncPhase::Direct { .. })
+            });
+            ShardHealthInfo {
+                shard: shard.0,
+                status: if syncing {
+                    ShardStatus::InTransfer
+                } else {
+                    ShardStatus::Ready
+                },
+            }
+        })
+        .collect();
+    let other = match (&view.previous, view.in_transition) {
+        (Some(previous), true) => previous
+            .own_shards
+            .difference(&view.own_shards)
+            .map(|shard| ShardHealthInfo {
+                shard: shard.0,
+                status: ShardStatus::ReadOnly,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    ShardStatusDetail { owned, other }
+}
+
+/// The counts of [`shard_detail`]'s states.
+fn shard_summary(detail: &ShardStatusDetail) -> ShardStatusSummary {
+    let mut summary = ShardStatusSummary {
+        owned: detail.owned.len(),
+        read_only: detail.other.len(),
+        ..ShardStatusSummary::default()
+    };
+    for shard in &detail.owned {
+        let counter = &mut summary.owned_shard_status;
+        match shard.status {
+            ShardStatus::Ready => counter.ready += 1,
+            ShardStatus::InTransfer => counter.in_transfer += 1,
+            ShardStatus::InRecovery => counter.in_recovery += 1,
+            ShardStatus::Unknown | ShardStatus::ReadOnly => counter.unknown += 1,
+        }
+    }
+    summary
 }
 
 /// The node's router: the routes of the REST API (each documented in the OpenAPI document at
