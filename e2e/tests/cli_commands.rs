@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 use walrus_e2e::{run, Cli, TestNetwork};
+use walrus_sdk::time::format_utc_ms;
 
 /// Runs the CLI, which must fail; returns its stderr.
 async fn fails(cli: &Cli, args: &[&str]) -> String {
@@ -251,5 +252,92 @@ fn cli_commands_against_a_network() {
         assert!(stderr.contains("could not be deleted"), "{stderr}");
         let stderr = fails(cli, &["delete", "--yes"]).await;
         assert!(stderr.contains("required"), "{stderr}");
+
+        // Storage duration flags, converted on the chain's clock.
+        let end_epoch_of = |stored: &Value| {
+            stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"]["storage"]["endEpoch"]
+                .as_u64()
+                .unwrap()
+        };
+        let epoch = u64::from(staking.epoch);
+        let max = u64::from(system.max_epochs_ahead);
+        let file = write_file(&scratch, "max.txt", b"stored for the maximum");
+        let stored = cli
+            .json(&["store", &file, "--epochs", "max"])
+            .await
+            .unwrap();
+        assert_eq!(end_epoch_of(&stored), epoch + max, "{stored}");
+        let file = write_file(&scratch, "end.txt", b"stored until an end epoch");
+        let end = (epoch + 3).to_string();
+        let stored = cli
+            .json(&["store", &file, "--end-epoch", &end])
+            .await
+            .unwrap();
+        assert_eq!(end_epoch_of(&stored), epoch + 3, "{stored}");
+        // An expiry 1.5 epochs after the current epoch's start needs 2 epochs.
+        let expiry_ms = staking.epoch_start_ms + staking.epoch_duration_ms * 3 / 2;
+        let expiry = format_utc_ms(expiry_ms);
+        let file = write_file(&scratch, "expiry.txt", b"stored past a time");
+        let stored = cli
+            .json(&["store", &file, "--earliest-expiry-time", &expiry])
+            .await
+            .unwrap();
+        assert_eq!(end_epoch_of(&stored), epoch + 2, "{stored}");
+        let too_far = (max + 1).to_string();
+        let stderr = fails(cli, &["store", &file, "--epochs", &too_far]).await;
+        assert!(
+            stderr.contains(&format!("up to {max} epochs ahead")),
+            "{stderr}"
+        );
+        let stderr = fails(cli, &["store", &file, "--epochs", "2", "--end-epoch", &end]).await;
+        assert!(stderr.contains("cannot be used with"), "{stderr}");
+        let stderr = fails(
+            cli,
+            &[
+                "store",
+                &file,
+                "--earliest-expiry-time",
+                "2001-01-01T00:00:00Z",
+            ],
+        )
+        .await;
+        assert!(stderr.contains("not in the future"), "{stderr}");
+
+        // `store-quilt --dry-run`: the quilt ID and patch IDs of the real store, nothing sent.
+        let quilt_dir = scratch.join("quilt");
+        std::fs::create_dir(&quilt_dir).unwrap();
+        write_file(&quilt_dir, "a.txt", b"first patch");
+        write_file(&quilt_dir, "b.txt", b"second patch");
+        let quilt_dir = quilt_dir.to_str().unwrap();
+        let sui_before = chain.sui_balance_of(chain.address()).await.unwrap();
+        let dry = cli
+            .json(&[
+                "store-quilt",
+                "--paths",
+                quilt_dir,
+                "--epochs",
+                "1",
+                "--dry-run",
+            ])
+            .await
+            .unwrap();
+        assert!(
+            dry["dryRunResult"]["storageCost"].as_u64().unwrap() > 0,
+            "{dry}"
+        );
+        assert_eq!(
+            chain.sui_balance_of(chain.address()).await.unwrap(),
+            sui_before
+        );
+        let quilt = cli
+            .json(&["store-quilt", "--paths", quilt_dir, "--epochs", "1"])
+            .await
+            .unwrap();
+        let quilt_object = &quilt["blobStoreResult"]["newlyCreated"]["blobObject"];
+        assert_eq!(
+            dry["dryRunResult"]["blobId"], quilt_object["blobId"],
+            "{dry} {quilt}"
+        );
+        assert_eq!(dry["storedQuiltBlobs"], quilt["storedQuiltBlobs"]);
     });
 }

@@ -38,7 +38,7 @@ use walrus_chain::{
 };
 pub use walrus_core::encoding::ConsistencyCheck;
 use walrus_core::{
-    encoding::{encode_blob, EncodedBlob, EncodingConfig, DEFAULT_STRIPE_BYTES},
+    encoding::{compute_metadata, encode_blob, EncodedBlob, EncodingConfig, DEFAULT_STRIPE_BYTES},
     merkle::Node,
     messages::{BlobPersistenceType, ConfirmationCertificate},
     metadata::VerifiedBlobMetadataWithId,
@@ -48,7 +48,7 @@ use walrus_core::{
     },
     BlobId, EncodeError, ObjectId,
 };
-use walrus_node_client::api::BlobStatus;
+use walrus_node_client::api::{BlobStatus, UploadIntent};
 
 /// Why a store or read failed. Match on the variant; the text is for people.
 #[derive(Debug, thiserror::Error)]
@@ -236,6 +236,18 @@ pub struct WalrusSdk {
 
 pub(crate) fn encoding_config(view: &CommitteeView) -> Result<EncodingConfig, SdkError> {
     Ok(EncodingConfig::new(view.n_shards)?)
+}
+
+/// Largest blob uploaded while its registration is on its way: the nodes buffer such uploads
+/// in memory (Walrus's `?pending=true`), which suits small blobs; larger ones are uploaded
+/// after the registration.
+pub const MAX_OVERLAPPED_UPLOAD_BYTES: u64 = 4 << 20;
+
+/// Whether a store uploads while its registration is on its way: permanent blobs (a deletable
+/// blob's confirmations name its object, known only once registered) of at most
+/// [`MAX_OVERLAPPED_UPLOAD_BYTES`].
+fn overlaps_registration(metadata: &VerifiedBlobMetadataWithId, options: StoreOptions) -> bool {
+    !options.deletable && metadata.metadata().unencoded_length() <= MAX_OVERLAPPED_UPLOAD_BYTES
 }
 
 pub(crate) async fn spawn_blocking<T: Send + 'static>(
@@ -474,6 +486,41 @@ impl WalrusSdk {
         })
     }
 
+    /// What [`Self::store_quilt`] would do, without any transaction or upload: `files` are
+    /// packed into a quilt for the current shard count, its blob ID (the quilt ID) computed
+    /// and the store priced with the chain's current prices; returns the outcome and every
+    /// patch's ID.
+    pub async fn dry_run_quilt(
+        &self,
+        files: Vec<QuiltFile>,
+        options: StoreOptions,
+    ) -> Result<(DryRunOutcome, Vec<StoredQuiltPatch>), SdkError> {
+        let config = encoding_config(&self.committee().await?)?;
+        let (quilt, metadata) = spawn_blocking(move || {
+            let quilt = encode_quilt(&config, &files)?;
+            let metadata = compute_metadata(&config, &quilt.bytes)?;
+            Ok::<_, SdkError>((quilt, metadata))
+        })
+        .await??;
+        let (key, value) = QUILT_BLOB_TYPE_ATTRIBUTE;
+        let plan = StorePlan::new(
+            &self.chain.system().await?,
+            &metadata,
+            options,
+            &[(key.to_owned(), value.to_owned())],
+        )?;
+        let quilt_id = *metadata.blob_id();
+        Ok((
+            DryRunOutcome {
+                blob_id: quilt_id,
+                unencoded_size: metadata.metadata().unencoded_length(),
+                encoded_size: plan.encoded_length,
+                storage_cost: plan.cost,
+            },
+            stored_patches(quilt_id, &quilt.index),
+        ))
+    }
+
     /// Encodes the file at `path` for the current committee: in memory below
     /// [`SdkConfig::spill_threshold`], through a spill file otherwise. A file too large for
     /// the shard count is an error before anything else.
@@ -553,12 +600,40 @@ impl WalrusSdk {
             options,
             attributes,
         )?;
-        let registered = self
-            .chain
-            .reserve_and_register_blob(&plan.registration)
-            .await?;
+        let registration = self.chain.reserve_and_register_blob(&plan.registration);
+        let (registered, certificate) = if overlaps_registration(encoded.metadata(), options) {
+            // The upload goes while the registration transaction is on its way (the nodes
+            // buffer it until they see the registration); if it falls short, the upload is
+            // done again once the blob is registered.
+            let upload = self.nodes.upload_with_intent(
+                &view,
+                encoded.clone(),
+                BlobPersistenceType::Permanent,
+                UploadIntent::Pending,
+                progress,
+            );
+            // A failed registration ends the store at once (the upload is dropped).
+            let (registered, certificate) =
+                match futures::future::select(std::pin::pin!(registration), std::pin::pin!(upload))
+                    .await
+                {
+                    futures::future::Either::Left((registered, upload)) => {
+                        let registered = registered?;
+                        (registered, upload.await)
+                    }
+                    futures::future::Either::Right((certificate, registration)) => {
+                        (registration.await?, certificate)
+                    }
+                };
+            if let Err(error) = &certificate {
+                tracing::info!(%error, "the upload alongside the registration fell short; uploading again");
+            }
+            (registered, certificate.ok())
+        } else {
+            (registration.await?, None)
+        };
         let certified = self
-            .upload_and_certify(view, encoded, &plan, registered.id, None, progress)
+            .upload_and_certify(view, encoded, &plan, registered.id, certificate, progress)
             .await?;
         Ok(plan.outcome(&certified))
     }

@@ -5,7 +5,8 @@
 //! [`nodes::StorageNodes`] is the storage-node side alone, over any committee;
 //! [`rejection`] classifies the contracts' Move aborts; [`wallet_pool::WalletPool`] runs
 //! concurrent stores on sub-wallets funded by one main wallet; [`spill`] stores and reads
-//! blobs of any size in bounded memory, through files.
+//! blobs of any size in bounded memory, through files; [`time`] reads and prints RFC 3339
+//! times as the CLI's flags and outputs use them.
 
 pub mod audit;
 pub mod blob_id;
@@ -15,4 +16,5 @@ pub mod nodes;
 pub mod outcome;
 pub mod rejection;
 pub mod spill;
+pub mod time;
 pub mod wallet_pool;

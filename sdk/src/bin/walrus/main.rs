@@ -6,7 +6,6 @@
 
 mod commands;
 mod common;
-mod time;
 mod wal;
 
 use std::path::PathBuf;

@@ -17,9 +17,10 @@ use walrus_chain::{
 };
 use walrus_core::{bft, encoding::EncodingConfig, ObjectId};
 
+use walrus_sdk::time::{format_span_ms, format_utc_ms, now_ms, relative_time};
+
 use crate::{
     common::{human_bytes, Context},
-    time::{format_span_ms, format_utc_ms, now_ms, relative_time},
     wal::{describe_wal, format_wal},
 };
 

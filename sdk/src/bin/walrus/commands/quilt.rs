@@ -13,7 +13,10 @@ use serde::Deserialize;
 use walrus_core::quilt::{QuiltFile, QuiltPatchId};
 use walrus_sdk::client::{PatchSelection, QuiltStoreOutcome, ReadPatch, StoreOutcome};
 
-use crate::common::{human_bytes, parse_blob_id, Bar, Context, StorageFlags};
+use crate::{
+    common::{human_bytes, parse_blob_id, Bar, Context, StorageFlags},
+    wal::format_wal,
+};
 
 /// Store many small files as one quilt: a single blob (one registration, one certificate)
 /// from which each file can still be read alone, by its identifier or its quilt patch ID.
@@ -34,6 +37,10 @@ pub struct StoreQuiltArgs {
     blobs: Vec<String>,
     #[command(flatten)]
     storage: StorageFlags,
+    /// Only pack and encode the quilt and print its quilt ID, patch IDs, encoded size and
+    /// storage cost: no transaction, no upload.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// One `--blobs` entry.
@@ -49,13 +56,40 @@ struct BlobSpec {
 impl StoreQuiltArgs {
     /// Reads the files, stores the quilt and prints the quilt ID and every patch ID.
     pub fn run(self, context: &Context) -> Result<()> {
-        let options = self.storage.options()?;
         let files = if self.blobs.is_empty() {
             files_of_paths(&self.paths)?
         } else {
             files_of_specs(&self.blobs)?
         };
+        if self.dry_run {
+            let (outcome, patches) = context.with_sdk(async |sdk| {
+                let options = self.storage.options(sdk).await?;
+                Ok(sdk.dry_run_quilt(files, options).await?)
+            })?;
+            if context.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "dryRunResult": outcome,
+                        "storedQuiltBlobs": patches,
+                    }))?
+                );
+            } else {
+                println!(
+                    "Dry run: nothing was stored.\nQuilt ID: {}\nUnencoded size: {}\nEncoded size: {}\nCost: {} WAL\nPatches:",
+                    outcome.blob_id,
+                    human_bytes(outcome.unencoded_size),
+                    human_bytes(outcome.encoded_size),
+                    format_wal(outcome.storage_cost),
+                );
+                for patch in &patches {
+                    println!("  {}  {}", patch.quilt_patch_id, patch.identifier);
+                }
+            }
+            return Ok(());
+        }
         let outcome = context.with_sdk(async |sdk| {
+            let options = self.storage.options(sdk).await?;
             let bar = Bar::new("storing quilt");
             let outcome = sdk.store_quilt(files, options, &bar).await?;
             bar.0.finish_and_clear();

@@ -9,10 +9,9 @@ use serde::Serialize;
 use walrus_node_client::api::BlobStatus;
 use walrus_sdk::client::ConsistencyCheck;
 
-use crate::{
-    common::{human_bytes, network_blob_id_of_file, parse_blob_id, Bar, Context},
-    time::format_utc_ms,
-};
+use walrus_sdk::time::format_utc_ms;
+
+use crate::common::{human_bytes, network_blob_id_of_file, parse_blob_id, Bar, Context};
 
 /// Read a blob and write it to a file (or stdout).
 #[derive(Debug, Args)]

@@ -32,12 +32,14 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// Stores every file, then prints the outcomes.
     pub fn run(self, context: &Context) -> Result<()> {
-        let options = self.storage.options()?;
-        if self.dry_run {
-            return context
-                .with_sdk(async |sdk| dry_run(sdk, &self.files, options, context.json).await);
-        }
-        context.with_sdk(async |sdk| store(sdk, &self.files, options, context.json).await)
+        context.with_sdk(async |sdk| {
+            let options = self.storage.options(sdk).await?;
+            if self.dry_run {
+                dry_run(sdk, &self.files, options, context.json).await
+            } else {
+                store(sdk, &self.files, options, context.json).await
+            }
+        })
     }
 }
 
