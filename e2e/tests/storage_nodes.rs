@@ -589,6 +589,12 @@ fn pending_uploads_are_buffered_until_the_registration_then_confirmed() {
                 );
             }
         }
+        assert_eq!(
+            net.node_metric(early, "walrus_node_slivers_buffered_total", &[])
+                .await
+                .unwrap(),
+            (2 * pairs.len()) as f64
+        );
         // Buffered is not stored: nothing is served, nothing is signed.
         assert_refused(
             node.get_sliver::<Primary>(&blob_id, pairs[0]).await,

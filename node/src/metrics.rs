@@ -14,6 +14,8 @@ pub struct Metrics {
     pub stored_slivers: IntGauge,
     /// Slivers accepted from uploads (`PUT`).
     pub slivers_uploaded: IntCounter,
+    /// Slivers buffered before their blob's registration was seen (`?pending=true`).
+    pub slivers_buffered: IntCounter,
     /// Slivers rebuilt from peers' recovery symbols.
     pub slivers_recovered: IntCounter,
     /// Recovery attempts by result (`ok`, `failed`, `inconsistent`).
@@ -55,6 +57,10 @@ impl Metrics {
             slivers_uploaded: registry.counter(
                 "walrus_node_slivers_uploaded_total",
                 "Slivers accepted from uploads",
+            ),
+            slivers_buffered: registry.counter(
+                "walrus_node_slivers_buffered_total",
+                "Slivers buffered before their blob's registration was seen (?pending=true)",
             ),
             slivers_recovered: registry.counter(
                 "walrus_node_slivers_recovered_total",

@@ -607,6 +607,9 @@ impl StorageNode {
                 .pending
                 .insert_sliver(&blob_id, pair, sliver, body.len())
                 .map_err(pending_refusal)?;
+            if fresh {
+                self.metrics.slivers_buffered.inc();
+            }
             // The registration may have been applied since it was checked.
             self.flush_pending_blob(&blob_id).await?;
             return Ok(fresh);

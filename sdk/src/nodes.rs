@@ -28,7 +28,7 @@ use std::{
     ops::Range,
     os::unix::fs::FileExt,
     sync::Arc,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
@@ -54,7 +54,7 @@ use walrus_core::{
     BlobId, Epoch, SliverPairIndex,
 };
 use walrus_node_client::{
-    api::{BlobStatus, ErrorReason, EventId},
+    api::{BlobStatus, ErrorReason, EventId, UploadIntent},
     client::{metadata_response_limit, sliver_response_limit},
     NodeClient, NodeClientError,
 };
@@ -163,6 +163,22 @@ impl StorageNodes {
         blob_type: BlobPersistenceType,
         progress: &dyn Progress,
     ) -> Result<ConfirmationCertificate, SdkError> {
+        self.upload_with_intent(view, encoded, blob_type, UploadIntent::Immediate, progress)
+            .await
+    }
+
+    /// Like [`Self::upload`]; with `UploadIntent::Pending`, the blob's registration may still
+    /// be on its way: the metadata and slivers go with `?pending=true` (a node buffers them
+    /// until it sees the registration; one whose buffer is full gets them plainly, waiting
+    /// for the registration) and each confirmation is asked with `wait_for_registration`.
+    pub(crate) async fn upload_with_intent(
+        &self,
+        view: &CommitteeView,
+        encoded: Slivers,
+        blob_type: BlobPersistenceType,
+        intent: UploadIntent,
+        progress: &dyn Progress,
+    ) -> Result<ConfirmationCertificate, SdkError> {
         let blob_id = *encoded.metadata().blob_id();
         let limiter = Arc::new(Semaphore::new(self.config.max_concurrent_requests.max(1)));
         // Slivers read from a spill file and not yet sent: at most
@@ -186,6 +202,7 @@ impl StorageNodes {
                 loaded: loaded.clone(),
                 config: self.config,
                 blob_type,
+                intent,
             };
             tasks.spawn(async move { (index, upload.run().await) });
         }
@@ -1167,6 +1184,7 @@ struct NodeUpload {
     loaded: Arc<Semaphore>,
     config: SdkConfig,
     blob_type: BlobPersistenceType,
+    intent: UploadIntent,
 }
 
 impl NodeUpload {
@@ -1208,25 +1226,33 @@ impl NodeUpload {
     async fn run(self) -> Result<SignedStorageConfirmation, String> {
         let blob_id = *self.encoded.metadata().blob_id();
         let metadata = self.encoded.metadata().metadata();
-        self.retry("metadata", || self.client.put_metadata(&blob_id, metadata))
-            .await?;
+        let pending = self.intent == UploadIntent::Pending;
+        let client = &self.client;
+        self.retry("metadata", || async move {
+            if pending {
+                match client.put_metadata_pending(&blob_id, metadata).await {
+                    Err(error) if error.reason() == Some(ErrorReason::CacheSaturated) => {}
+                    result => return result,
+                }
+            }
+            client.put_metadata(&blob_id, metadata).await
+        })
+        .await?;
         let this = &self;
         let id = &blob_id;
         let primaries = self.pairs.iter().map(|pair| async move {
             let _loaded = this.acquire_loaded(SliverType::Primary).await;
             let sliver = this.encoded.primary(*pair).await?;
             let sliver = &*sliver;
-            this.retry("primary sliver", move || {
-                this.client.put_sliver(id, *pair, sliver)
-            })
-            .await
+            this.retry("primary sliver", move || this.put_sliver(id, *pair, sliver))
+                .await
         });
         let secondaries = self.pairs.iter().map(|pair| async move {
             let _loaded = this.acquire_loaded(SliverType::Secondary).await;
             let sliver = this.encoded.secondary(*pair).await?;
             let sliver = &*sliver;
             this.retry("secondary sliver", move || {
-                this.client.put_sliver(id, *pair, sliver)
+                this.put_sliver(id, *pair, sliver)
             })
             .await
         });
@@ -1239,12 +1265,39 @@ impl NodeUpload {
             BlobPersistenceType::Deletable { object_id } => Some(object_id),
             _ => None,
         };
-        self.retry("confirmation", || {
-            self.client.get_confirmation(&blob_id, object)
+        self.retry("confirmation", || async move {
+            if pending {
+                client
+                    .get_confirmation_waiting(&blob_id, object, PENDING_CONFIRMATION_WAIT)
+                    .await
+            } else {
+                client.get_confirmation(&blob_id, object).await
+            }
         })
         .await
     }
+
+    /// PUTs one sliver, with `?pending=true` for a pending upload (plainly if the node's
+    /// buffer is full).
+    async fn put_sliver<T: EncodingAxis>(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        sliver: &SliverData<T>,
+    ) -> Result<(), NodeClientError> {
+        if self.intent == UploadIntent::Pending {
+            match self.client.put_sliver_pending(blob_id, pair, sliver).await {
+                Err(error) if error.reason() == Some(ErrorReason::CacheSaturated) => {}
+                result => return result,
+            }
+        }
+        self.client.put_sliver(blob_id, pair, sliver).await
+    }
 }
+
+/// How long a node is asked to wait for the registration of a blob uploaded pending it before
+/// it answers a confirmation request (nodes cap it; Walrus's default cap is 5 s).
+const PENDING_CONFIRMATION_WAIT: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {
