@@ -157,12 +157,6 @@ fn blob_answers(head: bool) -> BTreeMap<String, RefOr<Response>> {
         }
         response
     };
-    let error = |description: &str| {
-        json!({
-            "description": description,
-            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } }
-        })
-    };
     let (whole, partial) = if head {
         (
             "Headers only (`Content-Length` = the blob's size); no body.",
@@ -171,9 +165,9 @@ fn blob_answers(head: bool) -> BTreeMap<String, RefOr<Response>> {
     } else {
         ("The blob's bytes.", "The requested byte range.")
     };
-    let mut unsatisfiable = error("The range is not within the blob: `Content-Range: bytes */SIZE`; an `ApiError` with code 416, status `OUT_OF_RANGE` and reason INVALID_REQUEST.");
+    let mut unsatisfiable = error_answer("The range is not within the blob: `Content-Range: bytes */SIZE`; an `ApiError` with code 416, status `OUT_OF_RANGE` and reason INVALID_REQUEST.");
     unsatisfiable["headers"] = json!({ "Content-Range": content_range() });
-    let mut unavailable = error("UNAVAILABLE: too few storage nodes answered to read the blob, or the aggregator is at capacity (`--max-concurrent-reads` reads running and `--max-queued-reads` waiting; then with `Retry-After`); retry later.");
+    let mut unavailable = error_answer("UNAVAILABLE: too few storage nodes answered to read the blob, or the aggregator is at capacity (`--max-concurrent-reads` reads running and `--max-queued-reads` waiting; then with `Retry-After`); retry later.");
     unavailable["headers"] = json!({
         "Retry-After": { "description": "Seconds to wait before retrying.", "schema": { "type": "integer" } }
     });
@@ -184,15 +178,23 @@ fn blob_answers(head: bool) -> BTreeMap<String, RefOr<Response>> {
             "description": "`If-None-Match` names the blob's ETag (blobs are immutable), or is `*` and the blob exists; no body.",
             "headers": { "ETag": { "description": "The blob ID, quoted.", "schema": { "type": "string" } } }
         },
-        "400": error("INVALID_REQUEST: the blob ID (by object ID: the object ID) does not parse, or both consistency-check parameters are set."),
-        "404": error("NOT_FOUND: no node knows the blob (never stored, deleted or expired), or, by object ID, there is no such `Blob` object."),
-        "410": error("BLOB_INVALID: the blob was proven invalid, or failed the consistency check (inconsistent encoding)."),
-        "413": error("PAYLOAD_TOO_LARGE: the blob is larger than the aggregator's `--max-blob-bytes`."),
+        "400": error_answer("INVALID_REQUEST: the blob ID (by object ID: the object ID) does not parse, or both consistency-check parameters are set."),
+        "404": error_answer("NOT_FOUND: no node knows the blob (never stored, deleted or expired), or, by object ID, there is no such `Blob` object."),
+        "410": error_answer("BLOB_INVALID: the blob was proven invalid, or failed the consistency check (inconsistent encoding)."),
+        "413": error_answer("PAYLOAD_TOO_LARGE: the blob is larger than the aggregator's `--max-blob-bytes`."),
         "416": unsatisfiable,
-        "500": error("INTERNAL: an unexpected failure."),
+        "500": error_answer("INTERNAL: an unexpected failure."),
         "503": unavailable,
     });
     serde_json::from_value(answers).expect("valid OpenAPI responses")
+}
+
+/// An error answer of `description` with the `ApiError` body.
+fn error_answer(description: &str) -> serde_json::Value {
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } }
+    })
 }
 
 /// The answers of a quilt patch read.
@@ -200,12 +202,6 @@ pub struct QuiltPatchAnswers;
 
 impl IntoResponses for QuiltPatchAnswers {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        let error = |description: &str| {
-            json!({
-                "description": description,
-                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } }
-            })
-        };
         let answers = json!({
             "200": {
                 "description": "The patch's bytes.",
@@ -222,11 +218,11 @@ impl IntoResponses for QuiltPatchAnswers {
                 "description": "`If-None-Match` names the patch's ETag; no body.",
                 "headers": { "ETag": { "description": "The quilt patch ID, quoted.", "schema": { "type": "string" } } }
             },
-            "400": error("INVALID_REQUEST: the quilt patch ID or quilt ID does not parse, or the blob is not a quilt (or has no patch at those columns)."),
-            "404": error("NOT_FOUND: no node knows the quilt; QUILT_PATCH_NOT_FOUND: the quilt has no patch of that identifier."),
-            "410": error("BLOB_INVALID: the quilt was proven invalid."),
-            "500": error("INTERNAL: an unexpected failure."),
-            "503": error("UNAVAILABLE: too few storage nodes answered, or the aggregator is at capacity (with `Retry-After`)."),
+            "400": error_answer("INVALID_REQUEST: the quilt patch ID or quilt ID does not parse, or the blob is not a quilt (or has no patch at those columns)."),
+            "404": error_answer("NOT_FOUND: no node knows the quilt; QUILT_PATCH_NOT_FOUND: the quilt has no patch of that identifier."),
+            "410": error_answer("BLOB_INVALID: the quilt was proven invalid."),
+            "500": error_answer("INTERNAL: an unexpected failure."),
+            "503": error_answer("UNAVAILABLE: too few storage nodes answered, or the aggregator is at capacity (with `Retry-After`)."),
         });
         serde_json::from_value(answers).expect("valid OpenAPI responses")
     }
@@ -237,12 +233,6 @@ pub struct ByteRangeAnswers;
 
 impl IntoResponses for ByteRangeAnswers {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        let error = |description: &str| {
-            json!({
-                "description": description,
-                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ApiError" } } }
-            })
-        };
         let answers = json!({
             "200": {
                 "description": "The `length` bytes of the blob from `start` (200, not 206, so that caches keep the answer like any other).",
@@ -258,12 +248,12 @@ impl IntoResponses for ByteRangeAnswers {
                 "description": "`If-None-Match` names the range's ETag; no body.",
                 "headers": { "ETag": { "description": "`\"BLOB_ID-START-LENGTH\"`.", "schema": { "type": "string" } } }
             },
-            "400": error("INVALID_REQUEST: the blob ID or the query does not parse (both `start` and `length` are required, nothing else is accepted); INVALID_BYTE_RANGE: `length` is 0 or the range ends past the blob."),
-            "404": error("NOT_FOUND: no node knows the blob."),
-            "410": error("BLOB_INVALID: the blob was proven invalid."),
-            "413": error("PAYLOAD_TOO_LARGE: `length` exceeds the aggregator's `--max-blob-bytes`."),
-            "500": error("INTERNAL: an unexpected failure."),
-            "503": error("UNAVAILABLE: too few storage nodes answered, or the aggregator is at capacity (with `Retry-After`)."),
+            "400": error_answer("INVALID_REQUEST: the blob ID or the query does not parse (both `start` and `length` are required, nothing else is accepted); INVALID_BYTE_RANGE: `length` is 0 or the range ends past the blob."),
+            "404": error_answer("NOT_FOUND: no node knows the blob."),
+            "410": error_answer("BLOB_INVALID: the blob was proven invalid."),
+            "413": error_answer("PAYLOAD_TOO_LARGE: `length` exceeds the aggregator's `--max-blob-bytes`."),
+            "500": error_answer("INTERNAL: an unexpected failure."),
+            "503": error_answer("UNAVAILABLE: too few storage nodes answered, or the aggregator is at capacity (with `Retry-After`)."),
         });
         serde_json::from_value(answers).expect("valid OpenAPI responses")
     }

@@ -474,6 +474,26 @@ pub fn sniff_content_type(prefix: &[u8]) -> &'static str {
     }
 }
 
+/// The headers of every answer carrying blob bytes: `etag`, immutable caching, `nosniff` and
+/// the CSP sandbox.
+pub(crate) fn content_headers(etag: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, header_value(etag.to_owned()));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers
+}
+
 fn header_value(text: String) -> HeaderValue {
     // Only built from digits, ASCII letters and `"-/*`.
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -491,20 +511,7 @@ impl AppState {
         attributes: &[(HeaderName, HeaderValue)],
     ) -> Result<Response, AggregatorError> {
         let etag = format!("\"{blob_id}\"");
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ETAG, header_value(etag.clone()));
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(CACHE_CONTROL),
-        );
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        );
+        let mut headers = content_headers(&etag);
         headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
         let allow_active = self.config.allow_active_content;
         for (name, value) in attributes {
@@ -646,23 +653,10 @@ impl AppState {
             }
         }
         let etag = format!("\"{blob_id}-{start}-{length}\"");
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ETAG, header_value(etag.clone()));
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(CACHE_CONTROL),
-        );
+        let mut headers = content_headers(&etag);
         if if_none_match(request, &etag) == NoneMatch::Tag {
             return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
         }
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        );
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
         let whole = self.reader.cached(&blob_id, ConsistencyCheck::Default);
         let size = match (&whole, self.reader.facts(&blob_id)) {

@@ -22,8 +22,8 @@ use walrus_core::{
 use walrus_sdk::client::{PatchSelection, ReadPatch};
 
 use super::{
-    bad_request, header_value, headers_from_pairs, if_none_match, path_param, served_content_type,
-    sniff_content_type, AppState, NoneMatch, CACHE_CONTROL, CONTENT_SECURITY_POLICY,
+    bad_request, content_headers, header_value, headers_from_pairs, if_none_match, path_param,
+    served_content_type, sniff_content_type, AppState, NoneMatch,
 };
 use crate::{
     error::AggregatorError,
@@ -199,20 +199,7 @@ impl AppState {
         if if_none_match(request, &etag) == NoneMatch::Tag {
             return not_modified(&patch.patch_id);
         }
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ETAG, header_value(etag));
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(CACHE_CONTROL),
-        );
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        );
+        let mut headers = content_headers(&etag);
         // Identifiers have no control characters: any of them is a valid header value.
         if let Ok(value) = HeaderValue::from_bytes(patch.file.identifier.as_bytes()) {
             headers.insert(HeaderName::from_static(PATCH_IDENTIFIER_HEADER), value);
