@@ -339,5 +339,130 @@ fn cli_commands_against_a_network() {
             "{dry} {quilt}"
         );
         assert_eq!(dry["storedQuiltBlobs"], quilt["storedQuiltBlobs"]);
+
+        // Attributes: set, read back, replaced, fields removed, all removed.
+        let object = &id_of(
+            &stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"],
+            "id",
+        );
+        let got = cli.json(&["get-blob-attribute", object]).await.unwrap();
+        assert_eq!(got["attribute"], Value::Null, "{got}");
+        cli.json(&[
+            "set-blob-attribute",
+            object,
+            "--attr",
+            "content-type",
+            "text/plain",
+            "--attr",
+            "owner",
+            "me",
+        ])
+        .await
+        .unwrap();
+        let got = cli.json(&["get-blob-attribute", object]).await.unwrap();
+        assert_eq!(
+            got["attribute"],
+            serde_json::json!({"content-type": "text/plain", "owner": "me"}),
+            "{got}"
+        );
+        let blob = chain.get_blob(object.parse().unwrap()).await.unwrap();
+        assert_eq!(
+            blob.attributes.get(&"owner".to_owned()).map(String::as_str),
+            Some("me")
+        );
+        cli.json(&[
+            "set-blob-attribute",
+            object,
+            "--attr",
+            "owner",
+            "you",
+            "--attr",
+            "k",
+            "v",
+        ])
+        .await
+        .unwrap();
+        let left = cli
+            .json(&[
+                "remove-blob-attribute-fields",
+                object,
+                "--keys",
+                "content-type",
+                "k",
+            ])
+            .await
+            .unwrap();
+        assert_eq!(
+            left["attribute"],
+            serde_json::json!({"owner": "you"}),
+            "{left}"
+        );
+        let stderr = fails(
+            cli,
+            &[
+                "remove-blob-attribute-fields",
+                object,
+                "--keys",
+                "owner",
+                "nope",
+            ],
+        )
+        .await;
+        assert!(stderr.contains("has no attribute nope"), "{stderr}");
+        let got = cli.json(&["get-blob-attribute", object]).await.unwrap();
+        assert_eq!(
+            got["attribute"],
+            serde_json::json!({"owner": "you"}),
+            "{got}"
+        );
+        cli.json(&["remove-blob-attribute", object]).await.unwrap();
+        assert!(chain
+            .get_blob(object.parse().unwrap())
+            .await
+            .unwrap()
+            .attributes
+            .contents
+            .is_empty());
+        let stderr = fails(cli, &["remove-blob-attribute", object]).await;
+        assert!(stderr.contains("has no attributes to remove"), "{stderr}");
+        let text = cli.ok(&["get-blob-attribute", object]).await.unwrap();
+        assert!(text.contains("has no attributes"), "{text}");
+
+        // convert-blob-id: the chain's decimal u256 of a stored blob and back.
+        let blob_id = id_of(
+            &stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"],
+            "blobId",
+        );
+        let decimal = cli.json(&["convert-blob-id", &blob_id]).await.unwrap();
+        let decimal = decimal.as_str().expect("a decimal string").to_owned();
+        assert!(decimal.bytes().all(|b| b.is_ascii_digit()), "{decimal}");
+        assert_eq!(
+            cli.json(&["convert-blob-id", &decimal]).await.unwrap(),
+            blob_id.as_str()
+        );
+
+        // burn-blobs: only expired blobs burn here; a live one is refused, nothing burned.
+        let stderr = fails(cli, &["burn-blobs", "--object-ids", object, "--yes"]).await;
+        assert!(stderr.contains("burns only expired blobs"), "{stderr}");
+        assert!(chain.get_blob(object.parse().unwrap()).await.is_ok());
+        let none = cli
+            .json(&["burn-blobs", "--all-expired", "--yes"])
+            .await
+            .unwrap();
+        assert_eq!(none["burnedObjectIds"], serde_json::json!([]), "{none}");
+        let stderr = fails(cli, &["burn-blobs", "--all"]).await;
+        assert!(stderr.contains("pass --yes"), "{stderr}");
+
+        // get-wal: WAL from the localnet's faucet.
+        let before = chain.wal_balance().await.unwrap();
+        let faucet = net.network.info().faucet_url.clone();
+        let got = cli
+            .json(&["get-wal", "--faucet-url", &faucet, "--amount", "1000"])
+            .await
+            .unwrap();
+        assert_eq!(got["amountFrost"], 1000, "{got}");
+        assert_eq!(chain.wal_balance().await.unwrap(), before + 1000);
+        let stderr = fails(cli, &["get-wal", "--faucet-url", &faucet, "--amount", "0"]).await;
+        assert!(stderr.contains("0 is not in 1.."), "{stderr}");
     });
 }

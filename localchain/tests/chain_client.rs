@@ -543,3 +543,77 @@ async fn transport_errors_are_not_move_aborts() {
     assert!(matches!(error, ClientError::Rpc(_)), "{error:?}");
     assert!(error.move_abort().is_none());
 }
+
+#[tokio::test]
+async fn blob_attributes_and_burning_through_the_client() {
+    let setup = Setup::new().await;
+    let client = &setup.clients[0];
+    let blob = client
+        .reserve_and_register_blob(&registration(true, 1))
+        .await
+        .unwrap();
+    let attribute = |blob: &walrus_chain::contract::blob::Blob, key: &str| {
+        blob.attributes.get(&key.to_string()).cloned()
+    };
+
+    // Set two pairs in one transaction, then replace one and add another.
+    let pair = |key: &str, value: &str| (key.to_owned(), value.to_owned());
+    let set = client
+        .set_blob_attributes(blob.id, &[pair("a", "1"), pair("b", "2")])
+        .await
+        .unwrap();
+    assert_eq!(
+        (attribute(&set, "a"), attribute(&set, "b")),
+        (Some("1".into()), Some("2".into()))
+    );
+    let set = client
+        .set_blob_attributes(blob.id, &[pair("a", "one"), pair("c", "3")])
+        .await
+        .unwrap();
+    assert_eq!(set.attributes.contents.len(), 3);
+    assert_eq!(attribute(&set, "a"), Some("one".into()));
+    assert_eq!(client.get_blob(blob.id).await.unwrap(), set);
+
+    // Remove two; removing one that is not set aborts the whole transaction.
+    let removed = client
+        .remove_blob_attributes(blob.id, &["a".to_owned(), "c".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(removed.attributes.contents.len(), 1);
+    assert_eq!(attribute(&removed, "b"), Some("2".into()));
+    assert_abort(
+        client
+            .remove_blob_attributes(blob.id, &["b".to_owned(), "missing".to_owned()])
+            .await
+            .unwrap_err(),
+        "blob",
+        1,
+        "EAttributeNotFound",
+    );
+    assert_eq!(client.get_blob(blob.id).await.unwrap(), removed);
+
+    // Burning: refused while stored (all or nothing), done once expired.
+    let other = client
+        .reserve_and_register_blob(&BlobRegistration {
+            blob_id: blob_ids(b"another blob").0,
+            root_hash: blob_ids(b"another blob").1,
+            size: b"another blob".len() as u64,
+            ..registration(false, 3)
+        })
+        .await
+        .unwrap();
+    assert_abort(
+        client.burn_blobs(&[blob.id, other.id]).await.unwrap_err(),
+        "blob",
+        0,
+        "EBlobNotExpired",
+    );
+    assert_eq!(client.owned_blobs().await.unwrap().len(), 2);
+    setup.next_epoch().await;
+    client.burn_blobs(&[blob.id]).await.unwrap();
+    assert!(matches!(
+        client.get_blob(blob.id).await,
+        Err(ClientError::NotFound(_))
+    ));
+    assert_eq!(client.owned_blobs().await.unwrap(), vec![other]);
+}

@@ -991,6 +991,80 @@ impl WalrusClient {
         self.get_storage(storage_id).await
     }
 
+    /// `add_or_replace_attribute` for each `(key, value)` of `pairs`, in order, on the signer's
+    /// `Blob` object `blob`, in one transaction; returns the updated blob.
+    pub async fn set_blob_attributes(
+        &self,
+        blob: ObjectId,
+        pairs: &[(String, String)],
+    ) -> Result<Blob, ClientError> {
+        self.blob_attribute_calls(
+            blob,
+            pairs
+                .iter()
+                .map(|(key, value)| ("add_or_replace_attribute", key, Some(value))),
+        )
+        .await
+    }
+
+    /// `remove_attribute` for each of `keys` on the signer's `Blob` object `blob`, in one
+    /// transaction (all or nothing: a key that is not set aborts it with
+    /// `blob::EAttributeNotFound`); returns the updated blob.
+    pub async fn remove_blob_attributes(
+        &self,
+        blob: ObjectId,
+        keys: &[String],
+    ) -> Result<Blob, ClientError> {
+        self.blob_attribute_calls(blob, keys.iter().map(|key| ("remove_attribute", key, None)))
+            .await
+    }
+
+    /// One transaction of `blob::{function}(blob, key[, value])` calls on the signer's `blob`.
+    async fn blob_attribute_calls<'a>(
+        &self,
+        blob: ObjectId,
+        calls: impl Iterator<Item = (&'static str, &'a String, Option<&'a String>)>,
+    ) -> Result<Blob, ClientError> {
+        let blob_object = self.get_raw_object(to_address(blob)).await?;
+        blob_object.decode::<Blob>()?;
+        let mut tx = self.new_transaction().await?;
+        let blob_arg = tx.object(blob_object.owned_input());
+        for (function, key, value) in calls {
+            let mut args = vec![blob_arg, tx.pure(key)];
+            if let Some(value) = value {
+                args.push(tx.pure(value));
+            }
+            self.call(&mut tx, "blob", function, args)?;
+        }
+        self.execute(tx).await?;
+        self.get_blob(blob).await
+    }
+
+    /// `burn_blob` for each of the signer's `Blob` objects `blobs` (expired ones: the contract
+    /// aborts with `blob::EBlobNotExpired` otherwise), in one transaction (at most
+    /// [`MAX_BLOBS_PER_TRANSACTION`]; all or nothing).
+    pub async fn burn_blobs(&self, blobs: &[ObjectId]) -> Result<(), ClientError> {
+        if blobs.len() > MAX_BLOBS_PER_TRANSACTION {
+            return Err(ClientError::Build(format!(
+                "{} blobs in one transaction, at most {MAX_BLOBS_PER_TRANSACTION}",
+                blobs.len()
+            )));
+        }
+        let ids: Vec<Address> = blobs.iter().map(|blob| to_address(*blob)).collect();
+        let objects = self.get_raw_objects(&ids).await?;
+        let mut tx = self.new_batch_transaction(blobs.len()).await?;
+        let system = tx.object(self.shared_system(false));
+        for (blob, object) in blobs.iter().zip(objects) {
+            let object =
+                object.ok_or_else(|| ClientError::NotFound(format!("blob object {blob}")))?;
+            object.decode::<Blob>()?;
+            let blob_arg = tx.object(object.owned_input());
+            self.call(&mut tx, "system", "burn_blob", vec![system, blob_arg])?;
+        }
+        self.execute(tx).await?;
+        Ok(())
+    }
+
     /// Transfers the signer's `Blob` object `blob` to `recipient` (e.g. a publisher handing a
     /// stored blob to its user).
     pub async fn transfer_blob(

@@ -14,7 +14,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::{
-    commands::{audit, blob_id, blobs, health, info, quilt, read, staking, store},
+    commands::{
+        attributes, audit, blob_id, blobs, get_wal, health, info, quilt, read, staking, store,
+    },
     common::Context,
 };
 
@@ -42,6 +44,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     BlobId(blob_id::BlobIdArgs),
+    ConvertBlobId(blob_id::ConvertBlobIdArgs),
     Store(store::StoreArgs),
     Read(read::ReadArgs),
     BlobStatus(read::BlobStatusArgs),
@@ -53,6 +56,11 @@ enum Command {
     Delete(blobs::DeleteArgs),
     Extend(blobs::ExtendArgs),
     ListBlobs(blobs::ListBlobsArgs),
+    BurnBlobs(blobs::BurnBlobsArgs),
+    GetBlobAttribute(attributes::GetBlobAttributeArgs),
+    SetBlobAttribute(attributes::SetBlobAttributeArgs),
+    RemoveBlobAttributeFields(attributes::RemoveBlobAttributeFieldsArgs),
+    RemoveBlobAttribute(attributes::RemoveBlobAttributeArgs),
     Info(info::InfoArgs),
     Health(health::HealthArgs),
     Audit(audit::AuditArgs),
@@ -60,6 +68,7 @@ enum Command {
     RequestWithdrawStake(staking::RequestWithdrawStakeArgs),
     WithdrawStake(staking::WithdrawStakeArgs),
     ListStakedWal(staking::ListStakedWalArgs),
+    GetWal(get_wal::GetWalArgs),
 }
 
 fn main() {
@@ -90,6 +99,7 @@ fn run(cli: Cli) -> Result<i32> {
     };
     match cli.command {
         Command::BlobId(args) => args.run(&context).map(|()| 0),
+        Command::ConvertBlobId(args) => args.run(&context).map(|()| 0),
         Command::Store(args) => args.run(&context).map(|()| 0),
         Command::Read(args) => args.run(&context).map(|()| 0),
         Command::BlobStatus(args) => args.run(&context).map(|()| 0),
@@ -99,6 +109,11 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Delete(args) => args.run(&context).map(|()| 0),
         Command::Extend(args) => args.run(&context).map(|()| 0),
         Command::ListBlobs(args) => args.run(&context).map(|()| 0),
+        Command::BurnBlobs(args) => args.run(&context).map(|()| 0),
+        Command::GetBlobAttribute(args) => args.run(&context).map(|()| 0),
+        Command::SetBlobAttribute(args) => args.run(&context).map(|()| 0),
+        Command::RemoveBlobAttributeFields(args) => args.run(&context).map(|()| 0),
+        Command::RemoveBlobAttribute(args) => args.run(&context).map(|()| 0),
         Command::Info(args) => args.run(&context).map(|()| 0),
         Command::Health(args) => args.run(&context).map(|()| 0),
         Command::Audit(args) => args.run(&context),
@@ -106,5 +121,6 @@ fn run(cli: Cli) -> Result<i32> {
         Command::RequestWithdrawStake(args) => args.run(&context).map(|()| 0),
         Command::WithdrawStake(args) => args.run(&context).map(|()| 0),
         Command::ListStakedWal(args) => args.run(&context).map(|()| 0),
+        Command::GetWal(args) => args.run(&context).map(|()| 0),
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _, Result};
 use clap::{ArgGroup, Args};
 use serde::Serialize;
-use walrus_chain::contract::blob::Blob;
+use walrus_chain::{client::MAX_BLOBS_PER_TRANSACTION, contract::blob::Blob};
 use walrus_core::{BlobId, ObjectId};
 use walrus_node_client::api::BlobStatus;
 use walrus_sdk::outcome::BlobObject;
@@ -240,6 +240,107 @@ fn render_deletion(output: &DeleteOutput) -> String {
     text
 }
 
+/// Burn blob objects the wallet owns: remove them from the chain
+///
+/// Burning removes the Blob objects only: the data is not deleted from the storage nodes
+/// (it stays until the storage ends) and the storage is not refunded. On this network the
+/// contract burns only expired blobs (their storage has ended); to give back the storage of
+/// a deletable blob before it expires, use `walrus delete`. Exactly one of `--object-ids`,
+/// `--all-expired` and `--all` selects the objects; they are confirmed on the terminal
+/// first, unless `--yes`.
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+#[command(group(ArgGroup::new("selection").required(true).multiple(false)))]
+pub struct BurnBlobsArgs {
+    /// The blob objects to burn (0x… Sui object IDs).
+    #[arg(long, num_args = 1.., alias = "object-id", group = "selection")]
+    object_ids: Vec<String>,
+    /// Burn every blob object the wallet owns (all must have expired).
+    #[arg(long, group = "selection")]
+    all: bool,
+    /// Burn every expired blob object the wallet owns.
+    #[arg(long, group = "selection")]
+    all_expired: bool,
+    /// Burn without asking for confirmation.
+    #[arg(long)]
+    yes: bool,
+}
+
+impl BurnBlobsArgs {
+    /// Selects, confirms and burns the objects (up to 100 per transaction).
+    pub fn run(self, context: &Context) -> Result<()> {
+        ensure_confirmable(self.yes, "burn-blobs")?;
+        let object_ids = self
+            .object_ids
+            .iter()
+            .map(|text| parse_object_id(text))
+            .collect::<Result<Vec<_>>>()?;
+        let burned = context.with_sdk(async |sdk| {
+            let epoch = sdk.chain().system().await?.epoch();
+            let owned = sdk.chain().owned_blobs().await?;
+            let selected = select_burn(&owned, &object_ids, self.all, epoch)?;
+            if selected.is_empty() {
+                return Ok(selected);
+            }
+            if !self.yes && !confirm(&format!("Burn {} blob objects?", selected.len()))? {
+                bail!("not confirmed: nothing was burned");
+            }
+            for batch in selected.chunks(MAX_BLOBS_PER_TRANSACTION) {
+                sdk.chain().burn_blobs(batch).await?;
+            }
+            Ok(selected)
+        })?;
+        if context.json {
+            let ids: Vec<String> = burned.iter().map(ToString::to_string).collect();
+            println!("{}", serde_json::json!({ "burnedObjectIds": ids }));
+        } else if burned.is_empty() {
+            println!("No blob objects to burn.");
+        } else {
+            for object_id in &burned {
+                println!("Burned blob object {object_id}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The objects to burn among the wallet's `owned` blobs in `epoch`: `object_ids`, or all
+/// (`all`), or the expired ones; an error naming any that is not owned or not expired.
+fn select_burn(
+    owned: &[Blob],
+    object_ids: &[ObjectId],
+    all: bool,
+    epoch: u32,
+) -> Result<Vec<ObjectId>> {
+    let expired = |blob: &Blob| blob.storage.end_epoch <= epoch;
+    let selected: Vec<&Blob> = if object_ids.is_empty() {
+        owned.iter().filter(|blob| all || expired(blob)).collect()
+    } else {
+        object_ids
+            .iter()
+            .map(|id| {
+                owned
+                    .iter()
+                    .find(|blob| blob.id == *id)
+                    .with_context(|| format!("the wallet owns no blob object {id}"))
+            })
+            .collect::<Result<_>>()?
+    };
+    let live: Vec<String> = selected
+        .iter()
+        .filter(|blob| !expired(blob))
+        .map(|blob| format!("{} (expires at epoch {})", blob.id, blob.storage.end_epoch))
+        .collect();
+    if !live.is_empty() {
+        bail!(
+            "this network's contract burns only expired blobs (the current epoch is {epoch}); \
+             still stored: {}; nothing was burned (use `walrus delete` for deletable ones)",
+            live.join(", ")
+        );
+    }
+    Ok(selected.iter().map(|blob| blob.id).collect())
+}
+
 /// Extend the storage of a blob object the wallet owns, paid from the wallet.
 #[derive(Debug, Args)]
 pub struct ExtendArgs {
@@ -386,5 +487,30 @@ mod tests {
         assert_eq!(json["aborted"], false);
         assert_eq!(json["blobIdentity"]["objectId"], serde_json::Value::Null);
         assert!(json["blobIdentity"]["blobId"].is_string());
+    }
+
+    #[test]
+    fn only_owned_expired_blobs_are_burned() {
+        // Object 1 ends at epoch 3 (see `blob`); object 2 ends at epoch 5.
+        let mut later = blob(2, 8, false);
+        later.storage.end_epoch = 5;
+        let owned = [blob(1, 7, true), later];
+        let ids = |bytes: &[u8]| bytes.iter().map(|b| ObjectId([*b; 32])).collect::<Vec<_>>();
+        assert_eq!(select_burn(&owned, &[], false, 2).unwrap(), ids(&[]));
+        assert_eq!(select_burn(&owned, &[], false, 3).unwrap(), ids(&[1]));
+        assert_eq!(select_burn(&owned, &[], true, 5).unwrap(), ids(&[1, 2]));
+        let error = select_burn(&owned, &[], true, 3).unwrap_err().to_string();
+        assert!(
+            error.contains("only expired blobs") && error.contains("expires at epoch 5"),
+            "{error}"
+        );
+        assert_eq!(
+            select_burn(&owned, &ids(&[1]), false, 4).unwrap(),
+            ids(&[1])
+        );
+        let error = select_burn(&owned, &ids(&[9]), false, 4)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("owns no blob object"), "{error}");
     }
 }

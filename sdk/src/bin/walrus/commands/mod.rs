@@ -1,8 +1,10 @@
 //! The commands, by group.
 
+pub mod attributes;
 pub mod audit;
 pub mod blob_id;
 pub mod blobs;
+pub mod get_wal;
 pub mod health;
 pub mod info;
 pub mod quilt;
