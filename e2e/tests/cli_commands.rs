@@ -464,5 +464,61 @@ fn cli_commands_against_a_network() {
         assert_eq!(chain.wal_balance().await.unwrap(), before + 1000);
         let stderr = fails(cli, &["get-wal", "--faucet-url", &faucet, "--amount", "0"]).await;
         assert!(stderr.contains("0 is not in 1.."), "{stderr}");
+
+        // `walrus json`: a command as JSON, as an argument and on stdin; JSON output.
+        let config = net.network.client_config_path();
+        let config = config.to_str().unwrap();
+        let file = write_file(&scratch, "json.txt", b"stored through a JSON command");
+        let command = serde_json::json!({
+            "config": config,
+            "command": {"store": {"files": [file], "epochs": 1, "permanent": true}},
+        });
+        let stored = cli.ok(&["json", &command.to_string()]).await.unwrap();
+        let stored: Value = serde_json::from_str(&stored).unwrap();
+        let object = &stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"];
+        assert_eq!(object["deletable"], false, "{stored}");
+        let blob_id = id_of(object, "blobId");
+        let command = serde_json::json!({
+            "config": config,
+            "command": {"blobStatus": {"blobId": blob_id}},
+        });
+        let mut child =
+            std::process::Command::new(walrus_localnet::network::default_bin_dir().join("walrus"))
+                .arg("json")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+        std::io::Write::write_all(
+            &mut child.stdin.take().unwrap(),
+            command.to_string().as_bytes(),
+        )
+        .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            status["status"]["permanent"]["isCertified"], true,
+            "{status}"
+        );
+        let info = cli
+            .ok(&["json", r#"{"command": {"info": {"command": "epoch"}}}"#])
+            .await
+            .unwrap();
+        let info: Value = serde_json::from_str(&info).unwrap();
+        assert_eq!(info["currentEpoch"], staking.epoch, "{info}");
+        let stderr = fails(
+            cli,
+            &["json", r#"{"command": {"store": {"colour": "red"}}}"#],
+        )
+        .await;
+        assert!(stderr.contains("has no option \"colour\""), "{stderr}");
+        let stderr = fails(cli, &["json", "not json"]).await;
+        assert!(stderr.contains("is not JSON"), "{stderr}");
     });
 }

@@ -10,12 +10,12 @@ mod wal;
 
 use std::path::PathBuf;
 
-use anyhow::Result;
-use clap::{Parser, Subcommand};
+use anyhow::{bail, Result};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::{
     commands::{
-        attributes, audit, blob_id, blobs, get_wal, health, info, quilt, read, staking, store,
+        attributes, audit, blob_id, blobs, get_wal, health, info, json, quilt, read, staking, store,
     },
     common::Context,
 };
@@ -69,6 +69,7 @@ enum Command {
     WithdrawStake(staking::WithdrawStakeArgs),
     ListStakedWal(staking::ListStakedWalArgs),
     GetWal(get_wal::GetWalArgs),
+    Json(json::JsonArgs),
 }
 
 fn main() {
@@ -93,6 +94,26 @@ fn main() {
 
 /// Runs the command; the process's exit code on success (only `audit` has nonzero ones).
 fn run(cli: Cli) -> Result<i32> {
+    // `walrus json`: the command line the JSON stands for, run as if typed.
+    let cli = match cli {
+        Cli {
+            command: Command::Json(args),
+            config,
+            ..
+        } => {
+            let line = args.command_line(Cli::command())?;
+            let mut parsed = Cli::try_parse_from(line).map_err(|error| {
+                anyhow::anyhow!(
+                    "the JSON command is not a valid command: {}",
+                    error.to_string().trim()
+                )
+            })?;
+            // `--config` before `json` applies unless the JSON names a configuration.
+            parsed.config = parsed.config.or(config);
+            parsed
+        }
+        cli => cli,
+    };
     let context = Context {
         json: cli.json,
         config: cli.config,
@@ -122,5 +143,6 @@ fn run(cli: Cli) -> Result<i32> {
         Command::WithdrawStake(args) => args.run(&context).map(|()| 0),
         Command::ListStakedWal(args) => args.run(&context).map(|()| 0),
         Command::GetWal(args) => args.run(&context).map(|()| 0),
+        Command::Json(_) => bail!("a JSON command cannot be `json` again"),
     }
 }

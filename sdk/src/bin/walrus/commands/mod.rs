@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod get_wal;
 pub mod health;
 pub mod info;
+pub mod json;
 pub mod quilt;
 pub mod read;
 pub mod staking;
