@@ -1,6 +1,9 @@
 //! The `walrus` CLI's commands that mirror Walrus's against a small network of real
-//! processes (chain, 4 storage nodes, 8 shards): `blob-status` by blob ID and by file,
-//! the `info` sections against the chain's own objects.
+//! processes (chain, 4 storage nodes, 8 shards, no publisher or aggregator): the `info`
+//! sections against the chain's own objects, `blob-status` by blob ID and by file, `health`
+//! of every selection (and of a stopped node), `delete` of several blobs, the storage
+//! duration flags and `store-quilt --dry-run`, blob attributes set and read back,
+//! `convert-blob-id`, `burn-blobs` refusals, `get-wal` from the faucet, and `json`.
 
 use serde_json::Value;
 use walrus_e2e::{run, Cli, TestNetwork};
@@ -27,7 +30,7 @@ fn write_file(dir: &std::path::Path, name: &str, contents: &[u8]) -> String {
 #[test]
 fn cli_commands_against_a_network() {
     run(|| async {
-        let net = TestNetwork::start_with(4, 8, |options| options.services = false)
+        let mut net = TestNetwork::start_with(4, 8, |options| options.services = false)
             .await
             .expect("a network");
         let cli = &net.cli;
@@ -520,5 +523,21 @@ fn cli_commands_against_a_network() {
         assert!(stderr.contains("has no option \"colour\""), "{stderr}");
         let stderr = fails(cli, &["json", "not json"]).await;
         assert!(stderr.contains("is not JSON"), "{stderr}");
+
+        // A stopped node: listed by `health` with the error, after the answering ones.
+        net.stop_node(3).await.unwrap();
+        let cli = net.cli.clone();
+        let health = cli.json(&["health", "--committee"]).await.unwrap();
+        let nodes = health["healthInfo"].as_array().expect("nodes");
+        assert_eq!(nodes.len(), 4, "{health}");
+        assert!(
+            nodes[..3]
+                .iter()
+                .all(|node| node["healthInfo"]["Ok"].is_object()),
+            "{health}"
+        );
+        assert!(nodes[3]["healthInfo"]["Err"].is_string(), "{health}");
+        let text = cli.ok(&["health", "--committee"]).await.unwrap();
+        assert!(text.contains("Unreachable or unhealthy"), "{text}");
     });
 }
