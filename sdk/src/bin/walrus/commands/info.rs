@@ -24,8 +24,7 @@ use crate::{
     wal::{describe_wal, format_wal},
 };
 
-/// Print information about the network: epoch, storage, sizes, prices, fault tolerance,
-/// committee
+/// Print information about the network: epoch, storage, sizes, prices, BFT, committee
 ///
 /// Without a subcommand: the epoch, storage, size and price sections and the storage nodes
 /// of the current committee. `walrus info all` adds the fault-tolerance and committee
