@@ -385,10 +385,25 @@ impl TestNetwork {
         self.dir.path().to_path_buf()
     }
 
-    /// A REST client of node `i`.
+    /// A REST client of node `i` (pinned to its network key if it serves HTTPS).
     pub fn node_client(&self, i: usize) -> NodeClient {
         let url = self.network.node_url(i).expect("a node index");
-        NodeClient::new(url).expect("a node URL")
+        if !url.starts_with("https://") {
+            return NodeClient::new(url).expect("a node URL");
+        }
+        let key = self
+            .network
+            .dir()
+            .node_network_key(i)
+            .expect("node i's configuration")
+            .expect("an HTTPS node has a network key");
+        NodeClient::pinned(
+            url,
+            &key,
+            walrus_node_client::client::DEFAULT_CONNECT_TIMEOUT,
+            walrus_node_client::client::DEFAULT_REQUEST_TIMEOUT,
+        )
+        .expect("a node URL")
     }
 
     /// The address node `i` listens on.

@@ -224,6 +224,7 @@ fn build_fixture() -> Fixture {
             node_id: ObjectId([0x0d; 32]),
             public_key,
             url: "http://127.0.0.1:1".to_owned(),
+            network_public_key: Vec::new(),
             shards: shards.clone(),
         }],
         own_index: Some(0),

@@ -119,7 +119,7 @@ pub struct NodeEntry {
     /// Name (default `node-<index>`).
     #[serde(default)]
     pub name: Option<String>,
-    /// Network address (`host:port`).
+    /// Network address (`host:port`: plain HTTP; `https://host:port`: a node serving TLS).
     pub network_address: String,
     /// BLS protocol key: a 32-byte seed in hex (`ProtocolKeyPair::from_seed`)...
     #[serde(default)]

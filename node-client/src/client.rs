@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use reqwest::{header::CONTENT_TYPE, Method, RequestBuilder, Response, Url};
+use bytes::Bytes;
+use reqwest::{header::CONTENT_TYPE, Method, Response, Url};
 use serde::{de::DeserializeOwned, Serialize};
 use thiserror::Error;
 use walrus_core::{
@@ -23,6 +24,7 @@ use crate::api::{
     self, ApiError, ApiErrorBody, ApiSuccess, BlobStatus, ErrorReason, ServiceHealthInfo,
     StoredOnNodeStatus, SyncShardResponse, BCS_CONTENT_TYPE,
 };
+use crate::tls::{NetworkPublicKey, PinnedHttps, PinnedResponse};
 
 /// Default cap on a response body (slivers and symbol lists are the large ones): 64 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 << 20;
@@ -75,6 +77,13 @@ pub enum NodeClientError {
     /// Connecting, sending or receiving failed (refused, reset, timeout, ...).
     #[error("transport error: {0}")]
     Transport(#[from] reqwest::Error),
+    /// Connecting, the TLS handshake (e.g. a certificate without the node's pinned network
+    /// key), sending or receiving failed on an HTTPS connection.
+    #[error("HTTPS transport error: {0}")]
+    Https(String),
+    /// The node's network public key cannot pin an HTTPS connection.
+    #[error("cannot pin the node's TLS certificate: {0}")]
+    InvalidNetworkKey(String),
     /// The node answered with a JSON error envelope.
     #[error("node answered HTTP {status}: {error}")]
     Api {
@@ -134,13 +143,14 @@ impl NodeClientError {
     /// Whether retrying later may succeed: transport failures, 429, 500, 502, 503 and 504.
     pub fn is_transient(&self) -> bool {
         match self {
-            NodeClientError::Transport(_) => true,
+            NodeClientError::Transport(_) | NodeClientError::Https(_) => true,
             _ => matches!(self.http_status(), Some(429 | 500 | 502 | 503 | 504)),
         }
     }
 }
 
-/// A reqwest client for node traffic: plain HTTP, the given TCP connect timeout and whole-request
+/// A reqwest client for node traffic: plain HTTP (HTTPS nodes are reached by clients pinned to
+/// their network key: [`crate::tls::NodeConnector`]), the given TCP connect timeout and whole-request
 /// timeout, system proxies ignored (nodes are on our network). Share one among many
 /// [`NodeClient`]s so they share the connection pool.
 ///
@@ -169,6 +179,8 @@ pub fn default_http_client(
 pub struct NodeClient {
     base_url: String,
     http: reqwest::Client,
+    /// The HTTPS transport pinned to the node's network key, if the client was made for one.
+    pinned: Option<PinnedHttps>,
     max_response_bytes: usize,
 }
 
@@ -183,7 +195,8 @@ impl NodeClient {
     }
 
     /// A client of the node at `base_url` using a shared reqwest client. A path in `base_url`
-    /// is kept as a prefix of every route.
+    /// is kept as a prefix of every route. The reqwest client speaks plain HTTP only: reach an
+    /// `https://` node with [`Self::pinned`] (or [`crate::tls::NodeConnector`]).
     pub fn with_http(base_url: &str, http: reqwest::Client) -> Result<Self, NodeClientError> {
         let invalid = |reason: String| NodeClientError::InvalidUrl {
             url: base_url.to_owned(),
@@ -203,8 +216,51 @@ impl NodeClient {
         Ok(Self {
             base_url,
             http,
+            pinned: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         })
+    }
+
+    /// A client of the node at the `https://` URL `base_url` that trusts only a TLS
+    /// certificate carrying `network_public_key` (the key the chain has for the node; see
+    /// [`crate::tls`]), with these TCP + TLS connect and whole-request timeouts. It keeps its
+    /// own connection pool: make one per node and reuse it ([`crate::tls::NodeConnector`]
+    /// does).
+    pub fn pinned(
+        base_url: &str,
+        network_public_key: &NetworkPublicKey,
+        connect_timeout: Duration,
+        request_timeout: Duration,
+    ) -> Result<Self, NodeClientError> {
+        let client = Self::with_http(
+            base_url,
+            default_http_client(connect_timeout, request_timeout),
+        )?;
+        if !client.is_https() {
+            return Err(NodeClientError::InvalidUrl {
+                url: base_url.to_owned(),
+                reason: "a client pinned to a network key needs an https:// URL".to_owned(),
+            });
+        }
+        let pinned = PinnedHttps::new(*network_public_key, connect_timeout, request_timeout)
+            .map_err(|error| NodeClientError::InvalidNetworkKey(error.to_string()))?;
+        Ok(client.with_pinned(pinned))
+    }
+
+    /// This client with its requests sent over `pinned`.
+    pub(crate) fn with_pinned(mut self, pinned: PinnedHttps) -> Self {
+        self.pinned = Some(pinned);
+        self
+    }
+
+    /// Whether the base URL is `https://`.
+    pub fn is_https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
+    /// The network key the client pins the node's certificate to, if it is an HTTPS client.
+    pub fn network_public_key(&self) -> Option<NetworkPublicKey> {
+        self.pinned.as_ref().map(PinnedHttps::key)
     }
 
     /// Sets the cap on response bodies (default [`DEFAULT_MAX_RESPONSE_BYTES`]).
@@ -223,7 +279,7 @@ impl NodeClient {
         &self.base_url
     }
 
-    /// The underlying reqwest client.
+    /// The underlying reqwest client (plain HTTP; a pinned client's requests do not use it).
     pub fn http_client(&self) -> &reqwest::Client {
         &self.http
     }
@@ -441,17 +497,19 @@ impl NodeClient {
         blob_id: &BlobId,
         proof: &InconsistencyProofEither,
     ) -> Result<SignedInvalidBlobIdMsg, NodeClientError> {
-        let response = match proof {
+        let (path, response) = match proof {
             InconsistencyProofEither::Primary(proof) => {
                 let path = api::inconsistency_proof_path(blob_id, SliverType::Primary);
-                self.send_bcs(Method::POST, &path, proof).await?
+                let response = self.send_bcs(Method::POST, &path, proof).await?;
+                (path, response)
             }
             InconsistencyProofEither::Secondary(proof) => {
                 let path = api::inconsistency_proof_path(blob_id, SliverType::Secondary);
-                self.send_bcs(Method::POST, &path, proof).await?
+                let response = self.send_bcs(Method::POST, &path, proof).await?;
+                (path, response)
             }
         };
-        self.decode_json_envelope(response).await
+        self.decode_json_envelope(&path, response).await
     }
 
     /// POST a signed shard-sync request: the slivers the node gives for the request's shard,
@@ -508,6 +566,14 @@ impl NodeClient {
         self.get_json(&api::health_path()).await
     }
 
+    /// GET the node's health (`?detailed=true` if `detailed`) as the JSON `data` of its answer,
+    /// undecoded: every field the node sends, known to this client or not.
+    pub async fn health_json(&self, detailed: bool) -> Result<serde_json::Value, NodeClientError> {
+        let query = if detailed { "?detailed=true" } else { "" };
+        self.get_json(&format!("{}{query}", api::health_path()))
+            .await
+    }
+
     // -----------------------------------------------------------------------------------------
 
     /// GETs `path` and decodes the BCS answer of at most `limit` bytes. Decoding allocates
@@ -519,22 +585,23 @@ impl NodeClient {
         path: &str,
         limit: usize,
     ) -> Result<R, NodeClientError> {
-        let response = self.execute(self.http.get(self.url(path))).await?;
+        let response = self.execute(Method::GET, path, None).await?;
         let body = read_capped(response, limit).await?;
         bcs::from_bytes(&body)
             .map_err(|error| NodeClientError::Decode(format!("invalid BCS from {path}: {error}")))
     }
 
     async fn get_json<R: DeserializeOwned>(&self, path: &str) -> Result<R, NodeClientError> {
-        let response = self.execute(self.http.get(self.url(path))).await?;
-        self.decode_json_envelope(response).await
+        let response = self.execute(Method::GET, path, None).await?;
+        self.decode_json_envelope(path, response).await
     }
 
     async fn decode_json_envelope<R: DeserializeOwned>(
         &self,
-        response: Response,
+        path: &str,
+        response: Reply,
     ) -> Result<R, NodeClientError> {
-        let url = response.url().path().to_owned();
+        let url = path.split('?').next().unwrap_or(path);
         let limit = MAX_JSON_RESPONSE_BYTES.min(self.max_response_bytes);
         let body = read_capped(response, limit).await?;
         serde_json::from_slice::<ApiSuccess<R>>(&body)
@@ -547,21 +614,35 @@ impl NodeClient {
         method: Method,
         path: &str,
         body: &B,
-    ) -> Result<Response, NodeClientError> {
+    ) -> Result<Reply, NodeClientError> {
         let bytes =
             bcs::to_bytes(body).map_err(|error| NodeClientError::Encode(error.to_string()))?;
-        let request = self
-            .http
-            .request(method, self.url(path))
-            .header(CONTENT_TYPE, BCS_CONTENT_TYPE)
-            .body(bytes);
-        self.execute(request).await
+        self.execute(method, path, Some(bytes)).await
     }
 
-    /// Sends the request; a non-2xx answer becomes an error.
-    async fn execute(&self, request: RequestBuilder) -> Result<Response, NodeClientError> {
-        let response = request.send().await?;
-        if response.status().is_success() {
+    /// Sends a request for `path` (with a BCS body, if any) over the pinned HTTPS transport or
+    /// the reqwest client; a non-2xx answer becomes an error.
+    async fn execute(
+        &self,
+        method: Method,
+        path: &str,
+        bcs_body: Option<Vec<u8>>,
+    ) -> Result<Reply, NodeClientError> {
+        let url = self.url(path);
+        let response = match &self.pinned {
+            Some(pinned) => {
+                let body = bcs_body.map(|bytes| (BCS_CONTENT_TYPE, bytes));
+                Reply::Pinned(pinned.send(method, &url, body).await?)
+            }
+            None => {
+                let mut request = self.http.request(method, url);
+                if let Some(bytes) = bcs_body {
+                    request = request.header(CONTENT_TYPE, BCS_CONTENT_TYPE).body(bytes);
+                }
+                Reply::Reqwest(request.send().await?)
+            }
+        };
+        if (200..300).contains(&response.status()) {
             Ok(response)
         } else {
             Err(error_from_response(response).await)
@@ -569,9 +650,39 @@ impl NodeClient {
     }
 }
 
+/// A node's answer, from either transport.
+#[derive(Debug)]
+enum Reply {
+    Reqwest(Response),
+    Pinned(PinnedResponse),
+}
+
+impl Reply {
+    fn status(&self) -> u16 {
+        match self {
+            Reply::Reqwest(response) => response.status().as_u16(),
+            Reply::Pinned(response) => response.status(),
+        }
+    }
+
+    fn content_length(&self) -> Option<u64> {
+        match self {
+            Reply::Reqwest(response) => response.content_length(),
+            Reply::Pinned(response) => response.content_length(),
+        }
+    }
+
+    async fn chunk(&mut self) -> Result<Option<Bytes>, NodeClientError> {
+        match self {
+            Reply::Reqwest(response) => Ok(response.chunk().await?),
+            Reply::Pinned(response) => response.chunk().await,
+        }
+    }
+}
+
 /// Reads a response body, failing as soon as it exceeds `limit` bytes (by its declared length or
 /// by the bytes actually received).
-async fn read_capped(mut response: Response, limit: usize) -> Result<Vec<u8>, NodeClientError> {
+async fn read_capped(mut response: Reply, limit: usize) -> Result<Vec<u8>, NodeClientError> {
     if let Some(length) = response.content_length() {
         if usize::try_from(length).map_or(true, |length| length > limit) {
             return Err(NodeClientError::ResponseTooLarge { limit });
@@ -588,7 +699,7 @@ async fn read_capped(mut response: Response, limit: usize) -> Result<Vec<u8>, No
 }
 
 /// Reads at most `limit` bytes of a body, silently stopping there (for error bodies).
-async fn read_prefix(response: &mut Response, limit: usize) -> Vec<u8> {
+async fn read_prefix(response: &mut Reply, limit: usize) -> Vec<u8> {
     let mut body = Vec::new();
     while body.len() < limit {
         match response.chunk().await {
@@ -603,8 +714,8 @@ async fn read_prefix(response: &mut Response, limit: usize) -> Vec<u8> {
 }
 
 /// The error of a non-2xx response: the JSON error envelope if there is one.
-async fn error_from_response(mut response: Response) -> NodeClientError {
-    let status = response.status().as_u16();
+async fn error_from_response(mut response: Reply) -> NodeClientError {
+    let status = response.status();
     let body = read_prefix(&mut response, MAX_ERROR_BODY_BYTES).await;
     match serde_json::from_slice::<ApiError>(&body) {
         Ok(envelope) => NodeClientError::Api {

@@ -5,6 +5,8 @@
 //! listen = "127.0.0.1:9101"
 //! bls_private_key = "…64 hex digits…"   # or bls_seed = "…64 hex digits…"
 //! sui_private_key = "…64 hex digits…"   # Ed25519; pays for invalid-blob certificates
+//! network_key_pair = "/var/lib/walrus-node/network-key.pem"   # optional: P-256, PKCS#8 PEM
+//! public_host = "node1.example.com"   # optional: in the generated TLS certificate
 //!
 //! [chain]
 //! rpc_url = "http://127.0.0.1:9000"
@@ -24,9 +26,19 @@
 //! max_queued_symbol_requests = 64
 //! max_registration_waits = 1024        # uploads/confirmations waiting for registration
 //! body_timeout_ms = 60000              # a slower request body gets 408
+//!
+//! [tls]                       # optional; TLS is on when a network key is configured
+//! disable_tls = false                  # plain HTTP even with a network key
+//! certificate_path = "/etc/walrus/cert.pem"  # else a self-signed certificate is generated
 //! ```
+//!
+//! With `network_key_pair` and TLS not disabled the REST API serves HTTPS ([`crate::tls`]), and
+//! the node announces `https://HOST:PORT` as its network address (`walrus-node register`,
+//! `set-network-address`): clients pin the certificate to the network public key the chain
+//! has for the node. Without a network key (configurations from before TLS) or with
+//! `disable_tls` it serves plain HTTP and announces `HOST:PORT`.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -34,7 +46,11 @@ use sui_crypto::ed25519::Ed25519PrivateKey;
 use walrus_chain::client::{ChainConfig, ChainConnection};
 use walrus_core::crypto::ProtocolKeyPair;
 
-use crate::{pending::PendingLimits, recovery::RecoveryLimits};
+use crate::{
+    pending::PendingLimits,
+    recovery::RecoveryLimits,
+    tls::{CertificateSource, NetworkKeyPair},
+};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +76,16 @@ pub struct NodeConfig {
     /// Largest request body accepted (a sliver of the largest blob plus headroom), in bytes.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// The node's network key: a PKCS#8 PEM file of its P-256 key pair (`walrus-node setup`
+    /// writes `DIR/network-key.pem`). Its public key is the node's on-chain
+    /// `network_public_key`; with it (and TLS not disabled) the REST API serves HTTPS. `None`:
+    /// plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_key_pair: Option<PathBuf>,
+    /// The host (DNS name or IP) clients reach the node at: a subject alternative name of the
+    /// generated TLS certificate. Default: the listen IP, unless it is unspecified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_host: Option<String>,
     /// The chain.
     pub chain: ChainConnection,
     /// Recovery limits.
@@ -68,6 +94,29 @@ pub struct NodeConfig {
     /// Limits on expensive requests (load shedding).
     #[serde(default)]
     pub limits: RequestLimits,
+    /// TLS of the REST API.
+    #[serde(default, skip_serializing_if = "TlsConfig::is_default")]
+    pub tls: TlsConfig,
+}
+
+/// TLS of the REST API (Walrus's `TlsConfig`). TLS is on when the node has a network key
+/// ([`NodeConfig::network_key_pair`]) and `disable_tls` is false.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Do not use TLS on the REST API: plain HTTP (a local network, or TLS offloaded to another
+    /// service in front of the node).
+    pub disable_tls: bool,
+    /// A PEM certificate (and its chain) to serve instead of the generated self-signed one;
+    /// its key must be the network key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_path: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 fn default_registration_wait_ms() -> u64 {
@@ -253,7 +302,46 @@ impl NodeConfig {
         config.protocol_keys()?;
         config.sui_key()?;
         config.chain_config()?;
+        config.network_keys()?;
         Ok(config)
+    }
+
+    /// The network key pair, if one is configured.
+    pub fn network_keys(&self) -> anyhow::Result<Option<NetworkKeyPair>> {
+        self.network_key_pair
+            .as_deref()
+            .map(|path| NetworkKeyPair::load(path).context("invalid network_key_pair"))
+            .transpose()
+    }
+
+    /// Whether the REST API serves TLS: a network key is configured and TLS not disabled.
+    pub fn serves_tls(&self) -> bool {
+        self.network_key_pair.is_some() && !self.tls.disable_tls
+    }
+
+    /// The REST API's TLS configuration, if it serves TLS: the certificate of
+    /// `[tls] certificate_path`, else one generated from the network key for
+    /// [`Self::public_host`] (or the listen IP).
+    pub fn tls_server_config(&self) -> anyhow::Result<Option<Arc<rustls::ServerConfig>>> {
+        if !self.serves_tls() {
+            return Ok(None);
+        }
+        let Some(keys) = self.network_keys()? else {
+            return Ok(None);
+        };
+        // Without a public host, the generated name alone (it is a SAN anyway).
+        let public_host = match &self.public_host {
+            Some(host) => host.clone(),
+            None if self.listen.ip().is_unspecified() => keys.public().server_name(),
+            None => self.listen.ip().to_string(),
+        };
+        let source = match &self.tls.certificate_path {
+            Some(path) => CertificateSource::File(path),
+            None => CertificateSource::SelfSigned {
+                public_host: &public_host,
+            },
+        };
+        Ok(Some(crate::tls::server_config(&keys, source)?))
     }
 
     /// The BLS protocol key pair.

@@ -5,7 +5,8 @@
 //!
 //! Modules: [`store`] (redb), [`node`] (the operations, HTTP-free), [`server`] (REST API),
 //! [`follower`] (chain events), [`recovery`] (self-healing and invalid-blob certificates),
-//! [`committee`], [`config`], [`metrics`]. Byzantine behaviour for tests lives outside this
+//! [`committee`], [`config`], [`metrics`], [`tls`] (the network key and HTTPS). Byzantine
+//! behaviour for tests lives outside this
 //! crate, in the test-only `walrus-byzantine-node` binary, which wraps [`run_with`]'s router.
 
 pub mod committee;
@@ -19,6 +20,7 @@ pub mod recovery;
 pub mod server;
 mod shard_sync;
 pub mod store;
+pub mod tls;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -53,6 +55,7 @@ pub fn solo_committee_view(
             node_id: ObjectId([0; 32]),
             public_key,
             url: String::new(),
+            network_public_key: Vec::new(),
             shards: shards.clone(),
         }],
         own_index: Some(0),
@@ -83,6 +86,7 @@ pub async fn run_with(
     wrap: impl FnOnce(axum::Router) -> axum::Router,
 ) -> anyhow::Result<()> {
     let keys = config.protocol_keys()?;
+    let tls = config.tls_server_config()?;
     let store = Arc::new(
         store::NodeStore::open(&config.storage_path).with_context(|| {
             format!("cannot open the store in {}", config.storage_path.display())
@@ -139,7 +143,7 @@ pub async fn run_with(
     let (stop, stopped) = watch::channel(false);
     let (recover_tx, recover_rx) = mpsc::unbounded_channel();
     let http =
-        walrus_node_client::default_http_client(Duration::from_secs(5), Duration::from_secs(60));
+        walrus_node_client::NodeConnector::new(Duration::from_secs(5), Duration::from_secs(60));
     let worker = recovery::Worker::new(
         node.clone(),
         chain.clone(),
@@ -175,17 +179,32 @@ pub async fn run_with(
         )),
     ];
     let app = wrap(server::router(node.clone()));
-    tracing::info!(%address, "REST API listening");
-    on_listening(address);
     let mut stop_signal = stopped.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let stop_serving = async move {
         let _ = stop_signal.changed().await;
-    });
+    };
     let stopper = tokio::spawn(async move {
         shutdown.await;
         let _ = stop.send(true);
     });
-    server.await.context("REST server failed")?;
+    match tls {
+        Some(tls) => {
+            let listener = tls::TlsListener::new(listener, tls)?;
+            tracing::info!(%address, "REST API listening (HTTPS)");
+            on_listening(address);
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop_serving)
+                .await
+        }
+        None => {
+            tracing::info!(%address, "REST API listening (plain HTTP)");
+            on_listening(address);
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop_serving)
+                .await
+        }
+    }
+    .context("REST server failed")?;
     stopper.abort();
     for task in tasks {
         let _ = task.await;

@@ -1295,6 +1295,7 @@ mod tests {
             node_id: ObjectId([id; 32]),
             public_key: keys(id).public().clone(),
             url: String::new(),
+            network_public_key: Vec::new(),
             shards: shards.iter().copied().map(ShardIndex).collect(),
         }
     }

@@ -3,11 +3,15 @@
 //!
 //! - [`setup`]: a node directory with a fresh BLS protocol key and a fresh Ed25519 Sui key
 //!   (both in its `node.toml`, written readable by its owner only, as the configuration holds
-//!   the keys) and defaults: storage in `DIR/db`, the listen address, the chain.
+//!   the keys), a fresh P-256 network key (`DIR/network-key.pem`, owner-only; TLS of the REST
+//!   API unless disabled) and defaults: storage in `DIR/db`, the listen address, the chain.
 //! - [`Operator`]: the node's own wallet (the configuration's Sui key) on the chain:
 //!   [`Operator::register`] as a candidate with a proof of possession of the BLS key, then
 //!   the updates through the `StorageNodeCap` the wallet owns (commission, votes, name,
-//!   network address, next BLS key, collecting the commission).
+//!   network address, next BLS key, collecting the commission). A node serving TLS announces
+//!   `https://HOST:PORT` as its network address, one without `HOST:PORT` (plain HTTP); the
+//!   operator gives `HOST:PORT` and the scheme follows the configuration
+//!   ([`Operator::announced_address`]).
 //!
 //! Errors are [`OperatorError`]s worded for an operator: what is wrong and what to do.
 
@@ -37,9 +41,12 @@ use walrus_core::{
     crypto::{ProtocolKeyPair, PublicKey},
     ObjectId,
 };
-use walrus_node_client::api::ServiceHealthInfo;
+use walrus_node_client::{api::ServiceHealthInfo, NetworkPublicKey};
 
-use crate::config::NodeConfig;
+use crate::{
+    config::NodeConfig,
+    tls::{NetworkKeyPair, NETWORK_KEY_FILE},
+};
 
 /// The node's configuration file in a node directory.
 pub const CONFIG_FILE: &str = "node.toml";
@@ -60,9 +67,9 @@ pub const DEFAULT_STORAGE_PRICE: u64 = 100;
 pub const DEFAULT_WRITE_PRICE: u64 = 10;
 /// The capacity vote of a registration when none is given (1 TiB).
 pub const DEFAULT_CAPACITY: u64 = 1 << 40;
-/// The network public key registered for a node: this network has no TLS between nodes, so
-/// the key is the 32 zero bytes the localnet genesis registers too.
-const NETWORK_PUBLIC_KEY: [u8; 32] = [0; 32];
+/// The network public key registered for a node configured without a network key (a
+/// configuration from before TLS; it serves plain HTTP): 32 zero bytes, not a valid key.
+const NO_NETWORK_PUBLIC_KEY: [u8; 32] = [0; 32];
 /// Longest node name accepted.
 const MAX_NAME_LEN: usize = 256;
 
@@ -184,6 +191,8 @@ pub struct SetupOptions {
     pub chain: ChainConnection,
     /// Overwrite an existing configuration (and its keys).
     pub force: bool,
+    /// Serve plain HTTP (`[tls] disable_tls = true`); the network key is generated anyway.
+    pub disable_tls: bool,
 }
 
 impl SetupOptions {
@@ -207,6 +216,7 @@ impl SetupOptions {
             public_address,
             chain,
             force: false,
+            disable_tls: false,
         })
     }
 }
@@ -224,6 +234,8 @@ pub struct NodeSetup {
     pub sui_address: Address,
     /// The node's BLS public key.
     pub public_key: PublicKey,
+    /// The node's network public key (P-256; its TLS certificate carries it).
+    pub network_public_key: NetworkPublicKey,
     /// The public address recorded for `register`, if any.
     pub public_address: Option<String>,
 }
@@ -239,9 +251,14 @@ impl NodeSetup {
         } else {
             String::new()
         };
+        let tls = if self.config.serves_tls() {
+            "HTTPS (certificate pinned to the network public key)"
+        } else {
+            "disabled: plain HTTP"
+        };
         format!(
             "Created {config}\n  storage         {}\n  listen          {}\n  Sui address     {}\n  \
-             BLS public key  {}\n\nNext:\n  1. Fund {} with SUI for gas (on a localnet: \
+             BLS public key  {}\n  network key     {}\n  TLS             {tls}\n\nNext:\n  1. Fund {} with SUI for gas (on a localnet: \
              POST {{\"recipient\":\"{}\"}} to its faucet's /v1/gas).\n  2. walrus-node register \
              --config {config} --name NAME{address_flag}\n  3. walrus-node run --config \
              {config}\n  The node joins the committee at the first committee selection after it \
@@ -251,6 +268,7 @@ impl NodeSetup {
             self.config.listen,
             self.sui_address,
             ServiceHealthInfo::encode_public_key(&self.public_key),
+            self.network_public_key,
             self.sui_address,
             self.sui_address,
         )
@@ -307,6 +325,9 @@ pub fn setup(options: &SetupOptions) -> Result<NodeSetup, OperatorError> {
     }
 
     let keys = ProtocolKeyPair::generate_with_rng(&mut rand::thread_rng());
+    let network_keys = NetworkKeyPair::generate().map_err(|error| {
+        OperatorError::Config(format!("cannot generate a network key: {error}"))
+    })?;
     let mut sui_secret = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut sui_secret);
     let sui_address = Ed25519PrivateKey::new(sui_secret)
@@ -328,13 +349,34 @@ pub fn setup(options: &SetupOptions) -> Result<NodeSetup, OperatorError> {
         hex::encode(keys.private_key_bytes()).into(),
     );
     table.insert("sui_private_key".into(), hex::encode(sui_secret).into());
+    let network_key_path = dir.join(NETWORK_KEY_FILE);
+    let network_key = network_key_path
+        .to_str()
+        .ok_or_else(|| OperatorError::InvalidArgument {
+            what: "directory",
+            reason: format!("{} is not UTF-8", dir.display()),
+        })?;
+    table.insert("network_key_pair".into(), network_key.into());
+    if let Some(address) = &options.public_address {
+        let (host, _) = check_network_address(address)?;
+        table.insert(
+            "public_host".into(),
+            host.trim_start_matches('[').trim_end_matches(']').into(),
+        );
+    }
     table.insert("chain".into(), to_toml_value(&options.chain, "[chain]")?);
+    if options.disable_tls {
+        let mut tls = toml::Table::new();
+        tls.insert("disable_tls".into(), true.into());
+        table.insert("tls".into(), tls.into());
+    }
     let body = toml::to_string(&table)
         .map_err(|error| OperatorError::Config(format!("cannot encode node.toml: {error}")))?;
     let text = format!(
         "# Storage node configuration, written by `walrus-node setup` (see the `config` module \
          of walrus-node for every option).\n# It holds the node's PRIVATE keys \
-         (bls_private_key: the BLS protocol key; sui_private_key: the node's Sui wallet).\n\n\
+         (bls_private_key: the BLS protocol key; sui_private_key: the node's Sui wallet; \
+         network_key_pair: the file of its TLS key).\n\n\
          {body}"
     );
     let config: NodeConfig = toml::from_str(&text)
@@ -358,6 +400,7 @@ pub fn setup(options: &SetupOptions) -> Result<NodeSetup, OperatorError> {
             Err(error) => return Err(io_error("remove", &operator_path)(error)),
         },
     }
+    write_private(&network_key_path, &network_keys.to_pem())?;
     write_private(&config_path, &text)?;
     Ok(NodeSetup {
         dir,
@@ -365,6 +408,7 @@ pub fn setup(options: &SetupOptions) -> Result<NodeSetup, OperatorError> {
         config,
         sui_address,
         public_key: keys.public().clone(),
+        network_public_key: *network_keys.public(),
         public_address: options.public_address.clone(),
     })
 }
@@ -678,6 +722,27 @@ impl Operator {
         Ok(self.config.listen.to_string())
     }
 
+    /// The network address the node announces for `host_port` (`HOST:PORT`): `https://HOST:PORT`
+    /// if its REST API serves TLS ([`NodeConfig::serves_tls`]), else `HOST:PORT` (plain
+    /// HTTP).
+    pub fn announced_address(&self, host_port: &str) -> Result<String, OperatorError> {
+        check_network_address(host_port)?;
+        Ok(if self.config.serves_tls() {
+            format!("https://{host_port}")
+        } else {
+            host_port.to_owned()
+        })
+    }
+
+    /// The network public key the node registers: its network key's public key, or (no
+    /// network key configured) 32 zero bytes, which no client can pin.
+    pub fn network_public_key(&self) -> Result<Vec<u8>, OperatorError> {
+        Ok(match self.config.network_keys().map_err(config_error)? {
+            Some(keys) => keys.public().as_bytes().to_vec(),
+            None => NO_NETWORK_PUBLIC_KEY.to_vec(),
+        })
+    }
+
     /// The wallet's SUI balance (MIST).
     pub async fn sui_balance(&self) -> Result<u64, OperatorError> {
         let coins = self
@@ -778,7 +843,8 @@ impl Operator {
             Some(address) => address.clone(),
             None => self.default_network_address()?,
         };
-        check_network_address(&network_address)?;
+        let network_address = self.announced_address(&network_address)?;
+        let network_public_key = self.network_public_key()?;
 
         let mut staking = self.client.staking().await?;
         let public_key = self.keys.public().as_bytes().to_vec();
@@ -800,7 +866,7 @@ impl Operator {
             name: registration.name.clone(),
             network_address,
             public_key,
-            network_public_key: NETWORK_PUBLIC_KEY.to_vec(),
+            network_public_key,
             proof_of_possession: Vec::new(),
             commission_rate,
             storage_price: registration.storage_price,
@@ -886,13 +952,13 @@ impl Operator {
         self.pool(node.cap.node_id).await
     }
 
-    /// `set_network_address`: the `host:port` others reach the node at, at once. Returns the
-    /// pool as updated.
+    /// `set_network_address`: the `host:port` others reach the node at, at once (announced as
+    /// [`Self::announced_address`] says). Returns the pool as updated.
     pub async fn set_network_address(&self, address: &str) -> Result<StakingPool, OperatorError> {
-        check_network_address(address)?;
+        let address = self.announced_address(address)?;
         let node = self.require_registered().await?;
         self.ensure_gas().await?;
-        retry_stale(|| self.client.set_network_address(node.cap.id, address))
+        retry_stale(|| self.client.set_network_address(node.cap.id, &address))
             .await
             .map_err(|error| self.chain_error(error))?;
         self.pool(node.cap.node_id).await

@@ -62,7 +62,7 @@ use walrus_core::{
 use walrus_node_client::{
     api::{max_symbol_ids_per_request, ErrorReason, SymbolId},
     client::{metadata_response_limit, recovery_symbols_response_limit},
-    NodeClient, NodeClientError,
+    NodeClient, NodeClientError, NodeConnector,
 };
 
 use crate::node::{blocking, pair_sliver_index, NodeError, StorageNode};
@@ -127,7 +127,7 @@ pub(crate) enum RecoveryFailure {
 pub(crate) struct Worker {
     node: Arc<StorageNode>,
     chain: Arc<WalrusClient>,
-    http: reqwest::Client,
+    http: NodeConnector,
     limits: RecoveryLimits,
     requests: Arc<Semaphore>,
     /// The memory budget, in KiB (`max_in_flight_bytes`).
@@ -137,11 +137,12 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// The worker of `node`, asking peers over `http` within `limits`.
+    /// The worker of `node`, asking peers through `http` (pinned to their network keys when
+    /// they serve HTTPS) within `limits`.
     pub(crate) fn new(
         node: Arc<StorageNode>,
         chain: Arc<WalrusClient>,
-        http: reqwest::Client,
+        http: NodeConnector,
         limits: RecoveryLimits,
     ) -> Arc<Self> {
         Arc::new(Worker {
@@ -239,7 +240,8 @@ impl Worker {
                     .members
                     .iter()
                     .position(|m| m.node_id == member.node_id);
-                NodeClient::with_http(&member.url, self.http.clone())
+                self.http
+                    .client(&member.url, &member.network_public_key)
                     .ok()
                     .map(|client| Peer {
                         index,

@@ -27,7 +27,7 @@ use walrus_core::{
     metadata::VerifiedBlobMetadataWithId,
     BlobId, ShardIndex, SliverPairIndex, SliverType,
 };
-use walrus_node_client::{client::sliver_response_limit, NodeClient};
+use walrus_node_client::{client::sliver_response_limit, NodeConnector};
 
 use crate::{
     committee::{CommitteeView, MemberInfo},
@@ -66,7 +66,7 @@ struct Driver {
     node: Arc<StorageNode>,
     chain: Arc<WalrusClient>,
     worker: Arc<Worker>,
-    http: reqwest::Client,
+    http: NodeConnector,
     recover: mpsc::UnboundedSender<BlobId>,
     /// Failed batches in a row, per shard (in memory: a restart gives the owner new chances).
     failures: std::collections::HashMap<ShardIndex, u32>,
@@ -77,7 +77,7 @@ pub(crate) async fn run_shard_sync(
     node: Arc<StorageNode>,
     chain: Arc<WalrusClient>,
     worker: Arc<Worker>,
-    http: reqwest::Client,
+    http: NodeConnector,
     recover: mpsc::UnboundedSender<BlobId>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -359,7 +359,9 @@ impl Driver {
             },
         );
         let signed = self.node.keys().sign_message(&message);
-        let client = NodeClient::with_http(&owner.url, self.http.clone())
+        let client = self
+            .http
+            .client(&owner.url, &owner.network_public_key)
             .map_err(|error| BatchError::Transient(error.to_string()))?;
         match tokio::time::timeout(REQUEST_TIMEOUT, client.sync_shard(&signed, limit)).await {
             Err(_) => Err(BatchError::Transient("timed out".into())),

@@ -28,7 +28,7 @@ use walrus_core::{
 };
 use walrus_node_client::{
     client::{metadata_response_limit, recovery_symbols_response_limit},
-    default_http_client, NodeClient, NodeClientError,
+    NodeClient, NodeClientError, NodeConnector,
 };
 
 use walrus_chain::client::committee::CommitteeView;
@@ -244,7 +244,7 @@ impl StorageNodes {
     ) -> Result<AuditReport, SdkError> {
         let config = encoding_config(view)?;
         let timeout = options.request_timeout;
-        let http = default_http_client(timeout, timeout);
+        let http = NodeConnector::new(timeout, timeout);
         let clients = node_clients(view, &http);
         let metadata = Arc::new(self.read_metadata(view, &clients, blob_id, &config).await?);
         let limiter = Arc::new(Semaphore::new(options.max_concurrent_requests.max(1)));
@@ -548,6 +548,7 @@ fn prefixed(finding: Finding, what: &str) -> Finding {
 mod tests {
     use walrus_core::encoding::EncodedBlob;
     use walrus_node_client::{
+        default_http_client,
         testing::{encoded_blob, forge, recovery_symbols, Behavior, MockNode},
         ErrorReason,
     };

@@ -56,7 +56,7 @@ use walrus_core::{
 use walrus_node_client::{
     api::{BlobStatus, ErrorReason, EventId, UploadIntent},
     client::{metadata_response_limit, sliver_response_limit},
-    NodeClient, NodeClientError,
+    NodeClient, NodeClientError, NodeConnector,
 };
 
 use crate::{
@@ -64,29 +64,33 @@ use crate::{
     spill::{io_error, spill_file, striped_error, FileStripes, ReadFiles, SpilledBlob},
 };
 
-/// HTTP access to storage nodes, tuned by an [`SdkConfig`]. Cheap to clone.
+/// HTTP access to storage nodes, tuned by an [`SdkConfig`]: plain HTTP, or HTTPS pinned to
+/// each node's on-chain network key for the nodes that announce `https://` addresses. Cheap
+/// to clone.
 #[derive(Debug, Clone)]
 pub struct StorageNodes {
-    http: reqwest::Client,
+    http: NodeConnector,
     config: SdkConfig,
 }
 
-/// A client per member of `view` (`None` for a member whose URL is invalid).
-pub(crate) fn node_clients(
-    view: &CommitteeView,
-    http: &reqwest::Client,
-) -> Vec<Option<NodeClient>> {
+/// The client of `member` (`None` if its URL or, for an HTTPS node, its network key is
+/// invalid).
+fn member_client(member: &MemberInfo, http: &NodeConnector) -> Option<NodeClient> {
+    http.client(&member.url, &member.network_public_key).ok()
+}
+
+/// A client per member of `view` (`None` for a member whose URL or network key is invalid).
+pub(crate) fn node_clients(view: &CommitteeView, http: &NodeConnector) -> Vec<Option<NodeClient>> {
     view.members
         .iter()
-        .map(|member| NodeClient::with_http(&member.url, http.clone()).ok())
+        .map(|member| member_client(member, http))
         .collect()
 }
 
 impl StorageNodes {
     /// Storage-node access with `config` (its timeouts, concurrency, retries and hedging).
     pub fn new(config: SdkConfig) -> Self {
-        let http =
-            walrus_node_client::default_http_client(config.connect_timeout, config.request_timeout);
+        let http = NodeConnector::new(config.connect_timeout, config.request_timeout);
         Self { http, config }
     }
 
@@ -555,7 +559,7 @@ impl StorageNodes {
         clients.extend(
             previous_holders
                 .iter()
-                .map(|member| NodeClient::with_http(&member.url, self.http.clone()).ok()),
+                .map(|member| member_client(member, &self.http)),
         );
         let metadata = self.read_metadata(view, &clients, blob_id, &config).await?;
         Ok(ReadSource {
@@ -1327,6 +1331,7 @@ mod tests {
                 node_id: walrus_core::ObjectId([u8::try_from(index).unwrap(); 32]),
                 public_key: key.public().clone(),
                 url: format!("http://node-{index}"),
+                network_public_key: Vec::new(),
                 shards: vec![walrus_core::ShardIndex(u16::try_from(index).unwrap())],
             })
             .collect();

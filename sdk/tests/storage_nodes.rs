@@ -93,6 +93,7 @@ impl Network {
                 node_id: ObjectId([u8::try_from(index).unwrap() + 1; 32]),
                 public_key: key.public().clone(),
                 url: node.url().to_owned(),
+                network_public_key: Vec::new(),
                 shards: vec![pair.to_shard_index(N_SHARDS, &blob_id)],
             });
             nodes.push(node);

@@ -29,8 +29,12 @@ pub struct MemberInfo {
     pub node_id: ObjectId,
     /// Its BLS public key.
     pub public_key: PublicKey,
-    /// Base URL of its REST API (`http://host:port`).
+    /// Base URL of its REST API ([`node_url`] of its network address: `http://host:port`, or
+    /// `https://host:port` for a node that serves TLS).
     pub url: String,
+    /// Its network public key as registered (for a valid key: a compressed P-256 point, which
+    /// an `https://` node's TLS certificate must carry; clients pin it).
+    pub network_public_key: Vec<u8>,
     /// The shards it holds this epoch.
     pub shards: Vec<ShardIndex>,
 }
@@ -76,8 +80,9 @@ impl PreviousCommittee {
     }
 }
 
-/// The base URL of a node's REST API from its on-chain network address (`host:port`, or a
-/// full `http(s)://` URL).
+/// The base URL of a node's REST API from its on-chain network address: `host:port` is plain
+/// HTTP (`http://host:port`, this network's nodes without TLS), a full URL is kept as it is
+/// (`https://host:port`: a node serving TLS with a certificate carrying its network key).
 pub fn node_url(network_address: &str) -> String {
     if network_address.starts_with("http://") || network_address.starts_with("https://") {
         network_address.trim_end_matches('/').to_owned()
@@ -135,6 +140,7 @@ fn previous_committee(
             node_id: *owner,
             public_key,
             url: node_url(&pool.info.network_address),
+            network_public_key: pool.info.network_public_key.clone(),
             shards: shards_in(assignment, owner),
         });
     }
@@ -184,6 +190,7 @@ impl CommitteeView {
                 node_id: member.node_id,
                 public_key,
                 url: node_url(&pool.info.network_address),
+                network_public_key: pool.info.network_public_key.clone(),
                 shards,
             });
         }
@@ -345,6 +352,7 @@ mod tests {
             node_id: ObjectId([id; 32]),
             public_key: ProtocolKeyPair::from_seed([id; 32]).public().clone(),
             url: format!("http://node{id}"),
+            network_public_key: Vec::new(),
             shards: shards.iter().copied().map(ShardIndex).collect(),
         }
     }

@@ -73,6 +73,11 @@ struct StartArgs {
     /// Deadline for each process to become healthy (s).
     #[arg(long, default_value_t = 60)]
     startup_timeout_secs: u64,
+    /// The nodes serve HTTPS, as Walrus nodes do (only when the network is created): each
+    /// registers its network key and `https://127.0.0.1:PORT`, and clients pin the nodes'
+    /// certificates to those keys. Default: plain HTTP.
+    #[arg(long)]
+    tls: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -188,6 +193,7 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     options.bin_dir = args.bin_dir.unwrap_or_else(default_bin_dir);
     options.registration_wait_ms = args.registration_wait_ms;
     options.startup_timeout = Duration::from_secs(args.startup_timeout_secs);
+    options.tls = args.tls;
     let signal = walrus_service::shutdown_signal();
     tokio::pin!(signal);
     // A signal during the start drops the half-started network, which kills its processes.

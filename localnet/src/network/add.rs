@@ -201,6 +201,8 @@ pub(crate) async fn prepare_node(
     wait_for_gas(&operator).await?;
     let mut registration = Registration::new(format!("node-{index}"));
     registration.network_address = Some(config.listen.to_string());
+    // As the operator registers it: `https://` if the node serves TLS.
+    let network_address = operator.announced_address(&config.listen.to_string())?;
     let outcome = operator.register(&registration).await?;
     let node_id = outcome.node_id();
     tracing::info!(node = index, %node_id, cap = %outcome.cap_id(), "registered");
@@ -211,6 +213,7 @@ pub(crate) async fn prepare_node(
         sui_private_key: config.sui_private_key.clone(),
         stake: 0,
         node_id: Some(node_id.to_string()),
+        network_key: None,
     });
     dir.save()?;
     if let Some(amount) = stake {
@@ -220,7 +223,7 @@ pub(crate) async fn prepare_node(
     }
     Ok(NodeInfo {
         index,
-        url: format!("http://{}", config.listen),
+        url: walrus_chain::client::committee::node_url(&network_address),
         node_id: node_id.to_string(),
         shards: Vec::new(),
         sui_address: sui_address(&config.sui_private_key)?,

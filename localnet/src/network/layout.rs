@@ -15,7 +15,11 @@ use serde::{Deserialize, Serialize};
 use sui_crypto::ed25519::Ed25519PrivateKey;
 use walrus_chain::client::ChainConnection;
 use walrus_localchain::launcher::{AccountEntry, GenesisFile, NodeEntry, ONE_COIN};
-use walrus_node::NodeConfig;
+use walrus_node::{
+    tls::{NetworkKeyPair, NETWORK_KEY_FILE},
+    NodeConfig,
+};
+use walrus_node_client::{NetworkPublicKey, NodeClient};
 
 use super::process::{self, arg};
 
@@ -68,6 +72,11 @@ pub struct NodeKeys {
     /// The node ID (staking pool) of an added node, from its registration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
+    /// The network key (P-256, PKCS#8 PEM) of a genesis node, written to its
+    /// `network-key.pem`; its public key is registered at genesis. `None` for an added node
+    /// (its key is in its own directory) and in networks created before TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_key: Option<String>,
 }
 
 impl NodeKeys {
@@ -102,6 +111,9 @@ pub struct NetworkFile {
     /// Whether the faucet has funded the publisher wallet.
     #[serde(default)]
     pub publisher_funded: bool,
+    /// Whether the nodes serve HTTPS (fixed at creation; default plain HTTP).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls: bool,
     /// The storage nodes, in genesis order.
     pub nodes: Vec<NodeKeys>,
 }
@@ -141,6 +153,7 @@ impl NetworkFile {
                     sui_private_key: hex::encode(process::random_bytes()?),
                     stake: *stake,
                     node_id: None,
+                    network_key: Some(NetworkKeyPair::generate()?.to_pem()),
                 })
             })
             .collect::<anyhow::Result<_>>()?;
@@ -155,8 +168,24 @@ impl NetworkFile {
             client_private_key: hex::encode(process::random_bytes()?),
             publisher_private_key: hex::encode(process::random_bytes()?),
             publisher_funded: false,
+            tls: false,
             nodes,
         })
+    }
+
+    /// The network address node `node` has on chain: `https://127.0.0.1:PORT` in a TLS
+    /// network, `127.0.0.1:PORT` (plain HTTP) otherwise.
+    pub fn network_address(&self, node: &NodeKeys) -> String {
+        if self.tls {
+            format!("https://{}", node.listen)
+        } else {
+            node.listen.to_string()
+        }
+    }
+
+    /// The base URL of node `node`'s REST API.
+    pub fn node_url(&self, node: &NodeKeys) -> String {
+        walrus_chain::client::committee::node_url(&self.network_address(node))
     }
 
     /// Checks the keys.
@@ -183,6 +212,16 @@ impl NetworkFile {
                 _ => bail!(
                     "nodes[{i}] needs a bls_seed (a genesis node) or a node_id (an added node)"
                 ),
+            }
+            match &node.network_key {
+                Some(pem) => {
+                    NetworkKeyPair::from_pem(pem)
+                        .with_context(|| format!("nodes[{i}].network_key"))?;
+                }
+                None if self.tls && !node.is_added() => {
+                    bail!("nodes[{i}] has no network_key, which a TLS network needs")
+                }
+                None => {}
             }
         }
         if self.nodes.iter().all(NodeKeys::is_added) {
@@ -211,13 +250,22 @@ impl NetworkFile {
                 sui: NODE_SUI,
                 wal: 0,
             });
+            let network_public_key = node
+                .network_key
+                .as_deref()
+                .map(|pem| {
+                    NetworkKeyPair::from_pem(pem)
+                        .map(|keys| hex::encode(keys.public().as_bytes()))
+                        .with_context(|| format!("nodes[{i}].network_key"))
+                })
+                .transpose()?;
             nodes.push(NodeEntry {
                 owner,
                 name: Some(format!("node-{i}")),
-                network_address: node.listen.to_string(),
+                network_address: self.network_address(node),
                 bls_seed: Some(bls_seed.clone()),
                 bls_private_key: None,
-                network_public_key: None,
+                network_public_key,
                 stake: node.stake,
                 commission_rate: 0,
                 storage_price: 100,
@@ -320,6 +368,28 @@ impl LocalnetInfo {
     pub(crate) fn write(&self, dir: &Path) -> anyhow::Result<()> {
         write_atomic(&dir.join(INFO_FILE), &serde_json::to_string_pretty(self)?)
     }
+}
+
+/// Writes `contents` (a private key) to `path` atomically, readable by the owner only.
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    std::io::Write::write_all(
+        &mut options
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?,
+        contents.as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Writes `contents` to `path` atomically (temporary file + rename).
@@ -584,6 +654,14 @@ impl NetworkDir {
             "sui_private_key".into(),
             node.sui_private_key.clone().into(),
         );
+        if let Some(pem) = &node.network_key {
+            let path = self.node_dir(i).join(NETWORK_KEY_FILE);
+            write_private(&path, pem)?;
+            let path = path
+                .to_str()
+                .with_context(|| format!("{} is not UTF-8", path.display()))?;
+            table.insert("network_key_pair".into(), path.into());
+        }
         table.insert(
             "registration_wait_ms".into(),
             i64::try_from(self.file.registration_wait_ms)
@@ -599,14 +677,46 @@ impl NetworkDir {
                 .into(),
         );
         table.insert("recovery".into(), recovery.into());
+        let mut tls = toml::Table::new();
+        tls.insert("disable_tls".into(), (!self.file.tls).into());
+        table.insert("tls".into(), tls.into());
         write_atomic(&self.node_config(i), &toml::to_string(&table)?)
     }
 
     /// The settings every node of this network has (as the genesis nodes' configurations):
-    /// the registration wait and a short recovery retry delay.
+    /// the registration wait, a short recovery retry delay, TLS as the network has it.
     pub(crate) fn localnet_settings(&self, config: &mut NodeConfig) {
         config.registration_wait_ms = self.file.registration_wait_ms;
         config.recovery.retry_delay_ms = RECOVERY_RETRY_DELAY_MS;
+        config.tls.disable_tls = !self.file.tls;
+    }
+
+    /// A client of node `i`'s REST API: pinned to the network key of its configuration if it
+    /// serves HTTPS, plain HTTP otherwise (short timeouts, for health checks).
+    pub fn node_client(&self, i: usize) -> anyhow::Result<NodeClient> {
+        self.check_index(i)?;
+        let config = NodeConfig::load(&self.node_config(i))
+            .with_context(|| format!("the configuration of node {i}"))?;
+        let scheme = if config.serves_tls() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", self.file.nodes[i].listen);
+        let client = match config.network_keys()? {
+            Some(keys) if config.serves_tls() => NodeClient::pinned(
+                &url,
+                keys.public(),
+                Duration::from_secs(2),
+                Duration::from_secs(10),
+            )?,
+            _ => NodeClient::with_http(&url, http_client())?,
+        };
+        Ok(client)
+    }
+
+    /// Node `i`'s network public key, if its configuration has a network key.
+    pub fn node_network_key(&self, i: usize) -> anyhow::Result<Option<NetworkPublicKey>> {
+        self.check_index(i)?;
+        let config = NodeConfig::load(&self.node_config(i))
+            .with_context(|| format!("the configuration of node {i}"))?;
+        Ok(config.network_keys()?.map(|keys| *keys.public()))
     }
 
     /// Spawns node `i` (log appended, pid file rewritten, operator mark removed). Fails if it
@@ -649,9 +759,10 @@ impl NetworkDir {
         mut child: Option<&mut Child>,
         timeout: Duration,
     ) -> anyhow::Result<walrus_node_client::api::ServiceHealthInfo> {
-        let url = format!("http://{}", self.file.nodes[i].listen);
-        let client = walrus_node_client::NodeClient::with_http(&url, http_client())
-            .with_context(|| format!("node {i}'s URL {url}"))?;
+        let url = self.file.node_url(&self.file.nodes[i]);
+        let client = self
+            .node_client(i)
+            .with_context(|| format!("node {i} ({url})"))?;
         let deadline = Instant::now() + timeout;
         let log = self.node_log(i);
         loop {

@@ -86,6 +86,10 @@ pub struct NetworkOptions {
     pub registration_wait_ms: u64,
     /// Deadline for each process to become healthy.
     pub startup_timeout: Duration,
+    /// Whether the nodes serve HTTPS (a new network only; a resumed one keeps its setting):
+    /// each node's certificate carries its network key, registered on chain with the network
+    /// address `https://127.0.0.1:PORT`. Default: plain HTTP (`127.0.0.1:PORT`).
+    pub tls: bool,
 }
 
 impl NetworkOptions {
@@ -102,6 +106,7 @@ impl NetworkOptions {
             bin_dir: default_bin_dir(),
             registration_wait_ms: 10_000,
             startup_timeout: Duration::from_secs(60),
+            tls: false,
         }
     }
 
@@ -207,12 +212,13 @@ impl Network {
             dir
         } else {
             let stakes = options.checked_stakes()?;
-            let file = NetworkFile::generate(
+            let mut file = NetworkFile::generate(
                 &stakes,
                 options.shards,
                 options.epoch_duration_ms,
                 options.registration_wait_ms,
             )?;
+            file.tls = options.tls;
             tracing::info!(dir = %options.dir.display(), "creating a new network");
             NetworkDir::create(&options.dir, file)?
         };
@@ -259,7 +265,7 @@ impl Network {
                 .map(|i| {
                     Ok(NodeInfo {
                         index: i,
-                        url: format!("http://{}", file.nodes[i].listen),
+                        url: file.node_url(&file.nodes[i]),
                         node_id: file.nodes[i].node_id.clone().unwrap_or_default(),
                         shards: Vec::new(),
                         sui_address: sui_address(&file.nodes[i].sui_private_key)?,
@@ -550,7 +556,7 @@ impl Network {
         i: usize,
     ) -> anyhow::Result<walrus_node_client::api::ServiceHealthInfo> {
         let url = self.node_url(i)?;
-        let client = walrus_node_client::NodeClient::with_http(url, http_client())?;
+        let client = self.dir.node_client(i)?;
         client
             .health()
             .await
@@ -638,7 +644,7 @@ impl Network {
             let keys = &file.nodes[i];
             self.info.nodes.push(NodeInfo {
                 index: i,
-                url: format!("http://{}", keys.listen),
+                url: file.node_url(keys),
                 node_id: keys.node_id.clone().unwrap_or_default(),
                 shards: Vec::new(),
                 sui_address: sui_address(&keys.sui_private_key)?,

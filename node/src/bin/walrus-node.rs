@@ -81,7 +81,8 @@ enum OperatorCommand {
         #[arg(long)]
         name: String,
     },
-    /// Set the HOST:PORT other nodes and clients reach the node's REST API at.
+    /// Set the HOST:PORT other nodes and clients reach the node's REST API at (announced as
+    /// `https://HOST:PORT` when the node serves TLS).
     SetNetworkAddress {
         #[command(flatten)]
         config: ConfigArg,
@@ -170,6 +171,11 @@ struct SetupArgs {
     /// Overwrite an existing `node.toml` (its keys are lost).
     #[arg(long)]
     force: bool,
+    /// Serve the REST API over plain HTTP (`[tls] disable_tls = true`; e.g. behind a proxy
+    /// that terminates TLS). By default it serves HTTPS with a certificate carrying the
+    /// node's network key, which `register` puts on chain.
+    #[arg(long)]
+    disable_tls: bool,
 }
 
 impl SetupArgs {
@@ -226,6 +232,7 @@ fn setup(args: &SetupArgs) -> anyhow::Result<()> {
         options.listen = listen;
     }
     options.force = args.force;
+    options.disable_tls = args.disable_tls;
     let setup = operator::setup(&options)?;
     println!("{}", setup.summary());
     Ok(())

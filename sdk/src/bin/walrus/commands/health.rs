@@ -8,12 +8,10 @@ use futures::{stream, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 use walrus_chain::{client::committee::node_url, contract::staking::Staking};
-use walrus_node_client::api::health_path;
+use walrus_node_client::NodeConnector;
 
 use crate::common::{parse_object_id, Context};
 
-/// Largest health answer read from a node (they are a few KiB).
-const MAX_HEALTH_BYTES: usize = 1 << 20;
 /// Deadline of one node's health request.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -80,6 +78,9 @@ struct SelectedNode {
     node_id: String,
     name: String,
     url: String,
+    /// The network public key the chain has for it (an `https://` node's certificate must
+    /// carry it).
+    network_public_key: Vec<u8>,
 }
 
 /// One node's health (Walrus's `NodeHealthOutput`; `healthInfo` is `{"Ok": the node's
@@ -107,6 +108,7 @@ impl NodeSelection {
             node_id: pool.node_id.to_string(),
             name: pool.info.name.clone(),
             url: node_url(&pool.info.network_address),
+            network_public_key: pool.info.network_public_key.clone(),
         });
         if self.active_set {
             return Ok(all.collect());
@@ -159,11 +161,7 @@ impl NodeSelection {
 impl HealthArgs {
     /// Asks the nodes and prints their health.
     pub fn run(self, context: &Context) -> Result<()> {
-        let http = reqwest::Client::builder()
-            .timeout(HEALTH_TIMEOUT)
-            .no_proxy()
-            .build()
-            .context("building the HTTP client")?;
+        let http = NodeConnector::new(HEALTH_TIMEOUT, HEALTH_TIMEOUT);
         let detail = self.detail;
         let (staking, mut health) = context.with_sdk(async |sdk| {
             let staking = sdk
@@ -176,7 +174,7 @@ impl HealthArgs {
                 .map(|node| {
                     let http = http.clone();
                     async move {
-                        let health_info = fetch_health(&http, &node.url, detail).await;
+                        let health_info = fetch_health(&http, &node, detail).await;
                         NodeHealth {
                             node_id: node.node_id,
                             node_url: node.url,
@@ -209,43 +207,25 @@ impl HealthArgs {
     }
 }
 
-/// `GET {url}/v1/health` (with `?detailed=true` if `detail`): the node's answer (the `data`
-/// of its success envelope), or why there is none.
-async fn fetch_health(http: &reqwest::Client, url: &str, detail: bool) -> Result<Value, String> {
-    let query = if detail { "?detailed=true" } else { "" };
-    let mut response = http
-        .get(format!("{url}{}{query}", health_path()))
-        .send()
+/// `GET {url}/v1/health` (with `?detailed=true` if `detail`), over HTTPS pinned to the node's
+/// network key for an `https://` node: the node's answer (the `data` of its success
+/// envelope), or why there is none.
+async fn fetch_health(
+    http: &NodeConnector,
+    node: &SelectedNode,
+    detail: bool,
+) -> Result<Value, String> {
+    let client = http
+        .client(&node.url, &node.network_public_key)
+        .map_err(|error| error.to_string())?;
+    let data = client
+        .health_json(detail)
         .await
         .map_err(|error| format!("failed to get health info: {error}"))?;
-    let status = response.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|error| format!("failed to read the health info: {error}"))?
-    {
-        if body.len() + chunk.len() > MAX_HEALTH_BYTES {
-            return Err(format!(
-                "the health answer exceeds {MAX_HEALTH_BYTES} bytes"
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if !status.is_success() {
-        return Err(format!(
-            "HTTP {status}: {}",
-            String::from_utf8_lossy(&body)
-                .chars()
-                .take(200)
-                .collect::<String>()
-        ));
-    }
-    let answer: Value = serde_json::from_slice(&body)
-        .map_err(|error| format!("the health answer is not JSON: {error}"))?;
-    match answer.pointer("/success/data") {
-        Some(data) if data.is_object() => Ok(data.clone()),
-        _ => Err("the health answer has no success.data object".to_owned()),
+    if data.is_object() {
+        Ok(data)
+    } else {
+        Err("the health answer has no success.data object".to_owned())
     }
 }
 
