@@ -1,7 +1,9 @@
 //! Small blobs on a local network of real processes: the latency of one small `walrus store`
 //! (the whole process: start, chain transactions, uploads), the same store through the SDK in
 //! this process (no process start), and the throughput of many small files in one
-//! `walrus store` call (batched chain work, parallel uploads).
+//! `walrus store` call (batched chain work, parallel uploads), and the same through
+//! `WalrusSdk::store_many` in this process with the uploads alongside the registration and
+//! without (`SdkConfig::overlap_registration`), alternating, for an A/B comparison.
 //!
 //! Run with `scripts/bench-small-blobs.sh` (it builds the binaries first). Environment:
 //! `BENCH_NODES` (10), `BENCH_SHARDS` (100), `BENCH_FILES` (150), `BENCH_FILE_KB` (10).
@@ -13,7 +15,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use walrus_e2e::{bench::bench_main, bench::env_number, test_data, write_file, TestNetwork};
-use walrus_sdk::client::{NoProgress, StoreOptions};
+use walrus_sdk::client::{NoProgress, SdkConfig, StoreOptions, WalrusSdk};
 
 /// `walrus --config CONFIG ARGS` as a process; its wall time.
 fn run_cli(net: &TestNetwork, args: &[&str]) -> Result<Duration> {
@@ -99,6 +101,39 @@ async fn bench() -> Result<()> {
     let many = run_cli(&net, &args)?;
     let rate = files as f64 / many.as_secs_f64();
 
+    // The same number of blobs through `store_many` in this process, alternating with and
+    // without the uploads alongside the registration (fresh bytes each time).
+    let client = |overlap_registration| -> Result<WalrusSdk> {
+        Ok(WalrusSdk::new(
+            net.chain_client()?,
+            SdkConfig {
+                overlap_registration,
+                ..SdkConfig::default()
+            },
+        ))
+    };
+    let (overlapped, serial) = (client(true)?, client(false)?);
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for round in 0..3u64 {
+        for (sdk, times) in [(&serial, &mut without), (&overlapped, &mut with)] {
+            let seed = 1_000_000 * (1 + round) + 100_000 * times.len() as u64;
+            let blobs: Vec<Vec<u8>> = (0..files as u64)
+                .map(|index| test_data(file_kb * 1000, seed + index))
+                .collect();
+            let start = Instant::now();
+            let outcome = sdk
+                .store_many(blobs, StoreOptions::deletable(1), &NoProgress)
+                .await?;
+            times.push(start.elapsed());
+            if let Some(Err(error)) = outcome.results.iter().find(|result| result.is_err()) {
+                bail!("store_many failed for a blob: {error}");
+            }
+        }
+    }
+    with.sort();
+    without.sort();
+    let sdk_rate = |time: Duration| files as f64 / time.as_secs_f64();
+
     println!("\n{nodes} nodes, {shards} shards; {file_kb} KB files");
     println!("| measurement | figure | target | ratio |");
     println!("|---|---|---|---|");
@@ -119,6 +154,17 @@ async fn bench() -> Result<()> {
         seconds(many),
         rate / 20.0
     );
+    for (label, times) in [
+        ("uploads after the registration", &without),
+        ("uploads alongside the registration", &with),
+    ] {
+        println!(
+            "| {files} blobs in one SDK `store_many`, {label}, median of 3 | {} ({:.1} blobs/s) | 20 blobs/s | {:.2} |",
+            seconds(times[1]),
+            sdk_rate(times[1]),
+            sdk_rate(times[1]) / 20.0
+        );
+    }
     println!(
         "| (not a target) 20 files in one `walrus store` right after the network started | {} | | |",
         seconds(first)

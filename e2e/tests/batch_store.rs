@@ -2,7 +2,8 @@
 //! processes (4 nodes, 10 shards): the chain work is batched (one registration and one
 //! certification transaction for the whole batch), each file gets its own outcome (a file
 //! too large for the shard count fails alone, before any transaction; a file stored twice in
-//! the batch is stored once), nothing is certified twice, and everything reads back.
+//! the batch is stored once), the uploads go while the registration is on its way (the nodes
+//! buffer slivers ahead of it), nothing is certified twice, and everything reads back.
 
 use std::collections::HashMap;
 
@@ -67,6 +68,21 @@ fn many_blobs_in_one_store_batch_the_chain_work_and_fail_per_blob() {
             outcome.results[DISTINCT].as_ref().unwrap(),
             outcome.results[0].as_ref().unwrap(),
             "the repeated blob shares the first one's outcome"
+        );
+
+        // Those small blobs were uploaded while their registration transaction was on its way
+        // (`?pending=true`; the confirmations, which name each deletable blob's object, asked
+        // once it landed): the nodes buffered slivers that arrived before they saw it.
+        let mut buffered = 0.0;
+        for node in 0..NODES {
+            buffered += net
+                .node_metric(node, "walrus_node_slivers_buffered_total", &[])
+                .await
+                .expect("node metrics");
+        }
+        assert!(
+            buffered > 0.0,
+            "no sliver of the batch was uploaded ahead of its registration"
         );
 
         // Nothing registered or certified twice: one certified Blob object per blob ID.

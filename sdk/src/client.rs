@@ -148,6 +148,10 @@ pub struct SdkConfig {
     /// Bytes of slivers a read may have in flight, and an upload from a spill file may hold
     /// read back and not yet sent: with the stripe buffers, what bounds a large blob's memory.
     pub max_sliver_bytes_in_flight: u64,
+    /// Whether small blobs are uploaded while their registration transaction is on its way
+    /// (the nodes buffer them, `?pending=true`; see [`MAX_OVERLAPPED_UPLOAD_BYTES`]). `false`
+    /// uploads only after the registration (for comparisons).
+    pub overlap_registration: bool,
 }
 
 impl Default for SdkConfig {
@@ -162,6 +166,7 @@ impl Default for SdkConfig {
             hedge_after: Duration::from_secs(2),
             spill_threshold: DEFAULT_SPILL_THRESHOLD,
             max_sliver_bytes_in_flight: 128 << 20,
+            overlap_registration: true,
         }
     }
 }
@@ -601,7 +606,9 @@ impl WalrusSdk {
             attributes,
         )?;
         let registration = self.chain.reserve_and_register_blob(&plan.registration);
-        let (registered, certificate) = if overlaps_registration(encoded.metadata(), options) {
+        let (registered, certificate) = if self.nodes.config().overlap_registration
+            && overlaps_registration(encoded.metadata(), options)
+        {
             // The upload goes while the registration transaction is on its way (the nodes
             // buffer it until they see the registration); if it falls short, the upload is
             // done again once the blob is registered.

@@ -32,7 +32,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use futures::{stream::BoxStream, StreamExt};
+use futures::{stream::BoxStream, FutureExt as _, StreamExt};
 use rayon::prelude::*;
 use tokio::{
     sync::{mpsc, watch, Semaphore, SemaphorePermit},
@@ -183,6 +183,23 @@ impl StorageNodes {
         intent: UploadIntent,
         progress: &dyn Progress,
     ) -> Result<ConfirmationCertificate, SdkError> {
+        let blob_type = futures::future::ready(Some(blob_type)).boxed().shared();
+        self.upload_deferred(view, encoded, blob_type, intent, progress)
+            .await
+    }
+
+    /// Like [`Self::upload_with_intent`], with the blob type known later: the metadata and
+    /// slivers go at once, the confirmations are asked for once `blob_type` resolves (a
+    /// deletable blob's object is known only once its registration lands). `None` (the blob
+    /// was not registered) ends the upload with an error.
+    pub(crate) async fn upload_deferred(
+        &self,
+        view: &CommitteeView,
+        encoded: Slivers,
+        blob_type: DeferredBlobType,
+        intent: UploadIntent,
+        progress: &dyn Progress,
+    ) -> Result<ConfirmationCertificate, SdkError> {
         let blob_id = *encoded.metadata().blob_id();
         let limiter = Arc::new(Semaphore::new(self.config.max_concurrent_requests.max(1)));
         // Slivers read from a spill file and not yet sent: at most
@@ -205,7 +222,7 @@ impl StorageNodes {
                 limiter: limiter.clone(),
                 loaded: loaded.clone(),
                 config: self.config,
-                blob_type,
+                blob_type: blob_type.clone(),
                 intent,
             };
             tasks.spawn(async move { (index, upload.run().await) });
@@ -218,7 +235,6 @@ impl StorageNodes {
         let mut unchecked = Confirmations::default();
         let mut failures: Vec<String> = Vec::new();
         let mut quorum_at: Option<Instant> = None;
-        let expected = StorageConfirmationBody { blob_id, blob_type };
         loop {
             let next = match quorum_at {
                 Some(at) => {
@@ -233,7 +249,16 @@ impl StorageNodes {
             let Some(joined) = next else { break };
             let (index, result) = joined.map_err(|error| SdkError::Internal(error.to_string()))?;
             let member = &view.members[index];
+            // A confirmation comes only once the blob type is known.
+            let expected = match &result {
+                Ok(_) => blob_type.clone().await,
+                Err(_) => None,
+            };
             let message_checked = result.and_then(|confirmation| {
+                let expected = StorageConfirmationBody {
+                    blob_id,
+                    blob_type: expected.ok_or("the blob was not registered")?,
+                };
                 confirmation
                     .check_message(view.epoch, &expected)
                     .map(|_| confirmation)
@@ -1187,9 +1212,14 @@ struct NodeUpload {
     /// Bounds the spilled slivers held in memory.
     loaded: Arc<Semaphore>,
     config: SdkConfig,
-    blob_type: BlobPersistenceType,
+    blob_type: DeferredBlobType,
     intent: UploadIntent,
 }
+
+/// The type a blob's confirmations are asked for, once known (`None`: the blob was not
+/// registered, so there is nothing to confirm).
+pub(crate) type DeferredBlobType =
+    futures::future::Shared<futures::future::BoxFuture<'static, Option<BlobPersistenceType>>>;
 
 impl NodeUpload {
     /// Runs `request` with retries on transient errors, holding a concurrency permit.
@@ -1265,9 +1295,10 @@ impl NodeUpload {
             futures::future::try_join_all(secondaries),
         )
         .await?;
-        let object = match self.blob_type {
-            BlobPersistenceType::Deletable { object_id } => Some(object_id),
-            _ => None,
+        let object = match self.blob_type.clone().await {
+            Some(BlobPersistenceType::Deletable { object_id }) => Some(object_id),
+            Some(_) => None,
+            None => return Err("the blob was not registered".into()),
         };
         self.retry("confirmation", || async move {
             if pending {

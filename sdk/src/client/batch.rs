@@ -5,17 +5,31 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use futures::StreamExt as _;
-use walrus_chain::client::MAX_BLOBS_PER_TRANSACTION;
-use walrus_core::{encoding::encode_blob, messages::ConfirmationCertificate, BlobId, ObjectId};
+use futures::{channel::oneshot, future::Either, FutureExt as _, StreamExt as _};
+use walrus_chain::client::{committee::CommitteeView, MAX_BLOBS_PER_TRANSACTION};
+use walrus_core::{
+    encoding::encode_blob,
+    messages::{BlobPersistenceType, ConfirmationCertificate},
+    BlobId, ObjectId,
+};
+use walrus_node_client::api::UploadIntent;
 
-use super::{encoding_config, spawn_blocking, StorePlan};
+use super::{encoding_config, spawn_blocking, StorePlan, MAX_OVERLAPPED_UPLOAD_BYTES};
 use crate::client::{NoProgress, Progress, SdkError, StoreOptions, StoreOutcome, WalrusSdk};
 use crate::nodes::Slivers;
 
 /// Blobs whose uploads run at once in [`WalrusSdk::store_many`] (each upload itself sends
 /// up to `max_concurrent_requests` requests at once).
 pub const PARALLEL_BLOB_UPLOADS: usize = 8;
+
+/// A storage node's default buffer of uploads pending registration (`[limits]` of the node's
+/// configuration): blobs, slivers and bytes. A batch uploaded alongside its registration
+/// stays within half of each.
+const PENDING_BUFFER_BLOBS: usize = 1024;
+/// See [`PENDING_BUFFER_BLOBS`].
+const PENDING_BUFFER_SLIVERS: usize = 8192;
+/// See [`PENDING_BUFFER_BLOBS`].
+const PENDING_BUFFER_BYTES: u64 = 256 << 20;
 
 /// What [`WalrusSdk::store_many`] did.
 #[derive(Debug)]
@@ -122,25 +136,50 @@ impl WalrusSdk {
         );
         let mut register_transactions = 0;
         let mut one_by_one = 0;
-        let mut registered = Vec::new();
+        // Registered blobs, with the certificate of an upload made alongside the registration
+        // (`None`: to upload now).
+        let mut registered: Vec<(Pending, ObjectId, Option<ConfirmationCertificate>)> = Vec::new();
         for chunk in chunks(pending) {
-            let registrations: Vec<_> = chunk.iter().map(|p| p.plan.registration.clone()).collect();
             register_transactions += 1;
-            match self.chain.reserve_and_register_blobs(&registrations).await {
-                Ok(blobs) => registered.extend(chunk.into_iter().zip(blobs.iter().map(|b| b.id))),
-                Err(error) => {
-                    tracing::info!(%error, blobs = chunk.len(), "batched registration failed; registering blob by blob");
-                    for pending in chunk {
-                        one_by_one += 1;
-                        match self
-                            .chain
-                            .reserve_and_register_blob(&pending.plan.registration)
-                            .await
-                        {
-                            Ok(blob) => registered.push((pending, blob.id)),
-                            Err(error) => results[pending.index] = Some(Err(error.into())),
-                        }
+            let chunk = if self.overlaps_registration(&view, &chunk) {
+                match self.register_overlapped(&view, chunk, options).await {
+                    Ok(done) => {
+                        registered.extend(done);
+                        continue;
                     }
+                    Err((chunk, error)) => {
+                        tracing::info!(%error, blobs = chunk.len(), "batched registration failed; registering blob by blob");
+                        chunk
+                    }
+                }
+            } else {
+                let registrations: Vec<_> =
+                    chunk.iter().map(|p| p.plan.registration.clone()).collect();
+                match self.chain.reserve_and_register_blobs(&registrations).await {
+                    Ok(blobs) => {
+                        registered.extend(
+                            chunk
+                                .into_iter()
+                                .zip(blobs.iter().map(|b| b.id))
+                                .map(|(pending, id)| (pending, id, None)),
+                        );
+                        continue;
+                    }
+                    Err(error) => {
+                        tracing::info!(%error, blobs = chunk.len(), "batched registration failed; registering blob by blob");
+                        chunk
+                    }
+                }
+            };
+            for pending in chunk {
+                one_by_one += 1;
+                match self
+                    .chain
+                    .reserve_and_register_blob(&pending.plan.registration)
+                    .await
+                {
+                    Ok(blob) => registered.push((pending, blob.id, None)),
+                    Err(error) => results[pending.index] = Some(Err(error.into())),
                 }
             }
         }
@@ -152,16 +191,20 @@ impl WalrusSdk {
         );
         let view_ref = &view;
         let mut uploads = futures::stream::iter(registered)
-            .map(|(pending, object_id)| async move {
-                let certificate = self
-                    .nodes
-                    .upload(
-                        view_ref,
-                        pending.encoded.clone(),
-                        pending.plan.blob_type(object_id),
-                        &NoProgress,
-                    )
-                    .await;
+            .map(|(pending, object_id, certificate)| async move {
+                let certificate = match certificate {
+                    Some(certificate) => Ok(certificate),
+                    None => {
+                        self.nodes
+                            .upload(
+                                view_ref,
+                                pending.encoded.clone(),
+                                pending.plan.blob_type(object_id),
+                                &NoProgress,
+                            )
+                            .await
+                    }
+                };
                 Uploaded {
                     pending,
                     object_id,
@@ -260,6 +303,110 @@ impl WalrusSdk {
             certify_transactions,
             one_by_one,
         })
+    }
+
+    /// Whether the blobs of `chunk` are uploaded while their registration is on its way: as
+    /// for one blob (`SdkConfig::overlap_registration`, small blobs), and only if the chunk's
+    /// uploads fit in half of a node's default buffer of pending uploads (the other half for
+    /// other clients), so that the nodes buffer them rather than refuse them.
+    fn overlaps_registration(&self, view: &CommitteeView, chunk: &[Pending]) -> bool {
+        if !self.nodes.config().overlap_registration
+            || chunk.iter().any(|pending| {
+                pending.encoded.metadata().metadata().unencoded_length()
+                    > MAX_OVERLAPPED_UPLOAD_BYTES
+            })
+            || chunk.len() > PENDING_BUFFER_BLOBS / 2
+        {
+            return false;
+        }
+        let most_shards = view
+            .members
+            .iter()
+            .map(|member| member.shards.len())
+            .max()
+            .unwrap_or(0);
+        let n_shards = usize::from(view.n_shards.max(1));
+        let slivers = chunk.len() * 2 * most_shards;
+        // The encoded length spreads evenly over the shards.
+        let bytes: u64 = chunk
+            .iter()
+            .map(|pending| pending.plan.encoded_length * most_shards as u64 / n_shards as u64)
+            .sum();
+        slivers <= PENDING_BUFFER_SLIVERS / 2 && bytes <= PENDING_BUFFER_BYTES / 2
+    }
+
+    /// Registers `chunk` in one transaction while uploading its blobs (`?pending=true`: the
+    /// nodes buffer them until they see the registration); confirmations are asked for once
+    /// the registration landed (a deletable blob's name its object). Each registered blob
+    /// comes back with its certificate, or `None` if its upload fell short (to be uploaded
+    /// again now that it is registered). If the transaction fails, the uploads are dropped
+    /// and the chunk comes back with the error.
+    async fn register_overlapped(
+        &self,
+        view: &CommitteeView,
+        chunk: Vec<Pending>,
+        options: StoreOptions,
+    ) -> Result<Vec<(Pending, ObjectId, Option<ConfirmationCertificate>)>, (Vec<Pending>, SdkError)>
+    {
+        let registrations: Vec<_> = chunk.iter().map(|p| p.plan.registration.clone()).collect();
+        let (registered_ids, ids) = oneshot::channel::<Vec<ObjectId>>();
+        let ids = ids.map(Result::ok).boxed().shared();
+        let registration = async {
+            let result = self.chain.reserve_and_register_blobs(&registrations).await;
+            if let Ok(blobs) = &result {
+                let _ = registered_ids.send(blobs.iter().map(|blob| blob.id).collect());
+            }
+            result
+        };
+        let deletable = options.deletable;
+        let encodings: Vec<Slivers> = chunk.iter().map(|p| p.encoded.clone()).collect();
+        let uploads = futures::stream::iter(encodings.into_iter().enumerate())
+            .map(|(position, encoded)| {
+                let blob_type = ids
+                    .clone()
+                    .map(move |ids| {
+                        let object_id = *ids?.get(position)?;
+                        Some(if deletable {
+                            BlobPersistenceType::Deletable { object_id }
+                        } else {
+                            BlobPersistenceType::Permanent
+                        })
+                    })
+                    .boxed()
+                    .shared();
+                self.nodes.upload_deferred(
+                    view,
+                    encoded,
+                    blob_type,
+                    UploadIntent::Pending,
+                    &NoProgress,
+                )
+            })
+            .buffered(PARALLEL_BLOB_UPLOADS)
+            .collect::<Vec<_>>();
+        // A failed registration ends the uploads at once.
+        let (registered, certificates) =
+            match futures::future::select(std::pin::pin!(registration), std::pin::pin!(uploads))
+                .await
+            {
+                Either::Left((Ok(blobs), uploads)) => (blobs, uploads.await),
+                Either::Left((Err(error), _)) => return Err((chunk, error.into())),
+                Either::Right((certificates, registration)) => match registration.await {
+                    Ok(blobs) => (blobs, certificates),
+                    Err(error) => return Err((chunk, error.into())),
+                },
+            };
+        Ok(chunk
+            .into_iter()
+            .zip(registered)
+            .zip(certificates)
+            .map(|((pending, blob), certificate)| {
+                if let Err(error) = &certificate {
+                    tracing::info!(%error, "the upload alongside the registration fell short; uploading again");
+                }
+                (pending, blob.id, certificate.ok())
+            })
+            .collect())
     }
 }
 
