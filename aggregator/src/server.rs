@@ -884,6 +884,7 @@ pub fn router(source: Arc<dyn BlobSource>, config: AggregatorConfig) -> Router {
         .routes(routes!(quilts::get_patch_by_identifier))
         .routes(routes!(quilts::list_patches))
         .routes_with_alias(HEALTH_ALIAS_ENDPOINT, routes!(health))
+        .status_route()
         .finish(state, &metrics.registry, &metrics.requests)
 }
 

@@ -410,6 +410,10 @@ async fn health_and_metrics() {
         assert_eq!(answer.status, StatusCode::OK);
         assert_eq!(answer.json()["status"], "ok");
     }
+    // Walrus's liveness route: plain text.
+    let answer = get(&app, "/status").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(&answer.body[..], b"OK");
     let answer = get(&app, "/metrics").await;
     assert_eq!(answer.status, StatusCode::OK);
     let text = String::from_utf8(answer.body.to_vec()).unwrap();

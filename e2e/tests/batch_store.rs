@@ -144,9 +144,10 @@ fn many_blobs_in_one_store_batch_the_chain_work_and_fail_per_blob() {
                 .expect("read with the CLI");
             assert!(read == std::fs::read(path).unwrap());
         }
-        let error = printed[3]["error"]
-            .as_str()
-            .expect("the large file's error");
-        assert!(error.contains("too large"), "{error}");
+        // Walrus's shape: the failure is an `error` result with its phase and message.
+        let error = &printed[3]["blobStoreResult"]["error"];
+        assert_eq!(error["failurePhase"], "encode", "{error}");
+        let message = error["errorMsg"].as_str().expect("the large file's error");
+        assert!(message.contains("too large"), "{message}");
     });
 }

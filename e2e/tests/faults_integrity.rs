@@ -23,12 +23,16 @@ use walrus_chain::contract::{events::Event, sui::U256};
 use walrus_core::{
     bft::max_n_faulty,
     encoding::{EncodedBlob, EncodingConfig, Primary},
-    BlobId,
+    BlobId, SliverPairIndex,
 };
-use walrus_e2e::{encode, poll, run, test_data, within, write_file, ProtocolClient, TestNetwork};
+use walrus_e2e::{
+    encode, inconsistent_encoding, poll, run, test_data, within, write_file, ProtocolClient,
+    TestNetwork,
+};
 use walrus_localnet::network::DEFAULT_STAKE;
 use walrus_node_client::api::{
-    BlobStatus, DeletableCounts, EventId, StoredOnNodeStatus, METADATA_ENDPOINT, SLIVER_ENDPOINT,
+    BlobStatus, DeletableCounts, EventCursor, EventId, StoredOnNodeStatus, TransactionDigest,
+    METADATA_ENDPOINT, SLIVER_ENDPOINT,
 };
 use walrus_sdk::client::{NoProgress, SdkError, StoreOptions, WalrusSdk};
 
@@ -313,6 +317,34 @@ fn inconsistent_encoding_is_proven_invalid_and_freed() {
         net.assert_reads_invalid(&sdk, &blob_id, Duration::from_secs(30))
             .await;
 
+        // A writer storing the same encoding again is refused before any transaction, as
+        // Walrus's `markedInvalid` (no gas spent, the event the nodes report).
+        let chain = sdk.chain();
+        let sui_before = chain.sui_balance_of(chain.address()).await.unwrap();
+        let again = inconsistent_encoding(test_data(30_000, 52), N_SHARDS, SliverPairIndex(0));
+        assert_eq!(*again.metadata.blob_id(), blob_id);
+        match sdk
+            .store_encoded(again, StoreOptions::permanent(2), &NoProgress)
+            .await
+        {
+            Err(SdkError::MarkedInvalid {
+                blob_id: refused,
+                event,
+            }) => {
+                assert_eq!(refused, blob_id);
+                assert_eq!(
+                    sdk.status(&blob_id).await.unwrap(),
+                    BlobStatus::Invalid { event }
+                );
+            }
+            other => panic!("storing a blob marked invalid: {other:?}"),
+        }
+        assert_eq!(
+            chain.sui_balance_of(chain.address()).await.unwrap(),
+            sui_before,
+            "a transaction was sent for a blob marked invalid"
+        );
+
         // The honest blob is untouched.
         read_everywhere(&net, &sdk, &honest, &honest_data).await;
     });
@@ -462,7 +494,7 @@ fn sigkilled_node_during_uploads_loses_no_certified_blob() {
 
 /// Every `walrus` event the chain emitted so far, from the beginning, up to and including
 /// `head` (which must be one of them); then checks that no event follows within 2 s.
-async fn chain_events(sdk: &WalrusSdk, head: EventId) -> Vec<(EventId, Event)> {
+async fn chain_events(sdk: &WalrusSdk, head: EventCursor) -> Vec<(EventCursor, EventId, Event)> {
     let mut stream = sdk.chain().event_stream(None);
     let mut events = Vec::new();
     within(
@@ -470,14 +502,21 @@ async fn chain_events(sdk: &WalrusSdk, head: EventId) -> Vec<(EventId, Event)> {
         Duration::from_secs(60),
         async {
             loop {
-                let (cursor, event) = stream.next().await.expect("the chain's event stream");
-                let id = EventId {
-                    checkpoint: cursor.checkpoint,
-                    event_index: cursor.event_index,
+                let event = stream.next().await.expect("the chain's event stream");
+                let cursor = EventCursor {
+                    checkpoint: event.cursor.checkpoint,
+                    event_index: event.cursor.event_index,
                 };
-                assert!(id <= head, "the chain has an event {id:?} after {head:?}");
-                events.push((id, event));
-                if id == head {
+                assert!(
+                    cursor <= head,
+                    "the chain has an event {cursor:?} after {head:?}"
+                );
+                let id = EventId {
+                    tx_digest: TransactionDigest(event.tx_digest.into_inner()),
+                    event_seq: event.event_seq,
+                };
+                events.push((cursor, id, event.event));
+                if cursor == head {
                     return;
                 }
             }
@@ -494,7 +533,7 @@ async fn chain_events(sdk: &WalrusSdk, head: EventId) -> Vec<(EventId, Event)> {
 /// registered and certified (none deleted in these tests) and, for a certified permanent
 /// object, the event that certified it.
 fn expected_status(
-    events: &[(EventId, Event)],
+    events: &[(EventCursor, EventId, Event)],
     blob_id: &BlobId,
 ) -> (DeletableCounts, Option<EventId>) {
     let id = U256::from(*blob_id);
@@ -503,7 +542,7 @@ fn expected_status(
         count_deletable_certified: 0,
     };
     let mut permanent = None;
-    for (cursor, event) in events {
+    for (_, event_id, event) in events {
         match event {
             Event::BlobRegistered(event) if event.blob_id == id && event.deletable => {
                 counts.count_deletable_total += 1;
@@ -516,7 +555,7 @@ fn expected_status(
                     permanent.is_none(),
                     "one permanent certification per blob here"
                 );
-                permanent = Some(*cursor);
+                permanent = Some(*event_id);
             }
             Event::BlobDeleted(event) if event.blob_id == id => {
                 panic!("no blob is deleted in this test")
@@ -700,8 +739,11 @@ fn chain_restart_during_stores_loses_no_event() {
         .await
         .unwrap_or_else(|error| panic!("{error}"));
         let events = chain_events(&sdk, head).await;
-        let count_up_to = |cursor: Option<EventId>| {
-            events.iter().filter(|(id, _)| Some(*id) <= cursor).count() as u64
+        let count_up_to = |cursor: Option<EventCursor>| {
+            events
+                .iter()
+                .filter(|(at, _, _)| Some(*at) <= cursor)
+                .count() as u64
         };
         println!(
             "the chain emitted {} walrus events, the last at {head:?}",

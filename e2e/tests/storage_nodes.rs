@@ -491,7 +491,7 @@ fn inconsistent_encoding_is_proven_invalid_on_chain() {
         let wanted = U256::from(blob_id);
         tokio::time::timeout(Duration::from_secs(25), async {
             loop {
-                let (_, event) = events.next().await.expect("the event stream");
+                let event = events.next().await.expect("the event stream").event;
                 if matches!(&event, Event::InvalidBlobId(invalid) if invalid.blob_id == wanted) {
                     return;
                 }

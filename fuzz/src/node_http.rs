@@ -45,9 +45,10 @@ use walrus_node::{
     StorageNode,
 };
 use walrus_node_client::api::{
-    EventId, API_DOCS_ENDPOINT, BLOB_STATUS_ENDPOINT, DELETABLE_CONFIRMATION_ENDPOINT,
-    HEALTH_ENDPOINT, INCONSISTENCY_PROOF_ENDPOINT, METADATA_ENDPOINT, METADATA_STATUS_ENDPOINT,
-    METRICS_ENDPOINT, PERMANENT_CONFIRMATION_ENDPOINT, RECOVERY_SYMBOLS_ENDPOINT, SLIVER_ENDPOINT,
+    EventCursor, EventId, TransactionDigest, API_DOCS_ENDPOINT, BLOB_STATUS_ENDPOINT,
+    DECODING_SYMBOLS_ENDPOINT, DELETABLE_CONFIRMATION_ENDPOINT, HEALTH_ENDPOINT,
+    INCONSISTENCY_PROOF_ENDPOINT, METADATA_ENDPOINT, METADATA_STATUS_ENDPOINT, METRICS_ENDPOINT,
+    PERMANENT_CONFIRMATION_ENDPOINT, RECOVERY_SYMBOLS_ENDPOINT, SLIVER_ENDPOINT,
     SLIVER_STATUS_ENDPOINT, SYNC_SHARD_ENDPOINT,
 };
 
@@ -272,12 +273,16 @@ fn populate(store: &NodeStore, blobs: &Blobs) {
         |blob_id: &BlobId,
          update: &dyn Fn(&mut walrus_node::store::BlobInfo, EventId) -> EventEffect| {
             checkpoint += 1;
-            let id = EventId {
+            let cursor = EventCursor {
                 checkpoint,
                 event_index: 0,
             };
+            let id = EventId {
+                tx_digest: TransactionDigest([checkpoint.to_le_bytes()[0]; 32]),
+                event_seq: 0,
+            };
             store
-                .apply_event(id, Some(blob_id), |info| update(info, id))
+                .apply_event(cursor, Some(blob_id), |info| update(info, id))
                 .expect("apply an event");
         };
     let object = |deletable, end_epoch, certified_epoch, event| BlobObjectInfo {
@@ -350,7 +355,7 @@ pub const METHODS: [&str; 9] = [
 
 /// The node's routes, in the order [`Input::route`] selects them (`% ROUTES.len() + 1`; the
 /// last choice, [`RAW_ROUTE`], is a fully arbitrary path).
-pub const ROUTES: [&str; 13] = [
+pub const ROUTES: [&str; 14] = [
     METADATA_ENDPOINT,
     METADATA_STATUS_ENDPOINT,
     SLIVER_ENDPOINT,
@@ -364,6 +369,7 @@ pub const ROUTES: [&str; 13] = [
     HEALTH_ENDPOINT,
     API_DOCS_ENDPOINT,
     METRICS_ENDPOINT,
+    DECODING_SYMBOLS_ENDPOINT,
 ];
 /// The route choice meaning "the raw path is the whole path".
 pub const RAW_ROUTE: u8 = ROUTES.len() as u8;
@@ -414,6 +420,10 @@ pub enum QuerySel {
     Text(Vec<u8>),
     /// The canonical query followed by `&` and any bytes.
     SymbolsAnd(u16, AxisSel, Vec<u8>),
+    /// `pending=true` (uploads before the registration).
+    Pending,
+    /// `targetSlivers=<u16>,<u16>&targetType=<axis>` (decoding symbols).
+    Decoding(u16, u16, AxisSel),
 }
 
 /// The `Content-Length` header(s).
@@ -559,17 +569,22 @@ impl Input {
             2 => ObjectSel::Raw(r.array()),
             _ => ObjectSel::Text(r.text()),
         };
-        let query = match r.u8() % 4 {
+        let query = match r.u8() % 6 {
             0 => QuerySel::None,
             1 => {
                 let target = r.u16();
                 QuerySel::Symbols(target, r.axis())
             }
             2 => QuerySel::Text(r.text()),
-            _ => {
+            3 => {
                 let target = r.u16();
                 let axis = r.axis();
                 QuerySel::SymbolsAnd(target, axis, r.text())
+            }
+            4 => QuerySel::Pending,
+            _ => {
+                let (first, second) = (r.u16(), r.u16());
+                QuerySel::Decoding(first, second, r.axis())
             }
         };
         let length = match r.u8() % 5 {
@@ -640,6 +655,13 @@ impl Input {
                 out.extend_from_slice(&target.to_le_bytes());
                 put_axis(&mut out, axis);
                 put_text(&mut out, text);
+            }
+            QuerySel::Pending => out.push(4),
+            QuerySel::Decoding(first, second, axis) => {
+                out.push(5);
+                out.extend_from_slice(&first.to_le_bytes());
+                out.extend_from_slice(&second.to_le_bytes());
+                put_axis(&mut out, axis);
             }
         }
         match &self.length {
@@ -758,6 +780,11 @@ impl Input {
                 path.extend(canonical(*target, axis));
                 path.push(b'&');
                 path.extend_from_slice(text);
+            }
+            QuerySel::Pending => path.extend_from_slice(b"?pending=true"),
+            QuerySel::Decoding(first, second, axis) => {
+                path.extend(format!("?targetSlivers={first},{second}&targetType=").into_bytes());
+                path.extend(axis_text(axis));
             }
         }
         path

@@ -277,9 +277,8 @@ fn quilt_seeds(out: &mut TargetWriter) {
         let config = walrus_core::encoding::EncodingConfig::new(n).expect("valid shard count");
         let files = [
             QuiltFile::new("a.txt", b"hello quilt".to_vec()),
-            QuiltFile::new("b", vec![7; 300]).with_tags(
-                [("k".to_string(), "v".to_string())].into_iter().collect(),
-            ),
+            QuiltFile::new("b", vec![7; 300])
+                .with_tags([("k".to_string(), "v".to_string())].into_iter().collect()),
         ];
         let quilt = encode_quilt(&config, &files).expect("a small quilt");
         for patch in &quilt.index.patches {
@@ -446,6 +445,28 @@ fn node_http_seeds(out: &mut TargetWriter) {
             ..Input::default()
         });
     }
+    // Decoding symbols: source targets, a repair target, a broken and a mixed query.
+    for query in [
+        QuerySel::Decoding(0, 1, AxisSel::Primary),
+        QuerySel::Decoding(2, 0, AxisSel::Secondary),
+        QuerySel::Decoding(0, 9, AxisSel::Primary),
+        QuerySel::Text(b"targetSlivers=1&targetSlivers=2,3&targetType=secondary".to_vec()),
+        QuerySel::Symbols(0, AxisSel::Primary),
+    ] {
+        put(Input {
+            route: route(walrus_node_client::api::DECODING_SYMBOLS_ENDPOINT),
+            query,
+            ..Input::default()
+        });
+    }
+    // Uploads pending registration: metadata and a sliver of the unregistered blob.
+    put(Input {
+        method: 1,
+        route: route(walrus_node_client::api::METADATA_ENDPOINT),
+        blob: BlobSel::Known(4),
+        query: QuerySel::Pending,
+        ..Input::default()
+    });
     // Inconsistency proofs: well-formed proofs from A's own symbols (A is honest: refused
     // after verification), too few symbols, to B and an unknown blob.
     let k_primary = u16::try_from(config.n_symbols_in_sliver(SliverType::Primary)).expect("small");

@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use fastcrypto::traits::ToFromBytes;
 use walrus_chain::{
-    client::{BlobRegistration, ClientError, EventCursor, WalrusClient},
+    client::{BlobRegistration, ChainEvent, ClientError, EventCursor, WalrusClient},
     contract::{
         events::Event,
         redstuff,
@@ -454,8 +454,14 @@ async fn event_stream_resumes_without_gaps_or_duplicates() {
     // From the start: 4 pools, the committee selection, the first epoch change (shards to 4
     // nodes; nothing to sync), then the blob's life.
     let mut stream = client.event_stream(None);
-    let mut all: Vec<(EventCursor, Event)> = Vec::new();
-    while !matches!(all.last(), Some((_, Event::BlobDeleted(_)))) {
+    let mut all: Vec<ChainEvent> = Vec::new();
+    while !matches!(
+        all.last(),
+        Some(ChainEvent {
+            event: Event::BlobDeleted(_),
+            ..
+        })
+    ) {
         all.push(
             tokio::time::timeout(TIMEOUT, stream.next())
                 .await
@@ -463,7 +469,10 @@ async fn event_stream_resumes_without_gaps_or_duplicates() {
                 .unwrap(),
         );
     }
-    let names: Vec<&str> = all.iter().map(|(_, event)| event.type_name()).collect();
+    let names: Vec<&str> = all
+        .iter()
+        .map(|streamed| streamed.event.type_name())
+        .collect();
     assert_eq!(
         names,
         [
@@ -483,27 +492,33 @@ async fn event_stream_resumes_without_gaps_or_duplicates() {
             "BlobDeleted"
         ]
     );
-    let cursors: Vec<EventCursor> = all.iter().map(|(cursor, _)| *cursor).collect();
+    let cursors: Vec<EventCursor> = all.iter().map(|streamed| streamed.cursor).collect();
     assert!(cursors.windows(2).all(|pair| pair[0] < pair[1]));
-    assert!(matches!(&all[11].1, Event::BlobRegistered(event) if event.object_id == blob.id));
+    assert!(matches!(&all[11].event, Event::BlobRegistered(event) if event.object_id == blob.id));
+    // Sui's event IDs: the events of one transaction (the epoch change's) share its digest and
+    // count up; the blob's three events come from three transactions.
+    assert_eq!(all[5].tx_digest, all[6].tx_digest);
+    assert_eq!(all[6].event_seq, all[5].event_seq + 1);
+    assert_ne!(all[11].tx_digest, all[12].tx_digest);
+    assert_ne!(all[12].tx_digest, all[13].tx_digest);
 
     // Resumed after the registration (as after a crash): certification next, no duplicate.
     let mut resumed = client.event_stream(Some(cursors[11]));
-    let (cursor, event) = tokio::time::timeout(TIMEOUT, resumed.next())
+    let next = tokio::time::timeout(TIMEOUT, resumed.next())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(cursor, cursors[12]);
-    assert!(matches!(event, Event::BlobCertified(_)));
+    assert_eq!(next, all[12]);
+    assert!(matches!(next.event, Event::BlobCertified(_)));
 
     // Resumed inside a checkpoint (the epoch change's events share one transaction).
     assert_eq!(cursors[5].checkpoint, cursors[6].checkpoint);
     let mut resumed = client.event_stream(Some(cursors[5]));
-    let (cursor, _) = tokio::time::timeout(TIMEOUT, resumed.next())
+    let next = tokio::time::timeout(TIMEOUT, resumed.next())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(cursor, cursors[6]);
+    assert_eq!(next, all[6]);
     assert_eq!(resumed.cursor(), Some(cursors[6]));
 
     // Caught up: the next event comes from the live subscription.
@@ -519,15 +534,17 @@ async fn event_stream_resumes_without_gaps_or_duplicates() {
         .reserve_and_register_blob(&registration(false, 1))
         .await
         .unwrap();
-    let (cursor, event) = waiting.await.unwrap();
-    assert!(cursor > cursors[13]);
-    assert!(matches!(event, Event::BlobRegistered(event) if event.object_id == again.id));
+    let live_next = waiting.await.unwrap();
+    assert!(live_next.cursor > cursors[13]);
+    assert!(
+        matches!(&live_next.event, Event::BlobRegistered(event) if event.object_id == again.id)
+    );
     // The original stream continues with the same event.
-    let (next_cursor, _) = tokio::time::timeout(TIMEOUT, stream.next())
+    let next = tokio::time::timeout(TIMEOUT, stream.next())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(next_cursor, cursor);
+    assert_eq!(next, live_next);
 }
 
 #[tokio::test]

@@ -245,17 +245,18 @@ async fn epoch_changes_and_faucet_grants_are_checkpointed_events() {
     let mut previous: Option<EventCursor> = None;
     let mut epoch_change_cursors = Vec::new();
     while seen_blobs.len() < registered.len() {
-        let (cursor, event) = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        let streamed = tokio::time::timeout(Duration::from_secs(5), stream.next())
             .await
             .expect("the stream stalled")
             .unwrap();
+        let cursor = streamed.cursor;
         assert!(previous < Some(cursor), "{previous:?} then {cursor:?}");
         previous = Some(cursor);
-        match event {
+        match streamed.event {
             Event::EpochChangeStart(start) => {
                 assert_eq!(start.epoch, epoch + 1, "epoch changes out of order");
                 epoch = start.epoch;
-                epoch_change_cursors.push(cursor);
+                epoch_change_cursors.push((cursor, streamed.tx_digest, streamed.event_seq));
             }
             Event::BlobRegistered(blob) => {
                 assert_eq!(blob.epoch, epoch, "a registration outside its epoch");
@@ -270,14 +271,16 @@ async fn epoch_changes_and_faucet_grants_are_checkpointed_events() {
     assert_eq!(seen_blobs, registered);
     assert!(epoch >= start_epoch + 2);
 
-    // Each epoch change is a transaction from the keeper in its checkpoint.
-    for cursor in epoch_change_cursors {
+    // Each epoch change is a transaction from the keeper in its checkpoint, and the stream
+    // named that transaction and the event's index in it.
+    for (cursor, tx_digest, event_seq) in epoch_change_cursors {
         let checkpoint = rpc
             .ledger_client()
             .get_checkpoint(
-                GetCheckpointRequest::by_sequence_number(cursor.checkpoint).with_read_mask(
-                    FieldMask::from_str("transactions.transaction.sender,transactions.events.bcs"),
-                ),
+                GetCheckpointRequest::by_sequence_number(cursor.checkpoint)
+                    .with_read_mask(FieldMask::from_str(
+                    "transactions.digest,transactions.transaction.sender,transactions.events.bcs",
+                )),
             )
             .await
             .unwrap()
@@ -292,6 +295,8 @@ async fn epoch_changes_and_faucet_grants_are_checkpointed_events() {
             let n = events.0.len() as u64;
             if (index..index + n).contains(&cursor.event_index) {
                 sender = Some(transaction.transaction().sender().to_owned());
+                assert_eq!(transaction.digest(), tx_digest.to_string());
+                assert_eq!(cursor.event_index - index, event_seq);
             }
             index += n;
         }

@@ -21,8 +21,8 @@ use sui_rpc::{
 };
 use sui_sdk_types::Address;
 use walrus_chain::{
-    client::{BlobRegistration, ChainConfig, ClientError, EventCursor, WalrusClient},
-    contract::{events::Event, redstuff, sui::U256, system::System},
+    client::{BlobRegistration, ChainConfig, ChainEvent, ClientError, EventCursor, WalrusClient},
+    contract::{redstuff, sui::U256, system::System},
 };
 use walrus_core::{
     crypto::ProtocolKeyPair,
@@ -405,9 +405,16 @@ fn registration(seed: u32) -> BlobRegistration {
     }
 }
 
-/// One recorded event: `checkpoint event_index {event:?}`.
-fn record_line(cursor: EventCursor, event: &Event) -> String {
-    format!("{} {} {event:?}", cursor.checkpoint, cursor.event_index)
+/// One recorded event: `checkpoint event_index tx_digest event_seq {event:?}`.
+fn record_line(event: &ChainEvent) -> String {
+    format!(
+        "{} {} {} {} {:?}",
+        event.cursor.checkpoint,
+        event.cursor.event_index,
+        event.tx_digest,
+        event.event_seq,
+        event.event
+    )
 }
 
 /// The recorded events of the consumer's file.
@@ -444,8 +451,7 @@ async fn consume(
         .open(&path)
         .unwrap();
     while !until(&lines) {
-        let (cursor, event) = stream.next().await?;
-        let line = record_line(cursor, &event);
+        let line = record_line(&stream.next().await?);
         writeln!(file, "{line}").unwrap();
         file.sync_data().unwrap();
         lines.push(line);
@@ -545,7 +551,6 @@ async fn sigkill_during_registrations_loses_no_acknowledged_event() {
     }
     let mut fresh = walrus.event_stream(None);
     for line in &lines {
-        let (cursor, event) = fresh.next().await.unwrap();
-        assert_eq!(&record_line(cursor, &event), line);
+        assert_eq!(&record_line(&fresh.next().await.unwrap()), line);
     }
 }

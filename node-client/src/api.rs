@@ -40,6 +40,10 @@ pub const DELETABLE_CONFIRMATION_ENDPOINT: &str =
     "/v1/blobs/{blob_id}/confirmation/deletable/{object_id}";
 /// GET with [`RecoverySymbolsQuery`]: BCS `Vec<GeneralRecoverySymbol>`.
 pub const RECOVERY_SYMBOLS_ENDPOINT: &str = "/v1/blobs/{blob_id}/recoverySymbols";
+/// GET with [`DecodingSymbolsQuery`]: BCS `BTreeMap<u16, Vec<EitherDecodingSymbol>>`, for each
+/// target source sliver the symbols this node holds for it, without proofs (Walrus's
+/// `decodingSymbols`).
+pub const DECODING_SYMBOLS_ENDPOINT: &str = "/v1/blobs/{blob_id}/decodingSymbols";
 /// POST (body: BCS `InconsistencyProof` of axis `{sliver_type}`): JSON
 /// `ApiSuccess<SignedInvalidBlobIdMsg>`.
 pub const INCONSISTENCY_PROOF_ENDPOINT: &str =
@@ -409,6 +413,92 @@ impl RecoverySymbolsRequest {
             ),
         }
     }
+}
+
+/// Most target slivers one request of [`DECODING_SYMBOLS_ENDPOINT`] may name.
+pub const MAX_DECODING_SYMBOL_TARGETS: usize = 1_024;
+
+/// The query of [`DECODING_SYMBOLS_ENDPOINT`] (Walrus's `ListDecodingSymbolsQuery`):
+/// `targetSlivers` (one or more, as repeated keys or one comma-separated list; each a source
+/// sliver of `targetType`: below `n - 2f` for primary, `n - f` for secondary) and
+/// `targetType`. The symbols come from the slivers of the other axis that the node holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodingSymbolsQuery {
+    /// The source slivers to decode, sorted, without duplicates, at least one.
+    pub target_slivers: Vec<u16>,
+    /// Their axis.
+    pub target_type: SliverType,
+}
+
+impl DecodingSymbolsQuery {
+    /// The URL query string, without the leading `?`.
+    pub fn to_query_string(&self) -> String {
+        let targets: Vec<String> = self.target_slivers.iter().map(u16::to_string).collect();
+        format!(
+            "targetSlivers={}&targetType={}",
+            targets.join(","),
+            self.target_type
+        )
+    }
+
+    /// Parses the URL query (without `?`); unknown keys are refused.
+    pub fn parse(query: Option<&str>) -> Result<Self, String> {
+        let mut target_slivers = Vec::new();
+        let mut target_type = None;
+        for pair in query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "targetSlivers" => {
+                    for item in value.split(',').filter(|item| !item.is_empty()) {
+                        if target_slivers.len() == MAX_DECODING_SYMBOL_TARGETS {
+                            return Err(format!(
+                                "more than {MAX_DECODING_SYMBOL_TARGETS} target slivers in one \
+                                 request"
+                            ));
+                        }
+                        target_slivers.push(
+                            item.parse::<u16>()
+                                .map_err(|_| format!("invalid targetSlivers '{item}'"))?,
+                        );
+                    }
+                }
+                "targetType" => {
+                    if target_type.replace(value.parse::<SliverType>()?).is_some() {
+                        return Err("query parameter 'targetType' given twice".to_owned());
+                    }
+                }
+                other => return Err(format!("unknown query parameter '{other}'")),
+            }
+        }
+        let target_type = target_type.ok_or("the query needs targetType")?;
+        if target_slivers.is_empty() {
+            return Err("the query needs at least one targetSlivers".to_owned());
+        }
+        target_slivers.sort_unstable();
+        target_slivers.dedup();
+        Ok(Self {
+            target_slivers,
+            target_type,
+        })
+    }
+}
+
+/// Query parameters of [`DECODING_SYMBOLS_ENDPOINT`] as documented ([`DecodingSymbolsQuery`]
+/// parses them).
+#[cfg(feature = "openapi")]
+#[derive(Debug, Clone, utoipa::IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct DecodingSymbolsParams {
+    /// The source slivers to decode: repeated, or one comma-separated list (at most 1024).
+    #[param(style = Form, explode)]
+    pub target_slivers: Vec<u16>,
+    /// Their axis; the symbols come from the other axis.
+    #[param(inline, value_type = schema::SliverType)]
+    pub target_type: SliverType,
 }
 
 /// Query parameters of [`RECOVERY_SYMBOLS_ENDPOINT`] as documented: both forms of
@@ -893,14 +983,119 @@ impl StoredOnNodeStatus {
     }
 }
 
-/// A chain event, identified by its checkpoint and its index among the checkpoint's events.
-/// JSON: `{"checkpoint":1,"eventIndex":2}`. Ordered by checkpoint, then index.
+/// The digest of a Sui transaction: 32 bytes, written in JSON as Sui writes it (base58).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct TransactionDigest(pub [u8; 32]);
+
+impl fmt::Display for TransactionDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&bs58::encode(self.0).into_string())
+    }
+}
+
+impl FromStr for TransactionDigest {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        // 32 bytes are at most 44 base58 characters: refuse longer text before decoding.
+        if text.len() > 44 {
+            return Err(format!(
+                "a transaction digest is at most 44 characters, got {}",
+                text.len()
+            ));
+        }
+        let mut bytes = [0u8; 32];
+        let written = bs58::decode(text)
+            .onto(&mut bytes)
+            .map_err(|error| format!("invalid transaction digest {text:?}: {error}"))?;
+        if written != 32 {
+            return Err(format!(
+                "a transaction digest has 32 bytes, {text:?} has {written}"
+            ));
+        }
+        Ok(Self(bytes))
+    }
+}
+
+impl Serialize for TransactionDigest {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            self.0.serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TransactionDigest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if deserializer.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+            text.parse().map_err(serde::de::Error::custom)
+        } else {
+            Ok(Self(<[u8; 32]>::deserialize(deserializer)?))
+        }
+    }
+}
+
+/// A chain event as Sui identifies it: the transaction that emitted it and its index among
+/// that transaction's events. JSON as Walrus's (Sui's `EventID`):
+/// `{"txDigest":"<base58>","eventSeq":"<decimal u64>"}`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EventId {
+    /// The digest of the transaction that emitted the event (base58).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub tx_digest: TransactionDigest,
+    /// The index of the event among the transaction's events (a decimal string in JSON).
+    #[serde(with = "u64_as_decimal_string")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub event_seq: u64,
+}
+
+/// A `u64` as a decimal string in human-readable formats (as Sui writes `eventSeq`), a plain
+/// integer otherwise; a JSON number is also accepted.
+mod u64_as_decimal_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.collect_str(value)
+        } else {
+            serializer.serialize_u64(*value)
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrNumber {
+        Text(String),
+        Number(u64),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        if !deserializer.is_human_readable() {
+            return u64::deserialize(deserializer);
+        }
+        match TextOrNumber::deserialize(deserializer)? {
+            TextOrNumber::Text(text) => text.parse().map_err(serde::de::Error::custom),
+            TextOrNumber::Number(value) => Ok(value),
+        }
+    }
+}
+
+/// A position in the chain's event sequence: a checkpoint and the index of the event among
+/// the checkpoint's events (where a node's event follower stands).
+/// JSON: `{"checkpoint":1,"eventIndex":2}`. Ordered by checkpoint, then index.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct EventCursor {
     /// Sequence number of the checkpoint holding the event.
     pub checkpoint: u64,
     /// Index of the event among the checkpoint's events.
@@ -1065,13 +1260,13 @@ pub struct EventProgress {
     pub highest_finished_event_index: Option<u64>,
     /// Events processed since genesis (as `persisted`).
     pub events_processed: u64,
-    /// The last event processed, if any.
-    pub last_cursor: Option<EventId>,
+    /// The position of the last event processed, if any.
+    pub last_cursor: Option<EventCursor>,
 }
 
 impl EventProgress {
     /// The progress after `events_processed` events, the last one at `last_cursor`.
-    pub fn new(events_processed: u64, last_cursor: Option<EventId>) -> Self {
+    pub fn new(events_processed: u64, last_cursor: Option<EventCursor>) -> Self {
         Self {
             persisted: events_processed,
             pending: 0,
@@ -1243,10 +1438,11 @@ mod tests {
         assert_eq!(&serde_json::from_str::<T>(golden).unwrap(), value);
     }
 
-    fn event(checkpoint: u64, event_index: u64) -> EventId {
+    /// An event of the transaction whose digest is 32 bytes of `digest_byte`.
+    fn event(digest_byte: u8, event_seq: u64) -> EventId {
         EventId {
-            checkpoint,
-            event_index,
+            tx_digest: TransactionDigest([digest_byte; 32]),
+            event_seq,
         }
     }
 
@@ -1739,13 +1935,83 @@ mod tests {
 
     #[test]
     fn event_id_and_counts_json() {
-        assert_golden(&event(1, 2), r#"{"checkpoint":1,"eventIndex":2}"#);
+        assert_golden(
+            &event(1, 2),
+            r#"{"txDigest":"4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi","eventSeq":"2"}"#,
+        );
         assert_golden(
             &counts(3, 1),
             r#"{"count_deletable_total":3,"count_deletable_certified":1}"#,
         );
-        assert!(event(1, 9) < event(2, 0));
-        assert!(event(2, 0) < event(2, 1));
+        // A number for eventSeq is read too; BCS is the 32 digest bytes and a u64.
+        let numeric: EventId = serde_json::from_str(
+            r#"{"txDigest":"4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi","eventSeq":9}"#,
+        )
+        .unwrap();
+        assert_eq!(numeric, event(1, 9));
+        let bcs_bytes = bcs::to_bytes(&event(1, 9)).unwrap();
+        assert_eq!(bcs_bytes.len(), 40);
+        assert_eq!(bcs::from_bytes::<EventId>(&bcs_bytes).unwrap(), event(1, 9));
+        let cursor = EventCursor {
+            checkpoint: 1,
+            event_index: 2,
+        };
+        assert_golden(&cursor, r#"{"checkpoint":1,"eventIndex":2}"#);
+    }
+
+    #[test]
+    fn decoding_symbols_queries() {
+        let parse = |query: &str| DecodingSymbolsQuery::parse(Some(query));
+        let query = parse("targetSlivers=3&targetType=primary&targetSlivers=1,3,0").unwrap();
+        assert_eq!(query.target_slivers, [0, 1, 3]);
+        assert_eq!(query.target_type, SliverType::Primary);
+        assert_eq!(
+            query.to_query_string(),
+            "targetSlivers=0,1,3&targetType=primary"
+        );
+        assert_eq!(parse(&query.to_query_string()), Ok(query));
+        for bad in [
+            "",
+            "targetType=primary",
+            "targetSlivers=1",
+            "targetSlivers=x&targetType=primary",
+            "targetSlivers=70000&targetType=primary",
+            "targetSlivers=1&targetType=diagonal",
+            "targetSlivers=1&targetType=primary&targetType=primary",
+            "targetSlivers=1&targetType=primary&proofAxis=primary",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let too_many: Vec<String> = (0..=MAX_DECODING_SYMBOL_TARGETS)
+            .map(|i| (i % 7).to_string())
+            .collect();
+        let query = format!("targetSlivers={}&targetType=secondary", too_many.join(","));
+        assert!(parse(&query).is_err());
+    }
+
+    #[test]
+    fn transaction_digests_are_checked() {
+        let digest = TransactionDigest([5; 32]);
+        assert_eq!(
+            digest.to_string(),
+            "LbUiWL3xVV8hTFYBVdbTNrpDo41NKS6o3LHHuDzjfcY"
+        );
+        assert_eq!(
+            "LbUiWL3xVV8hTFYBVdbTNrpDo41NKS6o3LHHuDzjfcY".parse::<TransactionDigest>(),
+            Ok(digest)
+        );
+        // The all-zero digest is 32 "1"s in base58.
+        assert_eq!(TransactionDigest::default().to_string(), "1".repeat(32));
+        for bad in ["", "0OIl", "abc", &"z".repeat(45), &"z".repeat(44)] {
+            assert!(bad.parse::<TransactionDigest>().is_err(), "{bad:?}");
+        }
+        for bad in [
+            r#"{"txDigest":"abc","eventSeq":"1"}"#,
+            r#"{"txDigest":"LbUiWL3xVV8hTFYBVdbTNrpDo41NKS6o3LHHuDzjfcY","eventSeq":"-1"}"#,
+            r#"{"txDigest":"LbUiWL3xVV8hTFYBVdbTNrpDo41NKS6o3LHHuDzjfcY","eventSeq":"x"}"#,
+        ] {
+            assert!(serde_json::from_str::<EventId>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -1753,7 +2019,7 @@ mod tests {
         assert_golden(&BlobStatus::Nonexistent, r#""nonexistent""#);
         assert_golden(
             &BlobStatus::Invalid { event: event(5, 6) },
-            r#"{"invalid":{"event":{"checkpoint":5,"eventIndex":6}}}"#,
+            r#"{"invalid":{"event":{"txDigest":"LbUiWL3xVV8hTFYBVdbTNrpDo41NKS6o3LHHuDzjfcY","eventSeq":"6"}}}"#,
         );
         assert_golden(
             &BlobStatus::Permanent {
@@ -1763,11 +2029,11 @@ mod tests {
                 deletable_counts: counts(2, 1),
                 initial_certified_epoch: Some(4),
             },
-            r#"{"permanent":{"endEpoch":12,"isCertified":true,"statusEvent":{"checkpoint":7,"eventIndex":0},"deletableCounts":{"count_deletable_total":2,"count_deletable_certified":1},"initialCertifiedEpoch":4}}"#,
+            r#"{"permanent":{"endEpoch":12,"isCertified":true,"statusEvent":{"txDigest":"US517G5965aydkZ46HS38QLi7UQiSojurfbQfKCELFx","eventSeq":"0"},"deletableCounts":{"count_deletable_total":2,"count_deletable_certified":1},"initialCertifiedEpoch":4}}"#,
         );
         assert_golden(
             &permanent(3, false, counts(0, 0)),
-            r#"{"permanent":{"endEpoch":3,"isCertified":false,"statusEvent":{"checkpoint":1,"eventIndex":0},"deletableCounts":{"count_deletable_total":0,"count_deletable_certified":0},"initialCertifiedEpoch":null}}"#,
+            r#"{"permanent":{"endEpoch":3,"isCertified":false,"statusEvent":{"txDigest":"4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi","eventSeq":"0"},"deletableCounts":{"count_deletable_total":0,"count_deletable_certified":0},"initialCertifiedEpoch":null}}"#,
         );
         assert_golden(
             &deletable(None, counts(1, 0)),
@@ -1881,7 +2147,13 @@ mod tests {
             public_key: public_key.clone(),
             node_id: format!("0x{}", "01".repeat(32)),
             node_status: NODE_STATUS_ACTIVE.into(),
-            event_progress: EventProgress::new(17, Some(event(8, 2))),
+            event_progress: EventProgress::new(
+                17,
+                Some(EventCursor {
+                    checkpoint: 8,
+                    event_index: 2,
+                }),
+            ),
             shard_summary: ShardStatusSummary {
                 owned: 3,
                 owned_shard_status: OwnedShardStatus {

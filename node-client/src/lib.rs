@@ -16,8 +16,9 @@ pub mod testing;
 pub mod tls;
 
 pub use api::{
-    ApiError, ApiErrorBody, ApiSuccess, BlobStatus, DeletableCounts, ErrorReason, EventId,
-    EventProgress, RecoverySymbolsQuery, ServiceHealthInfo, StoredOnNodeStatus, BCS_CONTENT_TYPE,
+    ApiError, ApiErrorBody, ApiSuccess, BlobStatus, DeletableCounts, ErrorReason, EventCursor,
+    EventId, EventProgress, RecoverySymbolsQuery, ServiceHealthInfo, StoredOnNodeStatus,
+    TransactionDigest, BCS_CONTENT_TYPE,
 };
 pub use client::{default_http_client, NodeClient, NodeClientError};
 pub use tls::{NetworkPublicKey, NodeConnector};

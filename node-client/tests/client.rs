@@ -37,9 +37,9 @@ use walrus_node_client::{
         PERMANENT_CONFIRMATION_ENDPOINT, RECOVERY_SYMBOLS_ENDPOINT, SLIVER_ENDPOINT,
         SLIVER_STATUS_ENDPOINT,
     },
-    default_http_client, ApiSuccess, BlobStatus, DeletableCounts, ErrorReason, EventId,
-    EventProgress, NodeClient, NodeClientError, RecoverySymbolsQuery, ServiceHealthInfo,
-    StoredOnNodeStatus, BCS_CONTENT_TYPE,
+    default_http_client, ApiSuccess, BlobStatus, DeletableCounts, ErrorReason, EventCursor,
+    EventId, EventProgress, NodeClient, NodeClientError, RecoverySymbolsQuery, ServiceHealthInfo,
+    StoredOnNodeStatus, TransactionDigest, BCS_CONTENT_TYPE,
 };
 
 const N_SHARDS: u16 = 10;
@@ -287,8 +287,8 @@ fn canned_status() -> BlobStatus {
         end_epoch: 10,
         is_certified: true,
         status_event: EventId {
-            checkpoint: 44,
-            event_index: 1,
+            tx_digest: TransactionDigest([44; 32]),
+            event_seq: 1,
         },
         deletable_counts: DeletableCounts {
             count_deletable_total: 1,
@@ -320,7 +320,7 @@ fn canned_health(state: &Fixture) -> ServiceHealthInfo {
         node_status: "Active".into(),
         event_progress: EventProgress::new(
             9,
-            Some(EventId {
+            Some(EventCursor {
                 checkpoint: 44,
                 event_index: 1,
             }),

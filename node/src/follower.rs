@@ -17,11 +17,11 @@ use std::{sync::Arc, time::Duration};
 
 use tokio::sync::{mpsc, watch};
 use walrus_chain::{
-    client::{EventCursor, WalrusClient},
+    client::{ChainEvent, EventCursor as ChainCursor, WalrusClient},
     contract::events::Event,
 };
 use walrus_core::BlobId;
-use walrus_node_client::api::EventId;
+use walrus_node_client::api::{EventCursor, EventId, TransactionDigest};
 
 use crate::{
     committee::CommitteeView,
@@ -34,18 +34,24 @@ const EPOCH_POLL: Duration = Duration::from_secs(2);
 /// Pause before re-subscribing after a chain error.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
 
-fn to_cursor(id: EventId) -> EventCursor {
-    EventCursor {
-        checkpoint: id.checkpoint,
-        event_index: id.event_index,
-    }
-}
-
-fn to_event_id(cursor: EventCursor) -> EventId {
-    EventId {
+fn to_chain_cursor(cursor: EventCursor) -> ChainCursor {
+    ChainCursor {
         checkpoint: cursor.checkpoint,
         event_index: cursor.event_index,
     }
+}
+
+/// A streamed event as the store takes it: its position, its Sui identity, the event.
+fn to_stored(event: ChainEvent) -> (EventCursor, EventId, Event) {
+    let cursor = EventCursor {
+        checkpoint: event.cursor.checkpoint,
+        event_index: event.cursor.event_index,
+    };
+    let id = EventId {
+        tx_digest: TransactionDigest(event.tx_digest.into_inner()),
+        event_seq: event.event_seq,
+    };
+    (cursor, id, event.event)
 }
 
 /// Reads the committee view from the chain.
@@ -98,8 +104,9 @@ pub async fn collect_expired(node: &StorageNode, epoch: u32) -> Result<(), NodeE
 /// Most events applied in one store transaction (a checkpoint's events come together).
 const MAX_EVENTS_PER_COMMIT: usize = 512;
 
-/// The store change of one blob event: the blob it concerns and the change to its info.
-fn blob_event(cursor: EventId, event: Event) -> BlobEvent {
+/// The store change of one blob event at `cursor`, emitted as `id`: the blob it concerns and
+/// the change to its info.
+fn blob_event(cursor: EventCursor, id: EventId, event: Event) -> BlobEvent {
     let (blob_id, update): (Option<BlobId>, InfoUpdate) = match event {
         Event::BlobRegistered(event) => (
             Some(event.blob_id.into()),
@@ -110,7 +117,7 @@ fn blob_event(cursor: EventId, event: Event) -> BlobEvent {
                         deletable: event.deletable,
                         end_epoch: event.end_epoch,
                         certified_epoch: None,
-                        event: cursor,
+                        event: id,
                     });
                 EventEffect::None
             }),
@@ -125,11 +132,11 @@ fn blob_event(cursor: EventId, event: Event) -> BlobEvent {
                         deletable: event.deletable,
                         end_epoch: event.end_epoch,
                         certified_epoch: None,
-                        event: cursor,
+                        event: id,
                     });
                 object.certified_epoch.get_or_insert(event.epoch);
                 object.end_epoch = object.end_epoch.max(event.end_epoch);
-                object.event = cursor;
+                object.event = id;
                 if info.invalid.is_some() {
                     EventEffect::None
                 } else {
@@ -151,7 +158,7 @@ fn blob_event(cursor: EventId, event: Event) -> BlobEvent {
         Event::InvalidBlobId(event) => (
             Some(event.blob_id.into()),
             Box::new(move |info: &mut BlobInfo| {
-                info.invalid.get_or_insert(cursor);
+                info.invalid.get_or_insert(id);
                 EventEffect::DeleteData
             }),
         ),
@@ -168,10 +175,10 @@ fn blob_event(cursor: EventId, event: Event) -> BlobEvent {
 /// returns the blobs to recover. An `EpochChangeStart` must come alone.
 async fn apply(
     node: &StorageNode,
-    events: Vec<(EventId, Event)>,
+    events: Vec<(EventCursor, EventId, Event)>,
 ) -> Result<Vec<BlobId>, NodeError> {
     let count = events.len();
-    if let [(cursor, Event::EpochChangeStart(start))] = events.as_slice() {
+    if let [(cursor, _, Event::EpochChangeStart(start))] = events.as_slice() {
         let (store, cursor, epoch) = (node.store().clone(), *cursor, start.epoch);
         crate::node::blocking(move || Ok(store.apply_epoch_start(cursor, epoch)?)).await?;
         node.event_applied();
@@ -179,7 +186,7 @@ async fn apply(
     }
     let changes: Vec<BlobEvent> = events
         .into_iter()
-        .map(|(cursor, event)| blob_event(cursor, event))
+        .map(|(cursor, id, event)| blob_event(cursor, id, event))
         .collect();
     let store = node.store().clone();
     let (freed, recover) = crate::node::blocking(move || Ok(store.apply_events(changes)?)).await?;
@@ -228,7 +235,7 @@ pub async fn run_follower(
 ) {
     'resubscribe: loop {
         let cursor = match node.store().event_progress() {
-            Ok((cursor, _)) => cursor.map(to_cursor),
+            Ok((cursor, _)) => cursor.map(to_chain_cursor),
             Err(error) => {
                 tracing::error!(%error, "cannot read the event cursor; the follower stops");
                 return;
@@ -239,14 +246,15 @@ pub async fn run_follower(
             tokio::select! {
                 _ = shutdown.changed() => return,
                 next = stream.next() => match next {
-                    Ok((cursor, event)) => {
+                    Ok(first) => {
                         // The rest of the checkpoint, already fetched, goes in the same
                         // commit; an epoch event is applied on its own.
-                        let epoch_event = is_epoch_event(&event);
-                        let mut batch = vec![(to_event_id(cursor), event)];
+                        let epoch_event = is_epoch_event(&first.event);
+                        let cursor = first.cursor;
+                        let mut batch = vec![to_stored(first)];
                         while !epoch_event && batch.len() < MAX_EVENTS_PER_COMMIT {
                             match stream.next_buffered_if(|event| !is_epoch_event(event)) {
-                                Some((cursor, event)) => batch.push((to_event_id(cursor), event)),
+                                Some(event) => batch.push(to_stored(event)),
                                 None => break,
                             }
                         }

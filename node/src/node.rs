@@ -16,8 +16,8 @@ use walrus_core::bounded;
 use walrus_core::{
     crypto::ProtocolKeyPair,
     encoding::{
-        EncodingAxis, EncodingConfig, ExpandedSliver, GeneralRecoverySymbol,
-        InconsistencyProofEither, Primary, Secondary, Sliver, SliverData,
+        DecodingSymbol, EitherDecodingSymbol, EncodingAxis, EncodingConfig, ExpandedSliver,
+        GeneralRecoverySymbol, InconsistencyProofEither, Primary, Secondary, Sliver, SliverData,
     },
     messages::{
         BlobPersistenceType, Confirmation, InvalidBlobIdMsg, ProtocolMessageKind,
@@ -909,6 +909,88 @@ impl StorageNode {
         self.compute_symbols(blob_id, metadata, plan).await
     }
 
+    /// `GET decodingSymbols?targetSlivers=..&targetType=..` (Walrus's): for each target source
+    /// sliver, its symbols from the slivers of the other axis this node serves and stores,
+    /// without proofs (a target source sliver's symbols are in the stored slivers as they are:
+    /// nothing is expanded). Targets must be source slivers of their axis; at most
+    /// [`api::MAX_RECOVERY_SYMBOL_LIST_BYTES`] of symbols per answer (INVALID_REQUEST beyond).
+    pub async fn decoding_symbols(
+        &self,
+        blob_id: BlobId,
+        query: &api::DecodingSymbolsQuery,
+    ) -> Result<BTreeMap<u16, Vec<EitherDecodingSymbol>>, NodeError> {
+        let metadata = self.verified_metadata(&blob_id).await?;
+        let config = metadata.config();
+        let n = config.n_shards();
+        let target_type = query.target_type;
+        let sources = config.n_source_symbols(target_type);
+        if let Some(target) = query
+            .target_slivers
+            .iter()
+            .find(|&&target| usize::from(target) >= sources)
+        {
+            return Err(NodeError::new(
+                ErrorReason::InvalidRequest,
+                format!(
+                    "target sliver {target} is not a source sliver: {target_type} source slivers \
+                     are 0..{sources}"
+                ),
+            ));
+        }
+        let source_axis = target_type.orthogonal();
+        let pairs: Vec<(SliverPairIndex, SliverIndex)> = self
+            .committee()
+            .served_pairs(&blob_id)
+            .into_iter()
+            .filter_map(|pair| Some((pair, pair.sliver_index(source_axis, n)?)))
+            .collect();
+        let answer_bytes =
+            query.target_slivers.len() * pairs.len() * metadata.layout().symbol_size();
+        if answer_bytes > api::MAX_RECOVERY_SYMBOL_LIST_BYTES {
+            return Err(NodeError::new(
+                ErrorReason::InvalidRequest,
+                format!(
+                    "the answer would hold {answer_bytes} bytes of symbols; at most {} per \
+                     request: ask for fewer target slivers",
+                    api::MAX_RECOVERY_SYMBOL_LIST_BYTES
+                ),
+            ));
+        }
+        let store = self.store.clone();
+        let targets = query.target_slivers.clone();
+        blocking(move || {
+            let mut answer: BTreeMap<u16, Vec<EitherDecodingSymbol>> =
+                targets.iter().map(|&target| (target, Vec::new())).collect();
+            for (pair, source_index) in pairs {
+                let symbols = match source_axis {
+                    SliverType::Primary => store
+                        .sliver::<Primary>(&blob_id, pair)?
+                        .map(|sliver| sliver.symbols),
+                    SliverType::Secondary => store
+                        .sliver::<Secondary>(&blob_id, pair)?
+                        .map(|sliver| sliver.symbols),
+                };
+                let Some(symbols) = symbols else { continue };
+                for (&target, list) in answer.iter_mut() {
+                    let Some(data) = symbols.get(usize::from(target)) else {
+                        continue;
+                    };
+                    let (index, data) = (source_index.get(), data.to_vec());
+                    list.push(match target_type {
+                        SliverType::Primary => {
+                            EitherDecodingSymbol::Primary(DecodingSymbol::new(index, data))
+                        }
+                        SliverType::Secondary => {
+                            EitherDecodingSymbol::Secondary(DecodingSymbol::new(index, data))
+                        }
+                    });
+                }
+            }
+            Ok(answer)
+        })
+        .await
+    }
+
     /// `GET recoverySymbols?id=...[&proofAxis]`: the symbols named by `ids` that this node can
     /// prove from the slivers it serves: symbol `(P, S)` from secondary sliver `S` (a symbol
     /// for rebuilding primary sliver `P`) or from primary sliver `P` (for secondary sliver
@@ -1275,7 +1357,7 @@ mod tests {
         messages::{SyncShardMsg, SyncShardRequestBody},
         ShardIndex,
     };
-    use walrus_node_client::api::EventId;
+    use walrus_node_client::api::{EventCursor, EventId};
 
     use super::*;
     use crate::{
@@ -1353,7 +1435,7 @@ mod tests {
             let store = node.store();
             store
                 .apply_event(
-                    EventId {
+                    EventCursor {
                         checkpoint: i as u64 + 1,
                         event_index: 0,
                     },
@@ -1365,10 +1447,7 @@ mod tests {
                                 deletable: false,
                                 end_epoch: EPOCH + 10,
                                 certified_epoch: Some(EPOCH - 1),
-                                event: EventId {
-                                    checkpoint: 1,
-                                    event_index: 0,
-                                },
+                                event: EventId::default(),
                             },
                         );
                         EventEffect::None
@@ -1396,6 +1475,63 @@ mod tests {
                 sliver_count: count,
             },
         ))
+    }
+
+    #[tokio::test]
+    async fn decoding_symbols_are_the_recovery_symbols_of_source_slivers_without_proofs() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = node(dir.path(), false);
+        let blob = store_blobs(&node, 1).remove(0);
+        let blob_id = *blob.metadata.blob_id();
+        let config = EncodingConfig::new(N).unwrap();
+        for target_type in [SliverType::Primary, SliverType::Secondary] {
+            let sources = u16::try_from(config.n_source_symbols(target_type)).unwrap();
+            let query = api::DecodingSymbolsQuery {
+                target_slivers: (0..sources).collect(),
+                target_type,
+            };
+            let answer = node.decoding_symbols(blob_id, &query).await.unwrap();
+            assert_eq!(answer.len(), usize::from(sources), "{target_type}");
+            for (target, symbols) in answer {
+                // The node serves one pair: one symbol per target, the same bytes as the
+                // (verified) recovery symbol for that target.
+                let recovery = node
+                    .recovery_symbols(blob_id, SliverIndex(target), target_type)
+                    .await
+                    .unwrap();
+                assert_eq!(symbols.len(), 1);
+                assert_eq!(recovery.len(), 1);
+                assert_eq!(symbols[0], recovery[0].symbol, "{target_type} {target}");
+                let (symbol, target) = (recovery[0].clone(), SliverIndex(target));
+                match target_type {
+                    SliverType::Primary => symbol
+                        .into_recovery_symbol::<Primary>(target)
+                        .unwrap()
+                        .verify(&blob.metadata, target),
+                    SliverType::Secondary => symbol
+                        .into_recovery_symbol::<Secondary>(target)
+                        .unwrap()
+                        .verify(&blob.metadata, target),
+                }
+                .unwrap();
+            }
+            // A repair sliver is not a target.
+            let repair = api::DecodingSymbolsQuery {
+                target_slivers: vec![0, sources],
+                target_type,
+            };
+            let error = node.decoding_symbols(blob_id, &repair).await.unwrap_err();
+            assert_eq!(error.reason, ErrorReason::InvalidRequest, "{error:?}");
+        }
+        let unknown = api::DecodingSymbolsQuery {
+            target_slivers: vec![0],
+            target_type: SliverType::Primary,
+        };
+        let error = node
+            .decoding_symbols(BlobId([7; 32]), &unknown)
+            .await
+            .unwrap_err();
+        assert_eq!(error.reason, ErrorReason::MetadataNotFound, "{error:?}");
     }
 
     #[tokio::test]

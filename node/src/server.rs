@@ -31,11 +31,12 @@ use utoipa_axum::routes;
 use walrus_core::messages::{SignedSyncShardRequest, StorageConfirmation};
 use walrus_core::ShardIndex;
 use walrus_node_client::api::{
-    ApiError, ApiSuccess, BlobIdPath, BlobStatus, ConfirmationWaitQuery, DeletableConfirmationPath,
-    ErrorReason, EventProgress, HealthQuery, InconsistencyProofPath, RecoverySymbolsParams,
-    RecoverySymbolsRequest, ServiceHealthInfo, ShardHealthInfo, ShardStatus, ShardStatusDetail,
-    ShardStatusSummary, SliverPath, StoredOnNodeStatus, UploadIntent, UploadIntentQuery,
-    BCS_CONTENT_TYPE, BLOB_STATUS_ENDPOINT, DELETABLE_CONFIRMATION_ENDPOINT, HEALTH_ENDPOINT,
+    ApiError, ApiSuccess, BlobIdPath, BlobStatus, ConfirmationWaitQuery, DecodingSymbolsParams,
+    DecodingSymbolsQuery, DeletableConfirmationPath, ErrorReason, EventProgress, HealthQuery,
+    InconsistencyProofPath, RecoverySymbolsParams, RecoverySymbolsRequest, ServiceHealthInfo,
+    ShardHealthInfo, ShardStatus, ShardStatusDetail, ShardStatusSummary, SliverPath,
+    StoredOnNodeStatus, UploadIntent, UploadIntentQuery, BCS_CONTENT_TYPE, BLOB_STATUS_ENDPOINT,
+    DECODING_SYMBOLS_ENDPOINT, DELETABLE_CONFIRMATION_ENDPOINT, HEALTH_ENDPOINT,
     INCONSISTENCY_PROOF_ENDPOINT, METADATA_ENDPOINT, METADATA_STATUS_ENDPOINT, NODE_STATUS_ACTIVE,
     NODE_STATUS_STANDBY, PERMANENT_CONFIRMATION_ENDPOINT, RECOVERY_SYMBOLS_ENDPOINT,
     SLIVER_ENDPOINT, SLIVER_STATUS_ENDPOINT, SYNC_SHARD_ENDPOINT,
@@ -203,6 +204,10 @@ mod bodies {
         /// BCS `Vec<walrus_core::encoding::GeneralRecoverySymbol>`: each
         /// `{ symbol: EitherDecodingSymbol, target_index: u16, proof: MerkleProof }`.
         pub BcsRecoverySymbols;
+        /// BCS `BTreeMap<u16, Vec<walrus_core::encoding::EitherDecodingSymbol>>`: per target
+        /// sliver, symbols `Primary`/`Secondary` (tag 0/1, the target's axis) of
+        /// `{ index: u16 (the source sliver), data: Vec<u8> }`.
+        pub BcsDecodingSymbols;
         /// BCS `walrus_core::encoding::InconsistencyProof<Primary|Secondary>`:
         /// `{ target_sliver_index: u16, recovery_symbols: Vec<RecoverySymbol<T>> }`.
         pub BcsInconsistencyProof;
@@ -561,6 +566,40 @@ async fn recovery_symbols(
     bcs_encode(&symbols)
 }
 
+/// Get decoding symbols of source slivers
+///
+/// Walrus's `decodingSymbols`: for each target source sliver
+/// (`?targetSlivers=0,3&targetType=primary`, or the key repeated), the symbols this node
+/// holds for it, one per sliver of the other axis it serves, **without proofs**: a reader
+/// must check what it decodes from them (against the metadata's hashes). Only source slivers
+/// can be targets (below `n - 2f` for primary, `n - f` for secondary): their symbols are in
+/// the stored slivers as they are.
+#[utoipa::path(
+    get,
+    path = DECODING_SYMBOLS_ENDPOINT,
+    tag = BLOBS_TAG,
+    operation_id = "getDecodingSymbols",
+    params(BlobIdPath, DecodingSymbolsParams),
+    responses(
+        (status = 200, description = "BCS `BTreeMap<u16, Vec<EitherDecodingSymbol>>`: every target asked, with the symbols the node holds for it (possibly none).", body = bodies::BcsDecodingSymbols, content_type = BCS_CONTENT_TYPE),
+        (status = 400, description = "INVALID_REQUEST: a path parameter does not parse; the query is missing, malformed or has unknown keys; a target is not a source sliver; more than 1024 targets or 16 MiB of symbols are asked.", body = ApiError),
+        (status = 410, description = "BLOB_INVALID: no metadata are stored and the blob was proven invalid.", body = ApiError),
+    ),
+    extensions(("x-error-reasons" = json!(["INVALID_REQUEST", "METADATA_NOT_FOUND", "BLOB_INVALID", "RATE_LIMITED", "INTERNAL"])))
+)]
+async fn decoding_symbols(
+    State(node): NodeState,
+    params: Result<Path<BlobIdPath>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, NodeError> {
+    let BlobIdPath { blob_id } = path(params)?;
+    let query = DecodingSymbolsQuery::parse(query.as_deref())
+        .map_err(|error| bad_request(format!("invalid query: {error}")))?;
+    // Reads of stored slivers: bounded with the recovery symbols' requests.
+    let _slot = node.symbol_slot().await?;
+    bcs_encode(&node.decoding_symbols(blob_id, &query).await?)
+}
+
 /// Submit an inconsistency proof; get an invalid-blob attestation
 #[utoipa::path(
     post,
@@ -768,6 +807,7 @@ pub fn router(node: Arc<StorageNode>) -> Router {
         .routes(routes!(permanent_confirmation))
         .routes(routes!(deletable_confirmation))
         .routes(routes!(recovery_symbols))
+        .routes(routes!(decoding_symbols))
         .routes(routes!(inconsistency_proof))
         .routes(routes!(sync_shard))
         .routes(routes!(blob_status))

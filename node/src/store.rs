@@ -31,11 +31,13 @@ use walrus_core::{
     metadata::BlobMetadata,
     BlobId, Epoch, ObjectId, ShardIndex, SliverPairIndex, SliverType,
 };
-use walrus_node_client::api::{BlobStatus, DeletableCounts, EventId};
+use walrus_node_client::api::{BlobStatus, DeletableCounts, EventCursor, EventId};
 
 /// The database file's name inside the storage directory.
 pub const DB_FILE_NAME: &str = "node.redb";
-const FORMAT_VERSION: u32 = 1;
+/// Version 2: events are identified as Sui does (`{tx_digest, event_seq}`); version 1 stored
+/// their checkpoint position.
+const FORMAT_VERSION: u32 = 2;
 
 const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("metadata");
 const SLIVERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("slivers");
@@ -295,7 +297,10 @@ impl NodeStore {
                 Some(bytes) if bytes == FORMAT_VERSION.to_le_bytes() => {}
                 Some(bytes) => {
                     return Err(StoreError::Corrupt(format!(
-                        "unsupported format version {bytes:?} (this node writes {FORMAT_VERSION})"
+                        "unsupported format version {bytes:?} (this node reads and writes \
+                         {FORMAT_VERSION}); a store of another version is not converted: move \
+                         it away and start with an empty one (the node recovers its shards' \
+                         slivers from its peers)"
                     )))
                 }
             }
@@ -522,7 +527,7 @@ impl NodeStore {
     }
 
     /// The stored event cursor and the number of events processed.
-    pub fn event_progress(&self) -> Result<(Option<EventId>, u64), StoreError> {
+    pub fn event_progress(&self) -> Result<(Option<EventCursor>, u64), StoreError> {
         let tx = self.db.begin_read()?;
         let meta = tx.open_table(META)?;
         let cursor = match meta.get(META_CURSOR)? {
@@ -536,7 +541,7 @@ impl NodeStore {
     /// `blob_id` (if any) and says what to do with the blob's data. Returns what was freed.
     pub fn apply_event(
         &self,
-        cursor: EventId,
+        cursor: EventCursor,
         blob_id: Option<&BlobId>,
         update: impl FnOnce(&mut BlobInfo) -> EventEffect,
     ) -> Result<Usage, StoreError> {
@@ -567,7 +572,7 @@ impl NodeStore {
 
     fn apply_event_in(
         tx: &redb::WriteTransaction,
-        cursor: EventId,
+        cursor: EventCursor,
         blob_id: Option<&BlobId>,
         update: impl FnOnce(&mut BlobInfo) -> EventEffect,
     ) -> Result<(Usage, EventEffect), StoreError> {
@@ -603,7 +608,7 @@ impl NodeStore {
 
     /// Applies an `EpochChangeStart` of `epoch` with its cursor, in one transaction: from then
     /// on every blob event before the epoch change is in the store.
-    pub fn apply_epoch_start(&self, cursor: EventId, epoch: Epoch) -> Result<(), StoreError> {
+    pub fn apply_epoch_start(&self, cursor: EventCursor, epoch: Epoch) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         Self::advance_cursor_in(&tx, cursor)?;
         tx.open_table(META)?
@@ -632,7 +637,10 @@ impl NodeStore {
     }
 
     /// Stores the event cursor and counts the event, in `tx`.
-    fn advance_cursor_in(tx: &redb::WriteTransaction, cursor: EventId) -> Result<(), StoreError> {
+    fn advance_cursor_in(
+        tx: &redb::WriteTransaction,
+        cursor: EventCursor,
+    ) -> Result<(), StoreError> {
         let mut meta = tx.open_table(META)?;
         let processed = Self::events_processed_in(&meta)?;
         let cursor_bytes = bcs::to_bytes(&cursor).map_err(|e| corrupt("cursor", e))?;
@@ -976,7 +984,7 @@ pub enum SyncPhase {
 /// and the change to that blob's info, which says what to do with the blob's data.
 pub struct BlobEvent {
     /// The event's position on chain.
-    pub cursor: EventId,
+    pub cursor: EventCursor,
     /// The blob the event concerns.
     pub blob_id: Option<BlobId>,
     /// The change to the blob's info.
@@ -1039,11 +1047,38 @@ mod tests {
         (metadata.blob_id, metadata.metadata, blob)
     }
 
-    fn event(checkpoint: u64) -> EventId {
-        EventId {
+    /// The position of the first event of checkpoint `checkpoint`.
+    fn cursor(checkpoint: u64) -> EventCursor {
+        EventCursor {
             checkpoint,
             event_index: 0,
         }
+    }
+
+    /// An event of the transaction whose digest is 32 bytes of `n`'s low byte.
+    fn event(n: u64) -> EventId {
+        EventId {
+            tx_digest: walrus_node_client::api::TransactionDigest([n.to_le_bytes()[0]; 32]),
+            event_seq: n,
+        }
+    }
+
+    #[test]
+    fn a_store_of_another_format_version_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(NodeStore::open(dir.path()).unwrap());
+        {
+            let db = redb::Database::open(dir.path().join(DB_FILE_NAME)).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.open_table(META)
+                .unwrap()
+                .insert(META_FORMAT, 1u32.to_le_bytes().as_slice())
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        let error = NodeStore::open(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("unsupported format version"), "{error}");
+        assert!(error.contains("empty one"), "{error}");
     }
 
     #[test]
@@ -1120,7 +1155,7 @@ mod tests {
         store.put_metadata(&blob_id, &metadata).unwrap();
         store.put_metadata(&other_id, &other_metadata).unwrap();
         let certify = |id: BlobId, at: u64| BlobEvent {
-            cursor: event(at),
+            cursor: cursor(at),
             blob_id: Some(id),
             update: Box::new(move |info: &mut BlobInfo| {
                 certified_info(9)(info);
@@ -1130,7 +1165,7 @@ mod tests {
         let events = vec![
             certify(blob_id, 1),
             BlobEvent {
-                cursor: event(2),
+                cursor: cursor(2),
                 blob_id: None,
                 update: Box::new(|_: &mut BlobInfo| unreachable!()),
             },
@@ -1138,7 +1173,7 @@ mod tests {
             // The other blob is then deleted in the same batch: its data go, it is not
             // left to recover.
             BlobEvent {
-                cursor: event(4),
+                cursor: cursor(4),
                 blob_id: Some(other_id),
                 update: Box::new(|info: &mut BlobInfo| {
                     info.objects.clear();
@@ -1149,7 +1184,7 @@ mod tests {
         let (freed, recover) = store.apply_events(events).unwrap();
         assert_eq!(recover, vec![blob_id, other_id]);
         assert!(freed.bytes > 0);
-        assert_eq!(store.event_progress().unwrap(), (Some(event(4)), 4));
+        assert_eq!(store.event_progress().unwrap(), (Some(cursor(4)), 4));
         assert_eq!(store.pending_recoveries().unwrap(), vec![blob_id]);
         assert_eq!(store.metadata(&other_id).unwrap(), None);
         assert!(store.blob_info(&blob_id).unwrap().is_registered(1));
@@ -1158,7 +1193,7 @@ mod tests {
             store.apply_events(Vec::new()).unwrap().1,
             Vec::<BlobId>::new()
         );
-        assert_eq!(store.event_progress().unwrap(), (Some(event(4)), 4));
+        assert_eq!(store.event_progress().unwrap(), (Some(cursor(4)), 4));
     }
 
     #[test]
@@ -1169,7 +1204,7 @@ mod tests {
         store.put_metadata(&blob_id, &metadata).unwrap();
         let object = ObjectId([7; 32]);
         store
-            .apply_event(event(1), Some(&blob_id), |info| {
+            .apply_event(cursor(1), Some(&blob_id), |info| {
                 info.objects.insert(
                     object,
                     BlobObjectInfo {
@@ -1185,17 +1220,17 @@ mod tests {
         assert!(store.blob_info(&blob_id).unwrap().is_registered(1));
         assert!(!store.blob_info(&blob_id).unwrap().is_registered(5));
         store
-            .apply_event(event(2), Some(&blob_id), |info| {
+            .apply_event(cursor(2), Some(&blob_id), |info| {
                 info.objects.get_mut(&object).unwrap().certified_epoch = Some(1);
                 EventEffect::Recover
             })
             .unwrap();
         assert_eq!(store.pending_recoveries().unwrap(), vec![blob_id]);
-        assert_eq!(store.event_progress().unwrap(), (Some(event(2)), 2));
+        assert_eq!(store.event_progress().unwrap(), (Some(cursor(2)), 2));
         store
-            .apply_event(event(3), None, |_| unreachable!())
+            .apply_event(cursor(3), None, |_| unreachable!())
             .unwrap();
-        assert_eq!(store.event_progress().unwrap(), (Some(event(3)), 3));
+        assert_eq!(store.event_progress().unwrap(), (Some(cursor(3)), 3));
         match store.blob_info(&blob_id).unwrap().status(1) {
             BlobStatus::Permanent {
                 end_epoch,
@@ -1302,12 +1337,12 @@ mod tests {
             // Blob 9 expires at epoch 2; the others live on.
             let end = if id.0[0] == 9 { 2 } else { 10 };
             store
-                .apply_event(event(i as u64 + 1), Some(id), certified_info(end))
+                .apply_event(cursor(i as u64 + 1), Some(id), certified_info(end))
                 .unwrap();
         }
         // Registered only: not listed.
         store
-            .apply_event(event(9), Some(&BlobId([4; 32])), |info| {
+            .apply_event(cursor(9), Some(&BlobId([4; 32])), |info| {
                 info.objects.insert(
                     ObjectId([8; 32]),
                     BlobObjectInfo {
@@ -1419,13 +1454,13 @@ mod tests {
         {
             let store = NodeStore::open(dir.path()).unwrap();
             assert_eq!(store.epoch_started().unwrap(), None);
-            store.apply_epoch_start(event(4), 2).unwrap();
+            store.apply_epoch_start(cursor(4), 2).unwrap();
             assert_eq!(store.sync_reported_epoch().unwrap(), None);
             store.set_sync_reported_epoch(2).unwrap();
         }
         let store = NodeStore::open(dir.path()).unwrap();
         assert_eq!(store.epoch_started().unwrap(), Some(2));
-        assert_eq!(store.event_progress().unwrap(), (Some(event(4)), 1));
+        assert_eq!(store.event_progress().unwrap(), (Some(cursor(4)), 1));
         assert_eq!(store.sync_reported_epoch().unwrap(), Some(2));
     }
 }

@@ -138,6 +138,7 @@ impl Publisher {
             .routes(routes!(put_blob))
             .routes(routes!(put_quilt))
             .routes_with_alias(V1_HEALTH_ENDPOINT, routes!(health))
+            .status_route()
             .finish(self.clone(), &metrics.registry, &metrics.requests)
     }
 }
@@ -187,6 +188,12 @@ pub fn store_error(error: SdkError) -> HttpError {
                 format!("the chain is unavailable: {error}"),
             )
         }
+        // As Walrus's publisher: an honest encoder never makes an invalid blob, so this is a
+        // system error, not the client's.
+        SdkError::MarkedInvalid { .. } => HttpError::internal(format!(
+            "the blob was marked invalid, which is likely a system error, please report it: \
+             {error}"
+        )),
         other => HttpError::internal(other.to_string()),
     }
 }
@@ -635,6 +642,14 @@ mod tests {
                 "PAYLOAD_TOO_LARGE",
             ),
             (SdkError::Internal("boom".into()), 500, "INTERNAL"),
+            (
+                SdkError::MarkedInvalid {
+                    blob_id: walrus_core::BlobId([1; 32]),
+                    event: Default::default(),
+                },
+                500,
+                "INTERNAL",
+            ),
         ];
         for (error, code, reason) in cases {
             let text = error.to_string();

@@ -284,6 +284,17 @@ async fn health_docs_and_metrics() {
         assert_eq!(json["nClients"], 1, "{json}");
         assert_eq!(json["subWallets"], serde_json::json!([]), "{json}");
     }
+    // Walrus's liveness route: plain text `OK`, even while the chain is unreachable.
+    let response = router
+        .clone()
+        .oneshot(Request::get("/status").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = axum::body::to_bytes(response.into_body(), 64)
+        .await
+        .unwrap();
+    assert_eq!(&body[..], b"OK");
     let (status, json) = send(
         &router,
         Request::get("/v1/api").body(Body::empty()).unwrap(),

@@ -22,7 +22,7 @@ pub use crate::nodes::{PatchSelection, ReadPatch};
 pub use crate::outcome::{QuiltStoreOutcome, StoreOutcome, StoredQuiltPatch};
 use crate::{
     audit::{AuditOptions, AuditReport},
-    nodes::{Slivers, StorageNodes},
+    nodes::{ExistingStatus, Slivers, StorageNodes},
     outcome::{BlobObject, ResourceOperation, StorageResource},
     rejection::ContractRejection,
     spill::{io_error, SpilledBlob, DEFAULT_SPILL_THRESHOLD},
@@ -48,7 +48,7 @@ use walrus_core::{
     },
     BlobId, EncodeError, ObjectId,
 };
-use walrus_node_client::api::{BlobStatus, UploadIntent};
+use walrus_node_client::api::{BlobStatus, EventId, UploadIntent};
 
 /// Why a store or read failed. Match on the variant; the text is for people.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,21 @@ pub enum SdkError {
     /// The blob was proven invalid (inconsistent encoding), or decodes to other bytes.
     #[error("blob {0} is invalid: its encoding is inconsistent")]
     BlobInvalid(BlobId),
+    /// A store refused before any transaction: the nodes report the blob ID as proven invalid
+    /// on chain (Walrus's `markedInvalid`; an honest encoder never produces such a blob, so
+    /// this points at a broken encoder or a faulty network).
+    #[error(
+        "blob {blob_id} is marked invalid on chain (event {} of transaction {}); it is not \
+         stored again",
+        .event.event_seq,
+        .event.tx_digest
+    )]
+    MarkedInvalid {
+        /// The blob.
+        blob_id: BlobId,
+        /// The `InvalidBlobID` event that marked it.
+        event: EventId,
+    },
     /// The object is not a deletable blob.
     #[error("blob object {0} is not deletable")]
     NotDeletable(ObjectId),
@@ -595,7 +610,7 @@ impl WalrusSdk {
     ) -> Result<StoreOutcome, SdkError> {
         if let Some(outcome) = self
             .already_stored(&view, encoded.metadata(), options)
-            .await
+            .await?
         {
             return Ok(outcome);
         }
@@ -646,27 +661,31 @@ impl WalrusSdk {
     }
 
     /// The outcome of a store that is not needed: a permanent store (not forced) of a blob
-    /// the nodes hold certified at least until the store's end epoch.
+    /// the nodes hold certified at least until the store's end epoch; or its refusal, if the
+    /// nodes report the blob proven invalid.
     async fn already_stored(
         &self,
         view: &CommitteeView,
         metadata: &VerifiedBlobMetadataWithId,
         options: StoreOptions,
-    ) -> Option<StoreOutcome> {
+    ) -> Result<Option<StoreOutcome>, SdkError> {
         if options.deletable || options.force {
-            return None;
+            return Ok(None);
         }
         let blob_id = *metadata.blob_id();
         let end_epoch = view.epoch.saturating_add(options.epochs);
-        match self.nodes.certified_until(view, &blob_id).await {
-            Some((existing_end, event)) if existing_end >= end_epoch => {
-                Some(StoreOutcome::AlreadyCertified {
+        match self.nodes.existing_status(view, &blob_id).await {
+            Some(ExistingStatus::Invalid(event)) => Err(SdkError::MarkedInvalid { blob_id, event }),
+            Some(ExistingStatus::CertifiedUntil(existing_end, event))
+                if existing_end >= end_epoch =>
+            {
+                Ok(Some(StoreOutcome::AlreadyCertified {
                     blob_id,
                     event,
                     end_epoch: existing_end,
-                })
+                }))
             }
-            _ => None,
+            _ => Ok(None),
         }
     }
 

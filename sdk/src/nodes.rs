@@ -99,14 +99,25 @@ impl StorageNodes {
         &self.config
     }
 
-    /// The end epoch (and certifying event) of a certified permanent registration of
-    /// `blob_id`, if nodes of at least one correct shard's weight (validity) report one.
-    pub(crate) async fn certified_until(
+    /// What the nodes say of `blob_id` that makes a permanent store unnecessary or futile:
+    /// proven invalid, or certified permanent until some end epoch (the largest that nodes of
+    /// at least one correct shard's weight, validity, report at least). `None` otherwise.
+    pub(crate) async fn existing_status(
         &self,
         view: &CommitteeView,
         blob_id: &BlobId,
-    ) -> Option<(Epoch, EventId)> {
+    ) -> Option<ExistingStatus> {
         let statuses = self.statuses(view, blob_id).await;
+        let invalid: Vec<(u16, EventId)> = statuses
+            .iter()
+            .filter_map(|(weight, status)| match status {
+                BlobStatus::Invalid { event } => Some((*weight, *event)),
+                _ => None,
+            })
+            .collect();
+        if let Some(event) = first_with_validity(invalid, view.n_shards) {
+            return Some(ExistingStatus::Invalid(event));
+        }
         let mut ends: Vec<(u16, (Epoch, EventId))> = statuses
             .into_iter()
             .filter_map(|(weight, status)| match status {
@@ -122,6 +133,7 @@ impl StorageNodes {
         // The largest end epoch that validity-weight nodes report at least.
         ends.sort_unstable_by_key(|(_, (end, _))| std::cmp::Reverse(*end));
         first_with_validity(ends, view.n_shards)
+            .map(|(end_epoch, event)| ExistingStatus::CertifiedUntil(end_epoch, event))
     }
 
     /// Every member's answer to the status route, with its shard weight.
@@ -988,6 +1000,15 @@ fn first_with_validity<T>(sorted: Vec<(u16, T)>, n_shards: u16) -> Option<T> {
         }
     }
     None
+}
+
+/// What [`StorageNodes::existing_status`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExistingStatus {
+    /// Proven invalid on chain, by this event.
+    Invalid(EventId),
+    /// Certified permanent until this end epoch (exclusive), by this event.
+    CertifiedUntil(Epoch, EventId),
 }
 
 /// What a read works from: the committee, its encoding, a client per member and the

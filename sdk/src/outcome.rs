@@ -8,17 +8,16 @@
 //!   "deletable": true},
 //!  "resourceOperation": {"registerFromScratch": {"encodedLength": 66034000, "epochsAhead": 2}},
 //!  "cost": 132068000}}
-//! {"alreadyCertified": {"blobId": "…", "event": {"checkpoint": 12, "eventIndex": 0},
+//! {"alreadyCertified": {"blobId": "…", "event": {"txDigest": "…", "eventSeq": "0"},
 //!  "endEpoch": 3}}
 //! ```
-//!
-//! One difference: Walrus identifies the certifying event by `{txDigest, eventSeq}`; the
-//! storage nodes here report `{checkpoint, eventIndex}`, which is what `event` holds.
 
 use serde::{Deserialize, Serialize};
 use walrus_chain::contract::{blob::Blob, storage_resource::Storage};
 use walrus_core::{metadata::EncodingType, quilt::QuiltPatchId, BlobId, Epoch, ObjectId};
 use walrus_node_client::api::EventId;
+
+use crate::client::SdkError;
 
 /// The outcome of a quilt store, in Walrus's `QuiltStoreResult` JSON shape:
 /// `{"blobStoreResult": {...}, "storedQuiltBlobs": [{"identifier": "…", "quiltPatchId": "…"}]}`
@@ -164,9 +163,65 @@ pub enum ResourceOperation {
     },
 }
 
+/// One blob's result in a multi-blob answer, in Walrus's `BlobStoreResult` JSON shape with
+/// its two failure variants: `{"newlyCreated": ...}`, `{"alreadyCertified": ...}`,
+/// `{"markedInvalid": {"blobId", "event"}}` (the nodes report the blob ID proven invalid; it
+/// was not stored again) or `{"error": {"blobId", "failurePhase", "errorMsg"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BlobStoreResult {
+    /// The blob is marked invalid on chain.
+    #[serde(rename_all = "camelCase")]
+    MarkedInvalid {
+        /// The blob ID.
+        blob_id: BlobId,
+        /// The event that marked it invalid.
+        event: EventId,
+    },
+    /// The store failed.
+    #[serde(rename_all = "camelCase")]
+    Error {
+        /// The blob ID, if it was computed before the failure.
+        blob_id: Option<BlobId>,
+        /// Where the store failed: `encode`, `register` (chain transactions), `upload` (too
+        /// few storage confirmations) or `store` (anything else).
+        failure_phase: String,
+        /// What went wrong.
+        error_msg: String,
+    },
+    /// The blob was stored, or already was.
+    #[serde(untagged)]
+    Stored(StoreOutcome),
+}
+
+impl BlobStoreResult {
+    /// The result of a store of the blob `blob_id` (if known) that ended with `result`.
+    pub fn from_result(result: Result<StoreOutcome, SdkError>, blob_id: Option<BlobId>) -> Self {
+        let error = match result {
+            Ok(outcome) => return Self::Stored(outcome),
+            Err(SdkError::MarkedInvalid { blob_id, event }) => {
+                return Self::MarkedInvalid { blob_id, event }
+            }
+            Err(error) => error,
+        };
+        let failure_phase = match &error {
+            SdkError::Encode(_) | SdkError::Quilt(_) | SdkError::Io { .. } => "encode",
+            SdkError::Chain(_) => "register",
+            SdkError::NotEnoughConfirmations { .. } => "upload",
+            _ => "store",
+        };
+        Self::Error {
+            blob_id,
+            failure_phase: failure_phase.into(),
+            error_msg: error.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use walrus_node_client::api::TransactionDigest;
 
     #[test]
     fn json_has_walrus_shape() {
@@ -211,14 +266,14 @@ mod tests {
         let certified = StoreOutcome::AlreadyCertified {
             blob_id,
             event: EventId {
-                checkpoint: 9,
-                event_index: 1,
+                tx_digest: TransactionDigest([1; 32]),
+                event_seq: 1,
             },
             end_epoch: 4,
         };
         let json = serde_json::to_value(&certified).unwrap();
         assert_eq!(json["alreadyCertified"]["endEpoch"], 4);
-        assert_eq!(json["alreadyCertified"]["event"]["eventIndex"], 1);
+        assert_eq!(json["alreadyCertified"]["event"]["eventSeq"], "1");
         assert_eq!(certified.end_epoch(), 4);
     }
 
@@ -278,14 +333,14 @@ mod tests {
         let certified = StoreOutcome::AlreadyCertified {
             blob_id,
             event: EventId {
-                checkpoint: 12,
-                event_index: 0,
+                tx_digest: TransactionDigest([1; 32]),
+                event_seq: 0,
             },
             end_epoch: 3,
         };
         let document = serde_json::json!({"alreadyCertified": {
             "blobId": blob_id.to_string(),
-            "event": {"checkpoint": 12, "eventIndex": 0},
+            "event": {"txDigest": "4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi", "eventSeq": "0"},
             "endEpoch": 3,
         }});
         assert_eq!(serde_json::to_value(&certified).unwrap(), document);
@@ -297,5 +352,62 @@ mod tests {
         // Walrus's other resource operations are not ours: refused, not misread.
         let reuse = serde_json::json!({"reuseStorage": {"encodedLength": 1}});
         assert!(serde_json::from_value::<ResourceOperation>(reuse).is_err());
+    }
+
+    #[test]
+    fn blob_store_results_in_walrus_shape() {
+        let blob_id = BlobId([3; 32]);
+        let event = EventId {
+            tx_digest: TransactionDigest([1; 32]),
+            event_seq: 2,
+        };
+        let invalid =
+            BlobStoreResult::from_result(Err(SdkError::MarkedInvalid { blob_id, event }), None);
+        let document = serde_json::json!({"markedInvalid": {
+            "blobId": blob_id.to_string(),
+            "event": {"txDigest": "4vJ9JU1bJJE96FWSJKvHsmmFADCg4gpZQff4P3bkLKi", "eventSeq": "2"},
+        }});
+        assert_eq!(serde_json::to_value(&invalid).unwrap(), document);
+        assert_eq!(
+            serde_json::from_value::<BlobStoreResult>(document).unwrap(),
+            invalid
+        );
+
+        let failed = BlobStoreResult::from_result(
+            Err(SdkError::NotEnoughConfirmations {
+                weight: 3,
+                required: 7,
+                failures: String::new(),
+            }),
+            Some(blob_id),
+        );
+        let json = serde_json::to_value(&failed).unwrap();
+        assert_eq!(json["error"]["blobId"], blob_id.to_string());
+        assert_eq!(json["error"]["failurePhase"], "upload");
+        assert!(json["error"]["errorMsg"].as_str().unwrap().contains('7'));
+        assert_eq!(
+            serde_json::from_value::<BlobStoreResult>(json).unwrap(),
+            failed
+        );
+        let unknown = BlobStoreResult::from_result(Err(SdkError::Internal("x".into())), None);
+        assert_eq!(
+            serde_json::to_value(&unknown).unwrap()["error"]["blobId"],
+            serde_json::Value::Null
+        );
+
+        // A stored blob is exactly its StoreOutcome's JSON.
+        let certified = StoreOutcome::AlreadyCertified {
+            blob_id,
+            event,
+            end_epoch: 3,
+        };
+        let stored = BlobStoreResult::from_result(Ok(certified.clone()), None);
+        assert_eq!(
+            serde_json::to_value(&stored).unwrap(),
+            serde_json::to_value(&certified).unwrap()
+        );
+        let back: BlobStoreResult =
+            serde_json::from_value(serde_json::to_value(&certified).unwrap()).unwrap();
+        assert_eq!(back, stored);
     }
 }

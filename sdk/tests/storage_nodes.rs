@@ -19,7 +19,7 @@ use walrus_core::{
     BlobId, ObjectId, SliverPairIndex,
 };
 use walrus_node_client::{
-    api::{BlobStatus, DeletableCounts, EventId},
+    api::{BlobStatus, DeletableCounts, EventId, TransactionDigest},
     testing::{blob_bytes, encoded_blob, Behavior, MockNode, Route},
     ErrorReason,
 };
@@ -595,8 +595,8 @@ fn certified_until(end_epoch: u32) -> BlobStatus {
         end_epoch,
         is_certified: true,
         status_event: EventId {
-            checkpoint: u64::from(end_epoch),
-            event_index: 0,
+            tx_digest: TransactionDigest([end_epoch.to_le_bytes()[0]; 32]),
+            event_seq: 0,
         },
         deletable_counts: DeletableCounts::default(),
         initial_certified_epoch: Some(1),

@@ -93,6 +93,12 @@ impl<S: Clone + Send + Sync + 'static> ServiceRouter<S> {
         self.router.get_openapi_mut()
     }
 
+    /// Adds Walrus's client-daemon liveness route `GET /status` (plain text `OK`), which the
+    /// publisher and the aggregator answer.
+    pub fn status_route(self) -> Self {
+        self.routes(routes!(status))
+    }
+
     /// Adds the routes (and their documentation) of `routes!(handler, ...)`; the handlers of
     /// one call share one path.
     pub fn routes(self, routes: UtoipaMethodRouter<S>) -> Self {
@@ -274,6 +280,23 @@ fn typed_response(content_type: &'static str, body: impl Into<Body>) -> Response
         body.into(),
     )
         .into_response()
+}
+
+/// The path of [`ServiceRouter::status_route`].
+pub const STATUS_ENDPOINT: &str = "/status";
+
+/// Liveness
+///
+/// `OK` while the service runs (Walrus's client-daemon route; `/v1/health` has the details).
+#[utoipa::path(
+    get,
+    path = STATUS_ENDPOINT,
+    tag = SERVICE_TAG,
+    operation_id = "getStatus",
+    responses((status = 200, description = "The service runs.", body = String, content_type = "text/plain"))
+)]
+async fn status() -> Response {
+    typed_response("text/plain; charset=utf-8", "OK")
 }
 
 /// Prometheus metrics

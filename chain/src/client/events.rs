@@ -6,6 +6,9 @@
 //! yields exactly the `walrus` events after `c`; storing the cursor of each processed event
 //! and restarting from it after a crash gives no gaps and no duplicates.
 //!
+//! Each event also carries its Sui identity (Walrus's `EventID`): the digest of the
+//! transaction that emitted it and its index among that transaction's events.
+//!
 //! It subscribes to checkpoints first and then reads each checkpoint in order with
 //! `get_checkpoint` until the chain has none newer, then takes them from the subscription
 //! (a checkpoint the subscription skipped is read again); if the subscription ends, it
@@ -13,11 +16,12 @@
 
 use std::collections::VecDeque;
 
+use serde::{Deserialize, Serialize};
 use sui_rpc::{
     field::{FieldMask, FieldMaskUtil},
     proto::sui::rpc::v2 as pb,
 };
-use sui_sdk_types::{Address, TransactionEvents};
+use sui_sdk_types::{Address, Digest, TransactionEvents};
 
 use super::ClientError;
 use crate::contract::events::{
@@ -25,15 +29,30 @@ use crate::contract::events::{
     EpochParametersSelected, Event, InvalidBlobId, ShardsReceived, StakingPoolCreated,
 };
 
-const CHECKPOINT_MASK: &str = "sequence_number,transactions.events.bcs";
+const CHECKPOINT_MASK: &str = "sequence_number,transactions.digest,transactions.events.bcs";
 
-/// The position of an event: checkpoint and index among the checkpoint's events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The position of an event: checkpoint and index among the checkpoint's events. BCS: two
+/// `u64`s (what a follower stores).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct EventCursor {
     /// Checkpoint sequence number.
     pub checkpoint: u64,
     /// Index of the event among all events of the checkpoint.
     pub event_index: u64,
+}
+
+/// One `walrus` event from an [`EventStream`]: where it is, which transaction emitted it, and
+/// what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainEvent {
+    /// Its position in the chain's event sequence.
+    pub cursor: EventCursor,
+    /// The digest of the transaction that emitted it.
+    pub tx_digest: Digest,
+    /// Its index among that transaction's events (Sui's `eventSeq`).
+    pub event_seq: u64,
+    /// The decoded event.
+    pub event: Event,
 }
 
 /// Decodes a `{walrus}::events::<Name>` event with the twin's types; `None` for events of
@@ -79,7 +98,7 @@ pub struct EventStream {
     subscription: Option<tonic::Streaming<pb::SubscribeCheckpointsResponse>>,
     /// A checkpoint from the subscription ahead of `next_checkpoint`.
     stashed: Option<pb::Checkpoint>,
-    buffer: VecDeque<(EventCursor, Event)>,
+    buffer: VecDeque<ChainEvent>,
 }
 
 impl std::fmt::Debug for EventStream {
@@ -111,12 +130,12 @@ impl EventStream {
         self.after
     }
 
-    /// The next event and its cursor; waits for new checkpoints when caught up.
-    pub async fn next(&mut self) -> Result<(EventCursor, Event), ClientError> {
+    /// The next event; waits for new checkpoints when caught up.
+    pub async fn next(&mut self) -> Result<ChainEvent, ClientError> {
         loop {
-            if let Some((cursor, event)) = self.buffer.pop_front() {
-                self.after = Some(cursor);
-                return Ok((cursor, event));
+            if let Some(event) = self.buffer.pop_front() {
+                self.after = Some(event.cursor);
+                return Ok(event);
             }
             let checkpoint = self.next_checkpoint_data().await?;
             self.process(&checkpoint)?;
@@ -126,16 +145,13 @@ impl EventStream {
 
     /// The next event if it is already fetched (the rest of a checkpoint) and `accept`s it,
     /// without waiting; the stream moves past it only then.
-    pub fn next_buffered_if(
-        &mut self,
-        accept: impl FnOnce(&Event) -> bool,
-    ) -> Option<(EventCursor, Event)> {
-        if !accept(&self.buffer.front()?.1) {
+    pub fn next_buffered_if(&mut self, accept: impl FnOnce(&Event) -> bool) -> Option<ChainEvent> {
+        if !accept(&self.buffer.front()?.event) {
             return None;
         }
-        let (cursor, event) = self.buffer.pop_front()?;
-        self.after = Some(cursor);
-        Some((cursor, event))
+        let event = self.buffer.pop_front()?;
+        self.after = Some(event.cursor);
+        Some(event)
     }
 
     async fn subscribe(&mut self) -> Result<(), ClientError> {
@@ -222,7 +238,8 @@ impl EventStream {
                 }
                 _ => Vec::new(),
             };
-            for event in &events {
+            let mut tx_digest = None;
+            for (event_seq, event) in (0u64..).zip(&events) {
                 let cursor = EventCursor {
                     checkpoint: sequence_number,
                     event_index: index,
@@ -232,7 +249,29 @@ impl EventStream {
                     continue;
                 }
                 if let Some(decoded) = decode_event(self.walrus_package, event)? {
-                    self.buffer.push_back((cursor, decoded));
+                    let tx_digest = match tx_digest {
+                        Some(digest) => digest,
+                        None => *tx_digest.insert(
+                            transaction
+                                .digest
+                                .as_deref()
+                                .ok_or_else(|| {
+                                    ClientError::Decode(
+                                        "a checkpoint transaction without its digest".into(),
+                                    )
+                                })?
+                                .parse::<Digest>()
+                                .map_err(|error| {
+                                    ClientError::Decode(format!("transaction digest: {error}"))
+                                })?,
+                        ),
+                    };
+                    self.buffer.push_back(ChainEvent {
+                        cursor,
+                        tx_digest,
+                        event_seq,
+                        event: decoded,
+                    });
                 }
             }
         }

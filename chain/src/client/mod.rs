@@ -42,7 +42,7 @@ use crate::contract::{
 
 pub use connection::ChainConnection;
 pub use error::ClientError;
-pub use events::{decode_event, EventCursor, EventStream};
+pub use events::{decode_event, ChainEvent, EventCursor, EventStream};
 pub use transfer::{Payment, SentTransactions};
 
 /// The shared clock `0x6` and its initial shared version.

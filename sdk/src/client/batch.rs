@@ -113,9 +113,16 @@ impl WalrusSdk {
         let system = self.chain.system().await?;
         let mut pending = Vec::new();
         for ((index, encoded), existing) in encoded_blobs.into_iter().zip(checks) {
-            if let Some(outcome) = existing {
-                results[index] = Some(Ok(outcome));
-                continue;
+            match existing {
+                Ok(Some(outcome)) => {
+                    results[index] = Some(Ok(outcome));
+                    continue;
+                }
+                Err(error) => {
+                    results[index] = Some(Err(error));
+                    continue;
+                }
+                Ok(None) => {}
             }
             match StorePlan::new(&system, &encoded.metadata, options, &[]) {
                 Ok(plan) => pending.push(Pending {

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use walrus_sdk::{
-    client::{StoreOptions, StoreOutcome, WalrusSdk},
-    outcome::ResourceOperation,
+    client::{SdkError, StoreOptions, StoreOutcome, WalrusSdk},
+    outcome::{BlobStoreResult, ResourceOperation},
 };
 
 use crate::common::{human_bytes, Bar, Context, StorageFlags};
@@ -111,15 +111,12 @@ async fn store(
             }
         }
     }
-    let mut outputs: Vec<(PathBuf, Result<StoreOutcome>)> = Vec::new();
+    let mut outputs: Vec<(PathBuf, Result<StoreOutcome, SdkError>)> = Vec::new();
     for batch in batches {
         let bar = Bar::new("storing");
         if let [(file, _)] = batch.as_slice() {
             // Large files go through a spill file: memory stays bounded.
-            let outcome = sdk
-                .store_file(file, options, &bar)
-                .await
-                .map_err(Into::into);
+            let outcome = sdk.store_file(file, options, &bar).await;
             outputs.push((file.clone(), outcome));
         } else {
             let mut blobs = Vec::with_capacity(batch.len());
@@ -130,7 +127,7 @@ async fn store(
             }
             let stored = sdk.store_many(blobs, options, &bar).await?;
             for ((file, _), outcome) in batch.into_iter().zip(stored.results) {
-                outputs.push((file, outcome.map_err(Into::into)));
+                outputs.push((file, outcome));
             }
         }
         bar.0.finish_and_clear();
@@ -138,18 +135,19 @@ async fn store(
     if outputs.len() == 1 && outputs[0].1.is_err() {
         // One file: its error is the command's error, in full.
         let (_, outcome) = outputs.remove(0);
-        return outcome.map(drop);
+        return outcome.map(drop).map_err(Into::into);
     }
     let failed = outputs
         .iter()
         .filter(|(_, outcome)| outcome.is_err())
         .count();
     if json {
+        // Walrus's shape: failures are `error` / `markedInvalid` results beside the others.
         let values: Vec<serde_json::Value> = outputs
-            .iter()
-            .map(|(file, outcome)| match outcome {
-                Ok(outcome) => serde_json::json!({"path": file, "blobStoreResult": outcome}),
-                Err(error) => serde_json::json!({"path": file, "error": format!("{error:#}")}),
+            .into_iter()
+            .map(|(file, outcome)| {
+                let result = BlobStoreResult::from_result(outcome, None);
+                serde_json::json!({"path": file, "blobStoreResult": result})
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&values)?);
@@ -165,7 +163,7 @@ async fn store(
 }
 
 /// Prints one file's outcome for people.
-fn print_outcome(file: &std::path::Path, outcome: Result<StoreOutcome>) {
+fn print_outcome(file: &std::path::Path, outcome: Result<StoreOutcome, SdkError>) {
     match outcome {
         Ok(StoreOutcome::NewlyCreated {
             blob_object,
@@ -186,7 +184,7 @@ fn print_outcome(file: &std::path::Path, outcome: Result<StoreOutcome>) {
             "Success: blob from '{}' was already certified.\nBlob ID: {blob_id}\nExpiry epoch (exclusive): {end_epoch}",
             file.display()
         ),
-        Err(error) => println!("Error: storing '{}' failed: {error:#}", file.display()),
+        Err(error) => println!("Error: storing '{}' failed: {error}", file.display()),
     }
 }
 
