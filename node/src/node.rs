@@ -708,18 +708,19 @@ impl StorageNode {
             .collect();
         let metadata = blob.metadata.metadata().clone();
         let metadata_size = bcs::serialized_size(&metadata).unwrap_or(0) as u64;
+        // One group commit (one fsync) for the blob's metadata and all its slivers.
         let (metadata_fresh, stored) = blocking(move || {
-            let metadata_fresh = store.put_metadata(&id, &metadata)?;
-            let mut stored = Vec::new();
-            for ((pair, _), (sliver, size)) in slivers {
-                let fresh = match sliver {
-                    Sliver::Primary(sliver) => store.put_sliver(&id, pair, &sliver)?,
-                    Sliver::Secondary(sliver) => store.put_sliver(&id, pair, &sliver)?,
-                };
-                if fresh {
-                    stored.push(size as u64);
-                }
-            }
+            let items: Vec<(SliverPairIndex, &Sliver)> = slivers
+                .iter()
+                .map(|((pair, _), (sliver, _))| (*pair, sliver))
+                .collect();
+            let (metadata_fresh, fresh) = store.put_blob_data(&id, &metadata, &items)?;
+            let stored: Vec<u64> = slivers
+                .iter()
+                .zip(fresh)
+                .filter(|(_, fresh)| *fresh)
+                .map(|((_, (_, size)), _)| *size as u64)
+                .collect();
             Ok((metadata_fresh, stored))
         })
         .await?;

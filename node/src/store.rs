@@ -342,8 +342,7 @@ impl NodeStore {
     }
 
     /// Stores `value` (BCS) under `key` in `table` unless a value is there; `true` if stored.
-    /// Concurrent calls share one fsync'd commit: the first caller to find no commit running
-    /// commits everything queued, the others wait for the commit that holds theirs.
+    /// Concurrent calls share one fsync'd commit: see [`Self::insert_all`].
     fn insert_new<T: Serialize>(
         &self,
         table: GroupTable,
@@ -351,33 +350,65 @@ impl NodeStore {
         value: &T,
         what: &str,
     ) -> Result<bool, StoreError> {
-        // A re-upload of stored data costs a read, not an fsync'd commit.
-        let definition = table.definition();
-        if self
-            .db
-            .begin_read()?
-            .open_table(definition)?
-            .get(key)?
-            .is_some()
-        {
-            return Ok(false);
-        }
         let value = bcs::to_bytes(value).map_err(|e| corrupt(what, e))?;
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        lock(&self.queued).push(QueuedInsert {
-            table,
-            key: key.to_vec(),
-            value,
-            reply,
-        });
+        Ok(self.insert_all(vec![(table, key.to_vec(), value)])?[0])
+    }
+
+    /// Stores each `(table, key, BCS value)` unless a value is there; per item, `true` if
+    /// stored. Items of one call and of concurrent calls share fsync'd commits: the first
+    /// caller to find no commit running commits everything queued, the others wait for the
+    /// commit that holds theirs.
+    fn insert_all(
+        &self,
+        items: Vec<(GroupTable, Vec<u8>, Vec<u8>)>,
+    ) -> Result<Vec<bool>, StoreError> {
+        // A re-upload of stored data costs a read, not an fsync'd commit.
+        let mut stored = vec![false; items.len()];
+        let mut waiting = Vec::new();
+        {
+            let tx = self.db.begin_read()?;
+            for (index, (table, key, value)) in items.into_iter().enumerate() {
+                if tx
+                    .open_table(table.definition())?
+                    .get(key.as_slice())?
+                    .is_some()
+                {
+                    continue;
+                }
+                let (reply, answer) = std::sync::mpsc::sync_channel(1);
+                waiting.push((index, answer));
+                lock(&self.queued).push(QueuedInsert {
+                    table,
+                    key,
+                    value,
+                    reply,
+                });
+            }
+        }
+        let collect =
+            |waiting: &mut Vec<(usize, std::sync::mpsc::Receiver<Result<bool, String>>)>,
+             stored: &mut Vec<bool>|
+             -> Result<(), StoreError> {
+                let mut still = Vec::new();
+                for (index, answer) in waiting.drain(..) {
+                    match answer.try_recv() {
+                        Ok(result) => stored[index] = result.map_err(StoreError::GroupCommit)?,
+                        Err(_) => still.push((index, answer)),
+                    }
+                }
+                *waiting = still;
+                Ok(())
+            };
         loop {
-            if let Ok(result) = answer.try_recv() {
-                return result.map_err(StoreError::GroupCommit);
+            collect(&mut waiting, &mut stored)?;
+            if waiting.is_empty() {
+                return Ok(stored);
             }
             let _committing = lock(&self.committer);
-            // The previous commit may have held this insert.
-            if let Ok(result) = answer.try_recv() {
-                return result.map_err(StoreError::GroupCommit);
+            // The previous commit may have held these inserts.
+            collect(&mut waiting, &mut stored)?;
+            if waiting.is_empty() {
+                return Ok(stored);
             }
             let group = std::mem::take(&mut *lock(&self.queued));
             self.commit_group(group);
@@ -483,6 +514,37 @@ impl NodeStore {
             sliver,
             "sliver",
         )
+    }
+
+    /// Stores verified `metadata` and `slivers` of `blob_id` (those not stored yet) in one
+    /// group commit (one fsync for all); returns whether the metadata and each sliver were new.
+    pub fn put_blob_data(
+        &self,
+        blob_id: &BlobId,
+        metadata: &BlobMetadata,
+        slivers: &[(SliverPairIndex, &Sliver)],
+    ) -> Result<(bool, Vec<bool>), StoreError> {
+        let mut items = Vec::with_capacity(slivers.len() + 1);
+        items.push((
+            GroupTable::Metadata,
+            blob_id.as_bytes().to_vec(),
+            bcs::to_bytes(metadata).map_err(|e| corrupt("metadata", e))?,
+        ));
+        for (pair, sliver) in slivers {
+            let (axis, value) = match sliver {
+                Sliver::Primary(sliver) => (SliverType::Primary, bcs::to_bytes(sliver)),
+                Sliver::Secondary(sliver) => (SliverType::Secondary, bcs::to_bytes(sliver)),
+            };
+            let value = value.map_err(|e| corrupt("sliver", e))?;
+            items.push((
+                GroupTable::Slivers,
+                sliver_key(blob_id, *pair, axis).to_vec(),
+                value,
+            ));
+        }
+        let mut stored = self.insert_all(items)?;
+        let metadata_new = stored.remove(0);
+        Ok((metadata_new, stored))
     }
 
     /// Deletes the metadata and every sliver of `blob_id`; returns what was freed.
@@ -1061,6 +1123,56 @@ mod tests {
             tx_digest: walrus_node_client::api::TransactionDigest([n.to_le_bytes()[0]; 32]),
             event_seq: n,
         }
+    }
+
+    #[test]
+    fn a_blob_s_data_in_one_commit_stores_only_what_is_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = NodeStore::open(dir.path()).unwrap();
+        let (blob_id, metadata, blob) = encoded(4);
+        let pair = &blob.sliver_pairs[1];
+        // One sliver is already there: only the others are new.
+        store
+            .put_sliver(&blob_id, pair.index(), &pair.primary)
+            .unwrap();
+        let primary = Sliver::Primary(pair.primary.clone());
+        let secondary = Sliver::Secondary(pair.secondary.clone());
+        let items = [(pair.index(), &primary), (pair.index(), &secondary)];
+        assert_eq!(
+            store.put_blob_data(&blob_id, &metadata, &items).unwrap(),
+            (true, vec![false, true])
+        );
+        assert_eq!(store.metadata(&blob_id).unwrap(), Some(metadata.clone()));
+        assert_eq!(
+            store.sliver::<Secondary>(&blob_id, pair.index()).unwrap(),
+            Some(pair.secondary.clone())
+        );
+        // Again: nothing is new, nothing is written.
+        assert_eq!(
+            store.put_blob_data(&blob_id, &metadata, &items).unwrap(),
+            (false, vec![false, false])
+        );
+        // Concurrent callers share commits and each learns what it stored.
+        let store = std::sync::Arc::new(store);
+        let handles: Vec<_> = blob
+            .sliver_pairs
+            .iter()
+            .map(|pair| {
+                let (store, metadata) = (store.clone(), metadata.clone());
+                let sliver = Sliver::Secondary(pair.secondary.clone());
+                let index = pair.index();
+                std::thread::spawn(move || {
+                    store
+                        .put_blob_data(&blob_id, &metadata, &[(index, &sliver)])
+                        .unwrap()
+                })
+            })
+            .collect();
+        let answers: Vec<(bool, Vec<bool>)> =
+            handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let new_secondaries = answers.iter().filter(|(_, fresh)| fresh[0]).count();
+        assert_eq!(new_secondaries, blob.sliver_pairs.len() - 1);
+        assert!(answers.iter().all(|(metadata_new, _)| !metadata_new));
     }
 
     #[test]
