@@ -25,10 +25,14 @@
 
 #![no_main]
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use axum::http::{header, Method, StatusCode, Uri};
 use libfuzzer_sys::fuzz_target;
 use walrus_core::{
-    encoding::{EncodingAxis, GeneralRecoverySymbol, Primary, Secondary, SliverData},
+    encoding::{
+        EitherDecodingSymbol, EncodingAxis, GeneralRecoverySymbol, Primary, Secondary, SliverData,
+    },
     messages::{BlobPersistenceType, Confirmation, StorageConfirmation},
     metadata::{BlobMetadata, BlobMetadataWithId},
     SliverIndex, SliverPairIndex, SliverType,
@@ -36,7 +40,7 @@ use walrus_core::{
 use walrus_fuzz::node_http::{blobs, fixture, Answer, AxisSel, Input, QuerySel, EPOCH, OBJECT_A};
 use walrus_node_client::api::{
     ApiError, ApiSuccess, ErrorReason, API_DOCS_ENDPOINT, BCS_CONTENT_TYPE,
-    DELETABLE_CONFIRMATION_ENDPOINT, INCONSISTENCY_PROOF_ENDPOINT, JSON_CONTENT_TYPE,
+    DECODING_SYMBOLS_ENDPOINT, DELETABLE_CONFIRMATION_ENDPOINT, INCONSISTENCY_PROOF_ENDPOINT, JSON_CONTENT_TYPE,
     METADATA_ENDPOINT, METRICS_ENDPOINT, PERMANENT_CONFIRMATION_ENDPOINT,
     RECOVERY_SYMBOLS_ENDPOINT, SLIVER_ENDPOINT,
 };
@@ -142,6 +146,53 @@ fn check_symbols(context: &str, input: &Input, body: &[u8]) {
     }
 }
 
+/// A `decodingSymbols` answer: for each requested target, symbols that are exactly symbol
+/// `target` of the stored source sliver they name (of the axis orthogonal to the target's).
+fn check_decoding_symbols(context: &str, input: &Input, body: &[u8]) {
+    let answer: BTreeMap<u16, Vec<EitherDecodingSymbol>> = bcs::from_bytes(body)
+        .unwrap_or_else(|e| panic!("{context}: decoding symbols do not decode: {e}"));
+    if let (true, QuerySel::Decoding(first, second, AxisSel::Primary | AxisSel::Secondary)) =
+        (input.is_canonical(), &input.query)
+    {
+        let (first, second) = (*first, *second);
+        let asked: BTreeSet<u16> = [first, second].into();
+        assert!(
+            answer.keys().copied().eq(asked.iter().copied()),
+            "{context}: answered targets {:?}, asked {asked:?}",
+            answer.keys()
+        );
+    }
+    let pairs = &blobs().a.sliver_pairs;
+    for (&target, symbols) in &answer {
+        let target = usize::from(target);
+        for symbol in symbols {
+            // A primary target's symbols come from secondary slivers, and the reverse.
+            let (index, data, stored) = match symbol {
+                EitherDecodingSymbol::Primary(symbol) => (
+                    symbol.index,
+                    &symbol.data,
+                    pairs
+                        .iter()
+                        .find(|pair| pair.secondary.index.get() == symbol.index)
+                        .and_then(|pair| pair.secondary.symbols.get(target)),
+                ),
+                EitherDecodingSymbol::Secondary(symbol) => (
+                    symbol.index,
+                    &symbol.data,
+                    pairs
+                        .iter()
+                        .find(|pair| pair.primary.index.get() == symbol.index)
+                        .and_then(|pair| pair.primary.symbols.get(target)),
+                ),
+            };
+            assert!(
+                stored == Some(&data[..]),
+                "{context}: decoding symbol {target} of source sliver {index} differs from stored"
+            );
+        }
+    }
+}
+
 fn check_confirmation(context: &str, input: &Input, template: &str, body: &[u8]) {
     let a = blobs().a_id();
     assert_eq!(
@@ -218,6 +269,14 @@ fn check_success(context: &str, input: &Input, method: &Method, uri: &Uri, answe
                     "{context}: symbols of a blob not stored"
                 );
                 check_symbols(context, input, &answer.body);
+            }
+            Some(DECODING_SYMBOLS_ENDPOINT) => {
+                assert_eq!(
+                    input.blob_id(),
+                    Some(a),
+                    "{context}: decoding symbols of a blob not stored"
+                );
+                check_decoding_symbols(context, input, &answer.body);
             }
             Some(other) => panic!("{context}: BCS answer from {other}"),
             None => {
