@@ -544,7 +544,7 @@ impl StorageNode {
             self.check_pair(blob_id, pair, false)?;
             let metadata = match self.pending.metadata(blob_id) {
                 Some(metadata) => metadata,
-                None => self.upload_metadata(blob_id).await?,
+                None => self.stored_upload_metadata(blob_id).await?,
             };
             let length = bounded::sliver_len(metadata.layout(), axis);
             self.pending
@@ -554,9 +554,33 @@ impl StorageNode {
         }
         self.require_registered(blob_id).await?;
         self.check_pair(blob_id, pair, false)?;
-        let metadata = self.upload_metadata(blob_id).await?;
+        let metadata = self.stored_upload_metadata(blob_id).await?;
         let length = bounded::sliver_len(metadata.layout(), axis);
         Ok((metadata, length))
+    }
+
+    /// The stored metadata a sliver upload is checked against. Metadata buffered before the
+    /// blob's registration was seen are moved to the store first; an upload that races that
+    /// move (the buffer already emptied, the store's commit still running) waits for it
+    /// rather than being told that no metadata exist.
+    async fn stored_upload_metadata(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<VerifiedBlobMetadataWithId, NodeError> {
+        if self.pending.has_metadata(blob_id) {
+            self.flush_pending_blob(blob_id).await?;
+        }
+        match self.upload_metadata(blob_id).await {
+            Err(error) if error.reason == ErrorReason::MetadataNotFound => {
+                // Holding the flush lock means no move is half done.
+                self.flush_pending_blob(blob_id).await?;
+                match self.pending.metadata(blob_id) {
+                    Some(metadata) => Ok(metadata),
+                    None => self.upload_metadata(blob_id).await,
+                }
+            }
+            answer => answer,
+        }
     }
 
     /// `PUT sliver` after [`Self::admit_sliver`] returned `metadata` and `length`: decodes
@@ -603,16 +627,30 @@ impl StorageNode {
                         .await?,
                 ),
             };
-            let fresh = self
+            match self
                 .pending
-                .insert_sliver(&blob_id, pair, sliver, body.len())
-                .map_err(pending_refusal)?;
-            if fresh {
-                self.metrics.slivers_buffered.inc();
+                // A clone of a small sliver (the buffer admits only small ones): kept in case
+                // the buffer no longer takes it.
+                .insert_sliver(&blob_id, pair, sliver.clone(), body.len())
+            {
+                Ok(fresh) => {
+                    if fresh {
+                        self.metrics.slivers_buffered.inc();
+                    }
+                    // The registration may have been applied since it was checked.
+                    self.flush_pending_blob(&blob_id).await?;
+                    return Ok(fresh);
+                }
+                // The blob's buffered uploads were moved to the store since the check: its
+                // registration is applied now, so the sliver is stored like any other.
+                Err(PendingError::NoMetadata) if self.registered_now(&blob_id)? => {
+                    self.flush_pending_blob(&blob_id).await?;
+                    return self
+                        .store_verified_sliver(blob_id, pair, sliver, body.len())
+                        .await;
+                }
+                Err(error) => return Err(pending_refusal(error)),
             }
-            // The registration may have been applied since it was checked.
-            self.flush_pending_blob(&blob_id).await?;
-            return Ok(fresh);
         }
         let fresh = match axis {
             SliverType::Primary => {
@@ -641,6 +679,30 @@ impl StorageNode {
         let sliver = self.verified_sliver::<T>(pair, metadata, body).await?;
         let store = self.store.clone();
         blocking(move || Ok(store.put_sliver(&blob_id, pair, &sliver)?)).await
+    }
+
+    /// Stores a verified `sliver` (`size` bytes of BCS) of a registered blob, counted as
+    /// uploaded; `true` if new.
+    async fn store_verified_sliver(
+        &self,
+        blob_id: BlobId,
+        pair: SliverPairIndex,
+        sliver: Sliver,
+        size: usize,
+    ) -> Result<bool, NodeError> {
+        let store = self.store.clone();
+        let fresh = blocking(move || {
+            Ok(match &sliver {
+                Sliver::Primary(sliver) => store.put_sliver(&blob_id, pair, sliver)?,
+                Sliver::Secondary(sliver) => store.put_sliver(&blob_id, pair, sliver)?,
+            })
+        })
+        .await?;
+        if fresh {
+            self.metrics.slivers_uploaded.inc();
+            self.metrics.add_stored(size as u64, 1);
+        }
+        Ok(fresh)
     }
 
     /// Decodes the BCS sliver of `T` in `body` and checks that it is the sliver of `pair` on
@@ -1476,6 +1538,85 @@ mod tests {
                 sliver_count: count,
             },
         ))
+    }
+
+    #[tokio::test]
+    async fn a_pending_upload_right_after_the_registration_finds_the_buffered_metadata() {
+        use walrus_node_client::api::UploadIntent;
+        let dir = tempfile::tempdir().unwrap();
+        let node = node(dir.path(), false);
+        let config = EncodingConfig::new(N).unwrap();
+        let blob = encode_blob(&config, &[7; 100]).unwrap();
+        let blob_id = *blob.metadata.blob_id();
+        // The metadata are buffered before the registration is seen.
+        let buffered = node
+            .put_metadata(
+                blob_id,
+                blob.metadata.metadata().clone(),
+                UploadIntent::Pending,
+            )
+            .await
+            .unwrap();
+        assert!(buffered);
+        assert!(node.store().metadata(&blob_id).unwrap().is_none());
+        // The registration is applied, the buffer not flushed yet (the flusher's next round).
+        node.store()
+            .apply_event(
+                EventCursor {
+                    checkpoint: 1,
+                    event_index: 0,
+                },
+                Some(&blob_id),
+                |info| {
+                    info.objects.insert(
+                        ObjectId([9; 32]),
+                        BlobObjectInfo {
+                            deletable: false,
+                            end_epoch: EPOCH + 10,
+                            certified_epoch: None,
+                            event: EventId::default(),
+                        },
+                    );
+                    EventEffect::None
+                },
+            )
+            .unwrap();
+        assert!(node.registered_now(&blob_id).unwrap());
+        // A sliver of this node's shard, uploaded as pending in that window, is stored.
+        let pair = blob
+            .sliver_pairs
+            .iter()
+            .find(|pair| pair.index().to_shard_index(N, &blob_id) == ShardIndex(0))
+            .unwrap();
+        let body = bcs::to_bytes(&pair.primary).unwrap();
+        let (metadata, length) = node
+            .admit_sliver(
+                &blob_id,
+                pair.index(),
+                SliverType::Primary,
+                UploadIntent::Pending,
+            )
+            .await
+            .unwrap();
+        let stored = node
+            .put_admitted_sliver(
+                blob_id,
+                pair.index(),
+                SliverType::Primary,
+                metadata,
+                length,
+                &body,
+                UploadIntent::Pending,
+            )
+            .await
+            .unwrap();
+        assert!(stored);
+        assert!(node.store().metadata(&blob_id).unwrap().is_some());
+        assert!(node
+            .store()
+            .sliver::<Primary>(&blob_id, pair.index())
+            .unwrap()
+            .is_some());
     }
 
     #[tokio::test]
