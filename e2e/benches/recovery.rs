@@ -26,7 +26,10 @@ use walrus_core::{
     encoding::{EncodedBlob, EncodingConfig},
     SliverType,
 };
-use walrus_e2e::{bench::bench_main, bench::env_number, encode, test_data, TestNetwork};
+use walrus_e2e::{
+    bench::{bench_main, env_number, process_cpu_s},
+    encode, test_data, TestNetwork,
+};
 use walrus_sdk::client::{NoProgress, StoreOptions};
 
 /// The rate the recovery should reach.
@@ -62,15 +65,6 @@ struct Figures {
     node_cpu_s: Option<f64>,
     /// Share of the machine's CPU time busy (any process) meanwhile.
     machine_busy: Option<f64>,
-}
-
-/// CPU time (user + system) process `pid` has used, in seconds.
-fn process_cpu_s(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command (in parentheses): utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
 }
 
 /// The machine's (busy, total) CPU time in clock ticks so far.

@@ -27,7 +27,10 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use walrus_core::encoding::{decode_and_verify, encode_blob, EncodingConfig, Primary, SliverData};
-use walrus_e2e::{bench::bench_main, test_data, TestNetwork};
+use walrus_e2e::{
+    bench::{bench_main, process_cpu_s},
+    test_data, TestNetwork,
+};
 
 const MB: f64 = 1e6;
 
@@ -55,10 +58,26 @@ fn best_of<T>(runs: usize, mut work: impl FnMut() -> Result<T>) -> Result<(Durat
     best.context("at least one run")
 }
 
-/// Raw encode and decode times of `data` for `n_shards` shards.
-fn raw_speed(data: &[u8], n_shards: u16) -> Result<(Duration, Duration)> {
+/// Raw times of `data` for `n_shards` shards, in this process: encode, decode, and
+/// verification of every sliver against the metadata (what the nodes together must do for
+/// a store, on one core).
+struct RawTimes {
+    encode: Duration,
+    decode: Duration,
+    verify: Duration,
+}
+
+/// [`RawTimes`] of `data` for `n_shards` shards, each the best of three.
+fn raw_speed(data: &[u8], n_shards: u16) -> Result<RawTimes> {
     let config = EncodingConfig::new(n_shards)?;
     let (encode, encoded) = best_of(3, || Ok(encode_blob(&config, data)?))?;
+    let (verify, ()) = best_of(3, || {
+        for pair in &encoded.sliver_pairs {
+            pair.primary.verify(&encoded.metadata)?;
+            pair.secondary.verify(&encoded.metadata)?;
+        }
+        Ok(())
+    })?;
     let k = config.n_primary_source_symbols();
     let slivers: Vec<SliverData<Primary>> = encoded
         .sliver_pairs
@@ -78,7 +97,11 @@ fn raw_speed(data: &[u8], n_shards: u16) -> Result<(Duration, Duration)> {
     if decoded != data {
         bail!("the raw decode differs");
     }
-    Ok((encode, decode))
+    Ok(RawTimes {
+        encode,
+        decode,
+        verify,
+    })
 }
 
 /// One CLI run: wall time and peak resident memory (KiB) if `/usr/bin/time` exists.
@@ -168,10 +191,18 @@ fn disk_write_mbps(dir: &Path) -> Result<f64> {
 struct Row {
     size: usize,
     expansion: f64,
-    encode: Duration,
-    decode: Duration,
+    raw: RawTimes,
     store: CliRun,
+    /// CPU seconds all storage nodes used per store (mean of the runs), if `/proc` has them.
+    nodes_cpu_s: Option<f64>,
     read: CliRun,
+}
+
+/// CPU seconds used so far by all of `net`'s storage nodes.
+fn nodes_cpu_s(net: &TestNetwork) -> Option<f64> {
+    (0..net.network.n_nodes())
+        .map(|node| process_cpu_s(net.node_pid(node)?))
+        .sum()
 }
 
 fn mbps(bytes: usize, time: Duration) -> f64 {
@@ -185,12 +216,17 @@ fn measure(net: &TestNetwork, size: usize, seed: u64, runs: usize) -> Result<Row
         .encoded_blob_length(size as u64)
         .context("an encodable size")?;
     let expansion = encoded_length as f64 / size as f64;
-    let (encode, decode) = raw_speed(&data, n_shards)?;
+    let raw = raw_speed(&data, n_shards)?;
     let file = walrus_e2e::write_file(&net.scratch(), &format!("blob-{size}.bin"), &data)?;
     drop(data);
     let config = net.network.client_config_path();
     let file_arg = file.to_str().context("a UTF-8 path")?;
+    let cpu_before = nodes_cpu_s(net);
     let (_, store) = best_of(runs, || store_anew(&config, file_arg))?;
+    // The nodes' work for a store ends with the certificate, which the CLI waits for.
+    let nodes_cpu_s = cpu_before
+        .zip(nodes_cpu_s(net))
+        .map(|(before, after)| (after - before) / runs as f64);
     let blob_id = stored_blob_id(&store)?;
     let out = net.scratch().join(format!("read-{size}.bin"));
     let out_arg = out.to_str().context("a UTF-8 path")?;
@@ -205,9 +241,9 @@ fn measure(net: &TestNetwork, size: usize, seed: u64, runs: usize) -> Result<Row
     Ok(Row {
         size,
         expansion,
-        encode,
-        decode,
+        raw,
         store,
+        nodes_cpu_s,
         read,
     })
 }
@@ -319,7 +355,7 @@ fn measure_memory(net: &TestNetwork, size: usize) -> Result<()> {
 /// write of the encoded size, done one after the other.
 fn machine_bound_mbps(row: &Row, disk_mbps: f64) -> f64 {
     let write_s = row.size as f64 * row.expansion / MB / disk_mbps;
-    row.size as f64 / MB / (2.0 * row.encode.as_secs_f64() + write_s)
+    row.size as f64 / MB / (2.0 * row.raw.encode.as_secs_f64() + write_s)
 }
 
 fn print_rows(title: &str, rows: &[Row], disk_mbps: f64) {
@@ -329,9 +365,9 @@ fn print_rows(title: &str, rows: &[Row], disk_mbps: f64) {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
-        let encode = mbps(row.size, row.encode);
+        let encode = mbps(row.size, row.raw.encode);
         let store = mbps(row.size, row.store.elapsed);
-        let decode = mbps(row.size, row.decode);
+        let decode = mbps(row.size, row.raw.decode);
         let read = mbps(row.size, row.read.elapsed);
         let peak = |run: &CliRun| {
             run.peak_kib
@@ -346,6 +382,27 @@ fn print_rows(title: &str, rows: &[Row], disk_mbps: f64) {
             100.0 * read / decode,
             peak(&row.store),
             peak(&row.read),
+        );
+    }
+    println!(
+        "\nNode CPU per GB of slivers accepted (all nodes, per store) against verifying every \
+         sliver once in this process (target: at most 2x)"
+    );
+    println!("| blob | node CPU s/GB | verification s/GB | ratio |");
+    println!("|---|---|---|---|");
+    for row in rows {
+        let encoded_gb = row.size as f64 * row.expansion / 1e9;
+        let verify = row.raw.verify.as_secs_f64() / encoded_gb;
+        let (nodes, ratio) = row.nodes_cpu_s.map_or_else(
+            || ("n/a".to_owned(), "n/a".to_owned()),
+            |cpu| {
+                let per_gb = cpu / encoded_gb;
+                (format!("{per_gb:.2}"), format!("{:.2}", per_gb / verify))
+            },
+        );
+        println!(
+            "| {} MiB | {nodes} | {verify:.2} | {ratio} |",
+            row.size >> 20
         );
     }
 }

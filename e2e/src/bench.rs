@@ -20,3 +20,12 @@ pub fn bench_main<F: Future<Output = Result<()>>>(bench: impl FnOnce() -> F) -> 
     }
     tokio::runtime::Runtime::new()?.block_on(bench())
 }
+
+/// CPU time (user + system) process `pid` has used so far, in seconds (Linux `/proc`).
+pub fn process_cpu_s(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command (in parentheses): utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}

@@ -433,6 +433,19 @@ impl TestNetwork {
         Ok(metric_sum(&self.node_metrics(i).await?, name, labels))
     }
 
+    /// Slivers the nodes buffered before they saw their blob's registration
+    /// (`?pending=true`), summed over every node.
+    pub async fn slivers_buffered(&self) -> f64 {
+        let mut buffered = 0.0;
+        for node in 0..self.network.n_nodes() {
+            buffered += self
+                .node_metric(node, "walrus_node_slivers_buffered_total", &[])
+                .await
+                .expect("the node's metrics");
+        }
+        buffered
+    }
+
     /// Node `i`'s recoveries that ended with `result` (`ok`, `inconsistent`, ...).
     pub async fn node_recoveries(&self, i: usize, result: &str) -> f64 {
         let label = format!("result=\"{result}\"");

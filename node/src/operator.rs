@@ -277,7 +277,7 @@ impl NodeSetup {
 
 /// Writes `contents` to `path` atomically (temporary file and rename), readable and writable
 /// by the owner only (it holds private keys).
-fn write_private(path: &Path, contents: &str) -> Result<(), OperatorError> {
+pub fn write_private(path: &Path, contents: &str) -> Result<(), OperatorError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);

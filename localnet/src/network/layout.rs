@@ -370,28 +370,6 @@ impl LocalnetInfo {
     }
 }
 
-/// Writes `contents` (a private key) to `path` atomically, readable by the owner only.
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    std::io::Write::write_all(
-        &mut options
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?,
-        contents.as_bytes(),
-    )
-    .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
 /// Writes `contents` to `path` atomically (temporary file + rename).
 pub(crate) fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
@@ -656,7 +634,7 @@ impl NetworkDir {
         );
         if let Some(pem) = &node.network_key {
             let path = self.node_dir(i).join(NETWORK_KEY_FILE);
-            write_private(&path, pem)?;
+            walrus_node::operator::write_private(&path, pem)?;
             let path = path
                 .to_str()
                 .with_context(|| format!("{} is not UTF-8", path.display()))?;
