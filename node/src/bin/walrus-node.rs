@@ -18,6 +18,19 @@ use walrus_node::{
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Turns transparent huge pages off for this process (Linux; the flag covers all its threads).
+/// With THP `always` (a common default), every fresh 2 MiB of heap that mimalloc touches is
+/// zeroed whole by the kernel: on a 10-node localnet the first 100 MiB store after the start
+/// cost the nodes 12.3 CPU-s, 58% of the machine's CPU in `clear_page`, against 3.7 CPU-s
+/// with THP off (later stores: 2.3-2.6 CPU-s either way). Best effort: on failure the
+/// kernel's setting stays, which is only slower.
+fn without_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(error) = rustix::thread::disable_transparent_huge_pages(true) {
+        tracing::debug!(%error, "transparent huge pages stay as the kernel sets them");
+    }
+}
+
 /// A Walrus storage node.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -373,6 +386,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run { args } => {
             let config = args.load()?;
+            without_transparent_huge_pages();
             walrus_node::run(config, walrus_service::shutdown_signal(), |address| {
                 println!("listening on {address}");
             })
