@@ -1494,32 +1494,41 @@ mod tests {
             .collect();
         blobs.sort_by_key(|blob| *blob.metadata.blob_id());
         for (i, blob) in blobs.iter().enumerate() {
-            let blob_id = *blob.metadata.blob_id();
-            let store = node.store();
-            store
-                .apply_event(
-                    EventCursor {
-                        checkpoint: i as u64 + 1,
-                        event_index: 0,
-                    },
-                    Some(&blob_id),
-                    |info| {
-                        info.objects.insert(
-                            ObjectId([9; 32]),
-                            BlobObjectInfo {
-                                deletable: false,
-                                end_epoch: EPOCH + 10,
-                                certified_epoch: Some(EPOCH - 1),
-                                event: EventId::default(),
-                            },
-                        );
-                        EventEffect::None
-                    },
-                )
-                .unwrap();
-            crate::store::put_whole_blob(store, blob);
+            register(node, blob.metadata.blob_id(), i as u64 + 1, Some(EPOCH - 1));
+            crate::store::put_whole_blob(node.store(), blob);
         }
         blobs
+    }
+
+    /// Applies the registration of `blob_id` (a permanent blob object, certified in
+    /// `certified_epoch` if given) as the event of `checkpoint`.
+    fn register(
+        node: &StorageNode,
+        blob_id: &BlobId,
+        checkpoint: u64,
+        certified_epoch: Option<u32>,
+    ) {
+        node.store()
+            .apply_event(
+                EventCursor {
+                    checkpoint,
+                    event_index: 0,
+                },
+                Some(blob_id),
+                |info| {
+                    info.objects.insert(
+                        ObjectId([9; 32]),
+                        BlobObjectInfo {
+                            deletable: false,
+                            end_epoch: EPOCH + 10,
+                            certified_epoch,
+                            event: EventId::default(),
+                        },
+                    );
+                    EventEffect::None
+                },
+            )
+            .unwrap();
     }
 
     fn request(
@@ -1560,27 +1569,7 @@ mod tests {
         assert!(buffered);
         assert!(node.store().metadata(&blob_id).unwrap().is_none());
         // The registration is applied, the buffer not flushed yet (the flusher's next round).
-        node.store()
-            .apply_event(
-                EventCursor {
-                    checkpoint: 1,
-                    event_index: 0,
-                },
-                Some(&blob_id),
-                |info| {
-                    info.objects.insert(
-                        ObjectId([9; 32]),
-                        BlobObjectInfo {
-                            deletable: false,
-                            end_epoch: EPOCH + 10,
-                            certified_epoch: None,
-                            event: EventId::default(),
-                        },
-                    );
-                    EventEffect::None
-                },
-            )
-            .unwrap();
+        register(&node, &blob_id, 1, None);
         assert!(node.registered_now(&blob_id).unwrap());
         // A sliver of this node's shard, uploaded as pending in that window, is stored.
         let pair = blob
