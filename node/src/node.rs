@@ -629,9 +629,7 @@ impl StorageNode {
             };
             match self
                 .pending
-                // A clone of a small sliver (the buffer admits only small ones): kept in case
-                // the buffer no longer takes it.
-                .insert_sliver(&blob_id, pair, sliver.clone(), body.len())
+                .insert_sliver(&blob_id, pair, sliver, body.len())
             {
                 Ok(fresh) => {
                     if fresh {
@@ -643,13 +641,13 @@ impl StorageNode {
                 }
                 // The blob's buffered uploads were moved to the store since the check: its
                 // registration is applied now, so the sliver is stored like any other.
-                Err(PendingError::NoMetadata) if self.registered_now(&blob_id)? => {
+                Err((PendingError::NoMetadata, sliver)) if self.registered_now(&blob_id)? => {
                     self.flush_pending_blob(&blob_id).await?;
                     return self
                         .store_verified_sliver(blob_id, pair, sliver, body.len())
                         .await;
                 }
-                Err(error) => return Err(pending_refusal(error)),
+                Err((error, _)) => return Err(pending_refusal(error)),
             }
         }
         let fresh = match axis {

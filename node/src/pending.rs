@@ -150,33 +150,34 @@ impl PendingUploads {
     }
 
     /// Buffers a verified sliver of `pair` (BCS `size` bytes); `true` if it was not buffered
-    /// yet.
+    /// yet. A refused sliver comes back with the reason.
     pub fn insert_sliver(
         &self,
         blob_id: &BlobId,
         pair: SliverPairIndex,
         sliver: Sliver,
         size: usize,
-    ) -> Result<bool, PendingError> {
-        self.admits_sliver_size(size)?;
+    ) -> Result<bool, (PendingError, Sliver)> {
+        if let Err(error) = self.admits_sliver_size(size) {
+            return Err((error, sliver));
+        }
         let now = Instant::now();
         let mut buffer = self.buffer();
         buffer.expire(self.limits.ttl, now);
         let (slivers, bytes) = (buffer.slivers, buffer.bytes);
-        let blob = buffer
-            .blobs
-            .get_mut(blob_id)
-            .ok_or(PendingError::NoMetadata)?;
+        let Some(blob) = buffer.blobs.get_mut(blob_id) else {
+            return Err((PendingError::NoMetadata, sliver));
+        };
         blob.touched = now;
         let key = (pair, sliver.sliver_type());
         if blob.slivers.contains_key(&key) {
             return Ok(false);
         }
         if slivers >= self.limits.max_slivers {
-            return Err(PendingError::Saturated("slivers"));
+            return Err((PendingError::Saturated("slivers"), sliver));
         }
         if bytes + size > self.limits.max_bytes {
-            return Err(PendingError::Saturated("bytes"));
+            return Err((PendingError::Saturated("bytes"), sliver));
         }
         blob.slivers.insert(key, (sliver, size));
         buffer.slivers += 1;
@@ -238,6 +239,19 @@ mod tests {
         Sliver::Primary(blob.sliver_pairs[pair].primary.clone())
     }
 
+    /// [`PendingUploads::insert_sliver`] with only the reason of a refusal.
+    fn insert(
+        pending: &PendingUploads,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        sliver: Sliver,
+        size: usize,
+    ) -> Result<bool, PendingError> {
+        pending
+            .insert_sliver(blob_id, pair, sliver, size)
+            .map_err(|(error, _)| error)
+    }
+
     #[test]
     fn bounds_blobs_slivers_and_bytes() {
         let pending = PendingUploads::new(LIMITS);
@@ -245,7 +259,7 @@ mod tests {
         let id = |blob: &EncodedBlob| *blob.metadata.blob_id();
         let pair = |index: u16| SliverPairIndex(index);
         assert_eq!(
-            pending.insert_sliver(&id(&a), pair(0), primary(&a, 0), 100),
+            insert(&pending, &id(&a), pair(0), primary(&a, 0), 100),
             Err(PendingError::NoMetadata)
         );
         assert_eq!(pending.insert_metadata(a.metadata.clone()), Ok(true));
@@ -256,30 +270,30 @@ mod tests {
             Err(PendingError::Saturated("blobs"))
         );
         assert_eq!(
-            pending.insert_sliver(&id(&a), pair(0), primary(&a, 0), 100),
+            insert(&pending, &id(&a), pair(0), primary(&a, 0), 100),
             Ok(true)
         );
         assert_eq!(
-            pending.insert_sliver(&id(&a), pair(0), primary(&a, 0), 100),
+            insert(&pending, &id(&a), pair(0), primary(&a, 0), 100),
             Ok(false)
         );
         assert!(pending.has_sliver(&id(&a), pair(0), SliverType::Primary));
         assert!(!pending.has_sliver(&id(&a), pair(0), SliverType::Secondary));
         assert_eq!(
-            pending.insert_sliver(&id(&a), pair(1), primary(&a, 1), 4_001),
+            insert(&pending, &id(&a), pair(1), primary(&a, 1), 4_001),
             Err(PendingError::Saturated("sliver too large to buffer"))
         );
         assert_eq!(
-            pending.insert_sliver(&id(&b), pair(1), primary(&b, 1), 3_999),
+            insert(&pending, &id(&b), pair(1), primary(&b, 1), 3_999),
             Ok(true)
         );
         assert_eq!(
-            pending.insert_sliver(&id(&b), pair(2), primary(&b, 2), 3_999),
+            insert(&pending, &id(&b), pair(2), primary(&b, 2), 3_999),
             Ok(true)
         );
         assert_eq!(pending.usage(), (2, 3, 8_098));
         assert_eq!(
-            pending.insert_sliver(&id(&b), pair(3), primary(&b, 3), 10),
+            insert(&pending, &id(&b), pair(3), primary(&b, 3), 10),
             Err(PendingError::Saturated("slivers"))
         );
         let taken = pending.take(&id(&b)).unwrap();

@@ -365,6 +365,7 @@ impl NodeStore {
         // A re-upload of stored data costs a read, not an fsync'd commit.
         let mut stored = vec![false; items.len()];
         let mut waiting = Vec::new();
+        let mut queue = Vec::new();
         {
             let tx = self.db.begin_read()?;
             for (index, (table, key, value)) in items.into_iter().enumerate() {
@@ -377,7 +378,7 @@ impl NodeStore {
                 }
                 let (reply, answer) = std::sync::mpsc::sync_channel(1);
                 waiting.push((index, answer));
-                lock(&self.queued).push(QueuedInsert {
+                queue.push(QueuedInsert {
                     table,
                     key,
                     value,
@@ -385,19 +386,26 @@ impl NodeStore {
                 });
             }
         }
+        // Queued together, so that one commit holds them all.
+        lock(&self.queued).extend(queue);
+        // Takes the answers that came; the first failed commit is the error.
         let collect =
             |waiting: &mut Vec<(usize, std::sync::mpsc::Receiver<Result<bool, String>>)>,
              stored: &mut Vec<bool>|
              -> Result<(), StoreError> {
-                let mut still = Vec::new();
-                for (index, answer) in waiting.drain(..) {
-                    match answer.try_recv() {
-                        Ok(result) => stored[index] = result.map_err(StoreError::GroupCommit)?,
-                        Err(_) => still.push((index, answer)),
+                let mut failure = None;
+                waiting.retain(|(index, answer)| match answer.try_recv() {
+                    Ok(Ok(new)) => {
+                        stored[*index] = new;
+                        false
                     }
-                }
-                *waiting = still;
-                Ok(())
+                    Ok(Err(error)) => {
+                        failure.get_or_insert(error);
+                        false
+                    }
+                    Err(_) => true,
+                });
+                failure.map_or(Ok(()), |error| Err(StoreError::GroupCommit(error)))
             };
         loop {
             collect(&mut waiting, &mut stored)?;
