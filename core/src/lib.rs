@@ -25,6 +25,15 @@ pub use ids::{BlobId, Epoch, IdParseError, ObjectId, ShardIndex, SliverIndex, Sl
 
 use thiserror::Error;
 
+/// `value` in BCS, written into a buffer of exactly its size: `bcs::to_bytes` grows its
+/// buffer by doubling, which for a sliver copies it once more and touches up to twice its
+/// size in fresh memory (the trailing `symbol_size` after the data always reallocates).
+pub fn to_bcs_exact<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, bcs::Error> {
+    let mut bytes = Vec::with_capacity(bcs::serialized_size(value)?);
+    bcs::serialize_into(&mut bytes, value)?;
+    Ok(bytes)
+}
+
 /// Why data could not be encoded.
 #[derive(Debug, Error, PartialEq, Eq, Clone)]
 pub enum EncodeError {

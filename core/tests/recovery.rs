@@ -5,9 +5,10 @@ use proptest::prelude::*;
 use walrus_core::{
     encoding::{
         decode_and_check, decode_and_verify, decode_blob, encode_blob, expand_sliver_data,
-        recover_sliver, ConsistencyCheck, DecodeError, EncodedBlob, EncodingAxis, EncodingConfig,
-        ExpandedSliver, InconsistencyProofEither, InconsistencyVerificationError, Primary,
-        RecoveryError, RecoverySymbol, Secondary, SliverData,
+        recover_sliver, recover_sliver_from_verified, ConsistencyCheck, DecodeError, EncodedBlob,
+        EncodingAxis, EncodingConfig, ExpandedSliver, InconsistencyProofEither,
+        InconsistencyVerificationError, Primary, RecoveryError, RecoverySymbol, Secondary,
+        SliverData,
     },
     merkle::{MerkleTree, Node},
     metadata::{BlobMetadata, BlobMetadataWithId, VerifiedBlobMetadataWithId},
@@ -115,6 +116,19 @@ proptest! {
         let recovered = recover_sliver(metadata, target, symbols.clone()).unwrap();
         let expected = &slivers::<Secondary>(&encoded)[target.as_usize()];
         prop_assert_eq!(&recovered, expected);
+        // Symbols verified by the caller rebuild the same sliver; a repeated source or a
+        // missing symbol is refused, not decoded.
+        let verified = recover_sliver_from_verified(metadata, target, symbols.clone()).unwrap();
+        prop_assert_eq!(&verified, expected);
+        let mut repeated = symbols.clone();
+        repeated[1] = repeated[0].clone();
+        let refused = recover_sliver_from_verified(metadata, target, repeated);
+        let is_refused = matches!(refused, Err(RecoveryError::NotEnoughSymbols { .. }));
+        prop_assert!(is_refused);
+        let short = symbols[1..].to_vec();
+        let refused = recover_sliver_from_verified(metadata, target, short);
+        let is_refused = matches!(refused, Err(RecoveryError::NotEnoughSymbols { .. }));
+        prop_assert!(is_refused);
 
         // A corrupted symbol is rejected, leaving too few.
         symbols[0].symbol.data[0] ^= 1;
@@ -203,9 +217,18 @@ fn inconsistent_encoding_yields_a_verifiable_proof() {
     let target = SliverIndex(u16::try_from(bad_row).unwrap());
     let symbols = symbols_for::<Primary>(&metadata, &sources, target);
     let RecoveryError::Inconsistent(proof) =
-        recover_sliver(&metadata, target, symbols).unwrap_err()
+        recover_sliver(&metadata, target, symbols.clone()).unwrap_err()
     else {
         panic!("expected an inconsistency proof");
+    };
+    assert_eq!(proof.verify(&metadata), Ok(()));
+    // The same from symbols the caller verified.
+    let required = config.n_symbols_in_sliver(SliverType::Primary);
+    let used = symbols[..required].to_vec();
+    let RecoveryError::Inconsistent(proof) =
+        recover_sliver_from_verified(&metadata, target, used).unwrap_err()
+    else {
+        panic!("expected an inconsistency proof from verified symbols");
     };
     assert_eq!(proof.verify(&metadata), Ok(()));
 

@@ -615,8 +615,8 @@ impl NodeClient {
         path: &str,
         body: &B,
     ) -> Result<Reply, NodeClientError> {
-        let bytes =
-            bcs::to_bytes(body).map_err(|error| NodeClientError::Encode(error.to_string()))?;
+        let bytes = walrus_core::to_bcs_exact(body)
+            .map_err(|error| NodeClientError::Encode(error.to_string()))?;
         self.execute(method, path, Some(bytes)).await
     }
 

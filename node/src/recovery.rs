@@ -50,9 +50,9 @@ use walrus_chain::client::WalrusClient;
 use walrus_core::{
     crypto::Threshold,
     encoding::{
-        recover_sliver, EitherDecodingSymbol, EncodingAxis, EncodingConfig, GeneralRecoverySymbol,
-        InconsistencyProofEither, Primary, RecoveryError, RecoverySymbol, Secondary,
-        SymbolVerificationError,
+        recover_sliver_from_verified, EitherDecodingSymbol, EncodingAxis, EncodingConfig,
+        GeneralRecoverySymbol, InconsistencyProofEither, Primary, RecoveryError, RecoverySymbol,
+        Secondary, SymbolVerificationError,
     },
     merkle::Node,
     messages::{InvalidBlobCertificate, SignedInvalidBlobIdMsg},
@@ -648,13 +648,15 @@ impl Worker {
                 });
                 continue;
             }
-            work.push((*target, *pair, candidates.into_values().collect::<Vec<_>>()));
+            // Verified on arrival (`check_answer`): decoded without a second check.
+            let used = candidates.into_values().take(required).collect::<Vec<_>>();
+            work.push((*target, *pair, used));
         }
         let metadata_clone = metadata.clone();
         let rebuilt = blocking(move || {
             let mut slivers = Vec::with_capacity(work.len());
             for (target, pair, candidates) in work {
-                match recover_sliver::<T>(&metadata_clone, target, candidates) {
+                match recover_sliver_from_verified::<T>(&metadata_clone, target, candidates) {
                     Ok(sliver) => slivers.push((pair, sliver)),
                     Err(error) => {
                         return Ok(Err(RecoveryFailure::Sliver {
@@ -1293,7 +1295,7 @@ async fn collect_symbols<T: EncodingAxis>(
 
 #[cfg(test)]
 mod tests {
-    use walrus_core::encoding::{EncodedBlob, SliverData};
+    use walrus_core::encoding::{recover_sliver, EncodedBlob, SliverData};
     use walrus_node_client::testing::{
         encoded_blob, forge, recovery_symbols, Behavior, MockNode, Route,
     };

@@ -139,7 +139,7 @@ fn bcs_response(bytes: Vec<u8>) -> Response {
 }
 
 fn bcs_encode<T: Serialize>(value: &T) -> Result<Response, NodeError> {
-    bcs::to_bytes(value)
+    walrus_core::to_bcs_exact(value)
         .map(bcs_response)
         .map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))
 }

@@ -350,7 +350,7 @@ impl NodeStore {
         value: &T,
         what: &str,
     ) -> Result<bool, StoreError> {
-        let value = bcs::to_bytes(value).map_err(|e| corrupt(what, e))?;
+        let value = walrus_core::to_bcs_exact(value).map_err(|e| corrupt(what, e))?;
         Ok(self.insert_all(vec![(table, key.to_vec(), value)])?[0])
     }
 
@@ -540,8 +540,10 @@ impl NodeStore {
         ));
         for (pair, sliver) in slivers {
             let (axis, value) = match sliver {
-                Sliver::Primary(sliver) => (SliverType::Primary, bcs::to_bytes(sliver)),
-                Sliver::Secondary(sliver) => (SliverType::Secondary, bcs::to_bytes(sliver)),
+                Sliver::Primary(sliver) => (SliverType::Primary, walrus_core::to_bcs_exact(sliver)),
+                Sliver::Secondary(sliver) => {
+                    (SliverType::Secondary, walrus_core::to_bcs_exact(sliver))
+                }
             };
             let value = value.map_err(|e| corrupt("sliver", e))?;
             items.push((
@@ -901,8 +903,8 @@ impl NodeStore {
                     continue;
                 }
                 let bytes = match sliver {
-                    Sliver::Primary(sliver) => bcs::to_bytes(sliver),
-                    Sliver::Secondary(sliver) => bcs::to_bytes(sliver),
+                    Sliver::Primary(sliver) => walrus_core::to_bcs_exact(sliver),
+                    Sliver::Secondary(sliver) => walrus_core::to_bcs_exact(sliver),
                 }
                 .map_err(|e| corrupt("sliver", e))?;
                 table.insert(key.as_slice(), bytes.as_slice())?;

@@ -8,7 +8,10 @@
 //! secondary sliver `c` helps rebuild primary sliver `r` with `E[r][c]` at leaf `r` of column
 //! `c`'s tree. Rebuilding a primary sliver takes `n - f` such symbols, a secondary `n - 2f`.
 
-use std::{collections::BTreeMap, marker::PhantomData};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    marker::PhantomData,
+};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -295,7 +298,30 @@ where
             rejected,
         });
     }
-    let used: Vec<RecoverySymbol<T>> = valid.into_values().collect();
+    recover_sliver_from_verified(metadata, target_index, valid.into_values().collect())
+}
+
+/// [`recover_sliver`] from `used`: exactly the required number of symbols with distinct source
+/// indices, each already verified against `metadata` for `target_index`
+/// ([`RecoverySymbol::verify`]), as a caller that checks each peer's answer on arrival holds
+/// them; they are not verified again. The inconsistency proof of a mismatch is made of them.
+pub fn recover_sliver_from_verified<T: EncodingAxis>(
+    metadata: &VerifiedBlobMetadataWithId,
+    target_index: SliverIndex,
+    used: Vec<RecoverySymbol<T>>,
+) -> Result<SliverData<T>, RecoveryError>
+where
+    InconsistencyProofEither: From<InconsistencyProof<T>>,
+{
+    let required = metadata.config().n_symbols_in_sliver(T::TYPE);
+    let distinct: BTreeSet<u16> = used.iter().map(|symbol| symbol.symbol.index).collect();
+    if used.len() != required || distinct.len() != required {
+        return Err(RecoveryError::NotEnoughSymbols {
+            available: distinct.len(),
+            required,
+            rejected: 0,
+        });
+    }
     let sliver = decode_sliver::<T>(metadata.layout(), target_index, &used)?;
     if sliver.verify(metadata).is_ok() {
         return Ok(sliver);
