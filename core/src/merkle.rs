@@ -273,6 +273,11 @@ impl MerkleTree {
         Self::from_leaf_hashes(hash_leaves(leaves))
     }
 
+    /// The leaf hashes (what [`Self::from_leaf_hashes`] takes back).
+    pub fn into_leaf_hashes(mut self) -> Vec<Digest> {
+        self.levels.swap_remove(0)
+    }
+
     /// The number of leaves.
     pub fn leaf_count(&self) -> usize {
         self.levels[0].len()

@@ -118,8 +118,10 @@ proptest! {
         prop_assert_eq!(&recovered, expected);
         // Symbols verified by the caller rebuild the same sliver; a repeated source or a
         // missing symbol is refused, not decoded.
-        let verified = recover_sliver_from_verified(metadata, target, symbols.clone()).unwrap();
+        let (verified, leaf_hashes) =
+            recover_sliver_from_verified(metadata, target, symbols.clone()).unwrap();
         prop_assert_eq!(&verified, expected);
+        prop_assert_eq!(leaf_hashes, expected.verify_with_leaf_hashes(metadata).unwrap());
         let mut repeated = symbols.clone();
         repeated[1] = repeated[0].clone();
         let refused = recover_sliver_from_verified(metadata, target, repeated);
@@ -414,4 +416,41 @@ fn proofs_of_consistent_blobs_and_malformed_proofs_are_refused() {
         Err(InconsistencyVerificationError::SliverNotInconsistent)
     );
     assert!(matches!(honest.metadata.root_hash(), Node::Digest(_)));
+}
+
+#[test]
+fn stored_leaf_hashes_give_the_same_recovery_symbols() {
+    for n_shards in [4u16, 10, 31] {
+        let config = EncodingConfig::new(n_shards).unwrap();
+        let encoded = encode_blob(&config, &blob(3000, 9)).unwrap();
+        let metadata = &encoded.metadata;
+        let layout = metadata.layout();
+        for sliver in slivers::<Primary>(&encoded) {
+            let full = ExpandedSliver::new(&sliver, layout).unwrap();
+            let leaf_hashes = sliver.verify_with_leaf_hashes(metadata).unwrap();
+            assert_eq!(leaf_hashes.len(), config.n());
+            let expanded =
+                ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, leaf_hashes.clone(), true)
+                    .unwrap();
+            let source =
+                ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, leaf_hashes.clone(), false)
+                    .unwrap();
+            assert_eq!(expanded.root(), full.root());
+            let in_sliver = config.n_symbols_in_sliver(SliverType::Primary);
+            for target in 0..n_shards {
+                let target = SliverIndex(target);
+                let expected = full.recovery_symbol(target).unwrap();
+                assert_eq!(expanded.recovery_symbol(target).unwrap(), expected);
+                let from_source = source.recovery_symbol(target);
+                if target.as_usize() < in_sliver {
+                    assert_eq!(from_source.unwrap(), expected);
+                } else {
+                    assert!(from_source.is_none(), "a repair symbol of an unexpanded sliver");
+                }
+            }
+            // Leaf hashes of another length are refused.
+            let short = leaf_hashes[1..].to_vec();
+            assert!(ExpandedSliver::with_leaf_hashes(sliver, layout, short, true).is_err());
+        }
+    }
 }

@@ -19,6 +19,7 @@ use walrus_core::{
         DecodingSymbol, EitherDecodingSymbol, EncodingAxis, EncodingConfig, ExpandedSliver,
         GeneralRecoverySymbol, InconsistencyProofEither, Primary, Secondary, Sliver, SliverData,
     },
+    merkle::Digest,
     messages::{
         BlobPersistenceType, Confirmation, InvalidBlobIdMsg, ProtocolMessageKind,
         SignedInvalidBlobIdMsg, SignedStorageConfirmation, SignedSyncShardRequest,
@@ -35,7 +36,7 @@ use crate::{
     config::RequestLimits,
     metrics::Metrics,
     pending::{PendingError, PendingUploads},
-    store::{NodeStore, StoreError},
+    store::{NodeStore, StoreError, VerifiedSliver},
 };
 
 /// The answer to an upload that cannot be buffered (CACHE_SATURATED, or METADATA_NOT_FOUND
@@ -618,14 +619,24 @@ impl StorageNode {
         }
         if intent == UploadIntent::Pending && !self.registered_now(&blob_id)? {
             let sliver = match axis {
-                SliverType::Primary => Sliver::Primary(
-                    self.verified_sliver::<Primary>(pair, metadata, body)
-                        .await?,
-                ),
-                SliverType::Secondary => Sliver::Secondary(
-                    self.verified_sliver::<Secondary>(pair, metadata, body)
-                        .await?,
-                ),
+                SliverType::Primary => {
+                    let (sliver, leaf_hashes) = self
+                        .verified_sliver::<Primary>(pair, metadata, body)
+                        .await?;
+                    VerifiedSliver {
+                        sliver: Sliver::Primary(sliver),
+                        leaf_hashes,
+                    }
+                }
+                SliverType::Secondary => {
+                    let (sliver, leaf_hashes) = self
+                        .verified_sliver::<Secondary>(pair, metadata, body)
+                        .await?;
+                    VerifiedSliver {
+                        sliver: Sliver::Secondary(sliver),
+                        leaf_hashes,
+                    }
+                }
             };
             match self
                 .pending
@@ -674,9 +685,9 @@ impl StorageNode {
         metadata: VerifiedBlobMetadataWithId,
         body: &[u8],
     ) -> Result<bool, NodeError> {
-        let sliver = self.verified_sliver::<T>(pair, metadata, body).await?;
+        let (sliver, leaf_hashes) = self.verified_sliver::<T>(pair, metadata, body).await?;
         let store = self.store.clone();
-        blocking(move || Ok(store.put_sliver(&blob_id, pair, &sliver)?)).await
+        blocking(move || Ok(store.put_sliver(&blob_id, pair, &sliver, &leaf_hashes)?)).await
     }
 
     /// Stores a verified `sliver` (`size` bytes of BCS) of a registered blob, counted as
@@ -685,14 +696,17 @@ impl StorageNode {
         &self,
         blob_id: BlobId,
         pair: SliverPairIndex,
-        sliver: Sliver,
+        sliver: VerifiedSliver,
         size: usize,
     ) -> Result<bool, NodeError> {
         let store = self.store.clone();
         let fresh = blocking(move || {
-            Ok(match &sliver {
-                Sliver::Primary(sliver) => store.put_sliver(&blob_id, pair, sliver)?,
-                Sliver::Secondary(sliver) => store.put_sliver(&blob_id, pair, sliver)?,
+            let leaf_hashes = &sliver.leaf_hashes;
+            Ok(match &sliver.sliver {
+                Sliver::Primary(sliver) => store.put_sliver(&blob_id, pair, sliver, leaf_hashes)?,
+                Sliver::Secondary(sliver) => {
+                    store.put_sliver(&blob_id, pair, sliver, leaf_hashes)?
+                }
             })
         })
         .await?;
@@ -704,13 +718,13 @@ impl StorageNode {
     }
 
     /// Decodes the BCS sliver of `T` in `body` and checks that it is the sliver of `pair` on
-    /// that axis and verifies against `metadata`.
+    /// that axis and verifies against `metadata`; with the leaf hashes the check computed.
     async fn verified_sliver<T: EncodingAxis>(
         &self,
         pair: SliverPairIndex,
         metadata: VerifiedBlobMetadataWithId,
         body: &[u8],
-    ) -> Result<SliverData<T>, NodeError> {
+    ) -> Result<(SliverData<T>, Vec<Digest>), NodeError> {
         let sliver: SliverData<T> = bcs::from_bytes(body).map_err(|error| {
             NodeError::new(
                 ErrorReason::InvalidSliver,
@@ -732,10 +746,10 @@ impl StorageNode {
             ));
         }
         blocking(move || {
-            sliver
-                .verify(&metadata)
+            let leaf_hashes = sliver
+                .verify_with_leaf_hashes(&metadata)
                 .map_err(|error| NodeError::new(ErrorReason::InvalidSliver, error.to_string()))?;
-            Ok(sliver)
+            Ok((sliver, leaf_hashes))
         })
         .await
     }
@@ -770,9 +784,11 @@ impl StorageNode {
         let metadata_size = bcs::serialized_size(&metadata).unwrap_or(0) as u64;
         // One group commit (one fsync) for the blob's metadata and all its slivers.
         let (metadata_fresh, stored) = blocking(move || {
-            let items: Vec<(SliverPairIndex, &Sliver)> = slivers
+            let items: Vec<(SliverPairIndex, &Sliver, &[Digest])> = slivers
                 .iter()
-                .map(|((pair, _), (sliver, _))| (*pair, sliver))
+                .map(|((pair, _), (sliver, _))| {
+                    (*pair, &sliver.sliver, sliver.leaf_hashes.as_slice())
+                })
                 .collect();
             let (metadata_fresh, fresh) = store.put_blob_data(&id, &metadata, &items)?;
             let stored: Vec<u64> = slivers
@@ -804,16 +820,19 @@ impl StorageNode {
         }
     }
 
-    /// Stores a sliver this node rebuilt and verified itself.
+    /// Stores a sliver this node rebuilt and verified itself (with the leaf hashes the check
+    /// computed).
     pub(crate) async fn store_recovered<T: EncodingAxis>(
         &self,
         blob_id: BlobId,
         pair: SliverPairIndex,
         sliver: SliverData<T>,
+        leaf_hashes: Vec<Digest>,
     ) -> Result<(), NodeError> {
         let store = self.store.clone();
         let size = bcs::serialized_size(&sliver).unwrap_or(0) as u64;
-        let fresh = blocking(move || Ok(store.put_sliver(&blob_id, pair, &sliver)?)).await?;
+        let fresh =
+            blocking(move || Ok(store.put_sliver(&blob_id, pair, &sliver, &leaf_hashes)?)).await?;
         if fresh {
             self.metrics.slivers_recovered.inc();
             self.metrics.add_stored(size, 1);
@@ -1388,7 +1407,9 @@ pub(crate) fn pair_sliver_index(
 type SymbolPlan = BTreeMap<(SliverType, SliverPairIndex), Vec<SliverIndex>>;
 
 /// Appends to `out` the recovery symbols for `targets` from our sliver of axis `T` in pair
-/// `pair`, if stored (expanded once for all of them).
+/// `pair`, if stored. With the sliver's stored leaf hashes (if they give its root in the
+/// metadata) nothing is hashed, and the sliver is expanded only if a target lies beyond its
+/// source part; without them it is expanded and hashed once for all targets.
 fn source_symbols<T: EncodingAxis>(
     store: &NodeStore,
     blob_id: &BlobId,
@@ -1397,11 +1418,23 @@ fn source_symbols<T: EncodingAxis>(
     targets: &[SliverIndex],
     out: &mut Vec<GeneralRecoverySymbol>,
 ) -> Result<(), NodeError> {
-    let Some(sliver) = store.sliver::<T>(blob_id, pair)? else {
+    let Some((sliver, leaf_hashes)) = store.sliver_with_leaf_hashes::<T>(blob_id, pair)? else {
         return Ok(());
     };
-    let expanded = ExpandedSliver::new(&sliver, metadata.layout())
-        .map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))?;
+    let layout = metadata.layout();
+    let in_sliver = metadata.config().n_symbols_in_sliver(T::TYPE);
+    let expand = targets.iter().any(|target| target.as_usize() >= in_sliver);
+    let root = metadata.sliver_hash(T::TYPE, sliver.index).copied();
+    let from_hashes = leaf_hashes
+        .and_then(|hashes| {
+            ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, hashes, expand).ok()
+        })
+        .filter(|expanded| Some(expanded.root()) == root);
+    let expanded = match from_hashes {
+        Some(expanded) => expanded,
+        None => ExpandedSliver::new(&sliver, layout)
+            .map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))?,
+    };
     out.extend(targets.iter().filter_map(|target| {
         expanded
             .recovery_symbol(*target)

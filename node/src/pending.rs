@@ -18,8 +18,10 @@ use std::{
 };
 
 use walrus_core::{
-    encoding::Sliver, metadata::VerifiedBlobMetadataWithId, BlobId, SliverPairIndex, SliverType,
+    metadata::VerifiedBlobMetadataWithId, BlobId, SliverPairIndex, SliverType,
 };
+
+use crate::store::VerifiedSliver;
 
 /// Bounds of the buffer of pending uploads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +55,7 @@ pub struct PendingBlob {
     /// The verified metadata.
     pub metadata: VerifiedBlobMetadataWithId,
     /// Verified slivers by pair and axis, with their BCS size.
-    pub slivers: BTreeMap<(SliverPairIndex, SliverType), (Sliver, usize)>,
+    pub slivers: BTreeMap<(SliverPairIndex, SliverType), (VerifiedSliver, usize)>,
     touched: Instant,
 }
 
@@ -155,9 +157,9 @@ impl PendingUploads {
         &self,
         blob_id: &BlobId,
         pair: SliverPairIndex,
-        sliver: Sliver,
+        sliver: VerifiedSliver,
         size: usize,
-    ) -> Result<bool, (PendingError, Sliver)> {
+    ) -> Result<bool, (PendingError, VerifiedSliver)> {
         if let Err(error) = self.admits_sliver_size(size) {
             return Err((error, sliver));
         }
@@ -169,7 +171,7 @@ impl PendingUploads {
             return Err((PendingError::NoMetadata, sliver));
         };
         blob.touched = now;
-        let key = (pair, sliver.sliver_type());
+        let key = (pair, sliver.sliver.sliver_type());
         if blob.slivers.contains_key(&key) {
             return Ok(false);
         }
@@ -219,7 +221,7 @@ impl PendingUploads {
 
 #[cfg(test)]
 mod tests {
-    use walrus_core::encoding::{encode_blob, EncodedBlob, EncodingConfig};
+    use walrus_core::encoding::{encode_blob, EncodedBlob, EncodingConfig, Sliver};
 
     use super::*;
 
@@ -235,8 +237,11 @@ mod tests {
         encode_blob(&EncodingConfig::new(10).unwrap(), &[seed; 1000]).unwrap()
     }
 
-    fn primary(blob: &EncodedBlob, pair: usize) -> Sliver {
-        Sliver::Primary(blob.sliver_pairs[pair].primary.clone())
+    fn primary(blob: &EncodedBlob, pair: usize) -> VerifiedSliver {
+        VerifiedSliver {
+            sliver: Sliver::Primary(blob.sliver_pairs[pair].primary.clone()),
+            leaf_hashes: Vec::new(),
+        }
     }
 
     /// [`PendingUploads::insert_sliver`] with only the reason of a refusal.
@@ -244,7 +249,7 @@ mod tests {
         pending: &PendingUploads,
         blob_id: &BlobId,
         pair: SliverPairIndex,
-        sliver: Sliver,
+        sliver: VerifiedSliver,
         size: usize,
     ) -> Result<bool, PendingError> {
         pending

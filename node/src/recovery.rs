@@ -677,9 +677,12 @@ impl Worker {
             let node = self.node.clone();
             stores.spawn(async move { node.store_fetched_metadata(&metadata).await });
         }
-        for (pair, sliver) in rebuilt {
+        for (pair, (sliver, leaf_hashes)) in rebuilt {
             let node = self.node.clone();
-            stores.spawn(async move { node.store_recovered(blob_id, pair, sliver).await });
+            stores.spawn(async move {
+                node.store_recovered(blob_id, pair, sliver, leaf_hashes)
+                    .await
+            });
         }
         while let Some(stored) = stores.join_next().await {
             stored.map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))??;

@@ -28,6 +28,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use walrus_core::{
     encoding::{EncodingAxis, Sliver, SliverData},
+    merkle::Digest,
     metadata::BlobMetadata,
     BlobId, Epoch, ObjectId, ShardIndex, SliverPairIndex, SliverType,
 };
@@ -41,6 +42,10 @@ const FORMAT_VERSION: u32 = 2;
 
 const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("metadata");
 const SLIVERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("slivers");
+/// Under a sliver's key: the leaf hashes of its expansion's Merkle tree (32 bytes each, `n` of
+/// them), kept from its verification for slivers where they are small beside the sliver
+/// ([`keeps_leaf_hashes`]): recovery symbols are then served without hashing the expansion.
+const LEAF_HASHES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("leaf_hashes");
 const BLOB_INFO: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blob_info");
 const RECOVERY: TableDefinition<&[u8], ()> = TableDefinition::new("recovery");
 const SHARD_SYNC: TableDefinition<&[u8], &[u8]> = TableDefinition::new("shard_sync");
@@ -249,6 +254,7 @@ pub struct NodeStore {
 enum GroupTable {
     Metadata,
     Slivers,
+    LeafHashes,
 }
 
 impl GroupTable {
@@ -256,6 +262,7 @@ impl GroupTable {
         match self {
             GroupTable::Metadata => METADATA,
             GroupTable::Slivers => SLIVERS,
+            GroupTable::LeafHashes => LEAF_HASHES,
         }
     }
 }
@@ -268,6 +275,24 @@ struct QueuedInsert {
     value: Vec<u8>,
     /// Whether it was new (`false`: a value was there), or why the commit failed.
     reply: std::sync::mpsc::SyncSender<Result<bool, String>>,
+}
+
+/// A sliver that verified against its blob's metadata, with the leaf hashes of its
+/// expansion's Merkle tree the verification computed (empty if not known).
+#[derive(Debug, Clone)]
+pub struct VerifiedSliver {
+    /// The sliver.
+    pub sliver: Sliver,
+    /// Its leaf hashes, `n` of them (or none).
+    pub leaf_hashes: Vec<Digest>,
+}
+
+/// Whether a sliver of `sliver_len` bytes keeps its `leaf_hashes`: only if there are some and
+/// they are at most an eighth of its size (a 4 MiB blob's slivers at 100 shards: 3.2 KB beside
+/// 63-123 KB); for small slivers hashing the expansion again is cheap and the hashes would
+/// outweigh them.
+fn keeps_leaf_hashes(leaf_hashes: &[Digest], sliver_len: usize) -> bool {
+    !leaf_hashes.is_empty() && leaf_hashes.len() * 32 * 8 <= sliver_len
 }
 
 /// Memory redb may use for its page cache and write buffers. Its default (1 GiB) is for one
@@ -306,6 +331,7 @@ impl NodeStore {
             }
             tx.open_table(METADATA)?;
             tx.open_table(SLIVERS)?;
+            tx.open_table(LEAF_HASHES)?;
             tx.open_table(BLOB_INFO)?;
             tx.open_table(RECOVERY)?;
             tx.open_table(SHARD_SYNC)?;
@@ -509,36 +535,65 @@ impl NodeStore {
             .is_some())
     }
 
-    /// Stores a verified sliver; `false` if it was already stored.
+    /// Stores a verified sliver with the leaf hashes its verification computed (kept if
+    /// [`keeps_leaf_hashes`]; empty: none known); `false` if it was already stored.
     pub fn put_sliver<T: EncodingAxis>(
         &self,
         blob_id: &BlobId,
         pair: SliverPairIndex,
         sliver: &SliverData<T>,
+        leaf_hashes: &[Digest],
     ) -> Result<bool, StoreError> {
-        self.insert_new(
-            GroupTable::Slivers,
-            &sliver_key(blob_id, pair, T::TYPE),
-            sliver,
-            "sliver",
-        )
+        let key = sliver_key(blob_id, pair, T::TYPE);
+        let value = walrus_core::to_bcs_exact(sliver).map_err(|e| corrupt("sliver", e))?;
+        let mut items = Vec::with_capacity(2);
+        if keeps_leaf_hashes(leaf_hashes, value.len()) {
+            items.push((GroupTable::LeafHashes, key.to_vec(), leaf_hashes.concat()));
+        }
+        items.push((GroupTable::Slivers, key.to_vec(), value));
+        Ok(self.insert_all(items)?.pop().unwrap_or(false))
     }
 
-    /// Stores verified `metadata` and `slivers` of `blob_id` (those not stored yet) in one
-    /// group commit (one fsync for all); returns whether the metadata and each sliver were new.
+    /// The stored sliver of axis `T` in pair `pair` with its leaf hashes, if kept.
+    pub fn sliver_with_leaf_hashes<T: EncodingAxis>(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+    ) -> Result<Option<(SliverData<T>, Option<Vec<Digest>>)>, StoreError> {
+        let key = sliver_key(blob_id, pair, T::TYPE);
+        let tx = self.db.begin_read()?;
+        let Some(value) = tx.open_table(SLIVERS)?.get(key.as_slice())? else {
+            return Ok(None);
+        };
+        let sliver = bcs::from_bytes(value.value()).map_err(|e| corrupt("sliver", e))?;
+        let leaf_hashes = tx
+            .open_table(LEAF_HASHES)?
+            .get(key.as_slice())?
+            .and_then(|value| {
+                let (hashes, rest) = value.value().as_chunks::<32>();
+                rest.is_empty().then(|| hashes.to_vec())
+            });
+        Ok(Some((sliver, leaf_hashes)))
+    }
+
+    /// Stores verified `metadata` and `slivers` of `blob_id` (those not stored yet, each with
+    /// its leaf hashes as for [`Self::put_sliver`]) in one group commit (one fsync for all);
+    /// returns whether the metadata and each sliver were new.
     pub fn put_blob_data(
         &self,
         blob_id: &BlobId,
         metadata: &BlobMetadata,
-        slivers: &[(SliverPairIndex, &Sliver)],
+        slivers: &[(SliverPairIndex, &Sliver, &[Digest])],
     ) -> Result<(bool, Vec<bool>), StoreError> {
-        let mut items = Vec::with_capacity(slivers.len() + 1);
+        let mut items = Vec::with_capacity(2 * slivers.len() + 1);
         items.push((
             GroupTable::Metadata,
             blob_id.as_bytes().to_vec(),
             bcs::to_bytes(metadata).map_err(|e| corrupt("metadata", e))?,
         ));
-        for (pair, sliver) in slivers {
+        // Where each sliver's answer is among the items.
+        let mut sliver_items = Vec::with_capacity(slivers.len());
+        for (pair, sliver, leaf_hashes) in slivers {
             let (axis, value) = match sliver {
                 Sliver::Primary(sliver) => (SliverType::Primary, walrus_core::to_bcs_exact(sliver)),
                 Sliver::Secondary(sliver) => {
@@ -546,15 +601,16 @@ impl NodeStore {
                 }
             };
             let value = value.map_err(|e| corrupt("sliver", e))?;
-            items.push((
-                GroupTable::Slivers,
-                sliver_key(blob_id, *pair, axis).to_vec(),
-                value,
-            ));
+            let key = sliver_key(blob_id, *pair, axis);
+            if keeps_leaf_hashes(leaf_hashes, value.len()) {
+                items.push((GroupTable::LeafHashes, key.to_vec(), leaf_hashes.concat()));
+            }
+            sliver_items.push(items.len());
+            items.push((GroupTable::Slivers, key.to_vec(), value));
         }
-        let mut stored = self.insert_all(items)?;
-        let metadata_new = stored.remove(0);
-        Ok((metadata_new, stored))
+        let stored = self.insert_all(items)?;
+        let fresh = sliver_items.iter().map(|index| stored[*index]).collect();
+        Ok((stored[0], fresh))
     }
 
     /// Deletes the metadata and every sliver of `blob_id`; returns what was freed.
@@ -578,6 +634,8 @@ impl NodeStore {
             freed.bytes += value.value().len() as u64;
             freed.slivers += 1;
         }
+        tx.open_table(LEAF_HASHES)?
+            .retain_in(start.as_slice()..=end.as_slice(), |_, _| false)?;
         Ok(freed)
     }
 
@@ -941,6 +999,8 @@ impl NodeStore {
                 freed.bytes += value.value().len() as u64;
                 freed.slivers += 1;
             }
+            tx.open_table(LEAF_HASHES)?
+                .retain(|key, _| Self::key_in_shards(key, own, n_shards))?;
             tx.open_table(META)?
                 .insert(META_RELEASED, epoch.to_le_bytes().as_slice())?;
         }
@@ -1095,10 +1155,10 @@ pub(crate) fn put_whole_blob(store: &NodeStore, blob: &walrus_core::encoding::En
         .unwrap();
     for pair in &blob.sliver_pairs {
         store
-            .put_sliver(&blob_id, pair.index(), &pair.primary)
+            .put_sliver(&blob_id, pair.index(), &pair.primary, &[])
             .unwrap();
         store
-            .put_sliver(&blob_id, pair.index(), &pair.secondary)
+            .put_sliver(&blob_id, pair.index(), &pair.secondary, &[])
             .unwrap();
     }
 }
@@ -1136,6 +1196,91 @@ mod tests {
     }
 
     #[test]
+    fn leaf_hashes_are_kept_beside_large_slivers_and_go_with_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = NodeStore::open(dir.path()).unwrap();
+        let config = EncodingConfig::new(4).unwrap();
+        let blob = encode_blob(&config, &vec![7u8; 20_000]).unwrap();
+        let blob_id = *blob.metadata.blob_id();
+        let metadata = blob.metadata.metadata().clone();
+        let hashes = |pair: &walrus_core::encoding::SliverPair| {
+            (
+                pair.primary.verify_with_leaf_hashes(&blob.metadata).unwrap(),
+                pair.secondary.verify_with_leaf_hashes(&blob.metadata).unwrap(),
+            )
+        };
+        // By put_sliver and by put_blob_data.
+        let (primary_hashes, _) = hashes(&blob.sliver_pairs[0]);
+        let first = &blob.sliver_pairs[0];
+        assert!(store
+            .put_sliver(&blob_id, first.index(), &first.primary, &primary_hashes)
+            .unwrap());
+        let second = &blob.sliver_pairs[1];
+        let (_, secondary_hashes) = hashes(second);
+        let secondary = Sliver::Secondary(second.secondary.clone());
+        let items = [(second.index(), &secondary, secondary_hashes.as_slice())];
+        assert_eq!(
+            store.put_blob_data(&blob_id, &metadata, &items).unwrap(),
+            (true, vec![true])
+        );
+        let read = store
+            .sliver_with_leaf_hashes::<Primary>(&blob_id, first.index())
+            .unwrap()
+            .unwrap();
+        assert_eq!(read, (first.primary.clone(), Some(primary_hashes)));
+        let read = store
+            .sliver_with_leaf_hashes::<Secondary>(&blob_id, second.index())
+            .unwrap()
+            .unwrap();
+        assert_eq!(read, (second.secondary.clone(), Some(secondary_hashes)));
+        // None given: none kept; nothing stored: nothing read.
+        let third = &blob.sliver_pairs[2];
+        store
+            .put_sliver(&blob_id, third.index(), &third.primary, &[])
+            .unwrap();
+        let read = store
+            .sliver_with_leaf_hashes::<Primary>(&blob_id, third.index())
+            .unwrap();
+        assert_eq!(read, Some((third.primary.clone(), None)));
+        assert_eq!(
+            store
+                .sliver_with_leaf_hashes::<Secondary>(&blob_id, third.index())
+                .unwrap(),
+            None
+        );
+        // A small sliver does not keep them (they would outweigh it).
+        let (small_id, _, small) = encoded(4);
+        let pair = &small.sliver_pairs[0];
+        let small_hashes = pair.primary.verify_with_leaf_hashes(&small.metadata).unwrap();
+        store
+            .put_sliver(&small_id, pair.index(), &pair.primary, &small_hashes)
+            .unwrap();
+        let read = store
+            .sliver_with_leaf_hashes::<Primary>(&small_id, pair.index())
+            .unwrap();
+        assert_eq!(read, Some((pair.primary.clone(), None)));
+        let kept = |store: &NodeStore| {
+            let tx = store.db.begin_read().unwrap();
+            redb::ReadableTableMetadata::len(&tx.open_table(LEAF_HASHES).unwrap()).unwrap()
+        };
+        assert_eq!(kept(&store), 2);
+        // Released with their shard, deleted with their blob.
+        let shard = first.index().to_shard_index(4, &blob_id);
+        let keep: std::collections::BTreeSet<ShardIndex> =
+            (0..4).map(ShardIndex).filter(|s| *s != shard).collect();
+        store.release_shards(&keep, 4, 1).unwrap();
+        assert_eq!(kept(&store), 1);
+        assert_eq!(
+            store
+                .sliver_with_leaf_hashes::<Primary>(&blob_id, first.index())
+                .unwrap(),
+            None
+        );
+        store.delete_blob_data(&blob_id).unwrap();
+        assert_eq!(kept(&store), 0);
+    }
+
+    #[test]
     fn a_blob_s_data_in_one_commit_stores_only_what_is_new() {
         let dir = tempfile::tempdir().unwrap();
         let store = NodeStore::open(dir.path()).unwrap();
@@ -1143,11 +1288,14 @@ mod tests {
         let pair = &blob.sliver_pairs[1];
         // One sliver is already there: only the others are new.
         store
-            .put_sliver(&blob_id, pair.index(), &pair.primary)
+            .put_sliver(&blob_id, pair.index(), &pair.primary, &[])
             .unwrap();
         let primary = Sliver::Primary(pair.primary.clone());
         let secondary = Sliver::Secondary(pair.secondary.clone());
-        let items = [(pair.index(), &primary), (pair.index(), &secondary)];
+        let items = [
+            (pair.index(), &primary, &[][..]),
+            (pair.index(), &secondary, &[][..]),
+        ];
         assert_eq!(
             store.put_blob_data(&blob_id, &metadata, &items).unwrap(),
             (true, vec![false, true])
@@ -1173,7 +1321,7 @@ mod tests {
                 let index = pair.index();
                 std::thread::spawn(move || {
                     store
-                        .put_blob_data(&blob_id, &metadata, &[(index, &sliver)])
+                        .put_blob_data(&blob_id, &metadata, &[(index, &sliver, &[])])
                         .unwrap()
                 })
             })
@@ -1220,17 +1368,18 @@ mod tests {
             store.put_metadata(&other_id, &other_metadata).unwrap();
             for pair in &blob.sliver_pairs {
                 assert!(store
-                    .put_sliver(&blob_id, pair.index(), &pair.primary)
+                    .put_sliver(&blob_id, pair.index(), &pair.primary, &[])
                     .unwrap());
                 assert!(store
-                    .put_sliver(&blob_id, pair.index(), &pair.secondary)
+                    .put_sliver(&blob_id, pair.index(), &pair.secondary, &[])
                     .unwrap());
             }
             assert!(!store
                 .put_sliver(
                     &blob_id,
                     blob.sliver_pairs[0].index(),
-                    &blob.sliver_pairs[0].primary
+                    &blob.sliver_pairs[0].primary,
+                    &[]
                 )
                 .unwrap());
         }

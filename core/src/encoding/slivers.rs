@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use super::{rs, BlobLayout, EncodingAxis, Primary, Secondary, SliverType};
 use crate::{
-    merkle::{MerkleTree, Node},
+    merkle::{Digest, MerkleTree, Node},
     metadata::VerifiedBlobMetadataWithId,
     EncodeError, SliverIndex, SliverPairIndex,
 };
@@ -211,13 +211,23 @@ impl<T: EncodingAxis> SliverData<T> {
         &self,
         metadata: &VerifiedBlobMetadataWithId,
     ) -> Result<(), SliverVerificationError> {
+        self.verify_with_leaf_hashes(metadata).map(drop)
+    }
+
+    /// [`Self::verify`], returning the leaf hashes of the expansion's Merkle tree it computed
+    /// (`n` of them): with them a holder hands out recovery symbols and proofs without
+    /// expanding and hashing the sliver again ([`crate::encoding::ExpandedSliver::with_leaf_hashes`]).
+    pub fn verify_with_leaf_hashes(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+    ) -> Result<Vec<Digest>, SliverVerificationError> {
         self.check_shape(metadata)?;
         let tree = self
             .merkle_tree(metadata.layout())
             .map_err(|error| SliverVerificationError::Expansion(error.to_string()))?;
         let expected = metadata.sliver_hash(T::TYPE, self.index).copied();
         if Some(tree.root()) == expected {
-            Ok(())
+            Ok(tree.into_leaf_hashes())
         } else {
             Err(SliverVerificationError::MerkleRootMismatch)
         }

@@ -221,13 +221,46 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
         })
     }
 
+    /// From `sliver` and the leaf hashes of its expansion's tree, as
+    /// [`SliverData::verify_with_leaf_hashes`] gave them when the sliver was verified: no
+    /// hashing. With `expand` false the sliver is not expanded either, and only the symbols
+    /// of its source part (targets below its symbol count) are handed out.
+    pub fn with_leaf_hashes(
+        sliver: SliverData<T>,
+        layout: &BlobLayout,
+        leaf_hashes: Vec<crate::merkle::Digest>,
+        expand: bool,
+    ) -> Result<Self, EncodeError> {
+        if leaf_hashes.len() != layout.config.n() {
+            return Err(EncodeError::Codec(format!(
+                "{} leaf hashes for {} symbols",
+                leaf_hashes.len(),
+                layout.config.n()
+            )));
+        }
+        let index = sliver.index;
+        let expanded = if expand {
+            sliver.expand(layout)?
+        } else {
+            sliver.symbols.into_data()
+        };
+        Ok(Self {
+            index,
+            symbol_size: layout.symbol_size(),
+            expanded,
+            tree: MerkleTree::from_leaf_hashes(leaf_hashes),
+            axis: PhantomData,
+        })
+    }
+
     /// The Merkle root of the expansion.
     pub fn root(&self) -> crate::merkle::Node {
         self.tree.root()
     }
 
     /// The symbol that helps rebuild sliver `target_index` of the orthogonal axis, with its
-    /// proof; `None` if the index is out of range.
+    /// proof; `None` if the index is out of range (or beyond the source part of a sliver not
+    /// expanded).
     pub fn recovery_symbol(
         &self,
         target_index: SliverIndex,
@@ -299,17 +332,20 @@ where
         });
     }
     recover_sliver_from_verified(metadata, target_index, valid.into_values().collect())
+        .map(|(sliver, _)| sliver)
 }
 
 /// [`recover_sliver`] from `used`: exactly the required number of symbols with distinct source
 /// indices, each already verified against `metadata` for `target_index`
 /// ([`RecoverySymbol::verify`]), as a caller that checks each peer's answer on arrival holds
 /// them; they are not verified again. The inconsistency proof of a mismatch is made of them.
+/// With the sliver come the leaf hashes its verification computed
+/// ([`SliverData::verify_with_leaf_hashes`]).
 pub fn recover_sliver_from_verified<T: EncodingAxis>(
     metadata: &VerifiedBlobMetadataWithId,
     target_index: SliverIndex,
     used: Vec<RecoverySymbol<T>>,
-) -> Result<SliverData<T>, RecoveryError>
+) -> Result<(SliverData<T>, Vec<crate::merkle::Digest>), RecoveryError>
 where
     InconsistencyProofEither: From<InconsistencyProof<T>>,
 {
@@ -323,8 +359,8 @@ where
         });
     }
     let sliver = decode_sliver::<T>(metadata.layout(), target_index, &used)?;
-    if sliver.verify(metadata).is_ok() {
-        return Ok(sliver);
+    if let Ok(leaf_hashes) = sliver.verify_with_leaf_hashes(metadata) {
+        return Ok((sliver, leaf_hashes));
     }
     Err(RecoveryError::Inconsistent(Box::new(
         InconsistencyProof {
