@@ -432,9 +432,13 @@ fn stored_leaf_hashes_give_the_same_recovery_symbols() {
             let expanded =
                 ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, leaf_hashes.clone(), true)
                     .unwrap();
-            let source =
-                ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, leaf_hashes.clone(), false)
-                    .unwrap();
+            let source = ExpandedSliver::with_leaf_hashes(
+                sliver.clone(),
+                layout,
+                leaf_hashes.clone(),
+                false,
+            )
+            .unwrap();
             assert_eq!(expanded.root(), full.root());
             let in_sliver = config.n_symbols_in_sliver(SliverType::Primary);
             for target in 0..n_shards {
@@ -445,7 +449,10 @@ fn stored_leaf_hashes_give_the_same_recovery_symbols() {
                 if target.as_usize() < in_sliver {
                     assert_eq!(from_source.unwrap(), expected);
                 } else {
-                    assert!(from_source.is_none(), "a repair symbol of an unexpanded sliver");
+                    assert!(
+                        from_source.is_none(),
+                        "a repair symbol of an unexpanded sliver"
+                    );
                 }
             }
             // Leaf hashes of another length are refused.

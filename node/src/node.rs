@@ -820,22 +820,31 @@ impl StorageNode {
         }
     }
 
-    /// Stores a sliver this node rebuilt and verified itself (with the leaf hashes the check
-    /// computed).
+    /// Stores slivers of axis `T` this node rebuilt and verified itself (with the leaf hashes
+    /// the check computed), in one call: one group commit and one blocking thread for all.
     pub(crate) async fn store_recovered<T: EncodingAxis>(
         &self,
         blob_id: BlobId,
-        pair: SliverPairIndex,
-        sliver: SliverData<T>,
-        leaf_hashes: Vec<Digest>,
+        slivers: Vec<(SliverPairIndex, SliverData<T>, Vec<Digest>)>,
     ) -> Result<(), NodeError> {
         let store = self.store.clone();
-        let size = bcs::serialized_size(&sliver).unwrap_or(0) as u64;
-        let fresh =
-            blocking(move || Ok(store.put_sliver(&blob_id, pair, &sliver, &leaf_hashes)?)).await?;
-        if fresh {
-            self.metrics.slivers_recovered.inc();
-            self.metrics.add_stored(size, 1);
+        let sizes: Vec<u64> = slivers
+            .iter()
+            .map(|(_, sliver, _)| bcs::serialized_size(sliver).unwrap_or(0) as u64)
+            .collect();
+        let fresh = blocking(move || {
+            let items: Vec<_> = slivers
+                .iter()
+                .map(|(pair, sliver, leaf_hashes)| (*pair, sliver, leaf_hashes.as_slice()))
+                .collect();
+            Ok(store.put_slivers(&blob_id, &items)?)
+        })
+        .await?;
+        for (size, fresh) in sizes.into_iter().zip(fresh) {
+            if fresh {
+                self.metrics.slivers_recovered.inc();
+                self.metrics.add_stored(size, 1);
+            }
         }
         Ok(())
     }

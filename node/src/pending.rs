@@ -17,9 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use walrus_core::{
-    metadata::VerifiedBlobMetadataWithId, BlobId, SliverPairIndex, SliverType,
-};
+use walrus_core::{metadata::VerifiedBlobMetadataWithId, BlobId, SliverPairIndex, SliverType};
 
 use crate::store::VerifiedSliver;
 

@@ -677,12 +677,13 @@ impl Worker {
             let node = self.node.clone();
             stores.spawn(async move { node.store_fetched_metadata(&metadata).await });
         }
-        for (pair, (sliver, leaf_hashes)) in rebuilt {
+        if !rebuilt.is_empty() {
             let node = self.node.clone();
-            stores.spawn(async move {
-                node.store_recovered(blob_id, pair, sliver, leaf_hashes)
-                    .await
-            });
+            let slivers = rebuilt
+                .into_iter()
+                .map(|(pair, (sliver, leaf_hashes))| (pair, sliver, leaf_hashes))
+                .collect();
+            stores.spawn(async move { node.store_recovered::<T>(blob_id, slivers).await });
         }
         while let Some(stored) = stores.join_next().await {
             stored.map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))??;

@@ -295,6 +295,22 @@ fn keeps_leaf_hashes(leaf_hashes: &[Digest], sliver_len: usize) -> bool {
     !leaf_hashes.is_empty() && leaf_hashes.len() * 32 * 8 <= sliver_len
 }
 
+/// A group commit's items for a sliver (BCS `value` under `key`) and its leaf hashes if kept;
+/// `sliver_items` gets the sliver's position among `items`.
+fn push_sliver_items(
+    items: &mut Vec<(GroupTable, Vec<u8>, Vec<u8>)>,
+    sliver_items: &mut Vec<usize>,
+    key: [u8; 35],
+    value: Vec<u8>,
+    leaf_hashes: &[Digest],
+) {
+    if keeps_leaf_hashes(leaf_hashes, value.len()) {
+        items.push((GroupTable::LeafHashes, key.to_vec(), leaf_hashes.concat()));
+    }
+    sliver_items.push(items.len());
+    items.push((GroupTable::Slivers, key.to_vec(), value));
+}
+
 /// Memory redb may use for its page cache and write buffers. Its default (1 GiB) is for one
 /// database per machine; slivers are written once and read rarely, and ten nodes of a
 /// localnet on one machine with 1 GiB each starved the page cache during large stores.
@@ -544,14 +560,30 @@ impl NodeStore {
         sliver: &SliverData<T>,
         leaf_hashes: &[Digest],
     ) -> Result<bool, StoreError> {
-        let key = sliver_key(blob_id, pair, T::TYPE);
-        let value = walrus_core::to_bcs_exact(sliver).map_err(|e| corrupt("sliver", e))?;
-        let mut items = Vec::with_capacity(2);
-        if keeps_leaf_hashes(leaf_hashes, value.len()) {
-            items.push((GroupTable::LeafHashes, key.to_vec(), leaf_hashes.concat()));
+        Ok(self.put_slivers(blob_id, &[(pair, sliver, leaf_hashes)])?[0])
+    }
+
+    /// Stores verified slivers of axis `T` of `blob_id`, each as [`Self::put_sliver`], in one
+    /// group commit; per sliver, whether it was new.
+    pub fn put_slivers<T: EncodingAxis>(
+        &self,
+        blob_id: &BlobId,
+        slivers: &[(SliverPairIndex, &SliverData<T>, &[Digest])],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut items = Vec::with_capacity(2 * slivers.len());
+        let mut sliver_items = Vec::with_capacity(slivers.len());
+        for (pair, sliver, leaf_hashes) in slivers {
+            let value = walrus_core::to_bcs_exact(sliver).map_err(|e| corrupt("sliver", e))?;
+            push_sliver_items(
+                &mut items,
+                &mut sliver_items,
+                sliver_key(blob_id, *pair, T::TYPE),
+                value,
+                leaf_hashes,
+            );
         }
-        items.push((GroupTable::Slivers, key.to_vec(), value));
-        Ok(self.insert_all(items)?.pop().unwrap_or(false))
+        let stored = self.insert_all(items)?;
+        Ok(sliver_items.iter().map(|index| stored[*index]).collect())
     }
 
     /// The stored sliver of axis `T` in pair `pair` with its leaf hashes, if kept.
@@ -601,12 +633,13 @@ impl NodeStore {
                 }
             };
             let value = value.map_err(|e| corrupt("sliver", e))?;
-            let key = sliver_key(blob_id, *pair, axis);
-            if keeps_leaf_hashes(leaf_hashes, value.len()) {
-                items.push((GroupTable::LeafHashes, key.to_vec(), leaf_hashes.concat()));
-            }
-            sliver_items.push(items.len());
-            items.push((GroupTable::Slivers, key.to_vec(), value));
+            push_sliver_items(
+                &mut items,
+                &mut sliver_items,
+                sliver_key(blob_id, *pair, axis),
+                value,
+                leaf_hashes,
+            );
         }
         let stored = self.insert_all(items)?;
         let fresh = sliver_items.iter().map(|index| stored[*index]).collect();
@@ -1205,8 +1238,12 @@ mod tests {
         let metadata = blob.metadata.metadata().clone();
         let hashes = |pair: &walrus_core::encoding::SliverPair| {
             (
-                pair.primary.verify_with_leaf_hashes(&blob.metadata).unwrap(),
-                pair.secondary.verify_with_leaf_hashes(&blob.metadata).unwrap(),
+                pair.primary
+                    .verify_with_leaf_hashes(&blob.metadata)
+                    .unwrap(),
+                pair.secondary
+                    .verify_with_leaf_hashes(&blob.metadata)
+                    .unwrap(),
             )
         };
         // By put_sliver and by put_blob_data.
@@ -1251,7 +1288,10 @@ mod tests {
         // A small sliver does not keep them (they would outweigh it).
         let (small_id, _, small) = encoded(4);
         let pair = &small.sliver_pairs[0];
-        let small_hashes = pair.primary.verify_with_leaf_hashes(&small.metadata).unwrap();
+        let small_hashes = pair
+            .primary
+            .verify_with_leaf_hashes(&small.metadata)
+            .unwrap();
         store
             .put_sliver(&small_id, pair.index(), &pair.primary, &small_hashes)
             .unwrap();
