@@ -1649,6 +1649,94 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn uploaded_large_slivers_serve_recovery_symbols_from_their_leaf_hashes() {
+        use walrus_node_client::api::UploadIntent;
+        let dir = tempfile::tempdir().unwrap();
+        let node = node(dir.path(), false);
+        let config = EncodingConfig::new(N).unwrap();
+        let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let blob = encode_blob(&config, &data).unwrap();
+        let blob_id = *blob.metadata.blob_id();
+        register(&node, &blob_id, 1, None);
+        node.put_metadata(
+            blob_id,
+            blob.metadata.metadata().clone(),
+            UploadIntent::Immediate,
+        )
+        .await
+        .unwrap();
+        let served: Vec<_> = blob
+            .sliver_pairs
+            .iter()
+            .filter(|pair| node.committee().holds_pair(&blob_id, pair.index()))
+            .collect();
+        assert!(!served.is_empty());
+        for pair in &served {
+            for (axis, body) in [
+                (SliverType::Primary, bcs::to_bytes(&pair.primary).unwrap()),
+                (
+                    SliverType::Secondary,
+                    bcs::to_bytes(&pair.secondary).unwrap(),
+                ),
+            ] {
+                let (metadata, length) = node
+                    .admit_sliver(&blob_id, pair.index(), axis, UploadIntent::Immediate)
+                    .await
+                    .unwrap();
+                let stored = node
+                    .put_admitted_sliver(
+                        blob_id,
+                        pair.index(),
+                        axis,
+                        metadata,
+                        length,
+                        &body,
+                        UploadIntent::Immediate,
+                    )
+                    .await
+                    .unwrap();
+                assert!(stored);
+            }
+            // The upload's verification left the leaf hashes beside both slivers.
+            let (_, primary_hashes) = node
+                .store()
+                .sliver_with_leaf_hashes::<Primary>(&blob_id, pair.index())
+                .unwrap()
+                .unwrap();
+            let (_, secondary_hashes) = node
+                .store()
+                .sliver_with_leaf_hashes::<Secondary>(&blob_id, pair.index())
+                .unwrap()
+                .unwrap();
+            assert_eq!(primary_hashes.map(|h| h.len()), Some(usize::from(N)));
+            assert_eq!(secondary_hashes.map(|h| h.len()), Some(usize::from(N)));
+        }
+        // Every target of both axes, source and repair: one verified symbol per served pair.
+        for target in (0..N).map(SliverIndex) {
+            for target_type in [SliverType::Primary, SliverType::Secondary] {
+                let symbols = node
+                    .recovery_symbols(blob_id, target, target_type)
+                    .await
+                    .unwrap();
+                assert_eq!(symbols.len(), served.len(), "{target_type} {target:?}");
+                for symbol in symbols {
+                    match target_type {
+                        SliverType::Primary => symbol
+                            .into_recovery_symbol::<Primary>(target)
+                            .unwrap()
+                            .verify(&blob.metadata, target),
+                        SliverType::Secondary => symbol
+                            .into_recovery_symbol::<Secondary>(target)
+                            .unwrap()
+                            .verify(&blob.metadata, target),
+                    }
+                    .unwrap();
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn decoding_symbols_are_the_recovery_symbols_of_source_slivers_without_proofs() {
         let dir = tempfile::tempdir().unwrap();
         let node = node(dir.path(), false);

@@ -277,6 +277,9 @@ struct QueuedInsert {
     reply: std::sync::mpsc::SyncSender<Result<bool, String>>,
 }
 
+/// A stored sliver and its leaf hashes, if kept ([`NodeStore::sliver_with_leaf_hashes`]).
+pub type StoredSliver<T> = (SliverData<T>, Option<Vec<Digest>>);
+
 /// A sliver that verified against its blob's metadata, with the leaf hashes of its
 /// expansion's Merkle tree the verification computed (empty if not known).
 #[derive(Debug, Clone)]
@@ -591,7 +594,7 @@ impl NodeStore {
         &self,
         blob_id: &BlobId,
         pair: SliverPairIndex,
-    ) -> Result<Option<(SliverData<T>, Option<Vec<Digest>>)>, StoreError> {
+    ) -> Result<Option<StoredSliver<T>>, StoreError> {
         let key = sliver_key(blob_id, pair, T::TYPE);
         let tx = self.db.begin_read()?;
         let Some(value) = tx.open_table(SLIVERS)?.get(key.as_slice())? else {
