@@ -377,6 +377,21 @@ impl MerkleProof {
         if index >= leaf_count {
             return Err(MerkleProofError::IndexOutOfRange { index, leaf_count });
         }
+        self.verify_leaf_hash(root, leaf_hash(leaf), index, leaf_count)
+    }
+
+    /// [`Self::verify`] for a leaf already hashed (`leaf_hash`, e.g. many at once with
+    /// [`hash_leaves_into`]).
+    pub fn verify_leaf_hash(
+        &self,
+        root: &Node,
+        leaf_hash: Digest,
+        index: usize,
+        leaf_count: usize,
+    ) -> Result<(), MerkleProofError> {
+        if index >= leaf_count {
+            return Err(MerkleProofError::IndexOutOfRange { index, leaf_count });
+        }
         let expected = tree_depth(leaf_count);
         if self.path.len() != expected {
             return Err(MerkleProofError::WrongPathLength {
@@ -385,7 +400,7 @@ impl MerkleProof {
                 actual: self.path.len(),
             });
         }
-        if Node::Digest(self.compute_root(leaf_hash(leaf), index)) == *root {
+        if Node::Digest(self.compute_root(leaf_hash, index)) == *root {
             Ok(())
         } else {
             Err(MerkleProofError::RootMismatch)

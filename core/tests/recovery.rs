@@ -429,15 +429,24 @@ fn stored_leaf_hashes_give_the_same_recovery_symbols() {
             let full = ExpandedSliver::new(&sliver, layout).unwrap();
             let leaf_hashes = sliver.verify_with_leaf_hashes(metadata).unwrap();
             assert_eq!(leaf_hashes.len(), config.n());
-            let expanded =
-                ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, leaf_hashes.clone(), true)
-                    .unwrap();
+            let root = full.root();
+            let expanded = ExpandedSliver::with_leaf_hashes(
+                sliver.clone(),
+                layout,
+                leaf_hashes.clone(),
+                &root,
+                true,
+            )
+            .unwrap()
+            .unwrap();
             let source = ExpandedSliver::with_leaf_hashes(
                 sliver.clone(),
                 layout,
                 leaf_hashes.clone(),
+                &root,
                 false,
             )
+            .unwrap()
             .unwrap();
             assert_eq!(expanded.root(), full.root());
             let in_sliver = config.n_symbols_in_sliver(SliverType::Primary);
@@ -455,9 +464,16 @@ fn stored_leaf_hashes_give_the_same_recovery_symbols() {
                     );
                 }
             }
-            // Leaf hashes of another length are refused.
+            // Leaf hashes of another length, or of another root, give the sliver back.
             let short = leaf_hashes[1..].to_vec();
-            assert!(ExpandedSliver::with_leaf_hashes(sliver, layout, short, true).is_err());
+            let refused =
+                ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, short, &root, true);
+            assert_eq!(refused.err(), Some(sliver.clone()));
+            let mut wrong = leaf_hashes.clone();
+            wrong[0][0] ^= 1;
+            let refused =
+                ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, wrong, &root, true);
+            assert_eq!(refused.err(), Some(sliver));
         }
     }
 }

@@ -1433,16 +1433,17 @@ fn source_symbols<T: EncodingAxis>(
     let layout = metadata.layout();
     let in_sliver = metadata.config().n_symbols_in_sliver(T::TYPE);
     let expand = targets.iter().any(|target| target.as_usize() >= in_sliver);
+    let internal =
+        |error: walrus_core::EncodeError| NodeError::new(ErrorReason::Internal, error.to_string());
     let root = metadata.sliver_hash(T::TYPE, sliver.index).copied();
-    let from_hashes = leaf_hashes
-        .and_then(|hashes| {
-            ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, hashes, expand).ok()
-        })
-        .filter(|expanded| Some(expanded.root()) == root);
-    let expanded = match from_hashes {
-        Some(expanded) => expanded,
-        None => ExpandedSliver::new(&sliver, layout)
-            .map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))?,
+    let expanded = match (leaf_hashes, root) {
+        (Some(hashes), Some(root)) => {
+            match ExpandedSliver::with_leaf_hashes(sliver, layout, hashes, &root, expand) {
+                Ok(expanded) => expanded.map_err(internal)?,
+                Err(sliver) => ExpandedSliver::new(&sliver, layout).map_err(internal)?,
+            }
+        }
+        _ => ExpandedSliver::new(&sliver, layout).map_err(internal)?,
     };
     out.extend(targets.iter().filter_map(|target| {
         expanded

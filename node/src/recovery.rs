@@ -978,10 +978,33 @@ fn check_answer<T: EncodingAxis>(
         lie: None,
     };
     let mut seen = BTreeSet::new();
-    for symbol in answer {
-        let (axis, target) = (symbol.target_type(), symbol.target_index);
+    let answer: Vec<_> = answer
+        .into_iter()
+        .map(|symbol| {
+            let (axis, target) = (symbol.target_type(), symbol.target_index);
+            (axis, target, symbol.into_recovery_symbol::<T>(target))
+        })
+        .collect();
+    // The symbols' leaf hashes, all at once (multi-buffer); a symbol of the wrong size is
+    // refused by its check before its (placeholder) hash is used.
+    let symbol_size = metadata.layout().symbol_size();
+    let sized: Vec<&[u8]> = answer
+        .iter()
+        .filter_map(|(_, _, symbol)| symbol.as_ref().ok())
+        .map(|symbol| symbol.symbol.data.as_slice())
+        .filter(|data| data.len() == symbol_size)
+        .collect();
+    let mut hashes = vec![[0u8; 32]; sized.len()];
+    walrus_core::merkle::hash_leaves_into(sized.into_iter(), &mut Vec::new(), &mut hashes);
+    let mut hashes = hashes.into_iter();
+    for (axis, target, symbol) in answer {
         let sources = asked.get(&target.get()).filter(|_| axis == T::TYPE);
-        let verdict = match (sources, symbol.into_recovery_symbol::<T>(target)) {
+        let leaf_hash = match &symbol {
+            Ok(symbol) if symbol.symbol.data.len() == symbol_size => hashes.next(),
+            _ => None,
+        }
+        .unwrap_or_default();
+        let verdict = match (sources, symbol) {
             (Some(sources), Ok(symbol)) => {
                 let (target, source) = (target.get(), symbol.symbol.index);
                 if !sources.contains(&source) {
@@ -995,7 +1018,7 @@ fn check_answer<T: EncodingAxis>(
                         from: source,
                     })
                 } else {
-                    match symbol.verify(metadata, SliverIndex(target)) {
+                    match symbol.verify_hashed(metadata, SliverIndex(target), leaf_hash) {
                         Ok(()) => {
                             seen.insert((target, source));
                             Ok((target, symbol))

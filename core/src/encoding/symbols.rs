@@ -97,6 +97,22 @@ impl<T: EncodingAxis> RecoverySymbol<T> {
         metadata: &VerifiedBlobMetadataWithId,
         target_index: SliverIndex,
     ) -> Result<(), SymbolVerificationError> {
+        self.verify_hashed(
+            metadata,
+            target_index,
+            crate::merkle::leaf_hash(&self.symbol.data),
+        )
+    }
+
+    /// [`Self::verify`] with the symbol's leaf hash computed by the caller (many symbols'
+    /// at once: [`crate::merkle::hash_leaves_into`]); `leaf_hash` must be the hash of this
+    /// symbol's data.
+    pub fn verify_hashed(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+        target_index: SliverIndex,
+        leaf_hash: crate::merkle::Digest,
+    ) -> Result<(), SymbolVerificationError> {
         let layout = metadata.layout();
         let n_shards = layout.config.n_shards();
         for index in [self.symbol.index, target_index.get()] {
@@ -116,12 +132,8 @@ impl<T: EncodingAxis> RecoverySymbol<T> {
                 index: self.symbol.index,
                 n_shards,
             })?;
-        self.proof.verify(
-            root,
-            &self.symbol.data,
-            target_index.as_usize(),
-            layout.config.n(),
-        )?;
+        self.proof
+            .verify_leaf_hash(root, leaf_hash, target_index.as_usize(), layout.config.n())?;
         Ok(())
     }
 }
@@ -223,34 +235,39 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
 
     /// From `sliver` and the leaf hashes of its expansion's tree, as
     /// [`SliverData::verify_with_leaf_hashes`] gave them when the sliver was verified: no
-    /// hashing. With `expand` false the sliver is not expanded either, and only the symbols
-    /// of its source part (targets below its symbol count) are handed out.
+    /// hashing of symbols. With `expand` false the sliver is not expanded either, and only the
+    /// symbols of its source part (targets below its symbol count) are handed out. The sliver
+    /// comes back if the hashes are not `n` or do not lead to `expected_root`.
     pub fn with_leaf_hashes(
         sliver: SliverData<T>,
         layout: &BlobLayout,
         leaf_hashes: Vec<crate::merkle::Digest>,
+        expected_root: &crate::merkle::Node,
         expand: bool,
-    ) -> Result<Self, EncodeError> {
+    ) -> Result<Result<Self, EncodeError>, SliverData<T>> {
         if leaf_hashes.len() != layout.config.n() {
-            return Err(EncodeError::Codec(format!(
-                "{} leaf hashes for {} symbols",
-                leaf_hashes.len(),
-                layout.config.n()
-            )));
+            return Err(sliver);
+        }
+        let tree = MerkleTree::from_leaf_hashes(leaf_hashes);
+        if tree.root() != *expected_root {
+            return Err(sliver);
         }
         let index = sliver.index;
         let expanded = if expand {
-            sliver.expand(layout)?
+            match sliver.expand(layout) {
+                Ok(expanded) => expanded,
+                Err(error) => return Ok(Err(error)),
+            }
         } else {
             sliver.symbols.into_data()
         };
-        Ok(Self {
+        Ok(Ok(Self {
             index,
             symbol_size: layout.symbol_size(),
             expanded,
-            tree: MerkleTree::from_leaf_hashes(leaf_hashes),
+            tree,
             axis: PhantomData,
-        })
+        }))
     }
 
     /// The Merkle root of the expansion.
