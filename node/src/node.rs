@@ -618,25 +618,19 @@ impl StorageNode {
             ));
         }
         if intent == UploadIntent::Pending && !self.registered_now(&blob_id)? {
-            let sliver = match axis {
-                SliverType::Primary => {
-                    let (sliver, leaf_hashes) = self
-                        .verified_sliver::<Primary>(pair, metadata, body)
-                        .await?;
-                    VerifiedSliver {
-                        sliver: Sliver::Primary(sliver),
-                        leaf_hashes,
-                    }
-                }
-                SliverType::Secondary => {
-                    let (sliver, leaf_hashes) = self
-                        .verified_sliver::<Secondary>(pair, metadata, body)
-                        .await?;
-                    VerifiedSliver {
-                        sliver: Sliver::Secondary(sliver),
-                        leaf_hashes,
-                    }
-                }
+            let (sliver, leaf_hashes) = match axis {
+                SliverType::Primary => self
+                    .verified_sliver::<Primary>(pair, metadata, body)
+                    .await
+                    .map(|(sliver, hashes)| (Sliver::Primary(sliver), hashes)),
+                SliverType::Secondary => self
+                    .verified_sliver::<Secondary>(pair, metadata, body)
+                    .await
+                    .map(|(sliver, hashes)| (Sliver::Secondary(sliver), hashes)),
+            }?;
+            let sliver = VerifiedSliver {
+                sliver,
+                leaf_hashes,
             };
             match self
                 .pending
@@ -1619,27 +1613,15 @@ mod tests {
             .find(|pair| pair.index().to_shard_index(N, &blob_id) == ShardIndex(0))
             .unwrap();
         let body = bcs::to_bytes(&pair.primary).unwrap();
-        let (metadata, length) = node
-            .admit_sliver(
-                &blob_id,
-                pair.index(),
-                SliverType::Primary,
-                UploadIntent::Pending,
-            )
-            .await
-            .unwrap();
-        let stored = node
-            .put_admitted_sliver(
-                blob_id,
-                pair.index(),
-                SliverType::Primary,
-                metadata,
-                length,
-                &body,
-                UploadIntent::Pending,
-            )
-            .await
-            .unwrap();
+        let stored = upload(
+            &node,
+            blob_id,
+            pair.index(),
+            SliverType::Primary,
+            &body,
+            UploadIntent::Pending,
+        )
+        .await;
         assert!(stored);
         assert!(node.store().metadata(&blob_id).unwrap().is_some());
         assert!(node
@@ -1647,6 +1629,45 @@ mod tests {
             .sliver::<Primary>(&blob_id, pair.index())
             .unwrap()
             .is_some());
+    }
+
+    /// Uploads the BCS sliver `body` of `axis` in `pair` as a client does (admitted, then
+    /// put); whether it was new.
+    async fn upload(
+        node: &StorageNode,
+        blob_id: BlobId,
+        pair: SliverPairIndex,
+        axis: SliverType,
+        body: &[u8],
+        intent: walrus_node_client::api::UploadIntent,
+    ) -> bool {
+        let (metadata, length) = node
+            .admit_sliver(&blob_id, pair, axis, intent)
+            .await
+            .unwrap();
+        node.put_admitted_sliver(blob_id, pair, axis, metadata, length, body, intent)
+            .await
+            .unwrap()
+    }
+
+    /// Checks that `symbol` is a recovery symbol for `target` (on its own axis) proven against
+    /// `metadata`.
+    fn assert_symbol_verifies(
+        symbol: GeneralRecoverySymbol,
+        target: SliverIndex,
+        metadata: &VerifiedBlobMetadataWithId,
+    ) {
+        match symbol.target_type() {
+            SliverType::Primary => symbol
+                .into_recovery_symbol::<Primary>(target)
+                .unwrap()
+                .verify(metadata, target),
+            SliverType::Secondary => symbol
+                .into_recovery_symbol::<Secondary>(target)
+                .unwrap()
+                .verify(metadata, target),
+        }
+        .unwrap();
     }
 
     #[tokio::test]
@@ -1680,22 +1701,15 @@ mod tests {
                     bcs::to_bytes(&pair.secondary).unwrap(),
                 ),
             ] {
-                let (metadata, length) = node
-                    .admit_sliver(&blob_id, pair.index(), axis, UploadIntent::Immediate)
-                    .await
-                    .unwrap();
-                let stored = node
-                    .put_admitted_sliver(
-                        blob_id,
-                        pair.index(),
-                        axis,
-                        metadata,
-                        length,
-                        &body,
-                        UploadIntent::Immediate,
-                    )
-                    .await
-                    .unwrap();
+                let stored = upload(
+                    &node,
+                    blob_id,
+                    pair.index(),
+                    axis,
+                    &body,
+                    UploadIntent::Immediate,
+                )
+                .await;
                 assert!(stored);
             }
             // The upload's verification left the leaf hashes beside both slivers.
@@ -1721,17 +1735,7 @@ mod tests {
                     .unwrap();
                 assert_eq!(symbols.len(), served.len(), "{target_type} {target:?}");
                 for symbol in symbols {
-                    match target_type {
-                        SliverType::Primary => symbol
-                            .into_recovery_symbol::<Primary>(target)
-                            .unwrap()
-                            .verify(&blob.metadata, target),
-                        SliverType::Secondary => symbol
-                            .into_recovery_symbol::<Secondary>(target)
-                            .unwrap()
-                            .verify(&blob.metadata, target),
-                    }
-                    .unwrap();
+                    assert_symbol_verifies(symbol, target, &blob.metadata);
                 }
             }
         }
@@ -1762,18 +1766,7 @@ mod tests {
                 assert_eq!(symbols.len(), 1);
                 assert_eq!(recovery.len(), 1);
                 assert_eq!(symbols[0], recovery[0].symbol, "{target_type} {target}");
-                let (symbol, target) = (recovery[0].clone(), SliverIndex(target));
-                match target_type {
-                    SliverType::Primary => symbol
-                        .into_recovery_symbol::<Primary>(target)
-                        .unwrap()
-                        .verify(&blob.metadata, target),
-                    SliverType::Secondary => symbol
-                        .into_recovery_symbol::<Secondary>(target)
-                        .unwrap()
-                        .verify(&blob.metadata, target),
-                }
-                .unwrap();
+                assert_symbol_verifies(recovery[0].clone(), SliverIndex(target), &blob.metadata);
             }
             // A repair sliver is not a target.
             let repair = api::DecodingSymbolsQuery {
