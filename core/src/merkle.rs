@@ -374,9 +374,6 @@ impl MerkleProof {
         index: usize,
         leaf_count: usize,
     ) -> Result<(), MerkleProofError> {
-        if index >= leaf_count {
-            return Err(MerkleProofError::IndexOutOfRange { index, leaf_count });
-        }
         self.verify_leaf_hash(root, leaf_hash(leaf), index, leaf_count)
     }
 
