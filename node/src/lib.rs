@@ -17,6 +17,7 @@ pub mod node;
 pub mod operator;
 pub mod pending;
 pub mod recovery;
+mod segments;
 pub mod server;
 mod shard_sync;
 pub mod store;

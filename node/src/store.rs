@@ -2,8 +2,12 @@
 //! storage directory, holding
 //!
 //! - `metadata`: blob ID → BCS `BlobMetadata` (only metadata that verified against the ID);
-//! - `slivers`: blob ID ‖ pair index (u16 BE) ‖ axis (0 primary, 1 secondary) → BCS
-//!   `SliverData` (only slivers that verified against the stored metadata);
+//! - `slivers`: blob ID ‖ pair index (u16 BE) ‖ axis (0 primary, 1 secondary) → the BCS
+//!   `SliverData` (only slivers that verified against the stored metadata): inline for slivers
+//!   under [`MIN_SEGMENT_VALUE_BYTES`], else its [`Location`] in an append-only segment file
+//!   (`segments/`, see [`crate::segments`]), written and fsync'd before the entry is committed;
+//! - `segment_live`: segment number → bytes of it the `slivers` table points at (updated in
+//!   the same transactions), so that dead segments are deleted and sparse ones compacted;
 //! - `blob_info`: blob ID → BCS [`BlobInfo`], what the chain said about the blob;
 //! - `recovery`: blob IDs that were certified and may miss slivers of our shards: a durable
 //!   to-do list, emptied by the recovery worker;
@@ -25,6 +29,8 @@ use std::{
 };
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::segments::{Location, Segments};
 use serde::{Deserialize, Serialize};
 use walrus_core::{
     encoding::{EncodingAxis, Sliver, SliverData},
@@ -36,9 +42,15 @@ use walrus_node_client::api::{BlobStatus, DeletableCounts, EventCursor, EventId}
 
 /// The database file's name inside the storage directory.
 pub const DB_FILE_NAME: &str = "node.redb";
-/// Version 2: events are identified as Sui does (`{tx_digest, event_seq}`); version 1 stored
-/// their checkpoint position.
-const FORMAT_VERSION: u32 = 2;
+/// Version 3: large slivers live in segment files, the `slivers` table holds tagged values;
+/// version 2 identified events as Sui does (`{tx_digest, event_seq}`); version 1 stored their
+/// checkpoint position.
+const FORMAT_VERSION: u32 = 3;
+/// The segment files' directory inside the storage directory.
+const SEGMENTS_DIR: &str = "segments";
+/// Slivers of at least this many bytes (BCS) go to segment files; smaller ones stay inline in
+/// the index, where a lookup costs less than a file read.
+pub const MIN_SEGMENT_VALUE_BYTES: usize = 32 << 10;
 
 const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("metadata");
 const SLIVERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("slivers");
@@ -49,6 +61,7 @@ const LEAF_HASHES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("leaf_ha
 const BLOB_INFO: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blob_info");
 const RECOVERY: TableDefinition<&[u8], ()> = TableDefinition::new("recovery");
 const SHARD_SYNC: TableDefinition<&[u8], &[u8]> = TableDefinition::new("shard_sync");
+const SEGMENT_LIVE: TableDefinition<u32, u64> = TableDefinition::new("segment_live");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const META_FORMAT: &str = "format_version";
@@ -78,6 +91,9 @@ pub enum StoreError {
     /// Stored bytes do not decode: the file is corrupt or of another version.
     #[error("node database is corrupt: {0}")]
     Corrupt(String),
+    /// A segment file could not be created, written, synced, read or deleted.
+    #[error("node segment files: {0}")]
+    Segments(#[from] std::io::Error),
 }
 
 macro_rules! redb_from {
@@ -247,10 +263,14 @@ pub struct NodeStore {
     queued: Mutex<Vec<QueuedInsert>>,
     /// Held by the thread committing a group.
     committer: Mutex<()>,
+    /// The large slivers' bytes.
+    segments: Segments,
+    /// Held while segments are reclaimed (one reclaimer at a time).
+    reclaiming: Mutex<()>,
 }
 
 /// The tables whose inserts are group-committed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum GroupTable {
     Metadata,
     Slivers,
@@ -298,6 +318,67 @@ fn keeps_leaf_hashes(leaf_hashes: &[Digest], sliver_len: usize) -> bool {
     !leaf_hashes.is_empty() && leaf_hashes.len() * 32 * 8 <= sliver_len
 }
 
+/// How the `slivers` table holds a sliver's BCS bytes: tag 0 and the bytes, or tag 1 and their
+/// [`Location`] in a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoredValue<'a> {
+    Inline(&'a [u8]),
+    InSegment(Location),
+}
+
+const INLINE_TAG: u8 = 0;
+const SEGMENT_TAG: u8 = 1;
+
+impl<'a> StoredValue<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self, StoreError> {
+        match bytes.split_first() {
+            Some((&INLINE_TAG, rest)) => Ok(Self::Inline(rest)),
+            Some((&SEGMENT_TAG, rest)) => Location::from_bytes(rest)
+                .map(Self::InSegment)
+                .ok_or_else(|| corrupt("sliver location", "not 16 bytes")),
+            _ => Err(corrupt("sliver", "unknown value tag")),
+        }
+    }
+
+    /// The sliver's BCS length.
+    fn len(&self) -> u64 {
+        match self {
+            Self::Inline(bytes) => bytes.len() as u64,
+            Self::InSegment(location) => location.len.into(),
+        }
+    }
+
+    fn to_bytes(self) -> Vec<u8> {
+        match self {
+            Self::Inline(bytes) => [&[INLINE_TAG], bytes].concat(),
+            Self::InSegment(location) => [&[SEGMENT_TAG][..], &location.to_bytes()].concat(),
+        }
+    }
+}
+
+/// Adds (`add`) or takes the lengths of `locations` to or from their segments' live bytes.
+fn count_live(
+    tx: &redb::WriteTransaction,
+    locations: impl IntoIterator<Item = Location>,
+    add: bool,
+) -> Result<(), StoreError> {
+    let mut deltas = BTreeMap::<u32, u64>::new();
+    for location in locations {
+        *deltas.entry(location.segment).or_default() += u64::from(location.len);
+    }
+    let mut live = tx.open_table(SEGMENT_LIVE)?;
+    for (segment, delta) in deltas {
+        let now = live.get(segment)?.map_or(0, |value| value.value());
+        let next = if add {
+            now.saturating_add(delta)
+        } else {
+            now.saturating_sub(delta)
+        };
+        live.insert(segment, next)?;
+    }
+    Ok(())
+}
+
 /// A group commit's items for a sliver (BCS `value` under `key`) and its leaf hashes if kept;
 /// `sliver_items` gets the sliver's position among `items`.
 fn push_sliver_items(
@@ -318,6 +399,9 @@ fn push_sliver_items(
 /// database per machine; slivers are written once and read rarely, and ten nodes of a
 /// localnet on one machine with 1 GiB each starved the page cache during large stores.
 const STORE_CACHE_BYTES: usize = 128 << 20;
+
+/// Most bytes of slivers a compaction holds in memory at once.
+const COMPACTION_BATCH_BYTES: u64 = 16 << 20;
 
 impl NodeStore {
     /// Opens (or creates) the store in `dir`.
@@ -355,13 +439,66 @@ impl NodeStore {
             tx.open_table(RECOVERY)?;
             tx.open_table(SHARD_SYNC)?;
         }
+        let live = Self::segment_live_in(&tx.open_table(SEGMENT_LIVE)?)?;
+        let (segments, found) =
+            Segments::open(&dir.join(SEGMENTS_DIR), live.iter().map(|(s, _)| *s))?;
+        // Segments of an earlier run nothing points into (their slivers deleted, or appended
+        // and never committed) go now; the others are sealed and reclaimed as they empty.
+        {
+            let mut table = tx.open_table(SEGMENT_LIVE)?;
+            for segment in found {
+                if table.get(segment)?.is_none_or(|bytes| bytes.value() == 0) {
+                    table.remove(segment)?;
+                    segments.remove(segment)?;
+                }
+            }
+        }
         tx.commit()?;
         Ok(Self {
             db,
             path,
             queued: Mutex::new(Vec::new()),
             committer: Mutex::new(()),
+            segments,
+            reclaiming: Mutex::new(()),
         })
+    }
+
+    /// Every segment's live bytes.
+    fn segment_live_in(
+        table: &impl ReadableTable<u32, u64>,
+    ) -> Result<Vec<(u32, u64)>, StoreError> {
+        let mut live = Vec::new();
+        for entry in table.iter()? {
+            let (segment, bytes) = entry?;
+            live.push((segment.value(), bytes.value()));
+        }
+        Ok(live)
+    }
+
+    /// The `slivers` table's values for the BCS `slivers` given: large ones appended to the
+    /// active segment (durable on return: commit their entries after this), small ones inline;
+    /// also the locations appended, to count as live in the same commit.
+    fn index_values(&self, slivers: &[&[u8]]) -> Result<(Vec<Vec<u8>>, Vec<Location>), StoreError> {
+        let large = slivers
+            .iter()
+            .filter(|bcs| bcs.len() >= MIN_SEGMENT_VALUE_BYTES)
+            .copied();
+        let appended = self.segments.append(large)?;
+        let mut locations = appended.iter();
+        let values = slivers
+            .iter()
+            .map(|bcs| {
+                let location = (bcs.len() >= MIN_SEGMENT_VALUE_BYTES)
+                    .then(|| locations.next())
+                    .flatten();
+                match location {
+                    Some(location) => StoredValue::InSegment(*location).to_bytes(),
+                    None => StoredValue::Inline(bcs).to_bytes(),
+                }
+            })
+            .collect();
+        Ok((values, appended))
     }
 
     /// The database file.
@@ -468,19 +605,41 @@ impl NodeStore {
         }
     }
 
-    /// Inserts `group` in one transaction and answers each insert.
+    /// Inserts `group` in one transaction and answers each insert. New large slivers are
+    /// appended to a segment (and synced) before the transaction pointing at them commits.
     fn commit_group(&self, group: Vec<QueuedInsert>) {
         let applied = (|| -> Result<Vec<bool>, StoreError> {
             let tx = self.db.begin_write()?;
             let mut fresh = Vec::with_capacity(group.len());
+            // A key queued twice is stored once, the first time.
+            let mut queued = std::collections::HashSet::new();
             for insert in &group {
+                let table = tx.open_table(insert.table.definition())?;
+                fresh.push(
+                    table.get(insert.key.as_slice())?.is_none()
+                        && queued.insert((insert.table, insert.key.as_slice())),
+                );
+            }
+            let slivers: Vec<&[u8]> = group
+                .iter()
+                .zip(&fresh)
+                .filter(|(insert, new)| **new && insert.table == GroupTable::Slivers)
+                .map(|(insert, _)| insert.value.as_slice())
+                .collect();
+            let (values, appended) = self.index_values(&slivers)?;
+            let mut values = values.into_iter();
+            for (insert, _) in group.iter().zip(&fresh).filter(|(_, new)| **new) {
                 let mut table = tx.open_table(insert.table.definition())?;
-                let new = table.get(insert.key.as_slice())?.is_none();
-                if new {
+                if insert.table == GroupTable::Slivers {
+                    let value = values
+                        .next()
+                        .ok_or_else(|| corrupt("group commit", "a sliver without its value"))?;
+                    table.insert(insert.key.as_slice(), value.as_slice())?;
+                } else {
                     table.insert(insert.key.as_slice(), insert.value.as_slice())?;
                 }
-                fresh.push(new);
             }
+            count_live(&tx, appended, true)?;
             tx.commit()?;
             Ok(fresh)
         })();
@@ -523,7 +682,37 @@ impl NodeStore {
         blob_id: &BlobId,
         pair: SliverPairIndex,
     ) -> Result<Option<SliverData<T>>, StoreError> {
-        self.get_bcs(SLIVERS, &sliver_key(blob_id, pair, T::TYPE), "sliver")
+        self.sliver_value(&sliver_key(blob_id, pair, T::TYPE))?
+            .map(|bytes| bcs::from_bytes(&bytes).map_err(|e| corrupt("sliver", e)))
+            .transpose()
+    }
+
+    /// The BCS bytes of the sliver under `key`, from the index or its segment.
+    fn sliver_value(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        // Compaction may move the value between the lookup and the read, and delete the
+        // segment looked up: then the lookup is made again.
+        for _ in 0..3 {
+            let location = {
+                let tx = self.db.begin_read()?;
+                let table = tx.open_table(SLIVERS)?;
+                let Some(value) = table.get(key)? else {
+                    return Ok(None);
+                };
+                match StoredValue::parse(value.value())? {
+                    StoredValue::Inline(bytes) => return Ok(Some(bytes.to_vec())),
+                    StoredValue::InSegment(location) => location,
+                }
+            };
+            match self.segments.read(location) {
+                Ok(bytes) => return Ok(Some(bytes)),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(corrupt(
+            "sliver",
+            "its segment was deleted under three lookups",
+        ))
     }
 
     /// The stored BCS bytes of the sliver of `axis` in pair `pair`.
@@ -533,11 +722,7 @@ impl NodeStore {
         pair: SliverPairIndex,
         axis: SliverType,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(SLIVERS)?;
-        Ok(table
-            .get(sliver_key(blob_id, pair, axis).as_slice())?
-            .map(|value| value.value().to_vec()))
+        self.sliver_value(&sliver_key(blob_id, pair, axis))
     }
 
     /// Whether the sliver of `axis` in pair `pair` is stored.
@@ -596,11 +781,11 @@ impl NodeStore {
         pair: SliverPairIndex,
     ) -> Result<Option<StoredSliver<T>>, StoreError> {
         let key = sliver_key(blob_id, pair, T::TYPE);
-        let tx = self.db.begin_read()?;
-        let Some(value) = tx.open_table(SLIVERS)?.get(key.as_slice())? else {
+        let Some(bytes) = self.sliver_value(&key)? else {
             return Ok(None);
         };
-        let sliver = bcs::from_bytes(value.value()).map_err(|e| corrupt("sliver", e))?;
+        let sliver = bcs::from_bytes(&bytes).map_err(|e| corrupt("sliver", e))?;
+        let tx = self.db.begin_read()?;
         let leaf_hashes = tx
             .open_table(LEAF_HASHES)?
             .get(key.as_slice())?
@@ -654,7 +839,110 @@ impl NodeStore {
         let tx = self.db.begin_write()?;
         let freed = Self::delete_data_in(&tx, blob_id)?;
         tx.commit()?;
+        self.reclaim_segments_logged();
         Ok(freed)
+    }
+
+    /// [`Self::reclaim_segments`] after a delete: the delete stands whatever happens here, so
+    /// a failure is logged (and the next delete tries again).
+    fn reclaim_segments_logged(&self) {
+        if let Err(error) = self.reclaim_segments() {
+            tracing::warn!(%error, "reclaiming segment space failed; will retry after the next delete");
+        }
+    }
+
+    /// Deletes the sealed segments the index no longer points into, and compacts those less
+    /// than half of which it points into (their live slivers appended to the active segment,
+    /// the index moved to them, the segment deleted). Returns the number of segments deleted.
+    pub fn reclaim_segments(&self) -> Result<usize, StoreError> {
+        let _reclaiming = lock(&self.reclaiming);
+        let live = {
+            let tx = self.db.begin_read()?;
+            Self::segment_live_in(&tx.open_table(SEGMENT_LIVE)?)?
+        };
+        let mut deleted = 0;
+        for (segment, bytes) in live {
+            if segment == self.segments.active() {
+                continue;
+            }
+            if bytes > 0 {
+                if bytes.saturating_mul(2) >= self.segments.file_len(segment)? {
+                    continue;
+                }
+                self.compact_segment(segment)?;
+            }
+            let tx = self.db.begin_write()?;
+            let empty = {
+                let mut table = tx.open_table(SEGMENT_LIVE)?;
+                let empty = table.get(segment)?.is_none_or(|bytes| bytes.value() == 0);
+                if empty {
+                    table.remove(segment)?;
+                }
+                empty
+            };
+            tx.commit()?;
+            if empty {
+                self.segments.remove(segment)?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Moves every sliver the index keeps in `segment` to the active segment, a batch of at
+    /// most [`COMPACTION_BATCH_BYTES`] at a time (each appended and synced, then the index
+    /// moved in one commit; a sliver deleted in the meantime is left behind as garbage).
+    fn compact_segment(&self, segment: u32) -> Result<(), StoreError> {
+        let mut moving = Vec::new();
+        {
+            let tx = self.db.begin_read()?;
+            for entry in tx.open_table(SLIVERS)?.iter()? {
+                let (key, value) = entry?;
+                if let StoredValue::InSegment(location) = StoredValue::parse(value.value())? {
+                    if location.segment == segment {
+                        moving.push((key.value().to_vec(), location));
+                    }
+                }
+            }
+        }
+        let mut rest = moving.as_slice();
+        while !rest.is_empty() {
+            let mut bytes = 0;
+            let count = rest
+                .iter()
+                .take_while(|(_, location)| {
+                    bytes += u64::from(location.len);
+                    bytes <= COMPACTION_BATCH_BYTES
+                })
+                .count()
+                .max(1);
+            let (batch, later) = rest.split_at(count);
+            rest = later;
+            let values = batch
+                .iter()
+                .map(|(_, location)| self.segments.read(*location))
+                .collect::<Result<Vec<_>, _>>()?;
+            let moved = self.segments.append(values.iter().map(Vec::as_slice))?;
+            let tx = self.db.begin_write()?;
+            let (mut from, mut to) = (Vec::new(), Vec::new());
+            {
+                let mut slivers = tx.open_table(SLIVERS)?;
+                for ((key, old), new) in batch.iter().zip(moved) {
+                    let old_value = StoredValue::InSegment(*old).to_bytes();
+                    let current = slivers.get(key.as_slice())?.map(|v| v.value() == old_value);
+                    if current == Some(true) {
+                        let new_value = StoredValue::InSegment(new).to_bytes();
+                        slivers.insert(key.as_slice(), new_value.as_slice())?;
+                        from.push(*old);
+                        to.push(new);
+                    }
+                }
+            }
+            count_live(&tx, from, false)?;
+            count_live(&tx, to, true)?;
+            tx.commit()?;
+        }
+        Ok(())
     }
 
     fn delete_data_in(tx: &redb::WriteTransaction, blob_id: &BlobId) -> Result<Usage, StoreError> {
@@ -665,14 +953,30 @@ impl NodeStore {
         }
         let mut slivers = tx.open_table(SLIVERS)?;
         let (start, end) = blob_sliver_range(blob_id);
+        let mut dead = Vec::new();
         for entry in slivers.extract_from_if(start.as_slice()..=end.as_slice(), |_, _| true)? {
             let (_, value) = entry?;
-            freed.bytes += value.value().len() as u64;
-            freed.slivers += 1;
+            Self::free_sliver(value.value(), &mut freed, &mut dead)?;
         }
+        count_live(tx, dead, false)?;
         tx.open_table(LEAF_HASHES)?
             .retain_in(start.as_slice()..=end.as_slice(), |_, _| false)?;
         Ok(freed)
+    }
+
+    /// Counts the sliver whose index value is `value` as freed, and its location as dead.
+    fn free_sliver(
+        value: &[u8],
+        freed: &mut Usage,
+        dead: &mut Vec<Location>,
+    ) -> Result<(), StoreError> {
+        let value = StoredValue::parse(value)?;
+        freed.bytes += value.len();
+        freed.slivers += 1;
+        if let StoredValue::InSegment(location) = value {
+            dead.push(location);
+        }
+        Ok(())
     }
 
     /// What the chain said about `blob_id` (default if nothing).
@@ -856,6 +1160,9 @@ impl NodeStore {
                 .remove(blob_id.as_bytes().as_slice())?;
         }
         tx.commit()?;
+        if !expired.is_empty() {
+            self.reclaim_segments_logged();
+        }
         Ok((expired, freed))
     }
 
@@ -991,9 +1298,12 @@ impl NodeStore {
         let mut added = Usage::default();
         {
             let mut table = tx.open_table(SLIVERS)?;
+            let mut keys = Vec::with_capacity(slivers.len());
+            let mut encoded = Vec::with_capacity(slivers.len());
+            let mut batch_keys = std::collections::HashSet::new();
             for (blob_id, pair, sliver) in slivers {
                 let key = sliver_key(blob_id, *pair, sliver.sliver_type());
-                if table.get(key.as_slice())?.is_some() {
+                if table.get(key.as_slice())?.is_some() || !batch_keys.insert(key) {
                     continue;
                 }
                 let bytes = match sliver {
@@ -1001,10 +1311,17 @@ impl NodeStore {
                     Sliver::Secondary(sliver) => walrus_core::to_bcs_exact(sliver),
                 }
                 .map_err(|e| corrupt("sliver", e))?;
-                table.insert(key.as_slice(), bytes.as_slice())?;
                 added.bytes += bytes.len() as u64;
                 added.slivers += 1;
+                keys.push(key);
+                encoded.push(bytes);
             }
+            let encoded: Vec<&[u8]> = encoded.iter().map(Vec::as_slice).collect();
+            let (values, appended) = self.index_values(&encoded)?;
+            for (key, value) in keys.iter().zip(&values) {
+                table.insert(key.as_slice(), value.as_slice())?;
+            }
+            count_live(&tx, appended, true)?;
             let bytes = bcs::to_bytes(next).map_err(|e| corrupt("shard sync", e))?;
             tx.open_table(SHARD_SYNC)?
                 .insert(shard.0.to_be_bytes().as_slice(), bytes.as_slice())?;
@@ -1030,17 +1347,21 @@ impl NodeStore {
         let mut freed = Usage::default();
         {
             let mut slivers = tx.open_table(SLIVERS)?;
+            let mut dead = Vec::new();
             for entry in slivers.extract_if(|key, _| !Self::key_in_shards(key, own, n_shards))? {
                 let (_, value) = entry?;
-                freed.bytes += value.value().len() as u64;
-                freed.slivers += 1;
+                Self::free_sliver(value.value(), &mut freed, &mut dead)?;
             }
+            count_live(&tx, dead, false)?;
             tx.open_table(LEAF_HASHES)?
                 .retain(|key, _| Self::key_in_shards(key, own, n_shards))?;
             tx.open_table(META)?
                 .insert(META_RELEASED, epoch.to_le_bytes().as_slice())?;
         }
         tx.commit()?;
+        if freed.slivers > 0 {
+            self.reclaim_segments_logged();
+        }
         Ok(freed)
     }
 
@@ -1101,7 +1422,7 @@ impl NodeStore {
             usage.bytes += entry?.1.value().len() as u64;
         }
         for entry in tx.open_table(SLIVERS)?.iter()? {
-            usage.bytes += entry?.1.value().len() as u64;
+            usage.bytes += StoredValue::parse(entry?.1.value())?.len();
             usage.slivers += 1;
         }
         Ok(usage)
@@ -1392,6 +1713,155 @@ mod tests {
         let error = NodeStore::open(dir.path()).unwrap_err().to_string();
         assert!(error.contains("unsupported format version"), "{error}");
         assert!(error.contains("empty one"), "{error}");
+    }
+
+    /// A blob of `len` bytes at 4 shards (slivers of about `len / 3` and `len / 2` bytes).
+    fn encoded_large(seed: u8, len: usize) -> walrus_core::encoding::EncodedBlob {
+        let config = EncodingConfig::new(4).unwrap();
+        let data: Vec<u8> = (0..=u8::MAX)
+            .cycle()
+            .map(|byte| byte.wrapping_mul(31) ^ seed)
+            .take(len)
+            .collect();
+        encode_blob(&config, &data).unwrap()
+    }
+
+    fn segment_files(dir: &Path) -> Vec<u32> {
+        let mut segments: Vec<u32> = std::fs::read_dir(dir.join(SEGMENTS_DIR))
+            .unwrap()
+            .map(|entry| {
+                let path = entry.unwrap().path();
+                path.file_stem().unwrap().to_str().unwrap().parse().unwrap()
+            })
+            .collect();
+        segments.sort_unstable();
+        segments
+    }
+
+    fn assert_blob_stored(store: &NodeStore, blob: &walrus_core::encoding::EncodedBlob) {
+        let blob_id = *blob.metadata.blob_id();
+        for pair in &blob.sliver_pairs {
+            let primary = store.sliver::<Primary>(&blob_id, pair.index()).unwrap();
+            assert_eq!(primary.as_ref(), Some(&pair.primary));
+            let secondary = store.sliver::<Secondary>(&blob_id, pair.index()).unwrap();
+            assert_eq!(secondary.as_ref(), Some(&pair.secondary));
+            let bytes = store
+                .sliver_bytes(&blob_id, pair.index(), SliverType::Primary)
+                .unwrap();
+            assert_eq!(bytes, Some(bcs::to_bytes(&pair.primary).unwrap()));
+        }
+    }
+
+    /// Where the index keeps the primary sliver of pair 0 of `blob`.
+    fn primary_location(store: &NodeStore, blob: &walrus_core::encoding::EncodedBlob) -> Location {
+        let key = sliver_key(
+            blob.metadata.blob_id(),
+            SliverPairIndex(0),
+            SliverType::Primary,
+        );
+        let tx = store.db.begin_read().unwrap();
+        let table = tx.open_table(SLIVERS).unwrap();
+        let value = table.get(key.as_slice()).unwrap().unwrap();
+        match StoredValue::parse(value.value()).unwrap() {
+            StoredValue::InSegment(location) => location,
+            StoredValue::Inline(_) => panic!("a large sliver was stored inline"),
+        }
+    }
+
+    #[test]
+    fn large_slivers_live_in_segments_that_are_deleted_or_compacted_when_they_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = encoded_large(1, 380_000);
+        let small = encoded_large(2, 120_000);
+        let tiny = encoded(4).2;
+        let first_segment;
+        {
+            let store = NodeStore::open(dir.path()).unwrap();
+            for blob in [&big, &small, &tiny] {
+                put_whole_blob(&store, blob);
+                assert_blob_stored(&store, blob);
+            }
+            first_segment = primary_location(&store, &big).segment;
+            assert_eq!(primary_location(&store, &small).segment, first_segment);
+            // Slivers below the threshold stay inline: only the two large blobs' bytes are
+            // in the segment, and the usage counts every sliver's BCS bytes either way.
+            let usage = store.usage().unwrap();
+            let bcs_bytes: u64 = [&big, &small, &tiny]
+                .iter()
+                .flat_map(|blob| &blob.sliver_pairs)
+                .map(|pair| {
+                    (bcs::to_bytes(&pair.primary).unwrap().len()
+                        + bcs::to_bytes(&pair.secondary).unwrap().len()) as u64
+                })
+                .sum();
+            let metadata_bytes: u64 = [&big, &small, &tiny]
+                .iter()
+                .map(|blob| bcs::to_bytes(blob.metadata.metadata()).unwrap().len() as u64)
+                .sum();
+            assert_eq!(
+                usage,
+                Usage {
+                    bytes: bcs_bytes + metadata_bytes,
+                    slivers: 24
+                }
+            );
+            let live = store.segments.file_len(first_segment).unwrap();
+            assert!(live > 16 * MIN_SEGMENT_VALUE_BYTES as u64);
+            assert!(live < bcs_bytes, "the tiny blob's slivers are inline");
+        }
+        // A reopen starts a new segment; the old one, sealed, still serves its slivers.
+        let store = NodeStore::open(dir.path()).unwrap();
+        assert_ne!(store.segments.active(), first_segment);
+        assert_blob_stored(&store, &big);
+        assert_blob_stored(&store, &small);
+
+        // Deleting the big blob leaves the sealed segment less than half live: its last
+        // slivers move to the active segment and the file goes.
+        store.delete_blob_data(big.metadata.blob_id()).unwrap();
+        assert!(!segment_files(dir.path()).contains(&first_segment));
+        assert_eq!(
+            primary_location(&store, &small).segment,
+            store.segments.active()
+        );
+        assert_blob_stored(&store, &small);
+        assert_blob_stored(&store, &tiny);
+
+        // Deleting the rest empties the (new) segment; once sealed, it is deleted too.
+        let second_segment = store.segments.active();
+        store.delete_blob_data(small.metadata.blob_id()).unwrap();
+        drop(store);
+        let store = NodeStore::open(dir.path()).unwrap();
+        assert!(!segment_files(dir.path()).contains(&second_segment));
+        assert_eq!(segment_files(dir.path()), vec![store.segments.active()]);
+        assert_blob_stored(&store, &tiny);
+        assert_eq!(store.reclaim_segments().unwrap(), 0);
+    }
+
+    #[test]
+    fn bytes_appended_but_never_committed_are_dropped_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let blob = encoded_large(3, 300_000);
+        let orphan_segment;
+        {
+            let store = NodeStore::open(dir.path()).unwrap();
+            put_whole_blob(&store, &blob);
+            // A crash between the append and the commit leaves bytes nothing points at.
+            let orphan = store.segments.append([[7u8; 4096].as_slice()]).unwrap();
+            orphan_segment = orphan[0].segment;
+        }
+        let store = NodeStore::open(dir.path()).unwrap();
+        // The segment also holds the blob's committed slivers: it stays, sealed.
+        assert!(segment_files(dir.path()).contains(&orphan_segment));
+        assert_blob_stored(&store, &blob);
+        let appended_alone = store.segments.append([[8u8; 4096].as_slice()]).unwrap();
+        let alone = appended_alone[0].segment;
+        drop(store);
+        let store = NodeStore::open(dir.path()).unwrap();
+        assert!(
+            !segment_files(dir.path()).contains(&alone),
+            "a segment of uncommitted bytes only is deleted at open"
+        );
+        assert_blob_stored(&store, &blob);
     }
 
     #[test]

@@ -1,0 +1,303 @@
+//! Append-only segment files holding the node's large sliver values, beside the redb index.
+//!
+//! redb copies every value into its own page buffers before writing them, and looking a key up
+//! reads the whole leaf holding its value: for slivers of hundreds of kilobytes to megabytes,
+//! a node spent a third of its CPU in redb during a large store (most of it the kernel's copy
+//! of redb's fresh page buffers into the page cache). Large values are instead appended to a
+//! segment file (one `pwrite` each, one `fdatasync` per batch) and read back with one `pread`;
+//! the index ([`crate::store`]) keeps their [`Location`].
+//!
+//! Crash safety is the caller's order: append (durable when [`Segments::append`] returns), then
+//! commit the index entries pointing at the bytes. Bytes appended but never committed (a crash
+//! in between, a failed commit) are garbage in their segment; a store never appends to a
+//! segment of an earlier run, so garbage is never overwritten while something might read it.
+//! Space is the index's job: it counts each segment's live bytes, and sealed segments are
+//! deleted when none are left or compacted when less than half are
+//! (`NodeStore::reclaim_segments`).
+
+use std::{
+    collections::HashMap,
+    fs::File,
+    io,
+    os::unix::fs::FileExt,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+/// A segment is sealed (no more appends) once it holds this many bytes.
+pub const SEGMENT_BYTES: u64 = 64 << 20;
+
+const EXTENSION: &str = "seg";
+
+/// Where a value is: its segment, its offset in it and its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// The segment's number (its file is `{segment:08}.seg`).
+    pub segment: u32,
+    /// The value's first byte in the file.
+    pub offset: u64,
+    /// The value's length.
+    pub len: u32,
+}
+
+impl Location {
+    /// Encoded length: segment (u32), offset (u64), length (u32), little endian.
+    pub const ENCODED_LEN: usize = 16;
+
+    /// The location as stored in the index.
+    pub fn to_bytes(self) -> [u8; Self::ENCODED_LEN] {
+        let mut bytes = [0; Self::ENCODED_LEN];
+        bytes[..4].copy_from_slice(&self.segment.to_le_bytes());
+        bytes[4..12].copy_from_slice(&self.offset.to_le_bytes());
+        bytes[12..].copy_from_slice(&self.len.to_le_bytes());
+        bytes
+    }
+
+    /// Parses [`Self::to_bytes`]; `None` if `bytes` is not exactly that long.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let bytes: &[u8; Self::ENCODED_LEN] = bytes.try_into().ok()?;
+        let (segment, rest) = bytes.split_first_chunk::<4>()?;
+        let (offset, len) = rest.split_first_chunk::<8>()?;
+        Some(Self {
+            segment: u32::from_le_bytes(*segment),
+            offset: u64::from_le_bytes(*offset),
+            len: u32::from_le_bytes(len.first_chunk::<4>().copied()?),
+        })
+    }
+}
+
+/// The segment files of one store: the active one (appended to) and the sealed ones.
+#[derive(Debug)]
+pub struct Segments {
+    dir: PathBuf,
+    active: Mutex<Active>,
+    /// Open files by segment number (the active one included).
+    files: Mutex<HashMap<u32, Arc<File>>>,
+}
+
+#[derive(Debug)]
+struct Active {
+    segment: u32,
+    file: Arc<File>,
+    len: u64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Segments {
+    /// Opens the segments in `dir` (created if missing) and starts a new active segment
+    /// numbered above every existing one and above `used` (numbers the index still knows).
+    /// Returns the segments found, all sealed.
+    pub fn open(dir: &Path, used: impl IntoIterator<Item = u32>) -> io::Result<(Self, Vec<u32>)> {
+        std::fs::create_dir_all(dir)?;
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some(EXTENSION) {
+                continue;
+            }
+            if let Some(segment) = path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .and_then(|stem| stem.parse::<u32>().ok())
+            {
+                found.push(segment);
+            }
+        }
+        found.sort_unstable();
+        let next = found
+            .iter()
+            .copied()
+            .chain(used)
+            .max()
+            .map_or(Some(0), |last| last.checked_add(1))
+            .ok_or_else(|| io::Error::other("segment numbers exhausted"))?;
+        let file = Arc::new(Self::create(dir, next)?);
+        let segments = Self {
+            dir: dir.to_owned(),
+            files: Mutex::new(HashMap::from([(next, file.clone())])),
+            active: Mutex::new(Active {
+                segment: next,
+                file,
+                len: 0,
+            }),
+        };
+        Ok((segments, found))
+    }
+
+    fn path(dir: &Path, segment: u32) -> PathBuf {
+        dir.join(format!("{segment:08}.{EXTENSION}"))
+    }
+
+    /// Creates segment `segment`, its directory entry durable.
+    fn create(dir: &Path, segment: u32) -> io::Result<File> {
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(Self::path(dir, segment))?;
+        File::open(dir)?.sync_all()?;
+        Ok(file)
+    }
+
+    /// The segment appended to now.
+    pub fn active(&self) -> u32 {
+        lock(&self.active).segment
+    }
+
+    /// Appends `values` and makes them durable; their locations, in order. Seals the active
+    /// segment first if it is full.
+    pub fn append<'a>(
+        &self,
+        values: impl IntoIterator<Item = &'a [u8]>,
+    ) -> io::Result<Vec<Location>> {
+        let mut active = lock(&self.active);
+        if active.len >= SEGMENT_BYTES {
+            let segment = active
+                .segment
+                .checked_add(1)
+                .ok_or_else(|| io::Error::other("segment numbers exhausted"))?;
+            let file = Arc::new(Self::create(&self.dir, segment)?);
+            lock(&self.files).insert(segment, file.clone());
+            *active = Active {
+                segment,
+                file,
+                len: 0,
+            };
+        }
+        let mut locations = Vec::new();
+        for value in values {
+            let len = u32::try_from(value.len())
+                .map_err(|_| io::Error::other("a value of 4 GiB or more"))?;
+            active.file.write_all_at(value, active.len)?;
+            locations.push(Location {
+                segment: active.segment,
+                offset: active.len,
+                len,
+            });
+            active.len += u64::from(len);
+        }
+        if !locations.is_empty() {
+            active.file.sync_data()?;
+        }
+        Ok(locations)
+    }
+
+    /// The open file of `segment`; `NotFound` if it was deleted.
+    fn file(&self, segment: u32) -> io::Result<Arc<File>> {
+        if let Some(file) = lock(&self.files).get(&segment) {
+            return Ok(file.clone());
+        }
+        let file = Arc::new(File::open(Self::path(&self.dir, segment))?);
+        Ok(lock(&self.files).entry(segment).or_insert(file).clone())
+    }
+
+    /// The value at `location`. `NotFound` if its segment was deleted (the index moved it:
+    /// look it up again); `UnexpectedEof` if the segment is shorter than the location says.
+    pub fn read(&self, location: Location) -> io::Result<Vec<u8>> {
+        let file = self.file(location.segment)?;
+        let end = location.offset.saturating_add(u64::from(location.len));
+        // The length comes from the index; the file bounds it before anything is allocated.
+        if end > file.metadata()?.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "segment {} ends before {end}, where a value should end",
+                    location.segment
+                ),
+            ));
+        }
+        let mut value = vec![0; location.len as usize];
+        file.read_exact_at(&mut value, location.offset)?;
+        Ok(value)
+    }
+
+    /// The length of `segment`'s file.
+    pub fn file_len(&self, segment: u32) -> io::Result<u64> {
+        self.file(segment)?.metadata().map(|m| m.len())
+    }
+
+    /// Deletes sealed `segment` (nothing in the index may point into it any more); readers
+    /// holding it open finish their reads. The active segment is never deleted.
+    pub fn remove(&self, segment: u32) -> io::Result<()> {
+        if self.active() == segment {
+            return Ok(());
+        }
+        lock(&self.files).remove(&segment);
+        match std::fs::remove_file(Self::path(&self.dir, segment)) {
+            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_round_trip_and_refuse_other_lengths() {
+        let location = Location {
+            segment: 7,
+            offset: 1 << 40,
+            len: 123_456,
+        };
+        assert_eq!(Location::from_bytes(&location.to_bytes()), Some(location));
+        assert_eq!(Location::from_bytes(&location.to_bytes()[..15]), None);
+        assert_eq!(Location::from_bytes(&[0; 17]), None);
+    }
+
+    #[test]
+    fn appended_values_read_back_across_a_reopen_which_starts_a_new_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let (segments, found) = Segments::open(dir.path(), []).unwrap();
+        assert!(found.is_empty());
+        let first = segments
+            .append([b"hello".as_slice(), b"segment".as_slice()])
+            .unwrap();
+        assert_eq!(first[1].offset, 5);
+        assert_eq!(segments.read(first[1]).unwrap(), b"segment");
+        let active = segments.active();
+        drop(segments);
+
+        // A reopen never appends to an old segment, and numbers past what the index knows.
+        let (segments, found) = Segments::open(dir.path(), [active + 4]).unwrap();
+        assert_eq!(found, vec![active]);
+        assert_eq!(segments.active(), active + 5);
+        assert_eq!(segments.read(first[0]).unwrap(), b"hello");
+        let second = segments.append([b"again".as_slice()]).unwrap();
+        assert_eq!((second[0].segment, second[0].offset), (active + 5, 0));
+
+        // A location past the end of its file is an error before anything is allocated.
+        let beyond = Location {
+            len: u32::MAX,
+            ..first[0]
+        };
+        let error = segments.read(beyond).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+
+        // Deleting a sealed segment makes its values NotFound; the active one stays.
+        segments.remove(active).unwrap();
+        assert_eq!(
+            segments.read(first[0]).unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        segments.remove(segments.active()).unwrap();
+        assert_eq!(segments.read(second[0]).unwrap(), b"again");
+    }
+
+    #[test]
+    fn a_full_segment_is_sealed_before_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let (segments, _) = Segments::open(dir.path(), []).unwrap();
+        let start = segments.active();
+        lock(&segments.active).len = SEGMENT_BYTES;
+        let location = segments.append([b"next".as_slice()]).unwrap()[0];
+        assert_eq!((location.segment, location.offset), (start + 1, 0));
+        assert_eq!(segments.read(location).unwrap(), b"next");
+    }
+}
