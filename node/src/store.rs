@@ -2211,6 +2211,47 @@ mod tests {
     }
 
     #[test]
+    fn synced_and_released_large_slivers_go_through_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let blob = encoded_large(4, 300_000);
+        let blob_id = *blob.metadata.blob_id();
+        let shard = ShardIndex(2);
+        let pair = shard.to_pair_index(4, &blob_id);
+        let primary = blob.sliver_pairs[usize::from(pair.0)].primary.clone();
+        let store = NodeStore::open(dir.path()).unwrap();
+        let segment = store.segments.active();
+        let next = ShardSync {
+            epoch: 3,
+            phase: SyncPhase::Direct {
+                axis: SliverType::Secondary,
+                from: BlobId([0; 32]),
+            },
+        };
+        let sliver = Sliver::Primary(primary.clone());
+        let batch = [(blob_id, pair, sliver.clone()), (blob_id, pair, sliver)];
+        let added = store.put_synced_batch(shard, &batch, &next).unwrap();
+        assert_eq!(
+            added.slivers, 1,
+            "a sliver twice in one batch is stored once"
+        );
+        assert!(store.segments.file_len(segment).unwrap() >= added.bytes);
+        assert_eq!(
+            store.sliver::<Primary>(&blob_id, pair).unwrap(),
+            Some(primary)
+        );
+        assert_eq!(store.shard_syncs().unwrap()[&shard], next);
+
+        let freed = store
+            .release_shards(&std::collections::BTreeSet::new(), 4, 4)
+            .unwrap();
+        assert_eq!(freed, added);
+        drop(store);
+        // Sealed by the reopen and with nothing live, the segment is gone.
+        let _store = NodeStore::open(dir.path()).unwrap();
+        assert!(!segment_files(dir.path()).contains(&segment));
+    }
+
+    #[test]
     fn released_shards_lose_exactly_their_slivers() {
         let dir = tempfile::tempdir().unwrap();
         let (blob_id, _, blob) = encoded(4);
