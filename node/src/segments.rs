@@ -4,8 +4,13 @@
 //! reads the whole leaf holding its value: for slivers of hundreds of kilobytes to megabytes,
 //! a node spent a third of its CPU in redb during a large store (most of it the kernel's copy
 //! of redb's fresh page buffers into the page cache). Large values are instead appended to a
-//! segment file (one `pwrite` each, one `fdatasync` per batch) and read back with one `pread`;
-//! the index ([`crate::store`]) keeps their [`Location`].
+//! segment file and read back with one `pread`; the index ([`crate::store`]) keeps their
+//! [`Location`]. Appends bypass the page cache where the file system allows it (`O_DIRECT`):
+//! the values of a batch are staged, each at a multiple of [`ALIGN`] (zero padded), in one
+//! reused aligned buffer and written with one `pwrite`, then one `fdatasync`. Through the page
+//! cache, the kernel's copy of every appended byte into freshly allocated cache pages was the
+//! largest item of a node's CPU during a large store; a value is read rarely (by a reader of
+//! the blob, or a recovering peer), and reads still go through the cache.
 //!
 //! Crash safety is the caller's order: append (durable when [`Segments::append`] returns), then
 //! commit the index entries pointing at the bytes. Bytes appended but never committed (a crash
@@ -26,6 +31,12 @@ use std::{
 
 /// A segment is sealed (no more appends) once it holds this many bytes.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
+
+/// Values start at multiples of this (what direct I/O needs of offsets, lengths and buffers).
+pub const ALIGN: usize = 4096;
+
+/// Most bytes staged for one write (a larger value is staged and written alone).
+const STAGING_BYTES: usize = 8 << 20;
 
 const EXTENSION: &str = "seg";
 
@@ -78,8 +89,93 @@ pub struct Segments {
 #[derive(Debug)]
 struct Active {
     segment: u32,
+    /// The file as opened for reads (and for appends where direct I/O is refused).
     file: Arc<File>,
+    /// The file opened for direct I/O, if the file system allows it.
+    direct: Option<File>,
     len: u64,
+    /// Reused for staging appends; an aligned window of it is written.
+    staging: Vec<u8>,
+}
+
+impl Active {
+    fn new(dir: &Path, segment: u32) -> io::Result<Self> {
+        let file = Segments::create(dir, segment)?;
+        Ok(Self {
+            segment,
+            file: Arc::new(file),
+            direct: open_direct(&Segments::path(dir, segment)),
+            len: 0,
+            staging: Vec::new(),
+        })
+    }
+
+    /// Writes `values` from `self.len` (a multiple of [`ALIGN`]), each padded to a multiple
+    /// of [`ALIGN`], staged into writes of about [`STAGING_BYTES`].
+    fn write(&mut self, values: &[&[u8]]) -> io::Result<()> {
+        let mut rest = values;
+        while !rest.is_empty() {
+            let mut bytes = 0;
+            let count = rest
+                .iter()
+                .take_while(|value| {
+                    bytes += value.len().next_multiple_of(ALIGN);
+                    bytes <= STAGING_BYTES
+                })
+                .count()
+                .max(1);
+            let (batch, later) = rest.split_at(count);
+            rest = later;
+            let total: usize = batch
+                .iter()
+                .map(|value| value.len().next_multiple_of(ALIGN))
+                .sum();
+            if self.staging.len() < total + ALIGN {
+                self.staging = vec![0; total + ALIGN];
+            }
+            let start = self.staging.as_ptr().align_offset(ALIGN).min(ALIGN);
+            let staged = &mut self.staging[start..start + total];
+            let mut at = 0;
+            for value in batch {
+                let padded = value.len().next_multiple_of(ALIGN);
+                staged[at..at + value.len()].copy_from_slice(value);
+                staged[at + value.len()..at + padded].fill(0);
+                at += padded;
+            }
+            match &self.direct {
+                Some(direct) => match direct.write_all_at(staged, self.len) {
+                    // A file system may refuse direct I/O only when written to.
+                    Err(error) if error.kind() == io::ErrorKind::InvalidInput => {
+                        self.direct = None;
+                        self.file.write_all_at(staged, self.len)?;
+                    }
+                    other => other?,
+                },
+                None => self.file.write_all_at(staged, self.len)?,
+            }
+            self.len += total as u64;
+        }
+        Ok(())
+    }
+}
+
+/// `path` opened for direct writes (Linux `O_DIRECT`), or `None` where that is refused.
+fn open_direct(path: &Path) -> Option<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let flags = i32::try_from(rustix::fs::OFlags::DIRECT.bits()).ok()?;
+        File::options()
+            .write(true)
+            .custom_flags(flags)
+            .open(path)
+            .ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -116,15 +212,11 @@ impl Segments {
             .max()
             .map_or(Some(0), |last| last.checked_add(1))
             .ok_or_else(|| io::Error::other("segment numbers exhausted"))?;
-        let file = Arc::new(Self::create(dir, next)?);
+        let active = Active::new(dir, next)?;
         let segments = Self {
             dir: dir.to_owned(),
-            files: Mutex::new(HashMap::from([(next, file.clone())])),
-            active: Mutex::new(Active {
-                segment: next,
-                file,
-                len: 0,
-            }),
+            files: Mutex::new(HashMap::from([(next, active.file.clone())])),
+            active: Mutex::new(active),
         };
         Ok((segments, found))
     }
@@ -161,27 +253,30 @@ impl Segments {
                 .segment
                 .checked_add(1)
                 .ok_or_else(|| io::Error::other("segment numbers exhausted"))?;
-            let file = Arc::new(Self::create(&self.dir, segment)?);
-            lock(&self.files).insert(segment, file.clone());
-            *active = Active {
-                segment,
-                file,
-                len: 0,
-            };
+            let next = Active::new(&self.dir, segment)?;
+            lock(&self.files).insert(segment, next.file.clone());
+            *active = next;
         }
-        let mut locations = Vec::new();
-        for value in values {
+        let values: Vec<&[u8]> = values.into_iter().collect();
+        let mut locations = Vec::with_capacity(values.len());
+        let mut offset = active.len;
+        for value in &values {
             let len = u32::try_from(value.len())
                 .map_err(|_| io::Error::other("a value of 4 GiB or more"))?;
-            active.file.write_all_at(value, active.len)?;
             locations.push(Location {
                 segment: active.segment,
-                offset: active.len,
+                offset,
                 len,
             });
-            active.len += u64::from(len);
+            offset += u64::from(len).next_multiple_of(ALIGN as u64);
         }
-        if !locations.is_empty() {
+        if !values.is_empty() {
+            let written = active.write(&values);
+            if written.is_err() {
+                // Whatever part was written is garbage; the next append starts after it.
+                active.len = offset;
+            }
+            written?;
             active.file.sync_data()?;
         }
         Ok(locations)
@@ -259,7 +354,10 @@ mod tests {
         let first = segments
             .append([b"hello".as_slice(), b"segment".as_slice()])
             .unwrap();
-        assert_eq!(first[1].offset, 5);
+        assert_eq!(
+            first[1].offset, ALIGN as u64,
+            "values start at aligned offsets"
+        );
         assert_eq!(segments.read(first[1]).unwrap(), b"segment");
         let active = segments.active();
         drop(segments);
@@ -288,6 +386,33 @@ mod tests {
         );
         segments.remove(segments.active()).unwrap();
         assert_eq!(segments.read(second[0]).unwrap(), b"again");
+    }
+
+    #[test]
+    fn appends_larger_than_the_staging_buffer_read_back_with_zero_padding_between() {
+        let dir = tempfile::tempdir().unwrap();
+        let (segments, _) = Segments::open(dir.path(), []).unwrap();
+        let values: Vec<Vec<u8>> = (0..3u8)
+            .map(|i| vec![i + 1; STAGING_BYTES / 2 - 1000])
+            .chain([vec![9; STAGING_BYTES + 5]])
+            .collect();
+        for direct in [true, false] {
+            if !direct {
+                // Where direct I/O is refused, the same layout goes through the page cache.
+                lock(&segments.active).direct = None;
+            }
+            let locations = segments.append(values.iter().map(Vec::as_slice)).unwrap();
+            for (value, location) in values.iter().zip(&locations) {
+                assert_eq!(location.offset % ALIGN as u64, 0);
+                assert_eq!(&segments.read(*location).unwrap(), value);
+                let padding = Location {
+                    offset: location.offset + u64::from(location.len),
+                    len: u32::try_from(value.len().next_multiple_of(ALIGN) - value.len()).unwrap(),
+                    ..*location
+                };
+                assert!(segments.read(padding).unwrap().iter().all(|b| *b == 0));
+            }
+        }
     }
 
     #[test]

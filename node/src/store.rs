@@ -1805,9 +1805,21 @@ mod tests {
                     slivers: 24
                 }
             );
-            let live = store.segments.file_len(first_segment).unwrap();
-            assert!(live > 16 * MIN_SEGMENT_VALUE_BYTES as u64);
-            assert!(live < bcs_bytes, "the tiny blob's slivers are inline");
+            // The segment holds the two large blobs' slivers, each at an aligned offset, and
+            // nothing of the tiny one's.
+            let segment_bytes: u64 = [&big, &small]
+                .iter()
+                .flat_map(|blob| &blob.sliver_pairs)
+                .flat_map(|pair| {
+                    [
+                        bcs::to_bytes(&pair.primary).unwrap().len(),
+                        bcs::to_bytes(&pair.secondary).unwrap().len(),
+                    ]
+                })
+                .map(|len| len.next_multiple_of(crate::segments::ALIGN) as u64)
+                .sum();
+            let file_len = store.segments.file_len(first_segment).unwrap();
+            assert_eq!(file_len, segment_bytes);
         }
         // A reopen starts a new segment; the old one, sealed, still serves its slivers.
         let store = NodeStore::open(dir.path()).unwrap();
