@@ -11,13 +11,15 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bytes::Bytes;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use walrus_core::bounded;
 use walrus_core::{
     crypto::ProtocolKeyPair,
     encoding::{
         DecodingSymbol, EitherDecodingSymbol, EncodingAxis, EncodingConfig, ExpandedSliver,
-        GeneralRecoverySymbol, InconsistencyProofEither, Primary, Secondary, Sliver, SliverData,
+        GeneralRecoverySymbol, InconsistencyProofEither, Primary, Secondary, Sliver, SliverBytes,
+        SliverData,
     },
     merkle::Digest,
     messages::{
@@ -92,6 +94,35 @@ impl From<StoreError> for NodeError {
 }
 
 /// Runs blocking store or CPU work off the async runtime.
+/// The answer to a body that is not the BCS of a sliver.
+fn malformed_sliver(error: bcs::Error) -> NodeError {
+    NodeError::new(
+        ErrorReason::InvalidSliver,
+        format!("malformed sliver: {error}"),
+    )
+}
+
+/// Refuses a sliver whose `index` is not the one `pair` holds on `axis` (`expected`).
+fn check_sliver_index(
+    axis: SliverType,
+    pair: SliverPairIndex,
+    expected: SliverIndex,
+    index: SliverIndex,
+) -> Result<(), NodeError> {
+    if index == expected {
+        return Ok(());
+    }
+    Err(NodeError::new(
+        ErrorReason::SliverIndexMismatch,
+        format!(
+            "pair {} holds {axis} sliver {}, the body has index {}",
+            pair.0,
+            expected.get(),
+            index.get()
+        ),
+    ))
+}
+
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, NodeError> + Send + 'static,
 ) -> Result<T, NodeError> {
@@ -597,7 +628,7 @@ impl StorageNode {
         axis: SliverType,
         metadata: VerifiedBlobMetadataWithId,
         length: usize,
-        body: &[u8],
+        body: Bytes,
         intent: UploadIntent,
     ) -> Result<bool, NodeError> {
         if body.len() != length {
@@ -620,11 +651,11 @@ impl StorageNode {
         if intent == UploadIntent::Pending && !self.registered_now(&blob_id)? {
             let (sliver, leaf_hashes) = match axis {
                 SliverType::Primary => self
-                    .verified_sliver::<Primary>(pair, metadata, body)
+                    .verified_sliver::<Primary>(pair, metadata, &body)
                     .await
                     .map(|(sliver, hashes)| (Sliver::Primary(sliver), hashes)),
                 SliverType::Secondary => self
-                    .verified_sliver::<Secondary>(pair, metadata, body)
+                    .verified_sliver::<Secondary>(pair, metadata, &body)
                     .await
                     .map(|(sliver, hashes)| (Sliver::Secondary(sliver), hashes)),
             }?;
@@ -655,6 +686,7 @@ impl StorageNode {
                 Err((error, _)) => return Err(pending_refusal(error)),
             }
         }
+        let size = body.len();
         let fresh = match axis {
             SliverType::Primary => {
                 self.put_typed::<Primary>(blob_id, pair, metadata, body)
@@ -667,21 +699,31 @@ impl StorageNode {
         }?;
         if fresh {
             self.metrics.slivers_uploaded.inc();
-            self.metrics.add_stored(body.len() as u64, 1);
+            self.metrics.add_stored(size as u64, 1);
         }
         Ok(fresh)
     }
 
+    /// Verifies the BCS sliver of `T` in `body` (read in place) and stores the body as it came.
     async fn put_typed<T: EncodingAxis>(
         &self,
         blob_id: BlobId,
         pair: SliverPairIndex,
         metadata: VerifiedBlobMetadataWithId,
-        body: &[u8],
+        body: Bytes,
     ) -> Result<bool, NodeError> {
-        let (sliver, leaf_hashes) = self.verified_sliver::<T>(pair, metadata, body).await?;
+        let n = metadata.config().n_shards();
+        let expected = pair_sliver_index(T::TYPE, pair, n)?;
         let store = self.store.clone();
-        blocking(move || Ok(store.put_sliver(&blob_id, pair, &sliver, &leaf_hashes)?)).await
+        blocking(move || {
+            let sliver = SliverBytes::<T>::decode(&body).map_err(malformed_sliver)?;
+            check_sliver_index(T::TYPE, pair, expected, sliver.index())?;
+            let leaf_hashes = sliver
+                .verify_with_leaf_hashes(&metadata)
+                .map_err(|error| NodeError::new(ErrorReason::InvalidSliver, error.to_string()))?;
+            Ok(store.put_sliver_bcs::<T>(&blob_id, pair, body, &leaf_hashes)?)
+        })
+        .await
     }
 
     /// Stores a verified `sliver` (`size` bytes of BCS) of a registered blob, counted as
@@ -719,26 +761,10 @@ impl StorageNode {
         metadata: VerifiedBlobMetadataWithId,
         body: &[u8],
     ) -> Result<(SliverData<T>, Vec<Digest>), NodeError> {
-        let sliver: SliverData<T> = bcs::from_bytes(body).map_err(|error| {
-            NodeError::new(
-                ErrorReason::InvalidSliver,
-                format!("malformed sliver: {error}"),
-            )
-        })?;
+        let sliver: SliverData<T> = bcs::from_bytes(body).map_err(malformed_sliver)?;
         let n = metadata.config().n_shards();
         let expected = pair_sliver_index(T::TYPE, pair, n)?;
-        if sliver.index != expected {
-            return Err(NodeError::new(
-                ErrorReason::SliverIndexMismatch,
-                format!(
-                    "pair {} holds {} sliver {}, the body has index {}",
-                    pair.0,
-                    T::TYPE,
-                    expected.get(),
-                    sliver.index.get()
-                ),
-            ));
-        }
+        check_sliver_index(T::TYPE, pair, expected, sliver.index)?;
         blocking(move || {
             let leaf_hashes = sliver
                 .verify_with_leaf_hashes(&metadata)
@@ -1641,6 +1667,7 @@ mod tests {
         body: &[u8],
         intent: walrus_node_client::api::UploadIntent,
     ) -> bool {
+        let body = Bytes::copy_from_slice(body);
         let (metadata, length) = node
             .admit_sliver(&blob_id, pair, axis, intent)
             .await

@@ -429,7 +429,7 @@ async fn put_sliver(
             sliver_type,
             metadata,
             length,
-            &bytes,
+            bytes,
             intent,
         )
         .await?;

@@ -28,12 +28,13 @@ use std::{
     sync::Mutex,
 };
 
+use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::segments::{Location, Segments};
 use serde::{Deserialize, Serialize};
 use walrus_core::{
-    encoding::{EncodingAxis, Sliver, SliverData},
+    encoding::{EncodingAxis, Sliver, SliverBytes, SliverData},
     merkle::Digest,
     metadata::BlobMetadata,
     BlobId, Epoch, ObjectId, ShardIndex, SliverPairIndex, SliverType,
@@ -292,7 +293,7 @@ impl GroupTable {
 struct QueuedInsert {
     table: GroupTable,
     key: Vec<u8>,
-    value: Vec<u8>,
+    value: Bytes,
     /// Whether it was new (`false`: a value was there), or why the commit failed.
     reply: std::sync::mpsc::SyncSender<Result<bool, String>>,
 }
@@ -382,14 +383,18 @@ fn count_live(
 /// A group commit's items for a sliver (BCS `value` under `key`) and its leaf hashes if kept;
 /// `sliver_items` gets the sliver's position among `items`.
 fn push_sliver_items(
-    items: &mut Vec<(GroupTable, Vec<u8>, Vec<u8>)>,
+    items: &mut Vec<(GroupTable, Vec<u8>, Bytes)>,
     sliver_items: &mut Vec<usize>,
     key: [u8; 35],
-    value: Vec<u8>,
+    value: Bytes,
     leaf_hashes: &[Digest],
 ) {
     if keeps_leaf_hashes(leaf_hashes, value.len()) {
-        items.push((GroupTable::LeafHashes, key.to_vec(), leaf_hashes.concat()));
+        items.push((
+            GroupTable::LeafHashes,
+            key.to_vec(),
+            Bytes::from(leaf_hashes.concat()),
+        ));
     }
     sliver_items.push(items.len());
     items.push((GroupTable::Slivers, key.to_vec(), value));
@@ -533,7 +538,7 @@ impl NodeStore {
         what: &str,
     ) -> Result<bool, StoreError> {
         let value = walrus_core::to_bcs_exact(value).map_err(|e| corrupt(what, e))?;
-        Ok(self.insert_all(vec![(table, key.to_vec(), value)])?[0])
+        Ok(self.insert_all(vec![(table, key.to_vec(), Bytes::from(value))])?[0])
     }
 
     /// Stores each `(table, key, BCS value)` unless a value is there; per item, `true` if
@@ -542,7 +547,7 @@ impl NodeStore {
     /// commit that holds theirs.
     fn insert_all(
         &self,
-        items: Vec<(GroupTable, Vec<u8>, Vec<u8>)>,
+        items: Vec<(GroupTable, Vec<u8>, Bytes)>,
     ) -> Result<Vec<bool>, StoreError> {
         // A re-upload of stored data costs a read, not an fsync'd commit.
         let mut stored = vec![false; items.len()];
@@ -624,7 +629,7 @@ impl NodeStore {
                 .iter()
                 .zip(&fresh)
                 .filter(|(insert, new)| **new && insert.table == GroupTable::Slivers)
-                .map(|(insert, _)| insert.value.as_slice())
+                .map(|(insert, _)| insert.value.as_ref())
                 .collect();
             let (values, appended) = self.index_values(&slivers)?;
             let mut values = values.into_iter();
@@ -636,7 +641,7 @@ impl NodeStore {
                         .ok_or_else(|| corrupt("group commit", "a sliver without its value"))?;
                     table.insert(insert.key.as_slice(), value.as_slice())?;
                 } else {
-                    table.insert(insert.key.as_slice(), insert.value.as_slice())?;
+                    table.insert(insert.key.as_slice(), insert.value.as_ref())?;
                 }
             }
             count_live(&tx, appended, true)?;
@@ -751,6 +756,30 @@ impl NodeStore {
         Ok(self.put_slivers(blob_id, &[(pair, sliver, leaf_hashes)])?[0])
     }
 
+    /// Stores the BCS bytes of a verified sliver of axis `T` as they came, as
+    /// [`Self::put_sliver`] stores the sliver they encode (decoding is canonical: bytes that
+    /// [`SliverBytes::decode`] reads are the sliver's only encoding, which this checks, cheaply,
+    /// before anything is stored); `true` if new.
+    pub fn put_sliver_bcs<T: EncodingAxis>(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        bcs_bytes: Bytes,
+        leaf_hashes: &[Digest],
+    ) -> Result<bool, StoreError> {
+        SliverBytes::<T>::decode(&bcs_bytes).map_err(|e| corrupt("sliver", e))?;
+        let mut items = Vec::with_capacity(2);
+        let mut sliver_items = Vec::with_capacity(1);
+        push_sliver_items(
+            &mut items,
+            &mut sliver_items,
+            sliver_key(blob_id, pair, T::TYPE),
+            bcs_bytes,
+            leaf_hashes,
+        );
+        Ok(self.insert_all(items)?[sliver_items[0]])
+    }
+
     /// Stores verified slivers of axis `T` of `blob_id`, each as [`Self::put_sliver`], in one
     /// group commit; per sliver, whether it was new.
     pub fn put_slivers<T: EncodingAxis>(
@@ -766,7 +795,7 @@ impl NodeStore {
                 &mut items,
                 &mut sliver_items,
                 sliver_key(blob_id, *pair, T::TYPE),
-                value,
+                Bytes::from(value),
                 leaf_hashes,
             );
         }
@@ -809,7 +838,7 @@ impl NodeStore {
         items.push((
             GroupTable::Metadata,
             blob_id.as_bytes().to_vec(),
-            bcs::to_bytes(metadata).map_err(|e| corrupt("metadata", e))?,
+            Bytes::from(bcs::to_bytes(metadata).map_err(|e| corrupt("metadata", e))?),
         ));
         // Where each sliver's answer is among the items.
         let mut sliver_items = Vec::with_capacity(slivers.len());
@@ -825,7 +854,7 @@ impl NodeStore {
                 &mut items,
                 &mut sliver_items,
                 sliver_key(blob_id, *pair, axis),
-                value,
+                Bytes::from(value),
                 leaf_hashes,
             );
         }

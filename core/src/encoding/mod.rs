@@ -19,8 +19,8 @@ pub use decoder::{
 pub use encoder::{compute_metadata, encode_blob, EncodedBlob};
 pub(crate) use slivers::expand_symbols;
 pub use slivers::{
-    PrimarySliver, SecondarySliver, Sliver, SliverData, SliverPair, SliverVerificationError,
-    Symbols, SymbolsError,
+    PrimarySliver, SecondarySliver, Sliver, SliverBytes, SliverData, SliverPair,
+    SliverVerificationError, Symbols, SymbolsError,
 };
 pub use striped::{
     compute_metadata_striped, encode_striped, restore_source_rows_striped, RowStorage, SpillLayout,

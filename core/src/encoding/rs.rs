@@ -263,8 +263,34 @@ pub(crate) fn encode_packed<'a>(
     })
 }
 
+/// Extends one line of `k` source symbols of `symbol_size` bytes (even) to `n` symbols and
+/// hands the `n - k` recovery symbols, in code order, to `use_recovery`. The symbols go to the
+/// codec as they are, without packing: the layout of a one-line [`Packing`] is the codec's own,
+/// so the result equals [`encode_lines`] with one line, minus the copies in and out.
+pub(crate) fn encode_symbols<'a, R>(
+    k: usize,
+    n: usize,
+    symbol_size: usize,
+    source: impl Fn(usize) -> &'a [u8],
+    use_recovery: impl FnOnce(&mut dyn Iterator<Item = &[u8]>) -> R,
+) -> Result<R, EncodeError> {
+    let recovery_count = n - k;
+    if recovery_count == 0 {
+        return Ok(use_recovery(&mut std::iter::empty()));
+    }
+    with_encoder(k, recovery_count, symbol_size, |encoder| {
+        for i in 0..k {
+            encoder.add_original_shard(source(i)).map_err(codec_error)?;
+        }
+        let result = encoder.encode().map_err(codec_error)?;
+        Ok(use_recovery(&mut result.recovery_iter()))
+    })
+}
+
 /// Extends `lines` lines of `k` source symbols to `n` symbols each, and returns the `n - k`
-/// recovery symbols of every line (shard number `j` is code position `k + j`).
+/// recovery symbols of every line (shard number `j` is code position `k + j`). Tests compare
+/// the other encoding paths with it.
+#[cfg(test)]
 pub(crate) fn encode_lines<'a>(
     k: usize,
     n: usize,
@@ -419,6 +445,28 @@ mod tests {
             .unwrap();
         }
         assert_eq!(outs, single);
+    }
+
+    #[test]
+    fn unpacked_one_line_encoding_equals_packed_encoding() {
+        for symbol_size in [2usize, 30, 62, 64, 66, 130, 4390] {
+            let (k, n) = (7usize, 19usize);
+            let sources: Vec<Vec<u8>> = (0..k).map(|i| symbol(i, symbol_size)).collect();
+            let packed = encode_lines(k, n, symbol_size, 1, |_, i| &sources[i]).unwrap();
+            let direct: Vec<Vec<u8>> = encode_symbols(
+                k,
+                n,
+                symbol_size,
+                |i| &sources[i],
+                |recovery| recovery.map(<[u8]>::to_vec).collect(),
+            )
+            .unwrap();
+            let expected: Vec<Vec<u8>> = (0..n - k).map(|j| packed.symbol(0, j)).collect();
+            assert_eq!(direct, expected, "symbol size {symbol_size}");
+        }
+        let none: usize =
+            encode_symbols(3, 3, 8, |_| &[0u8; 8][..], |recovery| recovery.count()).unwrap();
+        assert_eq!(none, 0);
     }
 
     #[test]

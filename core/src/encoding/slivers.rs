@@ -56,20 +56,24 @@ pub enum SymbolsError {
     },
 }
 
+/// `symbol_size` if `length` bytes are a whole number of symbols of that (positive) size.
+fn checked_symbol_size(length: usize, symbol_size: u16) -> Result<NonZeroU16, SymbolsError> {
+    let size = NonZeroU16::new(symbol_size).ok_or(SymbolsError::ZeroSymbolSize)?;
+    if length.is_multiple_of(usize::from(symbol_size)) {
+        Ok(size)
+    } else {
+        Err(SymbolsError::RaggedData {
+            length,
+            symbol_size,
+        })
+    }
+}
+
 impl Symbols {
     /// Wraps `data` as symbols of `symbol_size` bytes.
     pub fn new(data: Vec<u8>, symbol_size: u16) -> Result<Self, SymbolsError> {
-        let size = NonZeroU16::new(symbol_size).ok_or(SymbolsError::ZeroSymbolSize)?;
-        if !data.len().is_multiple_of(usize::from(symbol_size)) {
-            return Err(SymbolsError::RaggedData {
-                length: data.len(),
-                symbol_size,
-            });
-        }
-        Ok(Self {
-            data,
-            symbol_size: size,
-        })
+        let symbol_size = checked_symbol_size(data.len(), symbol_size)?;
+        Ok(Self { data, symbol_size })
     }
 
     /// Bytes per symbol.
@@ -197,12 +201,14 @@ impl<T: EncodingAxis> SliverData<T> {
         expand_symbols(layout, T::TYPE, self.symbols.data())
     }
 
-    /// The Merkle tree over the `n` symbols of the expanded sliver.
+    /// The Merkle tree over the `n` symbols of the expanded sliver (hashed straight from the
+    /// sliver and the codec's output: the expansion is never assembled).
     pub fn merkle_tree(&self, layout: &BlobLayout) -> Result<MerkleTree, EncodeError> {
-        let expanded = self.expand(layout)?;
-        Ok(MerkleTree::from_leaves(
-            expanded.chunks_exact(layout.symbol_size()),
-        ))
+        Ok(MerkleTree::from_leaf_hashes(expanded_leaf_hashes(
+            layout,
+            T::TYPE,
+            self.symbols.data(),
+        )?))
     }
 
     /// Checks the sliver against verified metadata: index, length, symbol size and the Merkle
@@ -221,16 +227,13 @@ impl<T: EncodingAxis> SliverData<T> {
         &self,
         metadata: &VerifiedBlobMetadataWithId,
     ) -> Result<Vec<Digest>, SliverVerificationError> {
-        self.check_shape(metadata)?;
-        let tree = self
-            .merkle_tree(metadata.layout())
-            .map_err(|error| SliverVerificationError::Expansion(error.to_string()))?;
-        let expected = metadata.sliver_hash(T::TYPE, self.index).copied();
-        if Some(tree.root()) == expected {
-            Ok(tree.into_leaf_hashes())
-        } else {
-            Err(SliverVerificationError::MerkleRootMismatch)
-        }
+        verified_leaf_hashes(
+            T::TYPE,
+            self.index,
+            self.symbols.data(),
+            self.symbols.symbol_size(),
+            metadata,
+        )
     }
 
     /// The cheap checks of [`Self::verify`]: index, length and symbol size.
@@ -238,28 +241,13 @@ impl<T: EncodingAxis> SliverData<T> {
         &self,
         metadata: &VerifiedBlobMetadataWithId,
     ) -> Result<(), SliverVerificationError> {
-        let layout = metadata.layout();
-        let n_shards = layout.config.n_shards();
-        if self.index.get() >= n_shards {
-            return Err(SliverVerificationError::IndexTooLarge {
-                index: self.index.get(),
-                n_shards,
-            });
-        }
-        let expected = layout.sliver_length(T::TYPE);
-        if self.symbols.data().len() != expected {
-            return Err(SliverVerificationError::SliverSizeMismatch {
-                expected,
-                actual: self.symbols.data().len(),
-            });
-        }
-        if self.symbols.symbol_size() != layout.symbol_size {
-            return Err(SliverVerificationError::SymbolSizeMismatch {
-                expected: layout.symbol_size,
-                actual: self.symbols.symbol_size(),
-            });
-        }
-        Ok(())
+        check_shape(
+            T::TYPE,
+            self.index,
+            self.symbols.data().len(),
+            self.symbols.symbol_size(),
+            metadata,
+        )
     }
 
     /// The Merkle root of the sliver's expansion (what the metadata should hold for it).
@@ -268,12 +256,138 @@ impl<T: EncodingAxis> SliverData<T> {
     }
 }
 
-/// Extends `data` (the source symbols of one sliver of `axis`) to all `n` symbols.
-pub(crate) fn expand_symbols(
+/// The cheap checks of a sliver of `axis` against verified metadata: index, length and
+/// symbol size.
+fn check_shape(
+    axis: SliverType,
+    index: SliverIndex,
+    length: usize,
+    symbol_size: u16,
+    metadata: &VerifiedBlobMetadataWithId,
+) -> Result<(), SliverVerificationError> {
+    let layout = metadata.layout();
+    let n_shards = layout.config.n_shards();
+    if index.get() >= n_shards {
+        return Err(SliverVerificationError::IndexTooLarge {
+            index: index.get(),
+            n_shards,
+        });
+    }
+    let expected = layout.sliver_length(axis);
+    if length != expected {
+        return Err(SliverVerificationError::SliverSizeMismatch {
+            expected,
+            actual: length,
+        });
+    }
+    if symbol_size != layout.symbol_size {
+        return Err(SliverVerificationError::SymbolSizeMismatch {
+            expected: layout.symbol_size,
+            actual: symbol_size,
+        });
+    }
+    Ok(())
+}
+
+/// Verifies the sliver of `axis` with `index` and the source symbols `data` against
+/// `metadata`, returning the leaf hashes of its expansion.
+fn verified_leaf_hashes(
+    axis: SliverType,
+    index: SliverIndex,
+    data: &[u8],
+    symbol_size: u16,
+    metadata: &VerifiedBlobMetadataWithId,
+) -> Result<Vec<Digest>, SliverVerificationError> {
+    check_shape(axis, index, data.len(), symbol_size, metadata)?;
+    let leaf_hashes = expanded_leaf_hashes(metadata.layout(), axis, data)
+        .map_err(|error| SliverVerificationError::Expansion(error.to_string()))?;
+    let expected = metadata.sliver_hash(axis, index).copied();
+    if Some(crate::merkle::root_from_leaf_hashes(&leaf_hashes)) == expected {
+        Ok(leaf_hashes)
+    } else {
+        Err(SliverVerificationError::MerkleRootMismatch)
+    }
+}
+
+/// A sliver of axis `T` read in place from its BCS bytes (the layout of [`SliverData`]): the
+/// symbols are borrowed, not copied. A node checks an upload with it and stores the bytes as
+/// they came: BCS decoding is canonical (minimal lengths, no trailing bytes), so bytes that
+/// decode are exactly the encoding of the sliver they hold.
+#[derive(Debug, Clone, Copy)]
+pub struct SliverBytes<'a, T: EncodingAxis> {
+    data: &'a [u8],
+    symbol_size: NonZeroU16,
+    index: SliverIndex,
+    axis: PhantomData<T>,
+}
+
+#[derive(Deserialize)]
+struct SliverBytesWire<'a> {
+    #[serde(borrow)]
+    symbols: SymbolsBytesWire<'a>,
+    index: SliverIndex,
+}
+
+#[derive(Deserialize)]
+struct SymbolsBytesWire<'a> {
+    #[serde(borrow)]
+    data: &'a [u8],
+    symbol_size: u16,
+}
+
+impl<'a, T: EncodingAxis> SliverBytes<'a, T> {
+    /// Reads the BCS of a sliver of axis `T`, with the checks of decoding a [`SliverData`]
+    /// (positive symbol size, whole symbols, no bytes left over).
+    pub fn decode(bcs_bytes: &'a [u8]) -> Result<Self, bcs::Error> {
+        let wire: SliverBytesWire<'a> = bcs::from_bytes(bcs_bytes)?;
+        let SymbolsBytesWire { data, symbol_size } = wire.symbols;
+        let symbol_size = checked_symbol_size(data.len(), symbol_size)
+            .map_err(|error| bcs::Error::Custom(error.to_string()))?;
+        Ok(Self {
+            data,
+            symbol_size,
+            index: wire.index,
+            axis: PhantomData,
+        })
+    }
+
+    /// The sliver index along its axis.
+    pub fn index(&self) -> SliverIndex {
+        self.index
+    }
+
+    /// [`SliverData::verify_with_leaf_hashes`] on the borrowed symbols.
+    pub fn verify_with_leaf_hashes(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+    ) -> Result<Vec<Digest>, SliverVerificationError> {
+        verified_leaf_hashes(
+            T::TYPE,
+            self.index,
+            self.data,
+            self.symbol_size.get(),
+            metadata,
+        )
+    }
+
+    /// An owned copy.
+    pub fn to_owned_sliver(&self) -> SliverData<T> {
+        let symbols = Symbols {
+            data: self.data.to_vec(),
+            symbol_size: self.symbol_size,
+        };
+        SliverData::new(symbols, self.index)
+    }
+}
+
+/// Extends `data` (the source symbols of one sliver of `axis`) to all `n` symbols and hands
+/// them, source symbols first, to `use_symbols` (without assembling the expansion).
+fn with_expanded_symbols<R>(
     layout: &BlobLayout,
     axis: SliverType,
     data: &[u8],
-) -> Result<Vec<u8>, EncodeError> {
+    use_symbols: impl FnOnce(&mut dyn Iterator<Item = &[u8]>) -> R,
+) -> Result<R, EncodeError> {
     let n = layout.config.n();
     let k = layout.config.n_symbols_in_sliver(axis);
     let symbol_size = layout.symbol_size();
@@ -284,16 +398,44 @@ pub(crate) fn expand_symbols(
             k * symbol_size
         )));
     }
-    let recovery = rs::encode_lines(k, n, symbol_size, 1, |_, i| {
-        &data[i * symbol_size..(i + 1) * symbol_size]
+    rs::encode_symbols(
+        k,
+        n,
+        symbol_size,
+        |i| &data[i * symbol_size..(i + 1) * symbol_size],
+        |recovery| {
+            // `dyn Iterator` is invariant in its item lifetime: shorten it by mapping.
+            let recovery = recovery.map(|symbol| -> &[u8] { symbol });
+            use_symbols(&mut data.chunks_exact(symbol_size).chain(recovery))
+        },
+    )
+}
+
+/// Extends `data` (the source symbols of one sliver of `axis`) to all `n` symbols.
+pub(crate) fn expand_symbols(
+    layout: &BlobLayout,
+    axis: SliverType,
+    data: &[u8],
+) -> Result<Vec<u8>, EncodeError> {
+    with_expanded_symbols(layout, axis, data, |symbols| {
+        let mut expanded = Vec::with_capacity(layout.config.n() * layout.symbol_size());
+        symbols.for_each(|symbol| expanded.extend_from_slice(symbol));
+        expanded
+    })
+}
+
+/// The Merkle leaf hashes of the `n` symbols that `data` (the source symbols of one sliver of
+/// `axis`) expands to, hashed as the codec produces them.
+pub(crate) fn expanded_leaf_hashes(
+    layout: &BlobLayout,
+    axis: SliverType,
+    data: &[u8],
+) -> Result<Vec<Digest>, EncodeError> {
+    let mut hashes = vec![[0u8; 32]; layout.config.n()];
+    with_expanded_symbols(layout, axis, data, |symbols| {
+        crate::merkle::hash_leaves_into(symbols, &mut Vec::new(), &mut hashes);
     })?;
-    let mut expanded = vec![0u8; n * symbol_size];
-    expanded[..data.len()].copy_from_slice(data);
-    for j in 0..n - k {
-        let start = (k + j) * symbol_size;
-        recovery.symbol_into(0, j, &mut expanded[start..start + symbol_size]);
-    }
-    Ok(expanded)
+    Ok(hashes)
 }
 
 /// A sliver of either axis. BCS: enum, `Primary` = 0, `Secondary` = 1.
@@ -352,7 +494,58 @@ impl SliverPair {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::encoding::{encode_blob, EncodingConfig};
+
+    /// The Merkle tree over an expansion assembled from the packed codec output, the way
+    /// the expansion was built before it was hashed straight from the codec.
+    fn tree_of_packed_expansion<T: EncodingAxis>(
+        sliver: &SliverData<T>,
+        layout: &BlobLayout,
+    ) -> MerkleTree {
+        let (n, symbol_size) = (layout.config.n(), layout.symbol_size());
+        let k = layout.config.n_symbols_in_sliver(T::TYPE);
+        let data = sliver.symbols.data();
+        let recovery = rs::encode_lines(k, n, symbol_size, 1, |_, i| {
+            &data[i * symbol_size..(i + 1) * symbol_size]
+        })
+        .unwrap();
+        let mut expanded = data.to_vec();
+        expanded.extend((0..n - k).flat_map(|j| recovery.symbol(0, j)));
+        MerkleTree::from_leaves(expanded.chunks_exact(symbol_size))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        #[test]
+        fn slivers_verify_and_hash_like_their_assembled_expansion(
+            n_shards in prop::sample::select(vec![4u16, 7, 10, 31]),
+            len in 0usize..6000,
+            seed in any::<u8>(),
+        ) {
+            let config = EncodingConfig::new(n_shards).unwrap();
+            let blob: Vec<u8> = (0..len).map(|i| i.to_le_bytes()[0].wrapping_mul(31) ^ seed).collect();
+            let encoded = encode_blob(&config, &blob).unwrap();
+            let layout = encoded.metadata.layout();
+            for pair in &encoded.sliver_pairs {
+                let primary = pair.primary.verify_with_leaf_hashes(&encoded.metadata).unwrap();
+                let primary_bcs = bcs::to_bytes(&pair.primary).unwrap();
+                let in_place = SliverBytes::<Primary>::decode(&primary_bcs).unwrap();
+                prop_assert_eq!(&in_place.verify_with_leaf_hashes(&encoded.metadata).unwrap(), &primary);
+                let secondary = pair.secondary.verify_with_leaf_hashes(&encoded.metadata).unwrap();
+                prop_assert_eq!(primary, tree_of_packed_expansion(&pair.primary, layout).into_leaf_hashes());
+                prop_assert_eq!(secondary, tree_of_packed_expansion(&pair.secondary, layout).into_leaf_hashes());
+                let expanded = pair.primary.expand(layout).unwrap();
+                prop_assert_eq!(
+                    MerkleTree::from_leaves(expanded.chunks_exact(layout.symbol_size())).root(),
+                    pair.primary.merkle_tree(layout).unwrap().root()
+                );
+            }
+        }
+    }
 
     #[test]
     fn sliver_bcs_layout() {
@@ -366,6 +559,32 @@ mod tests {
         )))
         .unwrap();
         assert_eq!(either[0], 1);
+    }
+
+    #[test]
+    fn sliver_bytes_read_what_sliver_data_reads_and_nothing_else() {
+        let sliver = PrimarySliver::from_data(vec![1, 2, 3, 4], 2, SliverIndex(5)).unwrap();
+        let bytes = bcs::to_bytes(&sliver).unwrap();
+        let view = SliverBytes::<Primary>::decode(&bytes).unwrap();
+        assert_eq!(view.index(), SliverIndex(5));
+        assert_eq!(view.to_owned_sliver(), sliver);
+        assert_eq!(bcs::to_bytes(&view.to_owned_sliver()).unwrap(), bytes);
+        // A length in two bytes where one does (not canonical), a byte left over, a zero
+        // symbol size, ragged symbols, truncation: each refused as `SliverData` refuses it.
+        let refused: [&[u8]; 5] = [
+            &[0x84, 0x00, 1, 2, 3, 4, 2, 0, 5, 0],
+            &[4, 1, 2, 3, 4, 2, 0, 5, 0, 9],
+            &[2, 1, 2, 0, 0, 5, 0],
+            &[3, 1, 2, 3, 2, 0, 5, 0],
+            &[9, 1],
+        ];
+        for bytes in refused {
+            assert!(SliverBytes::<Primary>::decode(bytes).is_err(), "{bytes:?}");
+            assert!(
+                bcs::from_bytes::<PrimarySliver>(bytes).is_err(),
+                "{bytes:?}"
+            );
+        }
     }
 
     #[test]
