@@ -155,6 +155,10 @@ impl Active {
             }
             self.len += total as u64;
         }
+        // A value larger than the usual staging size is not kept staged after it is written.
+        if self.staging.len() > STAGING_BYTES + ALIGN {
+            self.staging = Vec::new();
+        }
         Ok(())
     }
 }
