@@ -1698,6 +1698,115 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn registered_uploads_are_checked_in_place_and_stored_byte_for_byte() {
+        use walrus_node_client::api::UploadIntent;
+        let dir = tempfile::tempdir().unwrap();
+        let node = node(dir.path(), false);
+        let config = EncodingConfig::new(N).unwrap();
+        let data: Vec<u8> = (0..20_000u32).map(|i| i.to_le_bytes()[0] ^ 0x5a).collect();
+        let blob = encode_blob(&config, &data).unwrap();
+        let blob_id = *blob.metadata.blob_id();
+        register(&node, &blob_id, 1, None);
+        node.put_metadata(
+            blob_id,
+            blob.metadata.metadata().clone(),
+            UploadIntent::Immediate,
+        )
+        .await
+        .unwrap();
+        let own = blob
+            .sliver_pairs
+            .iter()
+            .find(|pair| node.committee().holds_pair(&blob_id, pair.index()))
+            .expect("the node holds a pair");
+        let other = blob
+            .sliver_pairs
+            .iter()
+            .find(|pair| pair.index() != own.index())
+            .unwrap();
+        let refusal = |axis, body: Vec<u8>| {
+            let node = &node;
+            async move {
+                let (metadata, length) = node
+                    .admit_sliver(&blob_id, own.index(), axis, UploadIntent::Immediate)
+                    .await
+                    .unwrap();
+                node.put_admitted_sliver(
+                    blob_id,
+                    own.index(),
+                    axis,
+                    metadata,
+                    length,
+                    Bytes::from(body),
+                    UploadIntent::Immediate,
+                )
+                .await
+                .unwrap_err()
+                .reason
+            }
+        };
+        // Another pair's sliver (same length): the index is not the one this pair holds.
+        let foreign = bcs::to_bytes(&other.primary).unwrap();
+        assert_eq!(
+            refusal(SliverType::Primary, foreign).await,
+            ErrorReason::SliverIndexMismatch
+        );
+        // The right length, but a symbol size of zero: not a sliver.
+        let mut malformed = bcs::to_bytes(&own.primary).unwrap();
+        let symbol_size_at = malformed.len() - 4;
+        malformed[symbol_size_at..symbol_size_at + 2].fill(0);
+        assert_eq!(
+            refusal(SliverType::Primary, malformed).await,
+            ErrorReason::InvalidSliver
+        );
+        // A flipped symbol byte: decodes, does not verify.
+        let mut flipped = bcs::to_bytes(&own.secondary).unwrap();
+        flipped[10] ^= 1;
+        assert_eq!(
+            refusal(SliverType::Secondary, flipped).await,
+            ErrorReason::InvalidSliver
+        );
+        assert!(node
+            .store()
+            .sliver::<Primary>(&blob_id, own.index())
+            .unwrap()
+            .is_none());
+        // The honest bodies are stored as they came: read back byte for byte.
+        for (axis, body) in [
+            (SliverType::Primary, bcs::to_bytes(&own.primary).unwrap()),
+            (
+                SliverType::Secondary,
+                bcs::to_bytes(&own.secondary).unwrap(),
+            ),
+        ] {
+            assert!(
+                upload(
+                    &node,
+                    blob_id,
+                    own.index(),
+                    axis,
+                    &body,
+                    UploadIntent::Immediate
+                )
+                .await
+            );
+        }
+        let primary = node
+            .store()
+            .sliver::<Primary>(&blob_id, own.index())
+            .unwrap();
+        assert_eq!(
+            bcs::to_bytes(&primary.unwrap()).unwrap(),
+            bcs::to_bytes(&own.primary).unwrap()
+        );
+        let secondary = node
+            .store()
+            .sliver::<Secondary>(&blob_id, own.index())
+            .unwrap();
+        assert_eq!(secondary.as_ref(), Some(&own.secondary));
+    }
+
+    #[tokio::test]
     async fn uploaded_large_slivers_serve_recovery_symbols_from_their_leaf_hashes() {
         use walrus_node_client::api::UploadIntent;
         let dir = tempfile::tempdir().unwrap();

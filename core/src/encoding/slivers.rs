@@ -227,13 +227,17 @@ impl<T: EncodingAxis> SliverData<T> {
         &self,
         metadata: &VerifiedBlobMetadataWithId,
     ) -> Result<Vec<Digest>, SliverVerificationError> {
-        verified_leaf_hashes(
-            T::TYPE,
-            self.index,
-            self.symbols.data(),
-            self.symbols.symbol_size(),
-            metadata,
-        )
+        self.borrowed().verify_with_leaf_hashes(metadata)
+    }
+
+    /// The sliver as a [`SliverBytes`] view (the symbols borrowed).
+    fn borrowed(&self) -> SliverBytes<'_, T> {
+        SliverBytes {
+            data: self.symbols.data(),
+            symbol_size: self.symbols.symbol_size,
+            index: self.index,
+            axis: PhantomData,
+        }
     }
 
     /// The cheap checks of [`Self::verify`]: index, length and symbol size.
