@@ -1697,23 +1697,30 @@ mod tests {
         .unwrap();
     }
 
+    /// `data` encoded, registered on `node` and its metadata stored there.
+    async fn registered_with_metadata(node: &StorageNode, data: &[u8]) -> EncodedBlob {
+        let config = EncodingConfig::new(N).unwrap();
+        let blob = encode_blob(&config, data).unwrap();
+        let blob_id = *blob.metadata.blob_id();
+        register(node, &blob_id, 1, None);
+        node.put_metadata(
+            blob_id,
+            blob.metadata.metadata().clone(),
+            walrus_node_client::api::UploadIntent::Immediate,
+        )
+        .await
+        .unwrap();
+        blob
+    }
+
     #[tokio::test]
     async fn registered_uploads_are_checked_in_place_and_stored_byte_for_byte() {
         use walrus_node_client::api::UploadIntent;
         let dir = tempfile::tempdir().unwrap();
         let node = node(dir.path(), false);
-        let config = EncodingConfig::new(N).unwrap();
         let data: Vec<u8> = (0..20_000u32).map(|i| i.to_le_bytes()[0] ^ 0x5a).collect();
-        let blob = encode_blob(&config, &data).unwrap();
+        let blob = registered_with_metadata(&node, &data).await;
         let blob_id = *blob.metadata.blob_id();
-        register(&node, &blob_id, 1, None);
-        node.put_metadata(
-            blob_id,
-            blob.metadata.metadata().clone(),
-            UploadIntent::Immediate,
-        )
-        .await
-        .unwrap();
         let own = blob
             .sliver_pairs
             .iter()
@@ -1811,18 +1818,9 @@ mod tests {
         use walrus_node_client::api::UploadIntent;
         let dir = tempfile::tempdir().unwrap();
         let node = node(dir.path(), false);
-        let config = EncodingConfig::new(N).unwrap();
         let data: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
-        let blob = encode_blob(&config, &data).unwrap();
+        let blob = registered_with_metadata(&node, &data).await;
         let blob_id = *blob.metadata.blob_id();
-        register(&node, &blob_id, 1, None);
-        node.put_metadata(
-            blob_id,
-            blob.metadata.metadata().clone(),
-            UploadIntent::Immediate,
-        )
-        .await
-        .unwrap();
         let served: Vec<_> = blob
             .sliver_pairs
             .iter()
