@@ -374,8 +374,9 @@ impl<'a, T: EncodingAxis> SliverBytes<'a, T> {
         )
     }
 
-    /// An owned copy.
-    pub fn to_owned_sliver(&self) -> SliverData<T> {
+    /// An owned copy (the tests compare it with what `SliverData` decodes).
+    #[cfg(test)]
+    fn to_owned_sliver(self) -> SliverData<T> {
         let symbols = Symbols {
             data: self.data.to_vec(),
             symbol_size: self.symbol_size,
