@@ -8,7 +8,7 @@ use walrus_core::{
         recover_sliver, recover_sliver_from_verified, ConsistencyCheck, DecodeError, EncodedBlob,
         EncodingAxis, EncodingConfig, ExpandedSliver, InconsistencyProofEither,
         InconsistencyVerificationError, Primary, RecoveryError, RecoverySymbol, Secondary,
-        SliverData,
+        SliverData, VerifiedRecoverySymbol,
     },
     merkle::{MerkleTree, Node},
     metadata::{BlobMetadata, BlobMetadataWithId, VerifiedBlobMetadataWithId},
@@ -52,6 +52,19 @@ fn symbols_for<T: EncodingAxis>(
                 .unwrap()
         })
         .collect()
+}
+
+/// `symbols` for `target`, verified (each must verify).
+fn verified_for<T: EncodingAxis>(
+    metadata: &VerifiedBlobMetadataWithId,
+    target: SliverIndex,
+    symbols: &[RecoverySymbol<T>],
+) -> Vec<VerifiedRecoverySymbol<T>> {
+    let symbols = symbols.iter().map(|symbol| (target, symbol.clone()));
+    walrus_core::encoding::verify_recovery_symbols(metadata, symbols.collect())
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap()
 }
 
 proptest! {
@@ -118,17 +131,28 @@ proptest! {
         prop_assert_eq!(&recovered, expected);
         // Symbols verified by the caller rebuild the same sliver; a repeated source or a
         // missing symbol is refused, not decoded.
-        let (verified, leaf_hashes) =
-            recover_sliver_from_verified(metadata, target, symbols.clone()).unwrap();
-        prop_assert_eq!(&verified, expected);
+        // Their leaf hashes are reused: the rebuilt sliver's leaf hashes are those of hashing
+        // its whole expansion.
+        let verified = verified_for(metadata, target, &symbols);
+        let (rebuilt, leaf_hashes) =
+            recover_sliver_from_verified(metadata, target, verified.clone()).unwrap();
+        prop_assert_eq!(&rebuilt, expected);
         prop_assert_eq!(leaf_hashes, expected.verify_with_leaf_hashes(metadata).unwrap());
-        let mut repeated = symbols.clone();
+        let mut repeated = verified.clone();
         repeated[1] = repeated[0].clone();
         let refused = recover_sliver_from_verified(metadata, target, repeated);
         let is_refused = matches!(refused, Err(RecoveryError::NotEnoughSymbols { .. }));
         prop_assert!(is_refused);
-        let short = symbols[1..].to_vec();
+        let short = verified[1..].to_vec();
         let refused = recover_sliver_from_verified(metadata, target, short);
+        let is_refused = matches!(refused, Err(RecoveryError::NotEnoughSymbols { .. }));
+        prop_assert!(is_refused);
+        // A symbol verified for another sliver is not one of this sliver's.
+        let other = SliverIndex((target.get() + 1) % n_shards);
+        let mut mixed = verified.clone();
+        mixed[0] = verified_for(metadata, other, &symbols_for::<Secondary>(metadata, &sources, other))
+            .swap_remove(0);
+        let refused = recover_sliver_from_verified(metadata, target, mixed);
         let is_refused = matches!(refused, Err(RecoveryError::NotEnoughSymbols { .. }));
         prop_assert!(is_refused);
 
@@ -226,7 +250,7 @@ fn inconsistent_encoding_yields_a_verifiable_proof() {
     assert_eq!(proof.verify(&metadata), Ok(()));
     // The same from symbols the caller verified.
     let required = config.n_symbols_in_sliver(SliverType::Primary);
-    let used = symbols[..required].to_vec();
+    let used = verified_for(&metadata, target, &symbols[..required]);
     let RecoveryError::Inconsistent(proof) =
         recover_sliver_from_verified(&metadata, target, used).unwrap_err()
     else {

@@ -11,7 +11,10 @@
 //! (`walrus_node_recovery_bytes_fetched_total`: symbols, proofs and metadata) next to the
 //! sliver sizes; the recovery-symbol requests the peers served; the node's peak resident
 //! memory (`VmHWM`) and CPU time, and how busy the whole machine was meanwhile. Every rebuilt
-//! sliver is then checked byte-exact against the encoding.
+//! sliver is then checked byte-exact against the encoding. Beside the rate, a machine anchor
+//! measured in the same run: how many of the wiped node's slivers one core rebuilds in-process
+//! (verify the symbols, decode, verify the sliver), so that figures taken on machines of
+//! different speeds compare as ratios.
 //!
 //! Run with `scripts/bench-recovery.sh` (it builds the binaries first). Environment:
 //! `BENCH_NODES` (10), `BENCH_SHARDS` (100), `BENCH_SMALL_BLOBS` (300), `BENCH_SMALL_KB`
@@ -23,8 +26,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use walrus_core::{
-    encoding::{EncodedBlob, EncodingConfig},
-    SliverType,
+    encoding::{
+        recover_sliver_from_verified, verify_recovery_symbols, EncodedBlob, EncodingAxis,
+        EncodingConfig, ExpandedSliver, InconsistencyProof, InconsistencyProofEither, Primary,
+        RecoverySymbol, Secondary, SliverData,
+    },
+    ShardIndex, SliverIndex, SliverType,
 };
 use walrus_e2e::{
     bench::{bench_main, env_number, process_cpu_s},
@@ -38,6 +45,8 @@ const TARGET_SLIVERS_PER_S: f64 = 1_000.0;
 const STORE_BATCH: usize = 100;
 /// How often the wiped node's metrics are read.
 const POLL: Duration = Duration::from_millis(20);
+/// Blobs of a class whose slivers are rebuilt in-process for the machine anchor.
+const ANCHOR_BLOBS: usize = 20;
 
 /// One class of blobs.
 struct Class {
@@ -65,6 +74,77 @@ struct Figures {
     node_cpu_s: Option<f64>,
     /// Share of the machine's CPU time busy (any process) meanwhile.
     machine_busy: Option<f64>,
+    /// Slivers per second one core rebuilds in-process ([`rebuild_anchor`]).
+    anchor: f64,
+}
+
+/// The machine anchor: slivers per second one core of this machine rebuilds in-process as the
+/// wiped node must (verify the symbols, decode, verify the rebuilt sliver), over the wiped
+/// node's slivers of the first [`ANCHOR_BLOBS`] blobs, from the lowest source slivers it does
+/// not hold itself (those a recovery uses). The serving side is prepared untimed.
+fn rebuild_anchor(encoded: &[EncodedBlob], shards: &[ShardIndex]) -> Result<f64> {
+    let mut work = Duration::ZERO;
+    let mut slivers = 0;
+    for blob in encoded.iter().take(ANCHOR_BLOBS) {
+        let n = blob.metadata.config().n_shards();
+        let own: Vec<_> = shards
+            .iter()
+            .map(|shard| shard.to_pair_index(n, blob.metadata.blob_id()))
+            .collect();
+        for pair in &own {
+            // A primary sliver from the secondary slivers of other pairs, and the other way.
+            let from_secondaries = blob
+                .sliver_pairs
+                .iter()
+                .filter(|source| !own.contains(&source.index()))
+                .map(|source| &source.secondary);
+            work += time_rebuild::<Primary>(blob, pair.primary_sliver_index(), from_secondaries)?;
+            let from_primaries = blob
+                .sliver_pairs
+                .iter()
+                .filter(|source| !own.contains(&source.index()))
+                .map(|source| &source.primary);
+            let target = pair
+                .secondary_sliver_index(n)
+                .context("a pair's secondary")?;
+            work += time_rebuild::<Secondary>(blob, target, from_primaries)?;
+            slivers += 2;
+        }
+    }
+    Ok(rate(slivers, work))
+}
+
+/// The time to rebuild sliver `target` of axis `T` of `blob` from the symbols of the lowest
+/// `sources` (expanded untimed).
+fn time_rebuild<'a, T: EncodingAxis>(
+    blob: &EncodedBlob,
+    target: SliverIndex,
+    sources: impl Iterator<Item = &'a SliverData<T::Orthogonal>>,
+) -> Result<Duration>
+where
+    InconsistencyProofEither: From<InconsistencyProof<T>>,
+{
+    let metadata = &blob.metadata;
+    let required = metadata.config().n_symbols_in_sliver(T::TYPE);
+    let mut sources: Vec<_> = sources.collect();
+    sources.sort_by_key(|sliver| sliver.index);
+    let symbols: Vec<(SliverIndex, RecoverySymbol<T>)> = sources
+        .into_iter()
+        .take(required)
+        .map(|sliver| {
+            let expanded = ExpandedSliver::new(sliver, metadata.layout())?;
+            let symbol = expanded.recovery_symbol(target).context("a symbol")?;
+            Ok((target, symbol))
+        })
+        .collect::<Result<_>>()?;
+    let started = Instant::now();
+    let verified = verify_recovery_symbols(metadata, symbols)
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    let (sliver, _) = recover_sliver_from_verified(metadata, target, verified)?;
+    let time = started.elapsed();
+    anyhow::ensure!(sliver.index == target, "rebuilt the wrong sliver");
+    Ok(time)
 }
 
 /// The machine's (busy, total) CPU time in clock ticks so far.
@@ -134,6 +214,7 @@ async fn measure(nodes: usize, shards: u16, wiped: usize, class: &Class) -> Resu
     );
     let encoded: Vec<EncodedBlob> = data.iter().map(|blob| encode(blob, shards)).collect();
     drop(data);
+    let anchor = rebuild_anchor(&encoded, net.shards.shards(wiped))?;
     // Let uploads that finished after the certificates settle.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -206,6 +287,7 @@ async fn measure(nodes: usize, shards: u16, wiped: usize, class: &Class) -> Resu
         machine_busy: machine_before.zip(machine_after).map(|(before, after)| {
             (after.0 - before.0) as f64 / (after.1 - before.1).max(1) as f64
         }),
+        anchor,
     })
 }
 
@@ -236,13 +318,13 @@ async fn bench() -> Result<()> {
     }
     println!("\n{nodes} nodes, {shards} shards; node {wiped} wiped and started again");
     println!(
-        "| blobs | slivers | from start | slivers/s (from start) | target | ratio | from first sliver | slivers/s (from first) | bytes fetched / sliver | sliver size (primary / secondary) | symbol requests | peak RSS | node CPU | machine busy |"
+        "| blobs | slivers | from start | slivers/s (from start) | target | ratio | machine anchor (slivers/s, one core) | ratio to anchor | from first sliver | slivers/s (from first) | bytes fetched / sliver | sliver size (primary / secondary) | symbol requests | peak RSS | node CPU | machine busy |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (class, f) in &rows {
         let total_rate = rate(f.slivers, f.total);
         println!(
-            "| {} x {} B ({}) | {} | {:.2} s | {:.0} | {:.0} | {:.2} | {:.2} s | {:.0} | {:.0} B | {} / {} B | {:.0} ({:.1} per blob) | {} | {} | {} |",
+            "| {} x {} B ({}) | {} | {:.2} s | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} s | {:.0} | {:.0} B | {} / {} B | {:.0} ({:.1} per blob) | {} | {} | {} |",
             class.blobs,
             class.bytes,
             class.name,
@@ -251,6 +333,8 @@ async fn bench() -> Result<()> {
             total_rate,
             TARGET_SLIVERS_PER_S,
             total_rate / TARGET_SLIVERS_PER_S,
+            f.anchor,
+            total_rate / f.anchor,
             f.window.as_secs_f64(),
             rate(f.slivers, f.window),
             f.fetched / f.slivers as f64,

@@ -50,9 +50,9 @@ use walrus_chain::client::WalrusClient;
 use walrus_core::{
     crypto::Threshold,
     encoding::{
-        recover_sliver_from_verified, EitherDecodingSymbol, EncodingAxis, EncodingConfig,
-        GeneralRecoverySymbol, InconsistencyProofEither, Primary, RecoveryError, RecoverySymbol,
-        Secondary, SymbolVerificationError,
+        recover_sliver_from_verified, verify_recovery_symbols, EitherDecodingSymbol, EncodingAxis,
+        EncodingConfig, GeneralRecoverySymbol, InconsistencyProofEither, Primary, RecoveryError,
+        Secondary, SymbolVerificationError, VerifiedRecoverySymbol,
     },
     merkle::Node,
     messages::{InvalidBlobCertificate, SignedInvalidBlobIdMsg},
@@ -956,8 +956,8 @@ fn budget_kib(bytes: usize) -> usize {
 /// An answer split by [`check_answer`].
 #[derive(Debug)]
 struct CheckedAnswer<T: EncodingAxis> {
-    /// The symbols that are what was asked and verify, by target, one per source sliver.
-    valid: Vec<(u16, RecoverySymbol<T>)>,
+    /// The symbols that are what was asked and verify, one per target and source sliver.
+    valid: Vec<VerifiedRecoverySymbol<T>>,
     /// How many symbols were refused.
     rejected: usize,
     /// The first reason a symbol was refused.
@@ -977,70 +977,44 @@ fn check_answer<T: EncodingAxis>(
         rejected: 0,
         lie: None,
     };
-    let mut seen = BTreeSet::new();
-    let answer: Vec<_> = answer
-        .into_iter()
-        .map(|symbol| {
-            let (axis, target) = (symbol.target_type(), symbol.target_index);
-            (axis, target, symbol.into_recovery_symbol::<T>(target))
-        })
-        .collect();
-    // The symbols' leaf hashes, all at once (multi-buffer); a symbol of the wrong size is
-    // refused by its check before its (placeholder) hash is used.
-    let symbol_size = metadata.layout().symbol_size();
-    let sized: Vec<&[u8]> = answer
-        .iter()
-        .filter_map(|(_, _, symbol)| symbol.as_ref().ok())
-        .map(|symbol| symbol.symbol.data.as_slice())
-        .filter(|data| data.len() == symbol_size)
-        .collect();
-    let mut hashes = vec![[0u8; 32]; sized.len()];
-    walrus_core::merkle::hash_leaves_into(sized.into_iter(), &mut Vec::new(), &mut hashes);
-    let mut hashes = hashes.into_iter();
-    for (axis, target, symbol) in answer {
+    let mut refuse = |lie: Lie| {
+        checked.rejected += 1;
+        checked.lie.get_or_insert(lie);
+    };
+    // What was asked, all verified together (leaves hashed multi-buffer), then the first valid
+    // one per target and source kept: a forged copy does not hide the genuine symbol.
+    let mut candidates = Vec::with_capacity(answer.len());
+    for symbol in answer {
+        let (axis, target) = (symbol.target_type(), symbol.target_index);
         let sources = asked.get(&target.get()).filter(|_| axis == T::TYPE);
-        let leaf_hash = match &symbol {
-            Ok(symbol) if symbol.symbol.data.len() == symbol_size => hashes.next(),
-            _ => None,
-        }
-        .unwrap_or_default();
-        let verdict = match (sources, symbol) {
-            (Some(sources), Ok(symbol)) => {
-                let (target, source) = (target.get(), symbol.symbol.index);
-                if !sources.contains(&source) {
-                    Err(Lie::NotAsked {
-                        target,
-                        from: source,
-                    })
-                } else if seen.contains(&(target, source)) {
-                    Err(Lie::Duplicate {
-                        target,
-                        from: source,
-                    })
-                } else {
-                    match symbol.verify_hashed(metadata, SliverIndex(target), leaf_hash) {
-                        Ok(()) => {
-                            seen.insert((target, source));
-                            Ok((target, symbol))
-                        }
-                        Err(error) => Err(Lie::Invalid {
-                            index: source,
-                            error,
-                        }),
-                    }
-                }
+        match (sources, symbol.into_recovery_symbol::<T>(target)) {
+            (Some(sources), Ok(symbol)) if sources.contains(&symbol.symbol.index) => {
+                candidates.push((target, symbol));
             }
-            _ => Err(Lie::WrongTarget {
+            (Some(_), Ok(symbol)) => refuse(Lie::NotAsked {
+                target: target.get(),
+                from: symbol.symbol.index,
+            }),
+            _ => refuse(Lie::WrongTarget {
                 axis,
                 index: target.get(),
             }),
-        };
+        }
+    }
+    let sources: Vec<u16> = candidates
+        .iter()
+        .map(|(_, symbol)| symbol.symbol.index)
+        .collect();
+    let mut seen = BTreeSet::new();
+    let verdicts = verify_recovery_symbols(metadata, candidates);
+    for (verdict, index) in verdicts.into_iter().zip(sources) {
         match verdict {
-            Ok(symbol) => checked.valid.push(symbol),
-            Err(lie) => {
-                checked.rejected += 1;
-                checked.lie.get_or_insert(lie);
-            }
+            Ok(symbol) if seen.insert((symbol.target_index(), index)) => checked.valid.push(symbol),
+            Ok(symbol) => refuse(Lie::Duplicate {
+                target: symbol.target_index().get(),
+                from: index,
+            }),
+            Err(error) => refuse(Lie::Invalid { index, error }),
         }
     }
     checked
@@ -1066,7 +1040,7 @@ async fn check_answer_off_runtime<T: EncodingAxis>(
 struct Collected<T: EncodingAxis> {
     /// Verified symbols by target sliver index and source sliver index: at least the
     /// required number per target unless every peer that could help was asked.
-    symbols: BTreeMap<u16, BTreeMap<u16, RecoverySymbol<T>>>,
+    symbols: BTreeMap<u16, BTreeMap<u16, VerifiedRecoverySymbol<T>>>,
     /// Symbols refused.
     rejected: usize,
     /// Bytes of the peers' answers.
@@ -1142,7 +1116,7 @@ async fn ask_symbols(
 async fn collect_symbols<T: EncodingAxis>(
     metadata: &VerifiedBlobMetadataWithId,
     targets: Vec<SliverIndex>,
-    own: Vec<(u16, RecoverySymbol<T>)>,
+    own: Vec<VerifiedRecoverySymbol<T>>,
     peers: Vec<Peer>,
     requests: &Arc<Semaphore>,
     hedge_after: Duration,
@@ -1161,9 +1135,9 @@ async fn collect_symbols<T: EncodingAxis>(
         bytes: 0,
         lies: Vec::new(),
     };
-    for (target, symbol) in own {
-        if let Some(symbols) = collected.symbols.get_mut(&target) {
-            symbols.entry(symbol.symbol.index).or_insert(symbol);
+    for symbol in own {
+        if let Some(symbols) = collected.symbols.get_mut(&symbol.target_index().get()) {
+            symbols.entry(symbol.source_index()).or_insert(symbol);
         }
     }
     // Each peer with its source slivers and the targets it was asked for.
@@ -1184,7 +1158,7 @@ async fn collect_symbols<T: EncodingAxis>(
                 *pending.entry(*target).or_default() += weight;
             }
         }
-        let short = |symbols: &BTreeMap<u16, BTreeMap<u16, RecoverySymbol<T>>>,
+        let short = |symbols: &BTreeMap<u16, BTreeMap<u16, VerifiedRecoverySymbol<T>>>,
                      pending: &BTreeMap<u16, usize>,
                      target: u16| {
             let have = symbols.get(&target).map_or(0, BTreeMap::len);
@@ -1302,9 +1276,9 @@ async fn collect_symbols<T: EncodingAxis>(
                 if let Some(lie) = checked.lie {
                     collected.lies.push((request.node_id, lie));
                 }
-                for (target, symbol) in checked.valid {
-                    if let Some(symbols) = collected.symbols.get_mut(&target) {
-                        symbols.entry(symbol.symbol.index).or_insert(symbol);
+                for symbol in checked.valid {
+                    if let Some(symbols) = collected.symbols.get_mut(&symbol.target_index().get()) {
+                        symbols.entry(symbol.source_index()).or_insert(symbol);
                     }
                 }
             }
@@ -1322,7 +1296,7 @@ async fn collect_symbols<T: EncodingAxis>(
 
 #[cfg(test)]
 mod tests {
-    use walrus_core::encoding::{recover_sliver, EncodedBlob, SliverData};
+    use walrus_core::encoding::{EncodedBlob, SliverData};
     use walrus_node_client::testing::{
         encoded_blob, forge, recovery_symbols, Behavior, MockNode, Route,
     };
@@ -1449,8 +1423,10 @@ mod tests {
     ) where
         InconsistencyProofEither: From<walrus_core::encoding::InconsistencyProof<T>>,
     {
-        let symbols = collected.symbols[&target.get()].values().cloned();
-        let sliver = recover_sliver::<T>(&blob.metadata, target, symbols).unwrap();
+        let required = blob.metadata.config().n_symbols_in_sliver(T::TYPE);
+        let symbols = collected.symbols[&target.get()].values();
+        let used = symbols.take(required).cloned().collect();
+        let (sliver, _) = recover_sliver_from_verified::<T>(&blob.metadata, target, used).unwrap();
         assert_eq!(&sliver, original);
     }
 
@@ -1650,11 +1626,14 @@ mod tests {
         let pairs = pairs_of(&blob, &[0, 1, 2]);
         // Our own slivers of shards 0..3 give three symbols; a peer holding the same shards
         // (a previous owner, say) has nothing to add and is not asked.
-        let own: Vec<(u16, RecoverySymbol<Secondary>)> =
-            recovery_symbols(&blob, &pairs, target, SliverType::Secondary)
-                .into_iter()
-                .map(|symbol| (target.get(), symbol.into_recovery_symbol(target).unwrap()))
-                .collect();
+        let own = recovery_symbols(&blob, &pairs, target, SliverType::Secondary)
+            .into_iter()
+            .map(|symbol| (target, symbol.into_recovery_symbol(target).unwrap()))
+            .collect();
+        let own = verify_recovery_symbols::<Secondary>(&blob.metadata, own)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap();
         let (same, same_mock) = honest(&blob, 1, &[0, 1, 2], FAST).await;
         let (other, other_mock) = honest(&blob, 2, &[3, 4, 5], FAST).await;
         let requests = Arc::new(Semaphore::new(16));
@@ -1709,8 +1688,11 @@ mod tests {
         let asked = Asked::from([(target.get(), source)]);
         let checked = check_answer::<Primary>(&blob.metadata, &asked, answer);
         assert_eq!(checked.valid.len(), 1);
-        assert_eq!(checked.valid[0].0, target.get());
-        assert!(checked.valid[0].1.verify(&blob.metadata, target).is_ok());
+        assert_eq!(checked.valid[0].target_index(), target);
+        assert!(checked.valid[0]
+            .symbol()
+            .verify(&blob.metadata, target)
+            .is_ok());
         assert_eq!(checked.rejected, 2);
         assert!(matches!(checked.lie, Some(Lie::Invalid { .. })));
     }

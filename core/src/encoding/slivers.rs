@@ -230,6 +230,29 @@ impl<T: EncodingAxis> SliverData<T> {
         self.borrowed().verify_with_leaf_hashes(metadata)
     }
 
+    /// [`Self::verify_with_leaf_hashes`] given some of the leaf hashes: `known` holds
+    /// `(position, hash)` pairs of symbols of the expansion already hashed (a rebuilt sliver's
+    /// verified recovery symbols); only the other positions are hashed. A wrong known hash
+    /// makes the root differ, as a wrong symbol would.
+    pub(crate) fn verify_with_known_leaf_hashes(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+        known: &[(usize, Digest)],
+    ) -> Result<Vec<Digest>, SliverVerificationError> {
+        let data = self.symbols.data();
+        check_shape(
+            T::TYPE,
+            self.index,
+            data.len(),
+            self.symbols.symbol_size(),
+            metadata,
+        )?;
+        let leaf_hashes = expanded_leaf_hashes_with_known(metadata.layout(), T::TYPE, data, known)
+            .map_err(|error| SliverVerificationError::Expansion(error.to_string()))?;
+        check_root(T::TYPE, self.index, &leaf_hashes, metadata)?;
+        Ok(leaf_hashes)
+    }
+
     /// The sliver as a [`SliverBytes`] view (the symbols borrowed).
     fn borrowed(&self) -> SliverBytes<'_, T> {
         SliverBytes {
@@ -305,9 +328,20 @@ fn verified_leaf_hashes(
     check_shape(axis, index, data.len(), symbol_size, metadata)?;
     let leaf_hashes = expanded_leaf_hashes(metadata.layout(), axis, data)
         .map_err(|error| SliverVerificationError::Expansion(error.to_string()))?;
+    check_root(axis, index, &leaf_hashes, metadata)?;
+    Ok(leaf_hashes)
+}
+
+/// Checks that `leaf_hashes` lead to the root `metadata` holds for sliver `index` of `axis`.
+fn check_root(
+    axis: SliverType,
+    index: SliverIndex,
+    leaf_hashes: &[Digest],
+    metadata: &VerifiedBlobMetadataWithId,
+) -> Result<(), SliverVerificationError> {
     let expected = metadata.sliver_hash(axis, index).copied();
-    if Some(crate::merkle::root_from_leaf_hashes(&leaf_hashes)) == expected {
-        Ok(leaf_hashes)
+    if Some(crate::merkle::root_from_leaf_hashes(leaf_hashes)) == expected {
+        Ok(())
     } else {
         Err(SliverVerificationError::MerkleRootMismatch)
     }
@@ -443,6 +477,35 @@ pub(crate) fn expanded_leaf_hashes(
     Ok(hashes)
 }
 
+/// [`expanded_leaf_hashes`] with the hashes at the positions of `known` given (positions out
+/// of range are ignored): only the other symbols are hashed.
+fn expanded_leaf_hashes_with_known(
+    layout: &BlobLayout,
+    axis: SliverType,
+    data: &[u8],
+    known: &[(usize, Digest)],
+) -> Result<Vec<Digest>, EncodeError> {
+    let mut slots: Vec<Option<Digest>> = vec![None; layout.config.n()];
+    for (position, hash) in known {
+        if let Some(slot) = slots.get_mut(*position) {
+            *slot = Some(*hash);
+        }
+    }
+    let mut computed = vec![[0u8; 32]; slots.iter().filter(|slot| slot.is_none()).count()];
+    with_expanded_symbols(layout, axis, data, |symbols| {
+        let unknown = symbols
+            .zip(&slots)
+            .filter(|(_, slot)| slot.is_none())
+            .map(|(symbol, _)| symbol);
+        crate::merkle::hash_leaves_into(unknown, &mut Vec::new(), &mut computed);
+    })?;
+    let mut computed = computed.into_iter();
+    Ok(slots
+        .into_iter()
+        .map(|slot| slot.unwrap_or_else(|| computed.next().unwrap_or_default()))
+        .collect())
+}
+
 /// A sliver of either axis. BCS: enum, `Primary` = 0, `Secondary` = 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sliver {
@@ -541,12 +604,25 @@ mod tests {
                 let in_place = SliverBytes::<Primary>::decode(&primary_bcs).unwrap();
                 prop_assert_eq!(&in_place.verify_with_leaf_hashes(&encoded.metadata).unwrap(), &primary);
                 let secondary = pair.secondary.verify_with_leaf_hashes(&encoded.metadata).unwrap();
-                prop_assert_eq!(primary, tree_of_packed_expansion(&pair.primary, layout).into_leaf_hashes());
+                prop_assert_eq!(&primary, &tree_of_packed_expansion(&pair.primary, layout).into_leaf_hashes());
                 prop_assert_eq!(secondary, tree_of_packed_expansion(&pair.secondary, layout).into_leaf_hashes());
                 let expanded = pair.primary.expand(layout).unwrap();
                 prop_assert_eq!(
                     MerkleTree::from_leaves(expanded.chunks_exact(layout.symbol_size())).root(),
                     pair.primary.merkle_tree(layout).unwrap().root()
+                );
+                // Some leaf hashes given (every third, and one out of range): the same hashes;
+                // one of them wrong: the root differs.
+                let mut known: Vec<(usize, Digest)> =
+                    primary.iter().copied().enumerate().step_by(3).collect();
+                known.push((primary.len(), [7; 32]));
+                let metadata = &encoded.metadata;
+                let given = pair.primary.verify_with_known_leaf_hashes(metadata, &known).unwrap();
+                prop_assert_eq!(&given, &primary);
+                known[0].1[0] ^= 1;
+                prop_assert_eq!(
+                    pair.primary.verify_with_known_leaf_hashes(metadata, &known),
+                    Err(SliverVerificationError::MerkleRootMismatch)
                 );
             }
         }

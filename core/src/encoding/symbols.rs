@@ -104,10 +104,9 @@ impl<T: EncodingAxis> RecoverySymbol<T> {
         )
     }
 
-    /// [`Self::verify`] with the symbol's leaf hash computed by the caller (many symbols'
-    /// at once: [`crate::merkle::hash_leaves_into`]); `leaf_hash` must be the hash of this
-    /// symbol's data.
-    pub fn verify_hashed(
+    /// [`Self::verify`] with the symbol's leaf hash computed by the caller (many symbols' at
+    /// once: [`verify_recovery_symbols`]); `leaf_hash` must be the hash of this symbol's data.
+    fn verify_hashed(
         &self,
         metadata: &VerifiedBlobMetadataWithId,
         target_index: SliverIndex,
@@ -316,6 +315,76 @@ pub enum RecoveryError {
     Codec(#[from] EncodeError),
 }
 
+/// A recovery symbol that verified against the metadata for one target sliver, with the leaf
+/// hash its verification computed. Only [`verify_recovery_symbols`] makes one. The leaf hash is
+/// also the one of the rebuilt target sliver's expansion at the symbol's source index (symbol
+/// `E[r][c]` is a leaf of both row `r`'s and column `c`'s trees, and leaves are hashed without
+/// their position), so verifying the rebuilt sliver need not hash it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedRecoverySymbol<T: EncodingAxis> {
+    symbol: RecoverySymbol<T>,
+    target_index: SliverIndex,
+    leaf_hash: crate::merkle::Digest,
+}
+
+impl<T: EncodingAxis> VerifiedRecoverySymbol<T> {
+    /// The index of the source sliver (on the orthogonal axis) the symbol comes from.
+    pub fn source_index(&self) -> u16 {
+        self.symbol.symbol.index
+    }
+
+    /// The sliver the symbol was verified for.
+    pub fn target_index(&self) -> SliverIndex {
+        self.target_index
+    }
+
+    /// The symbol with its proof.
+    pub fn symbol(&self) -> &RecoverySymbol<T> {
+        &self.symbol
+    }
+
+    /// The symbol with its proof, without the verification.
+    pub fn into_symbol(self) -> RecoverySymbol<T> {
+        self.symbol
+    }
+}
+
+/// Verifies each `(target sliver, symbol)` of `symbols` against `metadata`
+/// ([`RecoverySymbol::verify`]), hashing their leaves together (multi-buffer): the verified
+/// symbols, or why each other one was refused, in the order given.
+pub fn verify_recovery_symbols<T: EncodingAxis>(
+    metadata: &VerifiedBlobMetadataWithId,
+    symbols: Vec<(SliverIndex, RecoverySymbol<T>)>,
+) -> Vec<Result<VerifiedRecoverySymbol<T>, SymbolVerificationError>> {
+    // A symbol of the wrong size is refused by its check before a hash would be used.
+    let symbol_size = metadata.layout().symbol_size();
+    let sized = |symbol: &RecoverySymbol<T>| symbol.symbol.data.len() == symbol_size;
+    let leaves = symbols
+        .iter()
+        .map(|(_, symbol)| symbol)
+        .filter(|symbol| sized(symbol))
+        .map(|symbol| symbol.symbol.data.as_slice());
+    let mut hashes = vec![[0u8; 32]; symbols.iter().filter(|(_, symbol)| sized(symbol)).count()];
+    crate::merkle::hash_leaves_into(leaves, &mut Vec::new(), &mut hashes);
+    let mut hashes = hashes.into_iter();
+    symbols
+        .into_iter()
+        .map(|(target_index, symbol)| {
+            let leaf_hash = if sized(&symbol) {
+                hashes.next().unwrap_or_default()
+            } else {
+                [0u8; 32]
+            };
+            symbol.verify_hashed(metadata, target_index, leaf_hash)?;
+            Ok(VerifiedRecoverySymbol {
+                symbol,
+                target_index,
+                leaf_hash,
+            })
+        })
+        .collect()
+}
+
 /// Rebuilds sliver `target_index` of axis `T` from recovery symbols. Symbols that do not verify
 /// against `metadata` are dropped (and counted), duplicates are used once, and exactly the
 /// required number is used. If the result does not match the metadata, the error carries an
@@ -330,15 +399,15 @@ where
 {
     let required = metadata.config().n_symbols_in_sliver(T::TYPE);
     let mut rejected = 0;
-    let mut valid: BTreeMap<u16, RecoverySymbol<T>> = BTreeMap::new();
-    for symbol in symbols {
-        if symbol.verify(metadata, target_index).is_err() {
+    let mut valid: BTreeMap<u16, VerifiedRecoverySymbol<T>> = BTreeMap::new();
+    let symbols = symbols.into_iter().map(|symbol| (target_index, symbol));
+    for verified in verify_recovery_symbols(metadata, symbols.collect()) {
+        let Ok(verified) = verified else {
             rejected += 1;
             continue;
-        }
-        valid.entry(symbol.symbol.index).or_insert(symbol);
-        if valid.len() == required {
-            break;
+        };
+        if valid.len() < required {
+            valid.entry(verified.source_index()).or_insert(verified);
         }
     }
     if valid.len() < required {
@@ -352,22 +421,25 @@ where
         .map(|(sliver, _)| sliver)
 }
 
-/// [`recover_sliver`] from `used`: exactly the required number of symbols with distinct source
-/// indices, each already verified against `metadata` for `target_index`
-/// ([`RecoverySymbol::verify`]), as a caller that checks each peer's answer on arrival holds
-/// them; they are not verified again. The inconsistency proof of a mismatch is made of them.
-/// With the sliver come the leaf hashes its verification computed
-/// ([`SliverData::verify_with_leaf_hashes`]).
+/// [`recover_sliver`] from `used`: exactly the required number of symbols verified for
+/// `target_index`, from distinct source slivers, as a caller that checks each peer's answer on
+/// arrival holds them; they are not verified again. The inconsistency proof of a mismatch is
+/// made of them. With the sliver come the leaf hashes of its expansion (as
+/// [`SliverData::verify_with_leaf_hashes`] gives them); those of the symbols used are not
+/// computed again.
 pub fn recover_sliver_from_verified<T: EncodingAxis>(
     metadata: &VerifiedBlobMetadataWithId,
     target_index: SliverIndex,
-    used: Vec<RecoverySymbol<T>>,
+    used: Vec<VerifiedRecoverySymbol<T>>,
 ) -> Result<(SliverData<T>, Vec<crate::merkle::Digest>), RecoveryError>
 where
     InconsistencyProofEither: From<InconsistencyProof<T>>,
 {
     let required = metadata.config().n_symbols_in_sliver(T::TYPE);
-    let distinct: BTreeSet<u16> = used.iter().map(|symbol| symbol.symbol.index).collect();
+    let usable = used
+        .iter()
+        .filter(|symbol| symbol.target_index == target_index);
+    let distinct: BTreeSet<u16> = usable.map(VerifiedRecoverySymbol::source_index).collect();
     if used.len() != required || distinct.len() != required {
         return Err(RecoveryError::NotEnoughSymbols {
             available: distinct.len(),
@@ -375,14 +447,22 @@ where
             rejected: 0,
         });
     }
-    let sliver = decode_sliver::<T>(metadata.layout(), target_index, &used)?;
-    if let Ok(leaf_hashes) = sliver.verify_with_leaf_hashes(metadata) {
+    let decoding: Vec<&DecodingSymbol<T>> = used.iter().map(|used| &used.symbol.symbol).collect();
+    let sliver = decode_sliver::<T>(metadata.layout(), target_index, &decoding)?;
+    let known: Vec<(usize, crate::merkle::Digest)> = used
+        .iter()
+        .map(|symbol| (usize::from(symbol.source_index()), symbol.leaf_hash))
+        .collect();
+    if let Ok(leaf_hashes) = sliver.verify_with_known_leaf_hashes(metadata, &known) {
         return Ok((sliver, leaf_hashes));
     }
     Err(RecoveryError::Inconsistent(Box::new(
         InconsistencyProof {
             target_sliver_index: target_index,
-            recovery_symbols: used,
+            recovery_symbols: used
+                .into_iter()
+                .map(VerifiedRecoverySymbol::into_symbol)
+                .collect(),
         }
         .into(),
     )))
@@ -393,20 +473,17 @@ where
 fn decode_sliver<T: EncodingAxis>(
     layout: &BlobLayout,
     target_index: SliverIndex,
-    symbols: &[RecoverySymbol<T>],
+    symbols: &[&DecodingSymbol<T>],
 ) -> Result<SliverData<T>, EncodeError> {
     let n = layout.config.n();
     let k = layout.config.n_symbols_in_sliver(T::TYPE);
     let ss = layout.symbol_size();
-    let positions: Vec<usize> = symbols
-        .iter()
-        .map(|s| usize::from(s.symbol.index))
-        .collect();
-    let restored = rs::decode_lines(k, n, ss, 1, &positions, |_, a| &symbols[a].symbol.data)?;
+    let positions: Vec<usize> = symbols.iter().map(|s| usize::from(s.index)).collect();
+    let restored = rs::decode_lines(k, n, ss, 1, &positions, |_, a| &symbols[a].data)?;
     let mut data = vec![0u8; k * ss];
     for (position, out) in data.chunks_exact_mut(ss).enumerate() {
         match positions.iter().position(|p| *p == position) {
-            Some(a) => out.copy_from_slice(&symbols[a].symbol.data),
+            Some(a) => out.copy_from_slice(&symbols[a].data),
             None => {
                 let shard = restored
                     .positions()
@@ -533,12 +610,13 @@ impl<T: EncodingAxis> InconsistencyProof<T> {
                 ));
             }
         }
-        let sliver = decode_sliver::<T>(
-            metadata.layout(),
-            self.target_sliver_index,
-            &self.recovery_symbols,
-        )
-        .map_err(|error| InconsistencyVerificationError::RecoveryFailure(error.to_string()))?;
+        let decoding: Vec<&DecodingSymbol<T>> = self
+            .recovery_symbols
+            .iter()
+            .map(|symbol| &symbol.symbol)
+            .collect();
+        let sliver = decode_sliver::<T>(metadata.layout(), self.target_sliver_index, &decoding)
+            .map_err(|error| InconsistencyVerificationError::RecoveryFailure(error.to_string()))?;
         match sliver.verify(metadata) {
             Ok(()) => Err(InconsistencyVerificationError::SliverNotInconsistent),
             Err(SliverVerificationError::MerkleRootMismatch) => Ok(()),
