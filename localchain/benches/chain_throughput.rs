@@ -23,7 +23,7 @@
 //! Environment: `BENCH_CLIENTS` (default 50), `BENCH_BLOBS_PER_CLIENT` (default 20),
 //! `BENCH_STORES` (`memory,durable` by default), `BENCH_CHECKPOINT_MS` (default 100).
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/integration/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

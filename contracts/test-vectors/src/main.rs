@@ -34,7 +34,7 @@ use walrus_core::{
     BlobId, ObjectId,
 };
 
-/// Shards of the four committee members (as `chain/tests/system_lifecycle.rs`).
+/// Shards of the four committee members (as `chain/tests/integration/system_lifecycle.rs`).
 const WEIGHTS: [u16; 4] = [1, 2, 3, 4];
 /// Seed of member `i`'s BLS key: `[KEY_SEED_BASE + i; 32]`.
 const KEY_SEED_BASE: u8 = 10;
@@ -55,7 +55,7 @@ const OTHER_OBJECT_ID: [u8; 32] = [0x42; 32];
 /// The blob ID of the invalid-blob-ID certificates.
 const INVALID_BLOB_ID: [u8; 32] = [5; 32];
 
-/// Storage-node candidates of `staking_tests` (as `chain/tests/staking.rs`): node `i` has the
+/// Storage-node candidates of `staking_tests` (as `chain/tests/integration/staking.rs`): node `i` has the
 /// key of seed `[NODE_KEY_SEED_BASE + i; 32]` and registers from the address `[i + 1; 32]`.
 const N_NODES: usize = 5;
 const NODE_KEY_SEED_BASE: u8 = 50;

@@ -2,7 +2,7 @@
 //! `If-None-Match: *` needs an existing blob, reads of the network are bounded (503 with
 //! `Retry-After` beyond running + queued) and a read nobody waits for is cancelled.
 
-mod common;
+use crate::common;
 
 use std::{future::Future, sync::Arc, time::Duration};
 

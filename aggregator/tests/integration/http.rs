@@ -1,7 +1,7 @@
 //! The HTTP API over an in-memory source: bodies, headers, ranges, HEAD, conditional requests,
 //! the cache, objects, quilt patches and error mapping.
 
-mod common;
+use crate::common;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -296,7 +296,7 @@ async fn by_object_id_serves_the_blob_with_its_attributes() {
     let answer = get(&app, &format!("/v1/blobs/by-object-id/{with_attributes}")).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body.as_ref(), png(300).as_slice());
-    // An active type from the attributes is not served as such (see tests/hostile.rs).
+    // An active type from the attributes is not served as such (see tests/integration/hostile.rs).
     assert_eq!(answer.header("content-type"), "application/octet-stream");
     assert_eq!(
         answer.header("content-disposition"),

@@ -3,7 +3,7 @@
 //! checkpoints, so an `EventStream` from the start sees every `EpochChangeStart` in order,
 //! interleaved with the users' events; the faucet's rate limit answers 429.
 
-mod common;
+use crate::common;
 
 use std::{
     net::{SocketAddr, TcpListener},

@@ -2,7 +2,7 @@
 //! errors as JSON, health (with sub-wallets), metrics, serving and shutdown. The chain client
 //! points at an unused port, so every store that gets past validation fails at the chain (503).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

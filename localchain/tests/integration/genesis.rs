@@ -1,6 +1,6 @@
 //! The genesis state and the object store.
 
-mod common;
+use crate::common;
 
 use common::*;
 use sui_sdk_types::{ObjectData, ObjectType as SuiObjectType, Owner};

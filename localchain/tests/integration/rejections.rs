@@ -1,7 +1,7 @@
 //! Every way a transaction is rejected, each leaving the store untouched (`Net::reject`
 //! checks that).
 
-mod common;
+use crate::common;
 
 use common::*;
 use sui_sdk_types::{Address, Identifier, Input, TransactionKind};

@@ -3,7 +3,7 @@
 //! register, certify with a real BLS certificate, extend, delete), Move aborts surface as
 //! `ClientError::MoveAbort`, staking operations, and the resumable event stream.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

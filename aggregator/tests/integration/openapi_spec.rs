@@ -2,7 +2,7 @@
 //! `walrus_service::openapi::check` (document and router walk), and every described operation
 //! answers 200 for a blob, an object and a quilt patch that exist.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -61,7 +61,7 @@ struct Rejected {
 }
 
 fn load() -> Vectors {
-    serde_json::from_str(include_str!("data/blob_ids.json")).expect("vectors parse")
+    serde_json::from_str(include_str!("../data/blob_ids.json")).expect("vectors parse")
 }
 
 /// The generator of the vectors: byte i = (i * 31 + 7) mod 256.

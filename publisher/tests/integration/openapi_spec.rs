@@ -2,7 +2,7 @@
 //! `walrus_service::openapi::check` (document and router walk), and the store's query
 //! parameters are exactly those the publisher accepts.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -1,7 +1,7 @@
 //! Staking through signed Sui transactions: candidates with proofs of possession, stake,
 //! withdrawals, the epoch state machine (`voting_end`, the epoch change) and epoch sync.
 
-mod common;
+use crate::common;
 
 use common::*;
 use fastcrypto::traits::ToFromBytes;

@@ -89,7 +89,7 @@ fn the_generator_matches_its_check_values() {
 #[test]
 fn every_vector_is_reproduced() {
     let vectors: Vectors =
-        serde_json::from_str(include_str!("data/quilts.json")).expect("valid vectors");
+        serde_json::from_str(include_str!("../data/quilts.json")).expect("valid vectors");
     assert!(vectors.cases.len() >= 6);
     for case in &vectors.cases {
         let name = &case.name;

@@ -2,7 +2,7 @@
 //! changes to a committee, a client reserves, registers, certifies (real BLS certificate),
 //! extends and deletes a blob; and a blob ID is invalidated.
 
-mod common;
+use crate::common;
 
 use common::*;
 use sui_sdk_types::{Address, Owner, UnchangedConsensusKind};

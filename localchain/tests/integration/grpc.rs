@@ -3,7 +3,7 @@
 //! their subscription, the stock `execute_transaction_and_wait_for_checkpoint`, and
 //! `UNIMPLEMENTED` for what is not served.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! checkpoint subscriber resumes after a restart without gaps or duplicates. A torn or garbage
 //! file is a clear error.
 
-mod common;
+use crate::common;
 
 use std::{path::Path, time::Duration};
 

@@ -1,0 +1,8 @@
+//! The integration tests of the aggregator, one module per suite, in one test binary (one
+//! compile and one link for all of them: each test binary re-instantiates the generic
+//! code it uses and links the whole dependency tree).
+
+mod common;
+mod hostile;
+mod http;
+mod openapi_spec;

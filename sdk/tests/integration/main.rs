@@ -1,0 +1,6 @@
+//! The integration tests of the SDK, one module per suite, in one test binary (one
+//! compile and one link for all of them: each test binary re-instantiates the generic
+//! code it uses and links the whole dependency tree).
+
+mod cli_blob_id;
+mod storage_nodes;
