@@ -91,19 +91,17 @@ fn rebuild_anchor(encoded: &[EncodedBlob], shards: &[ShardIndex]) -> Result<f64>
             .iter()
             .map(|shard| shard.to_pair_index(n, blob.metadata.blob_id()))
             .collect();
+        // The source slivers: those of the pairs the wiped node does not hold.
+        let others: Vec<_> = blob
+            .sliver_pairs
+            .iter()
+            .filter(|source| !own.contains(&source.index()))
+            .collect();
         for pair in &own {
-            // A primary sliver from the secondary slivers of other pairs, and the other way.
-            let from_secondaries = blob
-                .sliver_pairs
-                .iter()
-                .filter(|source| !own.contains(&source.index()))
-                .map(|source| &source.secondary);
+            // A primary sliver from the others' secondary slivers, and the other way.
+            let from_secondaries = others.iter().map(|source| &source.secondary);
             work += time_rebuild::<Primary>(blob, pair.primary_sliver_index(), from_secondaries)?;
-            let from_primaries = blob
-                .sliver_pairs
-                .iter()
-                .filter(|source| !own.contains(&source.index()))
-                .map(|source| &source.primary);
+            let from_primaries = others.iter().map(|source| &source.primary);
             let target = pair
                 .secondary_sliver_index(n)
                 .context("a pair's secondary")?;
