@@ -62,7 +62,67 @@ pub enum Node {
     /// The empty node: pads odd levels; its bytes are 32 zeros.
     Empty,
     /// A 32-byte digest.
-    Digest(Digest),
+    Digest(#[serde(with = "digest_words")] Digest),
+}
+
+/// Serde of a 32-byte digest with the bytes serde derives for `[u8; 32]` (a tuple of 32 bytes,
+/// no length), written and read as four little-endian `u64` words in binary formats: the same
+/// bytes in BCS, in four calls instead of 32 (proofs and metadata are mostly digests). Human
+/// readable formats get the derived form.
+mod digest_words {
+    use serde::{
+        de::{Error, SeqAccess, Visitor},
+        ser::SerializeTuple,
+        Deserialize, Deserializer, Serialize, Serializer,
+    };
+
+    use super::Digest;
+
+    pub(super) fn serialize<S: Serializer>(
+        digest: &Digest,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            return digest.serialize(serializer);
+        }
+        let mut words = serializer.serialize_tuple(4)?;
+        for chunk in digest.chunks_exact(8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            words.serialize_element(&u64::from_le_bytes(word))?;
+        }
+        words.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Digest, D::Error> {
+        if deserializer.is_human_readable() {
+            return Digest::deserialize(deserializer);
+        }
+        deserializer.deserialize_tuple(4, Words)
+    }
+
+    struct Words;
+
+    impl<'de> Visitor<'de> for Words {
+        type Value = Digest;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("32 bytes as four little-endian u64 words")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut words: A) -> Result<Digest, A::Error> {
+            let mut digest = [0u8; 32];
+            for (number, chunk) in digest.chunks_exact_mut(8).enumerate() {
+                let word: u64 = words
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(number, &self))?;
+                chunk.copy_from_slice(&word.to_le_bytes());
+            }
+            Ok(digest)
+        }
+    }
 }
 
 impl Node {
@@ -408,6 +468,33 @@ impl MerkleProof {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`Node`] as serde derives it for a plain `[u8; 32]` (byte by byte).
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    enum DerivedNode {
+        Empty,
+        Digest(Digest),
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn nodes_serialize_as_derived_for_byte_arrays(digest in proptest::prelude::any::<Digest>()) {
+            for (node, derived) in [
+                (Node::Digest(digest), DerivedNode::Digest(digest)),
+                (Node::Empty, DerivedNode::Empty),
+            ] {
+                let bytes = bcs::to_bytes(&node).unwrap();
+                proptest::prop_assert_eq!(&bytes, &bcs::to_bytes(&derived).unwrap());
+                proptest::prop_assert_eq!(bcs::from_bytes::<Node>(&bytes).unwrap(), node);
+                let json = serde_json::to_string(&node).unwrap();
+                proptest::prop_assert_eq!(&json, &serde_json::to_string(&derived).unwrap());
+                proptest::prop_assert_eq!(serde_json::from_str::<Node>(&json).unwrap(), node);
+            }
+            let mut bytes = bcs::to_bytes(&Node::Digest(digest)).unwrap();
+            bytes.pop();
+            proptest::prop_assert!(bcs::from_bytes::<Node>(&bytes).is_err());
+        }
+    }
 
     #[test]
     fn blake2b256_known_answer() {

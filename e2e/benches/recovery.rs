@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use walrus_core::{
     encoding::{
-        recover_sliver_from_verified, verify_recovery_symbols, EncodedBlob, EncodingAxis,
+        recover_slivers_from_verified, verify_recovery_symbols, EncodedBlob, EncodingAxis,
         EncodingConfig, ExpandedSliver, InconsistencyProof, InconsistencyProofEither, Primary,
         RecoverySymbol, Secondary, SliverData,
     },
@@ -79,9 +79,10 @@ struct Figures {
 }
 
 /// The machine anchor: slivers per second one core of this machine rebuilds in-process as the
-/// wiped node must (verify the symbols, decode, verify the rebuilt sliver), over the wiped
-/// node's slivers of the first [`ANCHOR_BLOBS`] blobs, from the lowest source slivers it does
-/// not hold itself (those a recovery uses). The serving side is prepared untimed.
+/// wiped node must (verify the symbols, decode, verify the rebuilt sliver; the slivers of one
+/// axis of a blob together, as the node rebuilds them), over the wiped node's slivers of the
+/// first [`ANCHOR_BLOBS`] blobs, from the lowest source slivers it does not hold itself (those
+/// a recovery uses). The serving side is prepared untimed.
 fn rebuild_anchor(encoded: &[EncodedBlob], shards: &[ShardIndex]) -> Result<f64> {
     let mut work = Duration::ZERO;
     let mut slivers = 0;
@@ -97,26 +98,27 @@ fn rebuild_anchor(encoded: &[EncodedBlob], shards: &[ShardIndex]) -> Result<f64>
             .iter()
             .filter(|source| !own.contains(&source.index()))
             .collect();
-        for pair in &own {
-            // A primary sliver from the others' secondary slivers, and the other way.
-            let from_secondaries = others.iter().map(|source| &source.secondary);
-            work += time_rebuild::<Primary>(blob, pair.primary_sliver_index(), from_secondaries)?;
-            let from_primaries = others.iter().map(|source| &source.primary);
-            let target = pair
-                .secondary_sliver_index(n)
-                .context("a pair's secondary")?;
-            work += time_rebuild::<Secondary>(blob, target, from_primaries)?;
-            slivers += 2;
-        }
+        // Primary slivers from the others' secondary slivers, and the other way.
+        let primaries: Vec<SliverIndex> =
+            own.iter().map(|pair| pair.primary_sliver_index()).collect();
+        let from_secondaries = others.iter().map(|source| &source.secondary);
+        work += time_rebuild::<Primary>(blob, &primaries, from_secondaries)?;
+        let secondaries = own
+            .iter()
+            .map(|pair| pair.secondary_sliver_index(n).context("a pair's secondary"))
+            .collect::<Result<Vec<_>>>()?;
+        let from_primaries = others.iter().map(|source| &source.primary);
+        work += time_rebuild::<Secondary>(blob, &secondaries, from_primaries)?;
+        slivers += primaries.len() + secondaries.len();
     }
-    Ok(rate(slivers, work))
+    Ok(rate(slivers as u64, work))
 }
 
-/// The time to rebuild sliver `target` of axis `T` of `blob` from the symbols of the lowest
-/// `sources` (expanded untimed).
+/// The time to rebuild slivers `targets` of axis `T` of `blob` together from the symbols of the
+/// lowest `sources` (expanded untimed).
 fn time_rebuild<'a, T: EncodingAxis>(
     blob: &EncodedBlob,
-    target: SliverIndex,
+    targets: &[SliverIndex],
     sources: impl Iterator<Item = &'a SliverData<T::Orthogonal>>,
 ) -> Result<Duration>
 where
@@ -126,22 +128,39 @@ where
     let required = metadata.config().n_symbols_in_sliver(T::TYPE);
     let mut sources: Vec<_> = sources.collect();
     sources.sort_by_key(|sliver| sliver.index);
-    let symbols: Vec<(SliverIndex, RecoverySymbol<T>)> = sources
+    let expanded = sources
         .into_iter()
         .take(required)
-        .map(|sliver| {
-            let expanded = ExpandedSliver::new(sliver, metadata.layout())?;
-            let symbol = expanded.recovery_symbol(target).context("a symbol")?;
-            Ok((target, symbol))
-        })
-        .collect::<Result<_>>()?;
+        .map(|sliver| Ok(ExpandedSliver::new(sliver, metadata.layout())?))
+        .collect::<Result<Vec<_>>>()?;
+    let mut symbols: Vec<(SliverIndex, RecoverySymbol<T>)> = Vec::new();
+    for target in targets {
+        for source in &expanded {
+            symbols.push((
+                *target,
+                source.recovery_symbol(*target).context("a symbol")?,
+            ));
+        }
+    }
     let started = Instant::now();
-    let verified = verify_recovery_symbols(metadata, symbols)
+    let mut verified: Vec<_> = verify_recovery_symbols(metadata, symbols)
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
-    let (sliver, _) = recover_sliver_from_verified(metadata, target, verified)?;
+    let mut work = Vec::new();
+    for target in targets.iter().rev() {
+        work.push((*target, verified.split_off(verified.len() - required)));
+    }
+    let rebuilt = recover_slivers_from_verified(metadata, work)
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
     let time = started.elapsed();
-    anyhow::ensure!(sliver.index == target, "rebuilt the wrong sliver");
+    anyhow::ensure!(
+        rebuilt
+            .iter()
+            .map(|(sliver, _)| sliver.index)
+            .eq(targets.iter().rev().copied()),
+        "rebuilt the wrong slivers"
+    );
     Ok(time)
 }
 

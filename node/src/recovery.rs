@@ -50,7 +50,7 @@ use walrus_chain::client::WalrusClient;
 use walrus_core::{
     crypto::Threshold,
     encoding::{
-        recover_sliver_from_verified, verify_recovery_symbols, EitherDecodingSymbol, EncodingAxis,
+        recover_slivers_from_verified, verify_recovery_symbols, EitherDecodingSymbol, EncodingAxis,
         EncodingConfig, GeneralRecoverySymbol, InconsistencyProofEither, Primary, RecoveryError,
         Secondary, SymbolVerificationError, VerifiedRecoverySymbol,
     },
@@ -654,9 +654,15 @@ impl Worker {
         }
         let metadata_clone = metadata.clone();
         let rebuilt = blocking(move || {
-            let mut slivers = Vec::with_capacity(work.len());
-            for (target, pair, candidates) in work {
-                match recover_sliver_from_verified::<T>(&metadata_clone, target, candidates) {
+            let (pairs, work): (Vec<_>, Vec<_>) = work
+                .into_iter()
+                .map(|(target, pair, candidates)| ((target, pair), (target, candidates)))
+                .unzip();
+            // All together: slivers from the same source slivers share one decode plan.
+            let results = recover_slivers_from_verified::<T>(&metadata_clone, work);
+            let mut slivers = Vec::with_capacity(results.len());
+            for ((target, pair), result) in pairs.into_iter().zip(results) {
+                match result {
                     Ok(sliver) => slivers.push((pair, sliver)),
                     Err(error) => {
                         return Ok(Err(RecoveryFailure::Sliver {
@@ -1296,7 +1302,7 @@ async fn collect_symbols<T: EncodingAxis>(
 
 #[cfg(test)]
 mod tests {
-    use walrus_core::encoding::{EncodedBlob, SliverData};
+    use walrus_core::encoding::{recover_sliver_from_verified, EncodedBlob, SliverData};
     use walrus_node_client::testing::{
         encoded_blob, forge, recovery_symbols, Behavior, MockNode, Route,
     };

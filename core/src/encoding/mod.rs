@@ -27,8 +27,9 @@ pub use striped::{
     StripeStorage, StripedError, DEFAULT_STRIPE_BYTES,
 };
 pub use symbols::{
-    expand_sliver_data, recover_sliver, recover_sliver_from_verified, verify_recovery_symbols,
-    DecodingSymbol, EitherDecodingSymbol, ExpandedSliver, GeneralRecoverySymbol,
-    InconsistencyProof, InconsistencyProofEither, InconsistencyVerificationError, RecoveryError,
-    RecoverySymbol, SymbolVerificationError, VerifiedRecoverySymbol,
+    expand_sliver_data, recover_sliver, recover_sliver_from_verified,
+    recover_slivers_from_verified, verify_recovery_symbols, DecodingSymbol, EitherDecodingSymbol,
+    ExpandedSliver, GeneralRecoverySymbol, InconsistencyProof, InconsistencyProofEither,
+    InconsistencyVerificationError, RecoveryError, RecoverySymbol, SymbolVerificationError,
+    VerifiedRecoverySymbol,
 };

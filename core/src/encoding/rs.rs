@@ -11,7 +11,9 @@
 
 use std::cell::RefCell;
 
-use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+#[cfg(test)]
+use reed_solomon_simd::ReedSolomonDecoder;
+use reed_solomon_simd::ReedSolomonEncoder;
 
 use crate::EncodeError;
 
@@ -155,6 +157,7 @@ pub(crate) fn target_shard_bytes(n: usize) -> usize {
 }
 
 /// Packed shards, one per code position, holding one symbol of each of several lines.
+#[cfg(test)]
 #[derive(Debug)]
 pub(crate) struct PackedShards {
     packing: Packing,
@@ -163,6 +166,7 @@ pub(crate) struct PackedShards {
     data: Vec<u8>,
 }
 
+#[cfg(test)]
 impl PackedShards {
     /// Copies the symbol at `(line, shard number)` into `out`.
     pub(crate) fn symbol_into(&self, line: usize, shard: usize, out: &mut [u8]) {
@@ -172,7 +176,6 @@ impl PackedShards {
     }
 
     /// The symbol at `(line, shard number)`.
-    #[cfg(test)]
     pub(crate) fn symbol(&self, line: usize, shard: usize) -> Vec<u8> {
         let mut out = vec![0; self.packing.symbol_size];
         self.symbol_into(line, shard, &mut out);
@@ -193,6 +196,7 @@ thread_local! {
     /// One encoder and one decoder per thread, reset for each use: their work buffers are
     /// large, and allocating them afresh for every batch costs more than the coding itself.
     static ENCODER: RefCell<Option<ReedSolomonEncoder>> = const { RefCell::new(None) };
+    #[cfg(test)]
     static DECODER: RefCell<Option<ReedSolomonDecoder>> = const { RefCell::new(None) };
 }
 
@@ -215,6 +219,7 @@ fn with_encoder<R>(
     })
 }
 
+#[cfg(test)]
 fn with_decoder<R>(
     k: usize,
     m: usize,
@@ -313,7 +318,9 @@ pub(crate) fn encode_lines<'a>(
 /// Restores the missing source symbols of lines of a `(k, n)` code, packed with `packing`,
 /// from symbols at the code positions `available` (at least `k` distinct positions `< n`; the
 /// first `k` are used). `symbol(line, a)` returns the symbol of `line` at `available[a]`;
-/// `sink(position, shard)` receives each restored source position's packed shard.
+/// `sink(position, shard)` receives each restored source position's packed shard. The crate's
+/// own decoder: the reference [`super::erasure::DecodePlan`] is tested against.
+#[cfg(test)]
 pub(crate) fn decode_packed<'a>(
     packing: &Packing,
     k: usize,
@@ -359,6 +366,7 @@ pub(crate) fn decode_packed<'a>(
 }
 
 /// Like [`decode_packed`] for `lines` lines, returning the restored shards.
+#[cfg(test)]
 pub(crate) fn decode_lines<'a>(
     k: usize,
     n: usize,

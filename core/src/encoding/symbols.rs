@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::{
-    expand_symbols, rs, BlobLayout, EncodingAxis, Primary, Secondary, SliverData, SliverType,
-    SliverVerificationError, Symbols,
+    erasure::DecodePlan, expand_symbols, rs, BlobLayout, EncodingAxis, Primary, Secondary,
+    SliverData, SliverType, SliverVerificationError, Symbols,
 };
 use crate::{
     merkle::{MerkleProof, MerkleProofError, MerkleTree},
@@ -435,6 +435,36 @@ pub fn recover_sliver_from_verified<T: EncodingAxis>(
 where
     InconsistencyProofEither: From<InconsistencyProof<T>>,
 {
+    rebuild_verified(metadata, target_index, used, &mut DecodePlans::default())
+}
+
+/// [`recover_sliver_from_verified`] for several slivers of axis `T` of one blob, one result
+/// per `(target, used)` in order. Slivers rebuilt from the symbols of the same source slivers
+/// share one decode plan (the erasure locator and the pruned transforms are computed once), as
+/// the slivers a node rebuilds of one blob usually are.
+pub fn recover_slivers_from_verified<T: EncodingAxis>(
+    metadata: &VerifiedBlobMetadataWithId,
+    work: Vec<(SliverIndex, Vec<VerifiedRecoverySymbol<T>>)>,
+) -> Vec<Result<(SliverData<T>, Vec<crate::merkle::Digest>), RecoveryError>>
+where
+    InconsistencyProofEither: From<InconsistencyProof<T>>,
+{
+    let mut plans = DecodePlans::default();
+    work.into_iter()
+        .map(|(target, used)| rebuild_verified(metadata, target, used, &mut plans))
+        .collect()
+}
+
+/// [`recover_sliver_from_verified`] with the decode plans made so far for this blob and axis.
+fn rebuild_verified<T: EncodingAxis>(
+    metadata: &VerifiedBlobMetadataWithId,
+    target_index: SliverIndex,
+    mut used: Vec<VerifiedRecoverySymbol<T>>,
+    plans: &mut DecodePlans,
+) -> Result<(SliverData<T>, Vec<crate::merkle::Digest>), RecoveryError>
+where
+    InconsistencyProofEither: From<InconsistencyProof<T>>,
+{
     let required = metadata.config().n_symbols_in_sliver(T::TYPE);
     let usable = used
         .iter()
@@ -447,8 +477,11 @@ where
             rejected: 0,
         });
     }
+    // In source order, so that slivers rebuilt from the same source slivers share a plan.
+    used.sort_by_key(VerifiedRecoverySymbol::source_index);
     let decoding: Vec<&DecodingSymbol<T>> = used.iter().map(|used| &used.symbol.symbol).collect();
-    let sliver = decode_sliver::<T>(metadata.layout(), target_index, &decoding)?;
+    let plan = plans.plan(metadata.layout(), T::TYPE, &decoding)?;
+    let sliver = decode_sliver::<T>(metadata.layout(), target_index, &decoding, plan)?;
     let known: Vec<(usize, crate::merkle::Digest)> = used
         .iter()
         .map(|symbol| (usize::from(symbol.source_index()), symbol.leaf_hash))
@@ -468,31 +501,82 @@ where
     )))
 }
 
+/// The decode plans made for one blob and axis, by the source positions they decode from.
+#[derive(Default)]
+struct DecodePlans {
+    plans: Vec<(Vec<usize>, DecodePlan)>,
+}
+
+impl DecodePlans {
+    /// The plan that decodes a sliver of `axis` from `symbols` (in this order), made if new.
+    fn plan<T: EncodingAxis>(
+        &mut self,
+        layout: &BlobLayout,
+        axis: SliverType,
+        symbols: &[&DecodingSymbol<T>],
+    ) -> Result<&DecodePlan, EncodeError> {
+        let positions: Vec<usize> = symbols.iter().map(|s| usize::from(s.index)).collect();
+        let found = self.plans.iter().position(|(known, _)| *known == positions);
+        let at = match found {
+            Some(at) => at,
+            None => {
+                let k = layout.config.n_symbols_in_sliver(axis);
+                let plan = DecodePlan::new(k, layout.config.n(), &positions)?;
+                self.plans.push((positions, plan));
+                self.plans.len() - 1
+            }
+        };
+        Ok(&self.plans[at].1)
+    }
+}
+
 /// Decodes sliver `target_index` of axis `T` from exactly the required number of symbols with
-/// distinct source indices (no verification).
+/// distinct source indices (no verification), with `plan`, made for their source indices in
+/// this order: the source symbols among them are copied, the others restored.
 fn decode_sliver<T: EncodingAxis>(
     layout: &BlobLayout,
     target_index: SliverIndex,
     symbols: &[&DecodingSymbol<T>],
+    plan: &DecodePlan,
 ) -> Result<SliverData<T>, EncodeError> {
-    let n = layout.config.n();
     let k = layout.config.n_symbols_in_sliver(T::TYPE);
     let ss = layout.symbol_size();
-    let positions: Vec<usize> = symbols.iter().map(|s| usize::from(s.index)).collect();
-    let restored = rs::decode_lines(k, n, ss, 1, &positions, |_, a| &symbols[a].data)?;
-    let mut data = vec![0u8; k * ss];
-    for (position, out) in data.chunks_exact_mut(ss).enumerate() {
-        match positions.iter().position(|p| *p == position) {
-            Some(a) => out.copy_from_slice(&symbols[a].data),
-            None => {
-                let shard = restored
-                    .positions()
-                    .iter()
-                    .position(|p| *p == position)
-                    .ok_or_else(|| EncodeError::Codec("source symbol not restored".into()))?;
-                restored.symbol_into(0, shard, out);
-            }
+    if symbols.len() != k || symbols.iter().any(|symbol| symbol.data.len() != ss) {
+        return Err(EncodeError::Codec(format!(
+            "{} symbols to decode a sliver of {k} symbols of {ss} bytes",
+            symbols.len()
+        )));
+    }
+    let mut given: Vec<Option<&[u8]>> = vec![None; k];
+    for symbol in symbols {
+        if let Some(slot) = given.get_mut(usize::from(symbol.index)) {
+            *slot = Some(&symbol.data);
         }
+    }
+    let mut data = vec![0u8; k * ss];
+    let mut missing = Vec::new();
+    for (position, out) in data.chunks_exact_mut(ss).enumerate() {
+        match given[position] {
+            Some(symbol) => out.copy_from_slice(symbol),
+            None => missing.push(out),
+        }
+    }
+    let restored = plan.restored();
+    if missing.len() != restored.len() {
+        return Err(EncodeError::Codec(
+            "the decode plan is not the one of these symbols".into(),
+        ));
+    }
+    for packing in rs::Packing::segments(ss, 1, plan.target_shard_bytes()) {
+        plan.decode(
+            &packing,
+            |_, a| symbols[a].data.as_slice(),
+            |position, shard| {
+                if let Ok(slot) = restored.binary_search(&position) {
+                    packing.unpack(shard, 0, missing[slot]);
+                }
+            },
+        );
     }
     let symbols =
         Symbols::new(data, layout.symbol_size).map_err(|e| EncodeError::Codec(e.to_string()))?;
@@ -615,7 +699,11 @@ impl<T: EncodingAxis> InconsistencyProof<T> {
             .iter()
             .map(|symbol| &symbol.symbol)
             .collect();
-        let sliver = decode_sliver::<T>(metadata.layout(), self.target_sliver_index, &decoding)
+        let sliver = DecodePlans::default()
+            .plan(metadata.layout(), T::TYPE, &decoding)
+            .and_then(|plan| {
+                decode_sliver::<T>(metadata.layout(), self.target_sliver_index, &decoding, plan)
+            })
             .map_err(|error| InconsistencyVerificationError::RecoveryFailure(error.to_string()))?;
         match sliver.verify(metadata) {
             Ok(()) => Err(InconsistencyVerificationError::SliverNotInconsistent),

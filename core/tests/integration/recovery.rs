@@ -5,10 +5,10 @@ use proptest::prelude::*;
 use walrus_core::{
     encoding::{
         decode_and_check, decode_and_verify, decode_blob, encode_blob, expand_sliver_data,
-        recover_sliver, recover_sliver_from_verified, ConsistencyCheck, DecodeError, EncodedBlob,
-        EncodingAxis, EncodingConfig, ExpandedSliver, InconsistencyProofEither,
-        InconsistencyVerificationError, Primary, RecoveryError, RecoverySymbol, Secondary,
-        SliverData, VerifiedRecoverySymbol,
+        recover_sliver, recover_sliver_from_verified, recover_slivers_from_verified,
+        ConsistencyCheck, DecodeError, EncodedBlob, EncodingAxis, EncodingConfig, ExpandedSliver,
+        InconsistencyProofEither, InconsistencyVerificationError, Primary, RecoveryError,
+        RecoverySymbol, Secondary, SliverData, VerifiedRecoverySymbol,
     },
     merkle::{MerkleTree, Node},
     metadata::{BlobMetadata, BlobMetadataWithId, VerifiedBlobMetadataWithId},
@@ -161,6 +161,66 @@ proptest! {
         let error = recover_sliver(metadata, target, symbols).unwrap_err();
         let is_not_enough = matches!(error, RecoveryError::NotEnoughSymbols { rejected: 1, .. });
         prop_assert!(is_not_enough);
+    }
+
+    #[test]
+    fn slivers_rebuilt_together_are_those_rebuilt_alone(
+        n_shards in prop::sample::select(vec![4u16, 7, 10, 19]),
+        len in 1usize..3000,
+        targets in prop::collection::vec(any::<prop::sample::Index>(), 1..6),
+        shared in prop::collection::vec(any::<bool>(), 6),
+        shuffle_seed in any::<u64>(),
+    ) {
+        let config = EncodingConfig::new(n_shards).unwrap();
+        let encoded = encode_blob(&config, &blob(len, 5)).unwrap();
+        let metadata = &encoded.metadata;
+        let required = config.n_symbols_in_sliver(SliverType::Primary);
+        let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(shuffle_seed);
+        let mut common = slivers::<Secondary>(&encoded);
+        rand::seq::SliceRandom::shuffle(common.as_mut_slice(), &mut rng);
+        common.truncate(required);
+        // Some targets from the same source slivers (one decode plan), the others from their
+        // own; each target's symbols in a random order.
+        let mut work = Vec::new();
+        for (number, target) in targets.iter().enumerate() {
+            let target = SliverIndex(u16::try_from(target.index(config.n())).unwrap());
+            let sources = if shared[number] {
+                common.clone()
+            } else {
+                let mut own = slivers::<Secondary>(&encoded);
+                rand::seq::SliceRandom::shuffle(own.as_mut_slice(), &mut rng);
+                own.truncate(required);
+                own
+            };
+            let mut symbols = symbols_for::<Primary>(metadata, &sources, target);
+            rand::seq::SliceRandom::shuffle(symbols.as_mut_slice(), &mut rng);
+            work.push((target, verified_for(metadata, target, &symbols)));
+        }
+        // One entry that cannot be rebuilt (a repeated source) fails alone.
+        let mut short = work[0].clone();
+        short.1[1] = short.1[0].clone();
+        work.insert(targets.len() / 2, short);
+        let alone: Vec<_> = work
+            .iter()
+            .map(|(target, used)| recover_sliver_from_verified(metadata, *target, used.clone()))
+            .collect();
+        let together = recover_slivers_from_verified(metadata, work.clone());
+        prop_assert_eq!(&together, &alone);
+        let originals = slivers::<Primary>(&encoded);
+        for ((target, _), result) in work.iter().zip(&together) {
+            match result {
+                Ok((sliver, leaf_hashes)) => {
+                    prop_assert_eq!(sliver, &originals[target.as_usize()]);
+                    prop_assert_eq!(leaf_hashes, &sliver.verify_with_leaf_hashes(metadata).unwrap());
+                }
+                Err(error) => {
+                    let is_short = matches!(error, RecoveryError::NotEnoughSymbols { .. });
+                    prop_assert!(is_short);
+                }
+            }
+        }
+        let failed = together.iter().filter(|result| result.is_err()).count();
+        prop_assert_eq!(failed, 1);
     }
 
     #[test]
