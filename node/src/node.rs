@@ -1451,14 +1451,12 @@ fn source_symbols<T: EncodingAxis>(
         return Ok(());
     };
     let layout = metadata.layout();
-    let in_sliver = metadata.config().n_symbols_in_sliver(T::TYPE);
-    let expand = targets.iter().any(|target| target.as_usize() >= in_sliver);
     let internal =
         |error: walrus_core::EncodeError| NodeError::new(ErrorReason::Internal, error.to_string());
     let root = metadata.sliver_hash(T::TYPE, sliver.index).copied();
     let expanded = match (leaf_hashes, root) {
         (Some(hashes), Some(root)) => {
-            match ExpandedSliver::with_leaf_hashes(sliver, layout, hashes, &root, expand) {
+            match ExpandedSliver::with_leaf_hashes(sliver, layout, hashes, &root, targets) {
                 Ok(expanded) => expanded.map_err(internal)?,
                 Err(sliver) => ExpandedSliver::new(&sliver, layout).map_err(internal)?,
             }

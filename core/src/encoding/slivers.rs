@@ -421,7 +421,7 @@ impl<'a, T: EncodingAxis> SliverBytes<'a, T> {
 
 /// Extends `data` (the source symbols of one sliver of `axis`) to all `n` symbols and hands
 /// them, source symbols first, to `use_symbols` (without assembling the expansion).
-fn with_expanded_symbols<R>(
+pub(crate) fn with_expanded_symbols<R>(
     layout: &BlobLayout,
     axis: SliverType,
     data: &[u8],

@@ -208,12 +208,16 @@ impl GeneralRecoverySymbol {
     }
 }
 
-/// A sliver with its expansion and Merkle tree, ready to hand out recovery symbols.
+/// A sliver with its expansion (or the symbols of it that will be asked) and Merkle tree,
+/// ready to hand out recovery symbols.
 #[derive(Debug, Clone)]
 pub struct ExpandedSliver<T: EncodingAxis> {
     index: SliverIndex,
     symbol_size: usize,
-    expanded: Vec<u8>,
+    /// The symbols held, in the order of `positions`.
+    symbols: Vec<u8>,
+    /// The positions held, ascending; `None`: all `n`.
+    positions: Option<Vec<usize>>,
     tree: MerkleTree,
     axis: PhantomData<T>,
 }
@@ -226,44 +230,76 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
         Ok(Self {
             index: sliver.index,
             symbol_size: layout.symbol_size(),
-            expanded,
+            symbols: expanded,
+            positions: None,
             tree,
             axis: PhantomData,
         })
     }
 
     /// From `sliver` and the leaf hashes of its expansion's tree, as
-    /// [`SliverData::verify_with_leaf_hashes`] gave them when the sliver was verified: no
-    /// hashing of symbols. With `expand` false the sliver is not expanded either, and only the
-    /// symbols of its source part (targets below its symbol count) are handed out. The sliver
-    /// comes back if the hashes are not `n` or do not lead to `expected_root`.
+    /// [`SliverData::verify_with_leaf_hashes`] gave them when the sliver was verified, holding
+    /// only the symbols for rebuilding `targets` (slivers of the orthogonal axis): no symbol is
+    /// hashed, the expansion is not assembled (only the symbols asked are copied out of the
+    /// codec), and the sliver is not expanded at all if every target is in its source part.
+    /// The sliver comes back if the hashes are not `n` or do not lead to `expected_root`.
     pub fn with_leaf_hashes(
         sliver: SliverData<T>,
         layout: &BlobLayout,
         leaf_hashes: Vec<crate::merkle::Digest>,
         expected_root: &crate::merkle::Node,
-        expand: bool,
+        targets: &[SliverIndex],
     ) -> Result<Result<Self, EncodeError>, SliverData<T>> {
-        if leaf_hashes.len() != layout.config.n() {
+        let n = layout.config.n();
+        if leaf_hashes.len() != n {
             return Err(sliver);
         }
         let tree = MerkleTree::from_leaf_hashes(leaf_hashes);
         if tree.root() != *expected_root {
             return Err(sliver);
         }
-        let index = sliver.index;
-        let expanded = if expand {
-            match sliver.expand(layout) {
-                Ok(expanded) => expanded,
-                Err(error) => return Ok(Err(error)),
+        let positions: BTreeSet<usize> = targets
+            .iter()
+            .map(|target| target.as_usize())
+            .filter(|position| *position < n)
+            .collect();
+        let positions: Vec<usize> = positions.into_iter().collect();
+        let ss = layout.symbol_size();
+        let data = sliver.symbols.data();
+        let in_sliver = layout.config.n_symbols_in_sliver(T::TYPE);
+        if data.len() != in_sliver * ss {
+            return Ok(Err(EncodeError::Codec(format!(
+                "sliver has {} bytes, expected {}",
+                data.len(),
+                in_sliver * ss
+            ))));
+        }
+        let mut symbols = Vec::with_capacity(positions.len() * ss);
+        let (source, repair) = positions.split_at(positions.partition_point(|p| *p < in_sliver));
+        for position in source {
+            symbols.extend_from_slice(&data[position * ss..(position + 1) * ss]);
+        }
+        if !repair.is_empty() {
+            let copied = super::slivers::with_expanded_symbols(layout, T::TYPE, data, |all| {
+                let mut wanted = repair.iter().peekable();
+                for (position, symbol) in all.enumerate().skip(in_sliver) {
+                    if wanted.next_if_eq(&&position).is_some() {
+                        symbols.extend_from_slice(symbol);
+                    }
+                    if wanted.peek().is_none() {
+                        break;
+                    }
+                }
+            });
+            if let Err(error) = copied {
+                return Ok(Err(error));
             }
-        } else {
-            sliver.symbols.into_data()
-        };
+        }
         Ok(Ok(Self {
-            index,
-            symbol_size: layout.symbol_size(),
-            expanded,
+            index: sliver.index,
+            symbol_size: ss,
+            symbols,
+            positions: Some(positions),
             tree,
             axis: PhantomData,
         }))
@@ -275,16 +311,20 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
     }
 
     /// The symbol that helps rebuild sliver `target_index` of the orthogonal axis, with its
-    /// proof; `None` if the index is out of range (or beyond the source part of a sliver not
-    /// expanded).
+    /// proof; `None` if the index is out of range (or not among the targets the symbols were
+    /// kept for).
     pub fn recovery_symbol(
         &self,
         target_index: SliverIndex,
     ) -> Option<RecoverySymbol<T::Orthogonal>> {
         let position = target_index.as_usize();
+        let slot = match &self.positions {
+            None => position,
+            Some(positions) => positions.binary_search(&position).ok()?,
+        };
         let data = self
-            .expanded
-            .get(position * self.symbol_size..(position + 1) * self.symbol_size)?
+            .symbols
+            .get(slot * self.symbol_size..(slot + 1) * self.symbol_size)?
             .to_vec();
         Some(RecoverySymbol {
             symbol: DecodingSymbol::new(self.index.get(), data),

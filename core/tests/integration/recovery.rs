@@ -514,49 +514,42 @@ fn stored_leaf_hashes_give_the_same_recovery_symbols() {
             let leaf_hashes = sliver.verify_with_leaf_hashes(metadata).unwrap();
             assert_eq!(leaf_hashes.len(), config.n());
             let root = full.root();
-            let expanded = ExpandedSliver::with_leaf_hashes(
-                sliver.clone(),
-                layout,
-                leaf_hashes.clone(),
-                &root,
-                true,
-            )
-            .unwrap()
-            .unwrap();
-            let source = ExpandedSliver::with_leaf_hashes(
-                sliver.clone(),
-                layout,
-                leaf_hashes.clone(),
-                &root,
-                false,
-            )
-            .unwrap()
-            .unwrap();
-            assert_eq!(expanded.root(), full.root());
             let in_sliver = config.n_symbols_in_sliver(SliverType::Primary);
-            for target in 0..n_shards {
-                let target = SliverIndex(target);
-                let expected = full.recovery_symbol(target).unwrap();
-                assert_eq!(expanded.recovery_symbol(target).unwrap(), expected);
-                let from_source = source.recovery_symbol(target);
-                if target.as_usize() < in_sliver {
-                    assert_eq!(from_source.unwrap(), expected);
-                } else {
-                    assert!(
-                        from_source.is_none(),
-                        "a repair symbol of an unexpanded sliver"
-                    );
+            let all: Vec<SliverIndex> = (0..n_shards).map(SliverIndex).collect();
+            // Every target; only the source part; every third target (and one out of range).
+            let source_part: Vec<SliverIndex> = all[..in_sliver].to_vec();
+            let mut some: Vec<SliverIndex> = all.iter().copied().step_by(3).rev().collect();
+            some.push(SliverIndex(n_shards));
+            for targets in [&all, &source_part, &some] {
+                let held = ExpandedSliver::with_leaf_hashes(
+                    sliver.clone(),
+                    layout,
+                    leaf_hashes.clone(),
+                    &root,
+                    targets,
+                )
+                .unwrap()
+                .unwrap();
+                assert_eq!(held.root(), full.root());
+                for target in &all {
+                    let from_held = held.recovery_symbol(*target);
+                    if targets.contains(target) {
+                        assert_eq!(from_held.unwrap(), full.recovery_symbol(*target).unwrap());
+                    } else {
+                        assert!(from_held.is_none(), "a symbol not kept");
+                    }
                 }
+                assert!(held.recovery_symbol(SliverIndex(n_shards)).is_none());
             }
             // Leaf hashes of another length, or of another root, give the sliver back.
             let short = leaf_hashes[1..].to_vec();
             let refused =
-                ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, short, &root, true);
+                ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, short, &root, &all);
             assert_eq!(refused.err(), Some(sliver.clone()));
             let mut wrong = leaf_hashes.clone();
             wrong[0][0] ^= 1;
             let refused =
-                ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, wrong, &root, true);
+                ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, wrong, &root, &all);
             assert_eq!(refused.err(), Some(sliver));
         }
     }
