@@ -30,6 +30,6 @@ pub use symbols::{
     expand_sliver_data, recover_sliver, recover_sliver_from_verified,
     recover_slivers_from_verified, verify_recovery_symbols, DecodingSymbol, EitherDecodingSymbol,
     ExpandedSliver, GeneralRecoverySymbol, InconsistencyProof, InconsistencyProofEither,
-    InconsistencyVerificationError, RecoveryError, RecoverySymbol, SymbolVerificationError,
-    VerifiedRecoverySymbol,
+    InconsistencyVerificationError, RebuiltSliver, RecoveryError, RecoverySymbol,
+    SymbolVerificationError, VerifiedRecoverySymbol,
 };

@@ -461,6 +461,9 @@ where
         .map(|(sliver, _)| sliver)
 }
 
+/// A rebuilt sliver with the `n` leaf hashes of its expansion's Merkle tree.
+pub type RebuiltSliver<T> = (SliverData<T>, Vec<crate::merkle::Digest>);
+
 /// [`recover_sliver`] from `used`: exactly the required number of symbols verified for
 /// `target_index`, from distinct source slivers, as a caller that checks each peer's answer on
 /// arrival holds them; they are not verified again. The inconsistency proof of a mismatch is
@@ -471,7 +474,7 @@ pub fn recover_sliver_from_verified<T: EncodingAxis>(
     metadata: &VerifiedBlobMetadataWithId,
     target_index: SliverIndex,
     used: Vec<VerifiedRecoverySymbol<T>>,
-) -> Result<(SliverData<T>, Vec<crate::merkle::Digest>), RecoveryError>
+) -> Result<RebuiltSliver<T>, RecoveryError>
 where
     InconsistencyProofEither: From<InconsistencyProof<T>>,
 {
@@ -485,7 +488,7 @@ where
 pub fn recover_slivers_from_verified<T: EncodingAxis>(
     metadata: &VerifiedBlobMetadataWithId,
     work: Vec<(SliverIndex, Vec<VerifiedRecoverySymbol<T>>)>,
-) -> Vec<Result<(SliverData<T>, Vec<crate::merkle::Digest>), RecoveryError>>
+) -> Vec<Result<RebuiltSliver<T>, RecoveryError>>
 where
     InconsistencyProofEither: From<InconsistencyProof<T>>,
 {
@@ -501,7 +504,7 @@ fn rebuild_verified<T: EncodingAxis>(
     target_index: SliverIndex,
     mut used: Vec<VerifiedRecoverySymbol<T>>,
     plans: &mut DecodePlans,
-) -> Result<(SliverData<T>, Vec<crate::merkle::Digest>), RecoveryError>
+) -> Result<RebuiltSliver<T>, RecoveryError>
 where
     InconsistencyProofEither: From<InconsistencyProof<T>>,
 {
