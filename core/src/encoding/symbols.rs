@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::{
-    erasure::DecodePlan, expand_symbols, rs, BlobLayout, EncodingAxis, Primary, Secondary,
-    SliverData, SliverType, SliverVerificationError, Symbols,
+    erasure::DecodePlan, expand_symbols, BlobLayout, EncodingAxis, Primary, Secondary, SliverData,
+    SliverType, SliverVerificationError, Symbols,
 };
 use crate::{
     merkle::{MerkleProof, MerkleProofError, MerkleTree},
@@ -258,12 +258,13 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
         if tree.root() != *expected_root {
             return Err(sliver);
         }
-        let positions: BTreeSet<usize> = targets
+        let mut positions: Vec<usize> = targets
             .iter()
             .map(|target| target.as_usize())
             .filter(|position| *position < n)
             .collect();
-        let positions: Vec<usize> = positions.into_iter().collect();
+        positions.sort_unstable();
+        positions.dedup();
         let ss = layout.symbol_size();
         let data = sliver.symbols.data();
         let in_sliver = layout.config.n_symbols_in_sliver(T::TYPE);
@@ -523,7 +524,7 @@ where
     // In source order, so that slivers rebuilt from the same source slivers share a plan.
     used.sort_by_key(VerifiedRecoverySymbol::source_index);
     let decoding: Vec<&DecodingSymbol<T>> = used.iter().map(|used| &used.symbol.symbol).collect();
-    let plan = plans.plan(metadata.layout(), T::TYPE, &decoding)?;
+    let plan = plans.plan(metadata.layout(), &decoding)?;
     let sliver = decode_sliver::<T>(metadata.layout(), target_index, &decoding, plan)?;
     let known: Vec<(usize, crate::merkle::Digest)> = used
         .iter()
@@ -551,11 +552,10 @@ struct DecodePlans {
 }
 
 impl DecodePlans {
-    /// The plan that decodes a sliver of `axis` from `symbols` (in this order), made if new.
+    /// The plan that decodes a sliver of axis `T` from `symbols` (in this order), made if new.
     fn plan<T: EncodingAxis>(
         &mut self,
         layout: &BlobLayout,
-        axis: SliverType,
         symbols: &[&DecodingSymbol<T>],
     ) -> Result<&DecodePlan, EncodeError> {
         let positions: Vec<usize> = symbols.iter().map(|s| usize::from(s.index)).collect();
@@ -563,7 +563,7 @@ impl DecodePlans {
         let at = match found {
             Some(at) => at,
             None => {
-                let k = layout.config.n_symbols_in_sliver(axis);
+                let k = layout.config.n_symbols_in_sliver(T::TYPE);
                 let plan = DecodePlan::new(k, layout.config.n(), &positions)?;
                 self.plans.push((positions, plan));
                 self.plans.len() - 1
@@ -604,23 +604,17 @@ fn decode_sliver<T: EncodingAxis>(
             None => missing.push(out),
         }
     }
-    let restored = plan.restored();
-    if missing.len() != restored.len() {
+    if missing.len() != plan.restored().len() {
         return Err(EncodeError::Codec(
             "the decode plan is not the one of these symbols".into(),
         ));
     }
-    for packing in rs::Packing::segments(ss, 1, plan.target_shard_bytes()) {
-        plan.decode(
-            &packing,
-            |_, a| symbols[a].data.as_slice(),
-            |position, shard| {
-                if let Ok(slot) = restored.binary_search(&position) {
-                    packing.unpack(shard, 0, missing[slot]);
-                }
-            },
-        );
-    }
+    let given: Vec<&[u8]> = symbols
+        .iter()
+        .map(|symbol| symbol.data.as_slice())
+        .collect();
+    // A sliver is a line of `k` symbols: one column of width one symbol.
+    super::decoder::restore_rows(plan, ss, 1, &given, missing);
     let symbols =
         Symbols::new(data, layout.symbol_size).map_err(|e| EncodeError::Codec(e.to_string()))?;
     Ok(SliverData::new(symbols, target_index))
@@ -743,7 +737,7 @@ impl<T: EncodingAxis> InconsistencyProof<T> {
             .map(|symbol| &symbol.symbol)
             .collect();
         let sliver = DecodePlans::default()
-            .plan(metadata.layout(), T::TYPE, &decoding)
+            .plan(metadata.layout(), &decoding)
             .and_then(|plan| {
                 decode_sliver::<T>(metadata.layout(), self.target_sliver_index, &decoding, plan)
             })
