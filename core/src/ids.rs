@@ -52,12 +52,13 @@ impl BlobId {
     /// The offset by which sliver pairs are rotated onto shards: the ID read as a big-endian
     /// unsigned integer, modulo `n_shards`.
     pub fn rotation_offset(&self, n_shards: u16) -> u16 {
-        let modulus = u32::from(n_shards.max(1));
-        let remainder = self
-            .0
-            .iter()
-            .fold(0u32, |acc, byte| (acc * 256 + u32::from(*byte)) % modulus);
-        // `remainder < modulus <= u16::MAX + 1`, and `modulus <= u16::MAX`.
+        let modulus = u64::from(n_shards.max(1));
+        // Four bytes at a time: `acc < 2^16`, so `acc * 2^32 + word < 2^48` fits.
+        let remainder = self.0.chunks_exact(4).fold(0u64, |acc, word| {
+            let word = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+            ((acc << 32) | u64::from(word)) % modulus
+        });
+        // `remainder < modulus <= u16::MAX`.
         u16::try_from(remainder).expect("remainder is smaller than a u16 modulus")
     }
 }
@@ -313,6 +314,16 @@ mod tests {
             let shard = SliverPairIndex(pair).to_shard_index(100, &id);
             assert_eq!(shard.0, (pair + 61) % 100);
             assert_eq!(shard.to_pair_index(100, &id), SliverPairIndex(pair));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rotation_offset_is_the_id_mod_n(bytes in proptest::prelude::any::<[u8; 32]>(), n in 1u16..) {
+            let bytewise = bytes
+                .iter()
+                .fold(0u32, |acc, byte| (acc * 256 + u32::from(*byte)) % u32::from(n));
+            proptest::prop_assert_eq!(u32::from(BlobId(bytes).rotation_offset(n)), bytewise);
         }
     }
 

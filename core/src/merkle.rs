@@ -212,6 +212,13 @@ fn hash_leaves_portable<'a>(
         debug_assert_eq!(written, out.len());
         return;
     }
+    let at_most = leaves.size_hint().1.unwrap_or(HASH_BATCH).min(HASH_BATCH);
+    if let Some(leaf) = leaves.peek() {
+        // Room for a whole batch up front: growing by doubling would copy it again and again.
+        let batch =
+            (HASH_BATCH_BYTES + SIMD_DEGREE * (leaf.len() + 1)).min(at_most * (leaf.len() + 1));
+        scratch.reserve(batch);
+    }
     while leaves.peek().is_some() {
         scratch.clear();
         bounds.clear();

@@ -150,14 +150,14 @@ where
     for target in targets.iter().rev() {
         work.push((*target, verified.split_off(verified.len() - required)));
     }
-    let rebuilt = recover_slivers_from_verified(metadata, work)
+    let rebuilt = recover_slivers_from_verified(metadata, work, &[])
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
     let time = started.elapsed();
     anyhow::ensure!(
         rebuilt
             .iter()
-            .map(|(sliver, _)| sliver.index)
+            .map(|rebuilt| rebuilt.sliver.index)
             .eq(targets.iter().rev().copied()),
         "rebuilt the wrong slivers"
     );

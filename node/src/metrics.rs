@@ -18,6 +18,9 @@ pub struct Metrics {
     pub slivers_buffered: IntCounter,
     /// Slivers rebuilt from peers' recovery symbols.
     pub slivers_recovered: IntCounter,
+    /// Recovery symbols a blob's first rebuilt axis handed to its second (not read back and
+    /// expanded again).
+    pub recovery_symbols_kept: IntCounter,
     /// Recovery attempts by result (`ok`, `failed`, `inconsistent`).
     pub recoveries: IntCounterVec,
     /// Bytes fetched from peers to recover slivers (symbols, proofs and metadata).
@@ -65,6 +68,10 @@ impl Metrics {
             slivers_recovered: registry.counter(
                 "walrus_node_slivers_recovered_total",
                 "Slivers rebuilt from peers' recovery symbols",
+            ),
+            recovery_symbols_kept: registry.counter(
+                "walrus_node_recovery_symbols_kept_total",
+                "Recovery symbols a blob's first rebuilt axis handed to its second axis",
             ),
             recoveries: registry.counter_vec(
                 "walrus_node_recoveries_total",

@@ -89,7 +89,8 @@ pub struct RecoveryLimits {
     /// Symbol (and metadata) requests to peers in flight at the same time.
     pub max_concurrent_requests: usize,
     /// Bytes of symbols and rebuilt slivers held at the same time (estimated per blob from its
-    /// layout; a blob larger than this is rebuilt a few slivers at a time).
+    /// layout; a blob larger than this is rebuilt a few slivers at a time), and a quarter more
+    /// of symbols kept between a blob's two axes.
     pub max_in_flight_bytes: usize,
     /// Wait before retrying a blob whose recovery failed.
     pub retry_delay: Duration,
@@ -479,44 +480,82 @@ impl Worker {
         };
         let primaries_first = peer_shards >= config.n_symbols_in_sliver(SliverType::Primary)
             && (!decodes_first(SliverType::Primary) || decodes_first(SliverType::Secondary));
-        let axes = if primaries_first {
-            [SliverType::Primary, SliverType::Secondary]
+        if primaries_first {
+            self.recover_both::<Primary>(metadata, missing, unstored)
+                .await
         } else {
-            [SliverType::Secondary, SliverType::Primary]
-        };
-        for axis in axes {
-            let pairs: Vec<SliverPairIndex> = missing
+            self.recover_both::<Secondary>(metadata, missing, unstored)
+                .await
+        }
+    }
+
+    /// Rebuilds the `missing` slivers of axis `T`, then those of the other axis. The slivers
+    /// rebuilt first keep the symbols they give the second axis' slivers (taken from the
+    /// expansions their verification computes, verified by it), if those fit in
+    /// [`kept_symbols_limit`]: the second axis gets them without reading the slivers back and
+    /// expanding them again.
+    async fn recover_both<T: EncodingAxis>(
+        &self,
+        metadata: &VerifiedBlobMetadataWithId,
+        missing: &[(SliverPairIndex, SliverType)],
+        unstored: &mut Option<VerifiedBlobMetadataWithId>,
+    ) -> Result<(), RecoveryFailure>
+    where
+        InconsistencyProofEither: From<walrus_core::encoding::InconsistencyProof<T>>
+            + From<walrus_core::encoding::InconsistencyProof<T::Orthogonal>>,
+    {
+        let pairs_of = |axis: SliverType| -> Vec<SliverPairIndex> {
+            missing
                 .iter()
                 .filter(|(_, missing_axis)| *missing_axis == axis)
                 .map(|(pair, _)| *pair)
-                .collect();
-            if pairs.is_empty() {
-                continue;
-            }
-            match axis {
-                SliverType::Primary => {
-                    self.recover_axis::<Primary>(metadata, &pairs, unstored)
-                        .await?
-                }
-                SliverType::Secondary => {
-                    self.recover_axis::<Secondary>(metadata, &pairs, unstored)
-                        .await?
-                }
-            }
+                .collect()
+        };
+        let (first, second) = (pairs_of(T::TYPE), pairs_of(T::Orthogonal::TYPE));
+        let n = metadata.config().n_shards();
+        let kept_bytes = first
+            .len()
+            .saturating_mul(second.len())
+            .saturating_mul(metadata.layout().symbol_size());
+        let keep = if kept_bytes <= kept_symbols_limit(&self.limits) {
+            second
+                .iter()
+                .map(|pair| pair_sliver_index(T::Orthogonal::TYPE, *pair, n))
+                .collect::<Result<Vec<SliverIndex>, NodeError>>()?
+        } else {
+            Vec::new()
+        };
+        let kept = if first.is_empty() {
+            Vec::new()
+        } else {
+            self.recover_axis::<T>(metadata, &first, &keep, Vec::new(), unstored)
+                .await?
+        };
+        self.node
+            .metrics()
+            .recovery_symbols_kept
+            .inc_by(kept.len() as u64);
+        if !second.is_empty() {
+            self.recover_axis::<T::Orthogonal>(metadata, &second, &[], kept, unstored)
+                .await?;
         }
         Ok(())
     }
 
-    /// Rebuilds the slivers of axis `T` in `pairs` from our own and peers' verified symbols
-    /// ([`collect_symbols`]) and stores them: as many at a time as the memory budget allows.
-    /// Slivers rebuilt are stored even if others fall short (the first shortfall is the
-    /// error); an inconsistent encoding is the error at once (nothing of its chunk stored).
+    /// Rebuilds the slivers of axis `T` in `pairs` from `given` symbols (verified), our own and
+    /// peers' verified symbols ([`collect_symbols`]) and stores them: as many at a time as the
+    /// memory budget allows. Slivers rebuilt are stored even if others fall short (the first
+    /// shortfall is the error); an inconsistent encoding is the error at once (nothing of its
+    /// chunk stored). Returns the symbols the rebuilt slivers give the slivers `keep` of the
+    /// other axis.
     async fn recover_axis<T: EncodingAxis>(
         &self,
         metadata: &VerifiedBlobMetadataWithId,
         pairs: &[SliverPairIndex],
+        keep: &[SliverIndex],
+        mut given: Vec<VerifiedRecoverySymbol<T>>,
         unstored: &mut Option<VerifiedBlobMetadataWithId>,
-    ) -> Result<(), RecoveryFailure>
+    ) -> Result<Vec<VerifiedRecoverySymbol<T::Orthogonal>>, RecoveryFailure>
     where
         InconsistencyProofEither: From<walrus_core::encoding::InconsistencyProof<T>>,
     {
@@ -526,6 +565,7 @@ impl Worker {
         // At least two chunks (of this or other blobs) fit in the budget at once.
         let chunk = (budget / 2 / per_sliver).clamp(1, pairs.len().max(1));
         let mut shortfall = None;
+        let mut kept = Vec::new();
         for pairs in pairs.chunks(chunk) {
             let kib = budget_kib(per_sliver.saturating_mul(pairs.len()))
                 .min(budget_kib(budget))
@@ -540,11 +580,16 @@ impl Worker {
                 .iter()
                 .map(|pair| Ok((pair_sliver_index(T::TYPE, *pair, n)?, *pair)))
                 .collect::<Result<BTreeMap<SliverIndex, SliverPairIndex>, NodeError>>()?;
-            if let Err(error) = self
-                .recover_targets::<T>(metadata, &targets, unstored)
+            let (this_chunk, later) = given
+                .into_iter()
+                .partition(|symbol| targets.contains_key(&symbol.target_index()));
+            given = later;
+            match self
+                .recover_targets::<T>(metadata, &targets, this_chunk, keep, unstored)
                 .await
             {
-                match error {
+                Ok(symbols) => kept.extend(symbols),
+                Err(error) => match error {
                     RecoveryFailure::Sliver {
                         error: RecoveryError::NotEnoughSymbols { .. },
                         ..
@@ -552,20 +597,23 @@ impl Worker {
                         shortfall.get_or_insert(error);
                     }
                     error => return Err(error),
-                }
+                },
             }
         }
-        shortfall.map_or(Ok(()), Err)
+        shortfall.map_or(Ok(kept), Err)
     }
 
     /// Rebuilds and stores the slivers of axis `T` of `targets` (sliver index -> pair), and
-    /// `unstored` metadata with them.
+    /// `unstored` metadata with them, from `given` symbols (verified), our own and peers'.
+    /// Returns the symbols the rebuilt slivers give the slivers `keep` of the other axis.
     async fn recover_targets<T: EncodingAxis>(
         &self,
         metadata: &VerifiedBlobMetadataWithId,
         targets: &BTreeMap<SliverIndex, SliverPairIndex>,
+        given: Vec<VerifiedRecoverySymbol<T>>,
+        keep: &[SliverIndex],
         unstored: &mut Option<VerifiedBlobMetadataWithId>,
-    ) -> Result<(), RecoveryFailure>
+    ) -> Result<Vec<VerifiedRecoverySymbol<T::Orthogonal>>, RecoveryFailure>
     where
         InconsistencyProofEither: From<walrus_core::encoding::InconsistencyProof<T>>,
     {
@@ -586,14 +634,27 @@ impl Worker {
             Ok(sources)
         })
         .await?;
-        let own_asked: Asked = if own_sources.is_empty() {
-            Asked::new()
-        } else {
-            targets
-                .keys()
-                .map(|target| (target.get(), own_sources.clone()))
-                .collect()
-        };
+        // Those of our slivers whose symbols are given need not be read and expanded again.
+        let mut given_sources: Asked = Asked::new();
+        for symbol in &given {
+            given_sources
+                .entry(symbol.target_index().get())
+                .or_default()
+                .insert(symbol.source_index());
+        }
+        let own_asked: Asked = targets
+            .keys()
+            .map(|target| {
+                let given = given_sources.get(&target.get());
+                let sources = own_sources
+                    .iter()
+                    .filter(|source| !given.is_some_and(|given| given.contains(source)))
+                    .copied()
+                    .collect::<BTreeSet<u16>>();
+                (target.get(), sources)
+            })
+            .filter(|(_, sources)| !sources.is_empty())
+            .collect();
         let mut own_answer = Vec::new();
         for ids in symbol_ids::<T>(&own_asked).chunks(max_symbol_ids_per_request(metadata.layout()))
         {
@@ -604,10 +665,12 @@ impl Worker {
                 .unwrap_or_default();
             own_answer.extend(symbols);
         }
-        let own = check_answer_off_runtime::<T>(metadata, Arc::new(own_asked), own_answer).await?;
+        let mut own =
+            check_answer_off_runtime::<T>(metadata, Arc::new(own_asked), own_answer).await?;
         if let Some(problem) = own.lie {
             tracing::error!(%blob_id, %problem, "own recovery symbol refused");
         }
+        own.valid.extend(given);
         // Among honest peers, those holding the most systematic source slivers first (index
         // below `required`): a sliver whose symbols include every systematic one is a copy,
         // not a Reed-Solomon decode.
@@ -653,13 +716,14 @@ impl Worker {
             work.push((*target, *pair, used));
         }
         let metadata_clone = metadata.clone();
+        let keep = keep.to_vec();
         let rebuilt = blocking(move || {
             let (pairs, work): (Vec<_>, Vec<_>) = work
                 .into_iter()
                 .map(|(target, pair, candidates)| ((target, pair), (target, candidates)))
                 .unzip();
             // All together: slivers from the same source slivers share one decode plan.
-            let results = recover_slivers_from_verified::<T>(&metadata_clone, work);
+            let results = recover_slivers_from_verified::<T>(&metadata_clone, work, &keep);
             let mut slivers = Vec::with_capacity(results.len());
             for ((target, pair), result) in pairs.into_iter().zip(results) {
                 match result {
@@ -683,18 +747,22 @@ impl Worker {
             let node = self.node.clone();
             stores.spawn(async move { node.store_fetched_metadata(&metadata).await });
         }
+        let mut kept = Vec::new();
         if !rebuilt.is_empty() {
             let node = self.node.clone();
             let slivers = rebuilt
                 .into_iter()
-                .map(|(pair, (sliver, leaf_hashes))| (pair, sliver, leaf_hashes))
+                .map(|(pair, rebuilt)| {
+                    kept.extend(rebuilt.kept);
+                    (pair, rebuilt.sliver, rebuilt.leaf_hashes)
+                })
                 .collect();
             stores.spawn(async move { node.store_recovered::<T>(blob_id, slivers).await });
         }
         while let Some(stored) = stores.join_next().await {
             stored.map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))??;
         }
-        shortfall.map_or(Ok(()), Err)
+        shortfall.map_or(Ok(kept), Err)
     }
 
     /// Shares `proof`, collects invalid-blob attestations of `f + 1` shards and submits the
@@ -952,6 +1020,12 @@ fn sliver_memory(metadata: &VerifiedBlobMetadataWithId, axis: SliverType) -> usi
         .saturating_mul(walrus_core::bounded::max_recovery_symbol_len(layout))
         .saturating_add(layout.sliver_length(axis))
         .max(1)
+}
+
+/// Most bytes of symbols one blob's recovery keeps from its first axis' rebuilt slivers for
+/// its second axis: a quarter of the memory budget shared by the blobs recovered at once.
+fn kept_symbols_limit(limits: &RecoveryLimits) -> usize {
+    limits.max_in_flight_bytes / 4 / limits.max_concurrent_blobs.max(1)
 }
 
 /// `bytes` in the KiB units of the worker's memory budget (at least one).
@@ -1432,8 +1506,8 @@ mod tests {
         let required = blob.metadata.config().n_symbols_in_sliver(T::TYPE);
         let symbols = collected.symbols[&target.get()].values();
         let used = symbols.take(required).cloned().collect();
-        let (sliver, _) = recover_sliver_from_verified::<T>(&blob.metadata, target, used).unwrap();
-        assert_eq!(&sliver, original);
+        let rebuilt = recover_sliver_from_verified::<T>(&blob.metadata, target, used).unwrap();
+        assert_eq!(&rebuilt.sliver, original);
     }
 
     fn lies_of(collected_lies: &[(ObjectId, Lie)], index: u8) -> Vec<Lie> {

@@ -233,12 +233,14 @@ impl<T: EncodingAxis> SliverData<T> {
     /// [`Self::verify_with_leaf_hashes`] given some of the leaf hashes: `known` holds
     /// `(position, hash)` pairs of symbols of the expansion already hashed (a rebuilt sliver's
     /// verified recovery symbols); only the other positions are hashed. A wrong known hash
-    /// makes the root differ, as a wrong symbol would.
+    /// makes the root differ, as a wrong symbol would. With the hashes come the symbols of the
+    /// expansion at the positions `keep` (ascending, distinct, in range), one after another.
     pub(crate) fn verify_with_known_leaf_hashes(
         &self,
         metadata: &VerifiedBlobMetadataWithId,
         known: &[(usize, Digest)],
-    ) -> Result<Vec<Digest>, SliverVerificationError> {
+        keep: &[usize],
+    ) -> Result<(Vec<Digest>, Vec<u8>), SliverVerificationError> {
         let data = self.symbols.data();
         check_shape(
             T::TYPE,
@@ -247,10 +249,11 @@ impl<T: EncodingAxis> SliverData<T> {
             self.symbols.symbol_size(),
             metadata,
         )?;
-        let leaf_hashes = expanded_leaf_hashes_with_known(metadata.layout(), T::TYPE, data, known)
-            .map_err(|error| SliverVerificationError::Expansion(error.to_string()))?;
+        let (leaf_hashes, kept) =
+            expanded_leaf_hashes_with_known(metadata.layout(), T::TYPE, data, known, keep)
+                .map_err(|error| SliverVerificationError::Expansion(error.to_string()))?;
         check_root(T::TYPE, self.index, &leaf_hashes, metadata)?;
-        Ok(leaf_hashes)
+        Ok((leaf_hashes, kept))
     }
 
     /// The sliver as a [`SliverBytes`] view (the symbols borrowed).
@@ -478,13 +481,15 @@ pub(crate) fn expanded_leaf_hashes(
 }
 
 /// [`expanded_leaf_hashes`] with the hashes at the positions of `known` given (positions out
-/// of range are ignored): only the other symbols are hashed.
+/// of range are ignored): only the other symbols are hashed. With them, the symbols at the
+/// positions `keep` (ascending), copied out of the expansion as it goes by.
 fn expanded_leaf_hashes_with_known(
     layout: &BlobLayout,
     axis: SliverType,
     data: &[u8],
     known: &[(usize, Digest)],
-) -> Result<Vec<Digest>, EncodeError> {
+    keep: &[usize],
+) -> Result<(Vec<Digest>, Vec<u8>), EncodeError> {
     let mut slots: Vec<Option<Digest>> = vec![None; layout.config.n()];
     for (position, hash) in known {
         if let Some(slot) = slots.get_mut(*position) {
@@ -492,18 +497,26 @@ fn expanded_leaf_hashes_with_known(
         }
     }
     let mut computed = vec![[0u8; 32]; slots.iter().filter(|slot| slot.is_none()).count()];
+    let mut kept = Vec::with_capacity(keep.len() * layout.symbol_size());
     with_expanded_symbols(layout, axis, data, |symbols| {
+        let mut wanted = keep.iter().peekable();
         let unknown = symbols
             .zip(&slots)
-            .filter(|(_, slot)| slot.is_none())
-            .map(|(symbol, _)| symbol);
+            .enumerate()
+            .filter_map(|(position, (symbol, slot))| {
+                if wanted.next_if_eq(&&position).is_some() {
+                    kept.extend_from_slice(symbol);
+                }
+                slot.is_none().then_some(symbol)
+            });
         crate::merkle::hash_leaves_into(unknown, &mut Vec::new(), &mut computed);
     })?;
     let mut computed = computed.into_iter();
-    Ok(slots
+    let hashes = slots
         .into_iter()
         .map(|slot| slot.unwrap_or_else(|| computed.next().unwrap_or_default()))
-        .collect())
+        .collect();
+    Ok((hashes, kept))
 }
 
 /// A sliver of either axis. BCS: enum, `Primary` = 0, `Secondary` = 1.
@@ -562,6 +575,8 @@ impl SliverPair {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use proptest::prelude::*;
 
     use super::*;
@@ -617,11 +632,27 @@ mod tests {
                     primary.iter().copied().enumerate().step_by(3).collect();
                 known.push((primary.len(), [7; 32]));
                 let metadata = &encoded.metadata;
-                let given = pair.primary.verify_with_known_leaf_hashes(metadata, &known).unwrap();
+                // Kept: the first and last source symbols and some repair symbols.
+                let n = layout.config.n();
+                let in_sliver = layout.config.n_symbols_in_sliver(SliverType::Primary);
+                let keep: Vec<usize> = [0, in_sliver - 1, in_sliver, n - 1]
+                    .into_iter()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let (given, kept) =
+                    pair.primary.verify_with_known_leaf_hashes(metadata, &known, &keep).unwrap();
                 prop_assert_eq!(&given, &primary);
+                let ss = layout.symbol_size();
+                let wanted: Vec<u8> = keep
+                    .iter()
+                    .flat_map(|position| &expanded[position * ss..(position + 1) * ss])
+                    .copied()
+                    .collect();
+                prop_assert_eq!(kept, wanted);
                 known[0].1[0] ^= 1;
                 prop_assert_eq!(
-                    pair.primary.verify_with_known_leaf_hashes(metadata, &known),
+                    pair.primary.verify_with_known_leaf_hashes(metadata, &known, &[]),
                     Err(SliverVerificationError::MerkleRootMismatch)
                 );
             }

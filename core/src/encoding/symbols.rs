@@ -357,7 +357,8 @@ pub enum RecoveryError {
 }
 
 /// A recovery symbol that verified against the metadata for one target sliver, with the leaf
-/// hash its verification computed. Only [`verify_recovery_symbols`] makes one. The leaf hash is
+/// hash its verification computed. Only [`verify_recovery_symbols`] makes one, and a rebuild
+/// that keeps the symbols of a sliver it verified ([`RebuiltSliver::kept`]). The leaf hash is
 /// also the one of the rebuilt target sliver's expansion at the symbol's source index (symbol
 /// `E[r][c]` is a leaf of both row `r`'s and column `c`'s trees, and leaves are hashed without
 /// their position), so verifying the rebuilt sliver need not hash it again.
@@ -459,11 +460,21 @@ where
         });
     }
     recover_sliver_from_verified(metadata, target_index, valid.into_values().collect())
-        .map(|(sliver, _)| sliver)
+        .map(|rebuilt| rebuilt.sliver)
 }
 
-/// A rebuilt sliver with the `n` leaf hashes of its expansion's Merkle tree.
-pub type RebuiltSliver<T> = (SliverData<T>, Vec<crate::merkle::Digest>);
+/// A sliver rebuilt from verified recovery symbols ([`recover_slivers_from_verified`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RebuiltSliver<T: EncodingAxis> {
+    /// The sliver, verified against the metadata.
+    pub sliver: SliverData<T>,
+    /// The `n` leaf hashes of its expansion's Merkle tree.
+    pub leaf_hashes: Vec<crate::merkle::Digest>,
+    /// The recovery symbols its expansion gives the slivers of the other axis asked to be
+    /// kept, by ascending target: verified by the rebuild (the expansion's root is the
+    /// metadata's), taken from the expansion the verification computed anyway.
+    pub kept: Vec<VerifiedRecoverySymbol<T::Orthogonal>>,
+}
 
 /// [`recover_sliver`] from `used`: exactly the required number of symbols verified for
 /// `target_index`, from distinct source slivers, as a caller that checks each peer's answer on
@@ -479,31 +490,50 @@ pub fn recover_sliver_from_verified<T: EncodingAxis>(
 where
     InconsistencyProofEither: From<InconsistencyProof<T>>,
 {
-    rebuild_verified(metadata, target_index, used, &mut DecodePlans::default())
+    rebuild_verified(
+        metadata,
+        target_index,
+        used,
+        &[],
+        &mut DecodePlans::default(),
+    )
 }
 
 /// [`recover_sliver_from_verified`] for several slivers of axis `T` of one blob, one result
 /// per `(target, used)` in order. Slivers rebuilt from the symbols of the same source slivers
 /// share one decode plan (the erasure locator and the pruned transforms are computed once), as
-/// the slivers a node rebuilds of one blob usually are.
+/// the slivers a node rebuilds of one blob usually are. Each rebuilt sliver keeps the recovery
+/// symbols it gives the slivers `keep` of the other axis (out-of-range indices ignored): a node
+/// rebuilding both axes of a blob rebuilds the second from them without expanding the first
+/// axis' slivers again.
 pub fn recover_slivers_from_verified<T: EncodingAxis>(
     metadata: &VerifiedBlobMetadataWithId,
     work: Vec<(SliverIndex, Vec<VerifiedRecoverySymbol<T>>)>,
+    keep: &[SliverIndex],
 ) -> Vec<Result<RebuiltSliver<T>, RecoveryError>>
 where
     InconsistencyProofEither: From<InconsistencyProof<T>>,
 {
+    let n = metadata.config().n();
+    let keep: BTreeSet<usize> = keep
+        .iter()
+        .map(|target| target.as_usize())
+        .filter(|position| *position < n)
+        .collect();
+    let keep: Vec<usize> = keep.into_iter().collect();
     let mut plans = DecodePlans::default();
     work.into_iter()
-        .map(|(target, used)| rebuild_verified(metadata, target, used, &mut plans))
+        .map(|(target, used)| rebuild_verified(metadata, target, used, &keep, &mut plans))
         .collect()
 }
 
 /// [`recover_sliver_from_verified`] with the decode plans made so far for this blob and axis.
+/// `keep`: positions of the expansion (ascending, distinct, `< n`) whose symbols are kept.
 fn rebuild_verified<T: EncodingAxis>(
     metadata: &VerifiedBlobMetadataWithId,
     target_index: SliverIndex,
     mut used: Vec<VerifiedRecoverySymbol<T>>,
+    keep: &[usize],
     plans: &mut DecodePlans,
 ) -> Result<RebuiltSliver<T>, RecoveryError>
 where
@@ -530,8 +560,13 @@ where
         .iter()
         .map(|symbol| (usize::from(symbol.source_index()), symbol.leaf_hash))
         .collect();
-    if let Ok(leaf_hashes) = sliver.verify_with_known_leaf_hashes(metadata, &known) {
-        return Ok((sliver, leaf_hashes));
+    if let Ok((leaf_hashes, kept)) = sliver.verify_with_known_leaf_hashes(metadata, &known, keep) {
+        let kept = kept_symbols(&sliver, &leaf_hashes, keep, kept);
+        return Ok(RebuiltSliver {
+            sliver,
+            leaf_hashes,
+            kept,
+        });
     }
     Err(RecoveryError::Inconsistent(Box::new(
         InconsistencyProof {
@@ -543,6 +578,34 @@ where
         }
         .into(),
     )))
+}
+
+/// The recovery symbols of `sliver` (verified against the metadata, with the leaf hashes of
+/// its expansion) at the positions `keep`, whose data `kept` holds one after another.
+fn kept_symbols<T: EncodingAxis>(
+    sliver: &SliverData<T>,
+    leaf_hashes: &[crate::merkle::Digest],
+    keep: &[usize],
+    kept: Vec<u8>,
+) -> Vec<VerifiedRecoverySymbol<T::Orthogonal>> {
+    if keep.is_empty() {
+        return Vec::new();
+    }
+    let tree = MerkleTree::from_leaf_hashes(leaf_hashes.to_vec());
+    let symbol_size = kept.len() / keep.len();
+    keep.iter()
+        .zip(kept.chunks_exact(symbol_size.max(1)))
+        .filter_map(|(position, data)| {
+            Some(VerifiedRecoverySymbol {
+                symbol: RecoverySymbol {
+                    symbol: DecodingSymbol::new(sliver.index.get(), data.to_vec()),
+                    proof: tree.proof(*position)?,
+                },
+                target_index: SliverIndex(u16::try_from(*position).ok()?),
+                leaf_hash: *leaf_hashes.get(*position)?,
+            })
+        })
+        .collect()
 }
 
 /// The decode plans made for one blob and axis, by the source positions they decode from.

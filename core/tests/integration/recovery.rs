@@ -6,9 +6,10 @@ use walrus_core::{
     encoding::{
         decode_and_check, decode_and_verify, decode_blob, encode_blob, expand_sliver_data,
         recover_sliver, recover_sliver_from_verified, recover_slivers_from_verified,
-        ConsistencyCheck, DecodeError, EncodedBlob, EncodingAxis, EncodingConfig, ExpandedSliver,
-        InconsistencyProofEither, InconsistencyVerificationError, Primary, RecoveryError,
-        RecoverySymbol, Secondary, SliverData, VerifiedRecoverySymbol,
+        verify_recovery_symbols, ConsistencyCheck, DecodeError, EncodedBlob, EncodingAxis,
+        EncodingConfig, ExpandedSliver, InconsistencyProofEither, InconsistencyVerificationError,
+        Primary, RebuiltSliver, RecoveryError, RecoverySymbol, Secondary, SliverData,
+        VerifiedRecoverySymbol,
     },
     merkle::{MerkleTree, Node},
     metadata::{BlobMetadata, BlobMetadataWithId, VerifiedBlobMetadataWithId},
@@ -134,10 +135,10 @@ proptest! {
         // Their leaf hashes are reused: the rebuilt sliver's leaf hashes are those of hashing
         // its whole expansion.
         let verified = verified_for(metadata, target, &symbols);
-        let (rebuilt, leaf_hashes) =
-            recover_sliver_from_verified(metadata, target, verified.clone()).unwrap();
-        prop_assert_eq!(&rebuilt, expected);
-        prop_assert_eq!(leaf_hashes, expected.verify_with_leaf_hashes(metadata).unwrap());
+        let rebuilt = recover_sliver_from_verified(metadata, target, verified.clone()).unwrap();
+        prop_assert_eq!(&rebuilt.sliver, expected);
+        prop_assert_eq!(rebuilt.leaf_hashes, expected.verify_with_leaf_hashes(metadata).unwrap());
+        prop_assert!(rebuilt.kept.is_empty());
         let mut repeated = verified.clone();
         repeated[1] = repeated[0].clone();
         let refused = recover_sliver_from_verified(metadata, target, repeated);
@@ -170,6 +171,7 @@ proptest! {
         targets in prop::collection::vec(any::<prop::sample::Index>(), 1..6),
         shared in prop::collection::vec(any::<bool>(), 6),
         shuffle_seed in any::<u64>(),
+        keep in prop::collection::vec(0u16..24, 0..6),
     ) {
         let config = EncodingConfig::new(n_shards).unwrap();
         let encoded = encode_blob(&config, &blob(len, 5)).unwrap();
@@ -204,14 +206,41 @@ proptest! {
             .iter()
             .map(|(target, used)| recover_sliver_from_verified(metadata, *target, used.clone()))
             .collect();
-        let together = recover_slivers_from_verified(metadata, work.clone());
-        prop_assert_eq!(&together, &alone);
+        // Kept symbols for some secondary slivers (indices up to 23: some out of range).
+        let keep: Vec<SliverIndex> = keep.into_iter().map(SliverIndex).collect();
+        let together = recover_slivers_from_verified(metadata, work.clone(), &keep);
+        let without_kept: Vec<_> = together
+            .iter()
+            .cloned()
+            .map(|result| result.map(|rebuilt| RebuiltSliver { kept: Vec::new(), ..rebuilt }))
+            .collect();
+        prop_assert_eq!(&without_kept, &alone);
         let originals = slivers::<Primary>(&encoded);
+        let mut kept_targets: Vec<SliverIndex> =
+            keep.iter().copied().filter(|target| target.get() < n_shards).collect();
+        kept_targets.sort();
+        kept_targets.dedup();
         for ((target, _), result) in work.iter().zip(&together) {
             match result {
-                Ok((sliver, leaf_hashes)) => {
+                Ok(rebuilt) => {
+                    let sliver = &rebuilt.sliver;
                     prop_assert_eq!(sliver, &originals[target.as_usize()]);
-                    prop_assert_eq!(leaf_hashes, &sliver.verify_with_leaf_hashes(metadata).unwrap());
+                    prop_assert_eq!(&rebuilt.leaf_hashes, &sliver.verify_with_leaf_hashes(metadata).unwrap());
+                    // Each kept symbol is the one the original sliver's expansion gives, with
+                    // the leaf hash its verification computes.
+                    let expanded = ExpandedSliver::new(sliver, metadata.layout()).unwrap();
+                    let targets: Vec<SliverIndex> =
+                        rebuilt.kept.iter().map(VerifiedRecoverySymbol::target_index).collect();
+                    prop_assert_eq!(&targets, &kept_targets);
+                    for kept in &rebuilt.kept {
+                        let genuine = expanded.recovery_symbol(kept.target_index()).unwrap();
+                        prop_assert_eq!(kept.symbol(), &genuine);
+                        let verified = verify_recovery_symbols(
+                            metadata,
+                            vec![(kept.target_index(), genuine)],
+                        );
+                        prop_assert_eq!(verified[0].as_ref(), Ok(kept));
+                    }
                 }
                 Err(error) => {
                     let is_short = matches!(error, RecoveryError::NotEnoughSymbols { .. });

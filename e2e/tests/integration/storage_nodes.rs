@@ -233,7 +233,15 @@ fn wiped_node_recovers_all_its_slivers_of_a_certified_blob() {
             .node_metric(wiped, "walrus_node_slivers_recovered_total", &[])
             .await
             .unwrap();
-        assert_eq!(recovered, 2.0 * net.shards.weight(&[wiped]) as f64);
+        let weight = net.shards.weight(&[wiped]) as f64;
+        assert_eq!(recovered, 2.0 * weight);
+        // The slivers rebuilt first gave the second axis their symbols: one per sliver of
+        // each axis, none read back and expanded again.
+        let kept = net
+            .node_metric(wiped, "walrus_node_recovery_symbols_kept_total", &[])
+            .await
+            .unwrap();
+        assert_eq!(kept, weight * weight);
     });
 }
 
