@@ -298,6 +298,14 @@ impl Segments {
     /// The value at `location`. `NotFound` if its segment was deleted (the index moved it:
     /// look it up again); `UnexpectedEof` if the segment is shorter than the location says.
     pub fn read(&self, location: Location) -> io::Result<Vec<u8>> {
+        let mut value = Vec::new();
+        self.read_into(location, &mut value)?;
+        Ok(value)
+    }
+
+    /// [`Self::read`] into `value` (resized to the value's length): a buffer read into again
+    /// and again is neither allocated nor zeroed again.
+    pub fn read_into(&self, location: Location, value: &mut Vec<u8>) -> io::Result<()> {
         let file = self.file(location.segment)?;
         let end = location.offset.saturating_add(u64::from(location.len));
         // The length comes from the index; the file bounds it before anything is allocated.
@@ -310,9 +318,8 @@ impl Segments {
                 ),
             ));
         }
-        let mut value = vec![0; location.len as usize];
-        file.read_exact_at(&mut value, location.offset)?;
-        Ok(value)
+        value.resize(location.len as usize, 0);
+        file.read_exact_at(value, location.offset)
     }
 
     /// The length of `segment`'s file.
@@ -371,6 +378,16 @@ mod tests {
         assert_eq!(found, vec![active]);
         assert_eq!(segments.active(), active + 5);
         assert_eq!(segments.read(first[0]).unwrap(), b"hello");
+        // One buffer read into again: each read leaves exactly its value, longer or shorter.
+        let mut buffer = b"left over from before".to_vec();
+        for (location, value) in [
+            (first[1], &b"segment"[..]),
+            (first[0], b"hello"),
+            (first[1], b"segment"),
+        ] {
+            segments.read_into(location, &mut buffer).unwrap();
+            assert_eq!(buffer, value);
+        }
         let second = segments.append([b"again".as_slice()]).unwrap();
         assert_eq!((second[0].segment, second[0].offset), (active + 5, 0));
 

@@ -298,6 +298,9 @@ struct QueuedInsert {
     reply: std::sync::mpsc::SyncSender<Result<bool, String>>,
 }
 
+/// The largest read buffer a thread keeps between sliver reads ([`NodeStore::sliver`]).
+const KEPT_READ_BUFFER: usize = 8 << 20;
+
 /// A stored sliver and its leaf hashes, if kept ([`NodeStore::sliver_with_leaf_hashes`]).
 pub type StoredSliver<T> = (SliverData<T>, Option<Vec<Digest>>);
 
@@ -687,29 +690,64 @@ impl NodeStore {
         blob_id: &BlobId,
         pair: SliverPairIndex,
     ) -> Result<Option<SliverData<T>>, StoreError> {
-        self.sliver_value(&sliver_key(blob_id, pair, T::TYPE))?
-            .map(|bytes| bcs::from_bytes(&bytes).map_err(|e| corrupt("sliver", e)))
-            .transpose()
+        self.decode_sliver_value(&sliver_key(blob_id, pair, T::TYPE))
     }
 
     /// The BCS bytes of the sliver under `key`, from the index or its segment.
     fn sliver_value(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut value = Vec::new();
+        Ok(self.read_sliver_value(key, &mut value)?.then_some(value))
+    }
+
+    /// The sliver under `key`, decoded from its BCS bytes read into this thread's read buffer
+    /// (kept between calls for values up to [`KEPT_READ_BUFFER`]: no allocation and no zeroing
+    /// per read; the decoded sliver is the one copy).
+    fn decode_sliver_value<T: EncodingAxis>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<SliverData<T>>, StoreError> {
+        thread_local! {
+            static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        READ_BUFFER.with_borrow_mut(|buffer| {
+            let found = self.read_sliver_value(key, buffer);
+            let sliver = match found {
+                Ok(true) => bcs::from_bytes(buffer)
+                    .map(Some)
+                    .map_err(|e| corrupt("sliver", e)),
+                Ok(false) => Ok(None),
+                Err(error) => Err(error),
+            };
+            if buffer.capacity() > KEPT_READ_BUFFER {
+                *buffer = Vec::new();
+            }
+            sliver
+        })
+    }
+
+    /// Reads the BCS bytes of the sliver under `key`, from the index or its segment, into
+    /// `value` (resized to them); `false` if there is no such sliver.
+    fn read_sliver_value(&self, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StoreError> {
         // Compaction may move the value between the lookup and the read, and delete the
         // segment looked up: then the lookup is made again.
         for _ in 0..3 {
             let location = {
                 let tx = self.db.begin_read()?;
                 let table = tx.open_table(SLIVERS)?;
-                let Some(value) = table.get(key)? else {
-                    return Ok(None);
+                let Some(stored) = table.get(key)? else {
+                    return Ok(false);
                 };
-                match StoredValue::parse(value.value())? {
-                    StoredValue::Inline(bytes) => return Ok(Some(bytes.to_vec())),
+                match StoredValue::parse(stored.value())? {
+                    StoredValue::Inline(bytes) => {
+                        value.clear();
+                        value.extend_from_slice(bytes);
+                        return Ok(true);
+                    }
                     StoredValue::InSegment(location) => location,
                 }
             };
-            match self.segments.read(location) {
-                Ok(bytes) => return Ok(Some(bytes)),
+            match self.segments.read_into(location, value) {
+                Ok(()) => return Ok(true),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(error) => return Err(error.into()),
             }
@@ -810,10 +848,9 @@ impl NodeStore {
         pair: SliverPairIndex,
     ) -> Result<Option<StoredSliver<T>>, StoreError> {
         let key = sliver_key(blob_id, pair, T::TYPE);
-        let Some(bytes) = self.sliver_value(&key)? else {
+        let Some(sliver) = self.decode_sliver_value(&key)? else {
             return Ok(None);
         };
-        let sliver = bcs::from_bytes(&bytes).map_err(|e| corrupt("sliver", e))?;
         let tx = self.db.begin_read()?;
         let leaf_hashes = tx
             .open_table(LEAF_HASHES)?
