@@ -10,8 +10,9 @@
 //! of 1,000 slivers/s; bytes fetched from peers per rebuilt sliver
 //! (`walrus_node_recovery_bytes_fetched_total`: symbols, proofs and metadata) next to the
 //! sliver sizes; the recovery-symbol requests the peers served; the node's peak resident
-//! memory (`VmHWM`) and CPU time, and how busy the whole machine was meanwhile. Every rebuilt
-//! sliver is then checked byte-exact against the encoding. Beside the rate, a machine anchor
+//! memory (`VmHWM`) and CPU time, the other nodes' CPU time together, and how busy the whole
+//! machine was meanwhile. Every rebuilt sliver is then checked byte-exact against the
+//! encoding. Beside the rate, a machine anchor
 //! measured in the same run: how many of the wiped node's slivers one core rebuilds in-process
 //! (verify the symbols, decode, verify the sliver), so that figures taken on machines of
 //! different speeds compare as ratios.
@@ -72,6 +73,8 @@ struct Figures {
     peak_kib: Option<u64>,
     /// CPU seconds the wiped node used from its start to the last sliver.
     node_cpu_s: Option<f64>,
+    /// CPU seconds the other nodes used together meanwhile (serving symbols, mostly).
+    peers_cpu_s: Option<f64>,
     /// Share of the machine's CPU time busy (any process) meanwhile.
     machine_busy: Option<f64>,
     /// Slivers per second one core rebuilds in-process ([`rebuild_anchor`]).
@@ -237,6 +240,12 @@ async fn measure(nodes: usize, shards: u16, wiped: usize, class: &Class) -> Resu
 
     let slivers = (class.blobs * net.shards.shards(wiped).len() * 2) as u64;
     let requests_before = symbol_requests(&net, nodes, wiped).await?;
+    let peers: Vec<u32> = (0..nodes)
+        .filter(|i| *i != wiped)
+        .filter_map(|i| net.node_pid(i))
+        .collect();
+    let peers_cpu = || -> Option<f64> { peers.iter().map(|pid| process_cpu_s(*pid)).sum() };
+    let peers_before = peers_cpu();
     net.network.wipe_node(wiped).await?;
     let started = Instant::now();
     let machine_before = machine_cpu();
@@ -246,7 +255,7 @@ async fn measure(nodes: usize, shards: u16, wiped: usize, class: &Class) -> Resu
     let mut last_trace = Instant::now();
     let timeout = Duration::from_secs(env_number("BENCH_TIMEOUT_S", "600")?);
     let mut first: Option<Instant> = None;
-    let (done, fetched, (peak_kib, node_cpu_s, machine_after)) = loop {
+    let (done, fetched, (peak_kib, node_cpu_s, peers_after, machine_after)) = loop {
         let recovered = net
             .node_metric(wiped, "walrus_node_slivers_recovered_total", &[])
             .await?;
@@ -272,7 +281,12 @@ async fn measure(nodes: usize, shards: u16, wiped: usize, class: &Class) -> Resu
             break (
                 done,
                 fetched,
-                (memory_kib(pid, "VmHWM"), process_cpu_s(pid), machine_cpu()),
+                (
+                    memory_kib(pid, "VmHWM"),
+                    process_cpu_s(pid),
+                    peers_cpu(),
+                    machine_cpu(),
+                ),
             );
         }
         if started.elapsed() > timeout {
@@ -301,6 +315,9 @@ async fn measure(nodes: usize, shards: u16, wiped: usize, class: &Class) -> Resu
         symbol_requests,
         peak_kib,
         node_cpu_s,
+        peers_cpu_s: peers_before
+            .zip(peers_after)
+            .map(|(before, after)| after - before),
         machine_busy: machine_before.zip(machine_after).map(|(before, after)| {
             (after.0 - before.0) as f64 / (after.1 - before.1).max(1) as f64
         }),
@@ -335,13 +352,13 @@ async fn bench() -> Result<()> {
     }
     println!("\n{nodes} nodes, {shards} shards; node {wiped} wiped and started again");
     println!(
-        "| blobs | slivers | from start | slivers/s (from start) | target | ratio | machine anchor (slivers/s, one core) | ratio to anchor | from first sliver | slivers/s (from first) | bytes fetched / sliver | sliver size (primary / secondary) | symbol requests | peak RSS | node CPU | machine busy |"
+        "| blobs | slivers | from start | slivers/s (from start) | target | ratio | machine anchor (slivers/s, one core) | ratio to anchor | from first sliver | slivers/s (from first) | bytes fetched / sliver | sliver size (primary / secondary) | symbol requests | peak RSS | node CPU | peers' CPU | machine busy |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (class, f) in &rows {
         let total_rate = rate(f.slivers, f.total);
         println!(
-            "| {} x {} B ({}) | {} | {:.2} s | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} s | {:.0} | {:.0} B | {} / {} B | {:.0} ({:.1} per blob) | {} | {} | {} |",
+            "| {} x {} B ({}) | {} | {:.2} s | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} s | {:.0} | {:.0} B | {} / {} B | {:.0} ({:.1} per blob) | {} | {} | {} | {} |",
             class.blobs,
             class.bytes,
             class.name,
@@ -362,6 +379,8 @@ async fn bench() -> Result<()> {
             f.peak_kib
                 .map_or_else(|| "n/a".to_owned(), |kib| format!("{:.1} MiB", kib as f64 / 1024.0)),
             f.node_cpu_s
+                .map_or_else(|| "n/a".to_owned(), |cpu| format!("{cpu:.2} s")),
+            f.peers_cpu_s
                 .map_or_else(|| "n/a".to_owned(), |cpu| format!("{cpu:.2} s")),
             f.machine_busy
                 .map_or_else(|| "n/a".to_owned(), |busy| format!("{:.0} %", busy * 100.0)),
