@@ -258,13 +258,7 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
         if tree.root() != *expected_root {
             return Err(sliver);
         }
-        let mut positions: Vec<usize> = targets
-            .iter()
-            .map(|target| target.as_usize())
-            .filter(|position| *position < n)
-            .collect();
-        positions.sort_unstable();
-        positions.dedup();
+        let positions = positions_in_range(targets, n);
         let ss = layout.symbol_size();
         let data = sliver.symbols.data();
         let in_sliver = layout.config.n_symbols_in_sliver(T::TYPE);
@@ -514,13 +508,7 @@ pub fn recover_slivers_from_verified<T: EncodingAxis>(
 where
     InconsistencyProofEither: From<InconsistencyProof<T>>,
 {
-    let n = metadata.config().n();
-    let keep: BTreeSet<usize> = keep
-        .iter()
-        .map(|target| target.as_usize())
-        .filter(|position| *position < n)
-        .collect();
-    let keep: Vec<usize> = keep.into_iter().collect();
+    let keep = positions_in_range(keep, metadata.config().n());
     let mut plans = DecodePlans::default();
     work.into_iter()
         .map(|(target, used)| rebuild_verified(metadata, target, used, &keep, &mut plans))
@@ -580,6 +568,18 @@ where
     )))
 }
 
+/// The positions of `targets` below `n`, ascending and distinct.
+fn positions_in_range(targets: &[SliverIndex], n: usize) -> Vec<usize> {
+    let mut positions: Vec<usize> = targets
+        .iter()
+        .map(|target| target.as_usize())
+        .filter(|position| *position < n)
+        .collect();
+    positions.sort_unstable();
+    positions.dedup();
+    positions
+}
+
 /// The recovery symbols of `sliver` (verified against the metadata, with the leaf hashes of
 /// its expansion) at the positions `keep`, whose data `kept` holds one after another.
 fn kept_symbols<T: EncodingAxis>(
@@ -591,17 +591,20 @@ fn kept_symbols<T: EncodingAxis>(
     if keep.is_empty() {
         return Vec::new();
     }
-    let tree = MerkleTree::from_leaf_hashes(leaf_hashes.to_vec());
-    let symbol_size = kept.len() / keep.len();
+    let expanded = ExpandedSliver::<T> {
+        index: sliver.index,
+        symbol_size: usize::from(sliver.symbols.symbol_size()),
+        symbols: kept,
+        positions: Some(keep.to_vec()),
+        tree: MerkleTree::from_leaf_hashes(leaf_hashes.to_vec()),
+        axis: PhantomData,
+    };
     keep.iter()
-        .zip(kept.chunks_exact(symbol_size.max(1)))
-        .filter_map(|(position, data)| {
+        .filter_map(|position| {
+            let target_index = SliverIndex(u16::try_from(*position).ok()?);
             Some(VerifiedRecoverySymbol {
-                symbol: RecoverySymbol {
-                    symbol: DecodingSymbol::new(sliver.index.get(), data.to_vec()),
-                    proof: tree.proof(*position)?,
-                },
-                target_index: SliverIndex(u16::try_from(*position).ok()?),
+                symbol: expanded.recovery_symbol(target_index)?,
+                target_index,
                 leaf_hash: *leaf_hashes.get(*position)?,
             })
         })
