@@ -9,8 +9,11 @@
 //! the values of a batch are staged, each at a multiple of [`ALIGN`] (zero padded), in one
 //! reused aligned buffer and written with one `pwrite`, then one `fdatasync`. Through the page
 //! cache, the kernel's copy of every appended byte into freshly allocated cache pages was the
-//! largest item of a node's CPU during a large store; a value is read rarely (by a reader of
-//! the blob, or a recovering peer), and reads still go through the cache.
+//! largest item of a node's CPU during a large store. A value is read rarely: by a reader of
+//! the blob ([`Segments::read`], through the page cache, which keeps a blob read again and
+//! again), or to compute recovery symbols and shard transfers ([`Segments::read_into`], direct
+//! where the file system allows it: the kernel's copy out of freshly filled cache pages was a
+//! quarter of a serving node's CPU during a peer's recovery).
 //!
 //! Crash safety is the caller's order: append (durable when [`Segments::append`] returns), then
 //! commit the index entries pointing at the bytes. Bytes appended but never committed (a crash
@@ -24,9 +27,13 @@ use std::{
     collections::HashMap,
     fs::File,
     io,
+    ops::Range,
     os::unix::fs::FileExt,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
 };
 
 /// A segment is sealed (no more appends) once it holds this many bytes.
@@ -83,7 +90,26 @@ pub struct Segments {
     dir: PathBuf,
     active: Mutex<Active>,
     /// Open files by segment number (the active one included).
-    files: Mutex<HashMap<u32, Arc<File>>>,
+    files: Mutex<HashMap<u32, Arc<SegmentFile>>>,
+    /// Cleared when a direct read is refused: then every read goes through the page cache.
+    direct_reads: AtomicBool,
+}
+
+/// A segment file open for reads: through the page cache, and directly where the file system
+/// allows it.
+#[derive(Debug)]
+struct SegmentFile {
+    cached: Arc<File>,
+    direct: Option<File>,
+}
+
+impl SegmentFile {
+    fn new(cached: Arc<File>, path: &Path) -> Arc<Self> {
+        Arc::new(Self {
+            cached,
+            direct: open_direct(path, Access::Read),
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -104,7 +130,7 @@ impl Active {
         Ok(Self {
             segment,
             file: Arc::new(file),
-            direct: open_direct(&Segments::path(dir, segment)),
+            direct: open_direct(&Segments::path(dir, segment), Access::Write),
             len: 0,
             staging: Vec::new(),
         })
@@ -163,21 +189,29 @@ impl Active {
     }
 }
 
-/// `path` opened for direct writes (Linux `O_DIRECT`), or `None` where that is refused.
-fn open_direct(path: &Path) -> Option<File> {
+/// What a file is opened for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// `path` opened for direct I/O (Linux `O_DIRECT`), or `None` where that is refused.
+fn open_direct(path: &Path, access: Access) -> Option<File> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::OpenOptionsExt;
         let flags = i32::try_from(rustix::fs::OFlags::DIRECT.bits()).ok()?;
         File::options()
-            .write(true)
+            .read(access == Access::Read)
+            .write(access == Access::Write)
             .custom_flags(flags)
             .open(path)
             .ok()
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = path;
+        let _ = (path, access);
         None
     }
 }
@@ -217,10 +251,12 @@ impl Segments {
             .map_or(Some(0), |last| last.checked_add(1))
             .ok_or_else(|| io::Error::other("segment numbers exhausted"))?;
         let active = Active::new(dir, next)?;
+        let file = SegmentFile::new(active.file.clone(), &Self::path(dir, next));
         let segments = Self {
             dir: dir.to_owned(),
-            files: Mutex::new(HashMap::from([(next, active.file.clone())])),
+            files: Mutex::new(HashMap::from([(next, file)])),
             active: Mutex::new(active),
+            direct_reads: AtomicBool::new(true),
         };
         Ok((segments, found))
     }
@@ -258,7 +294,8 @@ impl Segments {
                 .checked_add(1)
                 .ok_or_else(|| io::Error::other("segment numbers exhausted"))?;
             let next = Active::new(&self.dir, segment)?;
-            lock(&self.files).insert(segment, next.file.clone());
+            let file = SegmentFile::new(next.file.clone(), &Self::path(&self.dir, segment));
+            lock(&self.files).insert(segment, file);
             *active = next;
         }
         let values: Vec<&[u8]> = values.into_iter().collect();
@@ -287,29 +324,23 @@ impl Segments {
     }
 
     /// The open file of `segment`; `NotFound` if it was deleted.
-    fn file(&self, segment: u32) -> io::Result<Arc<File>> {
+    fn file(&self, segment: u32) -> io::Result<Arc<SegmentFile>> {
         if let Some(file) = lock(&self.files).get(&segment) {
             return Ok(file.clone());
         }
-        let file = Arc::new(File::open(Self::path(&self.dir, segment))?);
+        let path = Self::path(&self.dir, segment);
+        let file = SegmentFile::new(Arc::new(File::open(&path)?), &path);
         Ok(lock(&self.files).entry(segment).or_insert(file).clone())
     }
 
-    /// The value at `location`. `NotFound` if its segment was deleted (the index moved it:
-    /// look it up again); `UnexpectedEof` if the segment is shorter than the location says.
-    pub fn read(&self, location: Location) -> io::Result<Vec<u8>> {
-        let mut value = Vec::new();
-        self.read_into(location, &mut value)?;
-        Ok(value)
-    }
-
-    /// [`Self::read`] into `value` (resized to the value's length): a buffer read into again
-    /// and again is neither allocated nor zeroed again.
-    pub fn read_into(&self, location: Location, value: &mut Vec<u8>) -> io::Result<()> {
+    /// The open file of `location`'s segment and its length, checked to hold the value;
+    /// `NotFound` if the segment was deleted, `UnexpectedEof` if it ends before the value.
+    fn file_holding(&self, location: Location) -> io::Result<(Arc<SegmentFile>, u64)> {
         let file = self.file(location.segment)?;
+        let file_len = file.cached.metadata()?.len();
         let end = location.offset.saturating_add(u64::from(location.len));
         // The length comes from the index; the file bounds it before anything is allocated.
-        if end > file.metadata()?.len() {
+        if end > file_len {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!(
@@ -318,13 +349,57 @@ impl Segments {
                 ),
             ));
         }
-        value.resize(location.len as usize, 0);
-        file.read_exact_at(value, location.offset)
+        Ok((file, file_len))
+    }
+
+    /// The value at `location`, read through the page cache. `NotFound` if its segment was
+    /// deleted (the index moved it: look it up again); `UnexpectedEof` if the segment is
+    /// shorter than the location says.
+    pub fn read(&self, location: Location) -> io::Result<Vec<u8>> {
+        let (file, _) = self.file_holding(location)?;
+        let mut value = vec![0; location.len as usize];
+        file.cached.read_exact_at(&mut value, location.offset)?;
+        Ok(value)
+    }
+
+    /// [`Self::read`] into `buffer`, bypassing the page cache where the file system allows
+    /// it (the value and its padding are read straight into an aligned window of `buffer`,
+    /// grown if too short, never shrunk nor zeroed again); the range of `buffer` holding the
+    /// value. For a value read once: no copy out of the page cache, no cache pages filled.
+    pub fn read_into(&self, location: Location, buffer: &mut Vec<u8>) -> io::Result<Range<usize>> {
+        let (file, file_len) = self.file_holding(location)?;
+        let len = location.len as usize;
+        let padded = len.next_multiple_of(ALIGN);
+        let direct = file.direct.as_ref().filter(|_| {
+            self.direct_reads.load(Ordering::Relaxed)
+                && location.offset.is_multiple_of(ALIGN as u64)
+                && location.offset.saturating_add(padded as u64) <= file_len
+        });
+        if let Some(direct) = direct {
+            if buffer.len() < padded + ALIGN {
+                buffer.resize(padded + ALIGN, 0);
+            }
+            let start = buffer.as_ptr().align_offset(ALIGN).min(ALIGN);
+            match direct.read_exact_at(&mut buffer[start..start + padded], location.offset) {
+                Ok(()) => return Ok(start..start + len),
+                // A file system may refuse direct I/O only when read.
+                Err(error) if error.kind() == io::ErrorKind::InvalidInput => {
+                    self.direct_reads.store(false, Ordering::Relaxed);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        if buffer.len() < len {
+            buffer.resize(len, 0);
+        }
+        file.cached
+            .read_exact_at(&mut buffer[..len], location.offset)?;
+        Ok(0..len)
     }
 
     /// The length of `segment`'s file.
     pub fn file_len(&self, segment: u32) -> io::Result<u64> {
-        self.file(segment)?.metadata().map(|m| m.len())
+        self.file(segment)?.cached.metadata().map(|m| m.len())
     }
 
     /// Deletes sealed `segment` (nothing in the index may point into it any more); readers
@@ -378,15 +453,25 @@ mod tests {
         assert_eq!(found, vec![active]);
         assert_eq!(segments.active(), active + 5);
         assert_eq!(segments.read(first[0]).unwrap(), b"hello");
-        // One buffer read into again: each read leaves exactly its value, longer or shorter.
-        let mut buffer = b"left over from before".to_vec();
-        for (location, value) in [
-            (first[1], &b"segment"[..]),
-            (first[0], b"hello"),
-            (first[1], b"segment"),
-        ] {
-            segments.read_into(location, &mut buffer).unwrap();
-            assert_eq!(buffer, value);
+        // One buffer read into again, directly and through the page cache: each read gives
+        // the range holding exactly its value, longer or shorter.
+        for direct in [true, false] {
+            segments.direct_reads.store(direct, Ordering::Relaxed);
+            let mut buffer = b"left over from before".to_vec();
+            for (location, value) in [
+                (first[1], &b"segment"[..]),
+                (first[0], b"hello"),
+                (first[1], b"segment"),
+            ] {
+                let range = segments.read_into(location, &mut buffer).unwrap();
+                assert_eq!(&buffer[range.clone()], value);
+                // Where the file system allows direct reads, this one was one: the value sits
+                // in an aligned window of the buffer.
+                let direct_file = segments.file(location.segment).unwrap().direct.is_some();
+                if direct && direct_file && segments.direct_reads.load(Ordering::Relaxed) {
+                    assert_eq!(buffer[range].as_ptr().align_offset(ALIGN), 0);
+                }
+            }
         }
         let second = segments.append([b"again".as_slice()]).unwrap();
         assert_eq!((second[0].segment, second[0].offset), (active + 5, 0));

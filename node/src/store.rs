@@ -693,15 +693,19 @@ impl NodeStore {
         self.decode_sliver_value(&sliver_key(blob_id, pair, T::TYPE))
     }
 
-    /// The BCS bytes of the sliver under `key`, from the index or its segment.
+    /// The BCS bytes of the sliver under `key`, from the index or its segment (read through
+    /// the page cache: a blob's readers may ask for it again).
     fn sliver_value(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut value = Vec::new();
-        Ok(self.read_sliver_value(key, &mut value)?.then_some(value))
+        self.read_sliver_value(key, |stored| match stored {
+            StoredValue::Inline(bytes) => Ok(bytes.to_vec()),
+            StoredValue::InSegment(location) => self.segments.read(location),
+        })
     }
 
     /// The sliver under `key`, decoded from its BCS bytes read into this thread's read buffer
     /// (kept between calls for values up to [`KEPT_READ_BUFFER`]: no allocation and no zeroing
-    /// per read; the decoded sliver is the one copy).
+    /// per read; read past the page cache where the file system allows it; the decoded sliver
+    /// is the one copy).
     fn decode_sliver_value<T: EncodingAxis>(
         &self,
         key: &[u8],
@@ -710,12 +714,19 @@ impl NodeStore {
             static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
         READ_BUFFER.with_borrow_mut(|buffer| {
-            let found = self.read_sliver_value(key, buffer);
+            let found = self.read_sliver_value(key, |stored| match stored {
+                StoredValue::Inline(bytes) => {
+                    buffer.clear();
+                    buffer.extend_from_slice(bytes);
+                    Ok(0..bytes.len())
+                }
+                StoredValue::InSegment(location) => self.segments.read_into(location, buffer),
+            });
             let sliver = match found {
-                Ok(true) => bcs::from_bytes(buffer)
+                Ok(Some(range)) => bcs::from_bytes(&buffer[range])
                     .map(Some)
                     .map_err(|e| corrupt("sliver", e)),
-                Ok(false) => Ok(None),
+                Ok(None) => Ok(None),
                 Err(error) => Err(error),
             };
             if buffer.capacity() > KEPT_READ_BUFFER {
@@ -725,9 +736,13 @@ impl NodeStore {
         })
     }
 
-    /// Reads the BCS bytes of the sliver under `key`, from the index or its segment, into
-    /// `value` (resized to them); `false` if there is no such sliver.
-    fn read_sliver_value(&self, key: &[u8], value: &mut Vec<u8>) -> Result<bool, StoreError> {
+    /// Looks the sliver under `key` up and reads its value with `read` (the inline bytes or
+    /// the segment location); `None` if there is no such sliver.
+    fn read_sliver_value<R>(
+        &self,
+        key: &[u8],
+        mut read: impl FnMut(StoredValue<'_>) -> std::io::Result<R>,
+    ) -> Result<Option<R>, StoreError> {
         // Compaction may move the value between the lookup and the read, and delete the
         // segment looked up: then the lookup is made again.
         for _ in 0..3 {
@@ -735,19 +750,15 @@ impl NodeStore {
                 let tx = self.db.begin_read()?;
                 let table = tx.open_table(SLIVERS)?;
                 let Some(stored) = table.get(key)? else {
-                    return Ok(false);
+                    return Ok(None);
                 };
                 match StoredValue::parse(stored.value())? {
-                    StoredValue::Inline(bytes) => {
-                        value.clear();
-                        value.extend_from_slice(bytes);
-                        return Ok(true);
-                    }
+                    inline @ StoredValue::Inline(_) => return Ok(Some(read(inline)?)),
                     StoredValue::InSegment(location) => location,
                 }
             };
-            match self.segments.read_into(location, value) {
-                Ok(()) => return Ok(true),
+            match read(StoredValue::InSegment(location)) {
+                Ok(value) => return Ok(Some(value)),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(error) => return Err(error.into()),
             }
