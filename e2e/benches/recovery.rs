@@ -15,7 +15,12 @@
 //! encoding. Beside the rate, a machine anchor
 //! measured in the same run: how many of the wiped node's slivers one core rebuilds in-process
 //! (verify the symbols, decode, verify the sliver), so that figures taken on machines of
-//! different speeds compare as ratios.
+//! different speeds compare as ratios. And a ceiling for this machine: the slivers/s its cores
+//! would reach doing nothing but the inherent work of both sides, the wiped node's rebuilds (as
+//! in the anchor) and the peers' symbol computations from their slivers and stored leaf hashes
+//! (as they serve them: one computation per source sliver for all of a blob's targets, the
+//! second axis' symbols from the node's own first-axis slivers excepted), without reads,
+//! network, serialization or scheduling: all the nodes share this machine's cores.
 //!
 //! Run with `scripts/bench-recovery.sh` (it builds the binaries first). Environment:
 //! `BENCH_NODES` (10), `BENCH_SHARDS` (100), `BENCH_SMALL_BLOBS` (300), `BENCH_SMALL_KB`
@@ -45,7 +50,7 @@ const TARGET_SLIVERS_PER_S: f64 = 1_000.0;
 /// Blobs per `store_many` call.
 const STORE_BATCH: usize = 100;
 /// How often the wiped node's metrics are read.
-const POLL: Duration = Duration::from_millis(20);
+const POLL: Duration = Duration::from_millis(50);
 /// Blobs of a class whose slivers are rebuilt in-process for the machine anchor.
 const ANCHOR_BLOBS: usize = 20;
 
@@ -77,17 +82,39 @@ struct Figures {
     peers_cpu_s: Option<f64>,
     /// Share of the machine's CPU time busy (any process) meanwhile.
     machine_busy: Option<f64>,
-    /// Slivers per second one core rebuilds in-process ([`rebuild_anchor`]).
-    anchor: f64,
+    /// Slivers per second one core rebuilds in-process, and one core serves the symbols for
+    /// ([`rebuild_anchor`]).
+    anchor: Anchor,
+}
+
+/// The in-process rates the figures are compared with.
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    /// Slivers per second one core rebuilds (the wiped node's inherent work).
+    rebuild: f64,
+    /// Slivers per second one core computes the peers' symbols for.
+    serve: f64,
+}
+
+impl Anchor {
+    /// Slivers per second all of this machine's cores would reach doing both sides' inherent
+    /// work and nothing else.
+    fn ceiling(&self) -> f64 {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        cores / (1.0 / self.rebuild + 1.0 / self.serve)
+    }
 }
 
 /// The machine anchor: slivers per second one core of this machine rebuilds in-process as the
 /// wiped node must (verify the symbols, decode, verify the rebuilt sliver; the slivers of one
 /// axis of a blob together, as the node rebuilds them), over the wiped node's slivers of the
 /// first [`ANCHOR_BLOBS`] blobs, from the lowest source slivers it does not hold itself (those
-/// a recovery uses). The serving side is prepared untimed.
-fn rebuild_anchor(encoded: &[EncodedBlob], shards: &[ShardIndex]) -> Result<f64> {
-    let mut work = Duration::ZERO;
+/// a recovery uses). Beside it, the rate of the serving side's work for the same slivers
+/// ([`time_rebuild`]): primaries first, as the node rebuilds them, so that the peers serve
+/// every symbol of the primaries and the secondaries' symbols but those of the node's own
+/// primaries.
+fn rebuild_anchor(encoded: &[EncodedBlob], shards: &[ShardIndex]) -> Result<Anchor> {
+    let (mut rebuild, mut serve) = (Duration::ZERO, Duration::ZERO);
     let mut slivers = 0;
     for blob in encoded.iter().take(ANCHOR_BLOBS) {
         let n = blob.metadata.config().n_shards();
@@ -105,25 +132,47 @@ fn rebuild_anchor(encoded: &[EncodedBlob], shards: &[ShardIndex]) -> Result<f64>
         let primaries: Vec<SliverIndex> =
             own.iter().map(|pair| pair.primary_sliver_index()).collect();
         let from_secondaries = others.iter().map(|source| &source.secondary);
-        work += time_rebuild::<Primary>(blob, &primaries, from_secondaries)?;
+        let required = blob
+            .metadata
+            .config()
+            .n_symbols_in_sliver(SliverType::Primary);
+        let (rebuilt, served) =
+            time_rebuild::<Primary>(blob, &primaries, from_secondaries, required)?;
+        (rebuild, serve) = (rebuild + rebuilt, serve + served);
         let secondaries = own
             .iter()
             .map(|pair| pair.secondary_sliver_index(n).context("a pair's secondary"))
             .collect::<Result<Vec<_>>>()?;
         let from_primaries = others.iter().map(|source| &source.primary);
-        work += time_rebuild::<Secondary>(blob, &secondaries, from_primaries)?;
+        let required = blob
+            .metadata
+            .config()
+            .n_symbols_in_sliver(SliverType::Secondary);
+        let (rebuilt, served) = time_rebuild::<Secondary>(
+            blob,
+            &secondaries,
+            from_primaries,
+            required.saturating_sub(primaries.len()),
+        )?;
+        (rebuild, serve) = (rebuild + rebuilt, serve + served);
         slivers += primaries.len() + secondaries.len();
     }
-    Ok(rate(slivers as u64, work))
+    Ok(Anchor {
+        rebuild: rate(slivers as u64, rebuild),
+        serve: rate(slivers as u64, serve),
+    })
 }
 
-/// The time to rebuild slivers `targets` of axis `T` of `blob` together from the symbols of the
-/// lowest `sources` (expanded untimed).
+/// The times to rebuild slivers `targets` of axis `T` of `blob` together from the symbols of
+/// the lowest `sources`, and to compute those symbols as a peer does (from a source sliver and
+/// its stored leaf hashes, all targets at once) for the first `served` sources (hashed
+/// untimed: a peer stored the leaf hashes when it verified the sliver).
 fn time_rebuild<'a, T: EncodingAxis>(
     blob: &EncodedBlob,
     targets: &[SliverIndex],
     sources: impl Iterator<Item = &'a SliverData<T::Orthogonal>>,
-) -> Result<Duration>
+    served: usize,
+) -> Result<(Duration, Duration)>
 where
     InconsistencyProofEither: From<InconsistencyProof<T>>,
 {
@@ -132,10 +181,34 @@ where
     let mut sources: Vec<_> = sources.collect();
     sources.sort_by_key(|sliver| sliver.index);
     let expanded = sources
-        .into_iter()
+        .iter()
         .take(required)
         .map(|sliver| Ok(ExpandedSliver::new(sliver, metadata.layout())?))
         .collect::<Result<Vec<_>>>()?;
+    let mut serve = Duration::ZERO;
+    for sliver in sources.iter().take(served) {
+        let leaf_hashes = sliver.verify_with_leaf_hashes(metadata)?;
+        let root = *metadata
+            .sliver_hash(sliver.sliver_type(), sliver.index)
+            .context("a source sliver's root")?;
+        let sliver = (*sliver).clone();
+        let started = Instant::now();
+        let computed = ExpandedSliver::with_leaf_hashes(
+            sliver,
+            metadata.layout(),
+            leaf_hashes,
+            &root,
+            targets,
+        )
+        .ok()
+        .context("the stored leaf hashes give the root")??;
+        let symbols = targets
+            .iter()
+            .filter_map(|target| computed.recovery_symbol(*target))
+            .count();
+        serve += started.elapsed();
+        anyhow::ensure!(symbols == targets.len(), "a symbol per target");
+    }
     let mut symbols: Vec<(SliverIndex, RecoverySymbol<T>)> = Vec::new();
     for target in targets {
         for source in &expanded {
@@ -156,7 +229,7 @@ where
     let rebuilt = recover_slivers_from_verified(metadata, work, &[])
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
-    let time = started.elapsed();
+    let rebuild = started.elapsed();
     anyhow::ensure!(
         rebuilt
             .iter()
@@ -164,7 +237,7 @@ where
             .eq(targets.iter().rev().copied()),
         "rebuilt the wrong slivers"
     );
-    Ok(time)
+    Ok((rebuild, serve))
 }
 
 /// The machine's (busy, total) CPU time in clock ticks so far.
@@ -352,13 +425,13 @@ async fn bench() -> Result<()> {
     }
     println!("\n{nodes} nodes, {shards} shards; node {wiped} wiped and started again");
     println!(
-        "| blobs | slivers | from start | slivers/s (from start) | target | ratio | machine anchor (slivers/s, one core) | ratio to anchor | from first sliver | slivers/s (from first) | bytes fetched / sliver | sliver size (primary / secondary) | symbol requests | peak RSS | node CPU | peers' CPU | machine busy |"
+        "| blobs | slivers | from start | slivers/s (from start) | target | ratio | machine anchor (slivers/s, one core) | ratio to anchor | co-located ceiling (slivers/s, all cores) | ratio to ceiling | from first sliver | slivers/s (from first) | bytes fetched / sliver | sliver size (primary / secondary) | symbol requests | peak RSS | node CPU | peers' CPU | machine busy |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (class, f) in &rows {
         let total_rate = rate(f.slivers, f.total);
         println!(
-            "| {} x {} B ({}) | {} | {:.2} s | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} s | {:.0} | {:.0} B | {} / {} B | {:.0} ({:.1} per blob) | {} | {} | {} | {} |",
+            "| {} x {} B ({}) | {} | {:.2} s | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} s | {:.0} | {:.0} B | {} / {} B | {:.0} ({:.1} per blob) | {} | {} | {} | {} |",
             class.blobs,
             class.bytes,
             class.name,
@@ -367,8 +440,10 @@ async fn bench() -> Result<()> {
             total_rate,
             TARGET_SLIVERS_PER_S,
             total_rate / TARGET_SLIVERS_PER_S,
-            f.anchor,
-            total_rate / f.anchor,
+            f.anchor.rebuild,
+            total_rate / f.anchor.rebuild,
+            f.anchor.ceiling(),
+            total_rate / f.anchor.ceiling(),
             f.window.as_secs_f64(),
             rate(f.slivers, f.window),
             f.fetched / f.slivers as f64,

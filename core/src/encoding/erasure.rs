@@ -463,6 +463,161 @@ impl Exec<'_> {
     }
 }
 
+/// The relative cost of extending `k` source symbols to `n` with the codec's encoder (the
+/// transforms its rate runs, the copies in and out), in the units of [`cost`].
+fn expansion_cost(k: usize, n: usize) -> f64 {
+    let recovery = n - k;
+    let (k_pow2, r_pow2) = (k.next_power_of_two(), recovery.next_power_of_two());
+    let high_rate = k_pow2 > r_pow2 || (k_pow2 == r_pow2 && k <= recovery);
+    let butterflies = if high_rate {
+        let chunk = r_pow2;
+        let ifft: usize = (0..k)
+            .step_by(chunk)
+            .map(|start| ifft_butterflies(chunk, (k - start).min(chunk)))
+            .sum();
+        ifft + fft_butterflies(chunk, recovery) + (k.div_ceil(chunk) - 1) * chunk
+    } else {
+        let chunk = k_pow2;
+        let fft: usize = (0..recovery)
+            .step_by(chunk)
+            .map(|start| fft_butterflies(chunk, (recovery - start).min(chunk)))
+            .sum();
+        ifft_butterflies(chunk, k) + fft + recovery.div_ceil(chunk) * chunk
+    };
+    butterflies as f64 * cost::FUSED_BUTTERFLY + n as f64 * cost::COPY
+}
+
+/// The relative cost of [`recovery_symbols_direct`] for `count` recovery symbols of a line of
+/// `k` source symbols: each source symbol packed once, then multiplied and added once per
+/// recovery symbol; each result unpacked.
+fn direct_cost(k: usize, count: usize) -> f64 {
+    let count = count as f64;
+    k as f64 * (cost::COPY + count * (cost::MUL + cost::XOR)) + count * cost::COPY
+}
+
+/// Whether [`recovery_symbols_direct`] computes `count` recovery symbols of a `(k, n)` line
+/// for less than the codec's whole expansion.
+pub(crate) fn direct_is_cheaper(k: usize, n: usize, count: usize) -> bool {
+    count > 0 && k < n && direct_cost(k, count) < expansion_cost(k, n)
+}
+
+/// Most `(k, n)` codes whose coefficients are kept.
+const KEPT_CODES: usize = 8;
+
+/// The coefficients of the `(k, n)` code: `c[r * k + j]` is the factor of source symbol `j` in
+/// recovery symbol `r` (code position `k + r`), element by element. Computed with the codec
+/// itself (the recovery symbols of each unit source line), kept for the last [`KEPT_CODES`]
+/// codes.
+fn coefficients(k: usize, n: usize) -> Result<std::sync::Arc<[GfElement]>, EncodeError> {
+    type Kept = Vec<((usize, usize), std::sync::Arc<[GfElement]>)>;
+    static KEPT: std::sync::Mutex<Kept> = std::sync::Mutex::new(Vec::new());
+    let kept = |kept: &Kept| {
+        kept.iter()
+            .find(|(code, _)| *code == (k, n))
+            .map(|(_, coefficients)| coefficients.clone())
+    };
+    let lock = || {
+        KEPT.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(coefficients) = kept(&lock()) {
+        return Ok(coefficients);
+    }
+    let recovery = n - k;
+    let mut coefficients = vec![0; recovery * k];
+    let (zero, one) = ([0u8; 2], [1u8, 0]);
+    for j in 0..k {
+        // A 2-byte symbol is one element, `(byte 0, byte 1)`: the unit line `e_j`.
+        super::rs::encode_symbols(
+            k,
+            n,
+            2,
+            |i| if i == j { &one[..] } else { &zero[..] },
+            |symbols| {
+                for (r, symbol) in symbols.enumerate() {
+                    coefficients[r * k + j] =
+                        GfElement::from(symbol[0]) | GfElement::from(symbol[1]) << 8;
+                }
+            },
+        )?;
+    }
+    let coefficients: std::sync::Arc<[GfElement]> = coefficients.into();
+    let mut kept_codes = lock();
+    if let Some(raced) = kept(&kept_codes) {
+        return Ok(raced);
+    }
+    if kept_codes.len() >= KEPT_CODES {
+        kept_codes.remove(0);
+    }
+    kept_codes.push(((k, n), coefficients.clone()));
+    Ok(coefficients)
+}
+
+/// Appends to `out` the recovery symbols at code `positions` (each in `k..n`) of one line of
+/// `k` source symbols of `symbol_size` bytes (`source(i)`), in the order of `positions`: each
+/// a linear combination of the source symbols with the code's coefficients, the same bytes the
+/// codec's encoder gives at those positions. For a few positions this is cheaper than the whole
+/// expansion ([`direct_is_cheaper`]).
+pub(crate) fn recovery_symbols_direct<'a>(
+    k: usize,
+    n: usize,
+    symbol_size: usize,
+    source: impl Fn(usize) -> &'a [u8],
+    positions: &[usize],
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    if let Some(position) = positions.iter().find(|p| !(k..n).contains(*p)) {
+        return Err(EncodeError::Codec(format!(
+            "position {position} is not a recovery position of a ({k}, {n}) code"
+        )));
+    }
+    let coefficients = coefficients(k, n)?;
+    let log = &tables::get_exp_log().log;
+    // One line packed as the codec lays out a shard: its element layout is the codec's own.
+    let packing = Packing::new(symbol_size, 1);
+    let len64 = packing.shard_bytes() / 64;
+    let mut sums = vec![[0u8; 64]; positions.len() * len64];
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let Scratch { engine, tmp, .. } = &mut *scratch;
+        let engine = engine.get_or_insert_with(DefaultEngine::new);
+        tmp.resize(len64, [0; 64]);
+        let tmp = &mut tmp[..len64];
+        for j in 0..k {
+            packing.pack(std::iter::once(source(j)), tmp.as_flattened_mut());
+            // `tmp` holds the source symbol times `exp(factor)`: each product is the previous
+            // one multiplied by the ratio of the coefficients.
+            let mut factor: GfElement = 0;
+            for (sum, position) in sums.chunks_exact_mut(len64).zip(positions) {
+                let coefficient = coefficients[(position - k) * k + j];
+                if coefficient == 0 {
+                    continue;
+                }
+                let wanted = log[usize::from(coefficient)];
+                let ratio = if wanted >= factor {
+                    wanted - factor
+                } else {
+                    wanted + GF_MODULUS - factor
+                };
+                if ratio != 0 {
+                    engine.mul(tmp, ratio);
+                }
+                factor = wanted;
+                utils::xor(sum, tmp);
+            }
+        }
+    });
+    let start = out.len();
+    out.resize(start + positions.len() * symbol_size, 0);
+    for (sum, symbol) in sums
+        .chunks_exact(len64)
+        .zip(out[start..].chunks_exact_mut(symbol_size))
+    {
+        packing.unpack(sum.as_flattened(), 0, symbol);
+    }
+    Ok(())
+}
+
 /// The shard ranges (start, length) a step touches.
 fn ranges(op: &Op) -> [(usize, usize); 2] {
     match *op {
@@ -1494,6 +1649,80 @@ mod tests {
             available.truncate((k + extra).min(n));
             check(k, n, 2 * half_symbol, lines, &available);
         }
+    }
+
+    /// The codec's recovery symbols of one line, and [`recovery_symbols_direct`]'s at
+    /// `positions` (in that order), each symbol on its own.
+    fn codec_and_direct(
+        k: usize,
+        n: usize,
+        symbol_size: usize,
+        seed: usize,
+        positions: &[usize],
+    ) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let sources: Vec<Vec<u8>> = (0..k).map(|i| symbol(seed + i, symbol_size)).collect();
+        let recovery: Vec<Vec<u8>> = rs::encode_symbols(
+            k,
+            n,
+            symbol_size,
+            |i| &sources[i],
+            |recovery| recovery.map(<[u8]>::to_vec).collect(),
+        )
+        .unwrap();
+        let expected = positions.iter().map(|p| recovery[p - k].clone()).collect();
+        let mut out = b"kept before".to_vec();
+        recovery_symbols_direct(k, n, symbol_size, |i| &sources[i], positions, &mut out).unwrap();
+        assert_eq!(&out[..11], b"kept before", "appended after what was there");
+        let direct = out[11..].chunks(symbol_size).map(<[u8]>::to_vec).collect();
+        (expected, direct)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any recovery positions (repeated, in any order) of both codes of several committee
+        /// sizes, symbols with and without a tail: the codec's own symbols.
+        #[test]
+        fn direct_recovery_symbols_are_the_codecs(
+            n in prop::sample::select(vec![4u16, 7, 10, 100, 1000]),
+            secondary in any::<bool>(),
+            half_symbol in 1usize..80,
+            picks in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+            seed in any::<usize>(),
+        ) {
+            let axis = if secondary { SliverType::Secondary } else { SliverType::Primary };
+            let k = source_symbols(n, axis);
+            let n = usize::from(n);
+            let positions: Vec<usize> = picks.iter().map(|pick| k + pick.index(n - k)).collect();
+            let (expected, direct) = codec_and_direct(k, n, 2 * half_symbol, seed, &positions);
+            prop_assert_eq!(direct, expected);
+        }
+    }
+
+    #[test]
+    fn direct_recovery_symbols_refuse_source_and_out_of_range_positions() {
+        let source = |_| &[0u8; 4][..];
+        for bad in [0usize, 2, 7, 100] {
+            let mut out = Vec::new();
+            assert!(recovery_symbols_direct(3, 7, 4, source, &[5, bad], &mut out).is_err());
+            assert!(out.is_empty(), "nothing appended for a refused request");
+        }
+    }
+
+    #[test]
+    fn direct_recovery_symbols_are_chosen_for_few_positions_only() {
+        // n = 100: a recovery request names one symbol per shard of the asking node (about 10).
+        for axis in [SliverType::Primary, SliverType::Secondary] {
+            let k = source_symbols(100, axis);
+            assert!(direct_is_cheaper(k, 100, 1), "{axis:?}: one position");
+            assert!(
+                !direct_is_cheaper(k, 100, 100 - k),
+                "{axis:?}: every position"
+            );
+        }
+        // Nothing to compute, or no recovery position at all in a code without any.
+        assert!(!direct_is_cheaper(34, 100, 0));
+        assert!(!direct_is_cheaper(5, 5, 1));
     }
 
     #[test]

@@ -241,7 +241,9 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
     /// [`SliverData::verify_with_leaf_hashes`] gave them when the sliver was verified, holding
     /// only the symbols for rebuilding `targets` (slivers of the orthogonal axis): no symbol is
     /// hashed, the expansion is not assembled (only the symbols asked are copied out of the
-    /// codec), and the sliver is not expanded at all if every target is in its source part.
+    /// codec), and the sliver is not expanded at all if every target is in its source part;
+    /// a few repair targets are computed each as a linear combination of the source symbols
+    /// (where that is cheaper than the whole expansion).
     /// The sliver comes back if the hashes are not `n` or do not lead to `expected_root`.
     pub fn with_leaf_hashes(
         sliver: SliverData<T>,
@@ -274,7 +276,22 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
         for position in source {
             symbols.extend_from_slice(&data[position * ss..(position + 1) * ss]);
         }
-        if !repair.is_empty() {
+        let n_symbols = layout.config.n();
+        if super::erasure::direct_is_cheaper(in_sliver, n_symbols, repair.len()) {
+            // A few repair symbols: each a linear combination of the source symbols.
+            let source = |i: usize| &data[i * ss..(i + 1) * ss];
+            let computed = super::erasure::recovery_symbols_direct(
+                in_sliver,
+                n_symbols,
+                ss,
+                source,
+                repair,
+                &mut symbols,
+            );
+            if let Err(error) = computed {
+                return Ok(Err(error));
+            }
+        } else if !repair.is_empty() {
             let copied = super::slivers::with_expanded_symbols(layout, T::TYPE, data, |all| {
                 let mut wanted = repair.iter().peekable();
                 for (position, symbol) in all.enumerate().skip(in_sliver) {

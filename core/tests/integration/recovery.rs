@@ -533,7 +533,7 @@ fn proofs_of_consistent_blobs_and_malformed_proofs_are_refused() {
 
 #[test]
 fn stored_leaf_hashes_give_the_same_recovery_symbols() {
-    for n_shards in [4u16, 10, 31] {
+    for n_shards in [4u16, 10, 31, 100] {
         let config = EncodingConfig::new(n_shards).unwrap();
         let encoded = encode_blob(&config, &blob(3000, 9)).unwrap();
         let metadata = &encoded.metadata;
@@ -545,11 +545,15 @@ fn stored_leaf_hashes_give_the_same_recovery_symbols() {
             let root = full.root();
             let in_sliver = config.n_symbols_in_sliver(SliverType::Primary);
             let all: Vec<SliverIndex> = (0..n_shards).map(SliverIndex).collect();
-            // Every target; only the source part; every third target (and one out of range).
+            // Every target; only the source part; every third target (and one out of range);
+            // one or a few repair targets (each computed on its own, not by an expansion).
             let source_part: Vec<SliverIndex> = all[..in_sliver].to_vec();
             let mut some: Vec<SliverIndex> = all.iter().copied().step_by(3).rev().collect();
             some.push(SliverIndex(n_shards));
-            for targets in [&all, &source_part, &some] {
+            let last_repair = vec![SliverIndex(n_shards - 1)];
+            let few_repair: Vec<SliverIndex> =
+                all[in_sliver..].iter().copied().step_by(7).collect();
+            for targets in [&all, &source_part, &some, &last_repair, &few_repair] {
                 let held = ExpandedSliver::with_leaf_hashes(
                     sliver.clone(),
                     layout,
