@@ -11,12 +11,22 @@
 //! - `check/{skip,default,strict}/{recovery,random}`: `decode_and_check` with each of Walrus's
 //!   three consistency checks, from the recovery and the random slivers (`walrus read`'s cost
 //!   of `--skip-consistency-check`, the default and `--strict-consistency-check`).
+//!
+//! And `recovery_symbols/{primary,secondary}/{1,3,6,10,all}`: what a node computes to answer a
+//! recovery-symbol request from one stored sliver of a 4 MiB blob at 100 shards (its stored
+//! leaf hashes, no hashing), for that many repair targets: a few each as a linear combination
+//! of the source symbols, all of them from the codec's whole expansion. A recovering node with
+//! 10 of the 100 shards asks each source sliver for up to 10 targets.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::{seq::SliceRandom, SeedableRng};
-use walrus_core::encoding::{
-    compute_metadata, decode_and_check, decode_and_verify, decode_blob, encode_blob,
-    ConsistencyCheck, EncodingConfig, Primary, PrimarySliver,
+use walrus_core::{
+    encoding::{
+        compute_metadata, decode_and_check, decode_and_verify, decode_blob, encode_blob,
+        ConsistencyCheck, EncodingAxis, EncodingConfig, ExpandedSliver, Primary, PrimarySliver,
+        Secondary, SliverData,
+    },
+    SliverIndex,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -119,7 +129,59 @@ fn bench_encoding(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_encoding);
+/// `recovery_symbols/{axis}/{targets}` for the first sliver of axis `T` of `encoded`.
+fn bench_symbols_of<T: EncodingAxis>(
+    c: &mut Criterion,
+    encoded: &walrus_core::encoding::EncodedBlob,
+    sliver: &SliverData<T>,
+) {
+    let metadata = &encoded.metadata;
+    let layout = metadata.layout();
+    let n = metadata.config().n_shards();
+    let leaf_hashes = sliver
+        .verify_with_leaf_hashes(metadata)
+        .expect("a verified sliver");
+    let root = *metadata
+        .sliver_hash(T::TYPE, sliver.index)
+        .expect("the sliver's root");
+    let in_sliver = u16::try_from(metadata.config().n_symbols_in_sliver(T::TYPE)).expect("fits");
+    let repair: Vec<SliverIndex> = (in_sliver..n).map(SliverIndex).collect();
+    let mut group = c.benchmark_group("recovery_symbols");
+    group.throughput(Throughput::Elements(1));
+    for count in [1, 3, 6, 10, repair.len()] {
+        // Spread over the repair part, as a node's shards are.
+        let step = (repair.len() / count).max(1);
+        let targets: Vec<SliverIndex> = repair.iter().copied().step_by(step).take(count).collect();
+        let label = if count == repair.len() {
+            "all".to_owned()
+        } else {
+            count.to_string()
+        };
+        let axis = format!("{:?}", T::TYPE).to_lowercase();
+        group.bench_function(BenchmarkId::new(axis, label), |b| {
+            b.iter_batched(
+                || (sliver.clone(), leaf_hashes.clone()),
+                |(sliver, hashes)| {
+                    ExpandedSliver::with_leaf_hashes(sliver, layout, hashes, &root, &targets)
+                        .expect("the stored hashes give the root")
+                        .expect("symbols computed")
+                },
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn bench_recovery_symbols(c: &mut Criterion) {
+    let config = EncodingConfig::new(100).expect("valid shard count");
+    let encoded = encode_blob(&config, &blob(4 * MIB)).expect("encodes");
+    let pair = &encoded.sliver_pairs[0];
+    bench_symbols_of::<Primary>(c, &encoded, &pair.primary);
+    bench_symbols_of::<Secondary>(c, &encoded, &pair.secondary);
+}
+
+criterion_group!(benches, bench_encoding, bench_recovery_symbols);
 criterion_main!(benches);
 
 /// The allocator the project's binaries use: it keeps freed memory instead of returning it to

@@ -32,7 +32,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         atomic::{AtomicBool, Ordering},
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
     },
 };
 
@@ -96,19 +96,28 @@ pub struct Segments {
 }
 
 /// A segment file open for reads: through the page cache, and directly where the file system
-/// allows it.
+/// allows it (opened at the first direct read).
 #[derive(Debug)]
 struct SegmentFile {
+    path: PathBuf,
     cached: Arc<File>,
-    direct: Option<File>,
+    direct: OnceLock<Option<File>>,
 }
 
 impl SegmentFile {
-    fn new(cached: Arc<File>, path: &Path) -> Arc<Self> {
+    fn new(cached: Arc<File>, path: PathBuf) -> Arc<Self> {
         Arc::new(Self {
+            path,
             cached,
-            direct: open_direct(path, Access::Read),
+            direct: OnceLock::new(),
         })
+    }
+
+    /// The file opened for direct reads, or `None` where the file system refuses them.
+    fn direct(&self) -> Option<&File> {
+        self.direct
+            .get_or_init(|| open_direct(&self.path, Access::Read))
+            .as_ref()
     }
 }
 
@@ -251,7 +260,7 @@ impl Segments {
             .map_or(Some(0), |last| last.checked_add(1))
             .ok_or_else(|| io::Error::other("segment numbers exhausted"))?;
         let active = Active::new(dir, next)?;
-        let file = SegmentFile::new(active.file.clone(), &Self::path(dir, next));
+        let file = SegmentFile::new(active.file.clone(), Self::path(dir, next));
         let segments = Self {
             dir: dir.to_owned(),
             files: Mutex::new(HashMap::from([(next, file)])),
@@ -294,7 +303,7 @@ impl Segments {
                 .checked_add(1)
                 .ok_or_else(|| io::Error::other("segment numbers exhausted"))?;
             let next = Active::new(&self.dir, segment)?;
-            let file = SegmentFile::new(next.file.clone(), &Self::path(&self.dir, segment));
+            let file = SegmentFile::new(next.file.clone(), Self::path(&self.dir, segment));
             lock(&self.files).insert(segment, file);
             *active = next;
         }
@@ -329,7 +338,7 @@ impl Segments {
             return Ok(file.clone());
         }
         let path = Self::path(&self.dir, segment);
-        let file = SegmentFile::new(Arc::new(File::open(&path)?), &path);
+        let file = SegmentFile::new(Arc::new(File::open(&path)?), path);
         Ok(lock(&self.files).entry(segment).or_insert(file).clone())
     }
 
@@ -370,11 +379,11 @@ impl Segments {
         let (file, file_len) = self.file_holding(location)?;
         let len = location.len as usize;
         let padded = len.next_multiple_of(ALIGN);
-        let direct = file.direct.as_ref().filter(|_| {
-            self.direct_reads.load(Ordering::Relaxed)
-                && location.offset.is_multiple_of(ALIGN as u64)
-                && location.offset.saturating_add(padded as u64) <= file_len
-        });
+        let direct = (self.direct_reads.load(Ordering::Relaxed)
+            && location.offset.is_multiple_of(ALIGN as u64)
+            && location.offset.saturating_add(padded as u64) <= file_len)
+            .then(|| file.direct())
+            .flatten();
         if let Some(direct) = direct {
             if buffer.len() < padded + ALIGN {
                 buffer.resize(padded + ALIGN, 0);
@@ -467,7 +476,7 @@ mod tests {
                 assert_eq!(&buffer[range.clone()], value);
                 // Where the file system allows direct reads, this one was one: the value sits
                 // in an aligned window of the buffer.
-                let direct_file = segments.file(location.segment).unwrap().direct.is_some();
+                let direct_file = segments.file(location.segment).unwrap().direct().is_some();
                 if direct && direct_file && segments.direct_reads.load(Ordering::Relaxed) {
                     assert_eq!(buffer[range].as_ptr().align_offset(ALIGN), 0);
                 }

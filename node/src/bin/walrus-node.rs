@@ -31,6 +31,27 @@ fn without_transparent_huge_pages() {
     }
 }
 
+/// Raises this process's soft limit on open files to its hard limit (Linux): a node keeps
+/// each segment file of its store open, twice where reads bypass the page cache, and the
+/// usual soft limit (1024) would refuse files from about 32 GiB of stored slivers on. Best
+/// effort: on failure the limit stays, and opening a segment past it is an I/O error.
+fn with_the_open_file_hard_limit() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let limit = getrlimit(Resource::Nofile);
+        if limit.current != limit.maximum {
+            let raised = Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            };
+            if let Err(error) = setrlimit(Resource::Nofile, raised) {
+                tracing::warn!(%error, "the open-file limit stays at its soft limit");
+            }
+        }
+    }
+}
+
 /// A Walrus storage node.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -387,6 +408,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Run { args } => {
             let config = args.load()?;
             without_transparent_huge_pages();
+            with_the_open_file_hard_limit();
             walrus_node::run(config, walrus_service::shutdown_signal(), |address| {
                 println!("listening on {address}");
             })
