@@ -437,3 +437,27 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_open_file_soft_limit_is_raised_to_the_hard_limit() {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        let limit = getrlimit(Resource::Nofile);
+        let Some(hard) = limit.maximum.filter(|hard| *hard > 1) else {
+            return; // no finite hard limit to stay below
+        };
+        // One below the hard limit: lower, and harmless to anything else in this process.
+        let lowered = Rlimit {
+            current: Some(hard - 1),
+            maximum: Some(hard),
+        };
+        setrlimit(Resource::Nofile, lowered).expect("a soft limit below the hard one");
+        assert_eq!(getrlimit(Resource::Nofile).current, Some(hard - 1));
+        with_the_open_file_hard_limit();
+        assert_eq!(getrlimit(Resource::Nofile).current, Some(hard));
+    }
+}
