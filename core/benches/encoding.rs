@@ -14,7 +14,7 @@
 //!
 //! And `recovery_symbols/{primary,secondary}/{1,3,6,10,all}`: what a node computes to answer a
 //! recovery-symbol request from one stored sliver of a 4 MiB blob at 100 shards (its stored
-//! leaf hashes, no hashing), for that many repair targets: a few each as a linear combination
+//! Merkle tree, no hashing), for that many repair targets: a few each as a linear combination
 //! of the source symbols, all of them from the codec's whole expansion. A recovering node with
 //! 10 of the 100 shards asks each source sliver for up to 10 targets.
 
@@ -138,9 +138,11 @@ fn bench_symbols_of<T: EncodingAxis>(
     let metadata = &encoded.metadata;
     let layout = metadata.layout();
     let n = metadata.config().n_shards();
-    let leaf_hashes = sliver
-        .verify_with_leaf_hashes(metadata)
-        .expect("a verified sliver");
+    let nodes = sliver
+        .verify_with_tree(metadata)
+        .expect("a verified sliver")
+        .nodes()
+        .to_vec();
     let root = *metadata
         .sliver_hash(T::TYPE, sliver.index)
         .expect("the sliver's root");
@@ -160,10 +162,10 @@ fn bench_symbols_of<T: EncodingAxis>(
         let axis = format!("{:?}", T::TYPE).to_lowercase();
         group.bench_function(BenchmarkId::new(axis, label), |b| {
             b.iter_batched(
-                || (sliver.clone(), leaf_hashes.clone()),
-                |(sliver, hashes)| {
-                    ExpandedSliver::with_leaf_hashes(sliver, layout, hashes, &root, &targets)
-                        .expect("the stored hashes give the root")
+                || (sliver.clone(), nodes.clone()),
+                |(sliver, nodes)| {
+                    ExpandedSliver::with_tree_nodes(sliver, layout, nodes, &root, &targets)
+                        .expect("the stored nodes give the root")
                         .expect("symbols computed")
                 },
                 criterion::BatchSize::SmallInput,

@@ -312,27 +312,40 @@ pub fn tree_depth(leaf_count: usize) -> usize {
 }
 
 /// A full Merkle tree, kept to produce inclusion proofs.
-#[derive(Debug, Clone)]
+///
+/// Its nodes are one list, level by level: the leaf hashes first, then each parent level
+/// (odd levels padded with the empty node, which is not listed), the root last. A holder
+/// can keep that list ([`Self::nodes`]) and build the tree again without hashing
+/// ([`Self::from_nodes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MerkleTree {
-    /// `levels[0]` are the leaf hashes, the last level holds the root alone.
-    levels: Vec<Vec<Digest>>,
+    nodes: Vec<Digest>,
+    leaf_count: usize,
+}
+
+/// The number of nodes in each level of a tree over `leaf_count` leaves, from the leaves up
+/// (none for an empty tree).
+fn level_lengths(leaf_count: usize) -> impl Iterator<Item = usize> {
+    std::iter::successors((leaf_count > 0).then_some(leaf_count), |&len| {
+        (len > 1).then(|| len.div_ceil(2))
+    })
 }
 
 impl MerkleTree {
     /// Builds the tree over already-hashed leaves.
     pub fn from_leaf_hashes(leaf_hashes: Vec<Digest>) -> Self {
-        let mut levels = vec![leaf_hashes];
+        let leaf_count = leaf_hashes.len();
+        let mut nodes = leaf_hashes;
+        nodes.reserve(Self::node_count(leaf_count).saturating_sub(leaf_count));
         let mut scratch = Vec::new();
-        while levels.last().is_some_and(|level| level.len() > 1) {
-            let mut next = Vec::new();
-            parent_level(
-                levels.last().expect("levels is never empty"),
-                &mut scratch,
-                &mut next,
-            );
-            levels.push(next);
+        let mut parents = Vec::new();
+        let mut start = 0;
+        for len in level_lengths(leaf_count).take_while(|len| *len > 1) {
+            parent_level(&nodes[start..start + len], &mut scratch, &mut parents);
+            start += len;
+            nodes.extend_from_slice(&parents);
         }
-        Self { levels }
+        Self { nodes, leaf_count }
     }
 
     /// Builds the tree over raw leaves.
@@ -340,19 +353,54 @@ impl MerkleTree {
         Self::from_leaf_hashes(hash_leaves(leaves))
     }
 
+    /// The tree over `leaf_count` leaves from `nodes`: all of its nodes as [`Self::nodes`]
+    /// lists them (taken as they are, nothing is hashed), or its leaf hashes alone (hashed up
+    /// as [`Self::from_leaf_hashes`] does). `None` for any other number of nodes. Nodes kept
+    /// by someone else must be checked against a known root ([`Self::root`]).
+    pub fn from_nodes(nodes: Vec<Digest>, leaf_count: usize) -> Option<Self> {
+        if nodes.len() == leaf_count {
+            Some(Self::from_leaf_hashes(nodes))
+        } else if nodes.len() == Self::node_count(leaf_count) {
+            Some(Self { nodes, leaf_count })
+        } else {
+            None
+        }
+    }
+
+    /// The number of nodes a tree over `leaf_count` leaves lists ([`Self::nodes`]).
+    pub fn node_count(leaf_count: usize) -> usize {
+        level_lengths(leaf_count).sum()
+    }
+
+    /// All nodes, level by level from the leaf hashes to the root.
+    pub fn nodes(&self) -> &[Digest] {
+        &self.nodes
+    }
+
+    /// All nodes, as [`Self::nodes`] lists them.
+    pub fn into_nodes(self) -> Vec<Digest> {
+        self.nodes
+    }
+
+    /// The leaf hashes.
+    pub fn leaf_hashes(&self) -> &[Digest] {
+        &self.nodes[..self.leaf_count]
+    }
+
     /// The leaf hashes (what [`Self::from_leaf_hashes`] takes back).
     pub fn into_leaf_hashes(mut self) -> Vec<Digest> {
-        self.levels.swap_remove(0)
+        self.nodes.truncate(self.leaf_count);
+        self.nodes
     }
 
     /// The number of leaves.
     pub fn leaf_count(&self) -> usize {
-        self.levels[0].len()
+        self.leaf_count
     }
 
     /// The root node (`Empty` for a tree without leaves).
     pub fn root(&self) -> Node {
-        match self.levels.last().and_then(|level| level.first()) {
+        match self.nodes.last() {
             Some(digest) => Node::Digest(*digest),
             None => Node::Empty,
         }
@@ -360,18 +408,20 @@ impl MerkleTree {
 
     /// The inclusion proof of leaf `index`, or `None` if out of range.
     pub fn proof(&self, index: usize) -> Option<MerkleProof> {
-        if index >= self.leaf_count() {
+        if index >= self.leaf_count {
             return None;
         }
-        let mut path = Vec::with_capacity(self.levels.len());
+        let mut path = Vec::with_capacity(tree_depth(self.leaf_count));
         let mut position = index;
-        for level in &self.levels[..self.levels.len() - 1] {
+        let mut start = 0;
+        for len in level_lengths(self.leaf_count).take_while(|len| *len > 1) {
             let sibling = position ^ 1;
-            path.push(
-                level
-                    .get(sibling)
-                    .map_or(Node::Empty, |digest| Node::Digest(*digest)),
-            );
+            path.push(if sibling < len {
+                Node::Digest(self.nodes[start + sibling])
+            } else {
+                Node::Empty
+            });
+            start += len;
             position /= 2;
         }
         Some(MerkleProof { path })
@@ -593,6 +643,42 @@ mod tests {
             short.verify(&root, &leaves[0], 0, 11),
             Err(MerkleProofError::WrongPathLength { .. })
         ));
+    }
+
+    #[test]
+    fn a_tree_is_built_again_from_its_nodes_or_its_leaf_hashes() {
+        for leaf_count in (0..=20).chain([33, 100, 128, 1000]) {
+            let leaves: Vec<Vec<u8>> = (0..leaf_count)
+                .map(|i: usize| i.to_le_bytes().to_vec())
+                .collect();
+            let tree = MerkleTree::from_leaves(leaves.iter().map(Vec::as_slice));
+            assert_eq!(tree.root(), naive_root(&leaves));
+            assert_eq!(tree.nodes().len(), MerkleTree::node_count(leaf_count));
+            assert_eq!(
+                tree.leaf_hashes(),
+                &hash_leaves(leaves.iter().map(Vec::as_slice))[..]
+            );
+            let from_nodes = MerkleTree::from_nodes(tree.nodes().to_vec(), leaf_count).unwrap();
+            let from_leaves =
+                MerkleTree::from_nodes(tree.leaf_hashes().to_vec(), leaf_count).unwrap();
+            for rebuilt in [&from_nodes, &from_leaves] {
+                assert_eq!(rebuilt.nodes(), tree.nodes());
+                assert_eq!(rebuilt.root(), tree.root());
+                for index in 0..=leaf_count {
+                    assert_eq!(rebuilt.proof(index), tree.proof(index));
+                }
+            }
+            if leaf_count > 1 {
+                // Neither the leaves alone nor the whole tree: refused.
+                let mut extra = tree.nodes().to_vec();
+                extra.push([7; 32]);
+                assert!(MerkleTree::from_nodes(extra, leaf_count).is_none());
+            }
+            if leaf_count > 2 {
+                let short = tree.nodes()[..tree.nodes().len() - 1].to_vec();
+                assert!(MerkleTree::from_nodes(short, leaf_count).is_none());
+            }
+        }
     }
 
     #[test]

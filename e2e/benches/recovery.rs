@@ -17,7 +17,7 @@
 //! (verify the symbols, decode, verify the sliver), so that figures taken on machines of
 //! different speeds compare as ratios. And a ceiling for this machine: the slivers/s its cores
 //! would reach doing nothing but the inherent work of both sides, the wiped node's rebuilds (as
-//! in the anchor) and the peers' symbol computations from their slivers and stored leaf hashes
+//! in the anchor) and the peers' symbol computations from their slivers and stored Merkle trees
 //! (as they serve them: one computation per source sliver for all of a blob's targets, the
 //! second axis' symbols from the node's own first-axis slivers excepted), without reads,
 //! network, serialization or scheduling: all the nodes share this machine's cores.
@@ -165,8 +165,8 @@ fn rebuild_anchor(encoded: &[EncodedBlob], shards: &[ShardIndex]) -> Result<Anch
 
 /// The times to rebuild slivers `targets` of axis `T` of `blob` together from the symbols of
 /// the lowest `sources`, and to compute those symbols as a peer does (from a source sliver and
-/// its stored leaf hashes, all targets at once) for the first `served` sources (hashed
-/// untimed: a peer stored the leaf hashes when it verified the sliver).
+/// its stored Merkle tree, all targets at once) for the first `served` sources (hashed
+/// untimed: a peer stored the tree when it verified the sliver).
 fn time_rebuild<'a, T: EncodingAxis>(
     blob: &EncodedBlob,
     targets: &[SliverIndex],
@@ -187,21 +187,16 @@ where
         .collect::<Result<Vec<_>>>()?;
     let mut serve = Duration::ZERO;
     for sliver in sources.iter().take(served) {
-        let leaf_hashes = sliver.verify_with_leaf_hashes(metadata)?;
+        let nodes = sliver.verify_with_tree(metadata)?.nodes().to_vec();
         let root = *metadata
             .sliver_hash(sliver.sliver_type(), sliver.index)
             .context("a source sliver's root")?;
         let sliver = (*sliver).clone();
         let started = Instant::now();
-        let computed = ExpandedSliver::with_leaf_hashes(
-            sliver,
-            metadata.layout(),
-            leaf_hashes,
-            &root,
-            targets,
-        )
-        .ok()
-        .context("the stored leaf hashes give the root")??;
+        let computed =
+            ExpandedSliver::with_tree_nodes(sliver, metadata.layout(), nodes, &root, targets)
+                .ok()
+                .context("the stored tree nodes give the root")??;
         let symbols = targets
             .iter()
             .filter_map(|target| computed.recovery_symbol(*target))

@@ -649,7 +649,7 @@ impl StorageNode {
             ));
         }
         if intent == UploadIntent::Pending && !self.registered_now(&blob_id)? {
-            let (sliver, leaf_hashes) = match axis {
+            let (sliver, tree_nodes) = match axis {
                 SliverType::Primary => self
                     .verified_sliver::<Primary>(pair, metadata, &body)
                     .await
@@ -659,10 +659,7 @@ impl StorageNode {
                     .await
                     .map(|(sliver, hashes)| (Sliver::Secondary(sliver), hashes)),
             }?;
-            let sliver = VerifiedSliver {
-                sliver,
-                leaf_hashes,
-            };
+            let sliver = VerifiedSliver { sliver, tree_nodes };
             match self
                 .pending
                 .insert_sliver(&blob_id, pair, sliver, body.len())
@@ -718,10 +715,10 @@ impl StorageNode {
         blocking(move || {
             let sliver = SliverBytes::<T>::decode(&body).map_err(malformed_sliver)?;
             check_sliver_index(T::TYPE, pair, expected, sliver.index())?;
-            let leaf_hashes = sliver
-                .verify_with_leaf_hashes(&metadata)
+            let tree = sliver
+                .verify_with_tree(&metadata)
                 .map_err(|error| NodeError::new(ErrorReason::InvalidSliver, error.to_string()))?;
-            Ok(store.put_sliver_bcs::<T>(&blob_id, pair, body, &leaf_hashes)?)
+            Ok(store.put_sliver_bcs::<T>(&blob_id, pair, body, tree.nodes())?)
         })
         .await
     }
@@ -737,11 +734,11 @@ impl StorageNode {
     ) -> Result<bool, NodeError> {
         let store = self.store.clone();
         let fresh = blocking(move || {
-            let leaf_hashes = &sliver.leaf_hashes;
+            let tree_nodes = &sliver.tree_nodes;
             Ok(match &sliver.sliver {
-                Sliver::Primary(sliver) => store.put_sliver(&blob_id, pair, sliver, leaf_hashes)?,
+                Sliver::Primary(sliver) => store.put_sliver(&blob_id, pair, sliver, tree_nodes)?,
                 Sliver::Secondary(sliver) => {
-                    store.put_sliver(&blob_id, pair, sliver, leaf_hashes)?
+                    store.put_sliver(&blob_id, pair, sliver, tree_nodes)?
                 }
             })
         })
@@ -754,7 +751,7 @@ impl StorageNode {
     }
 
     /// Decodes the BCS sliver of `T` in `body` and checks that it is the sliver of `pair` on
-    /// that axis and verifies against `metadata`; with the leaf hashes the check computed.
+    /// that axis and verifies against `metadata`; with the nodes of the tree the check built.
     async fn verified_sliver<T: EncodingAxis>(
         &self,
         pair: SliverPairIndex,
@@ -766,10 +763,10 @@ impl StorageNode {
         let expected = pair_sliver_index(T::TYPE, pair, n)?;
         check_sliver_index(T::TYPE, pair, expected, sliver.index)?;
         blocking(move || {
-            let leaf_hashes = sliver
-                .verify_with_leaf_hashes(&metadata)
+            let tree = sliver
+                .verify_with_tree(&metadata)
                 .map_err(|error| NodeError::new(ErrorReason::InvalidSliver, error.to_string()))?;
-            Ok((sliver, leaf_hashes))
+            Ok((sliver, tree.into_nodes()))
         })
         .await
     }
@@ -807,7 +804,7 @@ impl StorageNode {
             let items: Vec<(SliverPairIndex, &Sliver, &[Digest])> = slivers
                 .iter()
                 .map(|((pair, _), (sliver, _))| {
-                    (*pair, &sliver.sliver, sliver.leaf_hashes.as_slice())
+                    (*pair, &sliver.sliver, sliver.tree_nodes.as_slice())
                 })
                 .collect();
             let (metadata_fresh, fresh) = store.put_blob_data(&id, &metadata, &items)?;
@@ -840,8 +837,8 @@ impl StorageNode {
         }
     }
 
-    /// Stores slivers of axis `T` this node rebuilt and verified itself (with the leaf hashes
-    /// the check computed), in one call: one group commit and one blocking thread for all.
+    /// Stores slivers of axis `T` this node rebuilt and verified itself (with the nodes of the
+    /// tree the check built), in one call: one group commit and one blocking thread for all.
     pub(crate) async fn store_recovered<T: EncodingAxis>(
         &self,
         blob_id: BlobId,
@@ -855,7 +852,7 @@ impl StorageNode {
         let fresh = blocking(move || {
             let items: Vec<_> = slivers
                 .iter()
-                .map(|(pair, sliver, leaf_hashes)| (*pair, sliver, leaf_hashes.as_slice()))
+                .map(|(pair, sliver, tree_nodes)| (*pair, sliver, tree_nodes.as_slice()))
                 .collect();
             Ok(store.put_slivers(&blob_id, &items)?)
         })
@@ -1436,9 +1433,10 @@ pub(crate) fn pair_sliver_index(
 type SymbolPlan = BTreeMap<(SliverType, SliverPairIndex), Vec<SliverIndex>>;
 
 /// Appends to `out` the recovery symbols for `targets` from our sliver of axis `T` in pair
-/// `pair`, if stored. With the sliver's stored leaf hashes (if they give its root in the
-/// metadata) nothing is hashed, and the sliver is expanded only if a target lies beyond its
-/// source part; without them it is expanded and hashed once for all targets.
+/// `pair`, if stored. With the sliver's stored tree nodes (if they lead to its root in the
+/// metadata) nothing is hashed (an older store's leaf hashes alone are hashed up to the root),
+/// and the sliver is expanded only if a target lies beyond its source part; without them it is
+/// expanded and hashed once for all targets.
 fn source_symbols<T: EncodingAxis>(
     store: &NodeStore,
     blob_id: &BlobId,
@@ -1447,16 +1445,16 @@ fn source_symbols<T: EncodingAxis>(
     targets: &[SliverIndex],
     out: &mut Vec<GeneralRecoverySymbol>,
 ) -> Result<(), NodeError> {
-    let Some((sliver, leaf_hashes)) = store.sliver_with_leaf_hashes::<T>(blob_id, pair)? else {
+    let Some((sliver, tree_nodes)) = store.sliver_with_tree_nodes::<T>(blob_id, pair)? else {
         return Ok(());
     };
     let layout = metadata.layout();
     let internal =
         |error: walrus_core::EncodeError| NodeError::new(ErrorReason::Internal, error.to_string());
     let root = metadata.sliver_hash(T::TYPE, sliver.index).copied();
-    let expanded = match (leaf_hashes, root) {
-        (Some(hashes), Some(root)) => {
-            match ExpandedSliver::with_leaf_hashes(sliver, layout, hashes, &root, targets) {
+    let expanded = match (tree_nodes, root) {
+        (Some(nodes), Some(root)) => {
+            match ExpandedSliver::with_tree_nodes(sliver, layout, nodes, &root, targets) {
                 Ok(expanded) => expanded.map_err(internal)?,
                 Err(sliver) => ExpandedSliver::new(&sliver, layout).map_err(internal)?,
             }
@@ -1812,7 +1810,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn uploaded_large_slivers_serve_recovery_symbols_from_their_leaf_hashes() {
+    async fn uploaded_large_slivers_serve_recovery_symbols_from_their_tree_nodes() {
         use walrus_node_client::api::UploadIntent;
         let dir = tempfile::tempdir().unwrap();
         let node = node(dir.path(), false);
@@ -1844,19 +1842,20 @@ mod tests {
                 .await;
                 assert!(stored);
             }
-            // The upload's verification left the leaf hashes beside both slivers.
-            let (_, primary_hashes) = node
+            // The upload's verification left the whole tree beside both slivers.
+            let (_, primary_nodes) = node
                 .store()
-                .sliver_with_leaf_hashes::<Primary>(&blob_id, pair.index())
+                .sliver_with_tree_nodes::<Primary>(&blob_id, pair.index())
                 .unwrap()
                 .unwrap();
-            let (_, secondary_hashes) = node
+            let (_, secondary_nodes) = node
                 .store()
-                .sliver_with_leaf_hashes::<Secondary>(&blob_id, pair.index())
+                .sliver_with_tree_nodes::<Secondary>(&blob_id, pair.index())
                 .unwrap()
                 .unwrap();
-            assert_eq!(primary_hashes.map(|h| h.len()), Some(usize::from(N)));
-            assert_eq!(secondary_hashes.map(|h| h.len()), Some(usize::from(N)));
+            let tree_nodes = walrus_core::merkle::MerkleTree::node_count(usize::from(N));
+            assert_eq!(primary_nodes.map(|nodes| nodes.len()), Some(tree_nodes));
+            assert_eq!(secondary_nodes.map(|nodes| nodes.len()), Some(tree_nodes));
         }
         // Every target of both axes, source and repair: one verified symbol per served pair.
         for target in (0..N).map(SliverIndex) {

@@ -238,7 +238,7 @@ mod tests {
     fn primary(blob: &EncodedBlob, pair: usize) -> VerifiedSliver {
         VerifiedSliver {
             sliver: Sliver::Primary(blob.sliver_pairs[pair].primary.clone()),
-            leaf_hashes: Vec::new(),
+            tree_nodes: Vec::new(),
         }
     }
 

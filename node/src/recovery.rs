@@ -754,7 +754,7 @@ impl Worker {
                 .into_iter()
                 .map(|(pair, rebuilt)| {
                     kept.extend(rebuilt.kept);
-                    (pair, rebuilt.sliver, rebuilt.leaf_hashes)
+                    (pair, rebuilt.sliver, rebuilt.tree.into_nodes())
                 })
                 .collect();
             stores.spawn(async move { node.store_recovered::<T>(blob_id, slivers).await });

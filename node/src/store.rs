@@ -55,10 +55,13 @@ pub const MIN_SEGMENT_VALUE_BYTES: usize = 32 << 10;
 
 const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("metadata");
 const SLIVERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("slivers");
-/// Under a sliver's key: the leaf hashes of its expansion's Merkle tree (32 bytes each, `n` of
-/// them), kept from its verification for slivers where they are small beside the sliver
-/// ([`keeps_leaf_hashes`]): recovery symbols are then served without hashing the expansion.
-const LEAF_HASHES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("leaf_hashes");
+/// Under a sliver's key: the nodes of its expansion's Merkle tree (32 bytes each, leaves first,
+/// root last: [`MerkleTree::nodes`](walrus_core::merkle::MerkleTree::nodes)), kept from its
+/// verification for slivers where they are small beside the sliver ([`keeps_tree_nodes`]):
+/// recovery symbols and their proofs are then served without hashing anything. Stores written
+/// before the inner nodes were kept hold the `n` leaf hashes alone (hence the table's name),
+/// which the reader hashes up.
+const TREE_NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("leaf_hashes");
 const BLOB_INFO: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blob_info");
 const RECOVERY: TableDefinition<&[u8], ()> = TableDefinition::new("recovery");
 const SHARD_SYNC: TableDefinition<&[u8], &[u8]> = TableDefinition::new("shard_sync");
@@ -275,7 +278,7 @@ pub struct NodeStore {
 enum GroupTable {
     Metadata,
     Slivers,
-    LeafHashes,
+    TreeNodes,
 }
 
 impl GroupTable {
@@ -283,7 +286,7 @@ impl GroupTable {
         match self {
             GroupTable::Metadata => METADATA,
             GroupTable::Slivers => SLIVERS,
-            GroupTable::LeafHashes => LEAF_HASHES,
+            GroupTable::TreeNodes => TREE_NODES,
         }
     }
 }
@@ -301,25 +304,26 @@ struct QueuedInsert {
 /// The largest read buffer a thread keeps between sliver reads ([`NodeStore::sliver`]).
 const KEPT_READ_BUFFER: usize = 8 << 20;
 
-/// A stored sliver and its leaf hashes, if kept ([`NodeStore::sliver_with_leaf_hashes`]).
+/// A stored sliver and its tree nodes, if kept ([`NodeStore::sliver_with_tree_nodes`]).
 pub type StoredSliver<T> = (SliverData<T>, Option<Vec<Digest>>);
 
-/// A sliver that verified against its blob's metadata, with the leaf hashes of its
-/// expansion's Merkle tree the verification computed (empty if not known).
+/// A sliver that verified against its blob's metadata, with the nodes of its expansion's
+/// Merkle tree the verification computed (empty if not known).
 #[derive(Debug, Clone)]
 pub struct VerifiedSliver {
     /// The sliver.
     pub sliver: Sliver,
-    /// Its leaf hashes, `n` of them (or none).
-    pub leaf_hashes: Vec<Digest>,
+    /// Its tree's nodes, [`MerkleTree::nodes`](walrus_core::merkle::MerkleTree::nodes) (or
+    /// none).
+    pub tree_nodes: Vec<Digest>,
 }
 
-/// Whether a sliver of `sliver_len` bytes keeps its `leaf_hashes`: only if there are some and
-/// they are at most an eighth of its size (a 4 MiB blob's slivers at 100 shards: 3.2 KB beside
-/// 63-123 KB); for small slivers hashing the expansion again is cheap and the hashes would
-/// outweigh them.
-fn keeps_leaf_hashes(leaf_hashes: &[Digest], sliver_len: usize) -> bool {
-    !leaf_hashes.is_empty() && leaf_hashes.len() * 32 * 8 <= sliver_len
+/// Whether a sliver of `sliver_len` bytes keeps its `tree_nodes`: only if there are some and
+/// they are at most a quarter of its size (about `2n` nodes: a 4 MiB blob's slivers at 100
+/// shards keep 6.5 KB beside 63-123 KB); for small slivers hashing the expansion again is
+/// cheap and the nodes would outweigh them.
+fn keeps_tree_nodes(tree_nodes: &[Digest], sliver_len: usize) -> bool {
+    !tree_nodes.is_empty() && tree_nodes.len() * 32 * 4 <= sliver_len
 }
 
 /// How the `slivers` table holds a sliver's BCS bytes: tag 0 and the bytes, or tag 1 and their
@@ -383,20 +387,20 @@ fn count_live(
     Ok(())
 }
 
-/// A group commit's items for a sliver (BCS `value` under `key`) and its leaf hashes if kept;
+/// A group commit's items for a sliver (BCS `value` under `key`) and its tree nodes if kept;
 /// `sliver_items` gets the sliver's position among `items`.
 fn push_sliver_items(
     items: &mut Vec<(GroupTable, Vec<u8>, Bytes)>,
     sliver_items: &mut Vec<usize>,
     key: [u8; 35],
     value: Bytes,
-    leaf_hashes: &[Digest],
+    tree_nodes: &[Digest],
 ) {
-    if keeps_leaf_hashes(leaf_hashes, value.len()) {
+    if keeps_tree_nodes(tree_nodes, value.len()) {
         items.push((
-            GroupTable::LeafHashes,
+            GroupTable::TreeNodes,
             key.to_vec(),
-            Bytes::from(leaf_hashes.concat()),
+            Bytes::from(tree_nodes.concat()),
         ));
     }
     sliver_items.push(items.len());
@@ -442,7 +446,7 @@ impl NodeStore {
             }
             tx.open_table(METADATA)?;
             tx.open_table(SLIVERS)?;
-            tx.open_table(LEAF_HASHES)?;
+            tx.open_table(TREE_NODES)?;
             tx.open_table(BLOB_INFO)?;
             tx.open_table(RECOVERY)?;
             tx.open_table(SHARD_SYNC)?;
@@ -793,16 +797,16 @@ impl NodeStore {
             .is_some())
     }
 
-    /// Stores a verified sliver with the leaf hashes its verification computed (kept if
-    /// [`keeps_leaf_hashes`]; empty: none known); `false` if it was already stored.
+    /// Stores a verified sliver with the tree nodes its verification computed (kept if
+    /// [`keeps_tree_nodes`]; empty: none known); `false` if it was already stored.
     pub fn put_sliver<T: EncodingAxis>(
         &self,
         blob_id: &BlobId,
         pair: SliverPairIndex,
         sliver: &SliverData<T>,
-        leaf_hashes: &[Digest],
+        tree_nodes: &[Digest],
     ) -> Result<bool, StoreError> {
-        Ok(self.put_slivers(blob_id, &[(pair, sliver, leaf_hashes)])?[0])
+        Ok(self.put_slivers(blob_id, &[(pair, sliver, tree_nodes)])?[0])
     }
 
     /// Stores the BCS bytes of a verified sliver of axis `T` as they came, as
@@ -814,7 +818,7 @@ impl NodeStore {
         blob_id: &BlobId,
         pair: SliverPairIndex,
         bcs_bytes: Bytes,
-        leaf_hashes: &[Digest],
+        tree_nodes: &[Digest],
     ) -> Result<bool, StoreError> {
         SliverBytes::<T>::decode(&bcs_bytes).map_err(|e| corrupt("sliver", e))?;
         let mut items = Vec::with_capacity(2);
@@ -824,7 +828,7 @@ impl NodeStore {
             &mut sliver_items,
             sliver_key(blob_id, pair, T::TYPE),
             bcs_bytes,
-            leaf_hashes,
+            tree_nodes,
         );
         Ok(self.insert_all(items)?[sliver_items[0]])
     }
@@ -838,22 +842,23 @@ impl NodeStore {
     ) -> Result<Vec<bool>, StoreError> {
         let mut items = Vec::with_capacity(2 * slivers.len());
         let mut sliver_items = Vec::with_capacity(slivers.len());
-        for (pair, sliver, leaf_hashes) in slivers {
+        for (pair, sliver, tree_nodes) in slivers {
             let value = walrus_core::to_bcs_exact(sliver).map_err(|e| corrupt("sliver", e))?;
             push_sliver_items(
                 &mut items,
                 &mut sliver_items,
                 sliver_key(blob_id, *pair, T::TYPE),
                 Bytes::from(value),
-                leaf_hashes,
+                tree_nodes,
             );
         }
         let stored = self.insert_all(items)?;
         Ok(sliver_items.iter().map(|index| stored[*index]).collect())
     }
 
-    /// The stored sliver of axis `T` in pair `pair` with its leaf hashes, if kept.
-    pub fn sliver_with_leaf_hashes<T: EncodingAxis>(
+    /// The stored sliver of axis `T` in pair `pair` with its tree nodes, if kept (or the leaf
+    /// hashes alone, from an older store).
+    pub fn sliver_with_tree_nodes<T: EncodingAxis>(
         &self,
         blob_id: &BlobId,
         pair: SliverPairIndex,
@@ -863,18 +868,18 @@ impl NodeStore {
             return Ok(None);
         };
         let tx = self.db.begin_read()?;
-        let leaf_hashes = tx
-            .open_table(LEAF_HASHES)?
+        let tree_nodes = tx
+            .open_table(TREE_NODES)?
             .get(key.as_slice())?
             .and_then(|value| {
                 let (hashes, rest) = value.value().as_chunks::<32>();
                 rest.is_empty().then(|| hashes.to_vec())
             });
-        Ok(Some((sliver, leaf_hashes)))
+        Ok(Some((sliver, tree_nodes)))
     }
 
     /// Stores verified `metadata` and `slivers` of `blob_id` (those not stored yet, each with
-    /// its leaf hashes as for [`Self::put_sliver`]) in one group commit (one fsync for all);
+    /// its tree nodes as for [`Self::put_sliver`]) in one group commit (one fsync for all);
     /// returns whether the metadata and each sliver were new.
     pub fn put_blob_data(
         &self,
@@ -890,7 +895,7 @@ impl NodeStore {
         ));
         // Where each sliver's answer is among the items.
         let mut sliver_items = Vec::with_capacity(slivers.len());
-        for (pair, sliver, leaf_hashes) in slivers {
+        for (pair, sliver, tree_nodes) in slivers {
             let (axis, value) = match sliver {
                 Sliver::Primary(sliver) => (SliverType::Primary, walrus_core::to_bcs_exact(sliver)),
                 Sliver::Secondary(sliver) => {
@@ -903,7 +908,7 @@ impl NodeStore {
                 &mut sliver_items,
                 sliver_key(blob_id, *pair, axis),
                 Bytes::from(value),
-                leaf_hashes,
+                tree_nodes,
             );
         }
         let stored = self.insert_all(items)?;
@@ -1036,7 +1041,7 @@ impl NodeStore {
             Self::free_sliver(value.value(), &mut freed, &mut dead)?;
         }
         count_live(tx, dead, false)?;
-        tx.open_table(LEAF_HASHES)?
+        tx.open_table(TREE_NODES)?
             .retain_in(start.as_slice()..=end.as_slice(), |_, _| false)?;
         Ok(freed)
     }
@@ -1430,7 +1435,7 @@ impl NodeStore {
                 Self::free_sliver(value.value(), &mut freed, &mut dead)?;
             }
             count_live(&tx, dead, false)?;
-            tx.open_table(LEAF_HASHES)?
+            tx.open_table(TREE_NODES)?
                 .retain(|key, _| Self::key_in_shards(key, own, n_shards))?;
             tx.open_table(META)?
                 .insert(META_RELEASED, epoch.to_le_bytes().as_slice())?;
@@ -1630,7 +1635,7 @@ mod tests {
     }
 
     #[test]
-    fn leaf_hashes_are_kept_beside_large_slivers_and_go_with_them() {
+    fn tree_nodes_are_kept_beside_large_slivers_and_go_with_them() {
         let dir = tempfile::tempdir().unwrap();
         let store = NodeStore::open(dir.path()).unwrap();
         let config = EncodingConfig::new(4).unwrap();
@@ -1640,11 +1645,13 @@ mod tests {
         let hashes = |pair: &walrus_core::encoding::SliverPair| {
             (
                 pair.primary
-                    .verify_with_leaf_hashes(&blob.metadata)
-                    .unwrap(),
+                    .verify_with_tree(&blob.metadata)
+                    .unwrap()
+                    .into_nodes(),
                 pair.secondary
-                    .verify_with_leaf_hashes(&blob.metadata)
-                    .unwrap(),
+                    .verify_with_tree(&blob.metadata)
+                    .unwrap()
+                    .into_nodes(),
             )
         };
         // By put_sliver and by put_blob_data.
@@ -1662,12 +1669,12 @@ mod tests {
             (true, vec![true])
         );
         let read = store
-            .sliver_with_leaf_hashes::<Primary>(&blob_id, first.index())
+            .sliver_with_tree_nodes::<Primary>(&blob_id, first.index())
             .unwrap()
             .unwrap();
         assert_eq!(read, (first.primary.clone(), Some(primary_hashes)));
         let read = store
-            .sliver_with_leaf_hashes::<Secondary>(&blob_id, second.index())
+            .sliver_with_tree_nodes::<Secondary>(&blob_id, second.index())
             .unwrap()
             .unwrap();
         assert_eq!(read, (second.secondary.clone(), Some(secondary_hashes)));
@@ -1677,12 +1684,12 @@ mod tests {
             .put_sliver(&blob_id, third.index(), &third.primary, &[])
             .unwrap();
         let read = store
-            .sliver_with_leaf_hashes::<Primary>(&blob_id, third.index())
+            .sliver_with_tree_nodes::<Primary>(&blob_id, third.index())
             .unwrap();
         assert_eq!(read, Some((third.primary.clone(), None)));
         assert_eq!(
             store
-                .sliver_with_leaf_hashes::<Secondary>(&blob_id, third.index())
+                .sliver_with_tree_nodes::<Secondary>(&blob_id, third.index())
                 .unwrap(),
             None
         );
@@ -1691,18 +1698,19 @@ mod tests {
         let pair = &small.sliver_pairs[0];
         let small_hashes = pair
             .primary
-            .verify_with_leaf_hashes(&small.metadata)
-            .unwrap();
+            .verify_with_tree(&small.metadata)
+            .unwrap()
+            .into_nodes();
         store
             .put_sliver(&small_id, pair.index(), &pair.primary, &small_hashes)
             .unwrap();
         let read = store
-            .sliver_with_leaf_hashes::<Primary>(&small_id, pair.index())
+            .sliver_with_tree_nodes::<Primary>(&small_id, pair.index())
             .unwrap();
         assert_eq!(read, Some((pair.primary.clone(), None)));
         let kept = |store: &NodeStore| {
             let tx = store.db.begin_read().unwrap();
-            redb::ReadableTableMetadata::len(&tx.open_table(LEAF_HASHES).unwrap()).unwrap()
+            redb::ReadableTableMetadata::len(&tx.open_table(TREE_NODES).unwrap()).unwrap()
         };
         assert_eq!(kept(&store), 2);
         // Released with their shard, deleted with their blob.
@@ -1713,7 +1721,7 @@ mod tests {
         assert_eq!(kept(&store), 1);
         assert_eq!(
             store
-                .sliver_with_leaf_hashes::<Primary>(&blob_id, first.index())
+                .sliver_with_tree_nodes::<Primary>(&blob_id, first.index())
                 .unwrap(),
             None
         );

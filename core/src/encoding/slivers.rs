@@ -217,20 +217,20 @@ impl<T: EncodingAxis> SliverData<T> {
         &self,
         metadata: &VerifiedBlobMetadataWithId,
     ) -> Result<(), SliverVerificationError> {
-        self.verify_with_leaf_hashes(metadata).map(drop)
+        self.verify_with_tree(metadata).map(drop)
     }
 
-    /// [`Self::verify`], returning the leaf hashes of the expansion's Merkle tree it computed
-    /// (`n` of them): with them a holder hands out recovery symbols and proofs without
-    /// expanding and hashing the sliver again ([`crate::encoding::ExpandedSliver::with_leaf_hashes`]).
-    pub fn verify_with_leaf_hashes(
+    /// [`Self::verify`], returning the Merkle tree of the expansion it computed (over `n`
+    /// leaves): with its nodes a holder hands out recovery symbols and proofs without
+    /// expanding or hashing anything again ([`crate::encoding::ExpandedSliver::with_tree_nodes`]).
+    pub fn verify_with_tree(
         &self,
         metadata: &VerifiedBlobMetadataWithId,
-    ) -> Result<Vec<Digest>, SliverVerificationError> {
-        self.borrowed().verify_with_leaf_hashes(metadata)
+    ) -> Result<MerkleTree, SliverVerificationError> {
+        self.borrowed().verify_with_tree(metadata)
     }
 
-    /// [`Self::verify_with_leaf_hashes`] given some of the leaf hashes: `known` holds
+    /// [`Self::verify_with_tree`] given some of the leaf hashes: `known` holds
     /// `(position, hash)` pairs of symbols of the expansion already hashed (a rebuilt sliver's
     /// verified recovery symbols); only the other positions are hashed. A wrong known hash
     /// makes the root differ, as a wrong symbol would. With the hashes come the symbols of the
@@ -240,7 +240,7 @@ impl<T: EncodingAxis> SliverData<T> {
         metadata: &VerifiedBlobMetadataWithId,
         known: &[(usize, Digest)],
         keep: &[usize],
-    ) -> Result<(Vec<Digest>, Vec<u8>), SliverVerificationError> {
+    ) -> Result<(MerkleTree, Vec<u8>), SliverVerificationError> {
         let data = self.symbols.data();
         check_shape(
             T::TYPE,
@@ -252,8 +252,8 @@ impl<T: EncodingAxis> SliverData<T> {
         let (leaf_hashes, kept) =
             expanded_leaf_hashes_with_known(metadata.layout(), T::TYPE, data, known, keep)
                 .map_err(|error| SliverVerificationError::Expansion(error.to_string()))?;
-        check_root(T::TYPE, self.index, &leaf_hashes, metadata)?;
-        Ok((leaf_hashes, kept))
+        let tree = check_root(T::TYPE, self.index, leaf_hashes, metadata)?;
+        Ok((tree, kept))
     }
 
     /// The sliver as a [`SliverBytes`] view (the symbols borrowed).
@@ -320,31 +320,31 @@ fn check_shape(
 }
 
 /// Verifies the sliver of `axis` with `index` and the source symbols `data` against
-/// `metadata`, returning the leaf hashes of its expansion.
-fn verified_leaf_hashes(
+/// `metadata`, returning the Merkle tree of its expansion.
+fn verified_tree(
     axis: SliverType,
     index: SliverIndex,
     data: &[u8],
     symbol_size: u16,
     metadata: &VerifiedBlobMetadataWithId,
-) -> Result<Vec<Digest>, SliverVerificationError> {
+) -> Result<MerkleTree, SliverVerificationError> {
     check_shape(axis, index, data.len(), symbol_size, metadata)?;
     let leaf_hashes = expanded_leaf_hashes(metadata.layout(), axis, data)
         .map_err(|error| SliverVerificationError::Expansion(error.to_string()))?;
-    check_root(axis, index, &leaf_hashes, metadata)?;
-    Ok(leaf_hashes)
+    check_root(axis, index, leaf_hashes, metadata)
 }
 
-/// Checks that `leaf_hashes` lead to the root `metadata` holds for sliver `index` of `axis`.
+/// The tree over `leaf_hashes`, checked to have the root `metadata` holds for sliver `index`
+/// of `axis`.
 fn check_root(
     axis: SliverType,
     index: SliverIndex,
-    leaf_hashes: &[Digest],
+    leaf_hashes: Vec<Digest>,
     metadata: &VerifiedBlobMetadataWithId,
-) -> Result<(), SliverVerificationError> {
-    let expected = metadata.sliver_hash(axis, index).copied();
-    if Some(crate::merkle::root_from_leaf_hashes(leaf_hashes)) == expected {
-        Ok(())
+) -> Result<MerkleTree, SliverVerificationError> {
+    let tree = MerkleTree::from_leaf_hashes(leaf_hashes);
+    if Some(&tree.root()) == metadata.sliver_hash(axis, index) {
+        Ok(tree)
     } else {
         Err(SliverVerificationError::MerkleRootMismatch)
     }
@@ -397,12 +397,12 @@ impl<'a, T: EncodingAxis> SliverBytes<'a, T> {
         self.index
     }
 
-    /// [`SliverData::verify_with_leaf_hashes`] on the borrowed symbols.
-    pub fn verify_with_leaf_hashes(
+    /// [`SliverData::verify_with_tree`] on the borrowed symbols.
+    pub fn verify_with_tree(
         &self,
         metadata: &VerifiedBlobMetadataWithId,
-    ) -> Result<Vec<Digest>, SliverVerificationError> {
-        verified_leaf_hashes(
+    ) -> Result<MerkleTree, SliverVerificationError> {
+        verified_tree(
             T::TYPE,
             self.index,
             self.data,
@@ -614,13 +614,14 @@ mod tests {
             let encoded = encode_blob(&config, &blob).unwrap();
             let layout = encoded.metadata.layout();
             for pair in &encoded.sliver_pairs {
-                let primary = pair.primary.verify_with_leaf_hashes(&encoded.metadata).unwrap();
+                let primary = pair.primary.verify_with_tree(&encoded.metadata).unwrap();
                 let primary_bcs = bcs::to_bytes(&pair.primary).unwrap();
                 let in_place = SliverBytes::<Primary>::decode(&primary_bcs).unwrap();
-                prop_assert_eq!(&in_place.verify_with_leaf_hashes(&encoded.metadata).unwrap(), &primary);
-                let secondary = pair.secondary.verify_with_leaf_hashes(&encoded.metadata).unwrap();
-                prop_assert_eq!(&primary, &tree_of_packed_expansion(&pair.primary, layout).into_leaf_hashes());
-                prop_assert_eq!(secondary, tree_of_packed_expansion(&pair.secondary, layout).into_leaf_hashes());
+                prop_assert_eq!(&in_place.verify_with_tree(&encoded.metadata).unwrap(), &primary);
+                let secondary = pair.secondary.verify_with_tree(&encoded.metadata).unwrap();
+                prop_assert_eq!(&primary, &tree_of_packed_expansion(&pair.primary, layout));
+                prop_assert_eq!(secondary, tree_of_packed_expansion(&pair.secondary, layout));
+                let primary = primary.into_leaf_hashes();
                 let expanded = pair.primary.expand(layout).unwrap();
                 prop_assert_eq!(
                     MerkleTree::from_leaves(expanded.chunks_exact(layout.symbol_size())).root(),
@@ -642,7 +643,7 @@ mod tests {
                     .collect();
                 let (given, kept) =
                     pair.primary.verify_with_known_leaf_hashes(metadata, &known, &keep).unwrap();
-                prop_assert_eq!(&given, &primary);
+                prop_assert_eq!(given.leaf_hashes(), &primary[..]);
                 let ss = layout.symbol_size();
                 let wanted: Vec<u8> = keep
                     .iter()

@@ -237,26 +237,27 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
         })
     }
 
-    /// From `sliver` and the leaf hashes of its expansion's tree, as
-    /// [`SliverData::verify_with_leaf_hashes`] gave them when the sliver was verified, holding
+    /// From `sliver` and the nodes of its expansion's tree ([`MerkleTree::nodes`] of the tree
+    /// [`SliverData::verify_with_tree`] gave when the sliver was verified, or its leaf hashes
+    /// alone, which are then hashed up to the root), holding
     /// only the symbols for rebuilding `targets` (slivers of the orthogonal axis): no symbol is
     /// hashed, the expansion is not assembled (only the symbols asked are copied out of the
     /// codec), and the sliver is not expanded at all if every target is in its source part;
     /// a few repair targets are computed each as a linear combination of the source symbols
     /// (where that is cheaper than the whole expansion).
-    /// The sliver comes back if the hashes are not `n` or do not lead to `expected_root`.
-    pub fn with_leaf_hashes(
+    /// The sliver comes back if the nodes are not those of a tree over `n` leaves or do not
+    /// lead to `expected_root`.
+    pub fn with_tree_nodes(
         sliver: SliverData<T>,
         layout: &BlobLayout,
-        leaf_hashes: Vec<crate::merkle::Digest>,
+        nodes: Vec<crate::merkle::Digest>,
         expected_root: &crate::merkle::Node,
         targets: &[SliverIndex],
     ) -> Result<Result<Self, EncodeError>, SliverData<T>> {
         let n = layout.config.n();
-        if leaf_hashes.len() != n {
+        let Some(tree) = MerkleTree::from_nodes(nodes, n) else {
             return Err(sliver);
-        }
-        let tree = MerkleTree::from_leaf_hashes(leaf_hashes);
+        };
         if tree.root() != *expected_root {
             return Err(sliver);
         }
@@ -479,8 +480,8 @@ where
 pub struct RebuiltSliver<T: EncodingAxis> {
     /// The sliver, verified against the metadata.
     pub sliver: SliverData<T>,
-    /// The `n` leaf hashes of its expansion's Merkle tree.
-    pub leaf_hashes: Vec<crate::merkle::Digest>,
+    /// The Merkle tree of its expansion (over `n` leaves), as its verification built it.
+    pub tree: MerkleTree,
     /// The recovery symbols its expansion gives the slivers of the other axis asked to be
     /// kept, by ascending target: verified by the rebuild (the expansion's root is the
     /// metadata's), taken from the expansion the verification computed anyway.
@@ -490,8 +491,8 @@ pub struct RebuiltSliver<T: EncodingAxis> {
 /// [`recover_sliver`] from `used`: exactly the required number of symbols verified for
 /// `target_index`, from distinct source slivers, as a caller that checks each peer's answer on
 /// arrival holds them; they are not verified again. The inconsistency proof of a mismatch is
-/// made of them. With the sliver come the leaf hashes of its expansion (as
-/// [`SliverData::verify_with_leaf_hashes`] gives them); those of the symbols used are not
+/// made of them. With the sliver comes the Merkle tree of its expansion (as
+/// [`SliverData::verify_with_tree`] gives it); the leaf hashes of the symbols used are not
 /// computed again.
 pub fn recover_sliver_from_verified<T: EncodingAxis>(
     metadata: &VerifiedBlobMetadataWithId,
@@ -565,13 +566,9 @@ where
         .iter()
         .map(|symbol| (usize::from(symbol.source_index()), symbol.leaf_hash))
         .collect();
-    if let Ok((leaf_hashes, kept)) = sliver.verify_with_known_leaf_hashes(metadata, &known, keep) {
-        let kept = kept_symbols(&sliver, &leaf_hashes, keep, kept);
-        return Ok(RebuiltSliver {
-            sliver,
-            leaf_hashes,
-            kept,
-        });
+    if let Ok((tree, kept)) = sliver.verify_with_known_leaf_hashes(metadata, &known, keep) {
+        let (kept, tree) = kept_symbols(&sliver, tree, keep, kept);
+        return Ok(RebuiltSliver { sliver, tree, kept });
     }
     Err(RecoveryError::Inconsistent(Box::new(
         InconsistencyProof {
@@ -597,26 +594,29 @@ fn positions_in_range(targets: &[SliverIndex], n: usize) -> Vec<usize> {
     positions
 }
 
-/// The recovery symbols of `sliver` (verified against the metadata, with the leaf hashes of
-/// its expansion) at the positions `keep`, whose data `kept` holds one after another.
+/// The recovery symbols of `sliver` (verified against the metadata: `tree` is its
+/// expansion's) at the positions `keep`, whose data `kept` holds one after another; the tree
+/// comes back.
 fn kept_symbols<T: EncodingAxis>(
     sliver: &SliverData<T>,
-    leaf_hashes: &[crate::merkle::Digest],
+    tree: MerkleTree,
     keep: &[usize],
     kept: Vec<u8>,
-) -> Vec<VerifiedRecoverySymbol<T::Orthogonal>> {
+) -> (Vec<VerifiedRecoverySymbol<T::Orthogonal>>, MerkleTree) {
     if keep.is_empty() {
-        return Vec::new();
+        return (Vec::new(), tree);
     }
     let expanded = ExpandedSliver::<T> {
         index: sliver.index,
         symbol_size: usize::from(sliver.symbols.symbol_size()),
         symbols: kept,
         positions: Some(keep.to_vec()),
-        tree: MerkleTree::from_leaf_hashes(leaf_hashes.to_vec()),
+        tree,
         axis: PhantomData,
     };
-    keep.iter()
+    let leaf_hashes = expanded.tree.leaf_hashes();
+    let symbols = keep
+        .iter()
         .filter_map(|position| {
             let target_index = SliverIndex(u16::try_from(*position).ok()?);
             Some(VerifiedRecoverySymbol {
@@ -625,7 +625,8 @@ fn kept_symbols<T: EncodingAxis>(
                 leaf_hash: *leaf_hashes.get(*position)?,
             })
         })
-        .collect()
+        .collect();
+    (symbols, expanded.tree)
 }
 
 /// The decode plans made for one blob and axis, by the source positions they decode from.

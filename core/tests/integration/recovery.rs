@@ -132,12 +132,12 @@ proptest! {
         prop_assert_eq!(&recovered, expected);
         // Symbols verified by the caller rebuild the same sliver; a repeated source or a
         // missing symbol is refused, not decoded.
-        // Their leaf hashes are reused: the rebuilt sliver's leaf hashes are those of hashing
-        // its whole expansion.
+        // Their leaf hashes are reused: the rebuilt sliver's tree is that of hashing its whole
+        // expansion.
         let verified = verified_for(metadata, target, &symbols);
         let rebuilt = recover_sliver_from_verified(metadata, target, verified.clone()).unwrap();
         prop_assert_eq!(&rebuilt.sliver, expected);
-        prop_assert_eq!(rebuilt.leaf_hashes, expected.verify_with_leaf_hashes(metadata).unwrap());
+        prop_assert_eq!(rebuilt.tree, expected.verify_with_tree(metadata).unwrap());
         prop_assert!(rebuilt.kept.is_empty());
         let mut repeated = verified.clone();
         repeated[1] = repeated[0].clone();
@@ -225,7 +225,7 @@ proptest! {
                 Ok(rebuilt) => {
                     let sliver = &rebuilt.sliver;
                     prop_assert_eq!(sliver, &originals[target.as_usize()]);
-                    prop_assert_eq!(&rebuilt.leaf_hashes, &sliver.verify_with_leaf_hashes(metadata).unwrap());
+                    prop_assert_eq!(&rebuilt.tree, &sliver.verify_with_tree(metadata).unwrap());
                     // Each kept symbol is the one the original sliver's expansion gives, with
                     // the leaf hash its verification computes.
                     let expanded = ExpandedSliver::new(sliver, metadata.layout()).unwrap();
@@ -532,7 +532,7 @@ fn proofs_of_consistent_blobs_and_malformed_proofs_are_refused() {
 }
 
 #[test]
-fn stored_leaf_hashes_give_the_same_recovery_symbols() {
+fn stored_tree_nodes_give_the_same_recovery_symbols() {
     for n_shards in [4u16, 10, 31, 100] {
         let config = EncodingConfig::new(n_shards).unwrap();
         let encoded = encode_blob(&config, &blob(3000, 9)).unwrap();
@@ -540,8 +540,9 @@ fn stored_leaf_hashes_give_the_same_recovery_symbols() {
         let layout = metadata.layout();
         for sliver in slivers::<Primary>(&encoded) {
             let full = ExpandedSliver::new(&sliver, layout).unwrap();
-            let leaf_hashes = sliver.verify_with_leaf_hashes(metadata).unwrap();
-            assert_eq!(leaf_hashes.len(), config.n());
+            let tree = sliver.verify_with_tree(metadata).unwrap();
+            assert_eq!(tree.leaf_count(), config.n());
+            let leaf_hashes = tree.leaf_hashes().to_vec();
             let root = full.root();
             let in_sliver = config.n_symbols_in_sliver(SliverType::Primary);
             let all: Vec<SliverIndex> = (0..n_shards).map(SliverIndex).collect();
@@ -553,11 +554,16 @@ fn stored_leaf_hashes_give_the_same_recovery_symbols() {
             let last_repair = vec![SliverIndex(n_shards - 1)];
             let few_repair: Vec<SliverIndex> =
                 all[in_sliver..].iter().copied().step_by(7).collect();
-            for targets in [&all, &source_part, &some, &last_repair, &few_repair] {
-                let held = ExpandedSliver::with_leaf_hashes(
+            // From the whole tree's nodes (nothing hashed) or from its leaf hashes alone.
+            let nodes = [tree.nodes().to_vec(), leaf_hashes.clone()];
+            for (targets, nodes) in [&all, &source_part, &some, &last_repair, &few_repair]
+                .into_iter()
+                .flat_map(|targets| nodes.iter().map(move |nodes| (targets, nodes)))
+            {
+                let held = ExpandedSliver::with_tree_nodes(
                     sliver.clone(),
                     layout,
-                    leaf_hashes.clone(),
+                    nodes.clone(),
                     &root,
                     targets,
                 )
@@ -574,15 +580,22 @@ fn stored_leaf_hashes_give_the_same_recovery_symbols() {
                 }
                 assert!(held.recovery_symbol(SliverIndex(n_shards)).is_none());
             }
-            // Leaf hashes of another length, or of another root, give the sliver back.
+            // Nodes of another number, or of another root, give the sliver back.
             let short = leaf_hashes[1..].to_vec();
             let refused =
-                ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, short, &root, &all);
+                ExpandedSliver::with_tree_nodes(sliver.clone(), layout, short, &root, &all);
             assert_eq!(refused.err(), Some(sliver.clone()));
             let mut wrong = leaf_hashes.clone();
             wrong[0][0] ^= 1;
             let refused =
-                ExpandedSliver::with_leaf_hashes(sliver.clone(), layout, wrong, &root, &all);
+                ExpandedSliver::with_tree_nodes(sliver.clone(), layout, wrong, &root, &all);
+            assert_eq!(refused.err(), Some(sliver.clone()));
+            let mut wrong_root = tree.nodes().to_vec();
+            if let Some(root) = wrong_root.last_mut() {
+                root[0] ^= 1;
+            }
+            let refused =
+                ExpandedSliver::with_tree_nodes(sliver.clone(), layout, wrong_root, &root, &all);
             assert_eq!(refused.err(), Some(sliver));
         }
     }
