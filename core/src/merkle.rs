@@ -503,6 +503,17 @@ impl MerkleProof {
         index: usize,
         leaf_count: usize,
     ) -> Result<(), MerkleProofError> {
+        self.check_shape(index, leaf_count)?;
+        if Node::Digest(self.compute_root(leaf_hash, index)) == *root {
+            Ok(())
+        } else {
+            Err(MerkleProofError::RootMismatch)
+        }
+    }
+
+    /// The checks of [`Self::verify_leaf_hash`] that need no hashing: `index` is inside a tree
+    /// of `leaf_count` leaves and the path has that tree's depth.
+    pub fn check_shape(&self, index: usize, leaf_count: usize) -> Result<(), MerkleProofError> {
         if index >= leaf_count {
             return Err(MerkleProofError::IndexOutOfRange { index, leaf_count });
         }
@@ -514,12 +525,52 @@ impl MerkleProof {
                 actual: self.path.len(),
             });
         }
-        if Node::Digest(self.compute_root(leaf_hash, index)) == *root {
-            Ok(())
-        } else {
-            Err(MerkleProofError::RootMismatch)
+        Ok(())
+    }
+}
+
+/// The roots that many proofs lead to ([`MerkleProof::compute_root`] of each `(proof,
+/// leaf_hash, index)`), computed level by level with the hashes of all proofs at one level side
+/// by side (multi-buffer Blake2b) instead of one proof after another.
+pub fn compute_roots(proofs: &[(&MerkleProof, Digest, usize)]) -> Vec<Digest> {
+    let mut current: Vec<Digest> = proofs.iter().map(|(_, leaf_hash, _)| *leaf_hash).collect();
+    let mut positions: Vec<usize> = proofs.iter().map(|(_, _, index)| *index).collect();
+    let depth = proofs
+        .iter()
+        .map(|(proof, ..)| proof.path.len())
+        .max()
+        .unwrap_or(0);
+    let mut scratch = Vec::new();
+    let mut hashed = Vec::new();
+    let mut active = Vec::new();
+    for level in 0..depth {
+        scratch.clear();
+        active.clear();
+        for (item, (proof, ..)) in proofs.iter().enumerate() {
+            let Some(sibling) = proof.path.get(level) else {
+                continue;
+            };
+            let sibling = sibling.bytes();
+            let (left, right) = if positions[item].is_multiple_of(2) {
+                (&current[item], &sibling)
+            } else {
+                (&sibling, &current[item])
+            };
+            scratch.push(INNER_PREFIX);
+            scratch.extend_from_slice(left);
+            scratch.extend_from_slice(right);
+            active.push(item);
+        }
+        let inputs: Vec<&[u8]> = scratch.chunks_exact(65).collect();
+        hashed.clear();
+        hashed.resize(inputs.len(), [0; 32]);
+        hash_inputs(&inputs, &mut hashed);
+        for (item, digest) in active.iter().zip(&hashed) {
+            current[*item] = *digest;
+            positions[*item] /= 2;
         }
     }
+    current
 }
 
 #[cfg(test)]
@@ -643,6 +694,37 @@ mod tests {
             short.verify(&root, &leaves[0], 0, 11),
             Err(MerkleProofError::WrongPathLength { .. })
         ));
+    }
+
+    #[test]
+    fn roots_computed_together_are_those_computed_one_by_one() {
+        let leaves: Vec<Vec<u8>> = (0..37u8).map(|i| vec![i; 40]).collect();
+        let tree = MerkleTree::from_leaves(leaves.iter().map(Vec::as_slice));
+        let mut proofs: Vec<(MerkleProof, Digest, usize)> = (0..37)
+            .map(|index| (tree.proof(index).unwrap(), tree.leaf_hashes()[index], index))
+            .collect();
+        // A wrong leaf, a short path, a long one, an empty one and an index beyond the tree.
+        proofs[3].1[0] ^= 1;
+        proofs[5].0.path.pop();
+        proofs[7].0.path.push(Node::Digest([9; 32]));
+        proofs[9].0.path.clear();
+        proofs[11].2 = 1000;
+        let items: Vec<(&MerkleProof, Digest, usize)> = proofs
+            .iter()
+            .map(|(proof, leaf_hash, index)| (proof, *leaf_hash, *index))
+            .collect();
+        let together = compute_roots(&items);
+        let one_by_one: Vec<Digest> = proofs
+            .iter()
+            .map(|(proof, leaf_hash, index)| proof.compute_root(*leaf_hash, *index))
+            .collect();
+        assert_eq!(together, one_by_one);
+        let root = tree.root();
+        let leading_to_root = together
+            .iter()
+            .filter(|digest| Node::Digest(**digest) == root);
+        assert_eq!(leading_to_root.count(), 37 - 5);
+        assert!(compute_roots(&[]).is_empty());
     }
 
     #[test]

@@ -104,14 +104,31 @@ impl<T: EncodingAxis> RecoverySymbol<T> {
         )
     }
 
-    /// [`Self::verify`] with the symbol's leaf hash computed by the caller (many symbols' at
-    /// once: [`verify_recovery_symbols`]); `leaf_hash` must be the hash of this symbol's data.
+    /// [`Self::verify`] with the symbol's leaf hash computed by the caller; `leaf_hash` must be
+    /// the hash of this symbol's data.
     fn verify_hashed(
         &self,
         metadata: &VerifiedBlobMetadataWithId,
         target_index: SliverIndex,
         leaf_hash: crate::merkle::Digest,
     ) -> Result<(), SymbolVerificationError> {
+        let root = self.expected_root(metadata, target_index)?;
+        self.proof.verify_leaf_hash(
+            root,
+            leaf_hash,
+            target_index.as_usize(),
+            metadata.layout().config.n(),
+        )?;
+        Ok(())
+    }
+
+    /// Every check of [`Self::verify`] that needs no hashing (indices, size, proof shape); the
+    /// root the proof must lead to.
+    fn expected_root<'m>(
+        &self,
+        metadata: &'m VerifiedBlobMetadataWithId,
+        target_index: SliverIndex,
+    ) -> Result<&'m crate::merkle::Node, SymbolVerificationError> {
         let layout = metadata.layout();
         let n_shards = layout.config.n_shards();
         for index in [self.symbol.index, target_index.get()] {
@@ -132,8 +149,8 @@ impl<T: EncodingAxis> RecoverySymbol<T> {
                 n_shards,
             })?;
         self.proof
-            .verify_leaf_hash(root, leaf_hash, target_index.as_usize(), layout.config.n())?;
-        Ok(())
+            .check_shape(target_index.as_usize(), layout.config.n())?;
+        Ok(root)
     }
 }
 
@@ -410,30 +427,54 @@ pub fn verify_recovery_symbols<T: EncodingAxis>(
     metadata: &VerifiedBlobMetadataWithId,
     symbols: Vec<(SliverIndex, RecoverySymbol<T>)>,
 ) -> Vec<Result<VerifiedRecoverySymbol<T>, SymbolVerificationError>> {
-    // A symbol of the wrong size is refused by its check before a hash would be used.
-    let symbol_size = metadata.layout().symbol_size();
-    let sized = |symbol: &RecoverySymbol<T>| symbol.symbol.data.len() == symbol_size;
-    let leaves = symbols
+    // Every check that needs no hashing first; then the leaves and the proof paths of the
+    // symbols that passed, all at once (multi-buffer hashing, level by level).
+    let checked: Vec<Result<&crate::merkle::Node, SymbolVerificationError>> = symbols
         .iter()
-        .map(|(_, symbol)| symbol)
-        .filter(|symbol| sized(symbol))
-        .map(|symbol| symbol.symbol.data.as_slice());
-    let mut hashes = vec![[0u8; 32]; symbols.iter().filter(|(_, symbol)| sized(symbol)).count()];
-    crate::merkle::hash_leaves_into(leaves, &mut Vec::new(), &mut hashes);
-    let mut hashes = hashes.into_iter();
+        .map(|(target_index, symbol)| symbol.expected_root(metadata, *target_index))
+        .collect();
+    let passed = || {
+        symbols
+            .iter()
+            .zip(&checked)
+            .filter(|(_, checked)| checked.is_ok())
+            .map(|((target_index, symbol), _)| (target_index, symbol))
+    };
+    let mut leaf_hashes = vec![[0u8; 32]; checked.iter().filter(|c| c.is_ok()).count()];
+    crate::merkle::hash_leaves_into(
+        passed().map(|(_, symbol)| symbol.symbol.data.as_slice()),
+        &mut Vec::new(),
+        &mut leaf_hashes,
+    );
+    let paths: Vec<(&crate::merkle::MerkleProof, crate::merkle::Digest, usize)> = passed()
+        .zip(&leaf_hashes)
+        .map(|((target_index, symbol), leaf_hash)| {
+            (&symbol.proof, *leaf_hash, target_index.as_usize())
+        })
+        .collect();
+    let roots = crate::merkle::compute_roots(&paths);
+    drop(paths);
+    let mut hashed = leaf_hashes.into_iter().zip(roots);
+    let outcomes: Vec<Result<crate::merkle::Digest, SymbolVerificationError>> = checked
+        .into_iter()
+        .map(|checked| {
+            let expected = checked?;
+            let (leaf_hash, root) = hashed.next().unwrap_or_default();
+            if crate::merkle::Node::Digest(root) == *expected {
+                Ok(leaf_hash)
+            } else {
+                Err(MerkleProofError::RootMismatch.into())
+            }
+        })
+        .collect();
     symbols
         .into_iter()
-        .map(|(target_index, symbol)| {
-            let leaf_hash = if sized(&symbol) {
-                hashes.next().unwrap_or_default()
-            } else {
-                [0u8; 32]
-            };
-            symbol.verify_hashed(metadata, target_index, leaf_hash)?;
+        .zip(outcomes)
+        .map(|((target_index, symbol), outcome)| {
             Ok(VerifiedRecoverySymbol {
                 symbol,
                 target_index,
-                leaf_hash,
+                leaf_hash: outcome?,
             })
         })
         .collect()

@@ -600,3 +600,47 @@ fn stored_tree_nodes_give_the_same_recovery_symbols() {
         }
     }
 }
+
+/// Symbols verified together (leaves and proof paths hashed side by side) get exactly the
+/// outcome each gets verified alone, whatever is wrong with some of them.
+#[test]
+fn symbols_verified_together_are_judged_as_one_by_one() {
+    let config = EncodingConfig::new(10).unwrap();
+    let encoded = encode_blob(&config, &blob(5000, 3)).unwrap();
+    let metadata = &encoded.metadata;
+    let target = SliverIndex(8);
+    let sources = slivers::<Secondary>(&encoded);
+    let mut symbols: Vec<(SliverIndex, RecoverySymbol<Primary>)> =
+        symbols_for::<Primary>(metadata, &sources, target)
+            .into_iter()
+            .map(|symbol| (target, symbol))
+            .collect();
+    // A flipped byte, a short symbol, a source index out of range, another target, a short
+    // path, a path from another symbol, and a target out of range; the rest are honest.
+    symbols[0].1.symbol.data[0] ^= 1;
+    symbols[1].1.symbol.data.pop();
+    symbols[2].1.symbol.index = 10;
+    symbols[3].0 = SliverIndex(7);
+    symbols[4].1.proof.path.pop();
+    symbols[5].1.proof = symbols[6].1.proof.clone();
+    symbols[7].0 = SliverIndex(10);
+    let together = verify_recovery_symbols(metadata, symbols.clone());
+    assert_eq!(together.len(), symbols.len());
+    let mut honest = 0;
+    for ((target, symbol), outcome) in symbols.iter().zip(together) {
+        match (symbol.verify(metadata, *target), outcome) {
+            (Ok(()), Ok(verified)) => {
+                honest += 1;
+                assert_eq!(verified.target_index(), *target);
+                assert_eq!(
+                    verified.into_symbol(),
+                    symbol.clone(),
+                    "the verified symbol is the one given"
+                );
+            }
+            (Err(alone), Err(together)) => assert_eq!(alone, together),
+            (alone, together) => panic!("alone {alone:?}, together {together:?}"),
+        }
+    }
+    assert_eq!(honest, symbols.len() - 7);
+}
