@@ -268,17 +268,30 @@ fn hash_inputs(inputs: &[&[u8]], out: &mut [Digest]) {
 fn parent_level(level: &[Digest], scratch: &mut Vec<u8>, out: &mut Vec<Digest>) {
     out.clear();
     for chunk in level.chunks(2 * HASH_BATCH) {
-        scratch.clear();
-        for pair in chunk.chunks(2) {
-            scratch.push(INNER_PREFIX);
-            scratch.extend_from_slice(&pair[0]);
-            scratch.extend_from_slice(pair.get(1).unwrap_or(&[0; 32]));
-        }
-        let inputs: Vec<&[u8]> = scratch.chunks_exact(65).collect();
-        let start = out.len();
-        out.resize(start + inputs.len(), [0; 32]);
-        hash_inputs(&inputs, &mut out[start..]);
+        let pairs = chunk
+            .chunks(2)
+            .map(|pair| (&pair[0], pair.get(1).unwrap_or(&[0; 32])));
+        append_inner_hashes(pairs, scratch, out);
     }
+}
+
+/// Appends to `out` the inner hashes of the `(left, right)` pairs, hashed side by side
+/// (multi-buffer); `scratch` holds their inputs.
+fn append_inner_hashes<'a>(
+    pairs: impl Iterator<Item = (&'a Digest, &'a Digest)>,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<Digest>,
+) {
+    scratch.clear();
+    for (left, right) in pairs {
+        scratch.push(INNER_PREFIX);
+        scratch.extend_from_slice(left);
+        scratch.extend_from_slice(right);
+    }
+    let inputs: Vec<&[u8]> = scratch.chunks_exact(65).collect();
+    let start = out.len();
+    out.resize(start + inputs.len(), [0; 32]);
+    hash_inputs(&inputs, &mut out[start..]);
 }
 
 /// The Merkle root over already-hashed leaves.
@@ -542,30 +555,23 @@ pub fn compute_roots(proofs: &[(&MerkleProof, Digest, usize)]) -> Vec<Digest> {
         .unwrap_or(0);
     let mut scratch = Vec::new();
     let mut hashed = Vec::new();
-    let mut active = Vec::new();
     for level in 0..depth {
-        scratch.clear();
-        active.clear();
-        for (item, (proof, ..)) in proofs.iter().enumerate() {
-            let Some(sibling) = proof.path.get(level) else {
-                continue;
-            };
-            let sibling = sibling.bytes();
-            let (left, right) = if positions[item].is_multiple_of(2) {
-                (&current[item], &sibling)
+        // The proofs with a node at this level, and that node's bytes.
+        let active: Vec<(usize, Digest)> = proofs
+            .iter()
+            .enumerate()
+            .filter_map(|(item, (proof, ..))| Some((item, proof.path.get(level)?.bytes())))
+            .collect();
+        let pairs = active.iter().map(|(item, sibling)| {
+            if positions[*item].is_multiple_of(2) {
+                (&current[*item], sibling)
             } else {
-                (&sibling, &current[item])
-            };
-            scratch.push(INNER_PREFIX);
-            scratch.extend_from_slice(left);
-            scratch.extend_from_slice(right);
-            active.push(item);
-        }
-        let inputs: Vec<&[u8]> = scratch.chunks_exact(65).collect();
+                (sibling, &current[*item])
+            }
+        });
         hashed.clear();
-        hashed.resize(inputs.len(), [0; 32]);
-        hash_inputs(&inputs, &mut hashed);
-        for (item, digest) in active.iter().zip(&hashed) {
+        append_inner_hashes(pairs, &mut scratch, &mut hashed);
+        for ((item, _), digest) in active.iter().zip(&hashed) {
             current[*item] = *digest;
             positions[*item] /= 2;
         }

@@ -453,7 +453,6 @@ pub fn verify_recovery_symbols<T: EncodingAxis>(
         })
         .collect();
     let roots = crate::merkle::compute_roots(&paths);
-    drop(paths);
     let mut hashed = leaf_hashes.into_iter().zip(roots);
     let outcomes: Vec<Result<crate::merkle::Digest, SymbolVerificationError>> = checked
         .into_iter()
