@@ -162,9 +162,9 @@ fn bench_symbols_of<T: EncodingAxis>(
         let axis = format!("{:?}", T::TYPE).to_lowercase();
         group.bench_function(BenchmarkId::new(axis, label), |b| {
             b.iter_batched(
-                || (sliver.clone(), nodes.clone()),
-                |(sliver, nodes)| {
-                    ExpandedSliver::with_tree_nodes(sliver, layout, nodes, &root, &targets)
+                || nodes.clone(),
+                |nodes| {
+                    ExpandedSliver::with_tree_nodes(sliver.into(), layout, nodes, &root, &targets)
                         .expect("the stored nodes give the root")
                         .expect("symbols computed")
                 },

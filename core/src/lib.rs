@@ -34,6 +34,15 @@ pub fn to_bcs_exact<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, 
     Ok(bytes)
 }
 
+/// Appends `value` as BCS writes a length: ULEB128, seven bits a byte, low bits first.
+pub fn write_uleb128(out: &mut Vec<u8>, mut value: usize) {
+    while value >= 0x80 {
+        out.push((value & 0x7f) as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
 /// Why data could not be encoded.
 #[derive(Debug, Error, PartialEq, Eq, Clone)]
 pub enum EncodeError {
@@ -51,4 +60,21 @@ pub enum EncodeError {
     /// The Reed-Solomon codec refused its input (a bug or malformed symbols).
     #[error("Reed-Solomon codec error: {0}")]
     Codec(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_are_written_as_bcs_writes_them() {
+        for len in [
+            0usize, 1, 127, 128, 300, 16_383, 16_384, 2_097_151, 2_097_152,
+        ] {
+            let mut written = Vec::new();
+            write_uleb128(&mut written, len);
+            let serialized = bcs::to_bytes(&vec![0u8; len]).unwrap();
+            assert_eq!(written, serialized[..serialized.len() - len], "{len}");
+        }
+    }
 }

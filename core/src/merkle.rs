@@ -421,23 +421,53 @@ impl MerkleTree {
 
     /// The inclusion proof of leaf `index`, or `None` if out of range.
     pub fn proof(&self, index: usize) -> Option<MerkleProof> {
+        let mut path = Vec::with_capacity(tree_depth(self.leaf_count));
+        path.extend(self.proof_path(index)?);
+        Some(MerkleProof { path })
+    }
+
+    /// Appends the BCS of [`Self::proof`]`(index)` to `out` (without building it); `false`
+    /// (nothing appended) if `index` is out of range.
+    pub fn write_proof_bcs(&self, index: usize, out: &mut Vec<u8>) -> bool {
+        let Some(path) = self.proof_path(index) else {
+            return false;
+        };
+        crate::write_uleb128(out, tree_depth(self.leaf_count));
+        for node in path {
+            match node {
+                Node::Empty => out.push(0),
+                Node::Digest(digest) => {
+                    out.push(1);
+                    out.extend_from_slice(&digest);
+                }
+            }
+        }
+        true
+    }
+
+    /// The siblings from leaf `index` up to the root ([`tree_depth`] of them), or `None` if
+    /// out of range.
+    fn proof_path(&self, index: usize) -> Option<impl Iterator<Item = Node> + '_> {
         if index >= self.leaf_count {
             return None;
         }
-        let mut path = Vec::with_capacity(tree_depth(self.leaf_count));
         let mut position = index;
         let mut start = 0;
-        for len in level_lengths(self.leaf_count).take_while(|len| *len > 1) {
-            let sibling = position ^ 1;
-            path.push(if sibling < len {
-                Node::Digest(self.nodes[start + sibling])
-            } else {
-                Node::Empty
-            });
-            start += len;
-            position /= 2;
-        }
-        Some(MerkleProof { path })
+        Some(
+            level_lengths(self.leaf_count)
+                .take_while(|len| *len > 1)
+                .map(move |len| {
+                    let sibling = position ^ 1;
+                    let node = if sibling < len {
+                        Node::Digest(self.nodes[start + sibling])
+                    } else {
+                        Node::Empty
+                    };
+                    start += len;
+                    position /= 2;
+                    node
+                }),
+        )
     }
 }
 
@@ -607,6 +637,27 @@ mod tests {
             let mut bytes = bcs::to_bytes(&Node::Digest(digest)).unwrap();
             bytes.pop();
             proptest::prop_assert!(bcs::from_bytes::<Node>(&bytes).is_err());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn proofs_written_as_bcs_are_the_proofs_serialized(
+            leaf_count in 1usize..300,
+            index in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let leaves: Vec<Digest> = (0..leaf_count)
+                .map(|i| leaf_hash(&i.to_le_bytes()))
+                .collect();
+            let tree = MerkleTree::from_leaf_hashes(leaves);
+            let index = index.index(leaf_count);
+            let mut written = vec![7];
+            proptest::prop_assert!(tree.write_proof_bcs(index, &mut written));
+            let serialized = bcs::to_bytes(&tree.proof(index).unwrap()).unwrap();
+            proptest::prop_assert_eq!(&written[1..], serialized.as_slice());
+            // Out of range: nothing written.
+            proptest::prop_assert!(!tree.write_proof_bcs(leaf_count, &mut written));
+            proptest::prop_assert_eq!(written.len(), 1 + serialized.len());
         }
     }
 

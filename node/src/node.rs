@@ -18,7 +18,7 @@ use walrus_core::{
     crypto::ProtocolKeyPair,
     encoding::{
         DecodingSymbol, EitherDecodingSymbol, EncodingAxis, EncodingConfig, ExpandedSliver,
-        GeneralRecoverySymbol, InconsistencyProofEither, Primary, Secondary, Sliver, SliverBytes,
+        InconsistencyProofEither, Primary, RecoverySymbolsBcs, Secondary, Sliver, SliverBytes,
         SliverData,
     },
     merkle::Digest,
@@ -990,13 +990,13 @@ impl StorageNode {
 
     /// `GET recoverySymbols?targetSliver&targetType`: one symbol (with its proof) from every
     /// sliver of the orthogonal axis this node serves, for rebuilding sliver `target` of
-    /// `target_type`.
+    /// `target_type`; BCS `Vec<GeneralRecoverySymbol>`.
     pub async fn recovery_symbols(
         &self,
         blob_id: BlobId,
         target: SliverIndex,
         target_type: SliverType,
-    ) -> Result<Vec<GeneralRecoverySymbol>, NodeError> {
+    ) -> Result<Bytes, NodeError> {
         let metadata = self.verified_metadata(&blob_id).await?;
         let n = metadata.config().n_shards();
         if target.get() >= n {
@@ -1104,13 +1104,13 @@ impl StorageNode {
     /// slivers not served or not stored are left out. Each source sliver is read and expanded
     /// once, however many of its symbols are asked. At most
     /// [`api::max_symbol_ids_per_request`] IDs for the blob's layout (INVALID_REQUEST
-    /// beyond).
+    /// beyond). BCS `Vec<GeneralRecoverySymbol>`.
     pub async fn recovery_symbols_by_id(
         &self,
         blob_id: BlobId,
         ids: &[SymbolId],
         proof_axis: Option<SliverType>,
-    ) -> Result<Vec<GeneralRecoverySymbol>, NodeError> {
+    ) -> Result<Bytes, NodeError> {
         let metadata = self.verified_metadata(&blob_id).await?;
         let n = metadata.config().n_shards();
         let most = api::max_symbol_ids_per_request(metadata.layout());
@@ -1136,13 +1136,14 @@ impl StorageNode {
     }
 
     /// The symbols named by `ids` that this node can prove from the slivers it serves (as
-    /// [`Self::recovery_symbols_by_id`], without its checks) for the blob of `metadata`.
+    /// [`Self::recovery_symbols_by_id`], without its checks) for the blob of `metadata`; BCS
+    /// `Vec<GeneralRecoverySymbol>`.
     pub(crate) async fn symbols_by_id(
         &self,
         metadata: VerifiedBlobMetadataWithId,
         ids: &[SymbolId],
         proof_axis: Option<SliverType>,
-    ) -> Result<Vec<GeneralRecoverySymbol>, NodeError> {
+    ) -> Result<Bytes, NodeError> {
         let blob_id = *metadata.blob_id();
         let n = metadata.config().n_shards();
         let view = self.committee();
@@ -1179,20 +1180,19 @@ impl StorageNode {
         self.compute_symbols(blob_id, metadata, plan).await
     }
 
-    /// The symbols of `plan` (source sliver -> targets), off the runtime: each source sliver
-    /// read and expanded once; sources not stored give nothing.
+    /// The symbols of `plan` (source sliver -> targets) as BCS `Vec<GeneralRecoverySymbol>`,
+    /// off the runtime: each source sliver read and expanded once, each symbol written
+    /// straight from it; sources not stored give nothing.
     async fn compute_symbols(
         &self,
         blob_id: BlobId,
         metadata: VerifiedBlobMetadataWithId,
         plan: SymbolPlan,
-    ) -> Result<Vec<GeneralRecoverySymbol>, NodeError> {
-        if plan.is_empty() {
-            return Ok(Vec::new());
-        }
+    ) -> Result<Bytes, NodeError> {
         let store = self.store.clone();
         blocking(move || {
-            let mut symbols = Vec::new();
+            let asked = plan.values().map(Vec::len).sum();
+            let mut symbols = RecoverySymbolsBcs::with_capacity(asked, metadata.layout());
             for ((axis, pair), targets) in plan {
                 match axis {
                     SliverType::Primary => source_symbols::<Primary>(
@@ -1213,7 +1213,7 @@ impl StorageNode {
                     )?,
                 }
             }
-            Ok(symbols)
+            Ok(symbols.into_bytes())
         })
         .await
     }
@@ -1433,39 +1433,38 @@ pub(crate) fn pair_sliver_index(
 type SymbolPlan = BTreeMap<(SliverType, SliverPairIndex), Vec<SliverIndex>>;
 
 /// Appends to `out` the recovery symbols for `targets` from our sliver of axis `T` in pair
-/// `pair`, if stored. With the sliver's stored tree nodes (if they lead to its root in the
-/// metadata) nothing is hashed (an older store's leaf hashes alone are hashed up to the root),
-/// and the sliver is expanded only if a target lies beyond its source part; without them it is
-/// expanded and hashed once for all targets.
+/// `pair`, if stored, read in place. With the sliver's stored tree nodes (if they lead to its
+/// root in the metadata) nothing is hashed (an older store's leaf hashes alone are hashed up to
+/// the root), and the sliver is expanded only if a target lies beyond its source part; without
+/// them it is expanded and hashed once for all targets.
 fn source_symbols<T: EncodingAxis>(
     store: &NodeStore,
     blob_id: &BlobId,
     pair: SliverPairIndex,
     metadata: &VerifiedBlobMetadataWithId,
     targets: &[SliverIndex],
-    out: &mut Vec<GeneralRecoverySymbol>,
+    out: &mut RecoverySymbolsBcs,
 ) -> Result<(), NodeError> {
-    let Some((sliver, tree_nodes)) = store.sliver_with_tree_nodes::<T>(blob_id, pair)? else {
+    let layout = metadata.layout();
+    let expanded =
+        store.with_sliver_and_tree_nodes::<T, _>(blob_id, pair, |sliver, tree_nodes| {
+            let root = metadata.sliver_hash(T::TYPE, sliver.index());
+            let from_nodes = match (tree_nodes, root) {
+                (Some(nodes), Some(root)) => {
+                    ExpandedSliver::with_tree_nodes(sliver, layout, nodes, root, targets)
+                }
+                _ => None,
+            };
+            from_nodes.unwrap_or_else(|| ExpandedSliver::from_bytes(sliver, layout))
+        })?;
+    let Some(expanded) = expanded else {
         return Ok(());
     };
-    let layout = metadata.layout();
-    let internal =
-        |error: walrus_core::EncodeError| NodeError::new(ErrorReason::Internal, error.to_string());
-    let root = metadata.sliver_hash(T::TYPE, sliver.index).copied();
-    let expanded = match (tree_nodes, root) {
-        (Some(nodes), Some(root)) => {
-            match ExpandedSliver::with_tree_nodes(sliver, layout, nodes, &root, targets) {
-                Ok(expanded) => expanded.map_err(internal)?,
-                Err(sliver) => ExpandedSliver::new(&sliver, layout).map_err(internal)?,
-            }
-        }
-        _ => ExpandedSliver::new(&sliver, layout).map_err(internal)?,
-    };
-    out.extend(targets.iter().filter_map(|target| {
-        expanded
-            .recovery_symbol(*target)
-            .map(|symbol| GeneralRecoverySymbol::from_recovery_symbol(symbol, *target))
-    }));
+    let expanded =
+        expanded.map_err(|error| NodeError::new(ErrorReason::Internal, error.to_string()))?;
+    for target in targets {
+        out.push(&expanded, *target);
+    }
     Ok(())
 }
 
@@ -1473,6 +1472,7 @@ fn source_symbols<T: EncodingAxis>(
 mod tests {
     use walrus_core::{
         crypto::{Committee, CommitteeMember},
+        encoding::GeneralRecoverySymbol,
         encoding::{encode_blob, EncodedBlob},
         messages::{SyncShardMsg, SyncShardRequestBody},
         ShardIndex,
@@ -1673,6 +1673,11 @@ mod tests {
             .unwrap()
     }
 
+    /// The symbols of a BCS `Vec<GeneralRecoverySymbol>` answer.
+    fn decoded(bcs_bytes: Bytes) -> Vec<GeneralRecoverySymbol> {
+        bcs::from_bytes(&bcs_bytes).expect("a BCS list of recovery symbols")
+    }
+
     /// Checks that `symbol` is a recovery symbol for `target` (on its own axis) proven against
     /// `metadata`.
     fn assert_symbol_verifies(
@@ -1845,12 +1850,16 @@ mod tests {
             // The upload's verification left the whole tree beside both slivers.
             let (_, primary_nodes) = node
                 .store()
-                .sliver_with_tree_nodes::<Primary>(&blob_id, pair.index())
+                .with_sliver_and_tree_nodes::<Primary, _>(&blob_id, pair.index(), |_, nodes| {
+                    ((), nodes)
+                })
                 .unwrap()
                 .unwrap();
             let (_, secondary_nodes) = node
                 .store()
-                .sliver_with_tree_nodes::<Secondary>(&blob_id, pair.index())
+                .with_sliver_and_tree_nodes::<Secondary, _>(&blob_id, pair.index(), |_, nodes| {
+                    ((), nodes)
+                })
                 .unwrap()
                 .unwrap();
             let tree_nodes = walrus_core::merkle::MerkleTree::node_count(usize::from(N));
@@ -1863,6 +1872,7 @@ mod tests {
                 let symbols = node
                     .recovery_symbols(blob_id, target, target_type)
                     .await
+                    .map(decoded)
                     .unwrap();
                 assert_eq!(symbols.len(), served.len(), "{target_type} {target:?}");
                 for symbol in symbols {
@@ -1893,6 +1903,7 @@ mod tests {
                 let recovery = node
                     .recovery_symbols(blob_id, SliverIndex(target), target_type)
                     .await
+                    .map(decoded)
                     .unwrap();
                 assert_eq!(symbols.len(), 1);
                 assert_eq!(recovery.len(), 1);
@@ -1948,6 +1959,7 @@ mod tests {
         let symbols = node
             .recovery_symbols_by_id(blob_id, &ids, Some(SliverType::Secondary))
             .await
+            .map(decoded)
             .unwrap();
         assert_eq!(symbols.len(), usize::from(N));
         for symbol in &symbols {
@@ -1956,6 +1968,7 @@ mod tests {
             let single = node
                 .recovery_symbols(blob_id, target, SliverType::Primary)
                 .await
+                .map(decoded)
                 .unwrap();
             assert_eq!(single, std::slice::from_ref(symbol));
             let typed = symbol
@@ -1969,6 +1982,7 @@ mod tests {
         let symbols = node
             .recovery_symbols_by_id(blob_id, &ids, Some(SliverType::Primary))
             .await
+            .map(decoded)
             .unwrap();
         assert_eq!(symbols.len(), usize::from(N));
         for symbol in symbols {
@@ -1981,6 +1995,7 @@ mod tests {
         let symbols = node
             .recovery_symbols_by_id(blob_id, &ids, None)
             .await
+            .map(decoded)
             .unwrap();
         assert_eq!(symbols.len(), usize::from(2 * N - 1));
 
@@ -1989,6 +2004,7 @@ mod tests {
         let error = node
             .recovery_symbols_by_id(blob_id, &out_of_range, None)
             .await
+            .map(decoded)
             .unwrap_err();
         assert_eq!(error.reason, ErrorReason::InvalidRequest);
         let most = api::max_symbol_ids_per_request(metadata.layout());
@@ -1996,6 +2012,7 @@ mod tests {
         let error = node
             .recovery_symbols_by_id(blob_id, &too_many, None)
             .await
+            .map(decoded)
             .unwrap_err();
         assert_eq!(error.reason, ErrorReason::InvalidRequest);
     }

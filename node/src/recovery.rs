@@ -662,6 +662,10 @@ impl Worker {
                 .node
                 .symbols_by_id(metadata.clone(), ids, Some(T::Orthogonal::TYPE))
                 .await
+                .ok()
+                .and_then(|bcs_bytes| {
+                    bcs::from_bytes::<Vec<GeneralRecoverySymbol>>(&bcs_bytes).ok()
+                })
                 .unwrap_or_default();
             own_answer.extend(symbols);
         }

@@ -127,13 +127,13 @@ async fn read_body(
     }
 }
 
-fn bcs_response(bytes: Vec<u8>) -> Response {
+fn bcs_response(bytes: impl Into<Bytes>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static(BCS_CONTENT_TYPE),
         )],
-        bytes,
+        bytes.into(),
     )
         .into_response()
 }
@@ -563,7 +563,7 @@ async fn recovery_symbols(
                 .await?
         }
     };
-    bcs_encode(&symbols)
+    Ok(bcs_response(symbols))
 }
 
 /// Get decoding symbols of source slivers

@@ -304,9 +304,6 @@ struct QueuedInsert {
 /// The largest read buffer a thread keeps between sliver reads ([`NodeStore::sliver`]).
 const KEPT_READ_BUFFER: usize = 8 << 20;
 
-/// A stored sliver and its tree nodes, if kept ([`NodeStore::sliver_with_tree_nodes`]).
-pub type StoredSliver<T> = (SliverData<T>, Option<Vec<Digest>>);
-
 /// A sliver that verified against its blob's metadata, with the nodes of its expansion's
 /// Merkle tree the verification computed (empty if not known).
 #[derive(Debug, Clone)]
@@ -694,7 +691,9 @@ impl NodeStore {
         blob_id: &BlobId,
         pair: SliverPairIndex,
     ) -> Result<Option<SliverData<T>>, StoreError> {
-        self.decode_sliver_value(&sliver_key(blob_id, pair, T::TYPE))
+        self.with_sliver_bytes(&sliver_key(blob_id, pair, T::TYPE), |sliver| {
+            sliver.to_sliver()
+        })
     }
 
     /// The BCS bytes of the sliver under `key`, from the index or its segment (read through
@@ -706,14 +705,16 @@ impl NodeStore {
         })
     }
 
-    /// The sliver under `key`, decoded from its BCS bytes read into this thread's read buffer
-    /// (kept between calls for values up to [`KEPT_READ_BUFFER`]: no allocation and no zeroing
-    /// per read; read past the page cache where the file system allows it; the decoded sliver
-    /// is the one copy).
-    fn decode_sliver_value<T: EncodingAxis>(
+    /// `use_sliver` on the sliver under `key`, read in place from its BCS bytes in this
+    /// thread's read buffer (kept between calls for values up to [`KEPT_READ_BUFFER`]: no
+    /// allocation and no zeroing per read; read past the page cache where the file system
+    /// allows it; nothing is copied unless `use_sliver` copies it). `use_sliver` must not read
+    /// another sliver.
+    fn with_sliver_bytes<T: EncodingAxis, R>(
         &self,
         key: &[u8],
-    ) -> Result<Option<SliverData<T>>, StoreError> {
+        use_sliver: impl FnOnce(SliverBytes<'_, T>) -> R,
+    ) -> Result<Option<R>, StoreError> {
         thread_local! {
             static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
@@ -726,9 +727,9 @@ impl NodeStore {
                 }
                 StoredValue::InSegment(location) => self.segments.read_into(location, buffer),
             });
-            let sliver = match found {
-                Ok(Some(range)) => bcs::from_bytes(&buffer[range])
-                    .map(Some)
+            let used = match found {
+                Ok(Some(range)) => SliverBytes::decode(&buffer[range])
+                    .map(|sliver| Some(use_sliver(sliver)))
                     .map_err(|e| corrupt("sliver", e)),
                 Ok(None) => Ok(None),
                 Err(error) => Err(error),
@@ -736,7 +737,7 @@ impl NodeStore {
             if buffer.capacity() > KEPT_READ_BUFFER {
                 *buffer = Vec::new();
             }
-            sliver
+            used
         })
     }
 
@@ -856,26 +857,26 @@ impl NodeStore {
         Ok(sliver_items.iter().map(|index| stored[*index]).collect())
     }
 
-    /// The stored sliver of axis `T` in pair `pair` with its tree nodes, if kept (or the leaf
-    /// hashes alone, from an older store).
-    pub fn sliver_with_tree_nodes<T: EncodingAxis>(
+    /// `use_sliver` on the stored sliver of axis `T` in pair `pair`, read in place (see
+    /// [`Self::with_sliver_bytes`]), and its tree nodes, if kept (or the leaf hashes alone,
+    /// from an older store); `None` if the sliver is not stored.
+    pub fn with_sliver_and_tree_nodes<T: EncodingAxis, R>(
         &self,
         blob_id: &BlobId,
         pair: SliverPairIndex,
-    ) -> Result<Option<StoredSliver<T>>, StoreError> {
+        use_sliver: impl FnOnce(SliverBytes<'_, T>, Option<Vec<Digest>>) -> R,
+    ) -> Result<Option<R>, StoreError> {
         let key = sliver_key(blob_id, pair, T::TYPE);
-        let Some(sliver) = self.decode_sliver_value(&key)? else {
-            return Ok(None);
+        let tree_nodes = {
+            let tx = self.db.begin_read()?;
+            tx.open_table(TREE_NODES)?
+                .get(key.as_slice())?
+                .and_then(|value| {
+                    let (hashes, rest) = value.value().as_chunks::<32>();
+                    rest.is_empty().then(|| hashes.to_vec())
+                })
         };
-        let tx = self.db.begin_read()?;
-        let tree_nodes = tx
-            .open_table(TREE_NODES)?
-            .get(key.as_slice())?
-            .and_then(|value| {
-                let (hashes, rest) = value.value().as_chunks::<32>();
-                rest.is_empty().then(|| hashes.to_vec())
-            });
-        Ok(Some((sliver, tree_nodes)))
+        self.with_sliver_bytes(&key, |sliver| use_sliver(sliver, tree_nodes))
     }
 
     /// Stores verified `metadata` and `slivers` of `blob_id` (those not stored yet, each with
@@ -1634,6 +1635,17 @@ mod tests {
         }
     }
 
+    /// The stored sliver of axis `T` in `pair` and its tree nodes, copied out.
+    fn sliver_with_tree_nodes<T: EncodingAxis>(
+        store: &NodeStore,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+    ) -> Option<(SliverData<T>, Option<Vec<Digest>>)> {
+        store
+            .with_sliver_and_tree_nodes(blob_id, pair, |sliver, nodes| (sliver.to_sliver(), nodes))
+            .unwrap()
+    }
+
     #[test]
     fn tree_nodes_are_kept_beside_large_slivers_and_go_with_them() {
         let dir = tempfile::tempdir().unwrap();
@@ -1668,29 +1680,19 @@ mod tests {
             store.put_blob_data(&blob_id, &metadata, &items).unwrap(),
             (true, vec![true])
         );
-        let read = store
-            .sliver_with_tree_nodes::<Primary>(&blob_id, first.index())
-            .unwrap()
-            .unwrap();
+        let read = sliver_with_tree_nodes::<Primary>(&store, &blob_id, first.index()).unwrap();
         assert_eq!(read, (first.primary.clone(), Some(primary_hashes)));
-        let read = store
-            .sliver_with_tree_nodes::<Secondary>(&blob_id, second.index())
-            .unwrap()
-            .unwrap();
+        let read = sliver_with_tree_nodes::<Secondary>(&store, &blob_id, second.index()).unwrap();
         assert_eq!(read, (second.secondary.clone(), Some(secondary_hashes)));
         // None given: none kept; nothing stored: nothing read.
         let third = &blob.sliver_pairs[2];
         store
             .put_sliver(&blob_id, third.index(), &third.primary, &[])
             .unwrap();
-        let read = store
-            .sliver_with_tree_nodes::<Primary>(&blob_id, third.index())
-            .unwrap();
+        let read = sliver_with_tree_nodes::<Primary>(&store, &blob_id, third.index());
         assert_eq!(read, Some((third.primary.clone(), None)));
         assert_eq!(
-            store
-                .sliver_with_tree_nodes::<Secondary>(&blob_id, third.index())
-                .unwrap(),
+            sliver_with_tree_nodes::<Secondary>(&store, &blob_id, third.index()),
             None
         );
         // A small sliver does not keep them (they would outweigh it).
@@ -1704,9 +1706,7 @@ mod tests {
         store
             .put_sliver(&small_id, pair.index(), &pair.primary, &small_hashes)
             .unwrap();
-        let read = store
-            .sliver_with_tree_nodes::<Primary>(&small_id, pair.index())
-            .unwrap();
+        let read = sliver_with_tree_nodes::<Primary>(&store, &small_id, pair.index());
         assert_eq!(read, Some((pair.primary.clone(), None)));
         let kept = |store: &NodeStore| {
             let tx = store.db.begin_read().unwrap();
@@ -1720,9 +1720,7 @@ mod tests {
         store.release_shards(&keep, 4, 1).unwrap();
         assert_eq!(kept(&store), 1);
         assert_eq!(
-            store
-                .sliver_with_tree_nodes::<Primary>(&blob_id, first.index())
-                .unwrap(),
+            sliver_with_tree_nodes::<Primary>(&store, &blob_id, first.index()),
             None
         );
         store.delete_blob_data(&blob_id).unwrap();

@@ -31,5 +31,5 @@ pub use symbols::{
     recover_slivers_from_verified, verify_recovery_symbols, DecodingSymbol, EitherDecodingSymbol,
     ExpandedSliver, GeneralRecoverySymbol, InconsistencyProof, InconsistencyProofEither,
     InconsistencyVerificationError, RebuiltSliver, RecoveryError, RecoverySymbol,
-    SymbolVerificationError, VerifiedRecoverySymbol,
+    RecoverySymbolsBcs, SymbolVerificationError, VerifiedRecoverySymbol,
 };

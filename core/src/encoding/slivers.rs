@@ -397,6 +397,20 @@ impl<'a, T: EncodingAxis> SliverBytes<'a, T> {
         self.index
     }
 
+    /// The symbols' bytes, one after another.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
+    /// An owned copy.
+    pub fn to_sliver(self) -> SliverData<T> {
+        let symbols = Symbols {
+            data: self.data.to_vec(),
+            symbol_size: self.symbol_size,
+        };
+        SliverData::new(symbols, self.index)
+    }
+
     /// [`SliverData::verify_with_tree`] on the borrowed symbols.
     pub fn verify_with_tree(
         &self,
@@ -410,15 +424,16 @@ impl<'a, T: EncodingAxis> SliverBytes<'a, T> {
             metadata,
         )
     }
+}
 
-    /// An owned copy (the tests compare it with what `SliverData` decodes).
-    #[cfg(test)]
-    fn to_owned_sliver(self) -> SliverData<T> {
-        let symbols = Symbols {
-            data: self.data.to_vec(),
-            symbol_size: self.symbol_size,
-        };
-        SliverData::new(symbols, self.index)
+impl<'a, T: EncodingAxis> From<&'a SliverData<T>> for SliverBytes<'a, T> {
+    fn from(sliver: &'a SliverData<T>) -> Self {
+        Self {
+            data: sliver.symbols.data(),
+            symbol_size: sliver.symbols.symbol_size,
+            index: sliver.index,
+            axis: PhantomData,
+        }
     }
 }
 
@@ -680,8 +695,8 @@ mod tests {
         let bytes = bcs::to_bytes(&sliver).unwrap();
         let view = SliverBytes::<Primary>::decode(&bytes).unwrap();
         assert_eq!(view.index(), SliverIndex(5));
-        assert_eq!(view.to_owned_sliver(), sliver);
-        assert_eq!(bcs::to_bytes(&view.to_owned_sliver()).unwrap(), bytes);
+        assert_eq!(view.to_sliver(), sliver);
+        assert_eq!(bcs::to_bytes(&view.to_sliver()).unwrap(), bytes);
         // A length in two bytes where one does (not canonical), a byte left over, a zero
         // symbol size, ragged symbols, truncation: each refused as `SliverData` refuses it.
         let refused: [&[u8]; 5] = [

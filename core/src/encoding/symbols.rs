@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::{
-    erasure::DecodePlan, expand_symbols, BlobLayout, EncodingAxis, Primary, Secondary, SliverData,
-    SliverType, SliverVerificationError, Symbols,
+    erasure::DecodePlan, expand_symbols, BlobLayout, EncodingAxis, Primary, Secondary, SliverBytes,
+    SliverData, SliverType, SliverVerificationError, Symbols,
 };
 use crate::{
     merkle::{MerkleProof, MerkleProofError, MerkleTree},
@@ -242,10 +242,18 @@ pub struct ExpandedSliver<T: EncodingAxis> {
 impl<T: EncodingAxis> ExpandedSliver<T> {
     /// Expands `sliver` (one Reed-Solomon encode and one tree).
     pub fn new(sliver: &SliverData<T>, layout: &BlobLayout) -> Result<Self, EncodeError> {
-        let expanded = sliver.expand(layout)?;
+        Self::from_bytes(sliver.into(), layout)
+    }
+
+    /// [`Self::new`] on a sliver read in place.
+    pub fn from_bytes(
+        sliver: SliverBytes<'_, T>,
+        layout: &BlobLayout,
+    ) -> Result<Self, EncodeError> {
+        let expanded = expand_symbols(layout, T::TYPE, sliver.data())?;
         let tree = MerkleTree::from_leaves(expanded.chunks_exact(layout.symbol_size()));
         Ok(Self {
-            index: sliver.index,
+            index: sliver.index(),
             symbol_size: layout.symbol_size(),
             symbols: expanded,
             positions: None,
@@ -262,28 +270,26 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
     /// codec), and the sliver is not expanded at all if every target is in its source part;
     /// a few repair targets are computed each as a linear combination of the source symbols
     /// (where that is cheaper than the whole expansion).
-    /// The sliver comes back if the nodes are not those of a tree over `n` leaves or do not
-    /// lead to `expected_root`.
+    /// `None` if the nodes are not those of a tree over `n` leaves or do not lead to
+    /// `expected_root` (the caller expands the sliver with [`Self::from_bytes`]).
     pub fn with_tree_nodes(
-        sliver: SliverData<T>,
+        sliver: SliverBytes<'_, T>,
         layout: &BlobLayout,
         nodes: Vec<crate::merkle::Digest>,
         expected_root: &crate::merkle::Node,
         targets: &[SliverIndex],
-    ) -> Result<Result<Self, EncodeError>, SliverData<T>> {
+    ) -> Option<Result<Self, EncodeError>> {
         let n = layout.config.n();
-        let Some(tree) = MerkleTree::from_nodes(nodes, n) else {
-            return Err(sliver);
-        };
+        let tree = MerkleTree::from_nodes(nodes, n)?;
         if tree.root() != *expected_root {
-            return Err(sliver);
+            return None;
         }
         let positions = positions_in_range(targets, n);
         let ss = layout.symbol_size();
-        let data = sliver.symbols.data();
+        let data = sliver.data();
         let in_sliver = layout.config.n_symbols_in_sliver(T::TYPE);
         if data.len() != in_sliver * ss {
-            return Ok(Err(EncodeError::Codec(format!(
+            return Some(Err(EncodeError::Codec(format!(
                 "sliver has {} bytes, expected {}",
                 data.len(),
                 in_sliver * ss
@@ -307,7 +313,7 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
                 &mut symbols,
             );
             if let Err(error) = computed {
-                return Ok(Err(error));
+                return Some(Err(error));
             }
         } else if !repair.is_empty() {
             let copied = super::slivers::with_expanded_symbols(layout, T::TYPE, data, |all| {
@@ -322,11 +328,11 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
                 }
             });
             if let Err(error) = copied {
-                return Ok(Err(error));
+                return Some(Err(error));
             }
         }
-        Ok(Ok(Self {
-            index: sliver.index,
+        Some(Ok(Self {
+            index: sliver.index(),
             symbol_size: ss,
             symbols,
             positions: Some(positions),
@@ -347,19 +353,103 @@ impl<T: EncodingAxis> ExpandedSliver<T> {
         &self,
         target_index: SliverIndex,
     ) -> Option<RecoverySymbol<T::Orthogonal>> {
+        let data = self.symbol_data(target_index)?.to_vec();
+        Some(RecoverySymbol {
+            symbol: DecodingSymbol::new(self.index.get(), data),
+            proof: self.tree.proof(target_index.as_usize())?,
+        })
+    }
+
+    /// Appends the BCS of the [`GeneralRecoverySymbol`] that [`Self::recovery_symbol`] gives
+    /// for `target_index` to `out`, without building it (no copy of the symbol of its own,
+    /// no proof path); `false` (nothing appended) where that gives `None`.
+    pub fn write_recovery_symbol_bcs(&self, target_index: SliverIndex, out: &mut Vec<u8>) -> bool {
+        let Some(data) = self.symbol_data(target_index) else {
+            return false;
+        };
+        if target_index.as_usize() >= self.tree.leaf_count() {
+            return false;
+        }
+        // `EitherDecodingSymbol`'s tag: the symbol belongs to a sliver of the orthogonal axis.
+        out.push(match T::Orthogonal::TYPE {
+            SliverType::Primary => 0,
+            SliverType::Secondary => 1,
+        });
+        out.extend_from_slice(&self.index.get().to_le_bytes());
+        crate::write_uleb128(out, data.len());
+        out.extend_from_slice(data);
+        out.extend_from_slice(&target_index.get().to_le_bytes());
+        self.tree.write_proof_bcs(target_index.as_usize(), out)
+    }
+
+    /// The bytes of the symbol for rebuilding `target_index`, if held.
+    fn symbol_data(&self, target_index: SliverIndex) -> Option<&[u8]> {
         let position = target_index.as_usize();
         let slot = match &self.positions {
             None => position,
             Some(positions) => positions.binary_search(&position).ok()?,
         };
-        let data = self
-            .symbols
-            .get(slot * self.symbol_size..(slot + 1) * self.symbol_size)?
-            .to_vec();
-        Some(RecoverySymbol {
-            symbol: DecodingSymbol::new(self.index.get(), data),
-            proof: self.tree.proof(position)?,
-        })
+        self.symbols
+            .get(slot * self.symbol_size..(slot + 1) * self.symbol_size)
+    }
+}
+
+/// A BCS `Vec<GeneralRecoverySymbol>` written one symbol at a time, straight from expanded
+/// slivers ([`ExpandedSliver::write_recovery_symbol_bcs`]) into one buffer: a storage node's
+/// answer to a recovery-symbol request, without a `GeneralRecoverySymbol` of its own per symbol
+/// and without copying the list to put its length in front.
+#[derive(Debug)]
+pub struct RecoverySymbolsBcs {
+    count: usize,
+    /// [`Self::LENGTH_ROOM`] bytes for the length, then the symbols.
+    buffer: Vec<u8>,
+}
+
+impl RecoverySymbolsBcs {
+    /// Room for the list's length in front: the longest ULEB128 of a `u32`.
+    const LENGTH_ROOM: usize = 5;
+
+    /// An empty list with room for `symbols` symbols of a blob of `layout`.
+    pub fn with_capacity(symbols: usize, layout: &BlobLayout) -> Self {
+        // Tag, index, length, data, target index, path length and nodes (at most 33 bytes).
+        let symbol_size = layout.symbol_size();
+        let depth = crate::merkle::tree_depth(layout.config.n());
+        let per_symbol = 1 + 2 + 3 + symbol_size + 2 + 1 + depth * 33;
+        let mut buffer = Vec::with_capacity(Self::LENGTH_ROOM + symbols * per_symbol);
+        buffer.resize(Self::LENGTH_ROOM, 0);
+        Self { count: 0, buffer }
+    }
+
+    /// Appends the symbol of `sliver` for rebuilding `target_index`, if it holds one; whether
+    /// it did.
+    pub fn push<T: EncodingAxis>(
+        &mut self,
+        sliver: &ExpandedSliver<T>,
+        target_index: SliverIndex,
+    ) -> bool {
+        let pushed = sliver.write_recovery_symbol_bcs(target_index, &mut self.buffer);
+        self.count += usize::from(pushed);
+        pushed
+    }
+
+    /// The symbols appended.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether none was appended.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The BCS bytes of the list (the buffer itself, from where its length starts).
+    pub fn into_bytes(self) -> bytes::Bytes {
+        let mut length = Vec::with_capacity(Self::LENGTH_ROOM);
+        crate::write_uleb128(&mut length, self.count);
+        let mut buffer = self.buffer;
+        let start = Self::LENGTH_ROOM - length.len();
+        buffer[start..Self::LENGTH_ROOM].copy_from_slice(&length);
+        bytes::Bytes::from(buffer).slice(start..)
     }
 }
 

@@ -7,9 +7,9 @@ use walrus_core::{
         decode_and_check, decode_and_verify, decode_blob, encode_blob, expand_sliver_data,
         recover_sliver, recover_sliver_from_verified, recover_slivers_from_verified,
         verify_recovery_symbols, ConsistencyCheck, DecodeError, EncodedBlob, EncodingAxis,
-        EncodingConfig, ExpandedSliver, InconsistencyProofEither, InconsistencyVerificationError,
-        Primary, RebuiltSliver, RecoveryError, RecoverySymbol, Secondary, SliverData,
-        VerifiedRecoverySymbol,
+        EncodingConfig, ExpandedSliver, GeneralRecoverySymbol, InconsistencyProofEither,
+        InconsistencyVerificationError, Primary, RebuiltSliver, RecoveryError, RecoverySymbol,
+        RecoverySymbolsBcs, Secondary, SliverData, VerifiedRecoverySymbol,
     },
     merkle::{MerkleTree, Node},
     metadata::{BlobMetadata, BlobMetadataWithId, VerifiedBlobMetadataWithId},
@@ -561,7 +561,7 @@ fn stored_tree_nodes_give_the_same_recovery_symbols() {
                 .flat_map(|targets| nodes.iter().map(move |nodes| (targets, nodes)))
             {
                 let held = ExpandedSliver::with_tree_nodes(
-                    sliver.clone(),
+                    (&sliver).into(),
                     layout,
                     nodes.clone(),
                     &root,
@@ -580,25 +580,76 @@ fn stored_tree_nodes_give_the_same_recovery_symbols() {
                 }
                 assert!(held.recovery_symbol(SliverIndex(n_shards)).is_none());
             }
-            // Nodes of another number, or of another root, give the sliver back.
+            // Nodes of another number, or of another root, are refused.
             let short = leaf_hashes[1..].to_vec();
             let refused =
-                ExpandedSliver::with_tree_nodes(sliver.clone(), layout, short, &root, &all);
-            assert_eq!(refused.err(), Some(sliver.clone()));
+                ExpandedSliver::with_tree_nodes((&sliver).into(), layout, short, &root, &all);
+            assert!(refused.is_none());
             let mut wrong = leaf_hashes.clone();
             wrong[0][0] ^= 1;
             let refused =
-                ExpandedSliver::with_tree_nodes(sliver.clone(), layout, wrong, &root, &all);
-            assert_eq!(refused.err(), Some(sliver.clone()));
+                ExpandedSliver::with_tree_nodes((&sliver).into(), layout, wrong, &root, &all);
+            assert!(refused.is_none());
             let mut wrong_root = tree.nodes().to_vec();
             if let Some(root) = wrong_root.last_mut() {
                 root[0] ^= 1;
             }
             let refused =
-                ExpandedSliver::with_tree_nodes(sliver.clone(), layout, wrong_root, &root, &all);
-            assert_eq!(refused.err(), Some(sliver));
+                ExpandedSliver::with_tree_nodes((&sliver).into(), layout, wrong_root, &root, &all);
+            assert!(refused.is_none());
         }
     }
+}
+
+/// The BCS a node answers with, written straight from expanded slivers, is that of the symbols
+/// serialized: both axes, whole and partial expansions, one list of many symbols.
+#[test]
+fn recovery_symbols_written_as_bcs_are_the_symbols_serialized() {
+    for n_shards in [4u16, 10, 31] {
+        let config = EncodingConfig::new(n_shards).unwrap();
+        let encoded = encode_blob(&config, &blob(3000, 5)).unwrap();
+        symbols_written_as_serialized::<Primary>(&encoded);
+        symbols_written_as_serialized::<Secondary>(&encoded);
+    }
+}
+
+fn symbols_written_as_serialized<T: EncodingAxis>(encoded: &EncodedBlob) {
+    let metadata = &encoded.metadata;
+    let layout = metadata.layout();
+    let n_shards = metadata.config().n_shards();
+    // Every target, and one out of range.
+    let all: Vec<SliverIndex> = (0..=n_shards).map(SliverIndex).collect();
+    let some: Vec<SliverIndex> = all.iter().copied().step_by(2).collect();
+    let mut list = RecoverySymbolsBcs::with_capacity(3, layout);
+    let mut expected = Vec::new();
+    for sliver in slivers::<T>(encoded) {
+        let nodes = sliver.verify_with_tree(metadata).unwrap().into_nodes();
+        let root = metadata.sliver_hash(T::TYPE, sliver.index).unwrap();
+        let held = ExpandedSliver::with_tree_nodes((&sliver).into(), layout, nodes, root, &some)
+            .unwrap()
+            .unwrap();
+        let full = ExpandedSliver::new(&sliver, layout).unwrap();
+        for expanded in [&full, &held] {
+            for target in &all {
+                let symbol = expanded
+                    .recovery_symbol(*target)
+                    .map(|symbol| GeneralRecoverySymbol::from_recovery_symbol(symbol, *target));
+                let mut written = Vec::new();
+                assert_eq!(
+                    expanded.write_recovery_symbol_bcs(*target, &mut written),
+                    symbol.is_some()
+                );
+                let serialized = symbol.as_ref().map(|s| bcs::to_bytes(s).unwrap());
+                assert_eq!(written, serialized.unwrap_or_default());
+                assert_eq!(list.push(expanded, *target), symbol.is_some());
+                expected.extend(symbol);
+            }
+        }
+    }
+    assert_eq!(list.len(), expected.len());
+    // At 31 shards, a count written in two bytes.
+    assert!(n_shards < 31 || expected.len() > 127);
+    assert_eq!(list.into_bytes(), bcs::to_bytes(&expected).unwrap());
 }
 
 /// Symbols verified together (leaves and proof paths hashed side by side) get exactly the
