@@ -734,13 +734,8 @@ impl StorageNode {
     ) -> Result<bool, NodeError> {
         let store = self.store.clone();
         let fresh = blocking(move || {
-            let tree_nodes = &sliver.tree_nodes;
-            Ok(match &sliver.sliver {
-                Sliver::Primary(sliver) => store.put_sliver(&blob_id, pair, sliver, tree_nodes)?,
-                Sliver::Secondary(sliver) => {
-                    store.put_sliver(&blob_id, pair, sliver, tree_nodes)?
-                }
-            })
+            let VerifiedSliver { sliver, tree_nodes } = sliver;
+            Ok(store.put_sliver(&blob_id, pair, sliver, &tree_nodes)?)
         })
         .await?;
         if fresh {
@@ -850,11 +845,15 @@ impl StorageNode {
             .map(|(_, sliver, _)| bcs::serialized_size(sliver).unwrap_or(0) as u64)
             .collect();
         let fresh = blocking(move || {
-            let items: Vec<_> = slivers
-                .iter()
-                .map(|(pair, sliver, tree_nodes)| (*pair, sliver, tree_nodes.as_slice()))
-                .collect();
-            Ok(store.put_slivers(&blob_id, &items)?)
+            let (slivers, tree_nodes): (Vec<(SliverPairIndex, Sliver)>, Vec<Vec<Digest>>) = slivers
+                .into_iter()
+                .map(|(pair, sliver, tree_nodes)| ((pair, sliver.into()), tree_nodes))
+                .unzip();
+            let items = slivers
+                .into_iter()
+                .zip(&tree_nodes)
+                .map(|((pair, sliver), tree_nodes)| (pair, sliver, tree_nodes.as_slice()));
+            Ok(store.put_slivers(&blob_id, items)?)
         })
         .await?;
         for (size, fresh) in sizes.into_iter().zip(fresh) {

@@ -121,6 +121,26 @@ impl SegmentFile {
     }
 }
 
+/// A value appended to a segment, written straight into the staging buffer: bytes, or a value
+/// that writes its encoding there (a sliver's BCS without a copy of its own).
+pub trait SegmentValue {
+    /// Its length in bytes.
+    fn byte_len(&self) -> usize;
+    /// Writes it into `out`, [`Self::byte_len`] bytes long.
+    fn write_into(&self, out: &mut [u8]) -> io::Result<()>;
+}
+
+impl SegmentValue for [u8] {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+
+    fn write_into(&self, out: &mut [u8]) -> io::Result<()> {
+        out.copy_from_slice(self);
+        Ok(())
+    }
+}
+
 #[derive(Debug)]
 struct Active {
     segment: u32,
@@ -147,14 +167,14 @@ impl Active {
 
     /// Writes `values` from `self.len` (a multiple of [`ALIGN`]), each padded to a multiple
     /// of [`ALIGN`], staged into writes of about [`STAGING_BYTES`].
-    fn write(&mut self, values: &[&[u8]]) -> io::Result<()> {
+    fn write<V: SegmentValue + ?Sized>(&mut self, values: &[&V]) -> io::Result<()> {
         let mut rest = values;
         while !rest.is_empty() {
             let mut bytes = 0;
             let count = rest
                 .iter()
                 .take_while(|value| {
-                    bytes += value.len().next_multiple_of(ALIGN);
+                    bytes += value.byte_len().next_multiple_of(ALIGN);
                     bytes <= STAGING_BYTES
                 })
                 .count()
@@ -163,7 +183,7 @@ impl Active {
             rest = later;
             let total: usize = batch
                 .iter()
-                .map(|value| value.len().next_multiple_of(ALIGN))
+                .map(|value| value.byte_len().next_multiple_of(ALIGN))
                 .sum();
             if self.staging.len() < total + ALIGN {
                 self.staging = vec![0; total + ALIGN];
@@ -172,9 +192,10 @@ impl Active {
             let staged = &mut self.staging[start..start + total];
             let mut at = 0;
             for value in batch {
-                let padded = value.len().next_multiple_of(ALIGN);
-                staged[at..at + value.len()].copy_from_slice(value);
-                staged[at + value.len()..at + padded].fill(0);
+                let len = value.byte_len();
+                let padded = len.next_multiple_of(ALIGN);
+                value.write_into(&mut staged[at..at + len])?;
+                staged[at + len..at + padded].fill(0);
                 at += padded;
             }
             match &self.direct {
@@ -292,9 +313,9 @@ impl Segments {
 
     /// Appends `values` and makes them durable; their locations, in order. Seals the active
     /// segment first if it is full.
-    pub fn append<'a>(
+    pub fn append<'a, V: SegmentValue + ?Sized + 'a>(
         &self,
-        values: impl IntoIterator<Item = &'a [u8]>,
+        values: impl IntoIterator<Item = &'a V>,
     ) -> io::Result<Vec<Location>> {
         let mut active = lock(&self.active);
         if active.len >= SEGMENT_BYTES {
@@ -307,11 +328,11 @@ impl Segments {
             lock(&self.files).insert(segment, file);
             *active = next;
         }
-        let values: Vec<&[u8]> = values.into_iter().collect();
+        let values: Vec<&V> = values.into_iter().collect();
         let mut locations = Vec::with_capacity(values.len());
         let mut offset = active.len;
         for value in &values {
-            let len = u32::try_from(value.len())
+            let len = u32::try_from(value.byte_len())
                 .map_err(|_| io::Error::other("a value of 4 GiB or more"))?;
             locations.push(Location {
                 segment: active.segment,

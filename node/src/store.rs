@@ -31,7 +31,7 @@ use std::{
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::segments::{Location, Segments};
+use crate::segments::{Location, SegmentValue, Segments};
 use serde::{Deserialize, Serialize};
 use walrus_core::{
     encoding::{EncodingAxis, Sliver, SliverBytes, SliverData},
@@ -291,12 +291,76 @@ impl GroupTable {
     }
 }
 
+/// A queued insert's value: BCS bytes, or a sliver written out as BCS only where it is stored
+/// (straight into a segment's staging buffer for a large one: no copy of its own).
+#[derive(Debug)]
+enum QueuedValue {
+    Bytes(Bytes),
+    Sliver {
+        sliver: Sliver,
+        /// Its BCS length.
+        len: usize,
+    },
+}
+
+impl QueuedValue {
+    fn sliver(sliver: Sliver) -> Result<Self, StoreError> {
+        let len = match &sliver {
+            Sliver::Primary(sliver) => bcs::serialized_size(sliver),
+            Sliver::Secondary(sliver) => bcs::serialized_size(sliver),
+        }
+        .map_err(|e| corrupt("sliver", e))?;
+        Ok(Self::Sliver { sliver, len })
+    }
+
+    /// The BCS bytes (written out for a sliver).
+    fn to_bytes(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+        match self {
+            Self::Bytes(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
+            Self::Sliver { len, .. } => {
+                let mut bytes = vec![0; *len];
+                self.write_into(&mut bytes)?;
+                Ok(std::borrow::Cow::Owned(bytes))
+            }
+        }
+    }
+}
+
+impl SegmentValue for QueuedValue {
+    fn byte_len(&self) -> usize {
+        match self {
+            Self::Bytes(bytes) => bytes.len(),
+            Self::Sliver { len, .. } => *len,
+        }
+    }
+
+    fn write_into(&self, mut out: &mut [u8]) -> std::io::Result<()> {
+        match self {
+            Self::Bytes(bytes) => bytes.as_ref().write_into(out),
+            Self::Sliver { sliver, .. } => {
+                match sliver {
+                    Sliver::Primary(sliver) => bcs::serialize_into(&mut out, sliver),
+                    Sliver::Secondary(sliver) => bcs::serialize_into(&mut out, sliver),
+                }
+                .map_err(std::io::Error::other)?;
+                if out.is_empty() {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::other(
+                        "a sliver's BCS is shorter than its length",
+                    ))
+                }
+            }
+        }
+    }
+}
+
 /// A metadata or sliver insert waiting for its group commit.
 #[derive(Debug)]
 struct QueuedInsert {
     table: GroupTable,
     key: Vec<u8>,
-    value: Bytes,
+    value: QueuedValue,
     /// Whether it was new (`false`: a value was there), or why the commit failed.
     reply: std::sync::mpsc::SyncSender<Result<bool, String>>,
 }
@@ -387,17 +451,17 @@ fn count_live(
 /// A group commit's items for a sliver (BCS `value` under `key`) and its tree nodes if kept;
 /// `sliver_items` gets the sliver's position among `items`.
 fn push_sliver_items(
-    items: &mut Vec<(GroupTable, Vec<u8>, Bytes)>,
+    items: &mut Vec<(GroupTable, Vec<u8>, QueuedValue)>,
     sliver_items: &mut Vec<usize>,
     key: [u8; 35],
-    value: Bytes,
+    value: QueuedValue,
     tree_nodes: &[Digest],
 ) {
-    if keeps_tree_nodes(tree_nodes, value.len()) {
+    if keeps_tree_nodes(tree_nodes, value.byte_len()) {
         items.push((
             GroupTable::TreeNodes,
             key.to_vec(),
-            Bytes::from(tree_nodes.concat()),
+            QueuedValue::Bytes(Bytes::from(tree_nodes.concat())),
         ));
     }
     sliver_items.push(items.len());
@@ -488,25 +552,30 @@ impl NodeStore {
     /// The `slivers` table's values for the BCS `slivers` given: large ones appended to the
     /// active segment (durable on return: commit their entries after this), small ones inline;
     /// also the locations appended, to count as live in the same commit.
-    fn index_values(&self, slivers: &[&[u8]]) -> Result<(Vec<Vec<u8>>, Vec<Location>), StoreError> {
+    fn index_values<V: SegmentValue + ?Sized>(
+        &self,
+        slivers: &[&V],
+    ) -> Result<(Vec<Vec<u8>>, Vec<Location>), StoreError> {
         let large = slivers
             .iter()
-            .filter(|bcs| bcs.len() >= MIN_SEGMENT_VALUE_BYTES)
+            .filter(|bcs| bcs.byte_len() >= MIN_SEGMENT_VALUE_BYTES)
             .copied();
         let appended = self.segments.append(large)?;
         let mut locations = appended.iter();
-        let values = slivers
-            .iter()
-            .map(|bcs| {
-                let location = (bcs.len() >= MIN_SEGMENT_VALUE_BYTES)
-                    .then(|| locations.next())
-                    .flatten();
-                match location {
-                    Some(location) => StoredValue::InSegment(*location).to_bytes(),
-                    None => StoredValue::Inline(bcs).to_bytes(),
+        let mut values = Vec::with_capacity(slivers.len());
+        for bcs in slivers {
+            let location = (bcs.byte_len() >= MIN_SEGMENT_VALUE_BYTES)
+                .then(|| locations.next())
+                .flatten();
+            values.push(match location {
+                Some(location) => StoredValue::InSegment(*location).to_bytes(),
+                None => {
+                    let mut bytes = vec![0; bcs.byte_len()];
+                    bcs.write_into(&mut bytes)?;
+                    StoredValue::Inline(&bytes).to_bytes()
                 }
-            })
-            .collect();
+            });
+        }
         Ok((values, appended))
     }
 
@@ -542,7 +611,8 @@ impl NodeStore {
         what: &str,
     ) -> Result<bool, StoreError> {
         let value = walrus_core::to_bcs_exact(value).map_err(|e| corrupt(what, e))?;
-        Ok(self.insert_all(vec![(table, key.to_vec(), Bytes::from(value))])?[0])
+        let value = QueuedValue::Bytes(Bytes::from(value));
+        Ok(self.insert_all(vec![(table, key.to_vec(), value)])?[0])
     }
 
     /// Stores each `(table, key, BCS value)` unless a value is there; per item, `true` if
@@ -551,7 +621,7 @@ impl NodeStore {
     /// commit that holds theirs.
     fn insert_all(
         &self,
-        items: Vec<(GroupTable, Vec<u8>, Bytes)>,
+        items: Vec<(GroupTable, Vec<u8>, QueuedValue)>,
     ) -> Result<Vec<bool>, StoreError> {
         // A re-upload of stored data costs a read, not an fsync'd commit.
         let mut stored = vec![false; items.len()];
@@ -629,11 +699,11 @@ impl NodeStore {
                         && queued.insert((insert.table, insert.key.as_slice())),
                 );
             }
-            let slivers: Vec<&[u8]> = group
+            let slivers: Vec<&QueuedValue> = group
                 .iter()
                 .zip(&fresh)
                 .filter(|(insert, new)| **new && insert.table == GroupTable::Slivers)
-                .map(|(insert, _)| insert.value.as_ref())
+                .map(|(insert, _)| &insert.value)
                 .collect();
             let (values, appended) = self.index_values(&slivers)?;
             let mut values = values.into_iter();
@@ -645,7 +715,7 @@ impl NodeStore {
                         .ok_or_else(|| corrupt("group commit", "a sliver without its value"))?;
                     table.insert(insert.key.as_slice(), value.as_slice())?;
                 } else {
-                    table.insert(insert.key.as_slice(), insert.value.as_ref())?;
+                    table.insert(insert.key.as_slice(), insert.value.to_bytes()?.as_ref())?;
                 }
             }
             count_live(&tx, appended, true)?;
@@ -800,14 +870,14 @@ impl NodeStore {
 
     /// Stores a verified sliver with the tree nodes its verification computed (kept if
     /// [`keeps_tree_nodes`]; empty: none known); `false` if it was already stored.
-    pub fn put_sliver<T: EncodingAxis>(
+    pub fn put_sliver(
         &self,
         blob_id: &BlobId,
         pair: SliverPairIndex,
-        sliver: &SliverData<T>,
+        sliver: impl Into<Sliver>,
         tree_nodes: &[Digest],
     ) -> Result<bool, StoreError> {
-        Ok(self.put_slivers(blob_id, &[(pair, sliver, tree_nodes)])?[0])
+        Ok(self.put_slivers(blob_id, [(pair, sliver.into(), tree_nodes)])?[0])
     }
 
     /// Stores the BCS bytes of a verified sliver of axis `T` as they came, as
@@ -828,7 +898,7 @@ impl NodeStore {
             &mut items,
             &mut sliver_items,
             sliver_key(blob_id, pair, T::TYPE),
-            bcs_bytes,
+            QueuedValue::Bytes(bcs_bytes),
             tree_nodes,
         );
         Ok(self.insert_all(items)?[sliver_items[0]])
@@ -836,22 +906,17 @@ impl NodeStore {
 
     /// Stores verified slivers of axis `T` of `blob_id`, each as [`Self::put_sliver`], in one
     /// group commit; per sliver, whether it was new.
-    pub fn put_slivers<T: EncodingAxis>(
+    pub fn put_slivers<'a>(
         &self,
         blob_id: &BlobId,
-        slivers: &[(SliverPairIndex, &SliverData<T>, &[Digest])],
+        slivers: impl IntoIterator<Item = (SliverPairIndex, Sliver, &'a [Digest])>,
     ) -> Result<Vec<bool>, StoreError> {
-        let mut items = Vec::with_capacity(2 * slivers.len());
-        let mut sliver_items = Vec::with_capacity(slivers.len());
+        let mut items = Vec::new();
+        let mut sliver_items = Vec::new();
         for (pair, sliver, tree_nodes) in slivers {
-            let value = walrus_core::to_bcs_exact(sliver).map_err(|e| corrupt("sliver", e))?;
-            push_sliver_items(
-                &mut items,
-                &mut sliver_items,
-                sliver_key(blob_id, *pair, T::TYPE),
-                Bytes::from(value),
-                tree_nodes,
-            );
+            let key = sliver_key(blob_id, pair, sliver.sliver_type());
+            let value = QueuedValue::sliver(sliver)?;
+            push_sliver_items(&mut items, &mut sliver_items, key, value, tree_nodes);
         }
         let stored = self.insert_all(items)?;
         Ok(sliver_items.iter().map(|index| stored[*index]).collect())
@@ -892,7 +957,9 @@ impl NodeStore {
         items.push((
             GroupTable::Metadata,
             blob_id.as_bytes().to_vec(),
-            Bytes::from(bcs::to_bytes(metadata).map_err(|e| corrupt("metadata", e))?),
+            QueuedValue::Bytes(Bytes::from(
+                bcs::to_bytes(metadata).map_err(|e| corrupt("metadata", e))?,
+            )),
         ));
         // Where each sliver's answer is among the items.
         let mut sliver_items = Vec::with_capacity(slivers.len());
@@ -908,7 +975,7 @@ impl NodeStore {
                 &mut items,
                 &mut sliver_items,
                 sliver_key(blob_id, *pair, axis),
-                Bytes::from(value),
+                QueuedValue::Bytes(Bytes::from(value)),
                 tree_nodes,
             );
         }
@@ -1595,10 +1662,10 @@ pub(crate) fn put_whole_blob(store: &NodeStore, blob: &walrus_core::encoding::En
         .unwrap();
     for pair in &blob.sliver_pairs {
         store
-            .put_sliver(&blob_id, pair.index(), &pair.primary, &[])
+            .put_sliver(&blob_id, pair.index(), pair.primary.clone(), &[])
             .unwrap();
         store
-            .put_sliver(&blob_id, pair.index(), &pair.secondary, &[])
+            .put_sliver(&blob_id, pair.index(), pair.secondary.clone(), &[])
             .unwrap();
     }
 }
@@ -1647,6 +1714,29 @@ mod tests {
     }
 
     #[test]
+    fn a_queued_sliver_writes_its_bcs_where_it_is_stored() {
+        let blob = encoded_large(3, 200_000);
+        for sliver in [
+            Sliver::Primary(blob.sliver_pairs[0].primary.clone()),
+            Sliver::Secondary(blob.sliver_pairs[0].secondary.clone()),
+        ] {
+            let bcs_bytes = match &sliver {
+                Sliver::Primary(sliver) => walrus_core::to_bcs_exact(sliver),
+                Sliver::Secondary(sliver) => walrus_core::to_bcs_exact(sliver),
+            }
+            .unwrap();
+            let queued = QueuedValue::sliver(sliver).unwrap();
+            assert_eq!(queued.byte_len(), bcs_bytes.len());
+            assert_eq!(queued.to_bytes().unwrap().as_ref(), bcs_bytes.as_slice());
+            // A window of another length is an error, not a panic nor a partial value.
+            let mut short = vec![0; bcs_bytes.len() - 1];
+            assert!(queued.write_into(&mut short).is_err());
+            let mut long = vec![0; bcs_bytes.len() + 1];
+            assert!(queued.write_into(&mut long).is_err());
+        }
+    }
+
+    #[test]
     fn tree_nodes_are_kept_beside_large_slivers_and_go_with_them() {
         let dir = tempfile::tempdir().unwrap();
         let store = NodeStore::open(dir.path()).unwrap();
@@ -1670,7 +1760,12 @@ mod tests {
         let (primary_hashes, _) = hashes(&blob.sliver_pairs[0]);
         let first = &blob.sliver_pairs[0];
         assert!(store
-            .put_sliver(&blob_id, first.index(), &first.primary, &primary_hashes)
+            .put_sliver(
+                &blob_id,
+                first.index(),
+                first.primary.clone(),
+                &primary_hashes
+            )
             .unwrap());
         let second = &blob.sliver_pairs[1];
         let (_, secondary_hashes) = hashes(second);
@@ -1687,7 +1782,7 @@ mod tests {
         // None given: none kept; nothing stored: nothing read.
         let third = &blob.sliver_pairs[2];
         store
-            .put_sliver(&blob_id, third.index(), &third.primary, &[])
+            .put_sliver(&blob_id, third.index(), third.primary.clone(), &[])
             .unwrap();
         let read = sliver_with_tree_nodes::<Primary>(&store, &blob_id, third.index());
         assert_eq!(read, Some((third.primary.clone(), None)));
@@ -1704,7 +1799,7 @@ mod tests {
             .unwrap()
             .into_nodes();
         store
-            .put_sliver(&small_id, pair.index(), &pair.primary, &small_hashes)
+            .put_sliver(&small_id, pair.index(), pair.primary.clone(), &small_hashes)
             .unwrap();
         let read = sliver_with_tree_nodes::<Primary>(&store, &small_id, pair.index());
         assert_eq!(read, Some((pair.primary.clone(), None)));
@@ -1735,7 +1830,7 @@ mod tests {
         let pair = &blob.sliver_pairs[1];
         // One sliver is already there: only the others are new.
         store
-            .put_sliver(&blob_id, pair.index(), &pair.primary, &[])
+            .put_sliver(&blob_id, pair.index(), pair.primary.clone(), &[])
             .unwrap();
         let primary = Sliver::Primary(pair.primary.clone());
         let secondary = Sliver::Secondary(pair.secondary.clone());
@@ -1976,17 +2071,17 @@ mod tests {
             store.put_metadata(&other_id, &other_metadata).unwrap();
             for pair in &blob.sliver_pairs {
                 assert!(store
-                    .put_sliver(&blob_id, pair.index(), &pair.primary, &[])
+                    .put_sliver(&blob_id, pair.index(), pair.primary.clone(), &[])
                     .unwrap());
                 assert!(store
-                    .put_sliver(&blob_id, pair.index(), &pair.secondary, &[])
+                    .put_sliver(&blob_id, pair.index(), pair.secondary.clone(), &[])
                     .unwrap());
             }
             assert!(!store
                 .put_sliver(
                     &blob_id,
                     blob.sliver_pairs[0].index(),
-                    &blob.sliver_pairs[0].primary,
+                    blob.sliver_pairs[0].primary.clone(),
                     &[]
                 )
                 .unwrap());

@@ -543,6 +543,16 @@ pub enum Sliver {
     Secondary(SecondarySliver),
 }
 
+impl<T: EncodingAxis> From<SliverData<T>> for Sliver {
+    fn from(sliver: SliverData<T>) -> Self {
+        let SliverData { symbols, index, .. } = sliver;
+        match T::TYPE {
+            SliverType::Primary => Sliver::Primary(SliverData::new(symbols, index)),
+            SliverType::Secondary => Sliver::Secondary(SliverData::new(symbols, index)),
+        }
+    }
+}
+
 impl Sliver {
     /// The axis.
     pub fn sliver_type(&self) -> SliverType {
