@@ -363,6 +363,14 @@ impl StorageNode {
         if let Some(metadata) = self.cached_metadata().get(blob_id) {
             return Ok(metadata.clone());
         }
+        self.verified_metadata_cached(blob_id).await
+    }
+
+    /// [`Self::verified_metadata`], kept in the cache of [`Self::upload_metadata`].
+    async fn verified_metadata_cached(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<VerifiedBlobMetadataWithId, NodeError> {
         let metadata = self.verified_metadata(blob_id).await?;
         let mut cache = self.cached_metadata();
         if cache.len() >= METADATA_CACHE_ENTRIES {
@@ -370,6 +378,26 @@ impl StorageNode {
         }
         cache.insert(*blob_id, metadata.clone());
         Ok(metadata)
+    }
+
+    /// The verified metadata of a stored blob whose symbols are asked (a recovering node asks
+    /// for many of a blob's symbols): from the cache if they are still stored (one look-up, no
+    /// decoding nor verification), else as [`Self::verified_metadata`] and cached.
+    async fn serving_metadata(
+        &self,
+        blob_id: &BlobId,
+    ) -> Result<VerifiedBlobMetadataWithId, NodeError> {
+        let cached = self.cached_metadata().get(blob_id).cloned();
+        let Some(metadata) = cached else {
+            return self.verified_metadata_cached(blob_id).await;
+        };
+        let store = self.store.clone();
+        let id = *blob_id;
+        if blocking(move || Ok(store.has_metadata(&id)?)).await? {
+            Ok(metadata)
+        } else {
+            Err(self.not_found_reason(blob_id, ErrorReason::MetadataNotFound)?)
+        }
     }
 
     fn cached_metadata(&self) -> MutexGuard<'_, HashMap<BlobId, VerifiedBlobMetadataWithId>> {
@@ -996,7 +1024,7 @@ impl StorageNode {
         target: SliverIndex,
         target_type: SliverType,
     ) -> Result<Bytes, NodeError> {
-        let metadata = self.verified_metadata(&blob_id).await?;
+        let metadata = self.serving_metadata(&blob_id).await?;
         let n = metadata.config().n_shards();
         if target.get() >= n {
             return Err(NodeError::new(
@@ -1024,7 +1052,7 @@ impl StorageNode {
         blob_id: BlobId,
         query: &api::DecodingSymbolsQuery,
     ) -> Result<BTreeMap<u16, Vec<EitherDecodingSymbol>>, NodeError> {
-        let metadata = self.verified_metadata(&blob_id).await?;
+        let metadata = self.serving_metadata(&blob_id).await?;
         let config = metadata.config();
         let n = config.n_shards();
         let target_type = query.target_type;
@@ -1110,7 +1138,7 @@ impl StorageNode {
         ids: &[SymbolId],
         proof_axis: Option<SliverType>,
     ) -> Result<Bytes, NodeError> {
-        let metadata = self.verified_metadata(&blob_id).await?;
+        let metadata = self.serving_metadata(&blob_id).await?;
         let n = metadata.config().n_shards();
         let most = api::max_symbol_ids_per_request(metadata.layout());
         if ids.len() > most {
@@ -1926,6 +1954,26 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(error.reason, ErrorReason::MetadataNotFound, "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn symbols_are_served_with_cached_metadata_only_while_they_are_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = node(dir.path(), false);
+        let blob = store_blobs(&node, 1).remove(0);
+        let blob_id = *blob.metadata.blob_id();
+        let ask = || node.recovery_symbols(blob_id, SliverIndex(0), SliverType::Primary);
+        // The first request verifies and caches the metadata, the second takes them from the
+        // cache: the same answer.
+        let first = ask().await.unwrap();
+        assert!(node.cached_metadata().contains_key(&blob_id));
+        assert_eq!(ask().await.unwrap(), first);
+        assert!(!decoded(first).is_empty());
+        // Deleted: the cached metadata no longer answer.
+        node.store().delete_blob_data(&blob_id).unwrap();
+        assert!(node.cached_metadata().contains_key(&blob_id));
+        let error = ask().await.unwrap_err();
+        assert_eq!(error.reason, ErrorReason::MetadataNotFound);
     }
 
     #[tokio::test]

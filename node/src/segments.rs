@@ -31,7 +31,7 @@ use std::{
     os::unix::fs::FileExt,
     path::{Path, PathBuf},
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Arc, Mutex, OnceLock,
     },
 };
@@ -102,6 +102,9 @@ struct SegmentFile {
     path: PathBuf,
     cached: Arc<File>,
     direct: OnceLock<Option<File>>,
+    /// The longest length the file was seen with: segments only grow (appended to, never
+    /// truncated), so a value ending within it needs no `fstat` to be known to be there.
+    seen_len: AtomicU64,
 }
 
 impl SegmentFile {
@@ -110,7 +113,20 @@ impl SegmentFile {
             path,
             cached,
             direct: OnceLock::new(),
+            seen_len: AtomicU64::new(0),
         })
+    }
+
+    /// The file's length if it is at least `end` (known without asking the file system once
+    /// seen), else its current length.
+    fn len_reaching(&self, end: u64) -> io::Result<u64> {
+        let seen = self.seen_len.load(Ordering::Relaxed);
+        if end <= seen {
+            return Ok(seen);
+        }
+        let len = self.cached.metadata()?.len();
+        self.seen_len.fetch_max(len, Ordering::Relaxed);
+        Ok(len)
     }
 
     /// The file opened for direct reads, or `None` where the file system refuses them.
@@ -367,8 +383,12 @@ impl Segments {
     /// `NotFound` if the segment was deleted, `UnexpectedEof` if it ends before the value.
     fn file_holding(&self, location: Location) -> io::Result<(Arc<SegmentFile>, u64)> {
         let file = self.file(location.segment)?;
-        let file_len = file.cached.metadata()?.len();
         let end = location.offset.saturating_add(u64::from(location.len));
+        // Direct reads take the value's padding too: known to be there, or asked for.
+        let padded_end = location
+            .offset
+            .saturating_add(u64::from(location.len).next_multiple_of(ALIGN as u64));
+        let file_len = file.len_reaching(padded_end)?;
         // The length comes from the index; the file bounds it before anything is allocated.
         if end > file_len {
             return Err(io::Error::new(

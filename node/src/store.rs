@@ -741,6 +741,15 @@ impl NodeStore {
         self.get_bcs(METADATA, blob_id.as_bytes(), "metadata")
     }
 
+    /// Whether metadata of `blob_id` are stored (without reading them).
+    pub fn has_metadata(&self, blob_id: &BlobId) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read()?;
+        Ok(tx
+            .open_table(METADATA)?
+            .get(blob_id.as_bytes().as_slice())?
+            .is_some())
+    }
+
     /// Stores verified metadata; `false` if they were already stored.
     pub fn put_metadata(
         &self,
