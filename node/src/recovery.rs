@@ -289,6 +289,13 @@ impl Worker {
         self.note_lies(blob_id, [(node, Lie::Malformed(problem))]);
     }
 
+    /// Takes `blob_id` off the recovery list (off the runtime: the commit may wait for a group
+    /// commit in progress).
+    async fn finish(&self, blob_id: BlobId) -> Result<(), NodeError> {
+        let store = self.node.store().clone();
+        blocking(move || Ok(store.finish_recovery(&blob_id)?)).await
+    }
+
     /// Recovers whatever `blob_id` misses on our shards; `Ok` when nothing is left to do.
     async fn recover_blob(&self, blob_id: BlobId) -> Result<(), RecoveryFailure> {
         let view = self.node.committee();
@@ -299,10 +306,7 @@ impl Worker {
             .map_err(NodeError::from)?;
         if !info.is_certified(view.epoch) {
             // Deleted, expired or invalid meanwhile: nothing to recover.
-            self.node
-                .store()
-                .finish_recovery(&blob_id)
-                .map_err(NodeError::from)?;
+            self.finish(blob_id).await?;
             return Ok(());
         }
         let missing = self.node.missing_slivers(&blob_id)?;
@@ -313,10 +317,7 @@ impl Worker {
             .map_err(NodeError::from)?
             .is_some();
         if missing.is_empty() && has_metadata {
-            self.node
-                .store()
-                .finish_recovery(&blob_id)
-                .map_err(NodeError::from)?;
+            self.finish(blob_id).await?;
             return Ok(());
         }
         tracing::debug!(%blob_id, missing = missing.len(), has_metadata, "recovering");
@@ -347,18 +348,12 @@ impl Worker {
                     .inc();
                 tracing::warn!(%blob_id, "inconsistent encoding: proving the blob invalid");
                 self.prove_invalid(blob_id, *proof).await?;
-                self.node
-                    .store()
-                    .finish_recovery(&blob_id)
-                    .map_err(NodeError::from)?;
+                self.finish(blob_id).await?;
                 return Ok(());
             }
             Err(error) => return Err(error),
         }
-        self.node
-            .store()
-            .finish_recovery(&blob_id)
-            .map_err(NodeError::from)?;
+        self.finish(blob_id).await?;
         self.node
             .metrics()
             .recoveries

@@ -1341,9 +1341,13 @@ impl NodeStore {
         Ok(ids)
     }
 
-    /// Marks `blob_id` as recovered (or no longer worth recovering).
+    /// Marks `blob_id` as recovered (or no longer worth recovering). Not fsync'd on its own:
+    /// the next durable commit (any upload, rebuilt sliver or event) makes it durable, and if
+    /// a crash comes first the blob is checked again after the restart and found complete.
     pub fn finish_recovery(&self, blob_id: &BlobId) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
+        let mut tx = self.db.begin_write()?;
+        tx.set_durability(redb::Durability::None)
+            .map_err(|e| corrupt("recovery list", e))?;
         tx.open_table(RECOVERY)?
             .remove(blob_id.as_bytes().as_slice())?;
         tx.commit()?;
@@ -2233,6 +2237,31 @@ mod tests {
         assert_eq!(store.metadata(&blob_id).unwrap(), None);
         assert!(store.pending_recoveries().unwrap().is_empty());
         assert_eq!(store.blob_info(&blob_id).unwrap(), BlobInfo::default());
+    }
+
+    #[test]
+    fn a_finished_recovery_leaves_the_list_and_stays_off_it_with_the_next_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (blob_id, metadata, _) = encoded(4);
+        let (other_id, _, _) = {
+            let config = EncodingConfig::new(4).unwrap();
+            let blob = encode_blob(&config, b"another blob").unwrap();
+            let metadata = blob.metadata.as_unverified().clone();
+            (metadata.blob_id, metadata.metadata, blob)
+        };
+        {
+            let store = NodeStore::open(dir.path()).unwrap();
+            store.schedule_recovery(&blob_id).unwrap();
+            store.schedule_recovery(&other_id).unwrap();
+            store.finish_recovery(&blob_id).unwrap();
+            assert_eq!(store.pending_recoveries().unwrap(), vec![other_id]);
+            // Any durable commit after it makes it durable.
+            store.put_metadata(&blob_id, &metadata).unwrap();
+        }
+        let store = NodeStore::open(dir.path()).unwrap();
+        assert_eq!(store.pending_recoveries().unwrap(), vec![other_id]);
+        assert!(store.has_metadata(&blob_id).unwrap());
+        assert!(!store.has_metadata(&other_id).unwrap());
     }
 
     #[test]
