@@ -37,10 +37,10 @@ pub fn to_bcs_exact<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, 
 /// Appends `value` as BCS writes a length: ULEB128, seven bits a byte, low bits first.
 pub fn write_uleb128(out: &mut Vec<u8>, mut value: usize) {
     while value >= 0x80 {
-        out.push((value & 0x7f) as u8 | 0x80);
+        out.push(value.to_le_bytes()[0] | 0x80);
         value >>= 7;
     }
-    out.push(value as u8);
+    out.push(value.to_le_bytes()[0]);
 }
 
 /// Why data could not be encoded.
