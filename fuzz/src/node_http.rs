@@ -308,10 +308,10 @@ fn populate(store: &NodeStore, blobs: &Blobs) {
         .expect("store metadata");
     for pair in &blobs.a.sliver_pairs {
         store
-            .put_sliver(&a, pair.index(), &pair.primary, &[])
+            .put_sliver(&a, pair.index(), pair.primary.clone(), &[])
             .expect("store a sliver");
         store
-            .put_sliver(&a, pair.index(), &pair.secondary, &[])
+            .put_sliver(&a, pair.index(), pair.secondary.clone(), &[])
             .expect("store a sliver");
     }
 
