@@ -144,6 +144,13 @@ pub trait SegmentValue {
     fn byte_len(&self) -> usize;
     /// Writes it into `out`, [`Self::byte_len`] bytes long.
     fn write_into(&self, out: &mut [u8]) -> io::Result<()>;
+
+    /// Its bytes, written into a buffer of their own.
+    fn to_written(&self) -> io::Result<Vec<u8>> {
+        let mut bytes = vec![0; self.byte_len()];
+        self.write_into(&mut bytes)?;
+        Ok(bytes)
+    }
 }
 
 impl SegmentValue for [u8] {

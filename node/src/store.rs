@@ -317,11 +317,7 @@ impl QueuedValue {
     fn to_bytes(&self) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
         match self {
             Self::Bytes(bytes) => Ok(std::borrow::Cow::Borrowed(bytes)),
-            Self::Sliver { len, .. } => {
-                let mut bytes = vec![0; *len];
-                self.write_into(&mut bytes)?;
-                Ok(std::borrow::Cow::Owned(bytes))
-            }
+            Self::Sliver { .. } => Ok(std::borrow::Cow::Owned(self.to_written()?)),
         }
     }
 }
@@ -569,11 +565,7 @@ impl NodeStore {
                 .flatten();
             values.push(match location {
                 Some(location) => StoredValue::InSegment(*location).to_bytes(),
-                None => {
-                    let mut bytes = vec![0; bcs.byte_len()];
-                    bcs.write_into(&mut bytes)?;
-                    StoredValue::Inline(&bytes).to_bytes()
-                }
+                None => StoredValue::Inline(&bcs.to_written()?).to_bytes(),
             });
         }
         Ok((values, appended))
